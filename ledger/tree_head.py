@@ -1,0 +1,156 @@
+"""Signed tree heads: what an actor's audit log commits to, and how it signs.
+
+A tree head states "my log ``log_id`` holds ``tree_size`` records whose RFC 9162
+Merkle root is ``root_hash``, as of ``timestamp``". The actor signs it with its
+secp256k1 key as EIP-712 typed data, so that the same signature is checked by
+eth-account off-chain and by ``ecrecover`` in the anchor contract on-chain. The
+EIP-712 domain binds a signature to one chain and one registry contract: a
+head signed for a test deployment cannot be replayed against production.
+
+Typed data (the contract computes the same digest)::
+
+    EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
+    TreeHead(bytes32 logId,uint64 treeSize,bytes32 rootHash,uint64 timestamp)
+
+with ``name = "fedgov-audit-log"`` and ``version = "1"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak, to_checksum_address
+
+from fedgov.errors import ConfigurationError
+
+__all__ = [
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "SignedTreeHead",
+    "SigningDomain",
+    "TreeHead",
+    "log_id_for",
+    "recover_signer",
+    "sign_tree_head",
+]
+
+DOMAIN_NAME = "fedgov-audit-log"
+DOMAIN_VERSION = "1"
+_U64_MAX = 2**64 - 1
+
+
+def log_id_for(actor: str, name: str = "audit") -> bytes:
+    """The 32-byte id of ``actor``'s log called ``name``.
+
+    Deterministic so an auditor can derive it from the actor's address alone.
+    """
+    checksummed = to_checksum_address(actor)
+    return keccak(text=f"fedgov-log:{checksummed}:{name}")
+
+
+@dataclass(frozen=True)
+class SigningDomain:
+    """The EIP-712 domain: which chain and which registry contract."""
+
+    chain_id: int
+    verifying_contract: str
+
+    def __post_init__(self) -> None:
+        if self.chain_id <= 0:
+            raise ConfigurationError("chain_id", f"must be positive, got {self.chain_id}")
+        object.__setattr__(
+            self, "verifying_contract", to_checksum_address(self.verifying_contract)
+        )
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """An unsigned statement of a log's size and Merkle root."""
+
+    log_id: bytes
+    tree_size: int
+    root_hash: bytes
+    timestamp: int
+
+    def __post_init__(self) -> None:
+        if len(self.log_id) != 32:
+            raise ConfigurationError("log_id", f"must be 32 bytes, got {len(self.log_id)}")
+        if len(self.root_hash) != 32:
+            raise ConfigurationError(
+                "root_hash", f"must be 32 bytes, got {len(self.root_hash)}"
+            )
+        if not 0 <= self.tree_size <= _U64_MAX:
+            raise ConfigurationError("tree_size", f"must fit uint64, got {self.tree_size}")
+        if not 0 <= self.timestamp <= _U64_MAX:
+            raise ConfigurationError("timestamp", f"must fit uint64, got {self.timestamp}")
+
+
+@dataclass(frozen=True)
+class SignedTreeHead:
+    """A tree head with its signer's 65-byte (r, s, v) signature."""
+
+    head: TreeHead
+    signer: str
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.signature) != 65:
+            raise ConfigurationError(
+                "signature", f"must be 65 bytes (r, s, v), got {len(self.signature)}"
+            )
+        object.__setattr__(self, "signer", to_checksum_address(self.signer))
+
+
+def _typed_data(head: TreeHead, domain: SigningDomain) -> dict[str, Any]:
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "TreeHead": [
+                {"name": "logId", "type": "bytes32"},
+                {"name": "treeSize", "type": "uint64"},
+                {"name": "rootHash", "type": "bytes32"},
+                {"name": "timestamp", "type": "uint64"},
+            ],
+        },
+        "primaryType": "TreeHead",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": domain.chain_id,
+            "verifyingContract": domain.verifying_contract,
+        },
+        "message": {
+            "logId": head.log_id,
+            "treeSize": head.tree_size,
+            "rootHash": head.root_hash,
+            "timestamp": head.timestamp,
+        },
+    }
+
+
+def sign_tree_head(
+    head: TreeHead, account: LocalAccount, domain: SigningDomain
+) -> SignedTreeHead:
+    """Sign ``head`` with ``account`` for ``domain``."""
+    signable = encode_typed_data(full_message=_typed_data(head, domain))
+    signed = account.sign_message(signable)
+    return SignedTreeHead(head=head, signer=account.address, signature=bytes(signed.signature))
+
+
+def recover_signer(signed: SignedTreeHead, domain: SigningDomain) -> str:
+    """The checksummed address that produced ``signed.signature`` over its head.
+
+    Compare it with ``signed.signer`` (and with the roles on-chain); a forged or
+    altered head recovers to some other address.
+    """
+    signable = encode_typed_data(full_message=_typed_data(signed.head, domain))
+    return str(Account.recover_message(signable, signature=signed.signature))
