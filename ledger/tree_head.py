@@ -18,14 +18,17 @@ with ``name = "fedgov-audit-log"`` and ``version = "1"``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 __all__ = [
     "DOMAIN_NAME",
@@ -61,7 +64,9 @@ class SigningDomain:
 
     def __post_init__(self) -> None:
         if self.chain_id <= 0:
-            raise ConfigurationError("chain_id", f"must be positive, got {self.chain_id}")
+            raise ConfigurationError(
+                "chain_id", f"must be positive, got {self.chain_id}"
+            )
         object.__setattr__(
             self, "verifying_contract", to_checksum_address(self.verifying_contract)
         )
@@ -78,15 +83,21 @@ class TreeHead:
 
     def __post_init__(self) -> None:
         if len(self.log_id) != 32:
-            raise ConfigurationError("log_id", f"must be 32 bytes, got {len(self.log_id)}")
+            raise ConfigurationError(
+                "log_id", f"must be 32 bytes, got {len(self.log_id)}"
+            )
         if len(self.root_hash) != 32:
             raise ConfigurationError(
                 "root_hash", f"must be 32 bytes, got {len(self.root_hash)}"
             )
         if not 0 <= self.tree_size <= _U64_MAX:
-            raise ConfigurationError("tree_size", f"must fit uint64, got {self.tree_size}")
+            raise ConfigurationError(
+                "tree_size", f"must fit uint64, got {self.tree_size}"
+            )
         if not 0 <= self.timestamp <= _U64_MAX:
-            raise ConfigurationError("timestamp", f"must fit uint64, got {self.timestamp}")
+            raise ConfigurationError(
+                "timestamp", f"must fit uint64, got {self.timestamp}"
+            )
 
 
 @dataclass(frozen=True)
@@ -143,7 +154,9 @@ def sign_tree_head(
     """Sign ``head`` with ``account`` for ``domain``."""
     signable = encode_typed_data(full_message=_typed_data(head, domain))
     signed = account.sign_message(signable)
-    return SignedTreeHead(head=head, signer=account.address, signature=bytes(signed.signature))
+    return SignedTreeHead(
+        head=head, signer=account.address, signature=bytes(signed.signature)
+    )
 
 
 def recover_signer(signed: SignedTreeHead, domain: SigningDomain) -> str:
