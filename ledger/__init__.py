@@ -1,0 +1,37 @@
+"""fedgov's audit ledger: append-only logs, Merkle proofs and signed tree heads."""
+
+from __future__ import annotations
+
+from ledger.errors import (
+    LedgerError,
+    LogIntegrityError,
+    LogRangeError,
+    LogServiceError,
+    ProofError,
+    RecordError,
+)
+from ledger.merkle import (
+    ConsistencyProof,
+    InclusionProof,
+    MerkleTree,
+    verify_consistency,
+    verify_inclusion,
+)
+from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead
+
+__all__ = [
+    "ConsistencyProof",
+    "InclusionProof",
+    "LedgerError",
+    "LogIntegrityError",
+    "LogRangeError",
+    "LogServiceError",
+    "MerkleTree",
+    "ProofError",
+    "RecordError",
+    "SignedTreeHead",
+    "SigningDomain",
+    "TreeHead",
+    "verify_consistency",
+    "verify_inclusion",
+]
