@@ -1,0 +1,256 @@
+"""A wrapper around any Flower strategy that vets replies before aggregation.
+
+Flower's strategies average whatever arrives. Before that, fedgov sorts each
+reply into trained, refused (a department over its privacy budget says so
+instead of training) or rejected (an update with NaN/inf, the wrong tensors
+or shapes, or an absurd norm), reports every department's outcome, and hands
+only trained updates to the wrapped strategy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.serverapp import Grid
+from flwr.serverapp.strategy import Result, Strategy
+
+from fedgov import protocol as p
+
+__all__ = ["DepartmentOutcome", "GuardedStrategy", "RoundReport", "check_update"]
+
+logger = logging.getLogger(__name__)
+
+TRAINED = "trained"
+REFUSED = "refused"
+REJECTED = "rejected"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DepartmentOutcome:
+    """What one department did in one round."""
+
+    department: str
+    node_id: int
+    status: str
+    reason: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RoundReport:
+    """Everything the coordinator learned in one round (mutable while it runs)."""
+
+    server_round: int
+    started: float
+    train: list[DepartmentOutcome] = field(default_factory=list)
+    evaluate: list[DepartmentOutcome] = field(default_factory=list)
+    aggregated_train: dict[str, float] = field(default_factory=dict)
+    aggregated_evaluate: dict[str, float] = field(default_factory=dict)
+    central_evaluate: dict[str, float] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    round_seconds: float = 0.0
+
+
+def check_update(
+    update: dict[str, np.ndarray], reference: dict[str, np.ndarray], *, max_norm: float
+) -> str | None:
+    """Why ``update`` must not be aggregated, or ``None`` when it may."""
+    missing = sorted(set(reference) - set(update))
+    extra = sorted(set(update) - set(reference))
+    if missing or extra:
+        return f"tensors do not match the global model: missing {missing}, unexpected {extra}"
+    squared = 0.0
+    for name, ref in reference.items():
+        arr = np.asarray(update[name])
+        if arr.shape != ref.shape:
+            return f"tensor {name} has shape {arr.shape}, the global model has {ref.shape}"
+        if not np.all(np.isfinite(arr)):
+            return f"tensor {name} contains NaN or infinite values"
+        squared += float(np.sum((arr.astype(np.float64) - ref.astype(np.float64)) ** 2))
+    norm = squared**0.5
+    if norm > max_norm:
+        return f"update norm {norm:.3g} exceeds the limit {max_norm:.3g}"
+    return None
+
+
+def _metrics(msg: Message) -> dict[str, float]:
+    records = list(msg.content.metric_records.values())
+    if not records:
+        return {}
+    return {k: float(v) for k, v in records[0].items() if isinstance(v, int | float)}
+
+
+def _department(msg: Message) -> tuple[str, str, str]:
+    fedgov = msg.content.config_records.get(p.FEDGOV, ConfigRecord())
+    department = str(fedgov.get(p.KEY_DEPARTMENT, f"node-{msg.metadata.src_node_id}"))
+    return department, str(fedgov.get(p.KEY_STATUS, p.STATUS_OK)), str(fedgov.get(p.KEY_REASON, ""))
+
+
+def _common_metric_keys(replies: list[Message]) -> None:
+    # Flower insists every reply carries the same metric keys; a held-out
+    # split with one class has no AUC, so keep only what all replies share.
+    keysets = [set(r.content.metric_records[p.METRICS].keys()) for r in replies]
+    common = set.intersection(*keysets) if keysets else set()
+    for reply in replies:
+        record = reply.content.metric_records[p.METRICS]
+        for key in list(record.keys()):
+            if key not in common:
+                del record[key]
+
+
+class GuardedStrategy(Strategy):
+    """Delegates to ``inner`` after vetting replies; keeps one report per round."""
+
+    def __init__(
+        self,
+        inner: Strategy,
+        *,
+        max_update_norm: float,
+        on_round: Callable[[RoundReport], None] | None = None,
+    ) -> None:
+        self.inner = inner
+        self.max_update_norm = max_update_norm
+        self.reports: list[RoundReport] = []
+        self._on_round = on_round
+        self._global: dict[str, np.ndarray] = {}
+        self._current: RoundReport | None = None
+        self._central = False
+
+    def summary(self) -> None:
+        logger.info("GuardedStrategy(max_update_norm=%s) around:", self.max_update_norm)
+        self.inner.summary()
+
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        self._global = arrays.to_numpy_ndarrays_dict()
+        self._current = RoundReport(server_round=server_round, started=time.perf_counter())
+        self.reports.append(self._current)
+        return self.inner.configure_train(server_round, arrays, config, grid)
+
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
+        report = self._report(server_round)
+        report.train_seconds = time.perf_counter() - report.started
+        accepted: list[Message] = []
+        for msg in replies:
+            if msg.has_error():
+                reason = msg.error.reason or f"error code {msg.error.code}"
+                report.train.append(
+                    DepartmentOutcome(f"node-{msg.metadata.src_node_id}",
+                                      msg.metadata.src_node_id, FAILED, reason)
+                )
+                continue
+            department, status, reason = _department(msg)
+            metrics = _metrics(msg)
+            node_id = msg.metadata.src_node_id
+            if status == p.STATUS_REFUSED:
+                logger.warning("round %d: %s refused: %s", server_round, department, reason)
+                report.train.append(DepartmentOutcome(department, node_id, REFUSED, reason, metrics))
+                continue
+            if p.ARRAYS not in msg.content.array_records:
+                problem: str | None = "reply carries no model update"
+            else:
+                problem = check_update(
+                    msg.content.array_records[p.ARRAYS].to_numpy_ndarrays_dict(),
+                    self._global,
+                    max_norm=self.max_update_norm,
+                )
+            if problem is not None:
+                logger.warning("round %d: update from %s rejected: %s", server_round,
+                               department, problem)
+                report.train.append(DepartmentOutcome(department, node_id, REJECTED, problem, metrics))
+                continue
+            report.train.append(DepartmentOutcome(department, node_id, TRAINED, "", metrics))
+            accepted.append(msg)
+        if not accepted:
+            logger.warning("round %d: no update to aggregate; the model is unchanged", server_round)
+            return None, None
+        _common_metric_keys(accepted)
+        arrays, metrics = self.inner.aggregate_train(server_round, accepted)
+        if metrics is not None:
+            report.aggregated_train = {k: float(v) for k, v in metrics.items()  # type: ignore[arg-type]
+                                       if isinstance(v, int | float)}
+        return arrays, metrics
+
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
+        return self.inner.configure_evaluate(server_round, arrays, config, grid)
+
+    def aggregate_evaluate(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> MetricRecord | None:
+        report = self._report(server_round)
+        ok: list[Message] = []
+        for msg in replies:
+            if msg.has_error():
+                report.evaluate.append(
+                    DepartmentOutcome(f"node-{msg.metadata.src_node_id}", msg.metadata.src_node_id,
+                                      FAILED, msg.error.reason or "")
+                )
+                continue
+            department, _, _ = _department(msg)
+            report.evaluate.append(
+                DepartmentOutcome(department, msg.metadata.src_node_id, TRAINED, "", _metrics(msg))
+            )
+            ok.append(msg)
+        metrics = None
+        if ok:
+            _common_metric_keys(ok)
+            metrics = self.inner.aggregate_evaluate(server_round, ok)
+        if metrics is not None:
+            report.aggregated_evaluate = {k: float(v) for k, v in metrics.items()  # type: ignore[arg-type]
+                                          if isinstance(v, int | float)}
+        report.round_seconds = time.perf_counter() - report.started
+        if not self._central:
+            self._finish(report)
+        return metrics
+
+    def start(
+        self,
+        grid: Grid,
+        initial_arrays: ArrayRecord,
+        num_rounds: int = 3,
+        timeout: float = 3600,
+        train_config: ConfigRecord | None = None,
+        evaluate_config: ConfigRecord | None = None,
+        evaluate_fn: Callable[[int, ArrayRecord], MetricRecord | None] | None = None,
+    ) -> Result:
+        """Flower's round loop, with central evaluation recorded in the reports."""
+        self._central = evaluate_fn is not None
+
+        def central(server_round: int, arrays: ArrayRecord) -> MetricRecord | None:
+            assert evaluate_fn is not None
+            result = evaluate_fn(server_round, arrays)
+            if server_round > 0:
+                report = self._report(server_round)
+                if result is not None:
+                    report.central_evaluate = {
+                        k: float(v) for k, v in result.items()  # type: ignore[arg-type]
+                        if isinstance(v, int | float)
+                    }
+                self._finish(report)
+            return result
+
+        return super().start(
+            grid, initial_arrays, num_rounds, timeout, train_config, evaluate_config,
+            central if evaluate_fn is not None else None,
+        )
+
+    def _finish(self, report: RoundReport) -> None:
+        if self._on_round is not None:
+            self._on_round(report)
+
+    def _report(self, server_round: int) -> RoundReport:
+        if self._current is None or self._current.server_round != server_round:
+            self._current = RoundReport(server_round=server_round, started=time.perf_counter())
+            self.reports.append(self._current)
+        return self._current

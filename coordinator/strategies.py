@@ -1,0 +1,32 @@
+"""Flower's own aggregation strategies, chosen by name."""
+
+from __future__ import annotations
+
+from flwr.serverapp.strategy import FedAvg, FedMedian, FedProx, FedTrimmedAvg, Krum, Strategy
+
+from fedgov.errors import ConfigurationError
+from fedgov.job import STRATEGIES, TrainJob
+
+__all__ = ["build_strategy"]
+
+
+def build_strategy(job: TrainJob, *, num_departments: int) -> Strategy:
+    """The Flower strategy ``job.strategy`` names, sampling every department."""
+    common = {
+        "fraction_train": 1.0,
+        "fraction_evaluate": job.fraction_evaluate,
+        "min_train_nodes": min(job.min_departments, num_departments),
+        "min_evaluate_nodes": min(job.min_departments, num_departments),
+        "min_available_nodes": num_departments,
+    }
+    if job.strategy == "fedavg":
+        return FedAvg(**common)  # type: ignore[arg-type]
+    if job.strategy == "fedprox":
+        return FedProx(proximal_mu=job.proximal_mu, **common)  # type: ignore[arg-type]
+    if job.strategy == "fedmedian":
+        return FedMedian(**common)  # type: ignore[arg-type]
+    if job.strategy == "fedtrimmedavg":
+        return FedTrimmedAvg(beta=job.trimmed_beta, **common)  # type: ignore[arg-type]
+    if job.strategy == "krum":
+        return Krum(num_malicious_nodes=job.krum_num_malicious, **common)  # type: ignore[arg-type]
+    raise ConfigurationError("strategy", f"must be one of {STRATEGIES}, got {job.strategy!r}")

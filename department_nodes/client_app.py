@@ -1,0 +1,62 @@
+"""The department's Flower ClientApp (Message API).
+
+``app`` is what ``[tool.flwr.app.components]`` names: a SuperNode started with
+``--node-config "department='health-site-1' state-dir='/srv/fedgov'"`` runs it
+for that department. :func:`make_client_app` builds variants for simulations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from flwr.app import Context, Message
+from flwr.clientapp import ClientApp
+from flwr.clientapp.typing import Mod
+
+from department_nodes.data_access import departments_for
+from department_nodes.node import DepartmentNode, NodePolicy
+from fedgov.job import TrainJob
+
+__all__ = ["app", "make_client_app"]
+
+
+def _node(context: Context, job: TrainJob | None, *, allow_non_private: bool) -> DepartmentNode:
+    # Each department trains single-threaded: several share a machine in
+    # simulation, and torch's thread pool would oversubscribe the cores.
+    torch.set_num_threads(1)
+    if job is None:
+        job = TrainJob.from_run_config(context.run_config)
+    policy = NodePolicy.from_context(context, job, departments_for(job))
+    if allow_non_private and not policy.allow_non_private:
+        policy = NodePolicy(
+            department=policy.department,
+            state_dir=policy.state_dir,
+            allow_non_private=True,
+            budget_epsilon=policy.budget_epsilon,
+        )
+    return DepartmentNode(job, policy, context.state)
+
+
+def make_client_app(
+    *, job: TrainJob | None = None, allow_non_private: bool = False, mods: Sequence[Mod] = ()
+) -> ClientApp:
+    """A department ClientApp.
+
+    ``job`` replaces the run_config (in-process simulations have none);
+    ``allow_non_private`` is for baseline experiments only.
+    """
+    client_app = ClientApp(mods=list(mods))
+
+    @client_app.train()
+    def train(msg: Message, context: Context) -> Message:
+        return _node(context, job, allow_non_private=allow_non_private).train(msg)
+
+    @client_app.evaluate()
+    def evaluate(msg: Message, context: Context) -> Message:
+        return _node(context, job, allow_non_private=allow_non_private).evaluate(msg)
+
+    return client_app
+
+
+app = make_client_app()

@@ -1,0 +1,257 @@
+"""A department's side of a federated job: budget first, then data, then training.
+
+Order matters for privacy: the round's spend is checked against the
+department's durable budget and recorded *before* its records are loaded, and
+a department over budget answers with a refusal instead of an update.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import warnings
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+
+from fedgov import protocol as p
+from fedgov.errors import ConfigurationError
+from fedgov.job import TrainJob
+from fedgov.metrics import evaluate_model
+from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
+from department_nodes.data_access import DepartmentDataAccess
+from department_nodes.training import LocalPlan, plan_local_training, train_locally
+from privacy.accounting import epsilon_spent
+from privacy.budget import Budget, BudgetLedger
+from privacy.errors import BudgetExceeded
+
+__all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_state_dir() -> Path:
+    """Where a department keeps durable state when nothing else is configured."""
+    return Path(os.environ.get("FEDGOV_HOME", Path.home() / ".fedgov"))
+
+
+@dataclass(frozen=True)
+class NodePolicy:
+    """What the department itself (not the coordinator) allows.
+
+    ``budget_epsilon``/``budget_delta`` set the lifetime budget the first time
+    a dataset is used; afterwards the limit on file wins.
+    """
+
+    department: str
+    state_dir: Path
+    allow_non_private: bool = False
+    budget_epsilon: float | None = None
+
+    @classmethod
+    def from_context(cls, context: Context, job: TrainJob, departments: list[str]) -> NodePolicy:
+        node = context.node_config
+        if "department" in node:
+            department = str(node["department"])
+        elif "partition-id" in node:
+            index = int(node["partition-id"])
+            if not 0 <= index < len(departments):
+                raise ConfigurationError(
+                    "partition-id", f"{index} is outside the {len(departments)} departments"
+                )
+            department = departments[index]
+        else:
+            raise ConfigurationError(
+                "node_config", "needs 'department' (deployment) or 'partition-id' (simulation)"
+            )
+        if department not in departments:
+            raise ConfigurationError(
+                "department", f"{department!r} is not one of {departments} for {job.dataset}"
+            )
+        state = node.get("state-dir") or job.state_dir or str(default_state_dir())
+        allow = str(node.get("allow-non-private", "false")).lower() in ("1", "true", "yes")
+        budget = node.get("budget-epsilon")
+        return cls(
+            department=department,
+            state_dir=Path(str(state)),
+            allow_non_private=allow,
+            budget_epsilon=float(budget) if budget is not None else None,
+        )
+
+
+class DepartmentNode:
+    """Handles one message for one department (Flower makes one per message)."""
+
+    def __init__(self, job: TrainJob, policy: NodePolicy, state: RecordDict) -> None:
+        self.job = job
+        self.policy = policy
+        self._state = state
+        self.data = DepartmentDataAccess(job, policy.department)
+        self.ledger = BudgetLedger(
+            policy.state_dir / "departments" / policy.department / "budget.json",
+            department=policy.department,
+        )
+
+    # -- helpers -------------------------------------------------------------
+
+    def _model(self, arrays: ArrayRecord) -> torch.nn.Module:
+        spec = ModelSpec(
+            kind=self.job.model,
+            num_features=self.data.num_features,
+            hidden=hidden_from_config(self.job.hidden),
+        )
+        model = build_model(spec)
+        numpy_to_state(model, arrays.to_numpy_ndarrays_dict())
+        return model
+
+    def _plan(self) -> LocalPlan:
+        # Calibrated once per job and kept in the node's Context.state, so every
+        # round of the job uses the same noise and the job's total meets epsilon.
+        key = f"fedgov.plan.{self.job.job_id}"
+        if key in self._state:
+            saved = self._state.config_records[key]
+            noise = float(saved["noise-multiplier"])
+            return LocalPlan(
+                num_examples=int(saved["num-examples"]),
+                batch_size=int(saved["batch-size"]),
+                steps_per_epoch=int(saved["steps-per-epoch"]),
+                sample_rate=float(saved["sample-rate"]),
+                steps_per_round=int(saved["steps-per-round"]),
+                noise_multiplier=noise if noise > 0 else None,
+            )
+        plan = plan_local_training(
+            num_examples=self.data.num_train_examples(),
+            batch_size=self.job.batch_size,
+            local_epochs=self.job.local_epochs,
+            num_rounds=self.job.num_rounds,
+            epsilon=self.job.epsilon,
+            delta=self.job.delta,
+        )
+        self._state[key] = ConfigRecord(
+            {
+                "num-examples": plan.num_examples,
+                "batch-size": plan.batch_size,
+                "steps-per-epoch": plan.steps_per_epoch,
+                "sample-rate": plan.sample_rate,
+                "steps-per-round": plan.steps_per_round,
+                "noise-multiplier": plan.noise_multiplier or 0.0,
+            }
+        )
+        return plan
+
+    def _generator(self, server_round: int) -> torch.Generator:
+        generator = torch.Generator()
+        if self.job.secure_rng:
+            # Opacus' secure_mode needs torchcsprng, which has no build for
+            # this torch; a generator seeded from the OS entropy pool at every
+            # round keeps the noise unpredictable to anyone outside the node.
+            generator.manual_seed(secrets.randbits(63))
+        else:
+            tag = f"{self.job.seed}:{self.policy.department}:{server_round}".encode()
+            generator.manual_seed(zlib.crc32(tag))
+        return generator
+
+    def _reply(
+        self, msg: Message, *, status: str, metrics: Mapping[str, float | int],
+        arrays: ArrayRecord | None = None, reason: str = "",
+    ) -> Message:
+        content = RecordDict(
+            {
+                p.METRICS: MetricRecord(dict(metrics)),
+                p.FEDGOV: ConfigRecord(
+                    {p.KEY_DEPARTMENT: self.policy.department, p.KEY_STATUS: status,
+                     p.KEY_REASON: reason}
+                ),
+            }
+        )
+        if arrays is not None:
+            content[p.ARRAYS] = arrays
+        return Message(content=content, reply_to=msg)
+
+    # -- message handlers ----------------------------------------------------
+
+    def train(self, msg: Message) -> Message:
+        server_round = int(msg.content[p.CONFIG]["server-round"])  # type: ignore[arg-type]
+        plan = self._plan()
+        spend = plan.round_spend
+        epsilon_total = 0.0
+        if spend is None:
+            if not self.policy.allow_non_private:
+                reason = (
+                    f"department {self.policy.department} refuses non-private training "
+                    "(set allow-non-private in its node config for baselines)"
+                )
+                logger.warning(reason)
+                return self._reply(msg, status=p.STATUS_REFUSED, metrics={p.NUM_EXAMPLES: 0},
+                                   reason=reason)
+            warnings.warn(
+                f"department {self.policy.department} trains WITHOUT differential privacy",
+                stacklevel=2,
+            )
+        else:
+            self.ledger.ensure_limit(
+                self.job.dataset,
+                Budget(epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
+                       delta=self.job.delta),
+            )
+            try:
+                record = self.ledger.charge(
+                    self.job.dataset, spend, kind="train_round", job_id=self.job.job_id,
+                    round=server_round,
+                )
+            except BudgetExceeded as exc:
+                logger.warning("round %d refused: %s", server_round, exc)
+                return self._reply(
+                    msg, status=p.STATUS_REFUSED, reason=str(exc),
+                    metrics={p.NUM_EXAMPLES: 0, "epsilon-total": exc.spent,
+                             "epsilon-limit": exc.limit},
+                )
+            epsilon_total = record.epsilon_after
+        features, labels = self.data.train_split()
+        model = self._model(msg.content.array_records[p.ARRAYS])
+        loss = train_locally(
+            model, features, labels, plan=plan,
+            learning_rate=self.job.learning_rate, momentum=self.job.momentum,
+            max_grad_norm=self.job.max_grad_norm,
+            proximal_mu=float(msg.content[p.CONFIG].get("proximal-mu", 0.0))  # type: ignore[union-attr,arg-type]
+            if self.job.strategy == "fedprox" else 0.0,
+            generator=self._generator(server_round),
+        )
+        status = self.ledger.status(self.job.dataset) if spend is not None else None
+        job_epsilon = 0.0
+        if status is not None:
+            job_epsilon = epsilon_spent(
+                [r.spend for r in status.history if r.job_id == self.job.job_id],
+                delta=self.job.delta,
+            )
+        metrics: dict[str, float | int] = {
+            p.NUM_EXAMPLES: len(labels),
+            "train-loss": loss,
+            "epsilon-job": job_epsilon,
+            "epsilon-total": epsilon_total,
+            "epsilon-limit": status.limit.epsilon if status else 0.0,
+            "noise-multiplier": plan.noise_multiplier or 0.0,
+            "sample-rate": plan.sample_rate,
+            "steps": plan.steps_per_round,
+        }
+        return self._reply(msg, status=p.STATUS_OK, metrics=metrics,
+                           arrays=ArrayRecord(model.state_dict()))
+
+    def evaluate(self, msg: Message) -> Message:
+        model = self._model(msg.content.array_records[p.ARRAYS])
+        features, labels = self.data.heldout_split()
+        result = evaluate_model(model, features, labels)
+        metrics: dict[str, float | int] = {
+            p.NUM_EXAMPLES: result.num_examples,
+            "eval-loss": result.loss,
+            "eval-accuracy": result.accuracy,
+        }
+        if np.isfinite(result.auc):
+            metrics["eval-auc"] = result.auc
+        return self._reply(msg, status=p.STATUS_OK, metrics=metrics)

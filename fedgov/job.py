@@ -1,0 +1,132 @@
+"""A federated training job's parameters, as both sides of a run read them.
+
+A deployed Flower App receives only flat ``run_config`` keys (strings,
+numbers, booleans); :meth:`TrainJob.from_run_config` turns them into a typed,
+validated object and :meth:`TrainJob.to_run_config` goes back, so Hydra stays
+at the edges and the apps never see a ``DictConfig``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from fedgov.errors import ConfigurationError
+
+__all__ = ["PARTITIONS", "STRATEGIES", "TrainJob"]
+
+STRATEGIES = ("fedavg", "fedprox", "fedmedian", "fedtrimmedavg", "krum")
+PARTITIONS = ("natural", "dirichlet")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainJob:
+    """Everything a coordinator and its departments agree on for one job.
+
+    ``epsilon=None`` is a non-private job: departments refuse it unless their
+    own node configuration allows it (baselines in experiments only).
+    """
+
+    job_id: str = "job"
+    dataset: str = "randhie"
+    partition: str = "natural"
+    num_departments: int = 6
+    dirichlet_alpha: float = 1.0
+    num_rounds: int = 10
+    strategy: str = "fedavg"
+    proximal_mu: float = 0.01
+    trimmed_beta: float = 0.2
+    krum_num_malicious: int = 1
+    model: str = "mlp"
+    hidden: str = "32"
+    local_epochs: int = 1
+    batch_size: int = 256
+    learning_rate: float = 0.5
+    momentum: float = 0.0
+    epsilon: float | None = 1.0
+    delta: float = 1e-5
+    max_grad_norm: float = 1.0
+    budget_epsilon: float = 8.0
+    secure_rng: bool = True
+    fraction_evaluate: float = 1.0
+    min_departments: int = 2
+    max_update_norm: float = 100.0
+    seed: int = 42
+    run_dir: str = ""
+    state_dir: str = ""
+    round_timeout: float = 600.0
+
+    def __post_init__(self) -> None:
+        def rule(ok: bool, argument: str, text: str) -> None:
+            if not ok:
+                raise ConfigurationError(argument, text)
+
+        rule(bool(self.job_id), "job_id", "must be non-empty")
+        rule(self.partition in PARTITIONS, "partition", f"must be one of {PARTITIONS}")
+        rule(self.strategy in STRATEGIES, "strategy", f"must be one of {STRATEGIES}")
+        rule(self.num_rounds >= 1, "num_rounds", f"must be >= 1, got {self.num_rounds}")
+        rule(self.num_departments >= 1, "num_departments", "must be >= 1")
+        rule(self.dirichlet_alpha > 0, "dirichlet_alpha", "must be positive")
+        rule(self.local_epochs >= 1, "local_epochs", "must be >= 1")
+        rule(self.batch_size >= 1, "batch_size", "must be >= 1")
+        rule(self.learning_rate > 0, "learning_rate", "must be positive")
+        rule(0 <= self.momentum < 1, "momentum", "must lie in [0, 1)")
+        rule(self.proximal_mu >= 0, "proximal_mu", "must be >= 0")
+        rule(0 <= self.trimmed_beta < 0.5, "trimmed_beta", "must lie in [0, 0.5)")
+        rule(self.krum_num_malicious >= 0, "krum_num_malicious", "must be >= 0")
+        if self.epsilon is not None:
+            rule(
+                math.isfinite(self.epsilon) and self.epsilon > 0,
+                "epsilon",
+                f"must be positive (or None for a non-private baseline), got {self.epsilon}",
+            )
+        rule(0 < self.delta < 1, "delta", f"must lie strictly between 0 and 1, got {self.delta}")
+        rule(self.max_grad_norm > 0, "max_grad_norm", "must be positive")
+        rule(self.budget_epsilon > 0, "budget_epsilon", "must be positive")
+        rule(0 <= self.fraction_evaluate <= 1, "fraction_evaluate", "must lie in [0, 1]")
+        rule(self.min_departments >= 1, "min_departments", "must be >= 1")
+        rule(self.max_update_norm > 0, "max_update_norm", "must be positive")
+        rule(self.round_timeout > 0, "round_timeout", "must be positive")
+        if not self.secure_rng:
+            warnings.warn(
+                "secure_rng=False: DP noise and sampling come from a seeded generator. "
+                "Reproducible, but an adversary who learns the seed can remove the noise: "
+                "for experiments only, never for a real release.",
+                stacklevel=2,
+            )
+
+    @property
+    def private(self) -> bool:
+        return self.epsilon is not None
+
+    def to_run_config(self) -> dict[str, bool | int | float | str]:
+        """Flat ``run_config`` keys (kebab-case), ``epsilon = 0`` meaning no DP."""
+        out: dict[str, bool | int | float | str] = {}
+        for key, value in asdict(self).items():
+            out[key.replace("_", "-")] = 0.0 if value is None else value
+        return out
+
+    @classmethod
+    def from_run_config(cls, config: Mapping[str, Any]) -> TrainJob:
+        """Parse flat run_config keys; unknown keys are ignored (other features)."""
+        kwargs: dict[str, Any] = {}
+        for field in fields(cls):
+            key = field.name.replace("_", "-")
+            if key not in config:
+                continue
+            value = config[key]
+            if field.name == "epsilon":
+                value = None if value in (None, 0, 0.0, "none", "") else float(value)
+            elif field.type == "bool" and isinstance(value, str):
+                value = value.lower() in ("1", "true", "yes", "on")
+            elif field.type == "int":
+                value = int(value)
+            elif field.type == "float":
+                value = float(value)
+            elif field.type == "str":
+                value = str(value)
+            kwargs[field.name] = value
+        return cls(**kwargs)

@@ -1,0 +1,277 @@
+"""The durable per-department privacy budget ledger.
+
+One file per department holds, for each dataset, the department's lifetime
+(epsilon, delta) limit and every spend made against it: DP-SGD rounds and DP
+analytics answers alike (see :mod:`privacy.accounting`). The epsilon spent is
+always recomputed from the whole history, so neither a node restart, a second
+job nor a new process resets it.
+
+A spend is checked and recorded in one step, under an exclusive file lock,
+*before* the data is touched: two processes (Flower's deployment runtime
+starts a ClientApp process per message) cannot both squeeze through the last
+of a budget, and a crash after recording errs on the side of privacy.
+
+The file is written atomically (temp file, fsync, rename). An optional
+:class:`LedgerCodec` seals it at rest (AES-GCM, :mod:`privacy.at_rest`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fedgov.errors import ConfigurationError
+from privacy.accounting import GaussianSpend, epsilon_spent
+from privacy.errors import BudgetExceeded, BudgetLedgerError
+
+__all__ = [
+    "Budget",
+    "BudgetLedger",
+    "BudgetStatus",
+    "LedgerCodec",
+    "SpendRecord",
+]
+
+_FORMAT = "fedgov-budget-ledger"
+_VERSION = 1
+# Accountant arithmetic is not exact; a spend landing on the limit is allowed.
+_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A lifetime (epsilon, delta) limit."""
+
+    epsilon: float
+    delta: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.epsilon) and self.epsilon > 0):
+            raise ConfigurationError("epsilon", f"must be positive and finite, got {self.epsilon}")
+        if not (math.isfinite(self.delta) and 0 < self.delta < 1):
+            raise ConfigurationError("delta", f"must lie strictly between 0 and 1, got {self.delta}")
+
+
+@dataclass(frozen=True)
+class SpendRecord:
+    """One recorded spend and the department's epsilon right after it."""
+
+    spend_id: str
+    dataset: str
+    kind: str
+    job_id: str
+    round: int
+    spend: GaussianSpend
+    epsilon_after: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """A dataset's budget at a point in time."""
+
+    department: str
+    dataset: str
+    limit: Budget
+    spent: float
+    history: tuple[SpendRecord, ...]
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.limit.epsilon - self.spent)
+
+
+class LedgerCodec(Protocol):
+    """Turns the ledger's plaintext into stored bytes and back (e.g. AES-GCM)."""
+
+    def seal(self, plaintext: bytes) -> bytes: ...
+
+    def open(self, stored: bytes) -> bytes: ...
+
+
+def _record_to_json(record: SpendRecord) -> dict[str, Any]:
+    return asdict(record)
+
+
+def _record_from_json(data: dict[str, Any]) -> SpendRecord:
+    return SpendRecord(
+        spend_id=str(data["spend_id"]),
+        dataset=str(data["dataset"]),
+        kind=str(data["kind"]),
+        job_id=str(data["job_id"]),
+        round=int(data["round"]),
+        spend=GaussianSpend(**data["spend"]),
+        epsilon_after=float(data["epsilon_after"]),
+        timestamp=float(data["timestamp"]),
+    )
+
+
+class BudgetLedger:
+    """A department's durable budget ledger at ``path``."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, department: str, codec: LedgerCodec | None = None
+    ) -> None:
+        if not department:
+            raise ConfigurationError("department", "must be a non-empty department id")
+        self.path = Path(path)
+        self.department = department
+        self._codec = codec
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    # -- file handling -------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"format": _FORMAT, "version": _VERSION, "department": self.department,
+                    "datasets": {}}
+        stored = self.path.read_bytes()
+        try:
+            plaintext = self._codec.open(stored) if self._codec else stored
+            doc = json.loads(plaintext.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BudgetLedgerError(str(self.path), f"unreadable: {exc}") from exc
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise BudgetLedgerError(str(self.path), f"not a {_FORMAT} file")
+        if doc.get("version") != _VERSION:
+            raise BudgetLedgerError(str(self.path), f"unsupported version {doc.get('version')}")
+        if doc.get("department") != self.department:
+            raise BudgetLedgerError(
+                str(self.path),
+                f"belongs to department {doc.get('department')!r}, not {self.department!r}",
+            )
+        return doc
+
+    def _write(self, doc: dict[str, Any]) -> None:
+        plaintext = json.dumps(doc, sort_keys=True, indent=1).encode("utf-8")
+        stored = self._codec.seal(plaintext) if self._codec else plaintext
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(stored)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    # -- queries -------------------------------------------------------------
+
+    def datasets(self) -> tuple[str, ...]:
+        with self._locked():
+            return tuple(sorted(self._read()["datasets"]))
+
+    def _entry(self, doc: dict[str, Any], dataset: str) -> dict[str, Any]:
+        entry = doc["datasets"].get(dataset)
+        if entry is None:
+            raise BudgetLedgerError(
+                str(self.path), f"no budget set for dataset {dataset!r}; set one first"
+            )
+        return dict(entry)
+
+    def _status(self, doc: dict[str, Any], dataset: str) -> BudgetStatus:
+        entry = self._entry(doc, dataset)
+        limit = Budget(**entry["limit"])
+        history = tuple(_record_from_json(r) for r in entry["spends"])
+        spent = epsilon_spent([r.spend for r in history], delta=limit.delta)
+        return BudgetStatus(self.department, dataset, limit, spent, history)
+
+    def status(self, dataset: str) -> BudgetStatus:
+        """The limit, the epsilon spent so far and the history for ``dataset``."""
+        with self._locked():
+            return self._status(self._read(), dataset)
+
+    # -- changes -------------------------------------------------------------
+
+    def ensure_limit(self, dataset: str, budget: Budget) -> Budget:
+        """Set ``budget`` for ``dataset`` unless one is set already; return the limit.
+
+        A node passes its configured budget on every start: the first start
+        records it and later starts keep what is on file, so a misconfigured
+        restart cannot silently raise a limit. :meth:`set_limit` changes it.
+        """
+        with self._locked():
+            doc = self._read()
+            entry = doc["datasets"].get(dataset)
+            if entry is not None:
+                return Budget(**entry["limit"])
+            doc["datasets"][dataset] = {"limit": asdict(budget), "spends": []}
+            self._write(doc)
+            return budget
+
+    def set_limit(self, dataset: str, budget: Budget) -> None:
+        """Change ``dataset``'s limit; a delta change re-evaluates the whole history."""
+        with self._locked():
+            doc = self._read()
+            entry = doc["datasets"].setdefault(dataset, {"spends": []})
+            entry["limit"] = asdict(budget)
+            self._write(doc)
+
+    def _project(self, status: BudgetStatus, spend: GaussianSpend) -> float:
+        history = [r.spend for r in status.history] + [spend]
+        projected = epsilon_spent(history, delta=status.limit.delta)
+        if projected > status.limit.epsilon + _TOLERANCE:
+            raise BudgetExceeded(
+                department=self.department,
+                dataset=status.dataset,
+                spent=status.spent,
+                requested=projected,
+                limit=status.limit.epsilon,
+            )
+        return projected
+
+    def check(self, dataset: str, spend: GaussianSpend) -> float:
+        """The epsilon ``spend`` would bring ``dataset`` to; raises if over the limit."""
+        with self._locked():
+            return self._project(self._status(self._read(), dataset), spend)
+
+    def charge(
+        self, dataset: str, spend: GaussianSpend, *, kind: str, job_id: str, round: int = 0
+    ) -> SpendRecord:
+        """Check ``spend`` against the limit and record it, atomically.
+
+        Raises :class:`BudgetExceeded` and records nothing when it would not fit.
+        """
+        with self._locked():
+            doc = self._read()
+            status = self._status(doc, dataset)
+            projected = self._project(status, spend)
+            record = SpendRecord(
+                spend_id=uuid.uuid4().hex,
+                dataset=dataset,
+                kind=kind,
+                job_id=job_id,
+                round=round,
+                spend=spend,
+                epsilon_after=projected,
+                timestamp=time.time(),
+            )
+            doc["datasets"][dataset]["spends"].append(_record_to_json(record))
+            self._write(doc)
+            return record

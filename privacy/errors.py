@@ -1,0 +1,135 @@
+"""Errors raised by the ``privacy`` package."""
+
+from __future__ import annotations
+
+from fedgov.errors import FedgovError
+
+__all__ = [
+    "BoundaryViolation",
+    "BudgetExceeded",
+    "BudgetLedgerError",
+    "IntegrityError",
+    "KeyMaterialError",
+    "PrivacyError",
+    "PseudonymError",
+    "ReleaseRefused",
+    "UnknownKeyError",
+]
+
+
+class PrivacyError(FedgovError):
+    """Base class of the privacy package's errors."""
+
+
+class BudgetExceeded(PrivacyError):
+    """A spend would take a department's epsilon past its limit.
+
+    Nothing was spent: the check happens before any data is touched.
+    """
+
+    def __init__(
+        self,
+        *,
+        department: str,
+        dataset: str,
+        spent: float,
+        requested: float,
+        limit: float,
+    ) -> None:
+        self.department = department
+        self.dataset = dataset
+        self.spent = spent
+        self.requested = requested
+        self.limit = limit
+        super().__init__(
+            f"privacy budget of department {department!r} on dataset {dataset!r} "
+            f"would be exceeded: spent epsilon {spent:.4f}, this spend would bring it "
+            f"to {requested:.4f}, limit {limit:.4f}"
+        )
+
+
+class BudgetLedgerError(PrivacyError):
+    """The durable budget ledger is unreadable, inconsistent or misused."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"budget ledger {path}: {reason}")
+
+
+class KeyMaterialError(PrivacyError):
+    """A key, or the place it is loaded from, breaks a rule.
+
+    ``source`` names where the key came from (an environment variable, a key
+    file, a department's key epoch); the secret itself is never shown.
+    """
+
+    def __init__(self, source: str, rule: str) -> None:
+        self.source = source
+        self.rule = rule
+        super().__init__(f"key from {source}: {rule}")
+
+
+class IntegrityError(PrivacyError):
+    """Sealed data failed to open: tampered, truncated, wrong key or purpose."""
+
+    def __init__(self, origin: str, reason: str) -> None:
+        self.origin = origin
+        self.reason = reason
+        super().__init__(f"{origin}: integrity check failed: {reason}")
+
+
+class UnknownKeyError(IntegrityError):
+    """Sealed data names a key id that none of the supplied keys has."""
+
+    def __init__(self, origin: str, key_id: str, available: tuple[str, ...]) -> None:
+        self.key_id = key_id
+        self.available = available
+        super().__init__(
+            origin,
+            f"sealed with key id {key_id!r}, but only "
+            f"{', '.join(map(repr, available)) or 'no keys'} were supplied "
+            "(wrong key, or a retired key is missing)",
+        )
+
+
+class PseudonymError(PrivacyError, ValueError):
+    """An identifier cannot be pseudonymized or a pseudonym cannot be used."""
+
+    def __init__(self, where: str, rule: str) -> None:
+        self.where = where
+        self.rule = rule
+        super().__init__(f"{where}: {rule}")
+
+
+class ReleaseRefused(PrivacyError):
+    """A table may not leave the department: some groups are too small.
+
+    ``violations`` (``privacy.release.GroupViolation``) locate each offending
+    group by row positions and sizes, never by its values.
+    """
+
+    def __init__(self, table: str, violations: tuple[object, ...]) -> None:
+        self.table = table
+        self.violations = violations
+        shown = "; ".join(str(v) for v in violations[:5])
+        more = f"; and {len(violations) - 5} more" if len(violations) > 5 else ""
+        super().__init__(
+            f"release of {table} refused, {len(violations)} group(s) too small: "
+            f"{shown}{more}"
+        )
+
+
+class BoundaryViolation(PrivacyError):
+    """An outgoing message breaks the department's boundary policy.
+
+    ``violations`` (``privacy.boundary.Violation``) name the record, key and
+    rule of each finding; their text stays in the node's own log.
+    """
+
+    def __init__(self, violations: tuple[object, ...]) -> None:
+        self.violations = violations
+        super().__init__(
+            f"outgoing message refused, {len(violations)} violation(s): "
+            + "; ".join(str(v) for v in violations)
+        )
