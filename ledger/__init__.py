@@ -17,9 +17,12 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from ledger.records import Action, AuditRecord, Role
 from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead
 
 __all__ = [
+    "Action",
+    "AuditRecord",
     "ConsistencyProof",
     "InclusionProof",
     "LedgerError",
@@ -29,6 +32,7 @@ __all__ = [
     "MerkleTree",
     "ProofError",
     "RecordError",
+    "Role",
     "SignedTreeHead",
     "SigningDomain",
     "TreeHead",
