@@ -5,14 +5,14 @@ from __future__ import annotations
 from fedgov.errors import FedgovError
 
 __all__ = [
-    "BoundaryViolation",
+    "BoundaryViolationError",
     "BudgetExceeded",
     "BudgetLedgerError",
     "IntegrityError",
     "KeyMaterialError",
     "PrivacyError",
     "PseudonymError",
-    "ReleaseRefused",
+    "ReleaseRefusedError",
     "UnknownKeyError",
 ]
 
@@ -102,7 +102,7 @@ class PseudonymError(PrivacyError, ValueError):
         super().__init__(f"{where}: {rule}")
 
 
-class ReleaseRefused(PrivacyError):
+class ReleaseRefusedError(PrivacyError):
     """A table may not leave the department: some groups are too small.
 
     ``violations`` (``privacy.release.GroupViolation``) locate each offending
@@ -120,7 +120,7 @@ class ReleaseRefused(PrivacyError):
         )
 
 
-class BoundaryViolation(PrivacyError):
+class BoundaryViolationError(PrivacyError):
     """An outgoing message breaks the department's boundary policy.
 
     ``violations`` (``privacy.boundary.Violation``) name the record, key and
