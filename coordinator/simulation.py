@@ -21,10 +21,10 @@ from coordinator.run_record import RunRecord
 from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
 from department_nodes.data_access import departments_for
-from fedgov.errors import FedgovError
+from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 
-__all__ = ["SimulationError", "run_simulated_job"]
+__all__ = ["SimulationEngine", "SimulationError", "run_simulated_job"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +81,33 @@ def run_simulated_job(
             f"simulation of job {job.job_id!r} ended without a run record; see the log above"
         )
     return records[0]
+
+
+class SimulationEngine:
+    """The embedded engine as a configurable object (Hydra's ``engine=simulation``)."""
+
+    def __init__(self, *, num_cpus: int | None = None, allow_non_private: bool = False) -> None:
+        if num_cpus is not None and num_cpus < 1:
+            raise ConfigurationError("num_cpus", f"must be >= 1, got {num_cpus}")
+        self.num_cpus = num_cpus
+        self.allow_non_private = allow_non_private
+        if allow_non_private:
+            warnings.warn(
+                "simulation engine allows NON-PRIVATE training: for baselines only",
+                stacklevel=2,
+            )
+
+    def run(
+        self,
+        job: TrainJob,
+        *,
+        on_round: Callable[[RoundReport], None] | None = None,
+        client_mods: Sequence[Mod] = (),
+    ) -> RunRecord:
+        return run_simulated_job(
+            job,
+            on_round=on_round,
+            allow_non_private=self.allow_non_private,
+            client_mods=client_mods,
+            num_cpus=self.num_cpus,
+        )
