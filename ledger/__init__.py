@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from ledger.anchor import Anchorer, AnchorPolicy, TreeHeadSource
+from ledger.anchor_registry import AnchoredHead, AnchorRegistry
+from ledger.chain import AnvilProcess, Chain, account_from_key_file
+from ledger.chain_roles import RoleChange, Roles, role_id
 from ledger.errors import (
+    AnchorError,
+    ChainError,
+    ChainUnavailableError,
+    ContractArtifactError,
+    ContractRevertError,
     LedgerError,
     LogIntegrityError,
     LogRangeError,
@@ -22,8 +31,19 @@ from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead
 
 __all__ = [
     "Action",
+    "AnchorError",
+    "AnchorPolicy",
+    "AnchorRegistry",
+    "AnchoredHead",
+    "Anchorer",
+    "AnvilProcess",
     "AuditRecord",
+    "Chain",
+    "ChainError",
+    "ChainUnavailableError",
     "ConsistencyProof",
+    "ContractArtifactError",
+    "ContractRevertError",
     "InclusionProof",
     "LedgerError",
     "LogIntegrityError",
@@ -33,9 +53,14 @@ __all__ = [
     "ProofError",
     "RecordError",
     "Role",
+    "RoleChange",
+    "Roles",
     "SignedTreeHead",
     "SigningDomain",
     "TreeHead",
+    "TreeHeadSource",
+    "account_from_key_file",
+    "role_id",
     "verify_consistency",
     "verify_inclusion",
 ]

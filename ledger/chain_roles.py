@@ -1,0 +1,194 @@
+"""The Roles contract: who may do what, now and at any past block.
+
+Five roles (:class:`ledger.records.Role`): admin, coordinator, department, auditor,
+registrar. Only an admin grants or revokes; every change emits
+``RoleGranted``/``RoleRevoked`` (account, role, sender) with the block of the
+previous change of the same (account, role) pair, and the contract keeps the
+block of the newest one. :meth:`Roles.history` follows that chain backwards
+with one single-block log query per change, so "did account A hold role R at
+block (or time) T" costs a handful of queries, not a scan of the chain.
+
+Other contracts check roles through ``has_role(account, role)`` (see
+``ledger/contracts/IRoles.vyi``); the role ids are ``keccak256("fedgov.role.<name>")``,
+identical in ``ledger/contracts/role_ids.vy`` and :func:`role_id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from fedgov.errors import ConfigurationError
+from ledger.errors import ChainError
+from ledger.records import Role
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from eth_account.signers.local import LocalAccount
+    from web3.contract import Contract
+    from web3.types import EventData
+
+    from ledger.chain import Chain
+
+__all__ = ["RoleChange", "Roles", "role_from_id", "role_id"]
+
+
+def role_id(role: Role) -> bytes:
+    """The bytes32 id of ``role`` on chain: ``keccak256("fedgov.role.<name>")``."""
+    return keccak(text=f"fedgov.role.{role.value}")
+
+
+def role_from_id(value: bytes) -> Role:
+    """The role whose on-chain id is ``value``."""
+    for role in Role:
+        if role_id(role) == value:
+            return role
+    raise ConfigurationError("role_id", f"0x{value.hex()} is no fedgov role")
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """One grant or revoke, as recorded on chain."""
+
+    account: str
+    role: Role
+    granted: bool
+    sender: str
+    block_number: int
+    log_index: int
+    tx_hash: bytes
+
+
+class Roles:
+    """Client of one deployed Roles contract."""
+
+    def __init__(self, chain: Chain, contract: Contract) -> None:
+        self._chain = chain
+        self._contract = contract
+
+    @classmethod
+    def deploy(cls, chain: Chain, *, admin: LocalAccount) -> Roles:
+        """Deploy a Roles contract whose first admin is ``admin``."""
+        return cls(chain, chain.deploy("Roles", sender=admin))
+
+    @classmethod
+    def at(cls, chain: Chain, address: str) -> Roles:
+        """The Roles contract deployed at ``address`` (its code is checked)."""
+        return cls(chain, chain.contract("Roles", address))
+
+    @property
+    def address(self) -> str:
+        return str(self._contract.address)
+
+    @property
+    def contract(self) -> Contract:
+        return self._contract
+
+    def grant(self, account: str, role: Role, *, sender: LocalAccount) -> RoleChange:
+        """Grant ``role`` to ``account``; ``sender`` must be an admin."""
+        function = self._contract.functions.grant_role(
+            to_checksum_address(account), role_id(role)
+        )
+        receipt = self._chain.transact(function, sender=sender)
+        (event,) = self._chain.receipt_events(
+            self._contract.events.RoleGranted(), receipt
+        )
+        return _change(event, granted=True)
+
+    def revoke(self, account: str, role: Role, *, sender: LocalAccount) -> RoleChange:
+        """Revoke ``role`` from ``account``; ``sender`` must be an admin."""
+        function = self._contract.functions.revoke_role(
+            to_checksum_address(account), role_id(role)
+        )
+        receipt = self._chain.transact(function, sender=sender)
+        (event,) = self._chain.receipt_events(
+            self._contract.events.RoleRevoked(), receipt
+        )
+        return _change(event, granted=False)
+
+    def has_role(self, account: str, role: Role) -> bool:
+        """Whether ``account`` holds ``role`` now."""
+        function = self._contract.functions.has_role(
+            to_checksum_address(account), role_id(role)
+        )
+        return bool(self._chain.call(function))
+
+    def history(self, account: str, role: Role) -> list[RoleChange]:
+        """Every grant and revoke of ``role`` to ``account``, oldest first."""
+        return list(reversed(list(self._newest_first(account, role))))
+
+    def held_at(
+        self,
+        account: str,
+        role: Role,
+        *,
+        block: int | None = None,
+        timestamp: int | None = None,
+    ) -> bool:
+        """Whether ``account`` held ``role`` after block ``block`` (inclusive) or
+        at Unix time ``timestamp`` (the state of the last block at or before it).
+
+        Give exactly one of ``block`` and ``timestamp``.
+        """
+        if (block is None) == (timestamp is None):
+            raise ConfigurationError("block/timestamp", "give exactly one of them")
+        for change in self._newest_first(account, role):
+            if block is not None and change.block_number <= block:
+                return change.granted
+            if (
+                timestamp is not None
+                and self._chain.block_timestamp(change.block_number) <= timestamp
+            ):
+                return change.granted
+        return False
+
+    def _newest_first(self, account: str, role: Role) -> Iterator[RoleChange]:
+        checksummed = to_checksum_address(account)
+        function = self._contract.functions.last_change_block(
+            checksummed, role_id(role)
+        )
+        block = int(self._chain.call(function))
+        filters = {"account": checksummed, "role": role_id(role)}
+        while block != 0:
+            events = [
+                *self._chain.logs(
+                    self._contract.events.RoleGranted(),
+                    from_block=block,
+                    to_block=block,
+                    argument_filters=filters,
+                ),
+                *self._chain.logs(
+                    self._contract.events.RoleRevoked(),
+                    from_block=block,
+                    to_block=block,
+                    argument_filters=filters,
+                ),
+            ]
+            if not events:
+                raise ChainError(
+                    f"Roles.history({checksummed}, {role})",
+                    f"block {block} holds no change the contract points at "
+                    "(does the node keep logs that old?)",
+                )
+            events.sort(key=lambda e: int(e["logIndex"]), reverse=True)
+            for event in events:
+                yield _change(event, granted=event["event"] == "RoleGranted")
+            # The oldest change in this block points at the block before it.
+            block = int(events[-1]["args"]["previousChangeBlock"])
+
+
+def _change(event: EventData, *, granted: bool) -> RoleChange:
+    args = event["args"]
+    return RoleChange(
+        account=to_checksum_address(args["account"]),
+        role=role_from_id(bytes(args["role"])),
+        granted=granted,
+        sender=to_checksum_address(args["sender"]),
+        block_number=int(event["blockNumber"]),
+        log_index=int(event["logIndex"]),
+        tx_hash=bytes(event["transactionHash"]),
+    )
