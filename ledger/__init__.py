@@ -16,9 +16,11 @@ from ledger.errors import (
     LogIntegrityError,
     LogRangeError,
     LogServiceError,
+    LogStorageError,
     ProofError,
     RecordError,
 )
+from ledger.export import LogVerification, verify_export
 from ledger.merkle import (
     ConsistencyProof,
     InclusionProof,
@@ -27,6 +29,7 @@ from ledger.merkle import (
     verify_inclusion,
 )
 from ledger.records import Action, AuditRecord, Role
+from ledger.store import LogStore
 from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead
 
 __all__ = [
@@ -49,6 +52,9 @@ __all__ = [
     "LogIntegrityError",
     "LogRangeError",
     "LogServiceError",
+    "LogStorageError",
+    "LogStore",
+    "LogVerification",
     "MerkleTree",
     "ProofError",
     "RecordError",
@@ -62,5 +68,6 @@ __all__ = [
     "account_from_key_file",
     "role_id",
     "verify_consistency",
+    "verify_export",
     "verify_inclusion",
 ]

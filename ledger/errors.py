@@ -19,6 +19,7 @@ __all__ = [
     "LogIntegrityError",
     "LogRangeError",
     "LogServiceError",
+    "LogStorageError",
     "ProofError",
     "RecordError",
 ]
@@ -96,10 +97,10 @@ class ChainError(LedgerError):
     AnchorRegistry"``...); ``detail`` is the node's or library's explanation.
     """
 
-    def __init__(self, operation: str, detail: str) -> None:
+    def __init__(self, operation: str, detail: str, *, message: str = "") -> None:
         self.operation = operation
         self.detail = detail
-        super().__init__(f"{operation} failed on chain: {detail}")
+        super().__init__(message or f"{operation} failed on chain: {detail}")
 
 
 class ContractRevertError(ChainError):
@@ -110,7 +111,7 @@ class ContractRevertError(ChainError):
 
     def __init__(self, operation: str, reason: str) -> None:
         self.reason = reason
-        super().__init__(operation, f"reverted: {reason}")
+        super().__init__(operation, reason, message=f"{operation} reverted: {reason}")
 
 
 class ChainUnavailableError(ChainError):
@@ -118,7 +119,11 @@ class ChainUnavailableError(ChainError):
 
     def __init__(self, endpoint: str, detail: str) -> None:
         self.endpoint = endpoint
-        super().__init__(f"chain at {endpoint}", f"unavailable: {detail}")
+        super().__init__(
+            f"reach {endpoint}",
+            detail,
+            message=f"chain at {endpoint} is unavailable: {detail}",
+        )
 
 
 class ContractArtifactError(LedgerError):
@@ -143,3 +148,12 @@ class AnchorError(LedgerError):
         super().__init__(
             f"anchoring log 0x{log_id.hex()} at tree size {tree_size} failed: {reason}"
         )
+
+
+class LogStorageError(LedgerError):
+    """The log's storage failed (unreadable file, disk full, database locked)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"audit log storage {path}: {reason}")
