@@ -32,6 +32,7 @@ from ledger.errors import LogIntegrityError, LogRangeError, LogStorageError
 from ledger.merkle import ConsistencyProof, InclusionProof, MerkleTree, leaf_hash
 from ledger.records import AuditRecord, now_ms
 from ledger.tree_head import (
+    MAX_LOG_NAME_BYTES,
     SignedTreeHead,
     SigningDomain,
     TreeHead,
@@ -95,8 +96,13 @@ class LogStore:
             raise ConfigurationError(
                 "actor", f"is required to create the new log {self._path}"
             )
-        if log_name is not None and not log_name:
-            raise ConfigurationError("log_name", "must not be empty")
+        if (
+            log_name is not None
+            and not 0 < len(log_name.encode()) <= MAX_LOG_NAME_BYTES
+        ):
+            raise ConfigurationError(
+                "log_name", f"must be 1..{MAX_LOG_NAME_BYTES} UTF-8 bytes (anchorable)"
+            )
         if actor is not None and not is_address(actor):
             raise ConfigurationError("actor", f"must be an Ethereum address: {actor!r}")
         try:

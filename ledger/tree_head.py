@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
+    "MAX_LOG_NAME_BYTES",
     "SignedTreeHead",
     "SigningDomain",
     "TreeHead",
@@ -44,6 +45,8 @@ __all__ = [
 DOMAIN_NAME = "fedgov-audit-log"
 DOMAIN_VERSION = "1"
 _U64_MAX = 2**64 - 1
+MAX_LOG_NAME_BYTES = 64
+"""Longest log name, in UTF-8 bytes: the anchor contract's ``String[64]``."""
 
 
 def log_id_for(actor: str, name: str = "audit") -> bytes:

@@ -142,8 +142,10 @@ def test_opening_checks_identity_and_arguments(tmp_path: Path) -> None:
         LogStore(tmp_path / "new.db")
     with pytest.raises(ConfigurationError, match="Ethereum address"):
         LogStore(tmp_path / "new.db", actor="0x12")
-    with pytest.raises(ConfigurationError, match="must not be empty"):
+    with pytest.raises(ConfigurationError, match=r"must be 1\.\.64 UTF-8 bytes"):
         LogStore(tmp_path / "new.db", actor=ACTOR.address, log_name="")
+    with pytest.raises(ConfigurationError, match=r"must be 1\.\.64 UTF-8 bytes"):
+        LogStore(tmp_path / "new.db", actor=ACTOR.address, log_name="é" * 33)
     assert not (tmp_path / "new.db").exists()
 
 
