@@ -113,6 +113,13 @@ class AnvilProcess:
         return self._port
 
     @property
+    def workdir(self) -> Path:
+        """The folder holding the node's log, config, cache and state."""
+        if self._workdir is None:
+            raise ChainUnavailableError("anvil", "the node has not been started")
+        return self._workdir
+
+    @property
     def accounts(self) -> tuple[LocalAccount, ...]:
         """The node's funded dev accounts (anvil's default mnemonic)."""
         return self._accounts

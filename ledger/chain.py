@@ -296,6 +296,12 @@ class Chain:
                 tx_hash = self._w3.eth.send_raw_transaction(signed.raw_transaction)
             receipt = self._wait_for_receipt(tx_hash)
             if receipt["status"] != 1:
+                # A revert refunds the gas it did not use; an exceptional halt
+                # (out of gas, above all) burns the whole limit.
+                if receipt["gasUsed"] >= gas:
+                    raise ChainError(
+                        operation, f"ran out of gas (limit {gas}); raise the gas limit"
+                    )
                 raise ContractRevertError(operation, self._replayed_reason(transaction))
         return receipt
 
@@ -350,7 +356,11 @@ class Chain:
         except ContractLogicError as e:
             raise ContractRevertError(operation, _reason(e.message or str(e))) from e
         except TransactionFailed as e:
-            raise ContractRevertError(operation, _reason(str(e.args[0]))) from e
+            # py-evm sends a string, or (message, program counter) for EVM faults.
+            message = e.args[0] if e.args else ""
+            if isinstance(message, tuple):
+                message = message[0]
+            raise ContractRevertError(operation, _reason(str(message))) from e
         except Web3RPCError as e:
             message = _rpc_message(e)
             if message.lower().startswith(_REVERTED_PREFIX):
