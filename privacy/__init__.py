@@ -18,6 +18,17 @@ from privacy.at_rest import (
     seal,
     write_encrypted,
 )
+from privacy.boundary import (
+    DEFAULT_AGGREGATE_OPS,
+    BoundaryGuard,
+    BoundaryPolicy,
+    ParameterSpec,
+    PolicyFactory,
+    Violation,
+    aggregate_key,
+    check_outgoing,
+    declared_parameters,
+)
 from privacy.errors import (
     BoundaryViolationError,
     IntegrityError,
@@ -28,6 +39,7 @@ from privacy.errors import (
     UnknownKeyError,
 )
 from privacy.pseudonymize import (
+    Identifier,
     KeyedHashPseudonymizer,
     PseudonymKey,
     PseudonymMode,
@@ -35,11 +47,22 @@ from privacy.pseudonymize import (
     dump_keys,
     load_keys,
 )
+from privacy.release import (
+    ReleasePolicy,
+    ReleaseReport,
+    ReleaseViolation,
+    assess_release,
+    check_release,
+)
 
 __all__ = [
+    "DEFAULT_AGGREGATE_OPS",
     "AtRestKey",
+    "BoundaryGuard",
+    "BoundaryPolicy",
     "BoundaryViolationError",
     "EnvKeySource",
+    "Identifier",
     "InsecurePlaintext",
     "InsecurePlaintextWarning",
     "IntegrityError",
@@ -47,15 +70,26 @@ __all__ = [
     "KeyMaterialError",
     "KeySource",
     "KeyedHashPseudonymizer",
+    "ParameterSpec",
     "PassphraseKeySource",
+    "PolicyFactory",
     "PrivacyError",
     "PseudonymError",
     "PseudonymKey",
     "PseudonymMode",
+    "ReleasePolicy",
     "ReleaseRefusedError",
+    "ReleaseReport",
+    "ReleaseViolation",
     "ReversiblePseudonymizer",
     "SealingCodec",
     "UnknownKeyError",
+    "Violation",
+    "aggregate_key",
+    "assess_release",
+    "check_outgoing",
+    "check_release",
+    "declared_parameters",
     "dump_keys",
     "load_keys",
     "open_sealed",

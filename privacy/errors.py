@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fedgov.errors import FedgovError
+
+if TYPE_CHECKING:
+    from privacy.boundary import Violation
+    from privacy.release import ReleaseViolation
 
 __all__ = [
     "BoundaryViolationError",
@@ -103,19 +109,19 @@ class PseudonymError(PrivacyError, ValueError):
 
 
 class ReleaseRefusedError(PrivacyError):
-    """A table may not leave the department: some groups are too small.
+    """A table may not leave the department (small groups, forbidden columns).
 
-    ``violations`` (``privacy.release.GroupViolation``) locate each offending
-    group by row positions and sizes, never by its values.
+    ``violations`` (``privacy.release.ReleaseViolation``) locate each finding
+    by columns, row positions and sizes, never by the values.
     """
 
-    def __init__(self, table: str, violations: tuple[object, ...]) -> None:
+    def __init__(self, table: str, violations: tuple[ReleaseViolation, ...]) -> None:
         self.table = table
         self.violations = violations
         shown = "; ".join(str(v) for v in violations[:5])
         more = f"; and {len(violations) - 5} more" if len(violations) > 5 else ""
         super().__init__(
-            f"release of {table} refused, {len(violations)} group(s) too small: "
+            f"release of {table} refused, {len(violations)} finding(s): "
             f"{shown}{more}"
         )
 
@@ -127,7 +133,7 @@ class BoundaryViolationError(PrivacyError):
     rule of each finding; their text stays in the node's own log.
     """
 
-    def __init__(self, violations: tuple[object, ...]) -> None:
+    def __init__(self, violations: tuple[Violation, ...]) -> None:
         self.violations = violations
         super().__init__(
             f"outgoing message refused, {len(violations)} violation(s): "
