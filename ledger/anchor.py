@@ -38,10 +38,10 @@ if TYPE_CHECKING:
 
     from eth_account.signers.local import LocalAccount
 
-    from ledger.anchor_registry import AnchoredHead, AnchorRegistry
+    from ledger.anchor_registry import AnchoredHead
     from ledger.tree_head import SignedTreeHead, SigningDomain
 
-__all__ = ["AnchorPolicy", "Anchorer", "TreeHeadSource"]
+__all__ = ["AnchorPolicy", "Anchorer", "HeadRegistry", "TreeHeadSource"]
 
 _log = logging.getLogger(__name__)
 
@@ -59,6 +59,25 @@ class TreeHeadSource(Protocol):
 
     def sign_head(self, account: LocalAccount, domain: SigningDomain) -> SignedTreeHead:
         """Sign the log's current head (all ``size`` records) for ``domain``."""
+        ...
+
+
+class HeadRegistry(Protocol):
+    """Where heads get anchored (:class:`~ledger.anchor_registry.AnchorRegistry`)."""
+
+    @property
+    def domain(self) -> SigningDomain:
+        """The EIP-712 domain heads must be signed under."""
+        ...
+
+    def latest(self, log_id: bytes) -> AnchoredHead | None:
+        """The newest anchored head of ``log_id``, if any."""
+        ...
+
+    def anchor(
+        self, signed: SignedTreeHead, *, log_name: str, sender: LocalAccount
+    ) -> AnchoredHead:
+        """Anchor ``signed``; raise a ledger error if it is not accepted."""
         ...
 
 
@@ -104,7 +123,7 @@ class Anchorer:
     def __init__(
         self,
         source: TreeHeadSource,
-        registry: AnchorRegistry,
+        registry: HeadRegistry,
         *,
         signer: LocalAccount,
         sender: LocalAccount | None = None,
