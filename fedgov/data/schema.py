@@ -1,0 +1,415 @@
+"""Declared schemas: what every column is, may hold, and may be used for.
+
+A schema is written down from the dataset's documentation and a one-off
+inspection of the published file, never fitted on the records a department
+holds. Everything downstream reads it instead of the data:
+
+* encoding scales numbers with the *declared* bounds and one-hot encodes the
+  *declared* categories, so every department encodes identically without
+  sharing statistics;
+* DP analytics clip sums and means to the declared bounds (a bound computed
+  from the data would itself leak);
+* data protection reads each column's :class:`Classification` and k-anonymity
+  reads the :class:`ColumnRole.QUASI_IDENTIFIER` columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from fedgov.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pandas as pd
+
+    from fedgov.types import DatasetId
+
+__all__ = [
+    "Category",
+    "Classification",
+    "ColumnKind",
+    "ColumnRole",
+    "ColumnSpec",
+    "DatasetSchema",
+    "LabelRule",
+    "MissingPolicy",
+    "Transform",
+]
+
+Category = str | int
+"""A declared category: text (Adult) or an integer code (RandHIE's ``site``)."""
+
+
+class ColumnKind(Enum):
+    """What values a column holds."""
+
+    INTEGER = "integer"
+    """Whole numbers within the declared bounds."""
+    FLOAT = "float"
+    """Finite real numbers within the declared bounds."""
+    BINARY = "binary"
+    """Exactly 0 or 1."""
+    CATEGORICAL = "categorical"
+    """One of the declared categories."""
+
+
+class ColumnRole(Enum):
+    """What a column is for. A column has one or more roles."""
+
+    DIRECT_IDENTIFIER = "direct_identifier"
+    """Names a person or record on its own (a person id, a row number)."""
+    QUASI_IDENTIFIER = "quasi_identifier"
+    """Identifies people in combination with others (age, sex, place)."""
+    SENSITIVE = "sensitive"
+    """A sensitive attribute in the k-anonymity / l-diversity sense: what a
+    release must not disclose about a person (health, spending, income)."""
+    FEATURE = "feature"
+    """An input of the prediction task."""
+    LABEL = "label"
+    """The column the task's label is computed from."""
+    PARTITION = "partition"
+    """Decides which department holds the record (natural partition)."""
+    AUXILIARY = "auxiliary"
+    """Kept for reference, never a feature: a derived duplicate of another
+    column, a sampling weight, a superseded version."""
+
+
+class Classification(Enum):
+    """Data-protection class: how far a column's values may travel."""
+
+    PUBLIC = "public"
+    """Study-design facts that say nothing about a person beyond what is
+    published (the study year). May leave a node as is."""
+    INTERNAL = "internal"
+    """Personal but not special-category data (age, sex, family size, plan
+    assignment). Leaves a node only aggregated: counts over groups, DP
+    statistics or model updates, never as records."""
+    SENSITIVE = "sensitive"
+    """Special-category or financial data: health status, health-care use and
+    spending, race, income. Leaves a node only through a differentially
+    private mechanism (DP-SGD updates, DP analytics), never raw and never as
+    an exact aggregate."""
+    CORE = "core"
+    """Direct identifiers and linkage keys. Never leave a node in any form:
+    not as records, aggregates, group-by keys or features."""
+
+
+class MissingPolicy(Enum):
+    """What a missing value (NaN, or ``?`` in Adult's files) means for a column."""
+
+    ERROR = "error"
+    """A missing value is an error: validation rejects the record."""
+    IMPUTE = "impute"
+    """Replace it with the schema's declared ``fill_value`` (a number or a
+    category such as ``"Unknown"``); every replacement is counted in the
+    :class:`~fedgov.data.cleaning.CleaningReport`."""
+    KEEP = "keep"
+    """Missing by definition (a log of zero spending) or superseded by an
+    imputed sibling column; kept as NaN. Only for columns that are neither
+    features nor the label."""
+
+
+class Transform(Enum):
+    """How a feature is encoded, before min-max scaling with declared bounds."""
+
+    NONE = "none"
+    """Numbers are scaled to [0, 1] with the declared bounds, binaries kept."""
+    LOG1P = "log1p"
+    """``log1p`` first, for skewed money columns; bounds are transformed too."""
+    ONE_HOT = "one_hot"
+    """One indicator per declared category, in declared order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColumnSpec:
+    """One column: kind, allowed values, roles, protection class, cleaning rule.
+
+    ``bounds`` is the allowed closed range of a numeric column (``(0, 1)`` for
+    a binary one, filled in when omitted); it is also the clipping range DP
+    analytics use for sums and means. ``categories`` lists a categorical
+    column's allowed values in the order one-hot encoding uses.
+    """
+
+    name: str
+    kind: ColumnKind
+    roles: frozenset[ColumnRole]
+    classification: Classification
+    description: str
+    bounds: tuple[float, float] | None = None
+    categories: tuple[Category, ...] = ()
+    missing: MissingPolicy = MissingPolicy.ERROR
+    fill_value: float | str | None = None
+    transform: Transform = Transform.NONE
+
+    def __post_init__(self) -> None:
+        where = f"column {self.name!r}"
+        if not self.name:
+            raise ConfigurationError("name", "a column needs a non-empty name")
+        if not self.roles:
+            raise ConfigurationError(where, "needs at least one role")
+        self._check_values(where)
+        self._check_roles(where)
+        self._check_missing(where)
+        self._check_transform(where)
+
+    def _check_values(self, where: str) -> None:
+        if self.kind is ColumnKind.CATEGORICAL:
+            if self.bounds is not None:
+                raise ConfigurationError(
+                    where, "a categorical column takes categories, not bounds"
+                )
+            if not self.categories:
+                raise ConfigurationError(
+                    where, "a categorical column needs declared categories"
+                )
+            if len(set(self.categories)) != len(self.categories):
+                raise ConfigurationError(where, "categories must be unique")
+            if len({type(c) for c in self.categories}) != 1:
+                raise ConfigurationError(
+                    where, "categories must be all text or all integers"
+                )
+            return
+        if self.categories:
+            raise ConfigurationError(
+                where, f"a {self.kind.value} column takes bounds, not categories"
+            )
+        if self.kind is ColumnKind.BINARY:
+            if self.bounds not in (None, (0, 1)):
+                raise ConfigurationError(where, "a binary column's bounds are (0, 1)")
+            object.__setattr__(self, "bounds", (0.0, 1.0))
+            return
+        if self.bounds is None:
+            raise ConfigurationError(
+                where, f"a {self.kind.value} column needs declared bounds"
+            )
+        low, high = self.bounds
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ConfigurationError(
+                where, f"bounds {self.bounds} must be finite with min < max"
+            )
+
+    def _check_roles(self, where: str) -> None:
+        roles = self.roles
+        if ColumnRole.DIRECT_IDENTIFIER in roles:
+            if roles != {ColumnRole.DIRECT_IDENTIFIER}:
+                raise ConfigurationError(
+                    where, "a direct identifier can have no other role"
+                )
+            if self.classification is not Classification.CORE:
+                raise ConfigurationError(
+                    where, "a direct identifier is classified CORE"
+                )
+        elif self.classification is Classification.CORE:
+            raise ConfigurationError(
+                where, "only direct identifiers are classified CORE"
+            )
+        if {ColumnRole.FEATURE, ColumnRole.LABEL} <= roles:
+            raise ConfigurationError(where, "a label column cannot also be a feature")
+        if ColumnRole.FEATURE in roles and ColumnRole.AUXILIARY in roles:
+            raise ConfigurationError(where, "an auxiliary column is never a feature")
+        if (
+            ColumnRole.SENSITIVE in roles
+            and self.classification is not Classification.SENSITIVE
+        ):
+            raise ConfigurationError(
+                where, "a sensitive attribute is classified SENSITIVE"
+            )
+
+    def _check_missing(self, where: str) -> None:
+        if self.missing is MissingPolicy.IMPUTE:
+            if self.fill_value is None:
+                raise ConfigurationError(
+                    where, "the impute policy needs a declared fill_value"
+                )
+            if not self.allows(self.fill_value):
+                raise ConfigurationError(
+                    where, f"fill_value {self.fill_value!r} is not an allowed value"
+                )
+        elif self.fill_value is not None:
+            raise ConfigurationError(where, "fill_value is only for the impute policy")
+        if self.missing is MissingPolicy.KEEP and self.roles & {
+            ColumnRole.FEATURE,
+            ColumnRole.LABEL,
+        }:
+            raise ConfigurationError(
+                where, "features and labels cannot keep missing values"
+            )
+        if ColumnRole.LABEL in self.roles and self.missing is not MissingPolicy.ERROR:
+            raise ConfigurationError(
+                where, "a label is never imputed: its policy is 'error'"
+            )
+
+    def _check_transform(self, where: str) -> None:
+        if not self.is_feature:
+            if self.transform is not Transform.NONE:
+                raise ConfigurationError(where, "only features are transformed")
+            return
+        one_hot = self.transform is Transform.ONE_HOT
+        if (self.kind is ColumnKind.CATEGORICAL) != one_hot:
+            raise ConfigurationError(
+                where, "categorical features, and only they, are one-hot"
+            )
+        if self.transform is Transform.LOG1P:
+            if self.kind is ColumnKind.BINARY:
+                raise ConfigurationError(
+                    where, "log1p makes no sense on a binary column"
+                )
+            assert self.bounds is not None  # numeric kinds always have bounds here
+            if self.bounds[0] <= -1:
+                raise ConfigurationError(where, "log1p needs a lower bound above -1")
+
+    @property
+    def is_feature(self) -> bool:
+        return ColumnRole.FEATURE in self.roles
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind is not ColumnKind.CATEGORICAL
+
+    def has_role(self, role: ColumnRole) -> bool:
+        return role in self.roles
+
+    def allows(self, value: object) -> bool:
+        """Whether ``value`` is an allowed (non-missing) value of this column."""
+        if self.kind is ColumnKind.CATEGORICAL:
+            return value in self.categories
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        assert self.bounds is not None
+        if not math.isfinite(value) or not self.bounds[0] <= value <= self.bounds[1]:
+            return False
+        return self.kind is ColumnKind.FLOAT or float(value).is_integer()
+
+    @property
+    def encoded_names(self) -> tuple[str, ...]:
+        """The encoded features this column produces (none if it is not a feature)."""
+        if not self.is_feature:
+            return ()
+        if self.transform is Transform.ONE_HOT:
+            return tuple(f"{self.name}={c}" for c in self.categories)
+        return (self.name,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelRule:
+    """How the binary label is computed from the label column.
+
+    Exactly one of ``greater_than`` (numeric label column: positive where the
+    value exceeds it) and ``positive_values`` (categorical: positive where the
+    value is one of them) is set.
+    """
+
+    name: str
+    column: str
+    description: str
+    greater_than: float | None = None
+    positive_values: tuple[Category, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.greater_than is None) == (not self.positive_values):
+            raise ConfigurationError(
+                f"label {self.name!r}",
+                "set exactly one of greater_than and positive_values",
+            )
+
+    def apply(self, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
+        """The label of every record of ``frame`` (validated beforehand)."""
+        values = frame[self.column]
+        if self.greater_than is not None:
+            positive = values.to_numpy(dtype=np.float64) > self.greater_than
+        else:
+            positive = values.isin(self.positive_values).to_numpy(dtype=bool)
+        return positive.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    """Every column of a dataset, in file order, and its label rule."""
+
+    dataset: DatasetId
+    columns: tuple[ColumnSpec, ...]
+    label: LabelRule
+    _by_name: dict[str, ColumnSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name = {c.name: c for c in self.columns}
+        if len(by_name) != len(self.columns):
+            raise ConfigurationError(
+                f"schema {self.dataset!r}", "column names must be unique"
+            )
+        object.__setattr__(self, "_by_name", by_name)
+        labels = [c.name for c in self.columns if c.has_role(ColumnRole.LABEL)]
+        if labels != [self.label.column]:
+            raise ConfigurationError(
+                f"schema {self.dataset!r}",
+                f"exactly one column, the label rule's {self.label.column!r}, has the "
+                f"LABEL role (found {labels})",
+            )
+        label_column = by_name[self.label.column]
+        for value in self.label.positive_values:
+            if not label_column.allows(value):
+                raise ConfigurationError(
+                    f"label {self.label.name!r}",
+                    f"positive value {value!r} is not allowed",
+                )
+        if self.label.greater_than is not None and not label_column.is_numeric:
+            raise ConfigurationError(
+                f"label {self.label.name!r}",
+                "greater_than needs a numeric label column",
+            )
+        if not self.features:
+            raise ConfigurationError(
+                f"schema {self.dataset!r}", "needs at least one feature"
+            )
+
+    def __iter__(self) -> Iterator[ColumnSpec]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def column(self, name: str) -> ColumnSpec:
+        """The column called ``name``; ``KeyError`` if the schema has none."""
+        return self._by_name[name]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def with_role(self, role: ColumnRole) -> tuple[ColumnSpec, ...]:
+        """The columns having ``role``, in schema order."""
+        return tuple(c for c in self.columns if c.has_role(role))
+
+    def with_classification(
+        self, classification: Classification
+    ) -> tuple[ColumnSpec, ...]:
+        """The columns of one data-protection class, in schema order."""
+        return tuple(c for c in self.columns if c.classification is classification)
+
+    @property
+    def features(self) -> tuple[ColumnSpec, ...]:
+        return self.with_role(ColumnRole.FEATURE)
+
+    @property
+    def quasi_identifiers(self) -> tuple[ColumnSpec, ...]:
+        return self.with_role(ColumnRole.QUASI_IDENTIFIER)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The encoded feature order: schema order, one-hot in declared order."""
+        return tuple(name for c in self.features for name in c.encoded_names)
+
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names)
