@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ledger._transport import ClientTLS, InsecureTransportWarning, ServerTLS
 from ledger.anchor import Anchorer, AnchorPolicy, TreeHeadSource
 from ledger.anchor_registry import AnchoredHead, AnchorRegistry
 from ledger.chain import AnvilProcess, Chain, account_from_key_file
 from ledger.chain_roles import RoleChange, Roles, role_id
+from ledger.client import LogClient, LogInfo
 from ledger.errors import (
     AnchorError,
     ChainError,
@@ -29,6 +31,8 @@ from ledger.merkle import (
     verify_inclusion,
 )
 from ledger.records import Action, AuditRecord, Role
+from ledger.service import HostedLog, LogServer
+from ledger.sink import AuditSink, LocalLogSink, NullSink, RemoteLogSink
 from ledger.store import LogStore
 from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead
 
@@ -41,26 +45,37 @@ __all__ = [
     "Anchorer",
     "AnvilProcess",
     "AuditRecord",
+    "AuditSink",
     "Chain",
     "ChainError",
     "ChainUnavailableError",
+    "ClientTLS",
     "ConsistencyProof",
     "ContractArtifactError",
     "ContractRevertError",
+    "HostedLog",
     "InclusionProof",
+    "InsecureTransportWarning",
     "LedgerError",
+    "LocalLogSink",
+    "LogClient",
+    "LogInfo",
     "LogIntegrityError",
     "LogRangeError",
+    "LogServer",
     "LogServiceError",
     "LogStorageError",
     "LogStore",
     "LogVerification",
     "MerkleTree",
+    "NullSink",
     "ProofError",
     "RecordError",
+    "RemoteLogSink",
     "Role",
     "RoleChange",
     "Roles",
+    "ServerTLS",
     "SignedTreeHead",
     "SigningDomain",
     "TreeHead",

@@ -40,7 +40,7 @@ from ledger.records import AuditRecord
 from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead, log_id_for
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -104,9 +104,18 @@ def write_export(
     partial.replace(target)
 
 
+def _own_record(record: AuditRecord, index: int, actor: str) -> bytes:
+    if record.actor != actor:
+        raise LogIntegrityError(
+            index, f"written by {record.actor}, not the log's actor {actor}"
+        )
+    return record.encode()
+
+
 @dataclass(frozen=True)
 class ExportedLog:
-    """An export file's contents, each record checked against its schema."""
+    """A whole log as read back: records (each valid and written by the
+    log's actor) and signed heads, before any Merkle check."""
 
     actor: str
     log_name: str
@@ -114,6 +123,28 @@ class ExportedLog:
     records: tuple[bytes, ...]
     """Canonical record bytes, index order."""
     heads: tuple[HeadEntry, ...]
+
+    @classmethod
+    def from_records(
+        cls,
+        *,
+        actor: str,
+        log_name: str,
+        records: Iterable[AuditRecord],
+        heads: Iterable[HeadEntry],
+    ) -> ExportedLog:
+        """Collect decoded records; raise :class:`LogIntegrityError` for one
+        written by another actor."""
+        return cls(
+            actor=actor,
+            log_name=log_name,
+            log_id=log_id_for(actor, log_name),
+            records=tuple(
+                _own_record(record, index, actor)
+                for index, record in enumerate(records)
+            ),
+            heads=tuple(heads),
+        )
 
 
 @dataclass(frozen=True)
@@ -211,12 +242,7 @@ def read_export(path: str | Path) -> ExportedLog:
             record = AuditRecord.from_json_object(entry.get("record"))
         except RecordError as e:
             raise LogIntegrityError(index, f"{where}: {e}") from e
-        if record.actor != actor:
-            raise LogIntegrityError(
-                index,
-                f"{where}: written by {record.actor}, not the log's actor {actor}",
-            )
-        records.append(record.encode())
+        records.append(_own_record(record, index, actor))
     if len(records) != size:
         raise LogIntegrityError(
             min(len(records), size),
