@@ -247,8 +247,12 @@ class _Pseudonymizer(ABC):
         codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
         mapped: list[str] = []
         for i, value in enumerate(uniques):
-            position = int(np.flatnonzero(codes == i)[0])
-            text = _identifier_text(value, where=f"column {column!r}, row {position}")
+            try:
+                text = _identifier_text(value, where=f"column {column!r}")
+            except PseudonymError as e:
+                # Located only on failure: a scan per unique value is quadratic.
+                position = int(np.flatnonzero(codes == i)[0])
+                raise PseudonymError(f"column {column!r}, row {position}", e.rule) from None
             mapped.append(self._encode(self._key, text))
         lookup = np.asarray([*mapped, None], dtype=object)
         result = frame.copy()
