@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ledger._transport import ClientTLS, InsecureTransportWarning, ServerTLS
-from ledger.anchor import Anchorer, AnchorPolicy, TreeHeadSource
+from ledger.anchor import Anchorer, AnchorPolicy, HeadRegistry, TreeHeadSource
 from ledger.anchor_registry import AnchoredHead, AnchorRegistry
 from ledger.chain import AnvilProcess, Chain, account_from_key_file
 from ledger.chain_roles import RoleChange, Roles, role_id
@@ -53,6 +53,7 @@ __all__ = [
     "ConsistencyProof",
     "ContractArtifactError",
     "ContractRevertError",
+    "HeadRegistry",
     "HostedLog",
     "InclusionProof",
     "InsecureTransportWarning",

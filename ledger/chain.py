@@ -19,8 +19,8 @@ string; an unreachable node is :class:`~ledger.errors.ChainUnavailableError`.
 
 A county runs its own keys, never dev accounts: create a keystore file once
 (``eth_account.Account.encrypt(key, password)`` or ``geth account new``) and
-load it with :func:`account_from_key_file` (the CLI's ``--key-file``). Private
-keys are never logged or put into error messages.
+load it with :func:`account_from_key_file` (behind a CLI ``--key-file``
+option). Private keys are never logged or put into error messages.
 
 Reading events: from a transaction's receipt (:meth:`Chain.receipt_events`) or
 by narrow block ranges and indexed topics (:meth:`Chain.logs`); py-evm's log

@@ -8,7 +8,7 @@ Usage::
 The output is a pure function of the sources and the pinned compiler: JSON with
 sorted keys, the EVM version pinned here rather than left to the compiler's
 default, and source paths reduced to file names (the bytecode's metadata holds
-only an integrity hash of the sources, never their location). Running it in any
+an integrity hash of the sources, never their location). Running it in any
 checkout therefore reproduces the committed files byte for byte.
 """
 
