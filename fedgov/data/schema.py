@@ -195,6 +195,8 @@ class ColumnSpec:
             raise ConfigurationError(
                 where, f"bounds {self.bounds} must be finite with min < max"
             )
+        # Floats throughout, so that DP code reading the bounds gets one type.
+        object.__setattr__(self, "bounds", (float(low), float(high)))
 
     def _check_roles(self, where: str) -> None:
         roles = self.roles
