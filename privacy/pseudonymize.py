@@ -252,7 +252,9 @@ class _Pseudonymizer(ABC):
             except PseudonymError as e:
                 # Located only on failure: a scan per unique value is quadratic.
                 position = int(np.flatnonzero(codes == i)[0])
-                raise PseudonymError(f"column {column!r}, row {position}", e.rule) from None
+                raise PseudonymError(
+                    f"column {column!r}, row {position}", e.rule
+                ) from None
             mapped.append(self._encode(self._key, text))
         lookup = np.asarray([*mapped, None], dtype=object)
         result = frame.copy()
