@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from fedgov.data.schema import Classification, ColumnRole
+from fedgov.data import Classification, ColumnRole
 
 __all__ = ["ColumnInfo", "leaves_only_privately", "may_be_aggregated"]
 

@@ -121,8 +121,7 @@ class ReleaseRefusedError(PrivacyError):
         shown = "; ".join(str(v) for v in violations[:5])
         more = f"; and {len(violations) - 5} more" if len(violations) > 5 else ""
         super().__init__(
-            f"release of {table} refused, {len(violations)} finding(s): "
-            f"{shown}{more}"
+            f"release of {table} refused, {len(violations)} finding(s): {shown}{more}"
         )
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from fedgov.data.schema import Classification, ColumnRole
+from fedgov.data import Classification, ColumnRole
 from fedgov.errors import ConfigurationError
 from privacy.errors import ReleaseRefusedError
 

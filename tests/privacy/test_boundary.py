@@ -32,7 +32,7 @@ from flwr.supercore.task_identity import TaskIdentity
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fedgov.data.schema import Classification, ColumnKind, ColumnRole, ColumnSpec
+from fedgov.data import Classification, ColumnKind, ColumnRole, ColumnSpec
 from fedgov.errors import ConfigurationError
 from privacy.boundary import (
     BoundaryGuard,

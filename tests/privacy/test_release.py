@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedgov.data.schema import (
+from fedgov.data import (
     Classification,
     ColumnKind,
     ColumnRole,
