@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from fedgov.errors import FedgovError
 
 if TYPE_CHECKING:
@@ -51,15 +53,17 @@ class DataValidationError(DataError, ValueError):
         row: RowLabel | None,
         reason: str,
     ) -> None:
+        # Labels read off a pandas index may be NumPy scalars; show them plainly.
+        plain_row = row.item() if isinstance(row, np.generic) else row
         self.dataset = dataset
         self.column = column
-        self.row = row
+        self.row: RowLabel | None = plain_row
         self.reason = reason
         where = [f"dataset {dataset!r}"]
         if column is not None:
             where.append(f"column {column!r}")
-        if row is not None:
-            where.append(f"row {row!r}")
+        if plain_row is not None:
+            where.append(f"row {plain_row!r}")
         super().__init__(f"{', '.join(where)}: {reason}")
 
 

@@ -155,6 +155,8 @@ class ColumnSpec:
             raise ConfigurationError("name", "a column needs a non-empty name")
         if not self.roles:
             raise ConfigurationError(where, "needs at least one role")
+        # A set passed by mistake would make the spec unhashable.
+        object.__setattr__(self, "roles", frozenset(self.roles))
         self._check_values(where)
         self._check_roles(where)
         self._check_missing(where)
