@@ -131,7 +131,7 @@ class AnvilProcess:
     def start(self) -> None:
         """Start the node and wait until it accepts connections."""
         if self.running:
-            raise ChainUnavailableError(self.url, "anvil is already running")
+            raise ConfigurationError("AnvilProcess", f"already running at {self.url}")
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="fedgov-anvil-"))
         log_path = self._workdir / "anvil.log"

@@ -224,3 +224,13 @@ def test_key_file_round_trip_and_wrong_password(tmp_path: Path) -> None:
     assert loaded.address == account.address
     assert "wrong password" in str(wrong.value)
     assert account.key.hex() not in str(wrong.value)
+
+
+def test_node_errors_other_than_reverts_are_chain_errors(chain: Chain) -> None:
+    # Execute
+    with pytest.raises(ChainError, match="not found") as error:
+        chain.block_timestamp(10**6)
+
+    # Assert
+    assert not isinstance(error.value, ContractRevertError | ChainUnavailableError)
+    assert error.value.operation == "eth_getBlockByNumber(1000000)"
