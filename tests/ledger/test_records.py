@@ -57,7 +57,10 @@ def test_known_record_has_known_bytes_and_leaf_hash() -> None:
         b'"role":"department","round":3,"run":"run-7a",'
         b'"timestamp_ms":1764000000000,"v":1}'
     )
-    assert leaf_hash(data) == hashlib.sha256(b"\x00" + data).digest()
+    # The example in docs/audit-log.md.
+    assert leaf_hash(data).hex() == (
+        "99142a06943ac0dd6b5fda353d5ced599063736e09442af28b041c1eb95a35c9"
+    )
 
 
 @pytest.mark.parametrize(
