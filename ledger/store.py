@@ -110,13 +110,26 @@ class LogStore:
             self._db = sqlite3.connect(
                 self._path, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as e:
+            raise LogStorageError(str(self._path), f"cannot open: {e}") from e
+        try:
+            self._open(existed, actor, log_name)
+        except BaseException:
+            self._db.close()
+            if not existed:
+                # A log that was never created must not leave a husk behind.
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self._path}{suffix}").unlink(missing_ok=True)
+            raise
+
+    def _open(self, existed: bool, actor: str | None, log_name: str | None) -> None:
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             if not existed:
                 self._create(str(actor), log_name or "audit")
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.Error as e:
-            self._db.close()
             raise LogStorageError(str(self._path), f"cannot open: {e}") from e
         self._actor = str(meta.get("actor", ""))
         self._log_name = str(meta.get("log_name", ""))
@@ -142,19 +155,16 @@ class LogStore:
         self, meta: dict[str, str], actor: str | None, log_name: str | None
     ) -> None:
         if meta.get("schema_version") != _SCHEMA_VERSION:
-            self._db.close()
             raise LogStorageError(
                 str(self._path),
                 f"schema version {meta.get('schema_version')!r}, "
                 f"expected {_SCHEMA_VERSION}",
             )
         if actor is not None and to_checksum_address(actor) != self._actor:
-            self._db.close()
             raise ConfigurationError(
                 "actor", f"{self._path} is the log of {self._actor}, not of {actor}"
             )
         if log_name is not None and log_name != self._log_name:
-            self._db.close()
             raise ConfigurationError(
                 "log_name",
                 f"{self._path} is the log {self._log_name!r}, not {log_name!r}",

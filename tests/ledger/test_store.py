@@ -158,6 +158,8 @@ def test_a_file_that_is_not_a_log_is_a_storage_error(tmp_path: Path) -> None:
     with pytest.raises(LogStorageError, match="cannot open"):
         LogStore(junk)
     with pytest.raises(LogStorageError, match="cannot open"):
+        LogStore(tmp_path)
+    with pytest.raises(LogStorageError, match="cannot open"):
         LogStore(other_db)
 
 
