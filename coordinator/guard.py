@@ -40,6 +40,7 @@ class DepartmentOutcome:
     status: str
     reason: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
+    update_hash: str = ""
 
 
 @dataclass
@@ -53,6 +54,7 @@ class RoundReport:
     aggregated_train: dict[str, float] = field(default_factory=dict)
     aggregated_evaluate: dict[str, float] = field(default_factory=dict)
     central_evaluate: dict[str, float] = field(default_factory=dict)
+    aggregate_hash: str = ""
     train_seconds: float = 0.0
     round_seconds: float = 0.0
 
@@ -129,7 +131,7 @@ class GuardedStrategy(Strategy):
     def configure_train(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        self._global = arrays.to_numpy_ndarrays_dict()
+        self._global = p.arrays_to_numpy(arrays)
         self._current = RoundReport(server_round=server_round, started=time.perf_counter())
         self.reports.append(self._current)
         return self.inner.configure_train(server_round, arrays, config, grid)
@@ -159,7 +161,7 @@ class GuardedStrategy(Strategy):
                 problem: str | None = "reply carries no model update"
             else:
                 problem = check_update(
-                    msg.content.array_records[p.ARRAYS].to_numpy_ndarrays_dict(),
+                    p.arrays_to_numpy(msg.content.array_records[p.ARRAYS]),
                     self._global,
                     max_norm=self.max_update_norm,
                 )
@@ -168,13 +170,18 @@ class GuardedStrategy(Strategy):
                                department, problem)
                 report.train.append(DepartmentOutcome(department, node_id, REJECTED, problem, metrics))
                 continue
-            report.train.append(DepartmentOutcome(department, node_id, TRAINED, "", metrics))
+            digest = p.hash_arrays(msg.content.array_records[p.ARRAYS]).hex()
+            report.train.append(
+                DepartmentOutcome(department, node_id, TRAINED, "", metrics, update_hash=digest)
+            )
             accepted.append(msg)
         if not accepted:
             logger.warning("round %d: no update to aggregate; the model is unchanged", server_round)
             return None, None
         _common_metric_keys(accepted)
         arrays, metrics = self.inner.aggregate_train(server_round, accepted)
+        if arrays is not None:
+            report.aggregate_hash = p.hash_arrays(arrays).hex()
         if metrics is not None:
             report.aggregated_train = {k: float(v) for k, v in metrics.items()  # type: ignore[arg-type]
                                        if isinstance(v, int | float)}

@@ -53,6 +53,7 @@ __all__ = [
     "configure",
     "format_record",
     "read_run_record",
+    "round_from_json",
     "run_dir_of",
 ]
 
@@ -82,7 +83,8 @@ def read_run_record(path: Path) -> RunRecord:
         raise DeploymentError(f"cannot read the run record {path}: {exc}") from exc
 
 
-def _round_report(data: dict[str, Any]) -> RoundReport:
+def round_from_json(data: dict[str, Any]) -> RoundReport:
+    """A :class:`RoundReport` back from its JSON in a run record (``round_to_json``)."""
     fields = {**data}
     fields["train"] = [DepartmentOutcome(**o) for o in data.get("train", [])]
     fields["evaluate"] = [DepartmentOutcome(**o) for o in data.get("evaluate", [])]
@@ -207,7 +209,7 @@ class DeploymentEngine:
             )
         if on_round is not None:
             for data in record.rounds:
-                on_round(_round_report(data))
+                on_round(round_from_json(data))
         return record
 
     def _node_config(
@@ -231,7 +233,7 @@ def format_record(record: RunRecord) -> str:
         f"{'round':>5}  {'trained':>7}  {'refused':>7}  {'accuracy':>8}  {'seconds':>8}"
     ]
     for data in record.rounds:
-        report = _round_report(data)
+        report = round_from_json(data)
         evaluation = report.central_evaluate or report.aggregated_evaluate
         accuracy = evaluation.get("test-accuracy", evaluation.get("eval-accuracy"))
         trained = sum(o.status == "trained" for o in report.train)

@@ -6,7 +6,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,8 @@ def summarize_departments(reports: list[RoundReport]) -> list[DepartmentSummary]
 
 def _clean(value: Any) -> Any:
     # JSON has no NaN; an undefined metric is written as null.
+    if is_dataclass(value) and not isinstance(value, type):
+        return _clean(asdict(value))
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

@@ -26,6 +26,7 @@ from coordinator.run_record import (
 )
 from coordinator.strategies import build_strategy
 from department_nodes.data_access import departments_for, num_features, public_test_split
+from fedgov import protocol as p
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
@@ -52,7 +53,7 @@ def _central_evaluation(job: TrainJob) -> Callable[[int, ArrayRecord], MetricRec
 
     def evaluate(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         model = build_model(spec)
-        numpy_to_state(model, arrays.to_numpy_ndarrays_dict())
+        numpy_to_state(model, p.arrays_to_numpy(arrays))
         result = evaluate_model(model, features, labels)
         return MetricRecord(
             {"test-loss": result.loss, "test-accuracy": result.accuracy, "test-auc": result.auc}

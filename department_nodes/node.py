@@ -107,7 +107,7 @@ class DepartmentNode:
             hidden=hidden_from_config(self.job.hidden),
         )
         model = build_model(spec)
-        numpy_to_state(model, arrays.to_numpy_ndarrays_dict())
+        numpy_to_state(model, p.arrays_to_numpy(arrays))
         return model
 
     def _plan(self) -> LocalPlan:

@@ -1,0 +1,111 @@
+"""The durable budget ledger: persistence, refusal, concurrency, tampering."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from privacy.accounting import GaussianSpend, epsilon_spent
+from privacy.budget import Budget, BudgetLedger
+from privacy.errors import BudgetExceeded, BudgetLedgerError
+
+ROUND = GaussianSpend(noise_multiplier=1.0, sample_rate=0.1, steps=10)
+
+
+def _ledger(tmp_path: Path, department: str = "health-site-1") -> BudgetLedger:
+    return BudgetLedger(tmp_path / "budget.json", department=department)
+
+
+def test_spend_survives_a_restart(tmp_path: Path) -> None:
+    # Prepare
+    first = _ledger(tmp_path)
+    first.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
+    first.charge("randhie", ROUND, kind="train_round", job_id="job-1", round=1)
+    # Execute: a new process would open the same file.
+    reopened = _ledger(tmp_path)
+    status = reopened.status("randhie")
+    # Assert
+    assert len(status.history) == 1
+    assert status.spent == pytest.approx(epsilon_spent([ROUND], delta=1e-5))
+    assert status.remaining == pytest.approx(10.0 - status.spent)
+
+
+def test_a_second_job_does_not_reset_the_spend(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path)
+    ledger.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
+    ledger.charge("randhie", ROUND, kind="train_round", job_id="job-1", round=1)
+    second = ledger.charge("randhie", ROUND, kind="train_round", job_id="job-2", round=1)
+    assert second.epsilon_after == pytest.approx(epsilon_spent([ROUND, ROUND], delta=1e-5))
+
+
+def test_refusal_records_nothing(tmp_path: Path) -> None:
+    # Prepare: a limit that fits one round but not two.
+    one = epsilon_spent([ROUND], delta=1e-5)
+    two = epsilon_spent([ROUND, ROUND], delta=1e-5)
+    ledger = _ledger(tmp_path)
+    ledger.ensure_limit("randhie", Budget(epsilon=(one + two) / 2, delta=1e-5))
+    ledger.charge("randhie", ROUND, kind="train_round", job_id="j", round=1)
+    # Execute / Assert
+    with pytest.raises(BudgetExceeded) as info:
+        ledger.charge("randhie", ROUND, kind="train_round", job_id="j", round=2)
+    assert info.value.spent == pytest.approx(one)
+    assert info.value.requested == pytest.approx(two)
+    assert info.value.limit == pytest.approx((one + two) / 2)
+    assert "health-site-1" in str(info.value)
+    assert len(ledger.status("randhie").history) == 1
+
+
+def test_ensure_limit_keeps_the_limit_on_file(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path)
+    ledger.ensure_limit("randhie", Budget(epsilon=2.0, delta=1e-5))
+    kept = ledger.ensure_limit("randhie", Budget(epsilon=50.0, delta=1e-5))
+    assert kept.epsilon == 2.0
+    ledger.set_limit("randhie", Budget(epsilon=3.0, delta=1e-5))
+    assert ledger.status("randhie").limit.epsilon == 3.0
+
+
+def test_unknown_dataset_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(BudgetLedgerError, match="no budget set for dataset 'adult'"):
+        _ledger(tmp_path).status("adult")
+
+
+def test_a_ledger_of_another_department_is_refused(tmp_path: Path) -> None:
+    _ledger(tmp_path).ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
+    with pytest.raises(BudgetLedgerError, match="belongs to department 'health-site-1'"):
+        _ledger(tmp_path, department="health-site-2").status("randhie")
+
+
+def test_a_corrupt_file_is_reported_not_reset(tmp_path: Path) -> None:
+    ledger = _ledger(tmp_path)
+    ledger.ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
+    ledger.path.write_bytes(b"{not json")
+    with pytest.raises(BudgetLedgerError, match="unreadable"):
+        ledger.status("randhie")
+
+
+def _charge_many(path: str, count: int) -> None:
+    ledger = BudgetLedger(path, department="health-site-1")
+    for i in range(count):
+        try:
+            ledger.charge("randhie", ROUND, kind="train_round", job_id="race", round=i)
+        except BudgetExceeded:
+            pass
+
+
+def test_concurrent_processes_cannot_overspend(tmp_path: Path) -> None:
+    # Prepare: room for exactly three rounds.
+    three = epsilon_spent([ROUND] * 3, delta=1e-5)
+    four = epsilon_spent([ROUND] * 4, delta=1e-5)
+    ledger = _ledger(tmp_path)
+    ledger.ensure_limit("randhie", Budget(epsilon=(three + four) / 2, delta=1e-5))
+    # Execute: two processes race for it.
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_charge_many, args=(str(ledger.path), 3)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    # Assert
+    assert len(ledger.status("randhie").history) == 3
