@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -28,6 +28,9 @@ from coordinator.run_record import (
 )
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.filterwarnings("ignore:deployment engine:UserWarning")
 
@@ -124,7 +127,7 @@ def test_a_broken_run_record_is_a_deployment_error(tmp_path: Path) -> None:
     (tmp_path / "run_record.json").write_text('{"job": {}}')
 
     # Execute / Assert
-    with pytest.raises(DeploymentError, match="run_record.json"):
+    with pytest.raises(DeploymentError, match=r"run_record\.json"):
         read_run_record(tmp_path / "run_record.json")
 
 
