@@ -113,7 +113,7 @@ def test_client_mods_are_refused_before_anything_starts(tmp_path: Path) -> None:
 def test_run_record_reads_back_what_the_server_app_writes(tmp_path: Path) -> None:
     # Prepare
     record = _record(tmp_path)
-    write_json_atomic(tmp_path / "run_record.json", dataclasses.asdict(record))
+    write_json_atomic(tmp_path / "run_record.json", record)
 
     # Execute
     read = read_run_record(tmp_path / "run_record.json")

@@ -128,7 +128,7 @@ def test_toml_value_round_trips(value: bool | int | float | str) -> None:
 
 def test_node_config_reaches_the_node_unchanged() -> None:
     # Prepare
-    config = {
+    config: dict[str, str | int | float | bool] = {
         "department": "Health Dept. (north)",
         "state-dir": "/srv/fedgov state",
         "allow-non-private": True,
