@@ -9,6 +9,7 @@ at the edges and the apps never see a ``DictConfig``.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -20,6 +21,7 @@ __all__ = ["PARTITIONS", "STRATEGIES", "TrainJob"]
 
 STRATEGIES = ("fedavg", "fedprox", "fedmedian", "fedtrimmedavg", "krum")
 PARTITIONS = ("natural", "dirichlet")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +30,9 @@ class TrainJob:
 
     ``epsilon=None`` is a non-private job: departments refuse it unless their
     own node configuration allows it (baselines in experiments only).
+    ``audit`` has both sides keep audit records for ``purpose``; tree heads
+    are signed for the AnchorRegistry ``ledger_registry`` on chain
+    ``ledger_chain_id`` (both unset: records are kept, heads are not signed).
     """
 
     job_id: str = "job"
@@ -58,6 +63,10 @@ class TrainJob:
     run_dir: str = ""
     state_dir: str = ""
     round_timeout: float = 600.0
+    audit: bool = True
+    purpose: str = "federated-training"
+    ledger_chain_id: int = 0
+    ledger_registry: str = ""
 
     def __post_init__(self) -> None:
         def rule(ok: bool, argument: str, text: str) -> None:
@@ -90,6 +99,25 @@ class TrainJob:
         rule(self.min_departments >= 1, "min_departments", "must be >= 1")
         rule(self.max_update_norm > 0, "max_update_norm", "must be positive")
         rule(self.round_timeout > 0, "round_timeout", "must be positive")
+        rule(bool(self.purpose), "purpose", "must name the declared purpose of the job")
+        rule(self.ledger_chain_id >= 0, "ledger_chain_id", "must be >= 0 (0: no chain)")
+        registry = self.ledger_registry
+        rule(
+            registry == "" or _ADDRESS.fullmatch(registry) is not None,
+            "ledger_registry",
+            f"must be empty or a 0x-prefixed 20-byte address, got {registry!r}",
+        )
+        rule(
+            (self.ledger_chain_id > 0) == bool(self.ledger_registry),
+            "ledger_chain_id",
+            "and ledger_registry go together: both set (sign tree heads) or neither",
+        )
+        if not self.audit:
+            warnings.warn(
+                "audit=False: departments and the coordinator keep NO audit records; "
+                "nothing this job does can be verified by an auditor",
+                stacklevel=2,
+            )
         if not self.secure_rng:
             warnings.warn(
                 "secure_rng=False: DP noise and sampling come from a seeded generator. "
