@@ -71,7 +71,9 @@ def check_update(
     for name, ref in reference.items():
         arr = np.asarray(update[name])
         if arr.shape != ref.shape:
-            return f"tensor {name} has shape {arr.shape}, the global model has {ref.shape}"
+            return (
+                f"tensor {name} has shape {arr.shape}, the global model has {ref.shape}"
+            )
         if not np.all(np.isfinite(arr)):
             return f"tensor {name} contains NaN or infinite values"
         squared += float(np.sum((arr.astype(np.float64) - ref.astype(np.float64)) ** 2))
@@ -91,7 +93,11 @@ def _metrics(msg: Message) -> dict[str, float]:
 def _department(msg: Message) -> tuple[str, str, str]:
     fedgov = msg.content.config_records.get(p.FEDGOV, ConfigRecord())
     department = str(fedgov.get(p.KEY_DEPARTMENT, f"node-{msg.metadata.src_node_id}"))
-    return department, str(fedgov.get(p.KEY_STATUS, p.STATUS_OK)), str(fedgov.get(p.KEY_REASON, ""))
+    return (
+        department,
+        str(fedgov.get(p.KEY_STATUS, p.STATUS_OK)),
+        str(fedgov.get(p.KEY_REASON, "")),
+    )
 
 
 def _common_metric_keys(replies: list[Message]) -> None:
@@ -132,7 +138,9 @@ class GuardedStrategy(Strategy):
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
         self._global = p.arrays_to_numpy(arrays)
-        self._current = RoundReport(server_round=server_round, started=time.perf_counter())
+        self._current = RoundReport(
+            server_round=server_round, started=time.perf_counter()
+        )
         self.reports.append(self._current)
         return self.inner.configure_train(server_round, arrays, config, grid)
 
@@ -146,16 +154,24 @@ class GuardedStrategy(Strategy):
             if msg.has_error():
                 reason = msg.error.reason or f"error code {msg.error.code}"
                 report.train.append(
-                    DepartmentOutcome(f"node-{msg.metadata.src_node_id}",
-                                      msg.metadata.src_node_id, FAILED, reason)
+                    DepartmentOutcome(
+                        f"node-{msg.metadata.src_node_id}",
+                        msg.metadata.src_node_id,
+                        FAILED,
+                        reason,
+                    )
                 )
                 continue
             department, status, reason = _department(msg)
             metrics = _metrics(msg)
             node_id = msg.metadata.src_node_id
             if status == p.STATUS_REFUSED:
-                logger.warning("round %d: %s refused: %s", server_round, department, reason)
-                report.train.append(DepartmentOutcome(department, node_id, REFUSED, reason, metrics))
+                logger.warning(
+                    "round %d: %s refused: %s", server_round, department, reason
+                )
+                report.train.append(
+                    DepartmentOutcome(department, node_id, REFUSED, reason, metrics)
+                )
                 continue
             if p.ARRAYS not in msg.content.array_records:
                 problem: str | None = "reply carries no model update"
@@ -166,25 +182,38 @@ class GuardedStrategy(Strategy):
                     max_norm=self.max_update_norm,
                 )
             if problem is not None:
-                logger.warning("round %d: update from %s rejected: %s", server_round,
-                               department, problem)
-                report.train.append(DepartmentOutcome(department, node_id, REJECTED, problem, metrics))
+                logger.warning(
+                    "round %d: update from %s rejected: %s",
+                    server_round,
+                    department,
+                    problem,
+                )
+                report.train.append(
+                    DepartmentOutcome(department, node_id, REJECTED, problem, metrics)
+                )
                 continue
             digest = p.hash_arrays(msg.content.array_records[p.ARRAYS]).hex()
             report.train.append(
-                DepartmentOutcome(department, node_id, TRAINED, "", metrics, update_hash=digest)
+                DepartmentOutcome(
+                    department, node_id, TRAINED, "", metrics, update_hash=digest
+                )
             )
             accepted.append(msg)
         if not accepted:
-            logger.warning("round %d: no update to aggregate; the model is unchanged", server_round)
+            logger.warning(
+                "round %d: no update to aggregate; the model is unchanged", server_round
+            )
             return None, None
         _common_metric_keys(accepted)
         arrays, metrics = self.inner.aggregate_train(server_round, accepted)
         if arrays is not None:
             report.aggregate_hash = p.hash_arrays(arrays).hex()
         if metrics is not None:
-            report.aggregated_train = {k: float(v) for k, v in metrics.items()  # type: ignore[arg-type]
-                                       if isinstance(v, int | float)}
+            report.aggregated_train = {
+                k: float(v)
+                for k, v in metrics.items()  # type: ignore[arg-type]
+                if isinstance(v, int | float)
+            }
         return arrays, metrics
 
     def configure_evaluate(
@@ -200,13 +229,19 @@ class GuardedStrategy(Strategy):
         for msg in replies:
             if msg.has_error():
                 report.evaluate.append(
-                    DepartmentOutcome(f"node-{msg.metadata.src_node_id}", msg.metadata.src_node_id,
-                                      FAILED, msg.error.reason or "")
+                    DepartmentOutcome(
+                        f"node-{msg.metadata.src_node_id}",
+                        msg.metadata.src_node_id,
+                        FAILED,
+                        msg.error.reason or "",
+                    )
                 )
                 continue
             department, _, _ = _department(msg)
             report.evaluate.append(
-                DepartmentOutcome(department, msg.metadata.src_node_id, TRAINED, "", _metrics(msg))
+                DepartmentOutcome(
+                    department, msg.metadata.src_node_id, TRAINED, "", _metrics(msg)
+                )
             )
             ok.append(msg)
         metrics = None
@@ -214,8 +249,11 @@ class GuardedStrategy(Strategy):
             _common_metric_keys(ok)
             metrics = self.inner.aggregate_evaluate(server_round, ok)
         if metrics is not None:
-            report.aggregated_evaluate = {k: float(v) for k, v in metrics.items()  # type: ignore[arg-type]
-                                          if isinstance(v, int | float)}
+            report.aggregated_evaluate = {
+                k: float(v)
+                for k, v in metrics.items()  # type: ignore[arg-type]
+                if isinstance(v, int | float)
+            }
         report.round_seconds = time.perf_counter() - report.started
         if not self._central:
             self._finish(report)
@@ -241,14 +279,20 @@ class GuardedStrategy(Strategy):
                 report = self._report(server_round)
                 if result is not None:
                     report.central_evaluate = {
-                        k: float(v) for k, v in result.items()  # type: ignore[arg-type]
+                        k: float(v)
+                        for k, v in result.items()  # type: ignore[arg-type]
                         if isinstance(v, int | float)
                     }
                 self._finish(report)
             return result
 
         return super().start(
-            grid, initial_arrays, num_rounds, timeout, train_config, evaluate_config,
+            grid,
+            initial_arrays,
+            num_rounds,
+            timeout,
+            train_config,
+            evaluate_config,
             central if evaluate_fn is not None else None,
         )
 
@@ -258,6 +302,8 @@ class GuardedStrategy(Strategy):
 
     def _report(self, server_round: int) -> RoundReport:
         if self._current is None or self._current.server_round != server_round:
-            self._current = RoundReport(server_round=server_round, started=time.perf_counter())
+            self._current = RoundReport(
+                server_round=server_round, started=time.perf_counter()
+            )
             self.reports.append(self._current)
         return self._current

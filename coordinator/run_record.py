@@ -68,8 +68,12 @@ def summarize_departments(reports: list[RoundReport]) -> list[DepartmentSummary]
                 rounds_trained=len(trained),
                 rounds_refused=sum(o.status == "refused" for o in train),
                 rounds_rejected=sum(o.status == "rejected" for o in train),
-                num_examples=int(trained[-1].metrics.get("num-examples", 0)) if trained else 0,
-                epsilon_job=float(trained[-1].metrics.get("epsilon-job", 0.0)) if trained else 0.0,
+                num_examples=int(trained[-1].metrics.get("num-examples", 0))
+                if trained
+                else 0,
+                epsilon_job=float(trained[-1].metrics.get("epsilon-job", 0.0))
+                if trained
+                else 0.0,
                 epsilon_total=float(last.get("epsilon-total", 0.0)),
                 epsilon_limit=float(last.get("epsilon-limit", 0.0)),
                 final_accuracy=final_eval.get("eval-accuracy"),

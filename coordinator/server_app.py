@@ -35,7 +35,9 @@ def make_server_app(
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
+        run_job = (
+            job if job is not None else TrainJob.from_run_config(context.run_config)
+        )
         record = run_training(grid, run_job, engine=engine, on_round=on_round)
         if on_record is not None:
             on_record(record)

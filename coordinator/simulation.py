@@ -63,7 +63,9 @@ def run_simulated_job(
     server_app = make_server_app(
         job=job, engine="simulation", on_round=on_round, on_record=records.append
     )
-    client_app = make_client_app(job=job, allow_non_private=allow_non_private, mods=client_mods)
+    client_app = make_client_app(
+        job=job, allow_non_private=allow_non_private, mods=client_mods
+    )
     cpus = num_cpus or os.cpu_count() or 1
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
@@ -86,7 +88,9 @@ def run_simulated_job(
 class SimulationEngine:
     """The embedded engine as a configurable object (Hydra's ``engine=simulation``)."""
 
-    def __init__(self, *, num_cpus: int | None = None, allow_non_private: bool = False) -> None:
+    def __init__(
+        self, *, num_cpus: int | None = None, allow_non_private: bool = False
+    ) -> None:
         if num_cpus is not None and num_cpus < 1:
             raise ConfigurationError("num_cpus", f"must be >= 1, got {num_cpus}")
         self.num_cpus = num_cpus

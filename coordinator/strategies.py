@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from flwr.serverapp.strategy import FedAvg, FedMedian, FedProx, FedTrimmedAvg, Krum, Strategy
+from flwr.serverapp.strategy import (
+    FedAvg,
+    FedMedian,
+    FedProx,
+    FedTrimmedAvg,
+    Krum,
+    Strategy,
+)
 
 from fedgov.errors import ConfigurationError
 from fedgov.job import STRATEGIES, TrainJob
@@ -29,4 +36,6 @@ def build_strategy(job: TrainJob, *, num_departments: int) -> Strategy:
         return FedTrimmedAvg(beta=job.trimmed_beta, **common)  # type: ignore[arg-type]
     if job.strategy == "krum":
         return Krum(num_malicious_nodes=job.krum_num_malicious, **common)  # type: ignore[arg-type]
-    raise ConfigurationError("strategy", f"must be one of {STRATEGIES}, got {job.strategy!r}")
+    raise ConfigurationError(
+        "strategy", f"must be one of {STRATEGIES}, got {job.strategy!r}"
+    )

@@ -25,7 +25,11 @@ from coordinator.run_record import (
     write_json_atomic,
 )
 from coordinator.strategies import build_strategy
-from department_nodes.data_access import departments_for, num_features, public_test_split
+from department_nodes.data_access import (
+    departments_for,
+    num_features,
+    public_test_split,
+)
 from fedgov import protocol as p
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
@@ -39,12 +43,15 @@ logger = logging.getLogger(__name__)
 def model_spec(job: TrainJob) -> ModelSpec:
     """The model every party builds for ``job``."""
     return ModelSpec(
-        kind=job.model, num_features=num_features(job.dataset),
+        kind=job.model,
+        num_features=num_features(job.dataset),
         hidden=hidden_from_config(job.hidden),
     )
 
 
-def _central_evaluation(job: TrainJob) -> Callable[[int, ArrayRecord], MetricRecord | None] | None:
+def _central_evaluation(
+    job: TrainJob,
+) -> Callable[[int, ArrayRecord], MetricRecord | None] | None:
     split = public_test_split(job.dataset)
     if split is None:
         return None
@@ -56,7 +63,11 @@ def _central_evaluation(job: TrainJob) -> Callable[[int, ArrayRecord], MetricRec
         numpy_to_state(model, p.arrays_to_numpy(arrays))
         result = evaluate_model(model, features, labels)
         return MetricRecord(
-            {"test-loss": result.loss, "test-accuracy": result.accuracy, "test-auc": result.auc}
+            {
+                "test-loss": result.loss,
+                "test-accuracy": result.accuracy,
+                "test-auc": result.auc,
+            }
         )
 
     return evaluate

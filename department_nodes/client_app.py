@@ -8,6 +8,7 @@ for that department. :func:`make_client_app` builds variants for simulations.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 from flwr.app import Context, Message
@@ -21,7 +22,9 @@ from fedgov.job import TrainJob
 __all__ = ["app", "make_client_app"]
 
 
-def _node(context: Context, job: TrainJob | None, *, allow_non_private: bool) -> DepartmentNode:
+def _node(
+    context: Context, job: TrainJob | None, *, allow_non_private: bool
+) -> DepartmentNode:
     # Each department trains single-threaded: several share a machine in
     # simulation, and torch's thread pool would oversubscribe the cores.
     torch.set_num_threads(1)
@@ -29,17 +32,15 @@ def _node(context: Context, job: TrainJob | None, *, allow_non_private: bool) ->
         job = TrainJob.from_run_config(context.run_config)
     policy = NodePolicy.from_context(context, job, departments_for(job))
     if allow_non_private and not policy.allow_non_private:
-        policy = NodePolicy(
-            department=policy.department,
-            state_dir=policy.state_dir,
-            allow_non_private=True,
-            budget_epsilon=policy.budget_epsilon,
-        )
+        policy = replace(policy, allow_non_private=True)
     return DepartmentNode(job, policy, context.state)
 
 
 def make_client_app(
-    *, job: TrainJob | None = None, allow_non_private: bool = False, mods: Sequence[Mod] = ()
+    *,
+    job: TrainJob | None = None,
+    allow_non_private: bool = False,
+    mods: Sequence[Mod] = (),
 ) -> ClientApp:
     """A department ClientApp.
 

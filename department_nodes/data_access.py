@@ -51,7 +51,9 @@ def num_features(dataset: str) -> int:
     return len(get_dataset(dataset).schema.feature_names)
 
 
-def public_test_split(dataset: str) -> tuple[NDArray[np.float32], NDArray[np.int64]] | None:
+def public_test_split(
+    dataset: str,
+) -> tuple[NDArray[np.float32], NDArray[np.int64]] | None:
     """The public benchmark test split (Adult's official file), if the dataset has one."""
     if not get_dataset(dataset).has_public_test:
         return None
@@ -69,7 +71,10 @@ class DepartmentDataAccess:
     @cached_property
     def _data(self) -> DepartmentData:
         return load_department(
-            self.job.dataset, self.department, partition=partition_of(self.job), seed=self.job.seed
+            self.job.dataset,
+            self.department,
+            partition=partition_of(self.job),
+            seed=self.job.seed,
         )
 
     @property

@@ -18,17 +18,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    Context,
+    Message,
+    MetricRecord,
+    RecordDict,
+)
 
+from department_nodes.data_access import DepartmentDataAccess
+from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
-from department_nodes.data_access import DepartmentDataAccess
-from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from privacy.accounting import epsilon_spent
-from privacy.budget import Budget, BudgetLedger
+from privacy.budget import Budget, department_ledger
 from privacy.errors import BudgetExceeded
 
 __all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
@@ -45,17 +52,21 @@ def default_state_dir() -> Path:
 class NodePolicy:
     """What the department itself (not the coordinator) allows.
 
-    ``budget_epsilon``/``budget_delta`` set the lifetime budget the first time
-    a dataset is used; afterwards the limit on file wins.
+    ``budget_epsilon`` sets the lifetime budget the first time a dataset is
+    used; afterwards the limit on file wins. ``ledger_key`` names the key that
+    seals the budget ledger at rest (``privacy.at_rest.key_source_from_spec``).
     """
 
     department: str
     state_dir: Path
     allow_non_private: bool = False
     budget_epsilon: float | None = None
+    ledger_key: str = "auto"
 
     @classmethod
-    def from_context(cls, context: Context, job: TrainJob, departments: list[str]) -> NodePolicy:
+    def from_context(
+        cls, context: Context, job: TrainJob, departments: list[str]
+    ) -> NodePolicy:
         node = context.node_config
         if "department" in node:
             department = str(node["department"])
@@ -63,25 +74,33 @@ class NodePolicy:
             index = int(node["partition-id"])
             if not 0 <= index < len(departments):
                 raise ConfigurationError(
-                    "partition-id", f"{index} is outside the {len(departments)} departments"
+                    "partition-id",
+                    f"{index} is outside the {len(departments)} departments",
                 )
             department = departments[index]
         else:
             raise ConfigurationError(
-                "node_config", "needs 'department' (deployment) or 'partition-id' (simulation)"
+                "node_config",
+                "needs 'department' (deployment) or 'partition-id' (simulation)",
             )
         if department not in departments:
             raise ConfigurationError(
-                "department", f"{department!r} is not one of {departments} for {job.dataset}"
+                "department",
+                f"{department!r} is not one of {departments} for {job.dataset}",
             )
         state = node.get("state-dir") or job.state_dir or str(default_state_dir())
-        allow = str(node.get("allow-non-private", "false")).lower() in ("1", "true", "yes")
+        allow = str(node.get("allow-non-private", "false")).lower() in (
+            "1",
+            "true",
+            "yes",
+        )
         budget = node.get("budget-epsilon")
         return cls(
             department=department,
             state_dir=Path(str(state)),
             allow_non_private=allow,
             budget_epsilon=float(budget) if budget is not None else None,
+            ledger_key=str(node.get("ledger-key", "auto")),
         )
 
 
@@ -93,9 +112,8 @@ class DepartmentNode:
         self.policy = policy
         self._state = state
         self.data = DepartmentDataAccess(job, policy.department)
-        self.ledger = BudgetLedger(
-            policy.state_dir / "departments" / policy.department / "budget.json",
-            department=policy.department,
+        self.ledger = department_ledger(
+            policy.state_dir, policy.department, key=policy.ledger_key
         )
 
     # -- helpers -------------------------------------------------------------
@@ -158,15 +176,23 @@ class DepartmentNode:
         return generator
 
     def _reply(
-        self, msg: Message, *, status: str, metrics: Mapping[str, float | int],
-        arrays: ArrayRecord | None = None, reason: str = "",
+        self,
+        msg: Message,
+        *,
+        status: str,
+        metrics: Mapping[str, float | int],
+        arrays: ArrayRecord | None = None,
+        reason: str = "",
     ) -> Message:
         content = RecordDict(
             {
                 p.METRICS: MetricRecord(dict(metrics)),
                 p.FEDGOV: ConfigRecord(
-                    {p.KEY_DEPARTMENT: self.policy.department, p.KEY_STATUS: status,
-                     p.KEY_REASON: reason}
+                    {
+                        p.KEY_DEPARTMENT: self.policy.department,
+                        p.KEY_STATUS: status,
+                        p.KEY_REASON: reason,
+                    }
                 ),
             }
         )
@@ -188,8 +214,12 @@ class DepartmentNode:
                     "(set allow-non-private in its node config for baselines)"
                 )
                 logger.warning(reason)
-                return self._reply(msg, status=p.STATUS_REFUSED, metrics={p.NUM_EXAMPLES: 0},
-                                   reason=reason)
+                return self._reply(
+                    msg,
+                    status=p.STATUS_REFUSED,
+                    metrics={p.NUM_EXAMPLES: 0},
+                    reason=reason,
+                )
             warnings.warn(
                 f"department {self.policy.department} trains WITHOUT differential privacy",
                 stacklevel=2,
@@ -197,30 +227,45 @@ class DepartmentNode:
         else:
             self.ledger.ensure_limit(
                 self.job.dataset,
-                Budget(epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
-                       delta=self.job.delta),
+                Budget(
+                    epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
+                    delta=self.job.delta,
+                ),
             )
             try:
                 record = self.ledger.charge(
-                    self.job.dataset, spend, kind="train_round", job_id=self.job.job_id,
+                    self.job.dataset,
+                    spend,
+                    kind="train_round",
+                    job_id=self.job.job_id,
                     round=server_round,
                 )
             except BudgetExceeded as exc:
                 logger.warning("round %d refused: %s", server_round, exc)
                 return self._reply(
-                    msg, status=p.STATUS_REFUSED, reason=str(exc),
-                    metrics={p.NUM_EXAMPLES: 0, "epsilon-total": exc.spent,
-                             "epsilon-limit": exc.limit},
+                    msg,
+                    status=p.STATUS_REFUSED,
+                    reason=str(exc),
+                    metrics={
+                        p.NUM_EXAMPLES: 0,
+                        "epsilon-total": exc.spent,
+                        "epsilon-limit": exc.limit,
+                    },
                 )
             epsilon_total = record.epsilon_after
         features, labels = self.data.train_split()
         model = self._model(msg.content.array_records[p.ARRAYS])
         loss = train_locally(
-            model, features, labels, plan=plan,
-            learning_rate=self.job.learning_rate, momentum=self.job.momentum,
+            model,
+            features,
+            labels,
+            plan=plan,
+            learning_rate=self.job.learning_rate,
+            momentum=self.job.momentum,
             max_grad_norm=self.job.max_grad_norm,
             proximal_mu=float(msg.content[p.CONFIG].get("proximal-mu", 0.0))  # type: ignore[union-attr,arg-type]
-            if self.job.strategy == "fedprox" else 0.0,
+            if self.job.strategy == "fedprox"
+            else 0.0,
             generator=self._generator(server_round),
         )
         status = self.ledger.status(self.job.dataset) if spend is not None else None
@@ -240,8 +285,12 @@ class DepartmentNode:
             "sample-rate": plan.sample_rate,
             "steps": plan.steps_per_round,
         }
-        return self._reply(msg, status=p.STATUS_OK, metrics=metrics,
-                           arrays=ArrayRecord(model.state_dict()))
+        return self._reply(
+            msg,
+            status=p.STATUS_OK,
+            metrics=metrics,
+            arrays=ArrayRecord(model.state_dict()),
+        )
 
     def evaluate(self, msg: Message) -> Message:
         model = self._model(msg.content.array_records[p.ARRAYS])

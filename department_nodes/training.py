@@ -65,7 +65,9 @@ def plan_local_training(
     ``DPDataLoader``, so the accounting describes what actually runs.
     """
     if num_examples < 1:
-        raise ConfigurationError("num_examples", "a department needs at least one record")
+        raise ConfigurationError(
+            "num_examples", "a department needs at least one record"
+        )
     steps_per_epoch = max(1, math.ceil(num_examples / batch_size))
     sample_rate = 1.0 / steps_per_epoch
     steps_per_round = steps_per_epoch * local_epochs
@@ -117,7 +119,9 @@ def train_locally(
         torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)),
         torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64)),
     )
-    loader = DataLoader(dataset, batch_size=plan.batch_size, shuffle=True, generator=generator)
+    loader = DataLoader(
+        dataset, batch_size=plan.batch_size, shuffle=True, generator=generator
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)
     anchor = [p.detach().clone() for p in model.parameters()]
     criterion = nn.CrossEntropyLoss()
@@ -154,7 +158,9 @@ def train_locally(
                 loss.backward()
                 optimizer.step()
                 if proximal_mu > 0:
-                    _proximal_pull(model, anchor, learning_rate=learning_rate, mu=proximal_mu)
+                    _proximal_pull(
+                        model, anchor, learning_rate=learning_rate, mu=proximal_mu
+                    )
                 if len(y):
                     total += float(loss.item())
                     batches += 1

@@ -111,7 +111,7 @@ class TrainConf:
     job_id: str = "train"
     num_rounds: int = 10
     local_epochs: int = 1
-    batch_size: int = 256
+    batch_size: int = 64
     learning_rate: float = 0.5
     momentum: float = 0.0
     fraction_evaluate: float = 1.0

@@ -48,7 +48,7 @@ class TrainJob:
     model: str = "mlp"
     hidden: str = "32"
     local_epochs: int = 1
-    batch_size: int = 256
+    batch_size: int = 64
     learning_rate: float = 0.5
     momentum: float = 0.0
     epsilon: float | None = 1.0
@@ -92,10 +92,16 @@ class TrainJob:
                 "epsilon",
                 f"must be positive (or None for a non-private baseline), got {self.epsilon}",
             )
-        rule(0 < self.delta < 1, "delta", f"must lie strictly between 0 and 1, got {self.delta}")
+        rule(
+            0 < self.delta < 1,
+            "delta",
+            f"must lie strictly between 0 and 1, got {self.delta}",
+        )
         rule(self.max_grad_norm > 0, "max_grad_norm", "must be positive")
         rule(self.budget_epsilon > 0, "budget_epsilon", "must be positive")
-        rule(0 <= self.fraction_evaluate <= 1, "fraction_evaluate", "must lie in [0, 1]")
+        rule(
+            0 <= self.fraction_evaluate <= 1, "fraction_evaluate", "must lie in [0, 1]"
+        )
         rule(self.min_departments >= 1, "min_departments", "must be >= 1")
         rule(self.max_update_norm > 0, "max_update_norm", "must be positive")
         rule(self.round_timeout > 0, "round_timeout", "must be positive")

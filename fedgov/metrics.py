@@ -34,7 +34,9 @@ def roc_auc(labels: NDArray[np.int64], scores: NDArray[np.float64]) -> float:
     for start, end in zip(starts, ends, strict=True):
         ranks[order[start:end]] = (start + end + 1) / 2.0
     rank_sum = ranks[labels == 1].sum()
-    return float((rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives))
+    return float(
+        (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+    )
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,13 @@ def evaluate_model(
     x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
     y = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
     logits = model(x)
-    loss = float(nn.functional.cross_entropy(logits, y).item()) if len(y) else float("nan")
+    loss = (
+        float(nn.functional.cross_entropy(logits, y).item()) if len(y) else float("nan")
+    )
     predictions = logits.argmax(dim=1)
-    accuracy = float((predictions == y).float().mean().item()) if len(y) else float("nan")
+    accuracy = (
+        float((predictions == y).float().mean().item()) if len(y) else float("nan")
+    )
     auc = float("nan")
     if logits.shape[1] == 2 and len(y):
         scores = torch.softmax(logits, dim=1)[:, 1].double().numpy()

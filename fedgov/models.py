@@ -21,8 +21,8 @@ __all__ = [
     "ModelSpec",
     "build_model",
     "hidden_from_config",
-    "state_to_numpy",
     "numpy_to_state",
+    "state_to_numpy",
 ]
 
 MODEL_KINDS = ("logreg", "mlp")
@@ -39,14 +39,21 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
-            raise ConfigurationError("kind", f"must be one of {MODEL_KINDS}, got {self.kind!r}")
+            raise ConfigurationError(
+                "kind", f"must be one of {MODEL_KINDS}, got {self.kind!r}"
+            )
         if self.num_features < 1:
-            raise ConfigurationError("num_features", f"must be >= 1, got {self.num_features}")
+            raise ConfigurationError(
+                "num_features", f"must be >= 1, got {self.num_features}"
+            )
         if self.num_classes < 2:
-            raise ConfigurationError("num_classes", f"must be >= 2, got {self.num_classes}")
+            raise ConfigurationError(
+                "num_classes", f"must be >= 2, got {self.num_classes}"
+            )
         if self.kind == "mlp" and (not self.hidden or min(self.hidden) < 1):
             raise ConfigurationError(
-                "hidden", f"an mlp needs one or more positive layer widths, got {self.hidden}"
+                "hidden",
+                f"an mlp needs one or more positive layer widths, got {self.hidden}",
             )
 
 
@@ -90,7 +97,9 @@ def numpy_to_state(model: nn.Module, arrays: dict[str, np.ndarray]) -> None:
                 f"{name} has shape {tuple(arrays[name].shape)}, the model expects "
                 f"{tuple(tensor.shape)}",
             )
-    model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()})
+    model.load_state_dict(
+        {k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}
+    )
 
 
 def hidden_from_config(text: str | Sequence[int]) -> tuple[int, ...]:
@@ -100,5 +109,7 @@ def hidden_from_config(text: str | Sequence[int]) -> tuple[int, ...]:
         try:
             return tuple(int(p) for p in parts)
         except ValueError as exc:
-            raise ConfigurationError("hidden", f"must be comma-separated integers, got {text!r}") from exc
+            raise ConfigurationError(
+                "hidden", f"must be comma-separated integers, got {text!r}"
+            ) from exc
     return tuple(int(p) for p in text)

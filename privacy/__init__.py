@@ -3,6 +3,13 @@ encryption at rest, release checks and the message boundary guard."""
 
 from __future__ import annotations
 
+from privacy.accounting import (
+    RDP_ORDERS,
+    GaussianSpend,
+    calibrate_noise_multiplier,
+    epsilon_spent,
+    gaussian_query_spend,
+)
 from privacy.at_rest import (
     AtRestKey,
     EnvKeySource,
@@ -12,6 +19,7 @@ from privacy.at_rest import (
     KeySource,
     PassphraseKeySource,
     SealingCodec,
+    key_source_from_spec,
     open_sealed,
     read_encrypted,
     rotate_file,
@@ -29,8 +37,18 @@ from privacy.boundary import (
     check_outgoing,
     declared_parameters,
 )
+from privacy.budget import (
+    Budget,
+    BudgetLedger,
+    BudgetStatus,
+    LedgerCodec,
+    SpendRecord,
+    department_ledger,
+)
 from privacy.errors import (
     BoundaryViolationError,
+    BudgetExceeded,
+    BudgetLedgerError,
     IntegrityError,
     KeyMaterialError,
     PrivacyError,
@@ -57,11 +75,18 @@ from privacy.release import (
 
 __all__ = [
     "DEFAULT_AGGREGATE_OPS",
+    "RDP_ORDERS",
     "AtRestKey",
     "BoundaryGuard",
     "BoundaryPolicy",
     "BoundaryViolationError",
+    "Budget",
+    "BudgetExceeded",
+    "BudgetLedger",
+    "BudgetLedgerError",
+    "BudgetStatus",
     "EnvKeySource",
+    "GaussianSpend",
     "Identifier",
     "InsecurePlaintext",
     "InsecurePlaintextWarning",
@@ -70,6 +95,7 @@ __all__ = [
     "KeyMaterialError",
     "KeySource",
     "KeyedHashPseudonymizer",
+    "LedgerCodec",
     "ParameterSpec",
     "PassphraseKeySource",
     "PolicyFactory",
@@ -83,14 +109,20 @@ __all__ = [
     "ReleaseViolation",
     "ReversiblePseudonymizer",
     "SealingCodec",
+    "SpendRecord",
     "UnknownKeyError",
     "Violation",
     "aggregate_key",
     "assess_release",
+    "calibrate_noise_multiplier",
     "check_outgoing",
     "check_release",
     "declared_parameters",
+    "department_ledger",
     "dump_keys",
+    "epsilon_spent",
+    "gaussian_query_spend",
+    "key_source_from_spec",
     "load_keys",
     "open_sealed",
     "read_encrypted",

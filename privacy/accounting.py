@@ -42,12 +42,16 @@ RDP_ORDERS: tuple[float, ...] = (
 
 def _check_positive(argument: str, value: float) -> None:
     if not (math.isfinite(value) and value > 0):
-        raise ConfigurationError(argument, f"must be a positive finite number, got {value}")
+        raise ConfigurationError(
+            argument, f"must be a positive finite number, got {value}"
+        )
 
 
 def _check_delta(delta: float) -> None:
     if not (math.isfinite(delta) and 0 < delta < 1):
-        raise ConfigurationError("delta", f"must lie strictly between 0 and 1, got {delta}")
+        raise ConfigurationError(
+            "delta", f"must lie strictly between 0 and 1, got {delta}"
+        )
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,10 @@ def _rdp_per_step(noise_multiplier: float, sample_rate: float) -> tuple[float, .
     # One step's RDP curve; a history repeats the same (sigma, q) round after
     # round, so caching makes re-accounting the whole history nearly free.
     curve = compute_rdp(
-        q=sample_rate, noise_multiplier=noise_multiplier, steps=1, orders=list(RDP_ORDERS)
+        q=sample_rate,
+        noise_multiplier=noise_multiplier,
+        steps=1,
+        orders=list(RDP_ORDERS),
     )
     return tuple(float(v) for v in curve)
 
@@ -129,4 +136,6 @@ def gaussian_query_spend(*, sensitivity: float, noise_std: float) -> GaussianSpe
     """The spend of one Gaussian-noised answer with L2 ``sensitivity``."""
     _check_positive("sensitivity", sensitivity)
     _check_positive("noise_std", noise_std)
-    return GaussianSpend(noise_multiplier=noise_std / sensitivity, sample_rate=1.0, steps=1)
+    return GaussianSpend(
+        noise_multiplier=noise_std / sensitivity, sample_rate=1.0, steps=1
+    )

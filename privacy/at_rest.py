@@ -59,6 +59,7 @@ __all__ = [
     "KeySource",
     "PassphraseKeySource",
     "SealingCodec",
+    "key_source_from_spec",
     "open_sealed",
     "read_encrypted",
     "rotate_file",
@@ -579,3 +580,42 @@ def _warn_plaintext(what: str) -> None:
     message = f"INSECURE: {what}; data at rest is neither encrypted nor authenticated"
     warnings.warn(message, InsecurePlaintextWarning, stacklevel=3)
     _log.warning(message)
+
+
+def key_source_from_spec(spec: str, *, default_key_file: Path) -> KeySource:
+    """Parse a configured key source.
+
+    ``"auto"`` is a key file at ``default_key_file``, created (mode 0600) on
+    first use; ``"file:PATH"`` an existing key file; ``"env:VAR"`` a key in an
+    environment variable; ``"passphrase-env:VAR:SALT_HEX"`` a passphrase in an
+    environment variable stretched with scrypt; ``"plaintext"`` the insecure
+    mode, which warns on every use.
+    """
+    kind, _, rest = spec.partition(":")
+    if spec == "auto":
+        if not default_key_file.exists():
+            default_key_file.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return KeyFileSource.create(default_key_file)
+            except KeyMaterialError:
+                # Another process created it between the check and the create.
+                pass
+        return KeyFileSource(default_key_file)
+    if kind == "file" and rest:
+        return KeyFileSource(Path(rest))
+    if kind == "env" and rest:
+        return EnvKeySource(rest)
+    if kind == "passphrase-env" and rest.count(":") == 1:
+        variable, salt_hex = rest.split(":")
+        try:
+            salt = bytes.fromhex(salt_hex)
+        except ValueError as e:
+            raise ConfigurationError("key", f"salt must be hex in {spec!r}") from e
+        return PassphraseKeySource.from_env(variable, salt=salt)
+    if spec == "plaintext":
+        return InsecurePlaintext()
+    raise ConfigurationError(
+        "key",
+        f"{spec!r} is not a key source: use auto, file:PATH, env:VAR, "
+        "passphrase-env:VAR:SALT_HEX or plaintext",
+    )

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from fedgov.errors import ConfigurationError
 from privacy.accounting import GaussianSpend, epsilon_spent
+from privacy.at_rest import SealingCodec, key_source_from_spec
 from privacy.errors import BudgetExceeded, BudgetLedgerError
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "BudgetStatus",
     "LedgerCodec",
     "SpendRecord",
+    "department_ledger",
 ]
 
 _FORMAT = "fedgov-budget-ledger"
@@ -57,9 +59,13 @@ class Budget:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.epsilon) and self.epsilon > 0):
-            raise ConfigurationError("epsilon", f"must be positive and finite, got {self.epsilon}")
+            raise ConfigurationError(
+                "epsilon", f"must be positive and finite, got {self.epsilon}"
+            )
         if not (math.isfinite(self.delta) and 0 < self.delta < 1):
-            raise ConfigurationError("delta", f"must lie strictly between 0 and 1, got {self.delta}")
+            raise ConfigurationError(
+                "delta", f"must lie strictly between 0 and 1, got {self.delta}"
+            )
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,11 @@ class BudgetLedger:
     """A department's durable budget ledger at ``path``."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, department: str, codec: LedgerCodec | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        department: str,
+        codec: LedgerCodec | None = None,
     ) -> None:
         if not department:
             raise ConfigurationError("department", "must be a non-empty department id")
@@ -143,8 +153,12 @@ class BudgetLedger:
 
     def _read(self) -> dict[str, Any]:
         if not self.path.exists():
-            return {"format": _FORMAT, "version": _VERSION, "department": self.department,
-                    "datasets": {}}
+            return {
+                "format": _FORMAT,
+                "version": _VERSION,
+                "department": self.department,
+                "datasets": {},
+            }
         stored = self.path.read_bytes()
         try:
             plaintext = self._codec.open(stored) if self._codec else stored
@@ -154,7 +168,9 @@ class BudgetLedger:
         if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
             raise BudgetLedgerError(str(self.path), f"not a {_FORMAT} file")
         if doc.get("version") != _VERSION:
-            raise BudgetLedgerError(str(self.path), f"unsupported version {doc.get('version')}")
+            raise BudgetLedgerError(
+                str(self.path), f"unsupported version {doc.get('version')}"
+            )
         if doc.get("department") != self.department:
             raise BudgetLedgerError(
                 str(self.path),
@@ -252,7 +268,13 @@ class BudgetLedger:
             return self._project(self._status(self._read(), dataset), spend)
 
     def charge(
-        self, dataset: str, spend: GaussianSpend, *, kind: str, job_id: str, round: int = 0
+        self,
+        dataset: str,
+        spend: GaussianSpend,
+        *,
+        kind: str,
+        job_id: str,
+        round: int = 0,
     ) -> SpendRecord:
         """Check ``spend`` against the limit and record it, atomically.
 
@@ -275,3 +297,23 @@ class BudgetLedger:
             doc["datasets"][dataset]["spends"].append(_record_to_json(record))
             self._write(doc)
             return record
+
+
+def department_ledger(
+    state_dir: str | os.PathLike[str], department: str, *, key: str = "auto"
+) -> BudgetLedger:
+    """The sealed budget ledger of ``department`` under ``state_dir``.
+
+    ``key`` names the AES-GCM key source (see
+    :func:`privacy.at_rest.key_source_from_spec`); ``"auto"`` keeps a 0600 key
+    file beside the ledger, which guards copies and backups of the ledger but
+    not a compromise of the department's state directory: production points
+    ``key`` at a key held elsewhere.
+    """
+    folder = Path(state_dir) / "departments" / department
+    path = folder / "budget.ledger"
+    source = key_source_from_spec(key, default_key_file=folder / "ledger.key")
+    codec = SealingCodec(
+        source, purpose=f"budget-ledger:{department}", origin=str(path)
+    )
+    return BudgetLedger(path, department=department, codec=codec)

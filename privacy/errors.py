@@ -27,7 +27,7 @@ class PrivacyError(FedgovError):
     """Base class of the privacy package's errors."""
 
 
-class BudgetExceeded(PrivacyError):
+class BudgetExceeded(PrivacyError):  # noqa: N818 -- the name the product documents
     """A spend would take a department's epsilon past its limit.
 
     Nothing was spent: the check happens before any data is touched.

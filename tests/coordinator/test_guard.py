@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
-from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.app import (
+    Array,
+    ArrayRecord,
+    ConfigRecord,
+    Message,
+    MessageType,
+    MetricRecord,
+    RecordDict,
+)
 from flwr.serverapp.strategy import FedAvg
 from flwr.supercore.task_identity import TaskIdentity
 from hypothesis import given, settings
@@ -20,20 +26,34 @@ GLOBAL = {"w": np.zeros((2, 3), dtype=np.float32), "b": np.zeros(2, dtype=np.flo
 
 
 @pytest.fixture(autouse=True)
-def _task_identity() -> Iterator[None]:
+def _task_identity() -> None:
     # Flower stamps messages with the running task's identity; tests have none.
     TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 1
-    yield
 
 
-def _reply(node: int, department: str, *, arrays: dict[str, np.ndarray] | None,
-           status: str = p.STATUS_OK, num_examples: int = 10) -> Message:
-    sent = Message(content=RecordDict(), dst_node_id=node, message_type=MessageType.TRAIN)
-    content = RecordDict({
-        p.METRICS: MetricRecord({p.NUM_EXAMPLES: num_examples, "train-loss": 0.5}),
-        p.FEDGOV: ConfigRecord({p.KEY_DEPARTMENT: department, p.KEY_STATUS: status,
-                                p.KEY_REASON: "over budget" if status != p.STATUS_OK else ""}),
-    })
+def _reply(
+    node: int,
+    department: str,
+    *,
+    arrays: dict[str, np.ndarray] | None,
+    status: str = p.STATUS_OK,
+    num_examples: int = 10,
+) -> Message:
+    sent = Message(
+        content=RecordDict(), dst_node_id=node, message_type=MessageType.TRAIN
+    )
+    content = RecordDict(
+        {
+            p.METRICS: MetricRecord({p.NUM_EXAMPLES: num_examples, "train-loss": 0.5}),
+            p.FEDGOV: ConfigRecord(
+                {
+                    p.KEY_DEPARTMENT: department,
+                    p.KEY_STATUS: status,
+                    p.KEY_REASON: "over budget" if status != p.STATUS_OK else "",
+                }
+            ),
+        }
+    )
     if arrays is not None:
         content[p.ARRAYS] = ArrayRecord({k: Array(v) for k, v in arrays.items()})
     return Message(content=content, reply_to=sent)
@@ -53,9 +73,12 @@ def test_good_updates_are_averaged_and_bad_ones_reported() -> None:
     wrong_shape = {"w": np.zeros((3, 3), dtype=np.float32), "b": GLOBAL["b"]}
     huge = {k: 1e6 * np.ones_like(v) for k, v in GLOBAL.items()}
     replies = [
-        _reply(2, "a", arrays=ones), _reply(3, "b", arrays=threes),
-        _reply(4, "c", arrays=nan), _reply(5, "d", arrays=wrong_shape),
-        _reply(6, "e", arrays=huge), _reply(7, "f", arrays=None, status=p.STATUS_REFUSED),
+        _reply(2, "a", arrays=ones),
+        _reply(3, "b", arrays=threes),
+        _reply(4, "c", arrays=nan),
+        _reply(5, "d", arrays=wrong_shape),
+        _reply(6, "e", arrays=huge),
+        _reply(7, "f", arrays=None, status=p.STATUS_REFUSED),
         _reply(8, "g", arrays={"w": GLOBAL["w"]}),
     ]
     guard = _guard()
@@ -68,15 +91,19 @@ def test_good_updates_are_averaged_and_bad_ones_reported() -> None:
     assert outcomes["a"][0] == outcomes["b"][0] == "trained"
     assert outcomes["c"] == ("rejected", "tensor w contains NaN or infinite values")
     assert "shape (3, 3)" in outcomes["d"][1]
-    assert outcomes["e"][0] == "rejected" and "exceeds the limit" in outcomes["e"][1]
+    assert outcomes["e"][0] == "rejected"
+    assert "exceeds the limit" in outcomes["e"][1]
     assert outcomes["f"] == ("refused", "over budget")
     assert "missing ['b']" in outcomes["g"][1]
 
 
 def test_nothing_to_aggregate_keeps_the_model() -> None:
     guard = _guard()
-    arrays, metrics = guard.aggregate_train(1, [_reply(2, "a", arrays=None, status="refused")])
-    assert arrays is None and metrics is None
+    arrays, metrics = guard.aggregate_train(
+        1, [_reply(2, "a", arrays=None, status="refused")]
+    )
+    assert arrays is None
+    assert metrics is None
 
 
 @settings(max_examples=60, deadline=None)
@@ -96,4 +123,6 @@ def test_norm_rule_is_exact(update: np.ndarray, limit: float) -> None:
 def test_any_non_finite_value_is_rejected(index: int, bad: float) -> None:
     update = np.zeros(6, dtype=np.float32)
     update[index] = bad
-    assert check_update({"w": update}, {"w": np.zeros(6, dtype=np.float32)}, max_norm=1e9)
+    assert check_update(
+        {"w": update}, {"w": np.zeros(6, dtype=np.float32)}, max_norm=1e9
+    )

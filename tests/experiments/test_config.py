@@ -39,7 +39,9 @@ def test_every_group_option_composes_and_instantiates(group: str, option: str) -
 
 
 def test_command_line_example_from_the_issue() -> None:
-    cfg = compose("train", overrides=["dataset=adult", "privacy.epsilon=3", "strategy=fedprox"])
+    cfg = compose(
+        "train", overrides=["dataset=adult", "privacy.epsilon=3", "strategy=fedprox"]
+    )
     job, _ = build_job(cfg)
     assert (job.dataset, job.epsilon, job.strategy) == ("adult", 3.0, "fedprox")
     assert job.job_id.startswith("train-adult-")
@@ -58,5 +60,7 @@ def test_a_wrong_type_fails_at_compose_time() -> None:
 
 
 def test_non_private_option_gives_a_non_private_job() -> None:
-    job, _ = build_job(compose("train", overrides=["privacy=none", "engine.allow_non_private=true"]))
+    job, _ = build_job(
+        compose("train", overrides=["privacy=none", "engine.allow_non_private=true"])
+    )
     assert job.epsilon is None

@@ -20,12 +20,15 @@ def test_round_trip_through_run_config() -> None:
 
 def test_zero_epsilon_means_non_private() -> None:
     job = TrainJob.from_run_config({"epsilon": 0.0})
-    assert job.epsilon is None and not job.private
+    assert job.epsilon is None
+    assert not job.private
 
 
 def test_pyproject_declares_every_job_key_with_its_default() -> None:
     # flwr only lets `--run-config` override keys declared in pyproject.toml.
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["flwr"][
+        "app"
+    ]["config"]
     assert declared == TrainJob().to_run_config()
 
 
@@ -40,7 +43,9 @@ def test_pyproject_declares_every_job_key_with_its_default() -> None:
         ({"partition": "random"}, "partition"),
     ],
 )
-def test_invalid_jobs_name_the_argument(overrides: dict[str, object], argument: str) -> None:
+def test_invalid_jobs_name_the_argument(
+    overrides: dict[str, object], argument: str
+) -> None:
     with pytest.raises(ConfigurationError) as info:
         TrainJob(**overrides)  # type: ignore[arg-type]
     assert info.value.argument == argument

@@ -32,4 +32,7 @@ def test_auc_matches_pairwise_definition(pairs: list[tuple[int, float]]) -> None
         assert math.isnan(roc_auc(y, s))
         return
     expected = np.mean([(a > b) + 0.5 * (a == b) for a in pos for b in neg])
-    assert roc_auc(y, s) == float(np.float64(expected)) or abs(roc_auc(y, s) - expected) < 1e-12
+    assert (
+        roc_auc(y, s) == float(np.float64(expected))
+        or abs(roc_auc(y, s) - expected) < 1e-12
+    )

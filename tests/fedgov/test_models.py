@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from fedgov.errors import ConfigurationError
-from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state, state_to_numpy
+from fedgov.models import (
+    ModelSpec,
+    build_model,
+    hidden_from_config,
+    numpy_to_state,
+    state_to_numpy,
+)
 
 
 def test_mlp_shapes_and_seeded_init_are_reproducible() -> None:

@@ -31,7 +31,8 @@ def test_full_batch_gaussian_matches_closed_form_rdp() -> None:
     eps = epsilon_spent([spend], delta=delta)
     # Assert: below the classic conversion's optimum, and within 20% of it.
     classic = min(
-        a / (2 * sigma**2) + math.log(1 / delta) / (a - 1) for a in [1 + x / 10 for x in range(1, 2000)]
+        a / (2 * sigma**2) + math.log(1 / delta) / (a - 1)
+        for a in [1 + x / 10 for x in range(1, 2000)]
     )
     assert eps <= classic + 1e-9
     assert eps > 0.8 * classic
@@ -47,7 +48,9 @@ def test_history_composes_like_one_long_run() -> None:
 
 
 def test_calibration_meets_the_target_over_all_steps() -> None:
-    noise = calibrate_noise_multiplier(epsilon=1.0, delta=1e-5, sample_rate=0.08, steps=120)
+    noise = calibrate_noise_multiplier(
+        epsilon=1.0, delta=1e-5, sample_rate=0.08, steps=120
+    )
     eps = epsilon_spent(
         [GaussianSpend(noise_multiplier=noise, sample_rate=0.08, steps=120)], delta=1e-5
     )
@@ -74,7 +77,9 @@ def test_more_steps_never_cost_less(first: int, second: int) -> None:
         ({"noise_multiplier": 1.0, "sample_rate": 0.1, "steps": 0}, "steps"),
     ],
 )
-def test_invalid_spends_name_the_argument(kwargs: dict[str, float], argument: str) -> None:
+def test_invalid_spends_name_the_argument(
+    kwargs: dict[str, float], argument: str
+) -> None:
     with pytest.raises(ConfigurationError) as info:
         GaussianSpend(**kwargs)  # type: ignore[arg-type]
     assert info.value.argument == argument
@@ -83,7 +88,9 @@ def test_invalid_spends_name_the_argument(kwargs: dict[str, float], argument: st
 @pytest.mark.parametrize("epsilon", [0.0, -1.0, float("inf"), float("nan")])
 def test_calibration_rejects_bad_epsilon(epsilon: float) -> None:
     with pytest.raises(ConfigurationError, match="epsilon"):
-        calibrate_noise_multiplier(epsilon=epsilon, delta=1e-5, sample_rate=0.1, steps=10)
+        calibrate_noise_multiplier(
+            epsilon=epsilon, delta=1e-5, sample_rate=0.1, steps=10
+        )
 
 
 @pytest.mark.parametrize("delta", [0.0, 1.0, -0.1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from pathlib import Path
 
@@ -36,8 +37,12 @@ def test_a_second_job_does_not_reset_the_spend(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path)
     ledger.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
     ledger.charge("randhie", ROUND, kind="train_round", job_id="job-1", round=1)
-    second = ledger.charge("randhie", ROUND, kind="train_round", job_id="job-2", round=1)
-    assert second.epsilon_after == pytest.approx(epsilon_spent([ROUND, ROUND], delta=1e-5))
+    second = ledger.charge(
+        "randhie", ROUND, kind="train_round", job_id="job-2", round=1
+    )
+    assert second.epsilon_after == pytest.approx(
+        epsilon_spent([ROUND, ROUND], delta=1e-5)
+    )
 
 
 def test_refusal_records_nothing(tmp_path: Path) -> None:
@@ -73,7 +78,9 @@ def test_unknown_dataset_is_an_error(tmp_path: Path) -> None:
 
 def test_a_ledger_of_another_department_is_refused(tmp_path: Path) -> None:
     _ledger(tmp_path).ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
-    with pytest.raises(BudgetLedgerError, match="belongs to department 'health-site-1'"):
+    with pytest.raises(
+        BudgetLedgerError, match="belongs to department 'health-site-1'"
+    ):
         _ledger(tmp_path, department="health-site-2").status("randhie")
 
 
@@ -88,10 +95,8 @@ def test_a_corrupt_file_is_reported_not_reset(tmp_path: Path) -> None:
 def _charge_many(path: str, count: int) -> None:
     ledger = BudgetLedger(path, department="health-site-1")
     for i in range(count):
-        try:
+        with contextlib.suppress(BudgetExceeded):
             ledger.charge("randhie", ROUND, kind="train_round", job_id="race", round=i)
-        except BudgetExceeded:
-            pass
 
 
 def test_concurrent_processes_cannot_overspend(tmp_path: Path) -> None:
@@ -102,7 +107,9 @@ def test_concurrent_processes_cannot_overspend(tmp_path: Path) -> None:
     ledger.ensure_limit("randhie", Budget(epsilon=(three + four) / 2, delta=1e-5))
     # Execute: two processes race for it.
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_charge_many, args=(str(ledger.path), 3)) for _ in range(2)]
+    workers = [
+        ctx.Process(target=_charge_many, args=(str(ledger.path), 3)) for _ in range(2)
+    ]
     for w in workers:
         w.start()
     for w in workers:
