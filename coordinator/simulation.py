@@ -13,7 +13,9 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
+from flwr.serverapp import ServerApp
 from flwr.simulation import run_simulation
 
 from coordinator.guard import RoundReport
@@ -24,7 +26,7 @@ from department_nodes.data_access import departments_for
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 
-__all__ = ["SimulationEngine", "SimulationError", "run_simulated_job"]
+__all__ = ["SimulationEngine", "SimulationError", "run_simulated_job", "simulate"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ class SimulationError(FedgovError):
     """The simulation ended without producing a run record."""
 
 
-def _quiet_ray_environment(run_dir: Path) -> None:
+def _quiet_ray_environment() -> None:
     # Ray keeps sockets and logs under RAY_TMPDIR; /tmp paths must stay short
     # (unix socket names are limited to 107 bytes), hence mkdtemp, not run_dir.
     os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="fedgov-ray-"))
@@ -42,7 +44,30 @@ def _quiet_ray_environment(run_dir: Path) -> None:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def simulate(
+    server_app: ServerApp,
+    client_app: ClientApp,
+    *,
+    num_supernodes: int,
+    num_cpus: int | None = None,
+) -> None:
+    """Run ``server_app`` against ``num_supernodes`` simulated SuperNodes of
+    ``client_app`` in this process; returns when the ServerApp's main does."""
+    _quiet_ray_environment()
+    cpus = num_cpus or os.cpu_count() or 1
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
+        run_simulation(
+            server_app=server_app,
+            client_app=client_app,
+            num_supernodes=num_supernodes,
+            backend_config={
+                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                "init_args": {"num_cpus": cpus, "include_dashboard": False},
+            },
+        )
 
 
 def run_simulated_job(
@@ -55,7 +80,7 @@ def run_simulated_job(
 ) -> RunRecord:
     """Run ``job`` with one simulated SuperNode per department; return its record."""
     run_dir = Path(job.run_dir) if job.run_dir else Path("runs") / job.job_id
-    _quiet_ray_environment(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     departments = departments_for(job)
     records: list[RunRecord] = []
 
@@ -66,18 +91,7 @@ def run_simulated_job(
     client_app = make_client_app(
         job=job, allow_non_private=allow_non_private, mods=client_mods
     )
-    cpus = num_cpus or os.cpu_count() or 1
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
-        run_simulation(
-            server_app=server_app,
-            client_app=client_app,
-            num_supernodes=len(departments),
-            backend_config={
-                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                "init_args": {"num_cpus": cpus, "include_dashboard": False},
-            },
-        )
+    simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
     if not records:
         raise SimulationError(
             f"simulation of job {job.job_id!r} ended without a run record; see the log above"
