@@ -25,8 +25,8 @@ from coordinator._launcher_flower import (
     online_node_count,
     parse_run_id,
     run_command,
+    run_entry,
     run_list_command,
-    run_status,
     superlink_command,
     supernode_command,
     supernode_list_command,
@@ -128,9 +128,9 @@ class LocalFederation:
             raise flwr_run.exited_error("before the run finished")
         return run_id
 
-    def run_status(self, run_id: int) -> str:
-        """The SuperLink's status of a run, e.g. ``finished:completed``."""
-        return run_status(self.flwr(run_list_command(run_id)))
+    def run_info(self, run_id: int) -> dict[str, object]:
+        """The SuperLink's account of a run (see ``run_entry``)."""
+        return run_entry(self.flwr(run_list_command(run_id)))
 
 
 def _flwr_cli(supervisor: ProcessSupervisor, argv: list[str]) -> str:

@@ -35,8 +35,8 @@ __all__ = [
     "online_node_count",
     "parse_run_id",
     "run_command",
+    "run_entry",
     "run_list_command",
-    "run_status",
     "superlink_command",
     "supernode_command",
     "supernode_list_command",
@@ -279,12 +279,16 @@ def online_node_count(list_output: str) -> int:
     return sum(isinstance(n, dict) and n.get("status") == "online" for n in nodes)
 
 
-def run_status(list_output: str) -> str:
-    """A run's status from ``flwr list --run-id N --format json`` ('' if absent)."""
+def run_entry(list_output: str) -> dict[str, object]:
+    """Flower's account of a run from ``flwr list --run-id N --format json``.
+
+    Its ``status`` (``finished:completed`` when all went well), timestamps,
+    ``compute-time`` and ``network-traffic``; ``{}`` when the run is unknown.
+    """
     runs = _json_payload(list_output).get("runs", [])
     if not isinstance(runs, list) or not runs or not isinstance(runs[0], dict):
-        return ""
-    return str(runs[0].get("status", ""))
+        return {}
+    return dict(runs[0])
 
 
 def health_ok(port: int, *, tls: TlsFiles | None, timeout: float = 1.0) -> bool:

@@ -34,7 +34,7 @@ from coordinator._launcher_federation import start_federation
 from coordinator._launcher_flower import APP_DIR, TlsFiles, write_run_config
 from coordinator._launcher_processes import DeploymentError, log_tail
 from coordinator.guard import DepartmentOutcome, RoundReport
-from coordinator.run_record import DepartmentSummary, RunRecord
+from coordinator.run_record import DepartmentSummary, RunRecord, write_json_atomic
 from department_nodes.data_access import departments_for
 from department_nodes.node import default_state_dir
 from fedgov.errors import ConfigurationError
@@ -186,7 +186,9 @@ class DeploymentEngine:
             run_id = federation.run_app(
                 app_dir=self.app_dir, run_config=run_config, timeout=self.run_timeout
             )
-            status = federation.run_status(run_id)
+            info = federation.run_info(run_id)
+        write_json_atomic(run_dir / "flwr-run.json", info)
+        status = str(info.get("status", ""))
         if status != "finished:completed":
             raise DeploymentError(
                 f"run {run_id} of job {job.job_id!r} ended with status "

@@ -26,7 +26,7 @@ from coordinator._launcher_flower import (
     online_node_count,
     parse_run_id,
     run_command,
-    run_status,
+    run_entry,
     superlink_command,
     supernode_command,
     toml_value,
@@ -245,6 +245,6 @@ def test_cli_outputs_are_parsed() -> None:
     assert parse_run_id("Using SuperLink") is None
     assert online_node_count(nodes) == 2
     assert online_node_count("not json") == 0
-    assert run_status(runs) == "finished:completed"
-    assert run_status("{}") == ""
+    assert run_entry(runs) == {"run-id": "5", "status": "finished:completed"}
+    assert run_entry("{}") == {}
     assert run_command(app_dir=APP_DIR, run_config=Path("c.toml"))[-1] == "--stream"
