@@ -15,6 +15,7 @@ from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 
+from department_nodes.analytics import answer_query
 from department_nodes.data_access import departments_for
 from department_nodes.node import DepartmentNode, NodePolicy
 from fedgov.job import TrainJob
@@ -56,6 +57,10 @@ def make_client_app(
     @client_app.evaluate()
     def evaluate(msg: Message, context: Context) -> Message:
         return _node(context, job, allow_non_private=allow_non_private).evaluate(msg)
+
+    @client_app.query()
+    def query(msg: Message, context: Context) -> Message:
+        return answer_query(msg, context, job=job)
 
     return client_app
 

@@ -1,0 +1,225 @@
+"""Turning the sum of departments' noisy answers into estimates with error bars.
+
+Only the *sum* of the departments' answer vectors is used, together with
+each block's combined noise std (the root of the sum of the answering
+departments' noise variances), so the sum may come from secure aggregation
+instead of from answers seen one by one.
+
+* counts, histogram cells and sums: the summed value, unbiased; its interval
+  is ``value +- z * std`` (a negative count is noise, reported as is);
+* means: middle + centred sum / count, std by the delta method, value and
+  interval clipped to the declared bounds; no mean when the noisy count is
+  not positive;
+* quantiles: linear interpolation in the combined histogram (negative noisy
+  counts set to zero); the interval runs from the left edge of the bin that
+  holds rank ``q*N - z*s`` to the right edge of the bin holding ``q*N + z*s``
+  (``s`` the std of the cumulative count there), so it also covers the
+  interpolation's error within a bin. Approximate: it ignores the noise in ``N``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from privacy.mechanisms import Query, confidence_half_width, noise_blocks
+
+__all__ = [
+    "DepartmentReport",
+    "Estimate",
+    "QueryResult",
+    "combined_noise_std",
+    "decode_total",
+]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One released number and its ``confidence`` interval ``[low, high]``.
+
+    ``std`` is the noise's standard deviation (NaN for quantiles, whose
+    interval is not symmetric).
+    """
+
+    value: float
+    std: float
+    low: float
+    high: float
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width: the ``+-`` of an error bar."""
+        return (self.high - self.low) / 2.0
+
+
+@dataclass(frozen=True)
+class DepartmentReport:
+    """What one department said: answered (``ok``), refused, or failed."""
+
+    department: str
+    status: str
+    reason: str = ""
+    epsilon_query: float = 0.0
+    epsilon_total: float = 0.0
+    epsilon_limit: float = 0.0
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A federated query's combined answer: ``estimates[group][cell]``.
+
+    ``estimates`` is empty when no department answered. The answer covers
+    only the departments in :attr:`answered`.
+    """
+
+    query: Query
+    confidence: float
+    groups: tuple[str, ...]
+    cells: tuple[str, ...]
+    estimates: tuple[tuple[Estimate, ...], ...]
+    departments: tuple[DepartmentReport, ...]
+    elapsed_s: float
+
+    @property
+    def answered(self) -> tuple[str, ...]:
+        return tuple(d.department for d in self.departments if d.status == "ok")
+
+    @property
+    def refused(self) -> tuple[DepartmentReport, ...]:
+        return tuple(d for d in self.departments if d.status != "ok")
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (NaN becomes ``None``)."""
+        return {
+            "query": self.query.to_config(),
+            "confidence": self.confidence,
+            "groups": list(self.groups),
+            "cells": list(self.cells),
+            "estimates": [
+                [
+                    {
+                        name: _finite(getattr(e, name))
+                        for name in ("value", "std", "low", "high")
+                    }
+                    for e in row
+                ]
+                for row in self.estimates
+            ],
+            "answered": list(self.answered),
+            "departments": [
+                {
+                    "department": d.department,
+                    "status": d.status,
+                    "reason": d.reason,
+                    "epsilon_query": d.epsilon_query,
+                    "epsilon_total": d.epsilon_total,
+                    "epsilon_limit": d.epsilon_limit,
+                }
+                for d in self.departments
+            ],
+            "elapsed_s": self.elapsed_s,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def combined_noise_std(per_department: Sequence[Sequence[float]]) -> tuple[float, ...]:
+    """Each block's noise std in the sum of independent departments' answers."""
+    if not per_department:
+        return ()
+    stds = np.asarray(per_department, dtype=np.float64)
+    return tuple(float(s) for s in np.sqrt(np.sum(stds**2, axis=0)))
+
+
+def decode_total(
+    query: Query,
+    total: NDArray[np.float64],
+    block_std: Sequence[float],
+    *,
+    confidence: float,
+) -> tuple[tuple[Estimate, ...], ...]:
+    """Estimates per group and cell from the summed answer vector."""
+    blocks = noise_blocks(query)
+    expected = sum(b.size for b in blocks)
+    total = np.asarray(total, dtype=np.float64)
+    if total.shape != (expected,) or len(block_std) != len(blocks):
+        raise ValueError(
+            f"a {query.kind} answer has {expected} entries in {len(blocks)} blocks, "
+            f"got shape {total.shape} and {len(block_std)} stds"
+        )
+    groups = len(query.group_levels)
+    if query.kind == "mean":
+        return tuple(
+            (_mean(query, total[g], total[groups + g], block_std, confidence),)
+            for g in range(groups)
+        )
+    table = total.reshape(groups, -1)
+    std = float(block_std[0])
+    if query.kind == "quantiles":
+        return tuple(_quantiles(query, row, std, confidence) for row in table)
+    half = confidence_half_width(std, confidence=confidence)
+    return tuple(
+        tuple(Estimate(float(v), std, float(v) - half, float(v) + half) for v in row)
+        for row in table
+    )
+
+
+def _mean(
+    query: Query,
+    centred_sum: float,
+    count: float,
+    block_std: Sequence[float],
+    confidence: float,
+) -> Estimate:
+    low, high = query.bounds
+    if count <= 0:
+        return Estimate(math.nan, math.nan, low, high)
+    sum_std, count_std = float(block_std[0]), float(block_std[1])
+    ratio = centred_sum / count
+    std = math.sqrt((sum_std / count) ** 2 + (ratio * count_std / count) ** 2)
+    value = (low + high) / 2.0 + ratio
+    half = confidence_half_width(std, confidence=confidence)
+    return Estimate(
+        float(np.clip(value, low, high)),
+        std,
+        float(np.clip(value - half, low, high)),
+        float(np.clip(value + half, low, high)),
+    )
+
+
+def _quantiles(
+    query: Query, counts: NDArray[np.float64], std: float, confidence: float
+) -> tuple[Estimate, ...]:
+    edges = np.asarray(query.bins, dtype=np.float64)
+    counts = np.clip(counts, 0.0, None)
+    cumulative = np.cumsum(counts)
+    total = float(cumulative[-1])
+    if total <= 0:
+        return tuple(
+            Estimate(math.nan, math.nan, edges[0], edges[-1]) for _ in query.quantiles
+        )
+    out = []
+    for q in query.quantiles:
+        rank = q * total
+        where = _bin_of_rank(cumulative, rank)
+        below = cumulative[where - 1] if where > 0 else 0.0
+        inside = counts[where]
+        fraction = (rank - below) / inside if inside > 0 else 0.5
+        value = edges[where] + fraction * (edges[where + 1] - edges[where])
+        half = confidence_half_width(std * math.sqrt(where + 1), confidence=confidence)
+        low = edges[_bin_of_rank(cumulative, max(rank - half, 0.0))]
+        high = edges[_bin_of_rank(cumulative, min(rank + half, total)) + 1]
+        out.append(Estimate(float(value), math.nan, float(low), float(high)))
+    return tuple(out)
+
+
+def _bin_of_rank(cumulative: NDArray[np.float64], rank: float) -> int:
+    """The first bin whose cumulative count reaches ``rank``."""
+    return min(int(np.searchsorted(cumulative, rank, side="left")), len(cumulative) - 1)

@@ -1,0 +1,271 @@
+"""The coordinator's side of a federated DP analytics query.
+
+:func:`run_query` sends one :class:`~privacy.mechanisms.Query` as a Flower
+``QUERY`` message to every connected department through the same Grid
+(SuperLink) training uses, collects each department's noisy answer vector or
+refusal, sums the answers and turns the sum into estimates with error bars
+(:mod:`coordinator._analytics_result`). The coordinator never sees an exact
+figure: each answer is already DP at the department that sent it, and only
+their sum is used, so the sum could come from secure aggregation instead.
+
+Engines: :func:`make_query_server_app` is a ServerApp whose main runs one
+query; :func:`run_simulated_query` runs it in Flower's simulation engine,
+one simulated SuperNode per department of the dataset's natural partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
+from flwr.clientapp.typing import Mod
+from flwr.serverapp import Grid, ServerApp
+
+from coordinator._analytics_result import (
+    DepartmentReport,
+    Estimate,
+    QueryResult,
+    combined_noise_std,
+    decode_total,
+)
+from coordinator.simulation import SimulationError, simulate
+from department_nodes.analytics import (
+    KEY_ANSWER,
+    KEY_EPSILON_LIMIT,
+    KEY_EPSILON_QUERY,
+    KEY_EPSILON_TOTAL,
+    KEY_NOISE_STD,
+    QUERY_RECORD,
+)
+from department_nodes.client_app import make_client_app
+from fedgov import protocol as p
+from fedgov.data import department_ids
+from fedgov.errors import ConfigurationError
+from fedgov.job import TrainJob
+from privacy.mechanisms import Query, noise_blocks
+
+__all__ = [
+    "DepartmentReport",
+    "Estimate",
+    "QueryResult",
+    "make_query_server_app",
+    "run_query",
+    "run_simulated_query",
+]
+
+logger = logging.getLogger(__name__)
+
+STATUS_FAILED = "failed"
+STATUS_MISSING = "missing"
+
+
+def _wait_for_nodes(grid: Grid, expected: int, wait: float) -> list[int]:
+    deadline = time.monotonic() + wait
+    while len(nodes := list(grid.get_node_ids())) < expected:
+        if time.monotonic() >= deadline:
+            logger.warning(
+                "%d of %d departments connected after %.0f s; asking those",
+                len(nodes),
+                expected,
+                wait,
+            )
+            break
+        time.sleep(0.5)
+    return sorted(nodes)
+
+
+def _read_reply(
+    reply: Message, query: Query
+) -> tuple[DepartmentReport, tuple[np.ndarray, tuple[float, ...]] | None]:
+    node = f"node {reply.metadata.src_node_id}"
+    if reply.has_error():
+        return DepartmentReport(
+            node, STATUS_FAILED, reply.error.reason or "error"
+        ), None
+    try:
+        fedgov = reply.content.config_records[p.FEDGOV]
+        department = str(fedgov[p.KEY_DEPARTMENT])
+        status = str(fedgov[p.KEY_STATUS])
+        reason = str(fedgov.get(p.KEY_REASON, ""))
+    except KeyError:
+        return DepartmentReport(
+            node, STATUS_FAILED, "reply without a fedgov record"
+        ), None
+    metrics = reply.content.metric_records.get(p.METRICS)
+    figures = {
+        key: float(metrics[key])  # type: ignore[arg-type]
+        for key in (KEY_EPSILON_QUERY, KEY_EPSILON_TOTAL, KEY_EPSILON_LIMIT)
+        if metrics is not None and key in metrics
+    }
+    report = DepartmentReport(
+        department,
+        status,
+        reason,
+        epsilon_query=figures.get(KEY_EPSILON_QUERY, 0.0),
+        epsilon_total=figures.get(KEY_EPSILON_TOTAL, 0.0),
+        epsilon_limit=figures.get(KEY_EPSILON_LIMIT, 0.0),
+    )
+    if status != p.STATUS_OK:
+        return report, None
+    blocks = noise_blocks(query)
+    try:
+        answer = np.asarray(metrics[KEY_ANSWER], dtype=np.float64)  # type: ignore[index]
+        stds = tuple(float(s) for s in metrics[KEY_NOISE_STD])  # type: ignore[index,union-attr]
+    except (KeyError, TypeError, ValueError):
+        answer, stds = np.empty(0), ()
+    if (
+        answer.shape != (sum(b.size for b in blocks),)
+        or len(stds) != len(blocks)
+        or not np.all(np.isfinite(answer))
+        or not all(s > 0 for s in stds)
+    ):
+        why = "malformed answer (wrong length, non-finite values or noise std); ignored"
+        return DepartmentReport(department, STATUS_FAILED, why), None
+    return report, (answer, stds)
+
+
+def _reports(
+    replies: Iterable[Message], query: Query, expected: Sequence[str]
+) -> tuple[list[DepartmentReport], list[tuple[np.ndarray, tuple[float, ...]]]]:
+    reports: list[DepartmentReport] = []
+    answers: list[tuple[np.ndarray, tuple[float, ...]]] = []
+    seen: set[str] = set()
+    for reply in replies:
+        report, answer = _read_reply(reply, query)
+        if report.department in seen:
+            reports.append(
+                DepartmentReport(
+                    report.department, STATUS_FAILED, "second reply; ignored"
+                )
+            )
+            continue
+        seen.add(report.department)
+        reports.append(report)
+        if answer is not None:
+            answers.append(answer)
+    reports += [
+        DepartmentReport(d, STATUS_MISSING, "no reply before the timeout")
+        for d in expected
+        if d not in seen
+    ]
+    return sorted(reports, key=lambda r: r.department), answers
+
+
+def run_query(
+    grid: Grid,
+    query: Query,
+    *,
+    timeout: float = 600.0,
+    confidence: float = 0.95,
+    node_wait: float = 120.0,
+) -> QueryResult:
+    """Ask every department reachable through ``grid``; combine their answers.
+
+    Waits up to ``node_wait`` seconds for the dataset's departments to
+    connect and ``timeout`` seconds for their replies. Refusals (over budget,
+    invalid query) and failures are reported per department in the result;
+    its estimates cover only the departments that answered.
+    """
+    if not 0 < confidence < 1:
+        raise ConfigurationError("confidence", f"must lie in (0, 1), got {confidence}")
+    started = time.monotonic()
+    expected = [str(d) for d in department_ids(query.dataset)]
+    nodes = _wait_for_nodes(grid, len(expected), node_wait)
+    content = ConfigRecord(dict(query.to_config()))
+    messages = [
+        Message(
+            content=RecordDict({QUERY_RECORD: content}),
+            dst_node_id=node,
+            message_type=MessageType.QUERY,
+            group_id=query.query_id,
+        )
+        for node in nodes
+    ]
+    logger.info(
+        "query %s (%s) sent to %d departments", query.query_id, query.kind, len(nodes)
+    )
+    replies = grid.send_and_receive(messages, timeout=timeout)
+    reports, answers = _reports(replies, query, expected)
+    estimates: tuple[tuple[Estimate, ...], ...] = ()
+    if answers:
+        total = np.sum([answer for answer, _ in answers], axis=0)
+        stds = combined_noise_std([s for _, s in answers])
+        estimates = decode_total(query, total, stds, confidence=confidence)
+    result = QueryResult(
+        query=query,
+        confidence=confidence,
+        groups=tuple(str(g) for g in query.group_levels),
+        cells=query.cell_labels,
+        estimates=estimates,
+        departments=tuple(reports),
+        elapsed_s=time.monotonic() - started,
+    )
+    logger.info(
+        "query %s: %d of %d departments answered in %.2f s",
+        query.query_id,
+        len(result.answered),
+        len(expected),
+        result.elapsed_s,
+    )
+    return result
+
+
+def make_query_server_app(
+    query: Query,
+    *,
+    on_result: Callable[[QueryResult], None],
+    timeout: float = 600.0,
+    confidence: float = 0.95,
+) -> ServerApp:
+    """A ServerApp whose main runs ``query`` and hands the result to ``on_result``."""
+    server_app = ServerApp()
+
+    @server_app.main()
+    def main(grid: Grid, context: Context) -> None:
+        on_result(run_query(grid, query, timeout=timeout, confidence=confidence))
+
+    return server_app
+
+
+def run_simulated_query(
+    query: Query,
+    *,
+    state_dir: str | Path,
+    budget_epsilon: float | None = None,
+    confidence: float = 0.95,
+    timeout: float = 600.0,
+    num_cpus: int | None = None,
+    client_mods: Sequence[Mod] = (),
+) -> QueryResult:
+    """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``.
+
+    ``budget_epsilon`` is the lifetime limit a department sets the first time
+    it sees the dataset (default: :class:`~fedgov.job.TrainJob`'s); a limit
+    already on file wins, exactly as for training.
+    """
+    job = TrainJob(
+        job_id=query.query_id, dataset=query.dataset, state_dir=str(state_dir)
+    )
+    if budget_epsilon is not None:
+        job = replace(job, budget_epsilon=budget_epsilon)
+    results: list[QueryResult] = []
+    server_app = make_query_server_app(
+        query, on_result=results.append, timeout=timeout, confidence=confidence
+    )
+    client_app = make_client_app(job=job, mods=client_mods)
+    simulate(
+        server_app,
+        client_app,
+        num_supernodes=len(department_ids(query.dataset)),
+        num_cpus=num_cpus,
+    )
+    if not results:
+        raise SimulationError(
+            f"simulation of query {query.query_id!r} ended without a result; see the log above"
+        )
+    return results[0]

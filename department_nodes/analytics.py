@@ -1,0 +1,196 @@
+"""A department's side of a DP analytics query: budget first, then data, then noise.
+
+A query arrives as a Flower ``QUERY`` message whose ``"query"`` ConfigRecord
+holds :meth:`privacy.mechanisms.Query.to_config`. The department
+
+1. re-validates the query against the dataset's schema (it never trusts the
+   coordinator's checks) and refuses a bad one, spending nothing;
+2. computes the noise and the spend from the query alone;
+3. charges the spend to the *same* durable ledger DP-SGD rounds charge
+   (``kind="query"``), atomically, and refuses cleanly when it would go over
+   the limit: its records are never read for a refused query;
+4. loads its records (train and held-out sides: all it holds), computes the
+   exact local answer, adds OpenDP's discrete Gaussian noise and replies.
+
+The reply carries only the noisy vector, the noise std of each block and
+epsilon figures under the metric keys of :data:`REPLY_METRIC_KEYS`, plus the
+usual ``"fedgov"`` record (department, status, reason). It never carries a
+record count or any other exact figure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+import pandas as pd
+from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
+
+from department_nodes.node import DepartmentNode, NodePolicy
+from fedgov import protocol as p
+from fedgov.data import department_ids, load_department
+from fedgov.errors import ConfigurationError
+from fedgov.job import TrainJob
+from privacy.budget import Budget
+from privacy.errors import BudgetExceeded
+from privacy.mechanisms import (
+    Query,
+    QueryError,
+    exact_answer,
+    plan_answer,
+    release_gaussian,
+)
+
+__all__ = [
+    "KEY_ANSWER",
+    "KEY_EPSILON_LIMIT",
+    "KEY_EPSILON_QUERY",
+    "KEY_EPSILON_TOTAL",
+    "KEY_NOISE_STD",
+    "QUERY_RECORD",
+    "REPLY_METRIC_KEYS",
+    "SPEND_KIND",
+    "answer_query",
+    "department_records",
+]
+
+logger = logging.getLogger(__name__)
+
+QUERY_RECORD: Final = "query"
+"""The ConfigRecord of a QUERY message that holds the query."""
+
+KEY_ANSWER: Final = "query-answer"
+KEY_NOISE_STD: Final = "query-noise-std"
+KEY_EPSILON_QUERY: Final = "epsilon-query"
+KEY_EPSILON_TOTAL: Final = "epsilon-total"
+KEY_EPSILON_LIMIT: Final = "epsilon-limit"
+REPLY_METRIC_KEYS: Final = frozenset(
+    {KEY_ANSWER, KEY_NOISE_STD, KEY_EPSILON_QUERY, KEY_EPSILON_TOTAL, KEY_EPSILON_LIMIT}
+)
+"""Every metric key a query reply uses: the boundary guard's allow-list for queries."""
+
+SPEND_KIND: Final = "query"
+"""The ``kind`` of a query's spend in the budget ledger."""
+
+
+def department_records(dataset: str, department: str, *, seed: int) -> pd.DataFrame:
+    """Every record ``department`` holds of ``dataset`` (both sides of its split)."""
+    data = load_department(dataset, department, partition="natural", seed=seed)
+    return pd.concat([data.train.records, data.held_out.records])
+
+
+def _reply(
+    msg: Message,
+    department: str,
+    *,
+    status: str,
+    reason: str = "",
+    metrics: Mapping[str, float | list[float]] | None = None,
+) -> Message:
+    content = RecordDict(
+        {
+            p.FEDGOV: ConfigRecord(
+                {
+                    p.KEY_DEPARTMENT: department,
+                    p.KEY_STATUS: status,
+                    p.KEY_REASON: reason,
+                }
+            )
+        }
+    )
+    if metrics:
+        content[p.METRICS] = MetricRecord(dict(metrics))
+    return Message(content=content, reply_to=msg)
+
+
+def _refuse(msg: Message, department: str, reason: str, **metrics: float) -> Message:
+    logger.warning("query refused at %s: %s", department, reason)
+    return _reply(
+        msg, department, status=p.STATUS_REFUSED, reason=reason, metrics=metrics
+    )
+
+
+def _unresolved_name(context: Context) -> str:
+    node = context.node_config
+    if "department" in node:
+        return str(node["department"])
+    return f"partition-{node.get('partition-id', '?')}"
+
+
+def _policy(context: Context, job: TrainJob, dataset: str) -> NodePolicy:
+    return NodePolicy.from_context(
+        context, job, [str(d) for d in department_ids(dataset)]
+    )
+
+
+def answer_query(
+    msg: Message, context: Context, *, job: TrainJob | None = None
+) -> Message:
+    """Answer one QUERY message for the department ``context`` names.
+
+    ``job`` replaces the run_config (in-process simulations have none); it
+    supplies the state directory and the default budget, as for training.
+    """
+    run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
+    config = msg.content.config_records.get(QUERY_RECORD)
+    try:
+        query = Query.from_config(config if config is not None else {})
+    except QueryError as exc:
+        try:
+            name = _policy(context, run_job, run_job.dataset).department
+        except ConfigurationError:
+            name = _unresolved_name(context)
+        return _refuse(msg, name, f"invalid query, nothing spent: {exc}")
+    try:
+        policy = _policy(context, run_job, query.dataset)
+    except ConfigurationError as exc:
+        return _refuse(
+            msg, _unresolved_name(context), f"no records of {query.dataset}: {exc}"
+        )
+    return _answer(msg, query, DepartmentNode(run_job, policy, context.state))
+
+
+def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
+    department = node.policy.department
+    plan = plan_answer(query)
+    limit = node.ledger.ensure_limit(
+        query.dataset,
+        Budget(
+            epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
+            delta=node.job.delta,
+        ),
+    )
+    try:
+        record = node.ledger.charge(
+            query.dataset, plan.spend, kind=SPEND_KIND, job_id=query.query_id
+        )
+    except BudgetExceeded as exc:
+        return _refuse(
+            msg,
+            department,
+            str(exc),
+            **{KEY_EPSILON_TOTAL: exc.spent, KEY_EPSILON_LIMIT: exc.limit},
+        )
+    logger.info(
+        "query %s (%s) at %s: epsilon %.4f charged, %.4f spent in all",
+        query.query_id,
+        query.kind,
+        department,
+        plan.epsilon,
+        record.epsilon_after,
+    )
+    records = department_records(query.dataset, department, seed=node.job.seed)
+    noisy = release_gaussian(plan, exact_answer(query, records))
+    return _reply(
+        msg,
+        department,
+        status=p.STATUS_OK,
+        metrics={
+            KEY_ANSWER: [float(v) for v in noisy],
+            KEY_NOISE_STD: list(plan.noise_std),
+            KEY_EPSILON_QUERY: plan.epsilon,
+            KEY_EPSILON_TOTAL: record.epsilon_after,
+            KEY_EPSILON_LIMIT: limit.epsilon,
+        },
+    )
