@@ -7,7 +7,7 @@ ANVIL_VERSION := 1.7.1
 ANVIL  := .tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all lint anvil contracts proto bench clean
+.PHONY: venv demo test test-slow lint anvil contracts bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,18 @@ lint: $(STAMP)
 	$(BIN)/mypy fedgov coordinator department_nodes ledger privacy experiments
 
 anvil: $(ANVIL)
+
+## Recompile the Vyper contracts into ledger/contracts/artifacts/ (committed).
+contracts: $(STAMP)
+	$(BIN)/python -m ledger.contracts.build
+
+## Every benchmark; each prints ratios measured side by side in one run.
+bench: $(STAMP) anvil
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.dp_overhead
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.round_overhead
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.ledger_ingest
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.ledger_anchor
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.data_protection
 
 $(ANVIL):
 	mkdir -p .tools/anvil
