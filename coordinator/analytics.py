@@ -235,21 +235,24 @@ def make_query_server_app(
 def run_simulated_query(
     query: Query,
     *,
-    state_dir: str | Path,
+    state_dir: str | Path = "",
     budget_epsilon: float | None = None,
     confidence: float = 0.95,
     timeout: float = 600.0,
     num_cpus: int | None = None,
     client_mods: Sequence[Mod] = (),
 ) -> QueryResult:
-    """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``.
+    """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
+    (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
 
     ``budget_epsilon`` is the lifetime limit a department sets the first time
     it sees the dataset (default: :class:`~fedgov.job.TrainJob`'s); a limit
     already on file wins, exactly as for training.
     """
     job = TrainJob(
-        job_id=query.query_id, dataset=query.dataset, state_dir=str(state_dir)
+        job_id=query.query_id,
+        dataset=query.dataset,
+        state_dir=str(state_dir) if state_dir else "",
     )
     if budget_epsilon is not None:
         job = replace(job, budget_epsilon=budget_epsilon)
