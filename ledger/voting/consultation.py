@@ -1,0 +1,493 @@
+"""Client of the Consultation contract: create, certify, commit, reveal, finalize.
+
+One :class:`ConsultationContract` wraps one deployed contract; consultations in
+it are numbered from 1. Writes go through :meth:`ledger.chain.Chain.transact`,
+so a rejected call raises :class:`~ledger.errors.ContractRevertError` whose
+``reason`` is the contract's (``"Consultation: commit window is not open"``...).
+
+Reading events: a consultation's events carry its id as their first indexed
+topic and lie after its creation block, so :meth:`ConsultationContract.events`
+reads them all in one pass over that range, by that topic.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from Crypto.PublicKey import RSA
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+
+from fedgov.errors import ConfigurationError
+from ledger.errors import ChainError
+from ledger.voting._events import consultation_logs
+from ledger.voting.ballot import BallotScope
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from Crypto.PublicKey.RSA import RsaKey
+    from eth_account.signers.local import LocalAccount
+    from web3.contract import Contract
+    from web3.contract.contract import ContractEvent
+    from web3.types import EventData, TxReceipt
+
+    from ledger.chain import Chain
+    from ledger.chain_roles import Roles
+    from ledger.voting.roll import RollProof
+
+__all__ = [
+    "CONTRACT_NAME",
+    "GAS",
+    "MAX_OPTIONS",
+    "MAX_OPTION_BYTES",
+    "MAX_URI_BYTES",
+    "MODULUS_BITS",
+    "PUBLIC_EXPONENT",
+    "BallotRecord",
+    "ConsultationContract",
+    "ConsultationEvents",
+    "ConsultationInfo",
+    "ConsultationState",
+    "Phase",
+    "question_data_uri",
+]
+
+CONTRACT_NAME = "Consultation"
+MODULUS_BITS = 2048
+PUBLIC_EXPONENT = 65537
+MAX_OPTIONS = 16
+MAX_OPTION_BYTES = 64
+MAX_URI_BYTES = 256
+_EVENT_NAMES = (
+    "ConsultationCreated",
+    "CredentialIssued",
+    "BallotCommitted",
+    "BallotRevealed",
+    "ConsultationFinalized",
+)
+
+GAS = {
+    "deploy": 4_000_000,
+    "create": 800_000,
+    "record_issuance": 300_000,
+    "commit": 400_000,
+    "reveal": 200_000,
+    "finalize": 200_000,
+}
+"""Gas limit per operation: about twice what each uses (see docs/voting.md)."""
+
+
+class Phase(Enum):
+    """Where a consultation stands at a given block time."""
+
+    ISSUANCE = "issuance"
+    COMMIT = "commit"
+    REVEAL = "reveal"
+    CLOSED = "closed"
+    """The reveal window is over; anyone may finalize."""
+    FINALIZED = "finalized"
+
+
+@dataclass(frozen=True)
+class ConsultationInfo:
+    """What a consultation was created with (fixed for its whole life)."""
+
+    scope: BallotScope
+    registrar: str
+    question_hash: bytes
+    question_uri: str
+    options: tuple[str, ...]
+    eligibility_root: bytes
+    roll_size: int
+    modulus: bytes
+    commit_start: int
+    commit_end: int
+    reveal_end: int
+    created_block: int
+
+    @property
+    def consultation_id(self) -> int:
+        return self.scope.consultation_id
+
+    @property
+    def public_key(self) -> RsaKey:
+        """The registrar's credential key, as fixed on chain at creation."""
+        return RSA.construct((int.from_bytes(self.modulus, "big"), PUBLIC_EXPONENT))
+
+    @property
+    def question(self) -> str | None:
+        """The question's text when the URI carries it and it matches the hash."""
+        prefix = "data:text/plain;charset=utf-8,"
+        if not self.question_uri.startswith(prefix):
+            return None
+        text = urllib.parse.unquote(self.question_uri[len(prefix) :])
+        return text if keccak(text=text) == self.question_hash else None
+
+    def phase_at(self, timestamp: int, *, finalized: bool) -> Phase:
+        """The phase at block time ``timestamp``."""
+        if finalized:
+            return Phase.FINALIZED
+        if timestamp < self.commit_start:
+            return Phase.ISSUANCE
+        if timestamp < self.commit_end:
+            return Phase.COMMIT
+        if timestamp < self.reveal_end:
+            return Phase.REVEAL
+        return Phase.CLOSED
+
+
+@dataclass(frozen=True)
+class ConsultationState:
+    """A consultation's counters now."""
+
+    issued: int
+    committed: int
+    revealed: int
+    finalized: bool
+    tally: tuple[int, ...]
+
+    @property
+    def unrevealed(self) -> int:
+        """Ballots committed but (so far) never revealed."""
+        return self.committed - self.revealed
+
+
+@dataclass(frozen=True)
+class BallotRecord:
+    """What the contract holds for one voting key."""
+
+    commitment: bytes | None
+    """``None`` when the key committed no ballot."""
+    revealed: bool
+    choice: int | None
+
+
+@dataclass(frozen=True)
+class ConsultationEvents:
+    """A consultation's events, by kind, each in chain order."""
+
+    created: tuple[EventData, ...]
+    issued: tuple[EventData, ...]
+    committed: tuple[EventData, ...]
+    revealed: tuple[EventData, ...]
+    finalized: tuple[EventData, ...]
+
+
+def question_data_uri(question: str) -> str:
+    """A ``data:`` URI carrying ``question`` itself (when it fits on chain)."""
+    return "data:text/plain;charset=utf-8," + urllib.parse.quote(question)
+
+
+class ConsultationContract:
+    """Client of one deployed Consultation contract."""
+
+    def __init__(self, chain: Chain, contract: Contract) -> None:
+        self._chain = chain
+        self._contract = contract
+
+    @classmethod
+    def deploy(
+        cls, chain: Chain, roles: Roles, *, sender: LocalAccount
+    ) -> ConsultationContract:
+        """Deploy a Consultation contract reading roles from ``roles``."""
+        contract = chain.deploy(
+            CONTRACT_NAME, roles.address, sender=sender, gas=GAS["deploy"]
+        )
+        return cls(chain, contract)
+
+    @classmethod
+    def at(cls, chain: Chain, address: str) -> ConsultationContract:
+        """The Consultation contract at ``address`` (its code is checked)."""
+        return cls(chain, chain.contract(CONTRACT_NAME, address))
+
+    @property
+    def chain(self) -> Chain:
+        return self._chain
+
+    @property
+    def address(self) -> str:
+        return str(self._contract.address)
+
+    @property
+    def contract(self) -> Contract:
+        return self._contract
+
+    @property
+    def roles_address(self) -> str:
+        return to_checksum_address(self._chain.call(self._contract.functions.roles()))
+
+    def scope(self, consultation_id: int) -> BallotScope:
+        return BallotScope(self._chain.chain_id, self.address, consultation_id)
+
+    @property
+    def consultation_count(self) -> int:
+        return int(self._chain.call(self._contract.functions.consultation_count()))
+
+    # -- registrar -------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        question: str,
+        options: Sequence[str],
+        eligibility_root: bytes,
+        roll_size: int,
+        public_key: RsaKey,
+        commit_start: int,
+        commit_end: int,
+        reveal_end: int,
+        sender: LocalAccount,
+        question_uri: str | None = None,
+    ) -> ConsultationInfo:
+        """Open a consultation; ``sender`` must hold the REGISTRAR role.
+
+        The question goes on chain as its keccak256 hash and a URI; without
+        ``question_uri`` the URI is a ``data:`` URI of the question itself.
+        """
+        uri = question_data_uri(question) if question_uri is None else question_uri
+        if len(uri.encode("utf-8")) > MAX_URI_BYTES:
+            raise ConfigurationError(
+                "question_uri",
+                f"must be at most {MAX_URI_BYTES} bytes; publish a long question "
+                "elsewhere and give its URI",
+            )
+        for i, option in enumerate(options):
+            if len(option.encode("utf-8")) > MAX_OPTION_BYTES:
+                raise ConfigurationError(
+                    f"options[{i}]", f"must be at most {MAX_OPTION_BYTES} bytes"
+                )
+        if len(options) > MAX_OPTIONS:
+            raise ConfigurationError("options", f"at most {MAX_OPTIONS} options")
+        if public_key.size_in_bits() != MODULUS_BITS or public_key.e != PUBLIC_EXPONENT:
+            raise ConfigurationError(
+                "public_key",
+                f"must be RSA-{MODULUS_BITS} with e = {PUBLIC_EXPONENT}, got "
+                f"RSA-{public_key.size_in_bits()} with e = {public_key.e}",
+            )
+        function = self._contract.functions.create(
+            keccak(text=question),
+            uri,
+            list(options),
+            eligibility_root,
+            roll_size,
+            public_key.n.to_bytes(MODULUS_BITS // 8, "big"),
+            commit_start,
+            commit_end,
+            reveal_end,
+        )
+        receipt = self._chain.transact(function, sender=sender, gas=GAS["create"])
+        (event,) = self._chain.receipt_events(
+            self._contract.events.ConsultationCreated(), receipt
+        )
+        return self._info(event)
+
+    def record_issuance(
+        self,
+        consultation_id: int,
+        proof: RollProof,
+        *,
+        blinded_message: bytes,
+        sender: LocalAccount,
+    ) -> TxReceipt:
+        """Record a credential issued to the roll entry ``proof`` shows."""
+        function = self._contract.functions.record_issuance(
+            consultation_id,
+            proof.index,
+            proof.entry,
+            list(proof.path),
+            keccak(blinded_message),
+        )
+        return self._chain.transact(function, sender=sender, gas=GAS["record_issuance"])
+
+    def finalize(self, consultation_id: int, *, sender: LocalAccount) -> TxReceipt:
+        """Close the consultation for good (anyone may, once the reveal is over)."""
+        function = self._contract.functions.finalize(consultation_id)
+        return self._chain.transact(function, sender=sender, gas=GAS["finalize"])
+
+    # -- ballots (sent by any funded relayer) ----------------------------------
+
+    def commit(
+        self,
+        consultation_id: int,
+        *,
+        voting_key: str,
+        commitment: bytes,
+        message_prefix: bytes,
+        credential: bytes,
+        modulus: bytes,
+        authorization: bytes,
+        sender: LocalAccount,
+    ) -> TxReceipt:
+        """Commit a ballot; ``sender`` relays it and pays the gas."""
+        function = self._contract.functions.commit(
+            consultation_id,
+            to_checksum_address(voting_key),
+            commitment,
+            message_prefix,
+            credential,
+            modulus,
+            authorization,
+        )
+        return self._chain.transact(function, sender=sender, gas=GAS["commit"])
+
+    def reveal(
+        self,
+        consultation_id: int,
+        *,
+        voting_key: str,
+        choice: int,
+        salt: bytes,
+        sender: LocalAccount,
+    ) -> TxReceipt:
+        """Open a committed ballot; ``sender`` relays it and pays the gas."""
+        function = self._contract.functions.reveal(
+            consultation_id, to_checksum_address(voting_key), choice, salt
+        )
+        return self._chain.transact(function, sender=sender, gas=GAS["reveal"])
+
+    # -- reads -------------------------------------------------------------------
+
+    def info(self, consultation_id: int) -> ConsultationInfo:
+        """How consultation ``consultation_id`` was created."""
+        created_block = self._stored(consultation_id)["created_block"]
+        created = self.events(
+            consultation_id, from_block=created_block, to_block=created_block
+        ).created
+        if len(created) != 1:
+            raise ChainError(
+                f"Consultation.info({consultation_id})",
+                f"block {created_block} holds {len(created)} creation events, not 1 "
+                "(does the node keep logs that old?)",
+            )
+        return self._info(created[0])
+
+    def state(self, consultation_id: int) -> ConsultationState:
+        """The consultation's counters and running tally."""
+        stored = self._stored(consultation_id)
+        return ConsultationState(
+            issued=stored["issued"],
+            committed=stored["committed"],
+            revealed=stored["revealed"],
+            finalized=stored["finalized"],
+            tally=self.tally(consultation_id),
+        )
+
+    def tally(self, consultation_id: int) -> tuple[int, ...]:
+        """Revealed ballots per option, in option order."""
+        counts = self._chain.call(self._contract.functions.tally(consultation_id))
+        return tuple(int(c) for c in counts)
+
+    def ballot(self, consultation_id: int, voting_key: str) -> BallotRecord:
+        """What the contract holds for ``voting_key``."""
+        commitment, revealed, choice = self._chain.call(
+            self._contract.functions.ballot(
+                consultation_id, to_checksum_address(voting_key)
+            )
+        )
+        committed = bytes(commitment) != bytes(32)
+        return BallotRecord(
+            commitment=bytes(commitment) if committed else None,
+            revealed=bool(revealed),
+            choice=int(choice) if revealed else None,
+        )
+
+    def modulus_hash(self, consultation_id: int) -> bytes:
+        """keccak256 of the credential key's modulus, as the contract holds it."""
+        return bytes(self._stored(consultation_id)["modulus_hash"])
+
+    def credential_issued(self, consultation_id: int, roll_entry: bytes) -> bool:
+        """Whether a credential was recorded against ``roll_entry``."""
+        return bool(
+            self._chain.call(
+                self._contract.functions.credential_issued(consultation_id, roll_entry)
+            )
+        )
+
+    def phase(self, info: ConsultationInfo) -> Phase:
+        """The phase at the latest block."""
+        finalized = self._stored(info.consultation_id)["finalized"]
+        now = self._chain.block_timestamp(self._chain.block_number)
+        return info.phase_at(now, finalized=finalized)
+
+    def events(
+        self,
+        consultation_id: int,
+        *,
+        from_block: int | None = None,
+        to_block: int | None = None,
+    ) -> ConsultationEvents:
+        """The consultation's events in a block range, by kind, in chain order.
+
+        The range defaults to its creation block through the latest block; it
+        is read in one pass (:func:`ledger.voting._events.consultation_logs`).
+        """
+        if from_block is None:
+            from_block = int(self._stored(consultation_id)["created_block"])
+        if to_block is None:
+            to_block = self._chain.block_number
+        by_topic: dict[bytes, ContractEvent] = {}
+        for name in _EVENT_NAMES:
+            event: ContractEvent = getattr(self._contract.events, name)()
+            by_topic[bytes(HexBytes(event.topic))] = event
+        grouped: dict[str, list[EventData]] = {name: [] for name in _EVENT_NAMES}
+        for log in consultation_logs(
+            self._chain,
+            self.address,
+            consultation_id,
+            from_block=from_block,
+            to_block=to_block,
+        ):
+            kind = by_topic.get(bytes(log["topics"][0]))
+            if kind is not None:
+                grouped[kind.event_name].append(kind.process_log(log))
+        return ConsultationEvents(
+            created=tuple(grouped["ConsultationCreated"]),
+            issued=tuple(grouped["CredentialIssued"]),
+            committed=tuple(grouped["BallotCommitted"]),
+            revealed=tuple(grouped["BallotRevealed"]),
+            finalized=tuple(grouped["ConsultationFinalized"]),
+        )
+
+    def _stored(self, consultation_id: int) -> dict[str, Any]:
+        values = self._chain.call(
+            self._contract.functions.consultation(consultation_id)
+        )
+        names = (
+            "registrar",
+            "question_hash",
+            "eligibility_root",
+            "roll_size",
+            "modulus_hash",
+            "option_count",
+            "commit_start",
+            "commit_end",
+            "reveal_end",
+            "issued",
+            "committed",
+            "revealed",
+            "finalized",
+            "created_block",
+        )
+        return dict(zip(names, values, strict=True))
+
+    def _info(self, event: EventData) -> ConsultationInfo:
+        args = event["args"]
+        return ConsultationInfo(
+            scope=self.scope(int(args["consultationId"])),
+            registrar=to_checksum_address(args["registrar"]),
+            question_hash=bytes(args["questionHash"]),
+            question_uri=str(args["questionUri"]),
+            options=tuple(str(o) for o in args["options"]),
+            eligibility_root=bytes(args["eligibilityRoot"]),
+            roll_size=int(args["rollSize"]),
+            modulus=bytes(args["modulus"]),
+            commit_start=int(args["commitStart"]),
+            commit_end=int(args["commitEnd"]),
+            reveal_end=int(args["revealEnd"]),
+            created_block=int(event["blockNumber"]),
+        )

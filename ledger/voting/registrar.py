@@ -1,0 +1,217 @@
+"""The registrar: opens consultations and certifies each eligible resident once.
+
+The registrar holds three things: the eligibility roll (private), a fresh
+RSA-2048 credential key per consultation (RFC 9474 asks for a key per
+purpose), and a chain account with the REGISTRAR role.
+
+Issuing a credential (:meth:`Registrar.issue`) is, in this order:
+
+1. check the request: the blinded message has the modulus' length and lies
+   below it (RFC 9474 ``BlindSign``'s input checks), so that nothing is
+   recorded for a request that cannot be signed;
+2. record the issuance on chain against the resident's roll entry, with its
+   inclusion proof: the contract refuses a resident off the roll or already
+   certified, so the register of who got a credential is public and
+   one-per-resident by construction;
+3. blind-sign. The registrar sees the resident's name and a blinded value that
+   is uniformly random whatever the voting key inside; it never learns which
+   voting key it certified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from Crypto.PublicKey import RSA
+
+from fedgov.errors import ConfigurationError
+from ledger.voting import blind_rsa
+from ledger.voting._files import read_json, write_json, write_private_bytes
+from ledger.voting.ballot import BallotScope, scope_fields, scope_from
+from ledger.voting.consultation import MODULUS_BITS, PUBLIC_EXPONENT
+from ledger.voting.errors import VotingFileError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from Crypto.PublicKey.RSA import RsaKey
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.voting.consultation import ConsultationContract, ConsultationInfo
+    from ledger.voting.roll import Roll
+
+_RESPONSE_FORMAT = "fedgov-credential-response-v1"
+
+__all__ = [
+    "IssuedCredential",
+    "Registrar",
+    "generate_credential_key",
+    "load_credential_key",
+    "save_credential_key",
+]
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    """The registrar's answer to one resident's request."""
+
+    scope: BallotScope
+    blind_signature: bytes
+    roll_entry: bytes
+    """The resident's entry commitment: the chain records the issuance against it."""
+    roll_salt: bytes
+    """Lets the resident recompute their entry from their identifier."""
+    transaction_hash: bytes
+    block_number: int
+
+    def save(self, path: Path) -> None:
+        """Write the answer for the resident (it names no voting key)."""
+        write_json(
+            path,
+            {
+                "format": _RESPONSE_FORMAT,
+                **scope_fields(self.scope),
+                "blind_signature": self.blind_signature.hex(),
+                "roll_entry": self.roll_entry.hex(),
+                "roll_salt": self.roll_salt.hex(),
+                "transaction_hash": self.transaction_hash.hex(),
+                "block_number": self.block_number,
+            },
+            private=False,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> IssuedCredential:
+        document = read_json(path, kind=_RESPONSE_FORMAT)
+        try:
+            return cls(
+                scope=scope_from(document),
+                blind_signature=bytes.fromhex(document["blind_signature"]),
+                roll_entry=bytes.fromhex(document["roll_entry"]),
+                roll_salt=bytes.fromhex(document["roll_salt"]),
+                transaction_hash=bytes.fromhex(document["transaction_hash"]),
+                block_number=int(document["block_number"]),
+            )
+        except (ValueError, KeyError, TypeError) as e:
+            raise VotingFileError(
+                str(path), f"malformed credential response: {e!r}"
+            ) from e
+
+
+def generate_credential_key() -> RsaKey:
+    """A fresh RSA-2048 key (e = 65537) for one consultation's credentials."""
+    return RSA.generate(MODULUS_BITS, e=PUBLIC_EXPONENT)
+
+
+def save_credential_key(key: RsaKey, path: Path, *, passphrase: str) -> None:
+    """Write ``key`` as an encrypted PKCS#8 PEM file, owner-only."""
+    if not passphrase:
+        raise ConfigurationError("passphrase", "must not be empty")
+    pem = key.export_key(
+        format="PEM",
+        passphrase=passphrase,
+        pkcs=8,
+        protection="scryptAndAES128-CBC",
+    )
+    write_private_bytes(path, pem)
+
+
+def load_credential_key(path: Path, *, passphrase: str) -> RsaKey:
+    """Read a key written by :func:`save_credential_key`."""
+    try:
+        return RSA.import_key(path.read_bytes(), passphrase=passphrase)
+    except OSError as e:
+        raise VotingFileError(str(path), f"cannot read: {e.strerror}") from e
+    except (ValueError, IndexError, TypeError) as e:
+        # The library's message never contains key material, but keep ours fixed.
+        raise VotingFileError(
+            str(path), "cannot decrypt: wrong passphrase or not a PEM key file"
+        ) from e
+
+
+class Registrar:
+    """Opens consultations and issues credentials from one roll and one key."""
+
+    def __init__(
+        self,
+        contract: ConsultationContract,
+        *,
+        account: LocalAccount,
+        roll: Roll,
+        key: RsaKey,
+    ) -> None:
+        if not key.has_private():
+            raise ConfigurationError("key", "must be a private key")
+        if key.size_in_bits() != MODULUS_BITS or key.e != PUBLIC_EXPONENT:
+            raise ConfigurationError(
+                "key",
+                f"must be RSA-{MODULUS_BITS} with e = {PUBLIC_EXPONENT}, got "
+                f"RSA-{key.size_in_bits()} with e = {key.e}",
+            )
+        self._contract = contract
+        self._account = account
+        self._roll = roll
+        self._key = key
+
+    @property
+    def public_key(self) -> RsaKey:
+        return self._key.public_key()
+
+    @property
+    def roll(self) -> Roll:
+        return self._roll
+
+    def open(
+        self,
+        *,
+        question: str,
+        options: Sequence[str],
+        commit_start: int,
+        commit_end: int,
+        reveal_end: int,
+        question_uri: str | None = None,
+    ) -> ConsultationInfo:
+        """Create a consultation over this roll and key."""
+        return self._contract.create(
+            question=question,
+            options=options,
+            eligibility_root=self._roll.root,
+            roll_size=self._roll.size,
+            public_key=self.public_key,
+            commit_start=commit_start,
+            commit_end=commit_end,
+            reveal_end=reveal_end,
+            sender=self._account,
+            question_uri=question_uri,
+        )
+
+    def issue(
+        self, info: ConsultationInfo, resident: str, blinded_message: bytes
+    ) -> IssuedCredential:
+        """Certify ``resident`` (identity checked by the caller) once, blindly."""
+        if int.from_bytes(info.modulus, "big") != self._key.n:
+            raise ConfigurationError(
+                "key", f"is not consultation {info.consultation_id}'s credential key"
+            )
+        if info.eligibility_root != self._roll.root:
+            raise ConfigurationError(
+                "roll", f"is not consultation {info.consultation_id}'s roll"
+            )
+        blind_rsa.check_blinded_message(self._key, blinded_message)
+        entry = self._roll.entry(resident)
+        receipt = self._contract.record_issuance(
+            info.consultation_id,
+            self._roll.proof(resident),
+            blinded_message=blinded_message,
+            sender=self._account,
+        )
+        return IssuedCredential(
+            scope=info.scope,
+            blind_signature=blind_rsa.blind_sign(self._key, blinded_message),
+            roll_entry=entry.commitment,
+            roll_salt=entry.salt,
+            transaction_hash=bytes(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+        )

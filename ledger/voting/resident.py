@@ -1,0 +1,276 @@
+"""A resident's side of a consultation, kept in a wallet between the steps.
+
+1. :func:`request_credential` — make a fresh voting key (a secp256k1 account
+   that never holds funds and is used for this one consultation), the
+   credential message for it, and blind it under the consultation's key *as
+   fixed on chain* (a registrar handing different residents different keys
+   could tell them apart later). The blinded message goes to the registrar
+   along with proof of identity, by whatever channel the county uses.
+2. :func:`accept_credential` — unblind the registrar's answer and verify it
+   (RFC 9474 ``Finalize``); a bad answer is refused.
+3. :func:`cast_ballot` — commit to a choice with a fresh salt, authorized by
+   the voting key's signature, relayed by any funded account.
+4. :func:`reveal_ballot` — open the ballot in the reveal window.
+
+The wallet is a secret file (mode 0600): it holds the voting private key and,
+until the reveal, the only copy of the salt. Lose it before revealing and the
+ballot cannot be counted; keep it after revealing and it proves the vote to
+whoever gets it — delete it then.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eth_account import Account
+
+from fedgov.errors import ConfigurationError
+from ledger.voting import blind_rsa
+from ledger.voting._files import read_json, write_json
+from ledger.voting.ballot import (
+    BallotScope,
+    commitment,
+    credential_message,
+    fresh_salt,
+    scope_fields,
+    scope_from,
+    sign_authorization,
+)
+from ledger.voting.errors import VotingError, VotingFileError
+from ledger.voting.receipt import Receipt
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from eth_account.signers.local import LocalAccount
+    from web3.types import TxReceipt
+
+    from ledger.voting.consultation import ConsultationContract, ConsultationInfo
+
+__all__ = [
+    "CredentialRequest",
+    "Wallet",
+    "accept_credential",
+    "cast_ballot",
+    "request_credential",
+    "reveal_ballot",
+]
+
+_FORMAT = "fedgov-voting-wallet-v1"
+_REQUEST_FORMAT = "fedgov-credential-request-v1"
+
+
+@dataclass(frozen=True)
+class CredentialRequest:
+    """What the resident hands the registrar: a blinded value, nothing else."""
+
+    scope: BallotScope
+    blinded_message: bytes
+
+    def save(self, path: Path) -> None:
+        write_json(
+            path,
+            {
+                "format": _REQUEST_FORMAT,
+                **scope_fields(self.scope),
+                "blinded_message": self.blinded_message.hex(),
+            },
+            private=False,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> CredentialRequest:
+        document = read_json(path, kind=_REQUEST_FORMAT)
+        try:
+            return cls(scope_from(document), bytes.fromhex(document["blinded_message"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise VotingFileError(
+                str(path), f"malformed credential request: {e!r}"
+            ) from e
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """A resident's secrets for one consultation, step by step."""
+
+    scope: BallotScope
+    voting_key: bytes
+    """The voting account's private key."""
+    message_prefix: bytes
+    blinded_message: bytes
+    inverse: int | None
+    """The blind's inverse; dropped once the credential is accepted."""
+    credential: bytes | None = None
+    choice: int | None = None
+    salt: bytes | None = None
+    commitment: bytes | None = None
+    revealed: bool = False
+
+    @property
+    def account(self) -> LocalAccount:
+        account: LocalAccount = Account.from_key(self.voting_key)
+        return account
+
+    @property
+    def voting_address(self) -> str:
+        return str(self.account.address)
+
+    @property
+    def request(self) -> CredentialRequest:
+        """The request to hand the registrar."""
+        return CredentialRequest(self.scope, self.blinded_message)
+
+    @property
+    def prepared_message(self) -> blind_rsa.PreparedMessage:
+        """The randomized message the credential signs."""
+        return blind_rsa.PreparedMessage(
+            self.message_prefix, credential_message(self.scope, self.voting_address)
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the wallet, owner-only."""
+        document: dict[str, object] = {
+            "format": _FORMAT,
+            **scope_fields(self.scope),
+            "voting_key": self.voting_key.hex(),
+            "voting_address": self.voting_address,
+            "message_prefix": self.message_prefix.hex(),
+            "blinded_message": self.blinded_message.hex(),
+            "inverse": None if self.inverse is None else hex(self.inverse),
+            "credential": None if self.credential is None else self.credential.hex(),
+            "choice": self.choice,
+            "salt": None if self.salt is None else self.salt.hex(),
+            "commitment": None if self.commitment is None else self.commitment.hex(),
+            "revealed": self.revealed,
+        }
+        write_json(path, document, private=True)
+
+    @classmethod
+    def load(cls, path: Path) -> Wallet:
+        document = read_json(path, kind=_FORMAT)
+
+        def optional_hex(name: str) -> bytes | None:
+            value = document.get(name)
+            return None if value is None else bytes.fromhex(value)
+
+        try:
+            inverse = document.get("inverse")
+            return cls(
+                scope=scope_from(document),
+                voting_key=bytes.fromhex(document["voting_key"]),
+                message_prefix=bytes.fromhex(document["message_prefix"]),
+                blinded_message=bytes.fromhex(document["blinded_message"]),
+                inverse=None if inverse is None else int(inverse, 16),
+                credential=optional_hex("credential"),
+                choice=None
+                if document.get("choice") is None
+                else int(document["choice"]),
+                salt=optional_hex("salt"),
+                commitment=optional_hex("commitment"),
+                revealed=bool(document.get("revealed", False)),
+            )
+        except (ValueError, KeyError, TypeError) as e:
+            raise VotingFileError(str(path), f"malformed wallet: {e!r}") from e
+
+
+def request_credential(info: ConsultationInfo) -> Wallet:
+    """A wallet with a fresh voting key and its blinded credential request."""
+    voting_account = Account.create()
+    message = blind_rsa.prepare(credential_message(info.scope, voting_account.address))
+    blinding = blind_rsa.blind(info.public_key, message)
+    return Wallet(
+        scope=info.scope,
+        voting_key=bytes(voting_account.key),
+        message_prefix=message.prefix,
+        blinded_message=blinding.blinded_message,
+        inverse=blinding.inverse,
+    )
+
+
+def accept_credential(
+    wallet: Wallet, info: ConsultationInfo, blind_signature: bytes
+) -> Wallet:
+    """Unblind and verify the registrar's answer; the wallet with its credential."""
+    _same_scope(wallet, info)
+    if wallet.inverse is None:
+        raise VotingError("this wallet has accepted its credential already")
+    credential = blind_rsa.finalize(
+        info.public_key, wallet.prepared_message, blind_signature, wallet.inverse
+    )
+    return dataclasses.replace(wallet, credential=credential, inverse=None)
+
+
+def cast_ballot(
+    contract: ConsultationContract,
+    wallet: Wallet,
+    info: ConsultationInfo,
+    choice: int,
+    *,
+    relayer: LocalAccount,
+    receipt_with_choice: bool = False,
+) -> tuple[Wallet, Receipt]:
+    """Commit to ``choice``; the updated wallet and the resident's receipt."""
+    _same_scope(wallet, info)
+    if wallet.credential is None:
+        raise VotingError("this wallet holds no credential yet")
+    if wallet.commitment is not None:
+        raise VotingError("this wallet has cast its ballot already")
+    if not 0 <= choice < len(info.options):
+        raise ConfigurationError(
+            "choice",
+            f"must be in 0..{len(info.options) - 1} ({', '.join(info.options)})",
+        )
+    salt = fresh_salt()
+    ballot = commitment(wallet.scope, wallet.voting_address, choice, salt)
+    mined = contract.commit(
+        wallet.scope.consultation_id,
+        voting_key=wallet.voting_address,
+        commitment=ballot,
+        message_prefix=wallet.message_prefix,
+        credential=wallet.credential,
+        modulus=info.modulus,
+        authorization=sign_authorization(wallet.scope, wallet.account, ballot),
+        sender=relayer,
+    )
+    receipt = Receipt(
+        scope=wallet.scope,
+        voting_key=wallet.voting_address,
+        commitment=ballot,
+        transaction_hash=bytes(mined["transactionHash"]),
+        block_number=int(mined["blockNumber"]),
+        choice=choice if receipt_with_choice else None,
+        salt=salt if receipt_with_choice else None,
+    )
+    return dataclasses.replace(
+        wallet, choice=choice, salt=salt, commitment=ballot
+    ), receipt
+
+
+def reveal_ballot(
+    contract: ConsultationContract, wallet: Wallet, *, relayer: LocalAccount
+) -> tuple[Wallet, TxReceipt]:
+    """Open the committed ballot; the wallet marked revealed, and the mined reveal."""
+    if wallet.choice is None or wallet.salt is None:
+        raise VotingError("this wallet has cast no ballot")
+    if wallet.revealed:
+        raise VotingError("this wallet's ballot is revealed already")
+    mined = contract.reveal(
+        wallet.scope.consultation_id,
+        voting_key=wallet.voting_address,
+        choice=wallet.choice,
+        salt=wallet.salt,
+        sender=relayer,
+    )
+    return dataclasses.replace(wallet, revealed=True), mined
+
+
+def _same_scope(wallet: Wallet, info: ConsultationInfo) -> None:
+    if wallet.scope != info.scope:
+        raise ConfigurationError(
+            "wallet",
+            f"is for consultation {wallet.scope.consultation_id} of "
+            f"{wallet.scope.contract}, not {info.consultation_id} of "
+            f"{info.scope.contract}",
+        )

@@ -1,0 +1,157 @@
+"""The public re-tally: the result recomputed from chain events alone.
+
+An auditor needs no secret and trusts no code of the contract's: from the
+consultation's events (:meth:`ConsultationContract.events`) :func:`retally`
+re-derives everything and compares it with the contract's own counters:
+
+- the credential key is the one fixed at creation (its hash is on chain);
+- every issuance names a distinct roll entry, and there are no more than the
+  roll holds;
+- every committed ballot names a distinct voting key and carries a credential
+  that verifies, with pycryptodome's RSASSA-PSS verifier (not the contract's),
+  over that key's credential message; there are no more ballots than
+  issuances;
+- every reveal opens a committed ballot exactly once, its choice and salt
+  hash to that ballot's commitment, and its choice is an option;
+- the tally of those reveals equals the contract's tally (and, once
+  finalized, the tally in ``ConsultationFinalized``); the committed ballots
+  never revealed are listed.
+
+What it takes on trust: that the chain executed the transactions it holds (any
+full node re-executes them), hence the window checks on block timestamps and
+the ballots' authorization signatures, which are in the transactions' calldata
+and not in the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from ledger.voting import blind_rsa
+from ledger.voting.ballot import commitment, credential_message
+from ledger.voting.errors import TallyMismatchError
+
+if TYPE_CHECKING:
+    from ledger.voting.consultation import ConsultationContract
+
+__all__ = ["Retally", "retally", "verify_tally"]
+
+
+@dataclass(frozen=True)
+class Retally:
+    """The result as recomputed from events, next to the contract's."""
+
+    consultation_id: int
+    options: tuple[str, ...]
+    tally: tuple[int, ...]
+    """Valid reveals per option, from events."""
+    contract_tally: tuple[int, ...]
+    finalized_tally: tuple[int, ...] | None
+    """The tally in ``ConsultationFinalized``; ``None`` before finalization."""
+    issued: int
+    committed: int
+    revealed: int
+    unrevealed_keys: tuple[str, ...]
+    """Voting keys that committed and never revealed (so far)."""
+    problems: tuple[str, ...]
+    """Every disagreement or invalid event found; empty when all checks out."""
+
+    @property
+    def matches(self) -> bool:
+        return not self.problems
+
+
+def retally(contract: ConsultationContract, consultation_id: int) -> Retally:
+    """Recompute consultation ``consultation_id``'s result from its events."""
+    info = contract.info(consultation_id)
+    state = contract.state(consultation_id)
+    events = contract.events(consultation_id)
+    scope = info.scope
+    public_key = info.public_key
+    problems: list[str] = []
+
+    entries = [bytes(e["args"]["rollEntry"]) for e in events.issued]
+    if len(set(entries)) != len(entries):
+        problems.append("a roll entry was issued more than one credential")
+    if len(entries) > info.roll_size:
+        problems.append(f"{len(entries)} credentials for a roll of {info.roll_size}")
+
+    commitments: dict[str, bytes] = {}
+    for event in events.committed:
+        args = event["args"]
+        key = to_checksum_address(args["votingKey"])
+        where = f"ballot of {key} (block {event['blockNumber']})"
+        if key in commitments:
+            problems.append(f"{where}: a second ballot for the same voting key")
+            continue
+        message = blind_rsa.PreparedMessage(
+            bytes(args["messagePrefix"]), credential_message(scope, key)
+        )
+        if not blind_rsa.verify(public_key, message, bytes(args["credential"])):
+            problems.append(f"{where}: its credential does not verify")
+            continue
+        commitments[key] = bytes(args["commitment"])
+    if len(commitments) > len(entries):
+        problems.append(
+            f"{len(commitments)} valid ballots for {len(entries)} recorded credentials"
+        )
+
+    tally = [0] * len(info.options)
+    revealed: set[str] = set()
+    for event in events.revealed:
+        args = event["args"]
+        key = to_checksum_address(args["votingKey"])
+        choice = int(args["choice"])
+        where = f"reveal of {key} (block {event['blockNumber']})"
+        if key not in commitments:
+            problems.append(f"{where}: no valid ballot to reveal")
+        elif key in revealed:
+            problems.append(f"{where}: revealed twice")
+        elif commitment(scope, key, choice, bytes(args["salt"])) != commitments[key]:
+            problems.append(f"{where}: choice and salt do not match the commitment")
+        elif choice >= len(info.options):
+            problems.append(f"{where}: option {choice} does not exist")
+        else:
+            revealed.add(key)
+            tally[choice] += 1
+
+    finalized_tally: tuple[int, ...] | None = None
+    if events.finalized:
+        finalized_tally = tuple(int(c) for c in events.finalized[-1]["args"]["tally"])
+    _compare(problems, "tally", tuple(tally), state.tally)
+    if finalized_tally is not None:
+        _compare(problems, "finalized tally", tuple(tally), finalized_tally)
+    _compare(problems, "issued count", len(entries), state.issued)
+    _compare(problems, "committed count", len(commitments), state.committed)
+    _compare(problems, "revealed count", len(revealed), state.revealed)
+    if keccak(info.modulus) != contract.modulus_hash(consultation_id):
+        problems.append("the creation event's key is not the key the contract holds")
+    return Retally(
+        consultation_id=consultation_id,
+        options=info.options,
+        tally=tuple(tally),
+        contract_tally=state.tally,
+        finalized_tally=finalized_tally,
+        issued=len(entries),
+        committed=len(commitments),
+        revealed=len(revealed),
+        unrevealed_keys=tuple(k for k in commitments if k not in revealed),
+        problems=tuple(problems),
+    )
+
+
+def verify_tally(contract: ConsultationContract, consultation_id: int) -> Retally:
+    """:func:`retally`, raising :class:`TallyMismatchError` unless all checks out."""
+    result = retally(contract, consultation_id)
+    if not result.matches:
+        raise TallyMismatchError(consultation_id, result.problems)
+    return result
+
+
+def _compare(problems: list[str], what: str, ours: object, contracts: object) -> None:
+    if ours != contracts:
+        problems.append(f"{what}: {ours} from events, {contracts} in the contract")
