@@ -117,6 +117,8 @@ class TrainConf:
     fraction_evaluate: float = 1.0
     min_departments: int = 2
     max_update_norm: float = 100.0
+    # Flower's SecAgg+ (fedavg/fedprox): docs/secure-aggregation.md
+    secure_aggregation: bool = False
     seed: int = 42
     run_dir: str = ""
     state_dir: str = ""

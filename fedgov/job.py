@@ -17,9 +17,12 @@ from typing import Any
 
 from fedgov.errors import ConfigurationError
 
-__all__ = ["PARTITIONS", "STRATEGIES", "TrainJob"]
+__all__ = ["PARTITIONS", "SECURE_STRATEGIES", "STRATEGIES", "TrainJob"]
 
 STRATEGIES = ("fedavg", "fedprox", "fedmedian", "fedtrimmedavg", "krum")
+# Under SecAgg+ the coordinator sees only the weighted sum of the updates;
+# median, trimmed mean and Krum need the individual updates.
+SECURE_STRATEGIES = ("fedavg", "fedprox")
 PARTITIONS = ("natural", "dirichlet")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -59,6 +62,7 @@ class TrainJob:
     fraction_evaluate: float = 1.0
     min_departments: int = 2
     max_update_norm: float = 100.0
+    secure_aggregation: bool = False
     seed: int = 42
     run_dir: str = ""
     state_dir: str = ""
@@ -105,6 +109,11 @@ class TrainJob:
         rule(self.min_departments >= 1, "min_departments", "must be >= 1")
         rule(self.max_update_norm > 0, "max_update_norm", "must be positive")
         rule(self.round_timeout > 0, "round_timeout", "must be positive")
+        rule(
+            not self.secure_aggregation or self.strategy in SECURE_STRATEGIES,
+            "strategy",
+            f"secure aggregation needs one of {SECURE_STRATEGIES}, got {self.strategy!r}",
+        )
         rule(bool(self.purpose), "purpose", "must name the declared purpose of the job")
         rule(self.ledger_chain_id >= 0, "ledger_chain_id", "must be >= 0 (0: no chain)")
         registry = self.ledger_registry
