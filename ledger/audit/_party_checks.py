@@ -1,0 +1,804 @@
+"""Checks across parties: identities, completeness, privacy spending, run record.
+
+Pure, over logs that :mod:`ledger.audit._log_checks` already read. The
+coordinator's ``aggregate`` records say, per round, what each department
+did; each department's own log must say the same:
+
+- an update the coordinator aggregated is the ``train_round`` record with
+  that hash in the department's log, with the ``data_read`` and (private
+  jobs) the ``budget_spend`` of the same message, whose epsilon figures are
+  the ones the coordinator recorded the department reporting;
+- a refusal has its ``access_denied``, a rejected update its
+  ``train_round``, an evaluation its ``evaluate`` and ``data_read``;
+- every job the coordinator ran ends with a ``model_export``.
+
+A department's epsilon is recomputed from the mechanisms its
+``budget_spend`` records name (Rényi-DP composition, injected as
+``epsilon_of``), so a department that under-reports, or that spent without
+logging, is caught by its own records.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fedgov.errors import FedgovError
+from ledger.audit.coordinator import ENTRY_DEPARTMENT, ENTRY_ROUND, ROSTER_PREFIX
+from ledger.audit.department import PHASE_EVALUATE, PHASE_TRAIN
+from ledger.audit.report import Check
+from ledger.records import ZERO_HASH, Action, AuditRecord, Role
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from ledger.audit._log_checks import AuditedLog, Findings
+
+__all__ = [
+    "ROTATION_NEW_ACTOR",
+    "CoordinatorRun",
+    "EpsilonOf",
+    "Mechanism",
+    "check_parties",
+]
+
+ROTATION_NEW_ACTOR = "new-actor"
+"""``key_rotation`` detail: the address that continues the actor's records."""
+RUN_RECORD = "run record"
+
+Mechanism = tuple[float, float, int]
+"""(noise multiplier, sample rate, steps) of one ``budget_spend``."""
+EpsilonOf = Callable[[Sequence[Mechanism], float], float]
+"""Epsilon at ``delta`` of running the mechanisms in sequence."""
+
+_TRAINED = "trained"
+_REFUSED = "refused"
+_REJECTED = "rejected"
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _hex(data: bytes) -> str:
+    return "" if data == ZERO_HASH else data.hex()
+
+
+def _float(details: Mapping[str, str], key: str) -> float | None:
+    try:
+        return float(details[key])
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Ref:
+    log: AuditedLog
+    index: int
+    record: AuditRecord
+
+
+class _Department:
+    """Everything one department logged, indexed for the coordinator's questions."""
+
+    def __init__(self, name: str, logs: Sequence[AuditedLog]) -> None:
+        self.name = name
+        self.logs = list(logs)
+        self.addresses = {log.actor for log in logs}
+        self.by_hash: dict[bytes, _Ref] = {}
+        self.groups: dict[tuple[str, int, str], list[_Ref]] = {}
+        for log in self.logs:
+            for index, record in enumerate(log.records):
+                ref = _Ref(log, index, record)
+                if (
+                    record.action is Action.TRAIN_ROUND
+                    and record.result_hash != ZERO_HASH
+                ):
+                    self.by_hash.setdefault(record.result_hash, ref)
+                phase = record.details.get("phase", "")
+                self.groups.setdefault((record.job, record.round, phase), []).append(
+                    ref
+                )
+
+    def group(
+        self, job: str, server_round: int, phase: str, runs: set[str]
+    ) -> list[_Ref]:
+        refs = self.groups.get((job, server_round, phase), [])
+        return [ref for ref in refs if not runs or ref.record.run in runs]
+
+
+@dataclass
+class CoordinatorRun:
+    """One execution of a job as the coordinator's log tells it."""
+
+    job: str
+    log: AuditedLog
+    roster: dict[str, str] | None = None
+    roster_index: int | None = None
+    entries: dict[int, dict[str, _Ref]] = field(default_factory=dict)
+    rounds: dict[int, _Ref] = field(default_factory=dict)
+    export: _Ref | None = None
+
+
+def check_parties(
+    logs: Sequence[AuditedLog],
+    out: Findings,
+    *,
+    epsilon_of: EpsilonOf | None,
+    run_record: Mapping[str, Any] | None = None,
+    checkpoint_sha256: bytes | None = None,
+) -> list[CoordinatorRun]:
+    """Cross-check every party's records; return the coordinator's job runs."""
+    departments = _departments(logs, out)
+    runs = _coordinator_runs(logs, out)
+    if not runs and departments:
+        out.warn(
+            Check.COMPLETENESS,
+            "",
+            "no coordinator log was given: departments' records are not cross-checked",
+        )
+    for run in runs:
+        _check_run(run, departments, out)
+    _unclaimed_updates(runs, departments, out)
+    for department in departments.values():
+        _check_budget(department, out, epsilon_of)
+    if run_record is not None:
+        _check_run_record(runs, run_record, checkpoint_sha256, out)
+    return runs
+
+
+# -- identities ---------------------------------------------------------------------
+
+
+def _departments(logs: Sequence[AuditedLog], out: Findings) -> dict[str, _Department]:
+    claims: dict[str, list[AuditedLog]] = {}
+    for log in logs:
+        if log.role is Role.DEPARTMENT and log.department:
+            claims.setdefault(log.department, []).append(log)
+    result: dict[str, _Department] = {}
+    for name, claimed in claims.items():
+        ordered = _rotation_order(claimed)
+        if ordered is None:
+            out.fail(
+                Check.IDENTITY,
+                "",
+                f"department {name!r} is claimed by the logs of "
+                f"{sorted(log.actor for log in claimed)}, and no key_rotation record "
+                "links them",
+            )
+            ordered = claimed
+        result[name] = _Department(name, ordered)
+    return result
+
+
+def _rotation_order(logs: Sequence[AuditedLog]) -> list[AuditedLog] | None:
+    """The logs of one department, oldest key first, if rotations chain them."""
+    if len(logs) == 1:
+        return list(logs)
+    by_actor = {log.actor: log for log in logs}
+    successor: dict[str, str] = {}
+    for log in logs:
+        rotations = [r for r in log.records if r.action is Action.KEY_ROTATION]
+        if rotations and ROTATION_NEW_ACTOR in rotations[-1].details:
+            successor[log.actor] = rotations[-1].details[ROTATION_NEW_ACTOR]
+    heads = set(by_actor) - set(successor.values())
+    if len(heads) != 1:
+        return None
+    ordered = [by_actor[heads.pop()]]
+    while ordered[-1].actor in successor and len(ordered) < len(logs):
+        following = by_actor.get(successor[ordered[-1].actor])
+        if following is None:
+            return None
+        ordered.append(following)
+    return ordered if len(ordered) == len(logs) else None
+
+
+# -- the coordinator's view ------------------------------------------------------------
+
+
+def _coordinator_runs(
+    logs: Sequence[AuditedLog], out: Findings
+) -> list[CoordinatorRun]:
+    runs: list[CoordinatorRun] = []
+    for log in logs:
+        if log.role is Role.COORDINATOR:
+            runs.extend(_runs_of(log, out))
+    return runs
+
+
+def _runs_of(log: AuditedLog, out: Findings) -> list[CoordinatorRun]:
+    runs: list[CoordinatorRun] = []
+    current: dict[str, CoordinatorRun] = {}
+
+    def start(job: str) -> CoordinatorRun:
+        run = CoordinatorRun(job, log)
+        current[job] = run
+        runs.append(run)
+        return run
+
+    for index, record in enumerate(log.records):
+        ref = _Ref(log, index, record)
+        if record.action is Action.JOB_SUBMIT:
+            run = start(record.job)
+            run.roster = {
+                key.removeprefix(ROSTER_PREFIX): value
+                for key, value in record.details.items()
+                if key.startswith(ROSTER_PREFIX)
+            }
+            run.roster_index = index
+        elif record.action is Action.AGGREGATE:
+            entry = record.details.get("entry")
+            name = record.details.get("department", "")
+            run = current.get(record.job) or start(record.job)
+            # A job id used again without a job_submit: a new run.
+            if (
+                entry == ENTRY_DEPARTMENT and name in run.entries.get(record.round, {})
+            ) or (entry == ENTRY_ROUND and record.round in run.rounds):
+                run = start(record.job)
+            if entry == ENTRY_DEPARTMENT:
+                run.entries.setdefault(record.round, {})[name] = ref
+            elif entry == ENTRY_ROUND:
+                run.rounds[record.round] = ref
+            else:
+                out.fail(
+                    Check.INTEGRITY,
+                    log.label,
+                    f"an aggregate record of unknown entry {entry!r}",
+                    index=index,
+                )
+        elif record.action is Action.MODEL_EXPORT:
+            finished = current.pop(record.job, None)
+            if finished is None:
+                out.warn(
+                    Check.COMPLETENESS,
+                    log.label,
+                    f"a model_export of job {record.job!r}, which ran no round here",
+                    index=index,
+                )
+            else:
+                finished.export = ref
+    return runs
+
+
+def _check_run(
+    run: CoordinatorRun, departments: Mapping[str, _Department], out: Findings
+) -> None:
+    label = run.log.label
+    flower_runs: set[str] = set()
+    for entries in run.entries.values():
+        for name, ref in entries.items():
+            department = departments.get(name)
+            if department is None or ref.record.details.get("train") != _TRAINED:
+                continue
+            match = department.by_hash.get(ref.record.result_hash)
+            if match is not None:
+                flower_runs.add(match.record.run)
+    if len(flower_runs) > 1:
+        out.warn(
+            Check.COMPLETENESS,
+            label,
+            f"the departments' records of job {run.job!r} name several runs "
+            f"{sorted(flower_runs)} for one run of the coordinator",
+        )
+    if run.roster is None:
+        out.warn(
+            Check.IDENTITY,
+            label,
+            f"job {run.job!r} has no roster (job_submit): which log speaks for which "
+            "department rests on the departments' own claims",
+        )
+    else:
+        _check_roster(run, departments, out)
+    for server_round in sorted(run.entries):
+        for name, ref in run.entries[server_round].items():
+            _check_entry(
+                run, server_round, name, ref, departments.get(name), flower_runs, out
+            )
+        if server_round not in run.rounds:
+            last = max(ref.index for ref in run.entries[server_round].values())
+            out.fail(
+                Check.COMPLETENESS,
+                label,
+                f"round {server_round} of job {run.job!r} has department entries "
+                "but no round record",
+                index=last,
+            )
+    for server_round, ref in sorted(run.rounds.items()):
+        _check_round_record(run, server_round, ref, out)
+    if run.rounds and run.export is None:
+        last_round = max(run.rounds)
+        out.fail(
+            Check.COMPLETENESS,
+            label,
+            f"job {run.job!r} ran {len(run.rounds)} round(s) but has no model_export "
+            f"record after round {last_round}",
+            index=run.rounds[last_round].index,
+        )
+
+
+def _check_roster(
+    run: CoordinatorRun, departments: Mapping[str, _Department], out: Findings
+) -> None:
+    assert run.roster is not None
+    for name, address in run.roster.items():
+        department = departments.get(name)
+        if department is not None and address not in department.addresses:
+            out.fail(
+                Check.IDENTITY,
+                run.log.label,
+                f"the roster of job {run.job!r} gives department {name!r} the "
+                f"address {address}, but its log is {sorted(department.addresses)}'s",
+                index=run.roster_index,
+            )
+
+
+def _check_round_record(
+    run: CoordinatorRun, server_round: int, ref: _Ref, out: Findings
+) -> None:
+    record = ref.record
+    entries = run.entries.get(server_round, {})
+    trained = sorted(
+        name
+        for name, entry in entries.items()
+        if entry.record.details.get("train") == _TRAINED
+    )
+    listed = record.details.get(_TRAINED, "[]")
+    if listed != _json_list(trained):
+        out.fail(
+            Check.COMPLETENESS,
+            run.log.label,
+            f"round {server_round} of job {run.job!r} lists {listed} as trained, its "
+            f"department entries {trained}",
+            index=ref.index,
+        )
+    if trained and record.result_hash == ZERO_HASH:
+        out.fail(
+            Check.COMPLETENESS,
+            run.log.label,
+            f"round {server_round} of job {run.job!r} aggregated {trained} but records "
+            "no aggregate hash",
+            index=ref.index,
+        )
+
+
+def _json_list(names: Iterable[str]) -> str:
+    return json.dumps(sorted(names))
+
+
+def _check_entry(
+    run: CoordinatorRun,
+    server_round: int,
+    name: str,
+    ref: _Ref,
+    department: _Department | None,
+    flower_runs: set[str],
+    out: Findings,
+) -> None:
+    label, job, record = run.log.label, run.job, ref.record
+    train = record.details.get("train", "none")
+    evaluate = record.details.get("evaluate", "none")
+    what = f"round {server_round} of job {job!r}"
+    if run.roster is not None and name not in run.roster:
+        out.fail(
+            Check.IDENTITY,
+            label,
+            f"department {name!r} took part in {what} but is not in the job's roster",
+            index=ref.index,
+        )
+    if train not in (_TRAINED, _REFUSED, _REJECTED) and evaluate != _TRAINED:
+        return
+    if department is None:
+        out.fail(
+            Check.COMPLETENESS,
+            label,
+            f"department {name!r} took part in {what} ({train}), but no log of "
+            f"{name!r} was given",
+            index=ref.index,
+        )
+        return
+    if train == _TRAINED:
+        _check_trained(run, server_round, ref, department, flower_runs, out)
+    elif train == _REFUSED:
+        group = department.group(job, server_round, PHASE_TRAIN, flower_runs)
+        if not any(g.record.action is Action.ACCESS_DENIED for g in group):
+            out.fail(
+                Check.COMPLETENESS,
+                label,
+                f"omission: {name} refused {what} "
+                f"({record.details.get('reason', 'no reason')!r}), but its log holds "
+                "no access_denied record for it",
+                index=ref.index,
+            )
+    elif train == _REJECTED:
+        group = department.group(job, server_round, PHASE_TRAIN, flower_runs)
+        if not any(g.record.action is Action.TRAIN_ROUND for g in group):
+            out.fail(
+                Check.COMPLETENESS,
+                label,
+                f"omission: {name} sent an update in {what} (rejected: "
+                f"{record.details.get('reason', '')!r}), but its log holds no "
+                "train_round record for it",
+                index=ref.index,
+            )
+    if evaluate == _TRAINED:
+        group = department.group(job, server_round, PHASE_EVALUATE, flower_runs)
+        actions = {g.record.action for g in group}
+        for needed in (Action.DATA_READ, Action.EVALUATE):
+            if needed not in actions:
+                out.fail(
+                    Check.COMPLETENESS,
+                    label,
+                    f"omission: {name} evaluated in {what}, but its log holds no "
+                    f"{needed.value} record for it",
+                    index=ref.index,
+                )
+                break
+
+
+def _check_trained(
+    run: CoordinatorRun,
+    server_round: int,
+    ref: _Ref,
+    department: _Department,
+    flower_runs: set[str],
+    out: Findings,
+) -> None:
+    name, job, record = department.name, run.job, ref.record
+    what = f"round {server_round} of job {job!r}"
+    update = "0x" + record.result_hash.hex()
+    match = department.by_hash.get(record.result_hash)
+    if match is None:
+        sent = [
+            g
+            for g in department.group(job, server_round, PHASE_TRAIN, flower_runs)
+            if g.record.action is Action.TRAIN_ROUND
+        ]
+        if sent:
+            other = sent[-1]
+            out.fail(
+                Check.COMPLETENESS,
+                other.log.label,
+                f"{name} logged update 0x{other.record.result_hash.hex()} for {what}, "
+                f"but the coordinator aggregated {update} from it "
+                f"(record {ref.index} of {run.log.label})",
+                index=other.index,
+            )
+        else:
+            out.fail(
+                Check.COMPLETENESS,
+                run.log.label,
+                f"omission: {name} trained in {what} and the coordinator aggregated "
+                f"its update {update}, but {name}'s log holds no train_round record "
+                "of that update",
+                index=ref.index,
+            )
+        return
+    logged = match.record
+    where = match.log.label
+    if logged.job != job or logged.round != server_round:
+        out.fail(
+            Check.COMPLETENESS,
+            where,
+            f"the update {update} that the coordinator aggregated in {what} is "
+            f"logged for round {logged.round} of job {logged.job!r}",
+            index=match.index,
+        )
+        return
+    if logged.record_count != record.record_count:
+        out.fail(
+            Check.COMPLETENESS,
+            where,
+            f"{name} logged {logged.record_count} training rows for {what}, the "
+            f"coordinator recorded {record.record_count} reported",
+            index=match.index,
+        )
+    group = department.group(job, server_round, PHASE_TRAIN, {logged.run})
+    reads = [g for g in group if g.record.action is Action.DATA_READ]
+    if not reads:
+        out.fail(
+            Check.COMPLETENESS,
+            where,
+            f"omission: {name} trained in {what} but logged no data_read for it",
+            index=match.index,
+        )
+    elif reads[-1].record.record_count != logged.record_count:
+        out.fail(
+            Check.COMPLETENESS,
+            reads[-1].log.label,
+            f"{name} logged reading {reads[-1].record.record_count} rows but training "
+            f"on {logged.record_count} in {what}",
+            index=reads[-1].index,
+        )
+    if "epsilon-job" not in record.details:
+        return
+    spends = [g for g in group if g.record.action is Action.BUDGET_SPEND]
+    if not spends:
+        out.fail(
+            Check.COMPLETENESS,
+            where,
+            f"omission: {name} trained privately in {what} but logged no budget_spend",
+            index=match.index,
+        )
+        return
+    spend = spends[-1]
+    for key in ("epsilon-job", "epsilon-total"):
+        theirs, ours = _float(spend.record.details, key), _float(record.details, key)
+        if theirs is None or ours is None or not _same(theirs, ours):
+            out.fail(
+                Check.BUDGET,
+                spend.log.label,
+                f"{name} logged {key} {spend.record.details.get(key)} for {what}, the "
+                f"coordinator recorded it reporting {record.details.get(key)} "
+                f"(record {ref.index} of {run.log.label})",
+                index=spend.index,
+            )
+
+
+def _unclaimed_updates(
+    runs: Sequence[CoordinatorRun],
+    departments: Mapping[str, _Department],
+    out: Findings,
+) -> None:
+    """Updates a department logged sending that the coordinator never recorded."""
+    jobs = {run.job for run in runs}
+    received = {
+        ref.record.result_hash
+        for run in runs
+        for entries in run.entries.values()
+        for ref in entries.values()
+    }
+    for department in departments.values():
+        for update, ref in department.by_hash.items():
+            if ref.record.job in jobs and update not in received:
+                out.warn(
+                    Check.COMPLETENESS,
+                    ref.log.label,
+                    f"{department.name} logged sending update 0x{update.hex()} in round "
+                    f"{ref.record.round} of job {ref.record.job!r}; the coordinator "
+                    "recorded no such update (lost, timed out, or withheld)",
+                    index=ref.index,
+                )
+
+
+# -- privacy spending ---------------------------------------------------------------
+
+
+_SPEND_KEYS = (
+    "noise-multiplier",
+    "sample-rate",
+    "steps",
+    "epsilon-job",
+    "epsilon-total",
+    "epsilon-limit",
+)
+
+
+def _spend_figures(
+    record: AuditRecord,
+) -> tuple[float, float, float, float, float, float] | None:
+    values = [_float(record.details, key) for key in _SPEND_KEYS]
+    if any(value is None for value in values):
+        return None
+    noise, rate, steps, spent_job, spent_total, limit = (
+        float(v or 0.0) for v in values
+    )
+    return noise, rate, steps, spent_job, spent_total, limit
+
+
+def _check_budget(
+    department: _Department,
+    out: Findings,
+    epsilon_of: EpsilonOf | None,
+) -> None:
+    mechanisms: dict[tuple[str, str], list[Mechanism]] = {}
+    job_epsilon: dict[tuple[str, str], float] = {}
+    total: dict[str, float] = {}
+    tolerance = 1e-9
+    for log in department.logs:
+        for index, record in enumerate(log.records):
+            if record.action is not Action.BUDGET_SPEND:
+                continue
+            figures = _spend_figures(record)
+            if figures is None:
+                out.fail(
+                    Check.BUDGET,
+                    log.label,
+                    f"a budget_spend record must name {', '.join(_SPEND_KEYS)}",
+                    index=index,
+                )
+                continue
+            noise, rate, steps, spent_job, spent_total, limit = figures
+            key = (record.dataset, record.job)
+            history = mechanisms.setdefault(key, [])
+            history.append((noise, rate, int(steps)))
+            if epsilon_of is not None:
+                try:
+                    expected = epsilon_of(history, record.delta)
+                except FedgovError as e:
+                    out.fail(
+                        Check.BUDGET,
+                        log.label,
+                        f"names a mechanism that cannot be accounted: {e}",
+                        index=index,
+                    )
+                    continue
+                if not _same(expected, spent_job):
+                    out.fail(
+                        Check.BUDGET,
+                        log.label,
+                        f"reports epsilon-job {spent_job!r} for job {record.job!r}, but "
+                        f"the {len(history)} spend(s) its log records for the job "
+                        f"compose to {expected!r}: a spend is missing from the log, or "
+                        "the figure is wrong",
+                        index=index,
+                    )
+            previous = job_epsilon.get(key, 0.0)
+            if not _same(record.epsilon, max(0.0, spent_job - previous)):
+                out.fail(
+                    Check.BUDGET,
+                    log.label,
+                    f"records epsilon {record.epsilon!r} spent, but the job's epsilon "
+                    f"went from {previous!r} to {spent_job!r}",
+                    index=index,
+                )
+            job_epsilon[key] = spent_job
+            before = total.get(record.dataset)
+            if before is not None and spent_total < before - tolerance:
+                out.fail(
+                    Check.BUDGET,
+                    log.label,
+                    f"epsilon-total of {record.dataset} went down from {before!r} to "
+                    f"{spent_total!r}",
+                    index=index,
+                )
+            if spent_total > limit + tolerance:
+                out.fail(
+                    Check.BUDGET,
+                    log.label,
+                    f"epsilon-total {spent_total!r} exceeds the department's limit "
+                    f"{limit!r} on {record.dataset}",
+                    index=index,
+                )
+            if spent_job > spent_total + tolerance:
+                out.fail(
+                    Check.BUDGET,
+                    log.label,
+                    f"the job's epsilon {spent_job!r} exceeds the department's total "
+                    f"{spent_total!r}",
+                    index=index,
+                )
+            total[record.dataset] = max(spent_total, before or 0.0)
+
+
+# -- the run record -----------------------------------------------------------------
+
+
+def _check_run_record(
+    runs: Sequence[CoordinatorRun],
+    run_record: Mapping[str, Any],
+    checkpoint_sha256: bytes | None,
+    out: Findings,
+) -> None:
+    job = str(run_record.get("job", {}).get("job-id", ""))
+    rounds: list[Mapping[str, Any]] = list(run_record.get("rounds", []))
+    candidates = [run for run in runs if run.job == job and run.rounds]
+    if not candidates:
+        out.fail(
+            Check.RUN_RECORD,
+            RUN_RECORD,
+            f"job {job!r} ran no round in the coordinator's log",
+        )
+        return
+
+    def agreement(run: CoordinatorRun) -> int:
+        return sum(
+            1
+            for data in rounds
+            if (ref := run.rounds.get(int(data.get("server_round", 0)))) is not None
+            and _hex(ref.record.result_hash) == str(data.get("aggregate_hash") or "")
+        )
+
+    run = max(reversed(candidates), key=agreement)
+    for data in rounds:
+        server_round = int(data.get("server_round", 0))
+        ref = run.rounds.get(server_round)
+        if ref is None:
+            out.fail(
+                Check.RUN_RECORD,
+                RUN_RECORD,
+                f"round {server_round} of job {job!r} is not in the coordinator's log",
+            )
+            continue
+        recorded = str(data.get("aggregate_hash") or "")
+        if recorded != _hex(ref.record.result_hash):
+            out.fail(
+                Check.RUN_RECORD,
+                RUN_RECORD,
+                f"round {server_round}: aggregate hash {recorded or 'none'} differs "
+                f"from the audited {_hex(ref.record.result_hash) or 'none'} "
+                f"(record {ref.index} of {run.log.label})",
+            )
+        for outcome in data.get("train", []):
+            _check_outcome(run, server_round, outcome, out)
+    _check_summaries(run, run_record.get("departments", []), out)
+    if checkpoint_sha256 is not None:
+        if run.export is None:
+            out.fail(
+                Check.RUN_RECORD,
+                RUN_RECORD,
+                f"job {job!r} has a checkpoint but no model_export record",
+            )
+        elif run.export.record.result_hash != checkpoint_sha256:
+            out.fail(
+                Check.RUN_RECORD,
+                RUN_RECORD,
+                f"the checkpoint's SHA-256 is {checkpoint_sha256.hex()}, the "
+                f"model_export record says {run.export.record.result_hash.hex()} "
+                f"(record {run.export.index} of {run.log.label})",
+            )
+
+
+def _check_outcome(
+    run: CoordinatorRun, server_round: int, outcome: Mapping[str, Any], out: Findings
+) -> None:
+    name = str(outcome.get("department", ""))
+    status = str(outcome.get("status", ""))
+    entry = run.entries.get(server_round, {}).get(name)
+    if entry is None:
+        out.fail(
+            Check.RUN_RECORD,
+            RUN_RECORD,
+            f"round {server_round}: {name} ({status}) has no audit record",
+        )
+        return
+    audited = entry.record.details.get("train", "none")
+    update = str(outcome.get("update_hash") or "")
+    if audited != status or update != _hex(entry.record.result_hash):
+        out.fail(
+            Check.RUN_RECORD,
+            RUN_RECORD,
+            f"round {server_round}: {name} {status} with update {update or 'none'}, "
+            f"the audit record says {audited} with "
+            f"{_hex(entry.record.result_hash) or 'none'} "
+            f"(record {entry.index} of {run.log.label})",
+        )
+
+
+def _check_summaries(
+    run: CoordinatorRun, summaries: Iterable[Mapping[str, Any]], out: Findings
+) -> None:
+    for summary in summaries:
+        name = str(summary.get("department", ""))
+        entries = [
+            run.entries[r][name].record.details
+            for r in sorted(run.entries)
+            if name in run.entries[r]
+        ]
+        trained = [d for d in entries if d.get("train") == _TRAINED]
+        with_total = [d for d in entries if "epsilon-total" in d]
+        expected = {
+            "epsilon_job": _float(trained[-1], "epsilon-job") if trained else 0.0,
+            "epsilon_total": _float(with_total[-1], "epsilon-total")
+            if with_total
+            else 0.0,
+        }
+        for key, audited in expected.items():
+            reported = float(summary.get(key) or 0.0)
+            if audited is None or not _same(reported, audited):
+                out.fail(
+                    Check.RUN_RECORD,
+                    RUN_RECORD,
+                    f"{name}'s {key} is {reported!r} in the run record, "
+                    f"{audited!r} in the coordinator's audit records",
+                )
+        rounds_trained = int(summary.get("rounds_trained", 0))
+        if rounds_trained != len(trained):
+            out.fail(
+                Check.RUN_RECORD,
+                RUN_RECORD,
+                f"{name} trained {rounds_trained} round(s) in the run record, "
+                f"{len(trained)} in the coordinator's audit records",
+            )

@@ -1,0 +1,284 @@
+"""The coordinator's audit hook: an ``on_round`` observer and the job's bookends.
+
+:class:`CoordinatorAudit` writes the coordinator's side of a job into its own
+log (:class:`~ledger.audit.actor_log.ActorLog`), signing a head after each
+commit:
+
+- ``job_submit`` (:meth:`CoordinatorAudit.record_roster`): the job, its
+  purpose and privacy parameters, and the audit address of every department
+  taking part (``details["department:<name>"]``), so that an auditor knows
+  whose log speaks for which department;
+- per round (:meth:`CoordinatorAudit.observe`, the ``on_round`` callback),
+  one ``aggregate`` record per department (``details["entry"] ==
+  "department"``: its train status, the update hash it sent, the epsilon it
+  reported, its reason when refused or rejected, whether it evaluated), then
+  one ``aggregate`` record for the round (``"entry" == "round"``) carrying
+  the aggregate's hash. One record per department keeps every record small
+  whatever the federation's size;
+- ``model_export`` (:meth:`CoordinatorAudit.record_model_export`): the
+  SHA-256 of the checkpoint file and the final aggregate's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from fedgov.types import ActorId, DatasetId, JobId
+from ledger.audit.department import number_text
+from ledger.audit.errors import AuditError
+from ledger.records import ZERO_HASH, Action, AuditRecord, Role, now_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from coordinator.guard import DepartmentOutcome, RoundReport
+    from coordinator.run_record import RunRecord
+    from fedgov.job import TrainJob
+    from ledger.audit.actor_log import ActorLog
+
+__all__ = [
+    "ENTRY_DEPARTMENT",
+    "ENTRY_ROUND",
+    "ROSTER_PREFIX",
+    "CoordinatorAudit",
+    "file_sha256",
+    "model_export_record",
+    "roster_record",
+    "round_records",
+]
+
+ENTRY_DEPARTMENT: Final = "department"
+ENTRY_ROUND: Final = "round"
+ROSTER_PREFIX: Final = "department:"
+MAX_REASON_CHARS = 2000
+_REPORTED = ("epsilon-job", "epsilon-total", "epsilon-limit")
+
+
+def _record(
+    job: TrainJob, actor: str, action: Action, timestamp_ms: int, **fields: object
+) -> AuditRecord:
+    return AuditRecord(
+        actor=ActorId(actor),
+        role=Role.COORDINATOR,
+        action=action,
+        timestamp_ms=timestamp_ms,
+        dataset=DatasetId(job.dataset),
+        purpose=job.purpose,
+        job=JobId(job.job_id),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def roster_record(
+    job: TrainJob, *, actor: str, departments: Mapping[str, str], timestamp_ms: int
+) -> AuditRecord:
+    """The ``job_submit`` record: the job and who speaks for each department."""
+    details = {
+        f"{ROSTER_PREFIX}{name}": address for name, address in departments.items()
+    }
+    details.update(
+        {
+            "strategy": job.strategy,
+            "num-rounds": str(job.num_rounds),
+            "epsilon": "none" if job.epsilon is None else number_text(job.epsilon),
+            "delta": number_text(job.delta),
+            "budget-epsilon": number_text(job.budget_epsilon),
+        }
+    )
+    return _record(job, actor, Action.JOB_SUBMIT, timestamp_ms, details=details)
+
+
+def _entry(
+    job: TrainJob,
+    actor: str,
+    timestamp_ms: int,
+    server_round: int,
+    name: str,
+    train: DepartmentOutcome | None,
+    evaluate: DepartmentOutcome | None,
+) -> AuditRecord:
+    details = {
+        "entry": ENTRY_DEPARTMENT,
+        "department": name,
+        "train": train.status if train is not None else "none",
+        "evaluate": "none" if evaluate is None else evaluate.status,
+    }
+    examples = 0
+    update = ZERO_HASH
+    if train is not None:
+        details["node"] = str(train.node_id)
+        if train.reason:
+            details["reason"] = train.reason[:MAX_REASON_CHARS]
+        details.update(
+            (key, number_text(train.metrics[key]))
+            for key in _REPORTED
+            if key in train.metrics
+        )
+        examples = int(train.metrics.get("num-examples", 0))
+        if train.update_hash:
+            update = bytes.fromhex(train.update_hash)
+    return _record(
+        job,
+        actor,
+        Action.AGGREGATE,
+        timestamp_ms,
+        round=server_round,
+        record_count=examples,
+        result_hash=update,
+        details=details,
+    )
+
+
+def round_records(
+    report: RoundReport, *, job: TrainJob, actor: str, timestamp_ms: int
+) -> list[AuditRecord]:
+    """A round's ``aggregate`` records: one per department, then the round's."""
+    train = {o.department: o for o in report.train}
+    evaluate = {o.department: o for o in report.evaluate}
+    names = list(dict.fromkeys([*train, *evaluate]))
+    out = [
+        _entry(
+            job,
+            actor,
+            timestamp_ms,
+            report.server_round,
+            name,
+            train.get(name),
+            evaluate.get(name),
+        )
+        for name in names
+    ]
+    by_status: dict[str, list[str]] = {}
+    for outcome in report.train:
+        by_status.setdefault(outcome.status, []).append(outcome.department)
+    trained = [o for o in report.train if o.update_hash]
+    details = {
+        "entry": ENTRY_ROUND,
+        "strategy": job.strategy,
+        **{status: json.dumps(sorted(who)) for status, who in by_status.items()},
+    }
+    out.append(
+        _record(
+            job,
+            actor,
+            Action.AGGREGATE,
+            timestamp_ms,
+            round=report.server_round,
+            record_count=sum(int(o.metrics.get("num-examples", 0)) for o in trained),
+            result_hash=bytes.fromhex(report.aggregate_hash)
+            if report.aggregate_hash
+            else ZERO_HASH,
+            details=details,
+        )
+    )
+    return out
+
+
+def file_sha256(path: Path) -> bytes:
+    """SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def model_export_record(
+    record: RunRecord, *, job: TrainJob, actor: str, timestamp_ms: int
+) -> AuditRecord:
+    """The ``model_export`` record of a finished run (its checkpoint's SHA-256)."""
+    if record.checkpoint is None:
+        raise AuditError("the run record names no checkpoint: no model was exported")
+    checkpoint = Path(record.checkpoint)
+    try:
+        digest = file_sha256(checkpoint)
+    except OSError as e:
+        raise AuditError(
+            f"cannot hash the checkpoint {checkpoint}: {e.strerror}"
+        ) from e
+    hashes = [str(r.get("aggregate_hash", "")) for r in record.rounds]
+    final = next((h for h in reversed(hashes) if h), "")
+    return _record(
+        job,
+        actor,
+        Action.MODEL_EXPORT,
+        timestamp_ms,
+        round=len(record.rounds),
+        result_hash=digest,
+        details={
+            "checkpoint": checkpoint.name,
+            "final-aggregate": final,
+            "engine": record.engine,
+        },
+    )
+
+
+class CoordinatorAudit:
+    """Writes the coordinator's records for ``job`` into ``log``.
+
+    ``on_commit`` runs after every commit (the anchoring relay's wake-up).
+    """
+
+    def __init__(
+        self,
+        log: ActorLog,
+        job: TrainJob,
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.log = log
+        self.job = job
+        self._on_commit = on_commit
+
+    @property
+    def actor(self) -> str:
+        return str(self.log.account.address)
+
+    def _commit(self, records: list[AuditRecord]) -> None:
+        self.log.commit(records)
+        if self._on_commit is not None:
+            self._on_commit()
+
+    def record_roster(self, departments: Mapping[str, str]) -> None:
+        """Write the ``job_submit`` record naming each department's address."""
+        self._commit(
+            [
+                roster_record(
+                    self.job,
+                    actor=self.actor,
+                    departments=departments,
+                    timestamp_ms=now_ms(),
+                )
+            ]
+        )
+
+    def observe(self, report: RoundReport) -> None:
+        """The ``on_round`` callback: record what the round did."""
+        self._commit(
+            round_records(report, job=self.job, actor=self.actor, timestamp_ms=now_ms())
+        )
+
+    def record_model_export(self, record: RunRecord) -> None:
+        """Write the ``model_export`` record of the finished run."""
+        self._commit(
+            [
+                model_export_record(
+                    record, job=self.job, actor=self.actor, timestamp_ms=now_ms()
+                )
+            ]
+        )
+
+    def observer(
+        self, then: Callable[[RoundReport], None] | None = None
+    ) -> Callable[[RoundReport], None]:
+        """An ``on_round`` callback that records the round, then calls ``then``."""
+
+        def on_round(report: RoundReport) -> None:
+            self.observe(report)
+            if then is not None:
+                then(report)
+
+        return on_round

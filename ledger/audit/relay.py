@@ -1,0 +1,343 @@
+"""Relaying actors' signed tree heads to the AnchorRegistry.
+
+Departments sign their heads (they hold their keys) but may not reach the
+chain: in a simulation the embedded EVM lives only in the coordinator's
+process, and a county may not want every department to hold ether.
+:class:`AnchorRelay` runs next to the chain, watches the actors' log files,
+and submits the newest signed head of each log to the registry. The
+registry checks the signature and the signer's role, so the relay needs no
+authority of its own: it only pays for the transactions.
+
+Per log, a head is relayed when its :class:`~ledger.anchor.AnchorPolicy`
+says so: ``every_records`` records signed but unanchored, or the oldest of
+them waiting ``interval_s`` seconds; never per record. When the chain
+fails, the log is retried after an exponential backoff; its records are
+durable on disk meanwhile and the next anchor covers them all.
+:meth:`AnchorRelay.flush` anchors everything signed so far (end of a job).
+
+The relay reads the newest head straight from the log's SQLite file,
+read-only (the ``signed_heads`` table of :mod:`ledger.store`), so polling
+costs one small query per log, never a rehash of the log, and never
+interferes with the process writing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fedgov.errors import ConfigurationError, FedgovError
+from ledger.anchor import AnchorPolicy
+from ledger.errors import AnchorError, LogStorageError
+from ledger.tree_head import SignedTreeHead, TreeHead, log_id_for, recover_signer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import TracebackType
+
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.anchor import HeadRegistry
+    from ledger.anchor_registry import AnchoredHead
+    from ledger.tree_head import SigningDomain
+
+__all__ = ["AnchorRelay", "LatestHead", "RelayStatus", "read_latest_head"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LatestHead:
+    """A log's newest head signed for one domain, as its file holds it."""
+
+    actor: str
+    log_name: str
+    signed: SignedTreeHead
+
+
+def read_latest_head(path: Path, domain: SigningDomain) -> LatestHead | None:
+    """The newest head of the log file ``path`` signed for ``domain``.
+
+    ``None`` when the log does not exist yet or holds no such head.
+    """
+    if not path.exists():
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            tables = db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchall()
+            if not tables:
+                return None  # the writer is creating the log right now
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            row = db.execute(
+                "SELECT tree_size, root_hash, timestamp_ms, signer, signature "
+                "FROM signed_heads WHERE chain_id = ? AND verifying_contract = ? "
+                "ORDER BY seq DESC LIMIT 1",
+                (domain.chain_id, domain.verifying_contract),
+            ).fetchone()
+    except sqlite3.Error as e:
+        raise LogStorageError(str(path), f"cannot read its signed heads: {e}") from e
+    if row is None:
+        return None
+    actor, log_name = str(meta["actor"]), str(meta["log_name"])
+    size, root, timestamp, signer, signature = row
+    head = TreeHead(log_id_for(actor, log_name), int(size), bytes(root), int(timestamp))
+    return LatestHead(
+        actor, log_name, SignedTreeHead(head, str(signer), bytes(signature))
+    )
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    """Where one watched log stands."""
+
+    path: Path
+    anchored_size: int | None
+    """Size of its newest anchor (``None``: not read from the chain yet)."""
+    anchors_sent: int
+    failures: int
+    last_error: str | None
+
+
+class _Watched:
+    def __init__(self, path: Path, backoff_s: float) -> None:
+        self.path = path
+        self.anchored_size: int | None = None
+        self.pending_since: float | None = None
+        self.retry_at = 0.0
+        self.backoff_s = backoff_s
+        self.anchors_sent = 0
+        self.failures = 0
+        self.last_error: str | None = None
+
+
+class AnchorRelay:
+    """Anchors the signed heads of the log files it watches; ``sender`` pays.
+
+    Call :meth:`poll` when logs may have grown (after a round), or
+    :meth:`start` a background thread that polls every ``policy.poll_s``.
+    Thread-safe.
+    """
+
+    def __init__(
+        self,
+        registry: HeadRegistry,
+        *,
+        sender: LocalAccount,
+        policy: AnchorPolicy | None = None,
+        logs: Iterable[Path] = (),
+    ) -> None:
+        self._registry = registry
+        self._sender = sender
+        self._policy = policy or AnchorPolicy()
+        self._watched: dict[Path, _Watched] = {}
+        self._lock = threading.RLock()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        for path in logs:
+            self.watch(path)
+
+    @property
+    def policy(self) -> AnchorPolicy:
+        return self._policy
+
+    def watch(self, path: Path) -> None:
+        """Relay the heads of the log file ``path`` (it may not exist yet)."""
+        with self._lock:
+            self._watched.setdefault(
+                Path(path), _Watched(Path(path), self._policy.initial_backoff_s)
+            )
+
+    def status(self) -> list[RelayStatus]:
+        """Every watched log's anchoring state."""
+        with self._lock:
+            return [
+                RelayStatus(
+                    w.path, w.anchored_size, w.anchors_sent, w.failures, w.last_error
+                )
+                for w in self._watched.values()
+            ]
+
+    def poll(self) -> list[AnchoredHead]:
+        """Anchor the heads that are due; chain failures are retried later."""
+        anchored: list[AnchoredHead] = []
+        with self._lock:
+            now = time.monotonic()
+            for watched in self._watched.values():
+                if now < watched.retry_at:
+                    continue
+                try:
+                    result = self._relay(watched, now, force=False)
+                except FedgovError as e:
+                    self._failed(watched, now, e)
+                    continue
+                if result is not None:
+                    anchored.append(result)
+        return anchored
+
+    def flush(self, timeout_s: float = 60.0) -> list[AnchoredHead]:
+        """Anchor every head signed before this call; raise :class:`AnchorError`
+        naming the first log that could not be anchored within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            targets = {
+                path: latest.signed.head.tree_size
+                for path in self._watched
+                if (latest := read_latest_head(path, self._registry.domain)) is not None
+            }
+        anchored: list[AnchoredHead] = []
+        backoff = self._policy.initial_backoff_s
+        while True:
+            with self._lock:
+                for path in list(targets):
+                    watched = self._watched[path]
+                    try:
+                        result = self._relay(watched, time.monotonic(), force=True)
+                    except FedgovError as e:
+                        self._failed(watched, time.monotonic(), e)
+                        continue
+                    if result is not None:
+                        anchored.append(result)
+                    if (watched.anchored_size or 0) >= targets[path]:
+                        del targets[path]
+            if not targets:
+                return anchored
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                path, size = next(iter(targets.items()))
+                watched = self._watched[path]
+                latest = read_latest_head(path, self._registry.domain)
+                log_id = latest.signed.head.log_id if latest is not None else bytes(32)
+                raise AnchorError(
+                    log_id, size, f"{path}: {watched.last_error or 'timed out'}"
+                )
+            time.sleep(min(backoff, remaining))
+            backoff = min(backoff * 2, self._policy.max_backoff_s)
+
+    def _relay(
+        self, watched: _Watched, now: float, *, force: bool
+    ) -> AnchoredHead | None:
+        latest = read_latest_head(watched.path, self._registry.domain)
+        if latest is None:
+            return None
+        signed = latest.signed
+        if watched.anchored_size is None:
+            on_chain = self._registry.latest(signed.head.log_id)
+            watched.anchored_size = 0 if on_chain is None else on_chain.tree_size
+        size = signed.head.tree_size
+        if size <= watched.anchored_size:
+            watched.pending_since = None
+            return None
+        if watched.pending_since is None:
+            watched.pending_since = now
+        policy = self._policy
+        due = (
+            force
+            or size - watched.anchored_size >= policy.every_records
+            or now - watched.pending_since >= policy.interval_s
+        )
+        if not due:
+            return None
+        if signed.signer != latest.actor or (
+            recover_signer(signed, self._registry.domain) != signed.signer
+        ):
+            raise ConfigurationError(
+                str(watched.path),
+                f"its head at size {size} is not signed by the log's actor {latest.actor}",
+            )
+        result = self._registry.anchor(
+            signed, log_name=latest.log_name, sender=self._sender
+        )
+        watched.anchored_size = result.tree_size
+        watched.pending_since = None
+        watched.retry_at = 0.0
+        watched.backoff_s = policy.initial_backoff_s
+        watched.anchors_sent += 1
+        watched.last_error = None
+        _log.info(
+            "relayed %s's head at size %d (block %d)",
+            latest.actor,
+            result.tree_size,
+            result.block_number,
+        )
+        return result
+
+    def _failed(self, watched: _Watched, now: float, error: FedgovError) -> None:
+        # Re-read the anchored size from the chain next time: the failed
+        # transaction may have been mined after all.
+        watched.anchored_size = None
+        watched.failures += 1
+        watched.last_error = str(error)
+        watched.retry_at = now + watched.backoff_s
+        _log.warning(
+            "relaying %s failed (retry in %.1f s): %s",
+            watched.path,
+            watched.backoff_s,
+            error,
+        )
+        watched.backoff_s = min(watched.backoff_s * 2, self._policy.max_backoff_s)
+
+    # -- background thread ------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake the background thread now (a log was just committed to)."""
+        with self._wake:
+            self._wake.notify_all()
+
+    def start(self) -> None:
+        """Poll in a background thread until :meth:`stop`."""
+        if self._thread is not None:
+            raise ConfigurationError("AnchorRelay", "already started")
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name="anchor-relay", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, *, flush: bool = True, timeout_s: float = 60.0) -> None:
+        """Stop the thread, then (by default) :meth:`flush`."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            with self._wake:
+                self._stopping = True
+                self._wake.notify_all()
+            thread.join()
+        if flush:
+            self.flush(timeout_s)
+
+    def __enter__(self) -> AnchorRelay:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop(flush=exc_type is None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+                self._wake.wait(self._policy.poll_s)
+                if self._stopping:
+                    return
+            try:
+                self.poll()
+            # The thread must outlive any failure; poll() already handles
+            # the ledger's own, so anything here is unexpected.
+            except Exception:
+                _log.exception("anchor relay poll failed")

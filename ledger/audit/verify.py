@@ -1,0 +1,223 @@
+"""The auditor's entry point: fetch logs and chain facts, run the checks.
+
+:func:`verify_audit` takes the logs (export files, LogStore files, or
+:class:`~ledger.export.ExportedLog` objects, e.g. from
+:meth:`ledger.client.LogClient.fetch_log`), a chain connection and the
+AnchorRegistry's address (the Roles contract is the one the registry reads,
+checked against ``roles`` when given), and returns an
+:class:`~ledger.audit.report.AuditReport`. What it reads from the chain:
+
+- every anchor of every log (:meth:`AnchorRegistry.history`: one
+  single-block query per anchor) and its block's time;
+- every grant and revoke of the coordinator and department roles to each
+  log's writer (:meth:`Roles.history`), with their blocks' times.
+
+The checks themselves are :func:`ledger.audit.checks.audit_logs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eth_utils.address import to_checksum_address
+
+from fedgov.errors import ConfigurationError
+from ledger.anchor_registry import AnchorRegistry
+from ledger.audit.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
+from ledger.audit.coordinator import file_sha256
+from ledger.chain_roles import Roles
+from ledger.errors import LedgerError
+from ledger.export import ExportedLog, read_export
+from ledger.records import Role
+from ledger.store import LogStore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from coordinator.run_record import RunRecord
+    from ledger.audit.checks import Mechanism
+    from ledger.audit.report import AuditReport
+    from ledger.chain import Chain
+    from ledger.chain_roles import RoleChange
+
+__all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
+
+LogSource = ExportedLog | str | Path
+"""A log as the auditor holds it: an export file, a LogStore file, or in memory."""
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def load_log(path: str | Path) -> ExportedLog:
+    """Read a log file: an export (JSON Lines) or a LogStore (SQLite).
+
+    A LogStore is integrity-checked on opening; either kind raises a
+    :class:`~ledger.errors.LedgerError` naming the first bad record it finds.
+    """
+    file = Path(path)
+    try:
+        with file.open("rb") as data:
+            magic = data.read(len(_SQLITE_MAGIC))
+    except OSError as e:
+        raise ConfigurationError("log", f"cannot read {file}: {e.strerror}") from e
+    if magic != _SQLITE_MAGIC:
+        return read_export(file)
+    with LogStore(file) as store:
+        return ExportedLog(
+            actor=store.actor,
+            log_name=store.log_name,
+            log_id=store.log_id,
+            records=tuple(store.encoded_records(0)),
+            heads=tuple(store.signed_head_entries()),
+        )
+
+
+def load_run_record(
+    source: RunRecord | Mapping[str, Any] | str | Path,
+) -> dict[str, Any]:
+    """A run record as plain JSON values (from the object or its file)."""
+    if isinstance(source, str | Path):
+        try:
+            loaded = json.loads(Path(source).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigurationError("run_record", f"cannot read {source}: {e}") from e
+        if not isinstance(loaded, dict):
+            raise ConfigurationError("run_record", f"{source} holds no JSON object")
+        return loaded
+    if isinstance(source, Mapping):
+        return dict(source)
+    return dataclasses.asdict(source)
+
+
+class _ChainReader:
+    """Reads anchors and role histories, caching block times."""
+
+    def __init__(self, chain: Chain, registry: AnchorRegistry, roles: Roles) -> None:
+        self._chain = chain
+        self._registry = registry
+        self._roles = roles
+        self._times: dict[int, int] = {}
+
+    def _time(self, block: int) -> int:
+        if block not in self._times:
+            self._times[block] = self._chain.block_timestamp(block)
+        return self._times[block]
+
+    def facts(self, log: ExportedLog) -> ChainFacts:
+        anchors = tuple(self._registry.history(log.log_id))
+        spans: list[RoleSpan] = []
+        for role in (Role.COORDINATOR, Role.DEPARTMENT):
+            spans.extend(self._spans(role, self._roles.history(log.actor, role)))
+        return ChainFacts(
+            anchors=anchors,
+            block_times={a.block_number: self._time(a.block_number) for a in anchors},
+            spans=tuple(spans),
+        )
+
+    def _spans(self, role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
+        spans: list[RoleSpan] = []
+        start: RoleChange | None = None
+        for change in changes:
+            if change.granted and start is None:
+                start = change
+            elif not change.granted and start is not None:
+                spans.append(
+                    RoleSpan(
+                        role,
+                        start.block_number,
+                        self._time(start.block_number),
+                        change.block_number,
+                        self._time(change.block_number),
+                    )
+                )
+                start = None
+        if start is not None:
+            spans.append(
+                RoleSpan(role, start.block_number, self._time(start.block_number))
+            )
+        return spans
+
+
+def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:
+    # Imported here: the accountant pulls in Opacus and torch (seconds), and
+    # is needed only when a log holds budget_spend records.
+    from privacy.accounting import GaussianSpend, epsilon_spent
+
+    return epsilon_spent(
+        [GaussianSpend(noise, rate, steps) for noise, rate, steps in mechanisms],
+        delta=delta,
+    )
+
+
+def _input(source: LogSource, reader: _ChainReader) -> LogInput:
+    if isinstance(source, ExportedLog):
+        label = f"log 0x{source.log_id.hex()[:12]}… of {source.actor}"
+        log = source
+    else:
+        label = str(source)
+        try:
+            log = load_log(source)
+        except LedgerError as e:
+            return LogInput(label, None, e)
+    return LogInput(label, log, chain=reader.facts(log))
+
+
+def verify_audit(
+    logs: Sequence[LogSource],
+    *,
+    chain: Chain,
+    registry: str,
+    roles: str | None = None,
+    run_record: RunRecord | Mapping[str, Any] | str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    allow_unanchored: bool = False,
+    clock_skew_s: float = 5.0,
+    recompute_epsilon: bool = True,
+) -> AuditReport:
+    """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
+
+    ``checkpoint`` (default: the run record's, when that file exists) is
+    hashed and compared with the ``model_export`` record. Unreadable logs
+    are findings; an unreachable chain raises.
+    """
+    if not logs:
+        raise ConfigurationError("logs", "give at least one log to audit")
+    if clock_skew_s < 0:
+        raise ConfigurationError("clock_skew_s", f"must be >= 0, got {clock_skew_s}")
+    anchor_registry = AnchorRegistry.at(chain, registry)
+    roles_address = anchor_registry.roles_address
+    if roles is not None and to_checksum_address(roles) != roles_address:
+        raise ConfigurationError(
+            "roles",
+            f"the registry {anchor_registry.address} reads roles from {roles_address}, "
+            f"not {roles}",
+        )
+    reader = _ChainReader(chain, anchor_registry, Roles.at(chain, roles_address))
+    record = load_run_record(run_record) if run_record is not None else None
+    digest = None
+    checkpoint_path = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint_path is None and record is not None and record.get("checkpoint"):
+        candidate = Path(str(record["checkpoint"]))
+        checkpoint_path = candidate if candidate.is_file() else None
+    if checkpoint_path is not None:
+        try:
+            digest = file_sha256(checkpoint_path)
+        except OSError as e:
+            raise ConfigurationError(
+                "checkpoint", f"cannot read {checkpoint_path}: {e.strerror}"
+            ) from e
+    return audit_logs(
+        [_input(source, reader) for source in logs],
+        options=AuditOptions(
+            domain=anchor_registry.domain,
+            allow_unanchored=allow_unanchored,
+            clock_skew_s=clock_skew_s,
+        ),
+        epsilon_of=_epsilon_of if recompute_epsilon else None,
+        run_record=record,
+        checkpoint_sha256=digest,
+    )
