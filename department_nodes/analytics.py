@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
 import pandas as pd
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
+from numpy.typing import NDArray
 
 from department_nodes.node import DepartmentNode, NodePolicy
 from fedgov import protocol as p
@@ -51,8 +54,10 @@ __all__ = [
     "QUERY_RECORD",
     "REPLY_METRIC_KEYS",
     "SPEND_KIND",
+    "LocalAnswer",
     "answer_query",
     "department_records",
+    "local_answer",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,7 +156,28 @@ def answer_query(
     return _answer(msg, query, DepartmentNode(run_job, policy, context.state))
 
 
-def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
+@dataclass(frozen=True)
+class LocalAnswer:
+    """One department's answer to a query, or its refusal (``noisy is None``).
+
+    Independent of how it travels: a QUERY reply (:func:`answer_query`) or a
+    secure sum, whose provider sends ``noisy`` and reports the rest in clear.
+    """
+
+    department: str
+    noisy: NDArray[np.float64] | None
+    noise_std: tuple[float, ...]
+    epsilon_query: float
+    epsilon_total: float
+    epsilon_limit: float
+    reason: str = ""
+
+
+def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
+    """Charge ``query``'s spend to ``node``'s ledger, then answer it from its records.
+
+    A spend that would exceed the limit is refused before any record is read.
+    """
     department = node.policy.department
     plan = plan_answer(query)
     limit = node.ledger.ensure_limit(
@@ -166,11 +192,8 @@ def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
             query.dataset, plan.spend, kind=SPEND_KIND, job_id=query.query_id
         )
     except BudgetExceeded as exc:
-        return _refuse(
-            msg,
-            department,
-            str(exc),
-            **{KEY_EPSILON_TOTAL: exc.spent, KEY_EPSILON_LIMIT: exc.limit},
+        return LocalAnswer(
+            department, None, (), 0.0, exc.spent, exc.limit, reason=str(exc)
         )
     logger.info(
         "query %s (%s) at %s: epsilon %.4f charged, %.4f spent in all",
@@ -181,16 +204,37 @@ def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
         record.epsilon_after,
     )
     records = department_records(query.dataset, department, seed=node.job.seed)
-    noisy = release_gaussian(plan, exact_answer(query, records))
+    return LocalAnswer(
+        department,
+        release_gaussian(plan, exact_answer(query, records)),
+        plan.noise_std,
+        plan.epsilon,
+        record.epsilon_after,
+        limit.epsilon,
+    )
+
+
+def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
+    answer = local_answer(query, node)
+    if answer.noisy is None:
+        return _refuse(
+            msg,
+            answer.department,
+            answer.reason,
+            **{
+                KEY_EPSILON_TOTAL: answer.epsilon_total,
+                KEY_EPSILON_LIMIT: answer.epsilon_limit,
+            },
+        )
     return _reply(
         msg,
-        department,
+        answer.department,
         status=p.STATUS_OK,
         metrics={
-            KEY_ANSWER: [float(v) for v in noisy],
-            KEY_NOISE_STD: list(plan.noise_std),
-            KEY_EPSILON_QUERY: plan.epsilon,
-            KEY_EPSILON_TOTAL: record.epsilon_after,
-            KEY_EPSILON_LIMIT: limit.epsilon,
+            KEY_ANSWER: [float(v) for v in answer.noisy],
+            KEY_NOISE_STD: list(answer.noise_std),
+            KEY_EPSILON_QUERY: answer.epsilon_query,
+            KEY_EPSILON_TOTAL: answer.epsilon_total,
+            KEY_EPSILON_LIMIT: answer.epsilon_limit,
         },
     )

@@ -28,7 +28,7 @@ import opendp.prelude as dp
 from numpy.typing import NDArray
 
 from fedgov.errors import ConfigurationError
-from privacy.accounting import GaussianSpend, epsilon_spent
+from privacy.accounting import RDP_ORDERS, GaussianSpend, epsilon_spent
 
 __all__ = [
     "GaussianPlan",
@@ -47,6 +47,7 @@ _RELATIVE_PRECISION = 1e-7
 # OpenDP rounds its privacy map upwards; scaling the noise by a hair more than
 # that rounding keeps the recorded spend at or below the requested epsilon.
 _ROUNDING_MARGIN = 1.0 + 1e-9
+_MAX_NOISE_MULTIPLIER = 1e6
 
 
 def _check_privacy(epsilon: float, delta: float) -> None:
@@ -76,6 +77,15 @@ def gaussian_noise_multiplier(*, epsilon: float, delta: float) -> float:
     _check_privacy(epsilon, delta)
     low, high = 0.0, 1.0
     while _single_answer_epsilon(high, delta) > epsilon:
+        if high > _MAX_NOISE_MULTIPLIER:
+            # The RDP-to-(epsilon, delta) conversion over a finite grid of
+            # orders has a floor, about log(1/delta) / (max order - 1).
+            raise ConfigurationError(
+                "epsilon",
+                f"{epsilon!r} is below what the accountant certifies at delta "
+                f"{delta!r} (its Renyi orders end at {max(RDP_ORDERS):g}); "
+                "ask for a larger epsilon or delta",
+            )
         low, high = high, 2.0 * high
     while high - low > _RELATIVE_PRECISION * high:
         middle = 0.5 * (low + high)

@@ -46,6 +46,7 @@ from fedgov.data import (
 from fedgov.data.errors import UnknownDatasetError
 from fedgov.errors import ConfigurationError
 from privacy._columns import may_be_aggregated
+from privacy._mechanisms_gaussian import gaussian_noise_multiplier
 from privacy.errors import PrivacyError
 
 __all__ = [
@@ -259,6 +260,10 @@ class Query:
             raise QueryError(
                 "delta", f"must lie strictly between 0 and 1, got {self.delta!r}"
             )
+        try:
+            gaussian_noise_multiplier(epsilon=self.epsilon, delta=self.delta)
+        except ConfigurationError as e:
+            raise QueryError("epsilon", e.rule) from e
 
     def _column(self, name: str, *, argument: str) -> ColumnSpec:
         if name not in self.spec.schema:
