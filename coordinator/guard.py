@@ -163,14 +163,14 @@ class GuardedStrategy(Strategy):
                 )
                 continue
             department, status, reason = _department(msg)
-            metrics = _metrics(msg)
+            reported = _metrics(msg)
             node_id = msg.metadata.src_node_id
             if status == p.STATUS_REFUSED:
                 logger.warning(
                     "round %d: %s refused: %s", server_round, department, reason
                 )
                 report.train.append(
-                    DepartmentOutcome(department, node_id, REFUSED, reason, metrics)
+                    DepartmentOutcome(department, node_id, REFUSED, reason, reported)
                 )
                 continue
             if p.ARRAYS not in msg.content.array_records:
@@ -189,13 +189,13 @@ class GuardedStrategy(Strategy):
                     problem,
                 )
                 report.train.append(
-                    DepartmentOutcome(department, node_id, REJECTED, problem, metrics)
+                    DepartmentOutcome(department, node_id, REJECTED, problem, reported)
                 )
                 continue
             digest = p.hash_arrays(msg.content.array_records[p.ARRAYS]).hex()
             report.train.append(
                 DepartmentOutcome(
-                    department, node_id, TRAINED, "", metrics, update_hash=digest
+                    department, node_id, TRAINED, "", reported, update_hash=digest
                 )
             )
             accepted.append(msg)
@@ -210,9 +210,7 @@ class GuardedStrategy(Strategy):
             report.aggregate_hash = p.hash_arrays(arrays).hex()
         if metrics is not None:
             report.aggregated_train = {
-                k: float(v)
-                for k, v in metrics.items()  # type: ignore[arg-type]
-                if isinstance(v, int | float)
+                k: float(v) for k, v in metrics.items() if isinstance(v, int | float)
             }
         return arrays, metrics
 
@@ -250,9 +248,7 @@ class GuardedStrategy(Strategy):
             metrics = self.inner.aggregate_evaluate(server_round, ok)
         if metrics is not None:
             report.aggregated_evaluate = {
-                k: float(v)
-                for k, v in metrics.items()  # type: ignore[arg-type]
-                if isinstance(v, int | float)
+                k: float(v) for k, v in metrics.items() if isinstance(v, int | float)
             }
         report.round_seconds = time.perf_counter() - report.started
         if not self._central:
@@ -280,7 +276,7 @@ class GuardedStrategy(Strategy):
                 if result is not None:
                     report.central_evaluate = {
                         k: float(v)
-                        for k, v in result.items()  # type: ignore[arg-type]
+                        for k, v in result.items()
                         if isinstance(v, int | float)
                     }
                 self._finish(report)

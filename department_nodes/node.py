@@ -43,6 +43,15 @@ __all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
 logger = logging.getLogger(__name__)
 
 
+def _number(record: ConfigRecord, key: str) -> float:
+    value = record[key]
+    if not isinstance(value, int | float):
+        raise ConfigurationError(
+            key, f"must be a number in the saved plan, got {value!r}"
+        )
+    return float(value)
+
+
 def default_state_dir() -> Path:
     """Where a department keeps durable state when nothing else is configured."""
     return Path(os.environ.get("FEDGOV_HOME", Path.home() / ".fedgov"))
@@ -134,13 +143,13 @@ class DepartmentNode:
         key = f"fedgov.plan.{self.job.job_id}"
         if key in self._state:
             saved = self._state.config_records[key]
-            noise = float(saved["noise-multiplier"])
+            noise = _number(saved, "noise-multiplier")
             return LocalPlan(
-                num_examples=int(saved["num-examples"]),
-                batch_size=int(saved["batch-size"]),
-                steps_per_epoch=int(saved["steps-per-epoch"]),
-                sample_rate=float(saved["sample-rate"]),
-                steps_per_round=int(saved["steps-per-round"]),
+                num_examples=int(_number(saved, "num-examples")),
+                batch_size=int(_number(saved, "batch-size")),
+                steps_per_epoch=int(_number(saved, "steps-per-epoch")),
+                sample_rate=_number(saved, "sample-rate"),
+                steps_per_round=int(_number(saved, "steps-per-round")),
                 noise_multiplier=noise if noise > 0 else None,
             )
         plan = plan_local_training(
@@ -162,6 +171,13 @@ class DepartmentNode:
             }
         )
         return plan
+
+    def _proximal_mu(self, msg: Message) -> float:
+        # Flower's FedProx sends its mu with each round's config.
+        if self.job.strategy != "fedprox":
+            return 0.0
+        config = msg.content.config_records[p.CONFIG]
+        return _number(config, "proximal-mu") if "proximal-mu" in config else 0.0
 
     def _generator(self, server_round: int) -> torch.Generator:
         generator = torch.Generator()
@@ -203,7 +219,9 @@ class DepartmentNode:
     # -- message handlers ----------------------------------------------------
 
     def train(self, msg: Message) -> Message:
-        server_round = int(msg.content[p.CONFIG]["server-round"])  # type: ignore[arg-type]
+        server_round = int(
+            _number(msg.content.config_records[p.CONFIG], "server-round")
+        )
         plan = self._plan()
         spend = plan.round_spend
         epsilon_total = 0.0
@@ -263,9 +281,7 @@ class DepartmentNode:
             learning_rate=self.job.learning_rate,
             momentum=self.job.momentum,
             max_grad_norm=self.job.max_grad_norm,
-            proximal_mu=float(msg.content[p.CONFIG].get("proximal-mu", 0.0))  # type: ignore[union-attr,arg-type]
-            if self.job.strategy == "fedprox"
-            else 0.0,
+            proximal_mu=self._proximal_mu(msg),
             generator=self._generator(server_round),
         )
         status = self.ledger.status(self.job.dataset) if spend is not None else None

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from coordinator.training import model_spec
 from department_nodes.data_access import DepartmentDataAccess, departments_for
@@ -41,12 +43,17 @@ NON_PRIVATE_BATCH = 256
 
 
 def _fit(
-    job: TrainJob, features: object, labels: object, *, private: bool, seed: int
+    job: TrainJob,
+    features: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    *,
+    private: bool,
+    seed: int,
 ) -> torch.nn.Module:
     torch.set_num_threads(1)
     passes = job.num_rounds * job.local_epochs
     plan = plan_local_training(
-        num_examples=len(labels),  # type: ignore[arg-type]
+        num_examples=len(labels),
         batch_size=job.batch_size
         if private
         else max(job.batch_size, NON_PRIVATE_BATCH),
@@ -62,7 +69,7 @@ def _fit(
             model,
             features,
             labels,
-            plan=plan,  # type: ignore[arg-type]
+            plan=plan,
             learning_rate=job.learning_rate,
             momentum=job.momentum,
             max_grad_norm=job.max_grad_norm,

@@ -152,11 +152,9 @@ def build_job(cfg: DictConfig) -> tuple[TrainJob, Any]:
     strategy: StrategyConf = instantiate(cfg.strategy)
     privacy: PrivacyConf = instantiate(cfg.privacy)
     engine = instantiate(cfg.engine)
-    top = {
-        k: v
-        for k, v in OmegaConf.to_container(cfg, resolve=True).items()  # type: ignore[union-attr]
-        if k not in _GROUP_SCHEMAS
-    }
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    top = {str(k): v for k, v in resolved.items() if k not in _GROUP_SCHEMAS}
     job = TrainJob(
         dataset=dataset.name,
         partition=partition.kind,
