@@ -126,21 +126,27 @@ app = ClientApp()
 def query(msg, context):
     return Message(RecordDict(), reply_to=msg)
 """
-# Times the phases of a fresh fedgov ClientApp process, as flwr-clientapp
-# runs them: imports, then the department's data on the first message.
+# A fresh fedgov ClientApp process, phase by phase, as flwr-clientapp runs
+# it: its own imports, the app's imports, then one message's handler (which
+# loads the department's data in a cold process). The handler is imported
+# from this module after the timed imports, so it adds nothing to them.
 _COLD_START = """\
-import sys, time, json
+import json, sys, tempfile, time
+from pathlib import Path
 t0 = time.perf_counter()
-import flwr.clientapp
+from flwr.supernode.cli import flwr_clientapp
 t1 = time.perf_counter()
 import department_nodes.client_app
 t2 = time.perf_counter()
-from department_nodes.data_access import DepartmentDataAccess
+from experiments.bench.round_overhead import handler_seconds
 from fedgov.job import TrainJob
+from flwr.app import RecordDict
 job = TrainJob.from_run_config(json.loads(sys.argv[1]))
-DepartmentDataAccess(job, sys.argv[2]).train_split()
-t3 = time.perf_counter()
-print(json.dumps([t1 - t0, t2 - t1, t3 - t2]))
+handler = handler_seconds(
+    job, sys.argv[2], sys.argv[3], state_dir=Path(tempfile.mkdtemp()), state=RecordDict(),
+    server_round=1,
+)
+print(json.dumps([t1 - t0, t2 - t1, handler]))
 """
 
 
@@ -165,29 +171,53 @@ def _received(content: RecordDict, kind: str, server_round: int) -> Message:
     return received
 
 
+def handler_seconds(
+    job: TrainJob,
+    department: str,
+    kind: str,
+    *,
+    state_dir: Path,
+    state: RecordDict,
+    server_round: int,
+) -> float:
+    """One ``train`` or ``evaluate`` message on a fresh ``DepartmentNode``, in seconds.
+
+    ``state`` plays the node's ``Context.state`` (the job's noise plan is
+    kept there after the first round).
+    """
+    torch.set_num_threads(1)  # as each department's ClientApp does
+    arrays = ArrayRecord(build_model(model_spec(job), seed=job.seed).state_dict())
+    config = ConfigRecord({"server-round": server_round, "job-id": job.job_id})
+    message = _received(
+        RecordDict({p.ARRAYS: arrays, p.CONFIG: config}), kind, server_round
+    )
+    node = DepartmentNode(
+        job, NodePolicy(department=department, state_dir=state_dir), state
+    )
+    started = time.perf_counter()
+    if kind == MessageType.TRAIN:
+        node.train(message)
+    else:
+        node.evaluate(message)
+    return time.perf_counter() - started
+
+
 def local_compute(
     job: TrainJob, departments: list[str], state_dir: Path
 ) -> list[float]:
     """Per round, the slowest department's train + evaluate handler time (seconds)."""
-    torch.set_num_threads(1)  # as each department's ClientApp does
-    arrays = ArrayRecord(build_model(model_spec(job), seed=job.seed).state_dict())
     per_round = [0.0] * job.num_rounds
     for department in departments:
-        policy = NodePolicy(department=department, state_dir=state_dir)
-        state = RecordDict()  # Context.state: the job's plan lives here
+        state = RecordDict()
         for index in range(job.num_rounds):
-            server_round = index + 1
-            config = ConfigRecord({"server-round": server_round, "job-id": job.job_id})
-            started = time.perf_counter()
-            train = RecordDict({p.ARRAYS: arrays, p.CONFIG: config})
-            reply = DepartmentNode(job, policy, state).train(
-                _received(train, MessageType.TRAIN, server_round)
-            )
-            evaluate = RecordDict({p.ARRAYS: reply.content[p.ARRAYS], p.CONFIG: config})
-            DepartmentNode(job, policy, state).evaluate(
-                _received(evaluate, MessageType.EVALUATE, server_round)
-            )
-            per_round[index] = max(per_round[index], time.perf_counter() - started)
+            seconds = sum(
+                handler_seconds(
+                    job, department, kind, state_dir=state_dir, state=state,
+                    server_round=index + 1,
+                )
+                for kind in (MessageType.TRAIN, MessageType.EVALUATE)
+            )  # fmt: skip
+            per_round[index] = max(per_round[index], seconds)
     return per_round
 
 
@@ -215,26 +245,28 @@ def null_round_trips(
     return seconds
 
 
-def cold_start(job: TrainJob, department: str, repeats: int) -> tuple[float, ...]:
-    """Fastest of ``repeats`` fresh processes: interpreter, flwr, fedgov app, data."""
+def cold_start(job: TrainJob, department: str, kind: str, repeats: int) -> list[float]:
+    """Fastest of ``repeats`` fresh processes, in seconds per phase.
+
+    [interpreter, flwr-clientapp's imports, fedgov app's imports, handler].
+    """
     runs = []
     for _ in range(repeats):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         interpreter = time.perf_counter() - started
         done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _COLD_START,
-                json.dumps(job.to_run_config()),
-                department,
-            ],
-            check=True,
+            [sys.executable, "-c", _COLD_START, json.dumps(job.to_run_config()), department,
+             kind],
             capture_output=True,
             text=True,
-        )
-        runs.append((interpreter, *json.loads(done.stdout.strip().splitlines()[-1])))
+            check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"a fresh ClientApp process failed:\n{done.stderr[-3000:]}"
+            )
+        runs.append([interpreter, *json.loads(done.stdout.strip().splitlines()[-1])])
     return min(runs, key=sum)
 
 
@@ -283,6 +315,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{os.cpu_count()} cores"
         )
         compute = local_compute(job, departments, folder / "compute-state")
+        # The slowest department decides a round: per kind, its coldest start.
+        # First: a ClientApp that cannot start fails here, in seconds.
+        cold = {
+            kind: max(
+                (cold_start(job, d, kind, repeats=2) for d in departments), key=sum
+            )
+            for kind in (MessageType.TRAIN, MessageType.EVALUATE)
+        }
 
         def job_in(name: str) -> TrainJob:
             return replace(
@@ -297,9 +337,6 @@ def main(argv: list[str] | None = None) -> None:
             (folder / "deployment" / "run" / "flwr-run.json").read_text()
         )
         trips = null_round_trips(departments, args.null_messages, folder / "null")
-        interpreter, flwr_import, app_import, data_load = cold_start(
-            job, departments[0], 3
-        )
 
     sim_rounds = [float(r["round_seconds"]) for r in sim.rounds]
     dep_rounds = [float(r["round_seconds"]) for r in dep.rounds]
@@ -331,24 +368,33 @@ def main(argv: list[str] | None = None) -> None:
     messages = 2 * len(departments) * job.num_rounds
     clientapp_seconds = float(flower["compute-time"]["clientapp-seconds"]) / messages
     trip = statistics.mean(trips)
-    fresh = interpreter + flwr_import + app_import + data_load
-    predicted = 2 * (trip + app_import + data_load)
+    interpreter, clientapp_import, _, _ = cold[MessageType.TRAIN]
+    app_import = statistics.mean(c[2] for c in cold.values())
+    train_cold, evaluate_cold = (
+        cold[MessageType.TRAIN][3],
+        cold[MessageType.EVALUATE][3],
+    )
+    predicted = 2 * trip + 2 * app_import + train_cold + evaluate_cold
+    steady_round = statistics.mean(dep_rounds[1:] or dep_rounds)
     print(
-        "\ndeployment overhead taken apart (a round: a train and an evaluate message)\n"
-        f"  message round trip, ClientApp doing nothing: {trip:5.2f} s "
+        "\ndeployment, per message (a round sends train, then evaluate, to every "
+        "department):\n"
+        f"  Flower's machinery, ClientApp doing nothing: {trip:5.2f} s round trip "
         f"(min {min(trips):.2f}, max {max(trips):.2f}, {len(trips)} trips)\n"
         "    flwr 1.42 polls: SuperNode pulls every 3 s when idle, the ServerApp's\n"
         "    grid pulls replies every 3 s, SuperExec looks for tasks every 1 s;\n"
-        "    each message also starts one flwr-clientapp process per SuperNode\n"
-        f"  fresh fedgov ClientApp process, per message: {fresh:5.2f} s = "
-        f"interpreter {interpreter:.2f} + flwr {flwr_import:.2f} + fedgov app "
-        f"(torch, Opacus) {app_import:.2f} + department data {data_load:.2f}\n"
-        f"  Flower's own account: {clientapp_seconds:5.2f} s per message inside "
+        "    and one flwr-clientapp process per message and SuperNode: "
+        f"interpreter {interpreter:.2f} s + its imports {clientapp_import:.2f} s\n"
+        f"  fedgov's ClientApp in that fresh process: imports (torch, Opacus, "
+        f"fedgov) {app_import:.2f} s, then the handler with cold caches (data "
+        f"loaded again): train {train_cold:.2f} s, evaluate {evaluate_cold:.2f} s\n"
+        f"  Flower's own account: {clientapp_seconds:.2f} s per message inside "
         f"ClientApp processes ({messages} messages)\n"
-        f"  predicted overhead per round = 2 x (round trip + fedgov app + data) "
-        f"= {predicted:5.2f} s; measured {steady_dep:5.2f} s from round 2 on; the rest\n"
-        f"    is {len(departments)} departments' processes and 2 + "
-        f"{2 * len(departments)} Flower daemons sharing {os.cpu_count()} cores"
+        f"  predicted round = 2 x {trip:.2f} + 2 x {app_import:.2f} + "
+        f"{train_cold:.2f} + {evaluate_cold:.2f} = {predicted:.2f} s; measured "
+        f"{steady_round:.2f} s from round 2 on\n"
+        f"    (the rest: {len(departments)} departments' ClientApp processes and "
+        f"{2 + 2 * len(departments)} Flower daemons share {os.cpu_count()} cores)"
     )
 
 
