@@ -1,0 +1,77 @@
+"""Shared steps of the voting tests: open a consultation, certify, move the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ledger.voting import resident
+from ledger.voting._clock import advance_to, latest_timestamp
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.chain import Chain
+    from ledger.chain_roles import Roles
+    from ledger.voting.consultation import ConsultationContract, ConsultationInfo
+    from ledger.voting.registrar import Registrar
+    from ledger.voting.resident import Wallet
+    from ledger.voting.roll import Roll
+
+RESIDENTS = ("alice", "bob", "carol", "dave", "erin")
+OPTIONS = ("yes", "no", "maybe")
+ISSUANCE_S = 10_000
+COMMIT_S = 10_000
+REVEAL_S = 10_000
+
+
+@dataclass(frozen=True)
+class Voting:
+    """A deployed Consultation contract and the people around it."""
+
+    chain: Chain
+    roles: Roles
+    admin: LocalAccount
+    registrar_account: LocalAccount
+    relayer: LocalAccount
+    """Sends residents' ballots; funded, holds no role."""
+    other: LocalAccount
+    """Funded, holds no role."""
+    contract: ConsultationContract
+    roll: Roll
+    registrar: Registrar
+
+
+def open_consultation(
+    v: Voting, *, options: Sequence[str] = OPTIONS
+) -> ConsultationInfo:
+    """A consultation whose issuance window is open now."""
+    now = latest_timestamp(v.chain)
+    return v.registrar.open(
+        question="Plant trees on Main Street?",
+        options=options,
+        commit_start=now + ISSUANCE_S,
+        commit_end=now + ISSUANCE_S + COMMIT_S,
+        reveal_end=now + ISSUANCE_S + COMMIT_S + REVEAL_S,
+    )
+
+
+def certify(v: Voting, info: ConsultationInfo, name: str) -> Wallet:
+    """A resident's wallet holding a verified credential."""
+    wallet = resident.request_credential(info)
+    issued = v.registrar.issue(info, name, wallet.blinded_message)
+    return resident.accept_credential(wallet, info, issued.blind_signature)
+
+
+def to_commit(v: Voting, info: ConsultationInfo) -> None:
+    advance_to(v.chain, info.commit_start)
+
+
+def to_reveal(v: Voting, info: ConsultationInfo) -> None:
+    advance_to(v.chain, info.commit_end)
+
+
+def to_end(v: Voting, info: ConsultationInfo) -> None:
+    advance_to(v.chain, info.reveal_end)
