@@ -41,25 +41,16 @@ _ANCHORED_ROLES = (Role.COORDINATOR, Role.DEPARTMENT)
 
 @dataclass(frozen=True)
 class RoleSpan:
-    """One stretch during which an account held a role on chain."""
+    """The blocks during which an account held a role on chain."""
 
     role: Role
     granted_block: int
-    granted_time: int
-    """Unix seconds of the granting block."""
     revoked_block: int | None = None
-    revoked_time: int | None = None
 
     def held_at_block(self, block: int) -> bool:
         """Held after ``block`` (a change takes effect after its own block)."""
         return self.granted_block <= block and (
             self.revoked_block is None or block < self.revoked_block
-        )
-
-    def held_at_time(self, seconds: float, skew_s: float) -> bool:
-        """Held at ``seconds``, allowing ``skew_s`` between the writer's clock and the chain's."""
-        return self.granted_time - skew_s <= seconds and (
-            self.revoked_time is None or seconds <= self.revoked_time + skew_s
         )
 
 
@@ -73,6 +64,8 @@ class ChainFacts:
     """Unix seconds of every block named in ``anchors``."""
     spans: tuple[RoleSpan, ...]
     """The writer's coordinator and department roles over time."""
+    latest_block: int = 0
+    """The chain's newest block when the facts were read."""
 
 
 @dataclass(frozen=True)
@@ -171,9 +164,8 @@ def check_log(
     tree = MerkleTree(leaf_hash(data) for data in log.records)
     try:
         records = tuple(AuditRecord.decode(data) for data in log.records)
-    except (
-        RecordError
-    ) as e:  # the readers decode strictly; kept for ExportedLog built by hand
+    # The readers decode strictly already; an ExportedLog built by hand may not.
+    except RecordError as e:
         out.fail(Check.INTEGRITY, label, f"a record does not decode: {e}")
         return None
     anchors = item.chain.anchors if item.chain is not None else ()
@@ -188,7 +180,7 @@ def check_log(
         anchored = _check_anchors(
             label, log, tree, records, item.chain, verified, options, out
         )
-        _check_roles(label, log, records, role, item.chain, options, out)
+        _check_roles(label, log, records, role, item.chain, anchored, out)
     return AuditedLog(label, log, records, role, department, anchored, len(anchors))
 
 
@@ -439,9 +431,16 @@ def _check_roles(
     records: Sequence[AuditRecord],
     role: Role | None,
     facts: ChainFacts,
-    options: AuditOptions,
+    anchored: int,
     out: Findings,
 ) -> None:
+    """The writer held the role its records claim wherever the chain can tell.
+
+    Authority is established at the anchor blocks: a record's own timestamp
+    is its writer's claim, while the anchor proves it existed, signed, at a
+    block where the signer held (or did not hold) the role. Records after
+    the last anchor are judged by the role now.
+    """
     if role is None:
         return
     if role not in _ANCHORED_ROLES:
@@ -455,25 +454,21 @@ def _check_roles(
             out.fail(
                 Check.ROLE,
                 label,
-                f"{log.actor} did not hold the {role.value} role when this head was anchored",
+                f"{log.actor} did not hold the {role.value} role when this head was "
+                "anchored",
                 block=anchor.block_number,
             )
             break
-    bad = [
-        index
-        for index, record in enumerate(records)
-        if not any(
-            span.held_at_time(record.timestamp_ms / 1000, options.clock_skew_s)
-            for span in spans
-        )
-    ]
-    if bad:
-        more = f" ({len(bad) - 1} later records too)" if len(bad) > 1 else ""
+    if anchored < len(records) and not any(
+        span.held_at_block(facts.latest_block) for span in spans
+    ):
+        ended = max((s.revoked_block or 0 for s in spans), default=0)
+        since = f"since block {ended}" if ended else "at any time"
         out.fail(
             Check.ROLE,
             label,
-            f"{log.actor} did not hold the {role.value} role at "
-            f"{_when(records[bad[0]].timestamp_ms)}, when this record says it was "
-            f"written{more}",
-            index=bad[0],
+            f"{log.actor} has not held the {role.value} role {since}: records "
+            f"[{anchored}, {len(records)}) were never anchored while it did, and no "
+            "longer can be",
+            index=anchored,
         )

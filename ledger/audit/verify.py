@@ -101,6 +101,7 @@ class _ChainReader:
         self._registry = registry
         self._roles = roles
         self._times: dict[int, int] = {}
+        self._latest = chain.block_number
 
     def _time(self, block: int) -> int:
         if block not in self._times:
@@ -111,35 +112,28 @@ class _ChainReader:
         anchors = tuple(self._registry.history(log.log_id))
         spans: list[RoleSpan] = []
         for role in (Role.COORDINATOR, Role.DEPARTMENT):
-            spans.extend(self._spans(role, self._roles.history(log.actor, role)))
+            spans.extend(_spans(role, self._roles.history(log.actor, role)))
         return ChainFacts(
             anchors=anchors,
             block_times={a.block_number: self._time(a.block_number) for a in anchors},
             spans=tuple(spans),
+            latest_block=self._latest,
         )
 
-    def _spans(self, role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
-        spans: list[RoleSpan] = []
-        start: RoleChange | None = None
-        for change in changes:
-            if change.granted and start is None:
-                start = change
-            elif not change.granted and start is not None:
-                spans.append(
-                    RoleSpan(
-                        role,
-                        start.block_number,
-                        self._time(start.block_number),
-                        change.block_number,
-                        self._time(change.block_number),
-                    )
-                )
-                start = None
-        if start is not None:
-            spans.append(
-                RoleSpan(role, start.block_number, self._time(start.block_number))
-            )
-        return spans
+
+def _spans(role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
+    """Grant/revoke history (oldest first) as the stretches the role was held."""
+    spans: list[RoleSpan] = []
+    granted: int | None = None
+    for change in changes:
+        if change.granted and granted is None:
+            granted = change.block_number
+        elif not change.granted and granted is not None:
+            spans.append(RoleSpan(role, granted, change.block_number))
+            granted = None
+    if granted is not None:
+        spans.append(RoleSpan(role, granted))
+    return spans
 
 
 def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:

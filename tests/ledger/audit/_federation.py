@@ -34,9 +34,10 @@ from fedgov.job import TrainJob
 from privacy.accounting import GaussianSpend, epsilon_spent
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
-    from ledger.audit import AuditEnvironment, DepartmentAuditMod
+    from ledger.audit import AuditEnvironment
 
 FLOWER_RUN = 4242
 
@@ -122,6 +123,7 @@ class StandInDepartment:
     examples: int = 1000
     limit: float = 8.0
     refuse_rounds: frozenset[int] = frozenset()
+    under_report: bool = False
     spends: list[GaussianSpend] = field(default_factory=list)
 
     def train(self, msg: Message, context: Context) -> Message:
@@ -141,6 +143,8 @@ class StandInDepartment:
             )
         self.spends.append(GaussianSpend(self.noise, self.rate, self.steps))
         epsilon = epsilon_spent(self.spends, delta=self.delta)
+        if self.under_report:
+            epsilon /= 2
         seed = int.from_bytes(
             hashlib.sha256(f"{self.name}:{msg.metadata.message_id}".encode()).digest()[
                 :4
@@ -203,17 +207,28 @@ def run_job(
     run_dir: Path,
     *,
     refuse: dict[str, frozenset[int]] | None = None,
-    mod: DepartmentAuditMod | None = None,
+    unaudited: frozenset[tuple[str, int]] = frozenset(),
+    tamper_report: Callable[[RoundReport], None] | None = None,
+    under_report: frozenset[str] = frozenset(),
     finish: bool = True,
 ) -> JobResult:
-    """Configure ``job`` in ``env``, run its rounds through the hooks, finish it."""
+    """Configure ``job`` in ``env``, run its rounds through the hooks, finish it.
+
+    Misbehaviour on demand: ``unaudited`` (department, round) pairs train
+    without their mod; ``tamper_report`` edits each round's report before the
+    coordinator records it; departments in ``under_report`` halve the
+    epsilon they report.
+    """
     job = env.configure(job)
-    mod = mod or env.client_mod()
+    mod = env.client_mod()
     observer = env.observer()
     names = sorted(env.departments)
     departments = {
         name: StandInDepartment(
-            name, delta=job.delta, refuse_rounds=(refuse or {}).get(name, frozenset())
+            name,
+            delta=job.delta,
+            refuse_rounds=(refuse or {}).get(name, frozenset()),
+            under_report=name in under_report,
         )
         for name in names
     }
@@ -223,7 +238,11 @@ def run_job(
         digests = []
         for index, name in enumerate(names):
             msg = incoming(MessageType.TRAIN, server_round, index + 1)
-            answer = mod(msg, node_context(index), departments[name].train)
+            handler = departments[name].train
+            if (name, server_round) in unaudited:
+                answer = handler(msg, node_context(index))
+            else:
+                answer = mod(msg, node_context(index), handler)
             outcome = _outcome(answer, index + 1)
             report.train.append(outcome)
             digests.append(outcome.update_hash)
@@ -234,6 +253,8 @@ def run_job(
             report.evaluate.append(
                 DepartmentOutcome(name, index + 1, "trained", "", _metrics(answer))
             )
+        if tamper_report is not None:
+            tamper_report(report)
         observer(report)
         reports.append(report)
     run_dir.mkdir(parents=True, exist_ok=True)
