@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
     "query": ("coordinator.analytics_cli", "ask a federated DP analytics query"),
     "ledger": ("ledger.cli", "operate the audit log service and ledger contracts"),
-    "audit": ("ledger.audit_cli", "verify audit logs against on-chain anchors"),
+    "audit": ("ledger.audit.cli", "verify audit logs against on-chain anchors"),
     "vote": ("ledger.voting.cli", "community consultations: registrar, resident, auditor"),
 }
 

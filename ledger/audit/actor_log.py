@@ -22,7 +22,7 @@ from ledger.records import now_ms
 from ledger.store import LogStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
 
     from eth_account.signers.local import LocalAccount
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ledger.records import AuditRecord
     from ledger.tree_head import SignedTreeHead, SigningDomain
 
-__all__ = ["ActorLog"]
+__all__ = ["ActorLog", "append_and_sign", "export_logs"]
 
 
 class ActorLog:
@@ -87,3 +87,19 @@ def append_and_sign(
     # actor from committing to what it just wrote.
     floor = latest.head.timestamp if latest is not None else 0
     return store.sign_head(account, domain, timestamp_ms=max(now_ms(), floor))
+
+
+def export_logs(paths: Iterable[Path], directory: Path) -> list[Path]:
+    """Export each log file into ``directory`` as ``<folder>-<file>.jsonl``.
+
+    The folder (a department's name, ``coordinator``) keeps the files apart
+    and readable: ``dept-0-audit-0x….jsonl``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        target = directory / f"{path.parent.name}-{path.stem}.jsonl"
+        with LogStore(path) as store:
+            store.export(target)
+        written.append(target)
+    return written

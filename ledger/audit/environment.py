@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from fedgov.errors import ConfigurationError
 from ledger.anchor import AnchorPolicy
 from ledger.anchor_registry import AnchorRegistry
-from ledger.audit.actor_log import ActorLog
+from ledger.audit.actor_log import ActorLog, export_logs
 from ledger.audit.coordinator import CoordinatorAudit
 from ledger.audit.department import DepartmentAuditMod
 from ledger.audit.keys import key_password, load_or_create_key
@@ -39,7 +39,6 @@ from ledger.audit.layout import KEY_FILE, coordinator_dir, department_dir, log_p
 from ledger.audit.relay import AnchorRelay
 from ledger.chain_roles import Roles
 from ledger.records import Role
-from ledger.store import LogStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -313,15 +312,7 @@ class AuditEnvironment:
 
     def export_logs(self, directory: str | Path) -> list[Path]:
         """Export every actor's log into ``directory`` (one JSONL file each)."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for path in self.log_paths():
-            target = out / f"{path.parent.name}-{path.stem}.jsonl"
-            with LogStore(path) as store:
-                store.export(target)
-            written.append(target)
-        return written
+        return export_logs(self.log_paths(), Path(directory))
 
     def verify(
         self,
