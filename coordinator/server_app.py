@@ -13,6 +13,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from coordinator.guard import RoundReport
 from coordinator.run_record import RunRecord
+from coordinator.secagg import run_secure_training
 from coordinator.training import run_training
 from fedgov.job import TrainJob
 
@@ -38,7 +39,12 @@ def make_server_app(
         run_job = (
             job if job is not None else TrainJob.from_run_config(context.run_config)
         )
-        record = run_training(grid, run_job, engine=engine, on_round=on_round)
+        if run_job.secure_aggregation:
+            record = run_secure_training(
+                grid, context, run_job, engine=engine, on_round=on_round
+            )
+        else:
+            record = run_training(grid, run_job, engine=engine, on_round=on_round)
         if on_record is not None:
             on_record(record)
 

@@ -7,7 +7,7 @@ for that department. :func:`make_client_app` builds variants for simulations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import torch
@@ -18,6 +18,13 @@ from flwr.clientapp.typing import Mod
 from department_nodes.analytics import answer_query
 from department_nodes.data_access import departments_for
 from department_nodes.node import DepartmentNode, NodePolicy
+from department_nodes.secagg import (
+    SecureSumProvider,
+    handle_secure_round,
+    is_secure_round,
+    refuse_cleartext,
+    requires_secure_aggregation,
+)
 from fedgov.job import TrainJob
 
 __all__ = ["app", "make_client_app"]
@@ -42,17 +49,30 @@ def make_client_app(
     job: TrainJob | None = None,
     allow_non_private: bool = False,
     mods: Sequence[Mod] = (),
+    secure_sum_providers: Mapping[str, SecureSumProvider] | None = None,
 ) -> ClientApp:
     """A department ClientApp.
 
     ``job`` replaces the run_config (in-process simulations have none);
-    ``allow_non_private`` is for baseline experiments only.
+    ``allow_non_private`` is for baseline experiments only;
+    ``secure_sum_providers`` name the vectors this department contributes to
+    secure sums (:func:`coordinator.secagg.secure_sum`).
     """
     client_app = ClientApp(mods=list(mods))
 
+    def node(context: Context) -> DepartmentNode:
+        return _node(context, job, allow_non_private=allow_non_private)
+
     @client_app.train()
     def train(msg: Message, context: Context) -> Message:
-        return _node(context, job, allow_non_private=allow_non_private).train(msg)
+        if is_secure_round(msg):
+            return handle_secure_round(
+                msg, context, node=node, sum_providers=secure_sum_providers
+            )
+        department = node(context)
+        if requires_secure_aggregation(context, department.job):
+            return refuse_cleartext(msg, department.policy.department)
+        return department.train(msg)
 
     @client_app.evaluate()
     def evaluate(msg: Message, context: Context) -> Message:

@@ -1,0 +1,252 @@
+"""The department behind ``secaggplus_mod``: a NumPyClient around fedgov's own logic.
+
+Flower's mod hands the client the legacy ``FitIns`` (an ordered list of
+arrays and a config) and quantizes and masks whatever ``fit`` returns, with
+the returned example count as the weight. Two things must hold for the masked
+sum to be right, and the coordinator can no longer check either once the
+vector is masked, so the department checks them itself before sending:
+
+* every entry is finite (a NaN would be cast to an arbitrary integer and
+  corrupt everyone's sum);
+* ``weight / max_weight * |entry| <= clipping_range`` (Flower clips silently,
+  which would change the sum without anybody noticing).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
+from flwr.client import NumPyClient
+
+from department_nodes._secagg_protocol import (
+    KEY_CLIPPING_RANGE,
+    KEY_MAX_WEIGHT,
+    KEY_SUM_BOUND,
+    KEY_SUM_LENGTH,
+    KEY_SUM_TASK,
+    KEY_TASK,
+    RESERVED_KEYS,
+    STATUS_REJECTED,
+    TASK_SUM,
+    TASK_TRAIN,
+    SecureSumProvider,
+    SecureSumRefusedError,
+    SecureSumRequest,
+    TrainingNode,
+)
+from department_nodes.data_access import num_features
+from fedgov import protocol as p
+from fedgov.errors import ConfigurationError
+from fedgov.models import ModelSpec, build_model, hidden_from_config
+
+if TYPE_CHECKING:
+    from flwr.common.typing import NDArrays, Scalar
+
+    from fedgov.job import TrainJob
+
+__all__ = ["SecureDepartmentClient"]
+
+logger = logging.getLogger(__name__)
+
+FitResult = tuple["NDArrays", int, dict[str, "Scalar"]]
+
+
+def _required(config: Mapping[str, Scalar], key: str) -> Scalar:
+    if key not in config:
+        raise ConfigurationError(key, "a secure round's instruction must carry it")
+    return config[key]
+
+
+def state_names(job: TrainJob) -> list[str]:
+    """The model's tensor names, in the order the legacy parameter list uses."""
+    spec = ModelSpec(
+        kind=job.model,
+        num_features=num_features(job.dataset),
+        hidden=hidden_from_config(job.hidden),
+    )
+    return list(build_model(spec).state_dict().keys())
+
+
+def update_problem(difference: NDArrays, *, max_norm: float) -> str | None:
+    """Why the coordinator's guard would reject this update, or ``None``.
+
+    The guard's rule (finite, L2 norm of the difference within ``max_norm``),
+    applied by the department because the guard cannot see a masked update.
+    """
+    squared = 0.0
+    for array in difference:
+        if not np.all(np.isfinite(array)):
+            return "the update contains NaN or infinite values"
+        squared += float(np.sum(np.square(array, dtype=np.float64)))
+    norm = math.sqrt(squared)
+    if norm > max_norm:
+        return f"update norm {norm:.3g} exceeds the limit {max_norm:.3g}"
+    return None
+
+
+def clipping_problem(
+    vector: NDArrays, *, weight: int, max_weight: float, clipping_range: float
+) -> str | None:
+    """Why SecAgg+'s quantizer would change ``vector`` sent with ``weight``, or ``None``."""
+    if weight > max_weight:
+        return f"weight {weight} exceeds the secure round's maximum {max_weight:g}"
+    largest = max((float(np.max(np.abs(a))) for a in vector if a.size), default=0.0)
+    if not np.isfinite(largest):
+        return "the vector contains NaN or infinite values"
+    if weight / max_weight * largest > clipping_range:
+        return (
+            f"entry {largest:.4g} at weight {weight} would be clipped to the secure "
+            f"round's range {clipping_range:g}"
+        )
+    return None
+
+
+class SecureDepartmentClient(NumPyClient):
+    """One department for one message of a secure round.
+
+    ``instruction`` is the coordinator's message being answered: the plain
+    department logic is handed a copy of it carrying fedgov's own records.
+    """
+
+    def __init__(
+        self,
+        instruction: Message,
+        context: Context,
+        *,
+        node: Callable[[Context], TrainingNode],
+        providers: Mapping[str, SecureSumProvider],
+    ) -> None:
+        self._instruction = instruction
+        self._context = context
+        self._node = node
+        self._providers = providers
+
+    def fit(self, parameters: NDArrays, config: dict[str, Scalar]) -> FitResult:
+        task = config.get(KEY_TASK)
+        if task == TASK_TRAIN:
+            return self._train(parameters, config)
+        if task == TASK_SUM:
+            return self._sum(config)
+        # Unknown work is a failure, not a refusal: the department drops out.
+        raise ConfigurationError(
+            KEY_TASK, f"must be {TASK_TRAIN!r} or {TASK_SUM!r}, got {task!r}"
+        )
+
+    # -- training --------------------------------------------------------------
+
+    def _train(self, parameters: NDArrays, config: dict[str, Scalar]) -> FitResult:
+        node = self._node(self._context)
+        names = state_names(node.job)
+        if len(parameters) != len(names):
+            raise ConfigurationError(
+                "parameters",
+                f"{len(parameters)} tensors arrived, the model has {len(names)}",
+            )
+        reference = {
+            name: np.asarray(a) for name, a in zip(names, parameters, strict=True)
+        }
+        content = RecordDict(
+            {
+                p.ARRAYS: ArrayRecord(
+                    array_dict={n: Array(a) for n, a in reference.items()}
+                ),
+                p.CONFIG: ConfigRecord(dict(config)),
+            }
+        )
+        # The coordinator's instruction, carrying fedgov's records instead of FitIns.
+        instruction = copy.copy(self._instruction)
+        instruction.content = content
+        reply = node.train(instruction)
+
+        fedgov = reply.content.config_records[p.FEDGOV]
+        status = str(fedgov[p.KEY_STATUS])
+        metrics: dict[str, Scalar] = {
+            k: v
+            for k, v in reply.content.metric_records[p.METRICS].items()
+            if isinstance(v, int | float)
+        }
+        department = node.policy.department
+        if status != p.STATUS_OK:
+            return _abstain(
+                parameters, department, status, str(fedgov[p.KEY_REASON]), metrics
+            )
+        trained = p.arrays_to_numpy(reply.content.array_records[p.ARRAYS])
+        weight = int(metrics[p.NUM_EXAMPLES])
+        delta = [trained[n].astype(np.float64) - reference[n] for n in names]
+        problem = update_problem(delta, max_norm=node.job.max_update_norm)
+        if problem is None:
+            problem = clipping_problem(
+                delta,
+                weight=weight,
+                max_weight=float(_required(config, KEY_MAX_WEIGHT)),
+                clipping_range=float(_required(config, KEY_CLIPPING_RANGE)),
+            )
+        if problem is not None:
+            logger.warning("%s withholds its update: %s", department, problem)
+            return _abstain(parameters, department, STATUS_REJECTED, problem, metrics)
+        return delta, weight, _clear(metrics, department, p.STATUS_OK, "")
+
+    # -- secure sums -----------------------------------------------------------
+
+    def _sum(self, config: dict[str, Scalar]) -> FitResult:
+        request = SecureSumRequest(
+            task=str(_required(config, KEY_SUM_TASK)),
+            department=self._node(self._context).policy.department,
+            length=int(_required(config, KEY_SUM_LENGTH)),
+            bound=float(_required(config, KEY_SUM_BOUND)),
+            server_round=int(config.get("server-round", 0)),
+            query={k: v for k, v in config.items() if k not in RESERVED_KEYS},
+        )
+        zeros = [np.zeros(request.length)]
+        provider = self._providers.get(request.task)
+        if provider is None:
+            reason = f"department {request.department} offers no secure-sum task {request.task!r}"
+            return _abstain(zeros, request.department, p.STATUS_REFUSED, reason, {})
+        try:
+            vector = np.asarray(provider(request, self._context), dtype=np.float64)
+        except SecureSumRefusedError as exc:
+            return _abstain(zeros, request.department, p.STATUS_REFUSED, exc.reason, {})
+        problem: str | None = None
+        if vector.shape != (request.length,):
+            problem = (
+                f"vector has shape {vector.shape}, the query needs ({request.length},)"
+            )
+        else:
+            problem = clipping_problem(
+                [vector], weight=1, max_weight=1.0, clipping_range=request.bound
+            )
+        if problem is not None:
+            logger.warning("%s withholds its vector: %s", request.department, problem)
+            return _abstain(zeros, request.department, STATUS_REJECTED, problem, {})
+        return [vector], 1, _clear({}, request.department, p.STATUS_OK, "")
+
+
+def _clear(
+    metrics: Mapping[str, Scalar], department: str, status: str, reason: str
+) -> dict[str, Scalar]:
+    # What the coordinator may read: these travel unmasked next to the masked vector.
+    return {
+        **metrics,
+        p.KEY_DEPARTMENT: department,
+        p.KEY_STATUS: status,
+        p.KEY_REASON: reason,
+    }
+
+
+def _abstain(
+    shape_of: NDArrays,
+    department: str,
+    status: str,
+    reason: str,
+    metrics: Mapping[str, Scalar],
+) -> FitResult:
+    # Zeros at weight 0 add exactly nothing to the masked sum (the quantizer maps
+    # 0 to the centre of its range, which the coordinator subtracts per sender).
+    zeros = [np.zeros_like(np.asarray(a), dtype=np.float64) for a in shape_of]
+    return zeros, 0, _clear({**metrics, p.NUM_EXAMPLES: 0}, department, status, reason)

@@ -1,0 +1,93 @@
+"""What the coordinator and a department agree on in a secure round.
+
+The config keys of a secure round's instruction (sent in the clear with the
+``FitIns``), the statuses a department reports, and the secure-sum request a
+department's provider answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Protocol
+
+import numpy as np
+from flwr.app import Context, Message
+from numpy.typing import NDArray
+
+from fedgov.errors import FedgovError
+
+if TYPE_CHECKING:
+    from flwr.common.typing import Scalar
+
+    from department_nodes.node import NodePolicy
+    from fedgov.job import TrainJob
+
+KEY_TASK: Final = "fedgov-task"
+TASK_TRAIN: Final = "train"
+TASK_SUM: Final = "secure-sum"
+KEY_MAX_WEIGHT: Final = "secagg-max-weight"
+KEY_CLIPPING_RANGE: Final = "secagg-clipping-range"
+KEY_SUM_TASK: Final = "secure-sum-task"
+KEY_SUM_LENGTH: Final = "secure-sum-length"
+KEY_SUM_BOUND: Final = "secure-sum-bound"
+RESERVED_KEYS: Final = frozenset(
+    {
+        KEY_TASK,
+        KEY_MAX_WEIGHT,
+        KEY_CLIPPING_RANGE,
+        KEY_SUM_TASK,
+        KEY_SUM_LENGTH,
+        KEY_SUM_BOUND,
+        "server-round",
+    }
+)
+
+STATUS_REJECTED: Final = "rejected"
+"""A department found its own vector unfit to send (non-finite, too large)."""
+
+
+class TrainingNode(Protocol):
+    """What a secure training round needs from a department (a ``DepartmentNode``)."""
+
+    job: TrainJob
+    policy: NodePolicy
+
+    def train(self, msg: Message) -> Message: ...
+
+
+class SecureSumRefusedError(FedgovError):
+    """Raised by a :data:`SecureSumProvider` that will not contribute (budget, policy).
+
+    The department then takes part with weight 0 and reports ``reason``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class SecureSumRequest:
+    """One secure-sum query as a department's provider sees it.
+
+    ``query`` holds the coordinator's own parameters for the task (sent in the
+    clear); the provider's vector must have exactly ``length`` finite entries,
+    each in ``[-bound, bound]``.
+    """
+
+    task: str
+    department: str
+    length: int
+    bound: float
+    server_round: int
+    query: Mapping[str, Scalar]
+
+
+SecureSumProvider = Callable[[SecureSumRequest, Context], NDArray[np.floating]]
+"""Computes a department's vector for a secure sum (e.g. its DP-noised histogram).
+
+It runs on the department, sees its records, and must add any DP noise
+itself: the coordinator only ever sees the sum. Raise
+:class:`SecureSumRefusedError` to decline.
+"""
