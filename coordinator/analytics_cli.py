@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import cast
 
 from coordinator._analytics_result import Estimate, QueryResult
+from coordinator.analytics import run_simulated_query
 from fedgov.errors import ConfigurationError
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
@@ -123,9 +124,6 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 < args.confidence < 1:
         raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
     query = build_query(args)
-    # Imported here: building and checking a query needs neither Flower nor Ray.
-    from coordinator.analytics import run_simulated_query
-
     result = run_simulated_query(
         query,
         state_dir=args.state_dir,

@@ -32,10 +32,12 @@ from department_nodes.analytics import (
 )
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
+from fedgov.data import get_dataset
 from fedgov.job import TrainJob
 from fedgov.models import build_model
+from privacy.boundary import BoundaryPolicy, check_outgoing
 from privacy.budget import department_ledger
-from privacy.mechanisms import Query, plan_answer
+from privacy.mechanisms import MAX_ANSWER_LENGTH, Query, plan_answer
 
 DEPARTMENT = "health-site-3"
 
@@ -228,3 +230,26 @@ def test_queries_and_training_share_one_budget(tmp_path: Path) -> None:
     status = department_ledger(tmp_path, DEPARTMENT).status("randhie")
     assert [r.kind for r in status.history] == [SPEND_KIND, SPEND_KIND]
     assert status.spent == pytest.approx(spent)
+
+
+def test_replies_pass_the_boundary_guard_with_the_query_allow_list(
+    tmp_path: Path,
+) -> None:
+    # Prepare: the policy a department would apply to query replies
+    records = analytics.department_records("randhie", DEPARTMENT, seed=0)
+    policy = BoundaryPolicy(
+        parameters={},
+        columns=tuple(get_dataset("randhie").schema),
+        allowed_keys=REPLY_METRIC_KEYS | {p.KEY_DEPARTMENT, p.KEY_STATUS},
+        free_text_keys=frozenset({p.KEY_REASON}),
+        max_list_length=MAX_ANSWER_LENGTH,
+        local_shape=records.shape,
+    )
+    job = _job(tmp_path, budget=1.0)
+    ok = answer_query(_message(_histogram(0.9).to_config()), _context(), job=job)
+    refused = answer_query(_message(_histogram(0.9).to_config()), _context(), job=job)
+
+    # Execute / Assert: a histogram of a SENSITIVE column, and a refusal, pass
+    check_outgoing(ok.content, policy)
+    check_outgoing(refused.content, policy)
+    assert refused.content.config_records[p.FEDGOV][p.KEY_STATUS] == p.STATUS_REFUSED

@@ -1,0 +1,311 @@
+"""The coordinator's side of a DP query: asking, combining, error bars, refusals.
+
+Most tests drive :func:`run_query` through an in-process grid that hands each
+QUERY message straight to a department's real ClientApp (a test double of the
+SuperLink, no Ray); ``test_analytics_cli`` runs the real simulation engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from flwr.app import (
+    ConfigRecord,
+    Context,
+    Error,
+    Message,
+    MetricRecord,
+    RecordDict,
+)
+from flwr.serverapp import Grid
+from flwr.supercore.task_identity import TaskIdentity
+
+from coordinator._analytics_result import combined_noise_std, decode_total
+from coordinator.analytics import run_query
+from department_nodes.analytics import KEY_ANSWER, KEY_NOISE_STD, department_records
+from department_nodes.client_app import make_client_app
+from fedgov import protocol as p
+from fedgov.data import department_ids, load_pooled
+from fedgov.job import TrainJob
+from privacy.budget import Budget, department_ledger
+from privacy.mechanisms import Query, exact_answer, plan_answer
+
+DEPARTMENTS = [str(d) for d in department_ids("randhie")]
+
+Handler = Callable[[Message, Context], Message]
+
+
+@pytest.fixture(autouse=True)
+def _task_identity() -> Iterator[None]:
+    saved = TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id
+    TaskIdentity.run_id, TaskIdentity.node_id, TaskIdentity.task_id = 1, 1, 1
+    yield
+    TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
+
+
+class InProcessGrid(Grid):
+    """Delivers each message to ``handler`` with the destination node's Context."""
+
+    def __init__(self, handler: Handler, num_nodes: int) -> None:
+        self.handler = handler
+        self.contexts = {
+            100 + i: Context(
+                run_id=1,
+                node_id=100 + i,
+                node_config={"partition-id": i, "num-partitions": num_nodes},
+                state=RecordDict(),
+                run_config={},
+            )
+            for i in range(num_nodes)
+        }
+        self.silent: set[int] = set()
+
+    def set_run(self, run_id: int) -> None:  # type: ignore[override]
+        raise NotImplementedError
+
+    @property
+    def run(self):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def create_message(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def get_node_ids(self) -> Iterable[int]:
+        return list(self.contexts)
+
+    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
+        raise NotImplementedError
+
+    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
+        raise NotImplementedError
+
+    def send_and_receive(
+        self, messages: Iterable[Message], *, timeout: float | None = None
+    ) -> Iterable[Message]:
+        replies = []
+        for index, message in enumerate(messages):
+            node = message.metadata.dst_node_id
+            if node in self.silent:
+                continue
+            message.metadata.__dict__["_message_id"] = f"message-{index}"
+            reply = self.handler(message, self.contexts[node])
+            reply.metadata.__dict__["_src_node_id"] = node
+            replies.append(reply)
+        return replies
+
+
+def _histogram(epsilon: float = 0.5) -> Query:
+    return Query(
+        kind="histogram",
+        dataset="randhie",
+        column="mdvis",
+        bins=(0, 1, 2, 5, 10, 20, 80),
+        group_by="female",
+        epsilon=epsilon,
+        delta=1e-5,
+    )
+
+
+def _grid(state_dir: Path, budget: float = 2.0) -> InProcessGrid:
+    app = make_client_app(job=TrainJob(state_dir=str(state_dir), budget_epsilon=budget))
+    return InProcessGrid(app, len(DEPARTMENTS))
+
+
+def _pooled_exact(query: Query) -> np.ndarray:
+    parts = [department_records(query.dataset, d, seed=0) for d in DEPARTMENTS]
+    return exact_answer(query, pd.concat(parts))
+
+
+def test_grouped_histogram_over_six_departments(tmp_path: Path) -> None:
+    # Prepare
+    query = _histogram()
+    sigma = plan_answer(query).noise_std[0]
+
+    # Execute
+    result = run_query(_grid(tmp_path), query)
+
+    # Assert: every department answered and was charged once
+    assert result.answered == tuple(DEPARTMENTS)
+    assert result.groups == ("0", "1")
+    assert result.cells == (
+        "[0, 1)",
+        "[1, 2)",
+        "[2, 5)",
+        "[5, 10)",
+        "[10, 20)",
+        "[20, 80]",
+    )
+    for report in result.departments:
+        assert report.epsilon_query == pytest.approx(0.5, abs=1e-6)
+        assert report.epsilon_total == pytest.approx(0.5, abs=1e-6)
+        assert report.epsilon_limit == 2.0
+        history = (
+            department_ledger(tmp_path, report.department).status("randhie").history
+        )
+        assert [r.job_id for r in history] == [query.query_id]
+    # error bars: six independent noises add up; the truth lies well inside
+    exact = _pooled_exact(query).reshape(2, 6)
+    for row, truth in zip(result.estimates, exact, strict=True):
+        for estimate, value in zip(row, truth, strict=True):
+            assert estimate.std == pytest.approx(sigma * np.sqrt(6))
+            assert estimate.half_width == pytest.approx(1.959964 * sigma * np.sqrt(6))
+            assert abs(estimate.value - value) < 6 * estimate.std
+
+
+def test_departments_over_budget_refuse_and_are_reported(tmp_path: Path) -> None:
+    # Prepare: two departments have already spent most of a 1.0 limit
+    query = _histogram(0.5)
+    for department in DEPARTMENTS[:2]:
+        ledger = department_ledger(tmp_path, department)
+        ledger.ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
+        ledger.charge(
+            "randhie", plan_answer(_histogram(0.95)).spend, kind="query", job_id="x"
+        )
+    sigma = plan_answer(query).noise_std[0]
+
+    # Execute
+    result = run_query(_grid(tmp_path, budget=1.0), query)
+
+    # Assert: four answered; the refusals carry the reason and spent nothing more
+    assert result.answered == tuple(DEPARTMENTS[2:])
+    refused = {r.department: r for r in result.refused}
+    assert set(refused) == set(DEPARTMENTS[:2])
+    for report in refused.values():
+        assert report.status == p.STATUS_REFUSED
+        assert "would be exceeded" in report.reason
+        assert report.epsilon_total == pytest.approx(0.95, abs=1e-6)
+        history = (
+            department_ledger(tmp_path, report.department).status("randhie").history
+        )
+        assert [r.job_id for r in history] == ["x"]
+    assert result.estimates[0][0].std == pytest.approx(sigma * 2.0)  # sqrt(4)
+
+
+def test_nobody_answering_gives_no_estimates(tmp_path: Path) -> None:
+    grid = _grid(tmp_path)
+    grid.silent = set(grid.contexts)
+
+    result = run_query(grid, _histogram(), node_wait=0.0)
+
+    assert result.estimates == ()
+    assert result.answered == ()
+    assert {r.status for r in result.departments} == {"missing"}
+    assert [r.department for r in result.departments] == DEPARTMENTS
+
+
+def _fake_reply(
+    msg: Message, department: str, answer: list[float], stds: list[float]
+) -> Message:
+    content = RecordDict(
+        {
+            p.FEDGOV: ConfigRecord(
+                {
+                    p.KEY_DEPARTMENT: department,
+                    p.KEY_STATUS: p.STATUS_OK,
+                    p.KEY_REASON: "",
+                }
+            ),
+            p.METRICS: MetricRecord({KEY_ANSWER: answer, KEY_NOISE_STD: stds}),
+        }
+    )
+    return Message(content=content, reply_to=msg)
+
+
+def test_malformed_error_and_duplicate_replies_are_not_combined(tmp_path: Path) -> None:
+    # Prepare: node 0 answers well, 1 sends the wrong length, 2 an error,
+    # 3 claims to be department 0 again, 4 a non-finite value, 5 stays silent
+    query = Query(kind="count", dataset="randhie", epsilon=1.0, delta=1e-5)
+
+    def handler(msg: Message, context: Context) -> Message:
+        index = int(context.node_config["partition-id"])
+        if index == 2:
+            return Message(Error(code=0, reason="boom"), reply_to=msg)
+        department = DEPARTMENTS[0] if index == 3 else DEPARTMENTS[index]
+        answer = {1: [1.0, 2.0], 4: [float("nan")]}.get(index, [100.0])
+        return _fake_reply(msg, department, answer, [3.0])
+
+    grid = InProcessGrid(handler, len(DEPARTMENTS))
+    grid.silent = {105}
+
+    # Execute
+    result = run_query(grid, query)
+
+    # Assert: only department 0 (first reply) counts
+    assert result.answered == (DEPARTMENTS[0],)
+    assert result.estimates[0][0].value == 100.0
+    assert result.estimates[0][0].std == 3.0
+    statuses = sorted((r.department, r.status) for r in result.departments)
+    assert statuses == sorted(
+        [
+            (DEPARTMENTS[0], "ok"),
+            (DEPARTMENTS[0], "failed"),  # the duplicate
+            (DEPARTMENTS[1], "failed"),
+            ("node 102", "failed"),
+            (DEPARTMENTS[4], "failed"),
+            (DEPARTMENTS[2], "missing"),
+            (DEPARTMENTS[3], "missing"),
+            (DEPARTMENTS[5], "missing"),
+        ]
+    )
+
+
+# -- decoding, exactly ---------------------------------------------------------------
+
+
+def test_combined_noise_std() -> None:
+    assert combined_noise_std([[3.0, 1.0], [4.0, 1.0]]) == pytest.approx(
+        (5.0, np.sqrt(2))
+    )
+    assert combined_noise_std([]) == ()
+
+
+def test_decode_mean_adds_the_centre_back_and_propagates_error() -> None:
+    query = Query(kind="mean", dataset="randhie", column="xage", group_by="female",
+                  epsilon=1.0, delta=1e-5)  # fmt: skip
+    # centred sums -325 and 0 over counts 100 and 0 (no mean for an empty group)
+    total = np.array([-325.0, 0.0, 100.0, -2.0])
+
+    (female0,), (female1,) = decode_total(query, total, (50.0, 2.0), confidence=0.95)
+
+    assert female0.value == pytest.approx(32.5 - 3.25)
+    expected_std = np.sqrt((50.0 / 100) ** 2 + (3.25 * 2.0 / 100) ** 2)
+    assert female0.std == pytest.approx(expected_std)
+    assert female0.half_width == pytest.approx(1.959964 * expected_std, rel=1e-6)
+    assert np.isnan(female1.value)
+    assert (female1.low, female1.high) == (0.0, 65.0)
+
+
+def test_decode_quantiles_interpolates_and_brackets_by_bins() -> None:
+    query = Query(kind="quantiles", dataset="randhie", column="mdvis", quantiles=(0.5, 0.9),
+                  bins=(0, 10, 20, 40, 80), epsilon=1.0, delta=1e-5)  # fmt: skip
+    counts = np.array([50.0, 30.0, 20.0, -4.0])  # the negative count is noise
+
+    noiseless = decode_total(query, counts, (0.0,), confidence=0.95)[0]
+    noisy = decode_total(query, counts, (5.0,), confidence=0.95)[0]
+
+    median, q90 = noiseless
+    assert median.value == pytest.approx(10.0)  # rank 50 ends the first bin
+    assert q90.value == pytest.approx(20.0 + (90 - 80) / 20 * 20)
+    assert (q90.low, q90.high) == (20.0, 40.0)  # the bin holding the rank
+    assert noisy[0].low == 0.0
+    assert noisy[0].high == 20.0  # ranks 50 +- 13.9 span the first two bins
+    assert np.isnan(noisy[0].std)
+
+
+def test_real_departments_sum_to_the_pooled_exact_answer() -> None:
+    # The catalog's natural partition keeps each person in one department.
+    query = _histogram()
+    pooled = load_pooled("randhie", seed=0)
+    records = pd.concat([pooled.train.records, pooled.held_out.records])
+
+    parts = [
+        exact_answer(query, department_records("randhie", d, seed=0))
+        for d in DEPARTMENTS
+    ]
+
+    np.testing.assert_array_equal(np.sum(parts, axis=0), exact_answer(query, records))
+    assert np.sum(parts) == len(records)  # nobody has more than 5 study years
