@@ -11,15 +11,20 @@ their sum is used, so the sum could come from secure aggregation instead.
 Engines: :func:`make_query_server_app` is a ServerApp whose main runs one
 query; :func:`run_simulated_query` runs it in Flower's simulation engine,
 one simulated SuperNode per department of the dataset's natural partition.
+A deployed run (``flwr run``) carries the query in its run_config
+(:func:`query_to_run_config`, :func:`query_from_run_config`); the deployed
+departments' ClientApp already answers QUERY messages.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
@@ -47,18 +52,24 @@ from fedgov import protocol as p
 from fedgov.data import department_ids
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
-from privacy.mechanisms import Query, noise_blocks
+from privacy.mechanisms import Query, QueryError, noise_blocks
 
 __all__ = [
+    "RUN_CONFIG_QUERY",
     "DepartmentReport",
     "Estimate",
     "QueryResult",
     "make_query_server_app",
+    "query_from_run_config",
+    "query_to_run_config",
     "run_query",
     "run_simulated_query",
 ]
 
 logger = logging.getLogger(__name__)
+
+RUN_CONFIG_QUERY: Final = "query"
+"""The run_config key of a deployed query run: the query's wire form as JSON."""
 
 STATUS_FAILED = "failed"
 STATUS_MISSING = "missing"
@@ -213,6 +224,25 @@ def run_query(
         result.elapsed_s,
     )
     return result
+
+
+def query_to_run_config(query: Query) -> dict[str, str]:
+    """``query`` as a run_config entry: a deployed run carries only scalars."""
+    return {RUN_CONFIG_QUERY: json.dumps(query.to_config(), sort_keys=True)}
+
+
+def query_from_run_config(run_config: Mapping[str, object]) -> Query | None:
+    """The query a run_config asks for, validated; ``None`` when it asks for none."""
+    text = run_config.get(RUN_CONFIG_QUERY)
+    if not text:
+        return None
+    try:
+        config = json.loads(str(text))
+    except ValueError as e:
+        raise QueryError(RUN_CONFIG_QUERY, f"not JSON: {e}") from e
+    if not isinstance(config, dict):
+        raise QueryError(RUN_CONFIG_QUERY, "must be a JSON object")
+    return Query.from_config(config)
 
 
 def make_query_server_app(

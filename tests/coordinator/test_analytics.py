@@ -25,14 +25,19 @@ from flwr.serverapp import Grid
 from flwr.supercore.task_identity import TaskIdentity
 
 from coordinator._analytics_result import combined_noise_std, decode_total
-from coordinator.analytics import run_query
+from coordinator.analytics import (
+    RUN_CONFIG_QUERY,
+    query_from_run_config,
+    query_to_run_config,
+    run_query,
+)
 from department_nodes.analytics import KEY_ANSWER, KEY_NOISE_STD, department_records
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
 from fedgov.data import department_ids, load_pooled
 from fedgov.job import TrainJob
 from privacy.budget import Budget, department_ledger
-from privacy.mechanisms import Query, exact_answer, plan_answer
+from privacy.mechanisms import Query, QueryError, exact_answer, plan_answer
 
 DEPARTMENTS = [str(d) for d in department_ids("randhie")]
 
@@ -309,3 +314,19 @@ def test_real_departments_sum_to_the_pooled_exact_answer() -> None:
 
     np.testing.assert_array_equal(np.sum(parts, axis=0), exact_answer(query, records))
     assert np.sum(parts) == len(records)  # nobody has more than 5 study years
+
+
+def test_query_travels_in_a_deployed_run_config() -> None:
+    query = _histogram()
+
+    run_config = query_to_run_config(query)
+
+    assert set(run_config) == {RUN_CONFIG_QUERY}
+    assert query_from_run_config(run_config) == query
+    assert query_from_run_config({"epsilon": 1.0}) is None
+    with pytest.raises(QueryError, match="not JSON"):
+        query_from_run_config({RUN_CONFIG_QUERY: "{"})
+    with pytest.raises(QueryError) as caught:
+        query_from_run_config({RUN_CONFIG_QUERY: run_config[RUN_CONFIG_QUERY].replace(
+            '"column": "mdvis"', '"column": "zper"')})  # fmt: skip
+    assert caught.value.argument == "column"
