@@ -26,6 +26,7 @@ from department_nodes.secagg import (
     requires_secure_aggregation,
 )
 from fedgov.job import TrainJob
+from ledger.audit.department import DepartmentAuditMod
 
 __all__ = ["app", "make_client_app"]
 
@@ -85,4 +86,7 @@ def make_client_app(
     return client_app
 
 
-app = make_client_app()
+# A deployed department audits every train/evaluate message unless the job's
+# run_config says ``audit = false``; the privacy boundary guard, when added,
+# goes first in ``mods`` (outermost), the audit mod right after it.
+app = make_client_app(mods=[DepartmentAuditMod()])
