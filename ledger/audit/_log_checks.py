@@ -8,7 +8,6 @@ first failure is the first found, in the order of :class:`Check`.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from ledger.records import AuditRecord, Role
 from ledger.tree_head import recover_signer
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
     from ledger.anchor_registry import AnchoredHead
     from ledger.export import ExportedLog
@@ -60,8 +59,6 @@ class ChainFacts:
 
     anchors: tuple[AnchoredHead, ...]
     """The log's anchored heads, oldest first."""
-    block_times: Mapping[int, int]
-    """Unix seconds of every block named in ``anchors``."""
     spans: tuple[RoleSpan, ...]
     """The writer's coordinator and department roles over time."""
     latest_block: int = 0
@@ -86,8 +83,6 @@ class AuditOptions:
     """The chain and registry every head must be signed for."""
     allow_unanchored: bool = False
     """Report records after the last anchor as a warning, not a failure."""
-    clock_skew_s: float = 5.0
-    """Tolerated difference between a writer's clock and block times."""
 
 
 @dataclass
@@ -144,11 +139,6 @@ class AuditedLog:
 
 def _short(data: bytes) -> str:
     return "0x" + data.hex()[:16] + "…"
-
-
-def _when(milliseconds: float) -> str:
-    moment = dt.datetime.fromtimestamp(milliseconds / 1000, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds")
 
 
 def check_log(
@@ -320,7 +310,6 @@ def _check_anchors(
     out: Findings,
 ) -> int:
     """Check the log against its anchors; return the size anchored and verified."""
-    skew_ms = options.clock_skew_s * 1000
     checkpoints = set(verified)
     matched: list[AnchoredHead] = []
     for anchor in facts.anchors:
@@ -357,15 +346,6 @@ def _check_anchors(
                 block=block,
             )
             continue
-        block_ms = facts.block_times.get(block, 0) * 1000
-        if anchor.timestamp > block_ms + skew_ms:
-            out.fail(
-                Check.ANCHOR,
-                label,
-                f"the anchored head claims {_when(anchor.timestamp)}, after its "
-                f"block's time {_when(block_ms)}",
-                block=block,
-            )
         if matched:
             previous = matched[-1]
             try:
@@ -395,34 +375,7 @@ def _check_anchors(
             out.warn(Check.ANCHOR, label, message, index=anchored)
         else:
             out.fail(Check.ANCHOR, label, message, index=anchored)
-    _check_record_times(label, records, matched, facts, skew_ms, out)
     return anchored
-
-
-def _check_record_times(
-    label: str,
-    records: Sequence[AuditRecord],
-    anchors: Sequence[AnchoredHead],
-    facts: ChainFacts,
-    skew_ms: float,
-    out: Findings,
-) -> None:
-    """A record cannot have been written after the block that anchored it."""
-    position = 0
-    for anchor in anchors:
-        block_ms = facts.block_times.get(anchor.block_number, 0) * 1000
-        for index in range(position, anchor.tree_size):
-            if records[index].timestamp_ms > block_ms + skew_ms:
-                out.fail(
-                    Check.ANCHOR,
-                    label,
-                    f"claims to be written at {_when(records[index].timestamp_ms)}, "
-                    f"after block {anchor.block_number} ({_when(block_ms)}) anchored it",
-                    index=index,
-                    block=anchor.block_number,
-                )
-                return
-        position = max(position, anchor.tree_size)
 
 
 def _check_roles(

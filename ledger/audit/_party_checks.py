@@ -448,6 +448,17 @@ def _check_trained(
 ) -> None:
     name, job, record = department.name, run.job, ref.record
     what = f"round {server_round} of job {job!r}"
+    if record.result_hash == ZERO_HASH:
+        # No update hash: the coordinator never saw the update in clear
+        # (secure aggregation), so nothing can be matched by hash.
+        out.warn(
+            Check.COMPLETENESS,
+            run.log.label,
+            f"{name} trained in {what} without a recorded update hash (secure "
+            "aggregation?): its records cannot be matched to the aggregate",
+            index=ref.index,
+        )
+        return
     update = "0x" + record.result_hash.hex()
     match = department.by_hash.get(record.result_hash)
     if match is None:

@@ -3,7 +3,7 @@
     verify  --rpc URL --registry ADDR [--roles ADDR]
             (--log FILE ... | --state-dir DIR | --service HOST:PORT --log-id ID ...)
             [--run-record FILE] [--checkpoint FILE] [--allow-unanchored]
-            [--clock-skew S] [--no-epsilon] [--json]
+            [--no-epsilon] [--json]
     export  --state-dir DIR --out DIR
 
 ``verify`` audits the logs against the anchors on the chain at ``--rpc``
@@ -70,9 +70,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--allow-unanchored",
         action="store_true",
         help="report records after the last anchor as warnings, not failures",
-    )
-    verify.add_argument(
-        "--clock-skew", type=float, default=5.0, help="seconds tolerated (default 5)"
     )
     verify.add_argument(
         "--no-epsilon",
@@ -144,7 +141,6 @@ def _verify(args: argparse.Namespace) -> int:
         run_record=args.run_record,
         checkpoint=args.checkpoint,
         allow_unanchored=args.allow_unanchored,
-        clock_skew_s=args.clock_skew,
         recompute_epsilon=not args.no_epsilon,
     )
     if args.json:

@@ -21,7 +21,9 @@ refused     ``access_denied`` with the department's reason
 Every record names the dataset, the job's declared purpose, the job, the
 Flower run and the round, and carries ``details["department"]``. Messages of
 other types (analytics queries) pass through untouched: their handlers log
-their own records.
+their own records. So do the stages of a SecAgg+ round, whose replies carry
+masked shares rather than an update: auditing secure rounds needs a hook in
+the stage that trains (not done yet).
 
 Order in ``ClientApp(mods=[...])``: the privacy boundary guard outermost,
 this mod right after it, so it sees exactly what the handler returned.
@@ -231,7 +233,10 @@ class DepartmentAuditMod:
     def __call__(
         self, msg: Message, context: Context, call_next: ClientAppCallable
     ) -> Message:
-        if msg.metadata.message_type not in (MessageType.TRAIN, MessageType.EVALUATE):
+        if msg.metadata.message_type not in (
+            MessageType.TRAIN,
+            MessageType.EVALUATE,
+        ) or _secure_stage(msg):
             return call_next(msg, context)
         job = self._job or TrainJob.from_run_config(context.run_config)
         if not job.audit:
@@ -267,6 +272,14 @@ def _department_of(context: Context, job: TrainJob) -> tuple[str, str]:
 
     policy = NodePolicy.from_context(context, job, departments_for(job))
     return policy.department, str(policy.state_dir)
+
+
+def _secure_stage(msg: Message) -> bool:
+    # A SecAgg+ round is several messages whose replies carry masked shares,
+    # not an update: recording them as rounds would be wrong (see the docs).
+    from department_nodes.secagg import is_secure_round
+
+    return is_secure_round(msg)
 
 
 _warned_jobs: set[str] = set()

@@ -8,9 +8,13 @@ checked against ``roles`` when given), and returns an
 :class:`~ledger.audit.report.AuditReport`. What it reads from the chain:
 
 - every anchor of every log (:meth:`AnchorRegistry.history`: one
-  single-block query per anchor) and its block's time;
+  single-block query per anchor);
 - every grant and revoke of the coordinator and department roles to each
-  log's writer (:meth:`Roles.history`), with their blocks' times.
+  log's writer (:meth:`Roles.history`).
+
+Block *times* are not used: dev chains (py-evm, anvil) stamp blocks a
+second apart whatever the wall clock says, so roles are judged by block
+numbers (an anchor's block), never by comparing timestamps.
 
 The checks themselves are :func:`ledger.audit.checks.audit_logs`.
 """
@@ -94,19 +98,12 @@ def load_run_record(
 
 
 class _ChainReader:
-    """Reads anchors and role histories, caching block times."""
+    """Reads a log's anchors and its writer's role history."""
 
     def __init__(self, chain: Chain, registry: AnchorRegistry, roles: Roles) -> None:
-        self._chain = chain
         self._registry = registry
         self._roles = roles
-        self._times: dict[int, int] = {}
         self._latest = chain.block_number
-
-    def _time(self, block: int) -> int:
-        if block not in self._times:
-            self._times[block] = self._chain.block_timestamp(block)
-        return self._times[block]
 
     def facts(self, log: ExportedLog) -> ChainFacts:
         anchors = tuple(self._registry.history(log.log_id))
@@ -114,10 +111,7 @@ class _ChainReader:
         for role in (Role.COORDINATOR, Role.DEPARTMENT):
             spans.extend(_spans(role, self._roles.history(log.actor, role)))
         return ChainFacts(
-            anchors=anchors,
-            block_times={a.block_number: self._time(a.block_number) for a in anchors},
-            spans=tuple(spans),
-            latest_block=self._latest,
+            anchors=anchors, spans=tuple(spans), latest_block=self._latest
         )
 
 
@@ -169,7 +163,6 @@ def verify_audit(
     run_record: RunRecord | Mapping[str, Any] | str | Path | None = None,
     checkpoint: str | Path | None = None,
     allow_unanchored: bool = False,
-    clock_skew_s: float = 5.0,
     recompute_epsilon: bool = True,
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
@@ -180,8 +173,6 @@ def verify_audit(
     """
     if not logs:
         raise ConfigurationError("logs", "give at least one log to audit")
-    if clock_skew_s < 0:
-        raise ConfigurationError("clock_skew_s", f"must be >= 0, got {clock_skew_s}")
     anchor_registry = AnchorRegistry.at(chain, registry)
     roles_address = anchor_registry.roles_address
     if roles is not None and to_checksum_address(roles) != roles_address:
@@ -207,9 +198,7 @@ def verify_audit(
     return audit_logs(
         [_input(source, reader) for source in logs],
         options=AuditOptions(
-            domain=anchor_registry.domain,
-            allow_unanchored=allow_unanchored,
-            clock_skew_s=clock_skew_s,
+            domain=anchor_registry.domain, allow_unanchored=allow_unanchored
         ),
         epsilon_of=_epsilon_of if recompute_epsilon else None,
         run_record=record,
