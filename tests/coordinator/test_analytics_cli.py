@@ -1,6 +1,7 @@
 """``fedgov query``: argument handling, output, and the end-to-end promise:
 a grouped DP histogram from the command line over the six RandHIE
-departments, after which the same budget refuses an overrunning training job."""
+departments, after which the same budget refuses an overrunning training job
+(in the simulation engine: ``slow``, about 25-60 s on two cores)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from flwr.app import (
 )
 from flwr.supercore.task_identity import TaskIdentity
 
+from coordinator import analytics_cli
 from coordinator._analytics_result import DepartmentReport, Estimate, QueryResult
+from coordinator.analytics import run_query
 from coordinator.analytics_cli import build_query, configure, format_result
 from coordinator.training import model_spec
 from department_nodes.client_app import make_client_app
@@ -31,7 +34,8 @@ from fedgov.data import department_ids
 from fedgov.job import TrainJob
 from fedgov.models import build_model
 from privacy.budget import department_ledger
-from privacy.mechanisms import Predicate
+from privacy.mechanisms import Predicate, Query
+from tests.coordinator.test_analytics import InProcessGrid
 
 HISTOGRAM = [
     "histogram",
@@ -147,6 +151,38 @@ def _task_identity() -> Iterator[None]:
     TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
 
 
+@pytest.mark.usefixtures("_task_identity")
+def test_cli_table_over_an_in_process_federation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: the departments' real ClientApp, reached without Ray
+    def in_process(query: Query, **options: object) -> QueryResult:
+        job = TrainJob(state_dir=str(options["state_dir"]), budget_epsilon=1.0)
+        grid = InProcessGrid(make_client_app(job=job), 6)
+        return run_query(grid, query, confidence=float(options["confidence"]))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(analytics_cli, "run_simulated_query", in_process)
+    argv = ["query", *HISTOGRAM, "--state-dir", str(tmp_path), "--confidence", "0.9"]
+
+    # Execute: the same query twice; the second would overrun a 1.0 limit
+    first = main(argv)
+    table = capsys.readouterr().out
+    second = main(argv)
+    refusal = capsys.readouterr().out
+
+    # Assert
+    assert first == 0
+    assert "6 of 6 departments answered" in table
+    assert "90% intervals: value ± half-width" in table
+    assert table.count(" ± ") == 12 + 1  # the cells and the legend
+    assert table.count("0.9000   0.9000   1.0000") == 6
+    assert second == 1
+    assert "no department answered" in refusal
+    assert refusal.count("would be exceeded") == 6
+    assert "budget charged at 0 department(s)" in refusal
+
+
+@pytest.mark.slow
 @pytest.mark.usefixtures("_task_identity")
 def test_cli_histogram_then_the_same_budget_refuses_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
