@@ -314,7 +314,15 @@ def main(argv: list[str] | None = None) -> None:
             f"{job.model}, {job.num_rounds} DP rounds (epsilon {job.epsilon}); "
             f"{os.cpu_count()} cores"
         )
-        compute = local_compute(job, departments, folder / "compute-state")
+        # The least of two passes: a busy machine only ever adds time.
+        compute = [
+            min(pair)
+            for pair in zip(
+                local_compute(job, departments, folder / "compute-state-1"),
+                local_compute(job, departments, folder / "compute-state-2"),
+                strict=True,
+            )
+        ]
         # The slowest department decides a round: per kind, its coldest start.
         # First: a ClientApp that cannot start fails here, in seconds.
         cold = {
@@ -353,9 +361,10 @@ def main(argv: list[str] | None = None) -> None:
     # departments load their data and calibrate noise); later rounds do not.
     steady_sim = statistics.mean(sim_over[1:] or sim_over)
     steady_dep = statistics.mean(dep_over[1:] or dep_over)
+    ratio = f"{steady_dep / steady_sim:.0f}x" if steady_sim > 0.01 else "n/a"
     print(
         f"  overhead from round 2 on: simulation {steady_sim:.2f} s, "
-        f"deployment {steady_dep:.2f} s ({steady_dep / max(steady_sim, 1e-9):.0f}x)"
+        f"deployment {steady_dep:.2f} s ({ratio})"
     )
     print(
         "\nwhole job (wall):\n"
