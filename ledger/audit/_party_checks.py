@@ -30,6 +30,7 @@ from fedgov.errors import FedgovError
 from ledger.audit.coordinator import ENTRY_DEPARTMENT, ENTRY_ROUND, ROSTER_PREFIX
 from ledger.audit.department import PHASE_EVALUATE, PHASE_TRAIN
 from ledger.audit.report import Check
+from ledger.audit.rotation import NEW_ACTOR, PREVIOUS_ACTOR
 from ledger.records import ZERO_HASH, Action, AuditRecord, Role
 
 if TYPE_CHECKING:
@@ -38,15 +39,12 @@ if TYPE_CHECKING:
     from ledger.audit._log_checks import AuditedLog, Findings
 
 __all__ = [
-    "ROTATION_NEW_ACTOR",
     "CoordinatorRun",
     "EpsilonOf",
     "Mechanism",
     "check_parties",
 ]
 
-ROTATION_NEW_ACTOR = "new-actor"
-"""``key_rotation`` detail: the address that continues the actor's records."""
 RUN_RECORD = "run record"
 
 Mechanism = tuple[float, float, int]
@@ -175,15 +173,25 @@ def _departments(logs: Sequence[AuditedLog], out: Findings) -> dict[str, _Depart
 
 
 def _rotation_order(logs: Sequence[AuditedLog]) -> list[AuditedLog] | None:
-    """The logs of one department, oldest key first, if rotations chain them."""
+    """The logs of one department, oldest key first, if rotations chain them.
+
+    A link is the old log's hand-over (its last ``key_rotation`` names the
+    new address) or, when the old key was lost, the new log's first record
+    naming the old address.
+    """
     if len(logs) == 1:
         return list(logs)
     by_actor = {log.actor: log for log in logs}
     successor: dict[str, str] = {}
     for log in logs:
         rotations = [r for r in log.records if r.action is Action.KEY_ROTATION]
-        if rotations and ROTATION_NEW_ACTOR in rotations[-1].details:
-            successor[log.actor] = rotations[-1].details[ROTATION_NEW_ACTOR]
+        if rotations and NEW_ACTOR in rotations[-1].details:
+            successor[log.actor] = rotations[-1].details[NEW_ACTOR]
+        first = log.records[0] if log.records else None
+        if first is not None and first.action is Action.KEY_ROTATION:
+            previous = first.details.get(PREVIOUS_ACTOR)
+            if previous is not None:
+                successor.setdefault(previous, log.actor)
     heads = set(by_actor) - set(successor.values())
     if len(heads) != 1:
         return None

@@ -28,17 +28,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eth_account import Account
+
 from fedgov.errors import ConfigurationError
 from ledger.anchor import AnchorPolicy
 from ledger.anchor_registry import AnchorRegistry
 from ledger.audit.actor_log import ActorLog, export_logs
 from ledger.audit.coordinator import CoordinatorAudit
 from ledger.audit.department import DepartmentAuditMod
-from ledger.audit.keys import key_password, load_or_create_key
-from ledger.audit.layout import KEY_FILE, coordinator_dir, department_dir, log_path
+from ledger.audit.keys import key_password, load_key, load_or_create_key, replace_key
+from ledger.audit.layout import (
+    KEY_FILE,
+    coordinator_dir,
+    department_dir,
+    find_logs,
+    log_path,
+)
 from ledger.audit.relay import AnchorRelay
+from ledger.audit.rotation import rotation_record
 from ledger.chain_roles import Roles
-from ledger.records import Role
+from ledger.records import Role, now_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -87,9 +96,13 @@ class AuditEnvironment:
         state_dir: Path,
         coordinator: LocalAccount,
         departments: dict[str, str],
+        admin: LocalAccount | None = None,
         policy: AnchorPolicy = RELAY_POLICY,
+        key_iterations: int | None = None,
     ) -> None:
         self.chain = chain
+        self.admin = admin
+        """Grants and revokes roles (key rotation); ``None``: nobody here may."""
         self.roles = roles
         self.registry = registry
         self.state_dir = state_dir
@@ -101,6 +114,7 @@ class AuditEnvironment:
         )
         self._job: TrainJob | None = None
         self._audit: CoordinatorAudit | None = None
+        self._key_iterations = key_iterations
         self.relay.start()
 
     # -- construction ----------------------------------------------------------
@@ -226,7 +240,9 @@ class AuditEnvironment:
             state_dir=state_dir,
             coordinator=coordinator,
             departments=addresses,
+            admin=admin,
             policy=policy,
+            key_iterations=key_iterations,
         )
 
     # -- what a job needs --------------------------------------------------------
@@ -298,17 +314,142 @@ class AuditEnvironment:
             audit.record_model_export(record)
         return self.relay.flush(timeout_s)
 
+    # -- key rotation -------------------------------------------------------------------
+
+    def rotate_key(
+        self,
+        department: str | None = None,
+        *,
+        reason: str = "scheduled key rotation",
+        timeout_s: float = 60.0,
+    ) -> str:
+        """Give ``department`` (``None``: the coordinator) a new key; its address.
+
+        The old key signs a ``key_rotation`` record naming the new address,
+        which is anchored while the old key still holds its role; then the
+        admin grants the role to the new key and revokes the old one, the key
+        file is replaced (the old one kept as ``*.retired``), and the new log
+        opens with a ``key_rotation`` record naming the old address.
+        """
+        directory, role, old = self._actor(department)
+        new = Account.create()
+        ActorLog(directory, old, self.registry.domain).commit(
+            [
+                rotation_record(
+                    actor=old.address,
+                    role=role,
+                    department=department or "",
+                    reason=reason,
+                    timestamp_ms=now_ms(),
+                    new_actor=new.address,
+                )
+            ]
+        )
+        # The hand-over must be anchored while the old key may still anchor.
+        self.relay.flush(timeout_s)
+        return self._install(department, directory, role, old, new, reason)
+
+    def replace_lost_key(
+        self, department: str | None = None, *, reason: str = "key lost"
+    ) -> str:
+        """Re-key ``department`` whose key is lost or compromised; the new address.
+
+        The old key is revoked first and cannot hand over: whatever it wrote
+        after its last anchor stays unverifiable, and the auditor reports
+        that gap. The new log opens with a ``key_rotation`` record naming the
+        old address.
+        """
+        directory, role, old = self._actor(department)
+        return self._install(department, directory, role, old, Account.create(), reason)
+
+    def _actor(self, department: str | None) -> tuple[Path, Role, LocalAccount]:
+        if self.admin is None:
+            raise ConfigurationError(
+                "admin", "rotating a key needs an admin to grant roles"
+            )
+        password = key_password()
+        if department is None:
+            directory = coordinator_dir(self.state_dir)
+            return (
+                directory,
+                Role.COORDINATOR,
+                load_key(directory / KEY_FILE, password=password),
+            )
+        if department not in self.departments:
+            raise ConfigurationError(
+                "department", f"{department!r} is not one of {sorted(self.departments)}"
+            )
+        directory = department_dir(self.state_dir, department)
+        return (
+            directory,
+            Role.DEPARTMENT,
+            load_key(directory / KEY_FILE, password=password),
+        )
+
+    def _install(
+        self,
+        department: str | None,
+        directory: Path,
+        role: Role,
+        old: LocalAccount,
+        new: LocalAccount,
+        reason: str,
+    ) -> str:
+        assert self.admin is not None
+        self.roles.grant(new.address, role, sender=self.admin)
+        self.roles.revoke(old.address, role, sender=self.admin)
+        replace_key(
+            directory / KEY_FILE,
+            new,
+            password=key_password(),
+            iterations=self._key_iterations,
+        )
+        log = ActorLog(directory, new, self.registry.domain)
+        log.commit(
+            [
+                rotation_record(
+                    actor=new.address,
+                    role=role,
+                    department=department or "",
+                    reason=reason,
+                    timestamp_ms=now_ms(),
+                    previous_actor=old.address,
+                )
+            ]
+        )
+        self.relay.watch(log.path)
+        if department is None:
+            self.coordinator = new
+            if self._audit is not None:
+                self._audit.log = ActorLog(directory, new, self.registry.domain)
+        else:
+            self.departments[department] = str(new.address)
+        _log.info(
+            "%s: key %s replaced by %s (%s)",
+            department or "coordinator",
+            old.address,
+            new.address,
+            reason,
+        )
+        return str(new.address)
+
     # -- what an auditor needs -----------------------------------------------------
 
     def log_paths(self, *, existing: bool = True) -> list[Path]:
-        """The coordinator's log file, then each department's."""
-        paths = [
+        """The coordinator's log files, then each department's (every key's).
+
+        ``existing=False``: the current keys' logs, whether written yet or not.
+        """
+        current = [
             log_path(coordinator_dir(self.state_dir), self.coordinator.address)
         ] + [
             log_path(department_dir(self.state_dir, name), address)
             for name, address in self.departments.items()
         ]
-        return [path for path in paths if path.exists() or not existing]
+        if not existing:
+            return current
+        folders = {path.parent for path in current}
+        return [path for path in find_logs(self.state_dir) if path.parent in folders]
 
     def export_logs(self, directory: str | Path) -> list[Path]:
         """Export every actor's log into ``directory`` (one JSONL file each)."""

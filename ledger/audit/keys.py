@@ -42,6 +42,7 @@ __all__ = [
     "key_password",
     "load_key",
     "load_or_create_key",
+    "replace_key",
 ]
 
 _log = logging.getLogger(__name__)
@@ -159,8 +160,51 @@ def _warn_plaintext(message: str) -> None:
 
 
 def _create(file: Path, password: str | None, iterations: int | None) -> None:
-    file.parent.mkdir(parents=True, exist_ok=True)
     account = Account.create()
+    temporary = _write_temporary(file, account, password, iterations)
+    try:
+        try:
+            # link() never replaces: if another process created the key first,
+            # this one loses the race and uses that key.
+            os.link(temporary, file)
+        except FileExistsError:
+            return
+        _log.info("created audit signing key %s for %s", file, account.address)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def replace_key(
+    path: str | Path,
+    account: LocalAccount,
+    *,
+    password: str | None,
+    iterations: int | None = None,
+) -> Path:
+    """Make ``account`` the key in ``path``; return where the old key went.
+
+    The old file is renamed ``<name>.<old address>.retired``, kept for the
+    operator to destroy once everything it signed is anchored.
+    """
+    file = Path(path)
+    old = load_key(file, password=password)
+    retired = file.with_name(f"{file.name}.{old.address}.retired")
+    temporary = _write_temporary(file, account, password, iterations)
+    try:
+        os.link(file, retired)
+        os.replace(temporary, file)
+    finally:
+        temporary.unlink(missing_ok=True)
+    _log.info(
+        "audit signing key %s: %s replaced %s", file, account.address, old.address
+    )
+    return retired
+
+
+def _write_temporary(
+    file: Path, account: LocalAccount, password: str | None, iterations: int | None
+) -> Path:
+    file.parent.mkdir(parents=True, exist_ok=True)
     if password is None:
         document: dict[str, Any] = {
             "format": _PLAINTEXT_FORMAT,
@@ -176,12 +220,7 @@ def _create(file: Path, password: str | None, iterations: int | None) -> None:
             json.dump(document, out)
             out.flush()
             os.fsync(out.fileno())
-        try:
-            # link() never replaces: if another process created the key first,
-            # this one loses the race and uses that key.
-            os.link(temporary, file)
-        except FileExistsError:
-            return
-        _log.info("created audit signing key %s for %s", file, account.address)
-    finally:
+    except BaseException:
         temporary.unlink(missing_ok=True)
+        raise
+    return temporary

@@ -55,12 +55,14 @@ def small_job(**overrides: object) -> TrainJob:
     return TrainJob(**fields)  # type: ignore[arg-type]
 
 
-def incoming(message_type: str, server_round: int, node_id: int) -> Message:
+def incoming(
+    message_type: str, server_round: int, node_id: int, *, job_id: str = "job"
+) -> Message:
     """A message from the coordinator, as a SuperNode receives it."""
     content = RecordDict({p.CONFIG: ConfigRecord({"server-round": server_round})})
     metadata = Metadata(
         run_id=FLOWER_RUN,
-        message_id=f"{message_type}-{server_round}-{node_id}",
+        message_id=f"{job_id}-{message_type}-{server_round}-{node_id}",
         src_node_id=0,
         dst_node_id=node_id,
         reply_to_message_id="",
@@ -125,11 +127,14 @@ class StandInDepartment:
     refuse_rounds: frozenset[int] = frozenset()
     under_report: bool = False
     spends: list[GaussianSpend] = field(default_factory=list)
+    """This job's spends."""
+    history: list[GaussianSpend] = field(default_factory=list)
+    """Every spend on the dataset, earlier jobs' included."""
 
     def train(self, msg: Message, context: Context) -> Message:
         server_round = int(msg.content[p.CONFIG]["server-round"])  # type: ignore[arg-type]
         if server_round in self.refuse_rounds:
-            total = epsilon_spent(self.spends, delta=self.delta)
+            total = epsilon_spent(self.history, delta=self.delta)
             return reply(
                 msg,
                 {
@@ -141,10 +146,13 @@ class StandInDepartment:
                 status=p.STATUS_REFUSED,
                 reason=f"{self.name}: budget exhausted",
             )
-        self.spends.append(GaussianSpend(self.noise, self.rate, self.steps))
+        spend = GaussianSpend(self.noise, self.rate, self.steps)
+        self.spends.append(spend)
+        self.history.append(spend)
         epsilon = epsilon_spent(self.spends, delta=self.delta)
+        total = epsilon_spent(self.history, delta=self.delta)
         if self.under_report:
-            epsilon /= 2
+            epsilon, total = epsilon / 2, total / 2
         seed = int.from_bytes(
             hashlib.sha256(f"{self.name}:{msg.metadata.message_id}".encode()).digest()[
                 :4
@@ -155,7 +163,7 @@ class StandInDepartment:
             p.NUM_EXAMPLES: self.examples,
             "train-loss": 0.5,
             "epsilon-job": epsilon,
-            "epsilon-total": epsilon,
+            "epsilon-total": total,
             "epsilon-limit": self.limit,
             "noise-multiplier": self.noise,
             "sample-rate": self.rate,
@@ -210,6 +218,7 @@ def run_job(
     unaudited: frozenset[tuple[str, int]] = frozenset(),
     tamper_report: Callable[[RoundReport], None] | None = None,
     under_report: frozenset[str] = frozenset(),
+    after: JobResult | None = None,
     finish: bool = True,
 ) -> JobResult:
     """Configure ``job`` in ``env``, run its rounds through the hooks, finish it.
@@ -217,7 +226,8 @@ def run_job(
     Misbehaviour on demand: ``unaudited`` (department, round) pairs train
     without their mod; ``tamper_report`` edits each round's report before the
     coordinator records it; departments in ``under_report`` halve the
-    epsilon they report.
+    epsilon they report. ``after`` continues the departments' budgets from
+    an earlier job.
     """
     job = env.configure(job)
     mod = env.client_mod()
@@ -229,6 +239,7 @@ def run_job(
             delta=job.delta,
             refuse_rounds=(refuse or {}).get(name, frozenset()),
             under_report=name in under_report,
+            history=list(after.departments[name].history) if after is not None else [],
         )
         for name in names
     }
@@ -237,7 +248,9 @@ def run_job(
         report = RoundReport(server_round=server_round, started=time.perf_counter())
         digests = []
         for index, name in enumerate(names):
-            msg = incoming(MessageType.TRAIN, server_round, index + 1)
+            msg = incoming(
+                MessageType.TRAIN, server_round, index + 1, job_id=job.job_id
+            )
             handler = departments[name].train
             if (name, server_round) in unaudited:
                 answer = handler(msg, node_context(index))
@@ -248,7 +261,9 @@ def run_job(
             digests.append(outcome.update_hash)
         report.aggregate_hash = hashlib.sha256("".join(digests).encode()).hexdigest()
         for index, name in enumerate(names):
-            msg = incoming(MessageType.EVALUATE, server_round, index + 1)
+            msg = incoming(
+                MessageType.EVALUATE, server_round, index + 1, job_id=job.job_id
+            )
             answer = mod(msg, node_context(index), departments[name].evaluate)
             report.evaluate.append(
                 DepartmentOutcome(name, index + 1, "trained", "", _metrics(answer))
