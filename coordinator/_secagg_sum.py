@@ -22,16 +22,15 @@ from flwr.common import (
 )
 from flwr.server.strategy import FedAvg
 
-from coordinator.guard import FAILED, REFUSED, REJECTED, TRAINED, DepartmentOutcome
+from coordinator._secagg_outcome import read_outcome
+from coordinator.guard import FAILED, TRAINED, DepartmentOutcome
 from department_nodes.secagg import (
     KEY_SUM_BOUND,
     KEY_SUM_LENGTH,
     KEY_SUM_TASK,
     KEY_TASK,
-    STATUS_REJECTED,
     TASK_SUM,
 )
-from fedgov import protocol as p
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -46,8 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["SecureSumResult", "SecureSumStrategy"]
 
 logger = logging.getLogger(__name__)
-
-_STATUS = {p.STATUS_OK: TRAINED, p.STATUS_REFUSED: REFUSED, STATUS_REJECTED: REJECTED}
 
 
 @dataclass(frozen=True)
@@ -124,15 +121,9 @@ class SecureSumStrategy(FedAvg):
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
         contributed = 0
         for proxy, res in results:
-            department = str(res.metrics.get(p.KEY_DEPARTMENT, f"node-{proxy.node_id}"))
-            status = _STATUS.get(str(res.metrics.get(p.KEY_STATUS, "")), FAILED)
-            if status == TRAINED and res.num_examples != 1:
-                status = FAILED
-            reason = str(res.metrics.get(p.KEY_REASON, ""))
-            self.outcomes.append(
-                DepartmentOutcome(department, proxy.node_id, status, reason)
-            )
-            contributed += status == TRAINED
+            outcome = read_outcome(proxy.node_id, res, weight=1)
+            self.outcomes.append(outcome)
+            contributed += outcome.status == TRAINED
         answered = {proxy.node_id for proxy, _ in results}
         self.outcomes += [
             DepartmentOutcome(

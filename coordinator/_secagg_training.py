@@ -39,6 +39,7 @@ from flwr.common import (
 from flwr.server.strategy import FedAvg
 from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, Key
 
+from coordinator._secagg_outcome import numeric_metrics, read_outcome
 from coordinator.guard import (
     FAILED,
     REFUSED,
@@ -53,7 +54,6 @@ from department_nodes.secagg import (
     KEY_CLIPPING_RANGE,
     KEY_MAX_WEIGHT,
     KEY_TASK,
-    STATUS_REJECTED,
     TASK_TRAIN,
 )
 from fedgov import protocol as p
@@ -70,16 +70,6 @@ if TYPE_CHECKING:
 __all__ = ["FedgovEvaluation", "SecureTrainingStrategy"]
 
 logger = logging.getLogger(__name__)
-
-_STATUS = {p.STATUS_OK: TRAINED, p.STATUS_REFUSED: REFUSED, STATUS_REJECTED: REJECTED}
-
-
-def _numbers(metrics: Mapping[str, Scalar]) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
 
 
 def _weighted_mean(outcomes: list[DepartmentOutcome]) -> dict[str, float]:
@@ -181,26 +171,19 @@ class SecureTrainingStrategy(FedAvg):
         report.train_seconds = time.perf_counter() - report.started
         trained: list[DepartmentOutcome] = []
         for proxy, res in results:
-            node_id = proxy.node_id
-            self._responded.add(node_id)
-            department = str(res.metrics.get(p.KEY_DEPARTMENT, f"node-{node_id}"))
-            self._department_of[node_id] = department
-            status = str(res.metrics.get(p.KEY_STATUS, ""))
-            outcome = _STATUS.get(status, FAILED)
-            if outcome == TRAINED and res.num_examples <= 0:
-                outcome = FAILED
-            reason = str(res.metrics.get(p.KEY_REASON, ""))
-            if outcome == FAILED and not reason:
-                reason = f"unexpected secure reply (status {status!r}, weight {res.num_examples})"
-            entry = DepartmentOutcome(
-                department, node_id, outcome, reason, _numbers(res.metrics)
-            )
+            self._responded.add(proxy.node_id)
+            entry = read_outcome(proxy.node_id, res, weight=None)
+            self._department_of[proxy.node_id] = entry.department
             report.train.append(entry)
-            if outcome == TRAINED:
+            if entry.status == TRAINED:
                 trained.append(entry)
-            elif outcome != FAILED:
+            if entry.status in (REFUSED, REJECTED):
                 logger.warning(
-                    "round %d: %s %s: %s", server_round, department, outcome, reason
+                    "round %d: %s %s: %s",
+                    server_round,
+                    entry.department,
+                    entry.status,
+                    entry.reason,
                 )
         if not trained:
             logger.warning(
@@ -242,7 +225,7 @@ class SecureTrainingStrategy(FedAvg):
         )
         if metrics is None:
             return None
-        values = _numbers(cast("Mapping[str, Scalar]", metrics))
+        values = numeric_metrics(cast("Mapping[str, Scalar]", metrics))
         if server_round > 0 and self.reports:
             self.report.central_evaluate = values
         return values.get("test-loss", math.nan), dict(values)

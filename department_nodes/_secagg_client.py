@@ -35,6 +35,7 @@ from department_nodes._secagg_protocol import (
     STATUS_REJECTED,
     TASK_SUM,
     TASK_TRAIN,
+    SecureSumContribution,
     SecureSumProvider,
     SecureSumRefusedError,
     SecureSumRequest,
@@ -209,9 +210,15 @@ class SecureDepartmentClient(NumPyClient):
             reason = f"department {request.department} offers no secure-sum task {request.task!r}"
             return _abstain(zeros, request.department, p.STATUS_REFUSED, reason, {})
         try:
-            vector = np.asarray(provider(request, self._context), dtype=np.float64)
+            answer = provider(request, self._context)
         except SecureSumRefusedError as exc:
-            return _abstain(zeros, request.department, p.STATUS_REFUSED, exc.reason, {})
+            return _abstain(
+                zeros, request.department, p.STATUS_REFUSED, exc.reason, exc.metrics
+            )
+        if not isinstance(answer, SecureSumContribution):
+            answer = SecureSumContribution(answer)
+        vector = np.asarray(answer.vector, dtype=np.float64)
+        metrics: dict[str, Scalar] = {k: float(v) for k, v in answer.metrics.items()}
         problem: str | None = None
         if vector.shape != (request.length,):
             problem = (
@@ -223,8 +230,10 @@ class SecureDepartmentClient(NumPyClient):
             )
         if problem is not None:
             logger.warning("%s withholds its vector: %s", request.department, problem)
-            return _abstain(zeros, request.department, STATUS_REJECTED, problem, {})
-        return [vector], 1, _clear({}, request.department, p.STATUS_OK, "")
+            return _abstain(
+                zeros, request.department, STATUS_REJECTED, problem, metrics
+            )
+        return [vector], 1, _clear(metrics, request.department, p.STATUS_OK, "")
 
 
 def _clear(

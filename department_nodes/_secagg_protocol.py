@@ -8,7 +8,7 @@ department's provider answers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
@@ -59,12 +59,27 @@ class TrainingNode(Protocol):
 class SecureSumRefusedError(FedgovError):
     """Raised by a :data:`SecureSumProvider` that will not contribute (budget, policy).
 
-    The department then takes part with weight 0 and reports ``reason``.
+    The department then takes part with weight 0 and reports ``reason`` and
+    ``metrics`` (e.g. its epsilon figures) in the clear.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(
+        self, reason: str, *, metrics: Mapping[str, float] | None = None
+    ) -> None:
         self.reason = reason
+        self.metrics = dict(metrics or {})
         super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class SecureSumContribution:
+    """A provider's vector with figures to report in the clear (e.g. epsilon spent).
+
+    Only ``vector`` is masked; ``metrics`` reach the coordinator as they are.
+    """
+
+    vector: NDArray[np.floating]
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,10 +99,13 @@ class SecureSumRequest:
     query: Mapping[str, Scalar]
 
 
-SecureSumProvider = Callable[[SecureSumRequest, Context], NDArray[np.floating]]
+SecureSumProvider = Callable[
+    [SecureSumRequest, Context], "NDArray[np.floating] | SecureSumContribution"
+]
 """Computes a department's vector for a secure sum (e.g. its DP-noised histogram).
 
 It runs on the department, sees its records, and must add any DP noise
-itself: the coordinator only ever sees the sum. Raise
+itself: the coordinator only ever sees the sum. It returns the vector, or a
+:class:`SecureSumContribution` to report figures alongside it; it raises
 :class:`SecureSumRefusedError` to decline.
 """

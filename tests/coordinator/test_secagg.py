@@ -53,6 +53,7 @@ from department_nodes.client_app import make_client_app
 from department_nodes.node import NodePolicy
 from department_nodes.secagg import (
     KEY_TASK,
+    SecureSumContribution,
     SecureSumRefusedError,
     SecureSumRequest,
     handle_secure_round,
@@ -612,7 +613,7 @@ def test_secure_sum_rejects_reserved_query_keys() -> None:
 # -- secure sums ---------------------------------------------------------------------
 
 
-Provider = Callable[[SecureSumRequest, Context], np.ndarray]
+Provider = Callable[[SecureSumRequest, Context], np.ndarray | SecureSumContribution]
 
 
 def _sum_app(department: str, provider: Provider | None) -> ClientApp:
@@ -650,12 +651,18 @@ def _counts(values: list[float]) -> Provider:
 
 
 def _refuse(request: SecureSumRequest, context: Context) -> np.ndarray:
-    raise SecureSumRefusedError(f"{request.department} is over its budget")
+    raise SecureSumRefusedError(
+        f"{request.department} is over its budget", metrics={"epsilon-total": 8.0}
+    )
+
+
+def _reporting(request: SecureSumRequest, context: Context) -> SecureSumContribution:
+    return SecureSumContribution(np.full(request.length, 2.0), {"epsilon-query": 0.1})
 
 
 def test_secure_sum_of_histograms(tmp_path: Path) -> None:
     vectors = [[10.5, 0.0, -3.25, 7.0], [1.0, 2.0, 3.0, 4.0], [1000.0, 0.5, 0.25, 0.0]]
-    apps = _sum_apps([_counts(v) for v in vectors] + [_refuse, None])
+    apps = _sum_apps([_counts(v) for v in vectors] + [_refuse, None, _reporting])
     context = Context(
         run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config={}
     )
@@ -666,15 +673,20 @@ def test_secure_sum_of_histograms(tmp_path: Path) -> None:
         task="histogram",
         length=4,
         bound=1000.0,
-        num_departments=5,
+        num_departments=6,
         query={"column": "age"},
     )
 
-    assert np.allclose(result.total, np.sum(vectors, axis=0), atol=result.max_error)
+    expected = np.sum(vectors, axis=0) + 2.0
+    assert np.allclose(result.total, expected, atol=result.max_error)
     assert result.max_error < 1e-4
-    assert sorted(result.contributors) == ["dept-0", "dept-1", "dept-2"]
+    assert sorted(result.contributors) == ["dept-0", "dept-1", "dept-2", "dept-5"]
     reasons = {o.department: (o.status, o.reason) for o in result.outcomes}
     assert reasons["dept-3"] == (REFUSED, "dept-3 is over its budget")
+    # Figures reported beside the vector, or with a refusal, travel in the clear.
+    metrics = {o.department: o.metrics for o in result.outcomes}
+    assert metrics["dept-3"]["epsilon-total"] == 8.0
+    assert metrics["dept-5"]["epsilon-query"] == 0.1
     assert reasons["dept-4"][0] == REFUSED
     assert "no secure-sum task" in reasons["dept-4"][1]
 
