@@ -1,29 +1,36 @@
 """One actor's audit log on disk: append records durably, then sign a head.
 
 Both hooks (the department's mod, the coordinator's observer) write through
-:class:`ActorLog`. Each commit opens the actor's :class:`~ledger.store.LogStore`
-under an exclusive file lock, checks its integrity (the store does on
-opening), appends the records in one transaction, signs a new tree head when
-a signing domain is configured, and closes it. Opening per commit costs a
-rehash of the log, but it is what stays correct when Flower hands one
-department's messages to different processes (simulation actors, deployment
-ClientApp processes): a store kept open by one process would not see another
-process's appends.
+:class:`ActorLog`. Each commit takes the actor's exclusive file lock, appends
+the records in one transaction and signs a new tree head when a signing
+domain is configured.
+
+Flower may hand one department's messages to several processes (simulation
+actors, deployment ClientApp processes), so a store kept open by one process
+can be stale. Each process keeps the stores it opened, and under the lock
+compares the file's record count with its own: if another process appended
+since, it reopens the store, which rehashes the log and checks every signed
+head (the store's integrity check, milliseconds per head). A log is thus
+checked whenever a process first opens it or finds it changed by another,
+and a commit otherwise costs its own transaction and signature only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
+from collections import OrderedDict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ledger.audit._store_files import stored_size
 from ledger.audit.layout import LOCK_FILE, LOG_NAME, log_path
 from ledger.records import now_ms
 from ledger.store import LogStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
-    from pathlib import Path
 
     from eth_account.signers.local import LocalAccount
 
@@ -54,15 +61,16 @@ class ActorLog:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[LogStore]:
-        """The store, opened (and integrity-checked) under the actor's lock."""
+        """The store, current and integrity-checked, under the actor's lock."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with (self.directory / LOCK_FILE).open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            store = LogStore(self.path, actor=self.account.address, log_name=LOG_NAME)
+            key = self.path.resolve()
+            store = _checkout(key, self.account.address)
             try:
                 yield store
             finally:
-                store.close()
+                _checkin(key, store)
 
     def commit(self, records: Sequence[AuditRecord]) -> SignedTreeHead | None:
         """Append ``records`` durably and sign the new head; return it."""
@@ -70,6 +78,38 @@ class ActorLog:
             return None
         with self.open() as store:
             return append_and_sign(store, records, self.account, self.domain)
+
+
+_MAX_OPEN = 16
+_open: OrderedDict[Path, LogStore] = OrderedDict()
+_in_use: set[Path] = set()
+_open_lock = threading.Lock()
+
+
+def _checkout(path: Path, actor: str) -> LogStore:
+    with _open_lock:
+        store = _open.pop(path, None)
+        _in_use.add(path)
+    try:
+        if store is not None and stored_size(path) != store.size:
+            store.close()  # another process appended: reopen and re-check
+            store = None
+        if store is None:
+            store = LogStore(path, actor=actor, log_name=LOG_NAME)
+        return store
+    except BaseException:
+        with _open_lock:
+            _in_use.discard(path)
+        raise
+
+
+def _checkin(path: Path, store: LogStore) -> None:
+    with _open_lock:
+        _in_use.discard(path)
+        _open[path] = store
+        idle = [p for p in _open if p not in _in_use]
+        for evicted in idle[: max(0, len(_open) - _MAX_OPEN)]:
+            _open.pop(evicted).close()
 
 
 def append_and_sign(

@@ -16,16 +16,14 @@ durable on disk meanwhile and the next anchor covers them all.
 :meth:`AnchorRelay.flush` anchors everything signed so far (end of a job).
 
 The relay reads the newest head straight from the log's SQLite file,
-read-only (the ``signed_heads`` table of :mod:`ledger.store`), so polling
-costs one small query per log, never a rehash of the log, and never
-interferes with the process writing it.
+read-only (:mod:`ledger.audit._store_files`), so polling costs one small
+query per log, never a rehash of the log, and never interferes with the
+process writing it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -34,8 +32,9 @@ from typing import TYPE_CHECKING
 
 from fedgov.errors import ConfigurationError, FedgovError
 from ledger.anchor import AnchorPolicy
-from ledger.errors import AnchorError, LogStorageError
-from ledger.tree_head import SignedTreeHead, TreeHead, log_id_for, recover_signer
+from ledger.audit._store_files import LatestHead, read_latest_head
+from ledger.errors import AnchorError
+from ledger.tree_head import recover_signer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -45,55 +44,10 @@ if TYPE_CHECKING:
 
     from ledger.anchor import HeadRegistry
     from ledger.anchor_registry import AnchoredHead
-    from ledger.tree_head import SigningDomain
 
 __all__ = ["AnchorRelay", "LatestHead", "RelayStatus", "read_latest_head"]
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LatestHead:
-    """A log's newest head signed for one domain, as its file holds it."""
-
-    actor: str
-    log_name: str
-    signed: SignedTreeHead
-
-
-def read_latest_head(path: Path, domain: SigningDomain) -> LatestHead | None:
-    """The newest head of the log file ``path`` signed for ``domain``.
-
-    ``None`` when the log does not exist yet or holds no such head.
-    """
-    if not path.exists():
-        return None
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
-            tables = db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-            ).fetchall()
-            if not tables:
-                return None  # the writer is creating the log right now
-            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-            row = db.execute(
-                "SELECT tree_size, root_hash, timestamp_ms, signer, signature "
-                "FROM signed_heads WHERE chain_id = ? AND verifying_contract = ? "
-                "ORDER BY seq DESC LIMIT 1",
-                (domain.chain_id, domain.verifying_contract),
-            ).fetchone()
-    except sqlite3.Error as e:
-        raise LogStorageError(str(path), f"cannot read its signed heads: {e}") from e
-    if row is None:
-        return None
-    actor, log_name = str(meta["actor"]), str(meta["log_name"])
-    size, root, timestamp, signer, signature = row
-    head = TreeHead(log_id_for(actor, log_name), int(size), bytes(root), int(timestamp))
-    return LatestHead(
-        actor, log_name, SignedTreeHead(head, str(signer), bytes(signature))
-    )
 
 
 @dataclass(frozen=True)

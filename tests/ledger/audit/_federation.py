@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from flwr.clientapp.typing import Mod
+
     from ledger.audit import AuditEnvironment
 
 FLOWER_RUN = 4242
@@ -219,6 +221,7 @@ def run_job(
     tamper_report: Callable[[RoundReport], None] | None = None,
     under_report: frozenset[str] = frozenset(),
     after: JobResult | None = None,
+    wrap: Callable[[Mod], Mod] | None = None,
     finish: bool = True,
 ) -> JobResult:
     """Configure ``job`` in ``env``, run its rounds through the hooks, finish it.
@@ -227,10 +230,12 @@ def run_job(
     without their mod; ``tamper_report`` edits each round's report before the
     coordinator records it; departments in ``under_report`` halve the
     epsilon they report. ``after`` continues the departments' budgets from
-    an earlier job.
+    an earlier job; ``wrap`` wraps the department mod (to time it).
     """
     job = env.configure(job)
-    mod = env.client_mod()
+    mod: Mod = env.client_mod()
+    if wrap is not None:
+        mod = wrap(mod)
     observer = env.observer()
     names = sorted(env.departments)
     departments = {
