@@ -13,6 +13,7 @@ import pytest
 
 from coordinator.launcher import DeploymentEngine
 from fedgov.job import TrainJob
+from privacy.budget import department_ledger
 from tests.coordinator.test_launcher_federation import processes_mentioning
 
 pytestmark = [
@@ -61,15 +62,19 @@ def test_two_dp_rounds_on_three_supernodes(tmp_path: Path) -> None:
         assert len(round_["evaluate"]) == 3
         assert 0.0 <= round_["aggregated_evaluate"]["eval-accuracy"] <= 1.0
     # Each department trained both rounds with DP, within the job's epsilon
-    # and its own lifetime budget, and said so in its own ledger.
+    # and its own lifetime budget ...
     assert len(record.departments) == 3
     for dept in record.departments:
         assert dept.rounds_trained == 2
         assert 0.0 < dept.epsilon_job <= 1.0 + 1e-6
         assert math.isclose(dept.epsilon_total, dept.epsilon_job, rel_tol=1e-6)
         assert dept.epsilon_limit == job.budget_epsilon
-        ledger = tmp_path / "state" / "departments" / dept.department / "budget.json"
-        assert ledger.is_file()
+        # ... and the department's own durable ledger, in the state folder the
+        # launcher handed its SuperNode, holds the same spend.
+        ledger = department_ledger(tmp_path / "state", dept.department)
+        status = ledger.status(job.dataset)
+        assert len(status.history) == 2
+        assert math.isclose(status.spent, dept.epsilon_total, rel_tol=1e-6)
     # Every process of the launch is gone, logs stay.
     assert processes_mentioning(run_dir) == []
     logs = {p.name for p in (run_dir / "logs").iterdir()}
