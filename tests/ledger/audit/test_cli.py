@@ -10,8 +10,11 @@ import pytest
 
 from coordinator.run_record import write_json_atomic
 from fedgov.cli import main
+from ledger import InsecureTransportWarning
 from ledger.audit import AuditEnvironment, PlaintextKeyWarning
 from ledger.chain import AnvilProcess, Chain
+from ledger.service import HostedLog, LogServer
+from ledger.store import LogStore
 from tests.chain_fixtures import requires_anvil
 from tests.ledger.audit._federation import run_job, small_job
 from tests.ledger.audit.conftest import DEPARTMENTS, FAST_RELAY
@@ -99,6 +102,15 @@ def test_verify_and_export_from_the_command_line(
         honest_out = capsys.readouterr().out
         from_state = main([*common, "--state-dir", str(tmp_path / "state"), "--json"])
         as_json = json.loads(capsys.readouterr().out)
+        stores = [LogStore(path) for path in env.log_paths()]
+        with pytest.warns(InsecureTransportWarning):
+            server = LogServer([HostedLog(store) for store in stores], insecure=True)
+        ids = [a for store in stores for a in ("--log-id", "0x" + store.log_id.hex())]
+        with server, pytest.warns(InsecureTransportWarning):
+            served = main(
+                [*common, "--service", server.target, "--service-insecure", *ids]
+            )
+        capsys.readouterr()
         lines = exports[1].read_text().splitlines()
         lines[7] = lines[7].replace('"record_count":1000', '"record_count":999')
         exports[1].write_text("\n".join(lines) + "\n")
@@ -106,7 +118,7 @@ def test_verify_and_export_from_the_command_line(
         tampered_err = capsys.readouterr().err
 
     # Assert
-    assert (exported, honest, from_state) == (0, 0, 0)
+    assert (exported, honest, from_state, served) == (0, 0, 0, 0)
     assert len(exports) == 4
     assert "audit OK: 4 logs, 40 records, 2 rounds of 1 job(s)" in honest_out
     assert as_json["ok"] is True
