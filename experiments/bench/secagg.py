@@ -74,6 +74,14 @@ def _phase(msg: Message) -> str:
     return msg.metadata.message_type.split(".")[0]
 
 
+def _stage(msg: Message) -> str:
+    # SecAgg+'s stage, or the message type of a plain message.
+    configs = msg.content.config_records.get("secaggplus_configs")
+    if configs is not None:
+        return str(configs.get("stage"))
+    return msg.metadata.message_type.split(".")[0]
+
+
 def _opens_round(msg: Message) -> bool:
     # A department's training round starts with a plain train message or
     # with SecAgg+'s setup stage.
@@ -92,6 +100,7 @@ class CountingGrid(Grid):
         self.received: dict[str, int] = defaultdict(int)
         self.messages: dict[str, int] = defaultdict(int)
         self.department_rounds: dict[str, int] = defaultdict(int)
+        self.round_trips: dict[str, list[float]] = defaultdict(list)
 
     def set_run(self, run: Run) -> None:
         self._grid.set_run(run)
@@ -130,23 +139,39 @@ class CountingGrid(Grid):
             self.messages[_phase(msg)] += 1
             if _opens_round(msg):
                 self.department_rounds[msg.metadata.message_type] += 1
+        started = time.perf_counter()
         replies = list(self._grid.send_and_receive(outgoing, timeout=timeout))
+        if outgoing:
+            self.round_trips[_stage(outgoing[0])].append(time.perf_counter() - started)
         for reply in replies:
             if reply.has_content():
                 self.received[_phase(reply)] += _size(reply.content)
         return replies
 
-    def take(self) -> tuple[dict[str, int], dict[str, int], dict[str, int], int]:
-        """Counts since the last call: bytes down, bytes up, messages, department-rounds."""
-        counts = (
-            dict(self.sent),
-            dict(self.received),
-            dict(self.messages),
-            self.department_rounds["train"],
+    def take(self) -> Counts:
+        """What was counted since the last call."""
+        counts = Counts(
+            bytes_down=self.sent.get("train", 0),
+            bytes_up=self.received.get("train", 0),
+            messages=self.messages.get("train", 0),
+            department_rounds=self.department_rounds.get("train", 0),
+            round_trips={k: list(v) for k, v in self.round_trips.items()},
         )
         for table in (self.sent, self.received, self.messages, self.department_rounds):
             table.clear()
+        self.round_trips.clear()
         return counts
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Training traffic since the last count, and each kind of round trip's duration."""
+
+    bytes_down: int
+    bytes_up: int
+    messages: int
+    department_rounds: int
+    round_trips: dict[str, list[float]]
 
 
 @dataclass
@@ -160,15 +185,18 @@ class Measured:
     bytes_up: int = 0
     messages: int = 0
     department_rounds: int = 0
+    round_trips: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, reports: list[RoundReport], grid: CountingGrid) -> None:
         self.round_seconds += [r.round_seconds for r in reports[1:]]
         self.train_seconds += [r.train_seconds for r in reports[1:]]
-        down, up, messages, department_rounds = grid.take()
-        self.bytes_down += down.get("train", 0)
-        self.bytes_up += up.get("train", 0)
-        self.messages += messages.get("train", 0)
-        self.department_rounds += department_rounds
+        counts = grid.take()
+        self.bytes_down += counts.bytes_down
+        self.bytes_up += counts.bytes_up
+        self.messages += counts.messages
+        self.department_rounds += counts.department_rounds
+        for stage, seconds in counts.round_trips.items():
+            self.round_trips.setdefault(stage, []).extend(seconds)
 
     def per_department_round(self, value: int) -> float:
         return value / max(self.department_rounds, 1)
@@ -296,6 +324,14 @@ def main() -> None:
         f"communication expansion (down + up): {expansion:.2f}x "
         "(Bonawitz et al. 2017: 1.73x); wall-time target: <= 1.5x"
     )
+    print("median round trip per kind of message (s):")
+    for secure in (False, True):
+        m = runs[secure]
+        trips = ", ".join(
+            f"{stage} {statistics.median(seconds):.2f}"
+            for stage, seconds in m.round_trips.items()
+        )
+        print(f"  {m.label}: {trips}")
     for secure in (False, True):
         m = runs[secure]
         rounds = ", ".join(f"{s:.2f}" for s in m.round_seconds)
