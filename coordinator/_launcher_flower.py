@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flwr.cli.utils import filter_paths_for_publish
+
 from fedgov.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ __all__ = [
     "health_ok",
     "node_config_string",
     "online_node_count",
+    "packed_into_app",
     "parse_run_id",
     "run_command",
     "run_entry",
@@ -89,6 +92,24 @@ def toml_value(value: bool | int | float | str) -> str:
     # A JSON string is a TOML basic string (same quotes, same escapes), except
     # that TOML also wants DEL escaped.
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def packed_into_app(app_dir: Path, folder: Path) -> bool:
+    """Whether ``flwr run app_dir`` would pack Python files under ``folder``.
+
+    It packs the app folder's ``.py``/``.toml``/``.json``/... files except
+    what its ``.gitignore`` excludes; this asks flwr's own filter.
+    """
+    try:
+        relative = folder.resolve().relative_to(app_dir.resolve())
+    except ValueError:
+        return False
+    probe = (relative / "probe.py").as_posix()
+    files: dict[str, Path | bytes] = {probe: b""}
+    gitignore = app_dir / ".gitignore"
+    if gitignore.is_file():
+        files[".gitignore"] = gitignore.read_bytes()
+    return probe in filter_paths_for_publish(files)
 
 
 def write_run_config(

@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coordinator._launcher_federation import start_federation
-from coordinator._launcher_flower import APP_DIR, TlsFiles, write_run_config
+from coordinator._launcher_flower import (
+    APP_DIR,
+    TlsFiles,
+    packed_into_app,
+    write_run_config,
+)
 from coordinator._launcher_processes import DeploymentError, log_tail
 from coordinator.guard import DepartmentOutcome, RoundReport
 from coordinator.run_record import DepartmentSummary, RunRecord, write_json_atomic
@@ -167,6 +172,13 @@ class DeploymentEngine:
                 "use the simulation engine, or add them to the ClientApp itself",
             )
         run_dir = run_dir_of(job)
+        if packed_into_app(self.app_dir, run_dir):
+            raise ConfigurationError(
+                "run_dir",
+                f"{run_dir} is inside the Flower App {self.app_dir} and not in its "
+                ".gitignore: `flwr run` would pack the run folder (installed apps, "
+                "logs) into the app bundle; use runs/<job-id> or a folder outside",
+            )
         # The ServerApp runs with another working directory: give it an absolute path.
         job = dataclasses.replace(job, run_dir=str(run_dir))
         state_dir = Path(

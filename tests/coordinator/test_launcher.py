@@ -110,6 +110,20 @@ def test_client_mods_are_refused_before_anything_starts(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
+def test_a_run_folder_flwr_would_pack_is_refused(tmp_path: Path) -> None:
+    # Prepare: a Flower App whose .gitignore does not cover the run folder.
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    (tmp_path / ".gitignore").write_text("runs/\n")
+    engine = DeploymentEngine(app_dir=str(tmp_path))
+    job = TrainJob(run_dir=str(tmp_path / "results" / "j1"))
+
+    # Execute / Assert
+    with pytest.raises(ConfigurationError, match="app bundle") as caught:
+        engine.run(job)
+    assert caught.value.argument == "run_dir"
+    assert not (tmp_path / "results").exists()
+
+
 def test_run_record_reads_back_what_the_server_app_writes(tmp_path: Path) -> None:
     # Prepare
     record = _record(tmp_path)

@@ -24,6 +24,7 @@ from coordinator._launcher_flower import (
     flower_environment,
     node_config_string,
     online_node_count,
+    packed_into_app,
     parse_run_id,
     run_command,
     run_entry,
@@ -248,3 +249,14 @@ def test_cli_outputs_are_parsed() -> None:
     assert run_entry(runs) == {"run-id": "5", "status": "finished:completed"}
     assert run_entry("{}") == {}
     assert run_command(app_dir=APP_DIR, run_config=Path("c.toml"))[-1] == "--stream"
+
+
+def test_only_ignored_folders_of_the_app_stay_out_of_its_bundle(tmp_path: Path) -> None:
+    # Prepare
+    (tmp_path / ".gitignore").write_text("runs/\n.venv/\n")
+
+    # Execute / Assert
+    assert not packed_into_app(tmp_path, tmp_path / "runs" / "job-1")
+    assert packed_into_app(tmp_path, tmp_path / "my-runs" / "job-1")
+    assert not packed_into_app(tmp_path, tmp_path.parent / "elsewhere")
+    assert not packed_into_app(APP_DIR, APP_DIR / "runs" / "job")
