@@ -84,18 +84,27 @@ class InProcessGrid(Grid):
 
     ``vanish[node_id] = stage`` makes that node stop answering from that
     SecAgg+ stage on (``"evaluate"`` too), as a department whose machine went
-    away would.
+    away would; ``node_configs`` adds to a node's config.
     """
 
     def __init__(
-        self, apps: dict[int, ClientApp], *, vanish: Mapping[int, str] | None = None
+        self,
+        apps: dict[int, ClientApp],
+        *,
+        vanish: Mapping[int, str] | None = None,
+        node_configs: Mapping[int, dict[str, bool | float | int | str]] | None = None,
     ) -> None:
         self.apps = apps
+        extra = node_configs or {}
         self.contexts = {
             node_id: Context(
                 run_id=1,
                 node_id=node_id,
-                node_config={"partition-id": index, "num-partitions": len(apps)},
+                node_config={
+                    "partition-id": index,
+                    "num-partitions": len(apps),
+                    **extra.get(node_id, {}),
+                },
                 state=RecordDict(),
                 run_config={},
             )
@@ -561,6 +570,32 @@ def test_two_rounds_train_from_the_new_model(tmp_path: Path) -> None:
     assert all(
         np.allclose(final[k], initial[k] + 2 * step[k], atol=1e-3) for k in initial
     )
+
+
+# -- real departments (DP-SGD, budgets), in-process ---------------------------------
+
+
+def test_real_departments_train_and_one_over_budget_refuses(tmp_path: Path) -> None:
+    job = replace(JOB, num_rounds=2, fraction_evaluate=1.0, state_dir=str(tmp_path))
+    app = make_client_app(job=job)
+    grid = InProcessGrid(
+        {1: app, 2: app, 3: app}, node_configs={2: {"budget-epsilon": 0.5}}
+    )
+
+    final, rounds, _ = _run(job, grid, tmp_path)
+
+    initial = _initial(job)
+    assert any(not np.array_equal(final[k], initial[k]) for k in initial)
+    for report in rounds:
+        outcomes = {o.department: o for o in report.train}
+        assert outcomes["dept-1"].status == REFUSED
+        assert "budget" in outcomes["dept-1"].reason
+        assert outcomes["dept-1"].metrics["epsilon-limit"] == 0.5
+        for trained in ("dept-0", "dept-2"):
+            assert outcomes[trained].status == TRAINED
+            assert 0 < outcomes[trained].metrics["epsilon-job"] <= 1.0 + 1e-6
+        assert report.aggregate_hash
+        assert 0 <= report.aggregated_evaluate["eval-accuracy"] <= 1
 
 
 # -- departments that require SecAgg+ -------------------------------------------------
