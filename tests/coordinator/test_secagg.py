@@ -35,6 +35,7 @@ from flwr.serverapp import Grid
 from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from coordinator.guard import FAILED, REFUSED, REJECTED, TRAINED, RoundReport
@@ -724,6 +725,40 @@ def test_secure_sum_of_histograms(tmp_path: Path) -> None:
     assert metrics["dept-5"]["epsilon-query"] == 0.1
     assert reasons["dept-4"][0] == REFUSED
     assert "no secure-sum task" in reasons["dept-4"][1]
+
+
+@hypothesis_settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.floats(min_value=-50.0, max_value=50.0, allow_subnormal=False),
+            min_size=3,
+            max_size=3,
+        ),
+        min_size=3,
+        max_size=5,
+    )
+)
+def test_secure_sum_is_the_sum_within_its_error_bound(
+    vectors: list[list[float]],
+) -> None:
+    apps = _sum_apps([_counts(v) for v in vectors])
+    context = Context(
+        run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config={}
+    )
+
+    result = secure_sum(
+        InProcessGrid(apps),
+        context,
+        task="histogram",
+        length=3,
+        bound=50.0,
+        num_departments=len(vectors),
+        query={"column": "age"},
+    )
+
+    exact = np.sum(np.asarray(vectors), axis=0)
+    assert np.all(np.abs(result.total - exact) <= result.max_error + 1e-9)
 
 
 def test_secure_sum_rejects_out_of_bound_vectors_at_the_department() -> None:
