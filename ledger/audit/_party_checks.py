@@ -389,6 +389,17 @@ def _check_entry(
     train = record.details.get("train", "none")
     evaluate = record.details.get("evaluate", "none")
     what = f"round {server_round} of job {job!r}"
+    if train not in (_TRAINED, _REFUSED, _REJECTED) and evaluate != _TRAINED:
+        if "failed" in (train, evaluate):
+            # Flower names a node it got no answer from "node-<id>": nothing
+            # to match, but the auditor should know the round lost someone.
+            out.warn(
+                Check.COMPLETENESS,
+                label,
+                f"{name} failed in {what}: {record.details.get('reason', 'no reason')}",
+                index=ref.index,
+            )
+        return
     if run.roster is not None and name not in run.roster:
         out.fail(
             Check.IDENTITY,
@@ -396,8 +407,6 @@ def _check_entry(
             f"department {name!r} took part in {what} but is not in the job's roster",
             index=ref.index,
         )
-    if train not in (_TRAINED, _REFUSED, _REJECTED) and evaluate != _TRAINED:
-        return
     if department is None:
         out.fail(
             Check.COMPLETENESS,

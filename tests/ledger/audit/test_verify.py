@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from coordinator.guard import DepartmentOutcome
 from fedgov.errors import ConfigurationError
 from ledger.audit import (
     AuditEnvironment,
@@ -564,3 +565,27 @@ def test_verification_needs_logs_and_the_registrys_own_roles(honest: Honest) -> 
             registry=honest.env.registry.address,
             roles="0x" + "12" * 20,
         )
+
+
+def test_a_node_that_never_answered_is_a_warning_not_a_failure(
+    embedded_env: AuditEnvironment, tmp_path: Path
+) -> None:
+    # Prepare
+    def lose_a_node(report: RoundReport) -> None:
+        report.train.append(DepartmentOutcome("node-99", 99, "failed", "timed out"))
+
+    run_job(
+        embedded_env,
+        small_job(num_rounds=1),
+        tmp_path / "run",
+        tamper_report=lose_a_node,
+    )
+
+    # Act
+    report = embedded_env.verify()
+
+    # Assert
+    assert report.ok, report.summary()
+    (warning,) = report.warnings
+    assert warning.check is Check.COMPLETENESS
+    assert "node-99 failed in round 1 of job 'audit-job': timed out" in warning.message
