@@ -3,7 +3,8 @@
 One honest job is run once per module on the embedded chain and exported;
 each tampering test edits a copy of those exports (or of a store) and checks
 that the first failure names the log, the record (or anchor) and the reason.
-The honest job and one tampering also run on anvil (``chain`` fixture).
+The honest job and a truncation also run on anvil (``chain`` fixture), and
+``test_cli`` tampers on anvil too.
 """
 
 from __future__ import annotations
@@ -106,17 +107,31 @@ def _record_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line for line in lines if "record" in line]
 
 
+def _truncate_to_8(lines: list[dict[str, Any]]) -> None:
+    """Drop records 8 and 9 and the heads that covered them, consistently."""
+    for line in _record_lines(lines)[8:]:
+        lines.remove(line)
+    for line in [x for x in lines if "signed_head" in x]:
+        if line["signed_head"]["tree_size"] > 8:
+            lines.remove(line)
+    lines[0]["size"] = 8
+
+
 # -- an honest job --------------------------------------------------------------------
 
 
-def test_an_honest_job_passes_on_both_backends(
+def test_an_honest_job_passes_and_a_truncation_fails_on_both_backends(
     audit_env: AuditEnvironment, tmp_path: Path
 ) -> None:
     # Prepare
     result = run_job(audit_env, small_job(), tmp_path / "run")
 
+    exports = audit_env.export_logs(tmp_path / "exports")
+    _edit(exports[0], _truncate_to_8)
+
     # Act
     report = audit_env.verify(run_record=result.record)
+    truncated = _verify(audit_env, exports)
 
     # Assert
     assert report.ok, report.summary()
@@ -124,6 +139,13 @@ def test_an_honest_job_passes_on_both_backends(
     assert (report.jobs, report.rounds, report.records) == (("audit-job",), 2, 40)
     assert sorted(log.department for log in report.logs) == ["", *DEPARTMENTS]
     assert all(log.anchored_size == log.records == 10 for log in report.logs)
+    failure = truncated.first_failure
+    assert failure is not None
+    assert (failure.check, failure.log, failure.index) == (
+        Check.ANCHOR,
+        str(exports[0]),
+        8,
+    )
 
 
 def test_exports_verify_like_the_stores_and_the_report_explains_itself(
@@ -283,15 +305,7 @@ def test_a_truncated_log_is_caught_by_its_anchor(
     # Prepare: drop the last batch and the heads that covered it, consistently.
     files = _copy(honest, tmp_path)
 
-    def truncate(lines: list[dict[str, Any]]) -> None:
-        for line in _record_lines(lines)[8:]:
-            lines.remove(line)
-        for line in [x for x in lines if "signed_head" in x]:
-            if line["signed_head"]["tree_size"] > 8:
-                lines.remove(line)
-        lines[0]["size"] = 8
-
-    _edit(files["coordinator"], truncate)
+    _edit(files["coordinator"], _truncate_to_8)
 
     # Act
     report = _verify(honest.env, list(files.values()))
