@@ -12,6 +12,7 @@ from ledger.voting.ballot import BallotScope, commitment, credential_message
 from ledger.voting.blind_rsa import FEDGOV_SUITE, BlindRsaSuite
 from ledger.voting.consultation import (
     BallotRecord,
+    ChainEvent,
     ConsultationContract,
     ConsultationEvents,
     ConsultationInfo,
@@ -51,6 +52,7 @@ __all__ = [
     "BallotRecord",
     "BallotScope",
     "BlindRsaSuite",
+    "ChainEvent",
     "ConsultationContract",
     "ConsultationEvents",
     "ConsultationInfo",

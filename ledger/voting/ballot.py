@@ -26,7 +26,6 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from eth_abi.abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.address import to_canonical_address, to_checksum_address
@@ -109,31 +108,20 @@ def credential_message(scope: BallotScope, voting_key: str) -> bytes:
 
 def commitment(scope: BallotScope, voting_key: str, choice: int, salt: bytes) -> bytes:
     """The commitment to ``choice`` under ``salt`` for ``voting_key``."""
-    if choice < 0:
-        raise ConfigurationError("choice", f"must be >= 0, got {choice}")
+    if not 0 <= choice < 2**256:
+        raise ConfigurationError("choice", f"must be a uint256, got {choice}")
     if len(salt) != SALT_BYTES:
         raise ConfigurationError("salt", f"must be {SALT_BYTES} bytes, got {len(salt)}")
+    # abi.encode of static types is their 32-byte words end to end; built by
+    # hand because an auditor recomputes one per revealed ballot.
     return keccak(
-        encode(
-            [
-                "bytes32",
-                "uint256",
-                "address",
-                "uint256",
-                "address",
-                "uint256",
-                "bytes32",
-            ],
-            [
-                COMMITMENT_TAG,
-                scope.chain_id,
-                to_checksum_address(scope.contract),
-                scope.consultation_id,
-                to_checksum_address(voting_key),
-                choice,
-                salt,
-            ],
-        )
+        COMMITMENT_TAG
+        + scope.chain_id.to_bytes(32, "big")
+        + to_canonical_address(scope.contract).rjust(32, b"\0")
+        + scope.consultation_id.to_bytes(32, "big")
+        + to_canonical_address(voting_key).rjust(32, b"\0")
+        + choice.to_bytes(32, "big")
+        + salt
     )
 
 

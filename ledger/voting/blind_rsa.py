@@ -16,8 +16,9 @@ A resident obtains a credential without the registrar learning what it signed:
    that does not verify (a registrar tagging residents with a wrong key or a
    bad answer) is refused.
 
-The result verifies with any RSASSA-PSS verifier (pycryptodome's
-``Crypto.Signature.pss`` here, the Consultation contract on chain).
+The result verifies with any RSASSA-PSS verifier: the Consultation contract
+on chain, :class:`Verifier` here, pycryptodome's ``Crypto.Signature.pss``
+(the tests check all three agree).
 
 Suites. RFC 9474's named variants use SHA-384, which no EVM precompile offers;
 :data:`FEDGOV_SUITE` is the same protocol with SHA-256 (the EVM's precompile
@@ -33,19 +34,15 @@ key per consultation.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
-
-from Crypto.Hash import SHA256, SHA384
-from Crypto.Signature import pss
-from Crypto.Util.strxor import strxor
 
 from ledger.voting.errors import CredentialError
 
 if TYPE_CHECKING:
     from Crypto.PublicKey.RSA import RsaKey
-    from Crypto.Signature.pss import Hash
 
 __all__ = [
     "FEDGOV_SUITE",
@@ -55,6 +52,7 @@ __all__ = [
     "BlindRsaSuite",
     "Blinding",
     "PreparedMessage",
+    "Verifier",
     "blind",
     "blind_sign",
     "check_blinded_message",
@@ -72,30 +70,35 @@ class BlindRsaSuite:
     """One RSABSSA variant: hash (also MGF1's), PSS salt length, randomization."""
 
     name: str
-    hash_name: Literal["SHA256", "SHA384"]
+    hash_name: Literal["sha256", "sha384"]
     salt_bytes: int
     randomized: bool
 
-    def digest(self, data: bytes) -> Hash:
-        """The suite's hash of ``data``, as the object pycryptodome's PSS takes."""
-        module = SHA256 if self.hash_name == "SHA256" else SHA384
-        digest: Hash = module.new(data)
-        return digest
+    def digest(self, data: bytes) -> bytes:
+        """The suite's hash of ``data``."""
+        return hashlib.new(self.hash_name, data).digest()
 
     @property
     def digest_bytes(self) -> int:
-        return 32 if self.hash_name == "SHA256" else 48
+        return hashlib.new(self.hash_name).digest_size
+
+    def mgf1(self, seed: bytes, length: int) -> bytes:
+        """MGF1 (RFC 8017 appendix B.2.1) with the suite's hash."""
+        blocks = (length + self.digest_bytes - 1) // self.digest_bytes
+        return b"".join(
+            self.digest(seed + counter.to_bytes(4, "big")) for counter in range(blocks)
+        )[:length]
 
 
 FEDGOV_SUITE = BlindRsaSuite(
-    "RSABSSA-SHA256-PSS-Randomized", "SHA256", salt_bytes=32, randomized=True
+    "RSABSSA-SHA256-PSS-Randomized", "sha256", salt_bytes=32, randomized=True
 )
 """fedgov's credentials: RFC 9474's PSS-Randomized variant with SHA-256."""
 RFC9474_SHA384_PSS_RANDOMIZED = BlindRsaSuite(
-    "RSABSSA-SHA384-PSS-Randomized", "SHA384", salt_bytes=48, randomized=True
+    "RSABSSA-SHA384-PSS-Randomized", "sha384", salt_bytes=48, randomized=True
 )
 RFC9474_SHA384_PSS_DETERMINISTIC = BlindRsaSuite(
-    "RSABSSA-SHA384-PSS-Deterministic", "SHA384", salt_bytes=48, randomized=False
+    "RSABSSA-SHA384-PSS-Deterministic", "sha384", salt_bytes=48, randomized=False
 )
 
 
@@ -209,13 +212,43 @@ def verify(
     *,
     suite: BlindRsaSuite = FEDGOV_SUITE,
 ) -> bool:
-    """RSASSA-PSS-VERIFY of ``signature`` over the prepared message."""
-    verifier = pss.new(public_key, salt_bytes=suite.salt_bytes)
-    try:
-        verifier.verify(suite.digest(message.prepared), signature)
-    except (ValueError, TypeError):
-        return False
-    return True
+    """RSASSA-PSS-VERIFY (RFC 8017 section 8.1.2) of ``signature``."""
+    return Verifier(public_key, suite=suite).verify(message, signature)
+
+
+class Verifier:
+    """RSASSA-PSS-VERIFY under one key, for many signatures.
+
+    An auditor verifies tens of thousands of credentials: this takes the key's
+    numbers out of pycryptodome once (each ``RsaKey.n`` is a 0.4 ms conversion)
+    and runs Python's ``pow`` and ``hashlib``, about three times faster than
+    pycryptodome's PSS verifier. The tests check both agree.
+    """
+
+    def __init__(
+        self, public_key: RsaKey, *, suite: BlindRsaSuite = FEDGOV_SUITE
+    ) -> None:
+        self._n = public_key.n
+        self._e = public_key.e
+        self._k = public_key.size_in_bytes()
+        self._em_bits = public_key.size_in_bits() - 1
+        self._suite = suite
+
+    def verify(self, message: PreparedMessage, signature: bytes) -> bool:
+        """Whether ``signature`` is valid over the prepared message."""
+        k = self._k
+        if len(signature) != k:
+            return False
+        s = int.from_bytes(signature, "big")
+        if s >= self._n:
+            return False
+        em_len = (self._em_bits + 7) // 8
+        full = pow(s, self._e, self._n).to_bytes(k, "big")
+        if any(full[: k - em_len]):
+            return False  # I2OSP(m, emLen) fails: m does not fit in emLen bytes
+        return _emsa_pss_verify(
+            message.prepared, full[k - em_len :], self._em_bits, suite=self._suite
+        )
 
 
 def _blind_with(
@@ -239,6 +272,26 @@ def _blind_with(
     return Blinding(z.to_bytes(public_key.size_in_bytes(), "big"), inverse)
 
 
+def _emsa_pss_verify(
+    message: bytes, encoded: bytes, em_bits: int, *, suite: BlindRsaSuite
+) -> bool:
+    """EMSA-PSS-VERIFY (RFC 8017 section 9.1.2) with the suite's hash and salt."""
+    h_len, s_len, em_len = suite.digest_bytes, suite.salt_bytes, len(encoded)
+    if em_len < h_len + s_len + 2 or encoded[-1] != 0xBC:
+        return False
+    masked_db, h = encoded[: em_len - h_len - 1], encoded[em_len - h_len - 1 : -1]
+    top_bits = 0xFF << (8 - (8 * em_len - em_bits)) & 0xFF
+    if masked_db[0] & top_bits:
+        return False
+    db = bytearray(_xor(masked_db, suite.mgf1(h, len(masked_db))))
+    db[0] &= ~top_bits & 0xFF
+    padding = em_len - h_len - s_len - 2
+    if any(db[:padding]) or db[padding] != 0x01:
+        return False
+    salt = bytes(db[len(db) - s_len :]) if s_len else b""
+    return suite.digest(b"\x00" * 8 + suite.digest(message) + salt) == h
+
+
 def _emsa_pss_encode(
     message: bytes, em_bits: int, *, suite: BlindRsaSuite, salt: bytes
 ) -> bytes:
@@ -247,11 +300,12 @@ def _emsa_pss_encode(
     em_len = (em_bits + 7) // 8
     if em_len < h_len + s_len + 2:
         raise CredentialError("Blind", "encoding error: the modulus is too small")
-    m_hash = suite.digest(message).digest()
-    h = suite.digest(b"\x00" * 8 + m_hash + salt).digest()
+    h = suite.digest(b"\x00" * 8 + suite.digest(message) + salt)
     db = b"\x00" * (em_len - s_len - h_len - 2) + b"\x01" + salt
-    masked_db = bytearray(
-        strxor(db, pss.MGF1(h, em_len - h_len - 1, suite.digest(b"")))
-    )
+    masked_db = bytearray(_xor(db, suite.mgf1(h, em_len - h_len - 1)))
     masked_db[0] &= 0xFF >> (8 * em_len - em_bits)
     return bytes(masked_db) + h + b"\xbc"
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")

@@ -12,6 +12,7 @@ reads them all in one pass over that range, by that topic.
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from dataclasses import dataclass
 from enum import Enum
@@ -20,21 +21,19 @@ from typing import TYPE_CHECKING, Any
 from Crypto.PublicKey import RSA
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from hexbytes import HexBytes
 
 from fedgov.errors import ConfigurationError
 from ledger.errors import ChainError
-from ledger.voting._events import consultation_logs
+from ledger.voting._events import ChainEvent, EventDecoder, consultation_logs
 from ledger.voting.ballot import BallotScope
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from Crypto.PublicKey.RSA import RsaKey
     from eth_account.signers.local import LocalAccount
     from web3.contract import Contract
-    from web3.contract.contract import ContractEvent
-    from web3.types import EventData, TxReceipt
+    from web3.types import TxReceipt
 
     from ledger.chain import Chain
     from ledger.chain_roles import Roles
@@ -49,6 +48,7 @@ __all__ = [
     "MODULUS_BITS",
     "PUBLIC_EXPONENT",
     "BallotRecord",
+    "ChainEvent",
     "ConsultationContract",
     "ConsultationEvents",
     "ConsultationInfo",
@@ -114,7 +114,7 @@ class ConsultationInfo:
     def consultation_id(self) -> int:
         return self.scope.consultation_id
 
-    @property
+    @functools.cached_property
     def public_key(self) -> RsaKey:
         """The registrar's credential key, as fixed on chain at creation."""
         return RSA.construct((int.from_bytes(self.modulus, "big"), PUBLIC_EXPONENT))
@@ -171,11 +171,11 @@ class BallotRecord:
 class ConsultationEvents:
     """A consultation's events, by kind, each in chain order."""
 
-    created: tuple[EventData, ...]
-    issued: tuple[EventData, ...]
-    committed: tuple[EventData, ...]
-    revealed: tuple[EventData, ...]
-    finalized: tuple[EventData, ...]
+    created: tuple[ChainEvent, ...]
+    issued: tuple[ChainEvent, ...]
+    committed: tuple[ChainEvent, ...]
+    revealed: tuple[ChainEvent, ...]
+    finalized: tuple[ChainEvent, ...]
 
 
 def question_data_uri(question: str) -> str:
@@ -189,6 +189,7 @@ class ConsultationContract:
     def __init__(self, chain: Chain, contract: Contract) -> None:
         self._chain = chain
         self._contract = contract
+        self._decoder = EventDecoder(contract.abi)
 
     @classmethod
     def deploy(
@@ -284,7 +285,7 @@ class ConsultationContract:
         (event,) = self._chain.receipt_events(
             self._contract.events.ConsultationCreated(), receipt
         )
-        return self._info(event)
+        return self._info(event["args"], int(event["blockNumber"]))
 
     def record_issuance(
         self,
@@ -364,7 +365,7 @@ class ConsultationContract:
                 f"block {created_block} holds {len(created)} creation events, not 1 "
                 "(does the node keep logs that old?)",
             )
-        return self._info(created[0])
+        return self._info(created[0].args, created[0].block_number)
 
     def state(self, consultation_id: int) -> ConsultationState:
         """The consultation's counters and running tally."""
@@ -430,11 +431,7 @@ class ConsultationContract:
             from_block = int(self._stored(consultation_id)["created_block"])
         if to_block is None:
             to_block = self._chain.block_number
-        by_topic: dict[bytes, ContractEvent] = {}
-        for name in _EVENT_NAMES:
-            event: ContractEvent = getattr(self._contract.events, name)()
-            by_topic[bytes(HexBytes(event.topic))] = event
-        grouped: dict[str, list[EventData]] = {name: [] for name in _EVENT_NAMES}
+        grouped: dict[str, list[ChainEvent]] = {name: [] for name in _EVENT_NAMES}
         for log in consultation_logs(
             self._chain,
             self.address,
@@ -442,9 +439,9 @@ class ConsultationContract:
             from_block=from_block,
             to_block=to_block,
         ):
-            kind = by_topic.get(bytes(log["topics"][0]))
-            if kind is not None:
-                grouped[kind.event_name].append(kind.process_log(log))
+            event = self._decoder.decode(log)
+            if event is not None:
+                grouped[event.name].append(event)
         return ConsultationEvents(
             created=tuple(grouped["ConsultationCreated"]),
             issued=tuple(grouped["CredentialIssued"]),
@@ -475,8 +472,7 @@ class ConsultationContract:
         )
         return dict(zip(names, values, strict=True))
 
-    def _info(self, event: EventData) -> ConsultationInfo:
-        args = event["args"]
+    def _info(self, args: Mapping[str, Any], created_block: int) -> ConsultationInfo:
         return ConsultationInfo(
             scope=self.scope(int(args["consultationId"])),
             registrar=to_checksum_address(args["registrar"]),
@@ -489,5 +485,5 @@ class ConsultationContract:
             commit_start=int(args["commitStart"]),
             commit_end=int(args["commitEnd"]),
             reveal_end=int(args["revealEnd"]),
-            created_block=int(event["blockNumber"]),
+            created_block=created_block,
         )

@@ -200,9 +200,9 @@ def _transaction_problems(
         to_block=receipt.block_number,
     ).committed
     for event in committed:
-        if bytes(event["transactionHash"]) != receipt.transaction_hash:
+        if event.transaction_hash != receipt.transaction_hash:
             continue
-        args = event["args"]
+        args = event.args
         if to_checksum_address(args["votingKey"]) != receipt.voting_key:
             return ["the transaction committed a ballot for another voting key"]
         if bytes(args["commitment"]) != receipt.commitment:

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from ledger.voting import blind_rsa
@@ -71,10 +70,10 @@ def retally(contract: ConsultationContract, consultation_id: int) -> Retally:
     state = contract.state(consultation_id)
     events = contract.events(consultation_id)
     scope = info.scope
-    public_key = info.public_key
+    verifier = blind_rsa.Verifier(info.public_key)
     problems: list[str] = []
 
-    entries = [bytes(e["args"]["rollEntry"]) for e in events.issued]
+    entries = [bytes(e.args["rollEntry"]) for e in events.issued]
     if len(set(entries)) != len(entries):
         problems.append("a roll entry was issued more than one credential")
     if len(entries) > info.roll_size:
@@ -82,16 +81,16 @@ def retally(contract: ConsultationContract, consultation_id: int) -> Retally:
 
     commitments: dict[str, bytes] = {}
     for event in events.committed:
-        args = event["args"]
-        key = to_checksum_address(args["votingKey"])
-        where = f"ballot of {key} (block {event['blockNumber']})"
+        args = event.args
+        key = args["votingKey"]  # checksummed by the decoder
+        where = f"ballot of {key} (block {event.block_number})"
         if key in commitments:
             problems.append(f"{where}: a second ballot for the same voting key")
             continue
         message = blind_rsa.PreparedMessage(
             bytes(args["messagePrefix"]), credential_message(scope, key)
         )
-        if not blind_rsa.verify(public_key, message, bytes(args["credential"])):
+        if not verifier.verify(message, bytes(args["credential"])):
             problems.append(f"{where}: its credential does not verify")
             continue
         commitments[key] = bytes(args["commitment"])
@@ -103,10 +102,10 @@ def retally(contract: ConsultationContract, consultation_id: int) -> Retally:
     tally = [0] * len(info.options)
     revealed: set[str] = set()
     for event in events.revealed:
-        args = event["args"]
-        key = to_checksum_address(args["votingKey"])
+        args = event.args
+        key = args["votingKey"]
         choice = int(args["choice"])
-        where = f"reveal of {key} (block {event['blockNumber']})"
+        where = f"reveal of {key} (block {event.block_number})"
         if key not in commitments:
             problems.append(f"{where}: no valid ballot to reveal")
         elif key in revealed:
@@ -121,7 +120,7 @@ def retally(contract: ConsultationContract, consultation_id: int) -> Retally:
 
     finalized_tally: tuple[int, ...] | None = None
     if events.finalized:
-        finalized_tally = tuple(int(c) for c in events.finalized[-1]["args"]["tally"])
+        finalized_tally = tuple(int(c) for c in events.finalized[-1].args["tally"])
     _compare(problems, "tally", tuple(tally), state.tally)
     if finalized_tally is not None:
         _compare(problems, "finalized tally", tuple(tally), finalized_tally)

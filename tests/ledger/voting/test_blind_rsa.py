@@ -154,3 +154,28 @@ def test_finalize_refuses_a_wrong_length(credential_key: RsaKey) -> None:
         blind_rsa.finalize(
             credential_key.public_key(), blind_rsa.prepare(b"m"), b"\x01" * 10, 1
         )
+
+
+@settings(max_examples=25, deadline=None)
+@given(flip=st.integers(0, 256 * 8 - 1), message=st.binary(max_size=64))
+def test_verify_agrees_with_pycryptodome(
+    credential_key: RsaKey, flip: int, message: bytes
+) -> None:
+    # Prepare: a valid signature, and the same with one bit flipped
+    public_key = credential_key.public_key()
+    prepared = PreparedMessage(b"\x07" * PREFIX_BYTES, message)
+    valid = pss.new(credential_key, salt_bytes=32).sign(SHA256.new(prepared.prepared))
+    flipped = bytearray(valid)
+    flipped[flip // 8] ^= 1 << (flip % 8)
+
+    # Execute, Assert
+    for signature in (valid, bytes(flipped)):
+        try:
+            pss.new(public_key, salt_bytes=32).verify(
+                SHA256.new(prepared.prepared), signature
+            )
+            theirs = True
+        except ValueError:
+            theirs = False
+        assert blind_rsa.verify(public_key, prepared, signature) is theirs
+    assert blind_rsa.verify(public_key, prepared, valid)

@@ -6,7 +6,6 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from web3.datastructures import AttributeDict
 
 from ledger.voting import resident
 from ledger.voting.errors import TallyMismatchError
@@ -20,7 +19,11 @@ from tests.ledger.voting._helpers import (
 )
 
 if TYPE_CHECKING:
-    from ledger.voting.consultation import ConsultationEvents, ConsultationInfo
+    from ledger.voting.consultation import (
+        ChainEvent,
+        ConsultationEvents,
+        ConsultationInfo,
+    )
     from tests.ledger.voting._helpers import Voting
 
 
@@ -40,8 +43,8 @@ def _finished(v: Voting) -> ConsultationInfo:
     return info
 
 
-def _with_args(event: Any, **changes: object) -> Any:
-    return AttributeDict({**event, "args": AttributeDict({**event["args"], **changes})})
+def _with_args(event: ChainEvent, **changes: object) -> ChainEvent:
+    return dataclasses.replace(event, args={**event.args, **changes})
 
 
 def test_the_retally_matches_an_honest_contract(voting: Voting) -> None:
