@@ -405,6 +405,7 @@ def _commit_as(
     wallet: Wallet,
     *,
     choice: int = 0,
+    salt: bytes | None = None,
     voting_account: LocalAccount | None = None,
     credential: bytes | None = None,
     authorize_other: bool = False,
@@ -414,7 +415,7 @@ def _commit_as(
     if wallet.credential is None:
         raise ConfigurationError("wallet", "holds no credential")
     account = voting_account or wallet.account
-    ballot = commitment(scope, account.address, choice, fresh_salt())
+    ballot = commitment(scope, account.address, choice, salt or fresh_salt())
     signed = (
         commitment(scope, account.address, choice, fresh_salt())
         if authorize_other
@@ -515,22 +516,15 @@ def _reveal_mallory(run: _Run, *, choice: int, salt: bytes | None = None) -> obj
 def _mallory_commits_unknown_option(run: _Run) -> None:
     """Mallory's real ballot: a valid commit, to an option that does not exist."""
     wallet = _mallory(run)
-    choice = len(run.info.options) + 7
-    salt = fresh_salt()
-    ballot = commitment(run.info.scope, wallet.voting_address, choice, salt)
-    run.contract.commit(
-        run.info.consultation_id,
-        voting_key=wallet.voting_address,
-        commitment=ballot,
-        message_prefix=wallet.message_prefix,
-        credential=wallet.credential or b"",
-        modulus=run.info.modulus,
-        authorization=sign_authorization(run.info.scope, wallet.account, ballot),
-        sender=run.relayer,
-    )
+    choice, salt = len(run.info.options) + 7, fresh_salt()
+    mined = _commit_as(run, wallet, choice=choice, salt=salt)
     run.mallory = dataclasses.replace(
-        wallet, choice=choice, salt=salt, commitment=ballot
+        wallet,
+        choice=choice,
+        salt=salt,
+        commitment=commitment(run.info.scope, wallet.voting_address, choice, salt),
     )
+    run.gas["commit"].append(int(mined["gasUsed"]))
 
 
 def _reveal_again(run: _Run) -> object:
