@@ -34,7 +34,7 @@ __all__ = [
 
 SOURCE_DIR = Path(__file__).resolve().parent
 ARTIFACT_DIR = SOURCE_DIR / "artifacts"
-CONTRACT_NAMES: tuple[str, ...] = ("Roles", "AnchorRegistry")
+CONTRACT_NAMES: tuple[str, ...] = ("Roles", "AnchorRegistry", "Consultation")
 
 
 @dataclass(frozen=True)
