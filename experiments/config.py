@@ -22,6 +22,7 @@ from fedgov.job import TrainJob
 __all__ = [
     "DatasetConf",
     "DeploymentEngineConf",
+    "InProcessEngineConf",
     "ModelConf",
     "PartitionConf",
     "PrivacyConf",
@@ -83,6 +84,14 @@ class SimulationEngineConf:
 
 
 @dataclass(kw_only=True)
+class InProcessEngineConf:
+    """The product's apps in this process, no Ray (``experiments.inprocess``)."""
+
+    _target_: str = "experiments.inprocess.InProcessEngine"
+    allow_non_private: bool = False
+
+
+@dataclass(kw_only=True)
 class DeploymentEngineConf:
     _target_: str = "coordinator.launcher.DeploymentEngine"
     startup_timeout: float = 120.0
@@ -131,7 +140,7 @@ _GROUP_SCHEMAS: dict[str, list[type]] = {
     "model": [ModelConf],
     "strategy": [StrategyConf],
     "privacy": [PrivacyConf],
-    "engine": [SimulationEngineConf, DeploymentEngineConf],
+    "engine": [SimulationEngineConf, DeploymentEngineConf, InProcessEngineConf],
 }
 
 
