@@ -22,10 +22,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
 from flwr.server import LegacyContext, ServerConfig
 from flwr.server.workflow import DefaultWorkflow
 
@@ -41,12 +39,9 @@ from coordinator._secagg_training import FedgovEvaluation, SecureTrainingStrateg
 from coordinator.guard import TRAINED, GuardedStrategy, RoundReport
 from coordinator.run_record import (
     RunRecord,
-    round_to_json,
-    summarize_departments,
-    write_json_atomic,
 )
 from coordinator.strategies import build_strategy
-from coordinator.training import _central_evaluation, model_spec
+from coordinator.training import central_evaluation, finish_run, model_spec
 from department_nodes.data_access import departments_for
 from department_nodes.secagg import RESERVED_KEYS
 from fedgov.errors import ConfigurationError, FedgovError
@@ -104,7 +99,7 @@ def run_secure_training(
         settings=settings,
         names=list(state),
         initial=[t.detach().cpu().numpy() for t in state.values()],
-        evaluate_fn=_central_evaluation(job),
+        evaluate_fn=central_evaluation(job),
         on_round=on_round,
     )
     guard = GuardedStrategy(
@@ -130,19 +125,12 @@ def run_secure_training(
             context, config=ServerConfig(num_rounds=job.num_rounds), strategy=strategy
         ),
     )
-    run_dir = Path(job.run_dir) if job.run_dir else Path("runs") / job.job_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / "final_model.pt"
-    final = strategy.arrays(strategy.global_ndarrays)
-    torch.save(final.to_torch_state_dict(), checkpoint)
-    record = RunRecord(
-        job=job.to_run_config(),
+    return finish_run(
+        job,
         engine=engine,
-        started_at=started,
-        finished_at=time.time(),
-        rounds=[round_to_json(r) for r in strategy.reports],
-        departments=summarize_departments(strategy.reports),
-        checkpoint=str(checkpoint),
+        started=started,
+        reports=strategy.reports,
+        final=strategy.arrays(strategy.global_ndarrays),
         extra={
             "secure_aggregation": {
                 **settings.to_json(),
@@ -153,9 +141,6 @@ def run_secure_training(
             }
         },
     )
-    write_json_atomic(run_dir / "run_record.json", record)
-    logger.info("run record written to %s", run_dir / "run_record.json")
-    return record
 
 
 def _no_evaluation(grid: Grid, context: Context) -> None:

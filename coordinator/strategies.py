@@ -19,11 +19,17 @@ __all__ = ["build_strategy"]
 
 def build_strategy(job: TrainJob, *, num_departments: int) -> Strategy:
     """The Flower strategy ``job.strategy`` names, sampling every department."""
+    # Every department trains every round. Flower sizes a round's sample from
+    # the nodes connected at that moment, so anything below the full roster
+    # lets an early round go out before slow nodes have connected.
+    evaluate = max(min(job.min_departments, num_departments), 1)
     common = {
         "fraction_train": 1.0,
         "fraction_evaluate": job.fraction_evaluate,
-        "min_train_nodes": min(job.min_departments, num_departments),
-        "min_evaluate_nodes": min(job.min_departments, num_departments),
+        "min_train_nodes": num_departments,
+        "min_evaluate_nodes": num_departments
+        if job.fraction_evaluate == 1.0
+        else evaluate,
         "min_available_nodes": num_departments,
     }
     if job.strategy == "fedavg":

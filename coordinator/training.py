@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, MetricRecord
@@ -35,7 +36,7 @@ from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
 
-__all__ = ["model_spec", "run_training"]
+__all__ = ["central_evaluation", "finish_run", "model_spec", "run_training"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def model_spec(job: TrainJob) -> ModelSpec:
     )
 
 
-def _central_evaluation(
+def central_evaluation(
     job: TrainJob,
 ) -> Callable[[int, ArrayRecord], MetricRecord | None] | None:
     split = public_test_split(job.dataset)
@@ -96,20 +97,40 @@ def run_training(
         timeout=job.round_timeout,
         train_config=ConfigRecord({"job-id": job.job_id}),
         evaluate_config=ConfigRecord({"job-id": job.job_id}),
-        evaluate_fn=_central_evaluation(job),
+        evaluate_fn=central_evaluation(job),
     )
+    return finish_run(
+        job,
+        engine=engine,
+        started=started,
+        reports=strategy.reports,
+        final=result.arrays,
+    )
+
+
+def finish_run(
+    job: TrainJob,
+    *,
+    engine: str,
+    started: float,
+    reports: list[RoundReport],
+    final: ArrayRecord,
+    extra: dict[str, Any] | None = None,
+) -> RunRecord:
+    """Save the final model and write the run record into the job's run folder."""
     run_dir = Path(job.run_dir) if job.run_dir else Path("runs") / job.job_id
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "final_model.pt"
-    torch.save(result.arrays.to_torch_state_dict(), checkpoint)
+    torch.save(final.to_torch_state_dict(), checkpoint)
     record = RunRecord(
         job=job.to_run_config(),
         engine=engine,
         started_at=started,
         finished_at=time.time(),
-        rounds=[round_to_json(r) for r in strategy.reports],
-        departments=summarize_departments(strategy.reports),
+        rounds=[round_to_json(r) for r in reports],
+        departments=summarize_departments(reports),
         checkpoint=str(checkpoint),
+        extra=extra or {},
     )
     write_json_atomic(run_dir / "run_record.json", record)
     logger.info("run record written to %s", run_dir / "run_record.json")
