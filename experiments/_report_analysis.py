@@ -1,0 +1,203 @@
+"""What the report says, computed from the tidy tables (no plotting, no text).
+
+Each sweep owns its points (``configs/sweep/*.yaml`` share none), so a figure
+selects its points by sweep name and kind; FedAvg on the natural partition
+without SecAgg+ is the epsilon sweep's, and the other sweeps compare with it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DATASETS",
+    "DEPARTMENT_METRIC",
+    "PRIMARY",
+    "TARGETS",
+    "Metric",
+    "Target",
+    "department_table",
+    "engine_check",
+    "epsilon_label",
+    "select",
+    "spread",
+    "target_table",
+]
+
+DATASETS = ("adult", "randhie")
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str
+    label: str
+
+
+# The targets' metrics: Adult's official test split (the coordinator's public
+# benchmark), RandHIE's pooled held-out persons (it has no public test split).
+PRIMARY = {
+    "adult": Metric("test_accuracy", "accuracy, official test split"),
+    "randhie": Metric("pooled_auc", "ROC AUC, pooled held-out persons"),
+}
+DEPARTMENT_METRIC = {
+    "adult": Metric(
+        "held_out_accuracy", "accuracy on the department's held-out records"
+    ),
+    "randhie": Metric("held_out_auc", "ROC AUC on the department's held-out persons"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    dataset: str
+    epsilon: float
+    threshold: float
+
+
+TARGETS = (
+    Target("adult", 1.0, 0.842),
+    Target("adult", 0.5, 0.835),
+    Target("randhie", 1.0, 0.73),
+)
+
+
+def epsilon_label(epsilon: float) -> str:
+    return "no DP" if math.isinf(epsilon) else f"{epsilon:g}"
+
+
+def select(frame: pd.DataFrame, **equal: object) -> pd.DataFrame:
+    """Rows whose columns equal the given values (all of them)."""
+    if frame.empty:
+        return frame
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in equal.items():
+        if column not in frame.columns:
+            return frame.iloc[0:0]
+        mask &= (frame[column] == value).to_numpy()
+    return frame[mask]
+
+
+def spread(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """Mean, standard deviation, min, max and count of ``value`` over seeds."""
+    if frame.empty:
+        return pd.DataFrame(columns=[*by, "mean", "std", "min", "max", "n"])
+    grouped = frame.groupby(by, dropna=False)[value]
+    out = grouped.agg(["mean", "std", "min", "max", "count"]).reset_index()
+    return out.rename(columns={"count": "n"})
+
+
+def target_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each target against the federated points of the epsilon sweep."""
+    rows = []
+    for target in TARGETS:
+        metric = PRIMARY[target.dataset]
+        points = select(
+            runs,
+            sweep="epsilon",
+            kind="federated",
+            dataset=target.dataset,
+            epsilon=target.epsilon,
+        )
+        values = points[metric.column].dropna() if not points.empty else pd.Series()
+        mean = float(values.mean()) if len(values) else math.nan
+        rows.append(
+            {
+                "dataset": target.dataset,
+                "epsilon": target.epsilon,
+                "metric": metric.label,
+                "target": target.threshold,
+                "mean": mean,
+                "min": float(values.min()) if len(values) else math.nan,
+                "max": float(values.max()) if len(values) else math.nan,
+                "n": len(values),
+                "margin": mean - target.threshold,
+                "met": bool(mean >= target.threshold) if len(values) else False,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def department_table(departments: pd.DataFrame) -> pd.DataFrame:
+    """Per department and epsilon: federated against local-only, means over seeds."""
+    rows = []
+    for dataset in DATASETS:
+        metric = DEPARTMENT_METRIC[dataset].column
+        federated = select(
+            departments, sweep="epsilon", kind="federated", dataset=dataset
+        )
+        local = select(departments, sweep="baselines", kind="local", dataset=dataset)
+        if federated.empty or local.empty:
+            continue
+        keys = ["epsilon", "seed", "department"]
+        paired = federated[[*keys, metric, "num_train"]].merge(
+            local[[*keys, metric]], on=keys, suffixes=("_federated", "_local")
+        )
+        for (epsilon, department), group in paired.groupby(["epsilon", "department"]):
+            gain = group[f"{metric}_federated"] - group[f"{metric}_local"]
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "epsilon": float(str(epsilon)),
+                    "department": department,
+                    "num_train": float(group["num_train"].mean()),
+                    "federated": float(group[f"{metric}_federated"].mean()),
+                    "local": float(group[f"{metric}_local"].mean()),
+                    "gain": float(gain.mean()),
+                    "gain_min": float(gain.min()),
+                    "seeds": len(group),
+                    "better_off": bool(gain.mean() > 0),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+_COMPARED = ("accuracy", "auc", "loss")
+
+
+def engine_check(runs: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
+    """The in-process engine against Flower's simulation on the engines sweep.
+
+    For each configuration run by both engines: the largest absolute
+    difference of any round's metric (every department and overall), of
+    the final model's pooled metrics, and each engine's wall time.
+    """
+    points = select(runs, sweep="engines", kind="federated")
+    rows: list[dict[str, object]] = []
+    if points.empty:
+        return pd.DataFrame(rows)
+    for secure, group in points.groupby("secure_aggregation"):
+        by_engine = {str(e): g.iloc[0] for e, g in group.groupby("engine")}
+        if set(by_engine) != {"inprocess", "simulation"}:
+            continue
+        ours, flower = by_engine["inprocess"], by_engine["simulation"]
+        a = select(rounds, run_id=ours["run_id"]).set_index(["round", "scope"])
+        b = select(rounds, run_id=flower["run_id"]).set_index(["round", "scope"])
+        joined = a[list(_COMPARED)].join(
+            b[list(_COMPARED)], lsuffix="_a", rsuffix="_b", how="outer"
+        )
+        round_diff = max(
+            float(np.nanmax(np.abs(joined[f"{c}_a"] - joined[f"{c}_b"])))
+            for c in _COMPARED
+        )
+        final_diff = max(
+            abs(float(ours[c]) - float(flower[c]))
+            for c in ("pooled_accuracy", "pooled_auc", "pooled_loss")
+        )
+        rows.append(
+            {
+                "secure_aggregation": bool(secure),
+                "rounds_compared": int(joined.index.get_level_values(0).nunique()),
+                "max_round_metric_difference": round_diff,
+                "max_final_metric_difference": final_diff,
+                "missing_rows": len(a.index.symmetric_difference(b.index)),
+                "wall_seconds_inprocess": float(ours["wall_seconds"]),
+                "wall_seconds_simulation": float(flower["wall_seconds"]),
+                "pooled_auc_inprocess": float(ours["pooled_auc"]),
+                "pooled_auc_simulation": float(flower["pooled_auc"]),
+            }
+        )
+    return pd.DataFrame(rows)

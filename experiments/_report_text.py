@@ -1,0 +1,436 @@
+"""The report's Markdown, written from the tidy tables and the analysis.
+
+Sentences that state a finding are computed from the data (how many
+departments gain, by how much a target is missed), so the text cannot drift
+from the numbers when the report is regenerated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from experiments._report_analysis import (
+    DATASETS,
+    DEPARTMENT_METRIC,
+    PRIMARY,
+    department_table,
+    engine_check,
+    epsilon_label,
+    select,
+    spread,
+    target_table,
+)
+from experiments.results import TidyTables
+
+__all__ = ["ReportContext", "render_report"]
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Facts about the run that produced the tables."""
+
+    profile: str
+    command: str
+    seconds: float | None
+    cpus: int
+    figures: Sequence[str]
+
+
+def _f(value: object, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | int):
+        number = float(value)
+        if math.isnan(number):
+            return "-"
+        if math.isinf(number):
+            return "no DP"
+        return f"{number:.{digits}f}"
+    return str(value)
+
+
+def _table(frame: pd.DataFrame, columns: dict[str, str], digits: int = 4) -> str:
+    if frame.empty:
+        return "_(no points in this profile)_\n"
+    head = "| " + " | ".join(columns.values()) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    lines = [head, rule]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(_f(row[c], digits) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _figure(name: str, context: ReportContext, caption: str) -> str:
+    if name not in context.figures:
+        return f"_(figure {name} not drawn: no data in this profile)_\n"
+    return f"![{caption}]({name})\n\n_{caption}_\n"
+
+
+def _pm(stats: pd.DataFrame) -> pd.DataFrame:
+    out = stats.copy()
+    out["value"] = [
+        f"{m:.4f} ± {s:.4f} [{lo:.4f}, {hi:.4f}]" if n > 1 else f"{m:.4f}"
+        for m, s, lo, hi, n in zip(
+            out["mean"],
+            out["std"].fillna(0),
+            out["min"],
+            out["max"],
+            out["n"],
+            strict=True,
+        )
+    ]
+    return out
+
+
+def _targets(tables: TidyTables) -> str:
+    table = target_table(tables.runs)
+    text = _table(
+        table,
+        {
+            "dataset": "dataset",
+            "epsilon": "epsilon",
+            "metric": "metric",
+            "target": "target",
+            "mean": "federated (mean of seeds)",
+            "min": "min",
+            "max": "max",
+            "n": "seeds",
+            "margin": "margin",
+            "met": "met",
+        },
+    )
+    missed = table[~table["met"]] if not table.empty else table
+    for _, row in missed.iterrows():
+        if row["n"]:
+            text += (
+                f"\n* **Missed:** {row['dataset']} at epsilon {row['epsilon']:g}: "
+                f"{row['mean']:.4f} against {row['target']:.3f}, short by "
+                f"{-row['margin']:.4f}.\n"
+            )
+    departments = department_table(tables.departments)
+    if not departments.empty:
+        for dataset in DATASETS:
+            part = select(departments, dataset=dataset)
+            if part.empty:
+                continue
+            better = int(part["better_off"].sum())
+            text += (
+                f"\n* **Every department better off federated ({dataset}):** "
+                f"{better} of {len(part)} (department, epsilon) pairs gain on "
+                f"{DEPARTMENT_METRIC[dataset].label} (mean over seeds)"
+            )
+            worst = part.sort_values("gain").iloc[0]
+            text += (
+                f"; the smallest gain is {worst['gain']:+.4f} "
+                f"({worst['department']}, epsilon {epsilon_label(worst['epsilon'])}).\n"
+            )
+    return text
+
+
+def _setup(tables: TidyTables) -> str:
+    runs = select(tables.runs, sweep="epsilon", kind="federated")
+    lines = [
+        "| dataset | model | rounds | local epochs | batch | learning rate | clipping norm | delta | departments |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for dataset in DATASETS:
+        part = select(runs, dataset=dataset)
+        if part.empty:
+            continue
+        row = part.iloc[0]
+        lines.append(
+            f"| {dataset} | {row['model']} | {row['num_rounds']} | {row['local_epochs']} | "
+            f"{row['batch_size']} | {row['learning_rate']:g} | {row['max_grad_norm']:g} | "
+            f"{row['delta']:g} | {row['num_departments_actual']} (natural) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _epsilon_section(tables: TidyTables) -> str:
+    parts = []
+    for dataset in DATASETS:
+        metric = PRIMARY[dataset]
+        rows = []
+        for kind, sweep, column in (
+            ("federated", "epsilon", metric.column),
+            ("centralized", "baselines", metric.column),
+            (
+                "local",
+                "baselines",
+                "pooled_accuracy" if dataset == "adult" else "pooled_auc",
+            ),
+        ):
+            frame = select(tables.runs, sweep=sweep, kind=kind, dataset=dataset)
+            stats = _pm(spread(frame, ["epsilon"], column))
+            for _, s in stats.iterrows():
+                rows.append(
+                    {"kind": kind, "epsilon": s["epsilon"], "value": s["value"]}
+                )
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows).pivot(
+            index="epsilon", columns="kind", values="value"
+        )
+        frame = frame.reset_index().sort_values("epsilon")
+        columns = {"epsilon": "epsilon"}
+        columns.update(
+            {k: k for k in ("federated", "centralized", "local") if k in frame}
+        )
+        parts.append(
+            f"**{dataset}** ({metric.label}; local: each department's own model on its own "
+            "held-out records, pooled): mean ± std [min, max] over seeds\n\n"
+            + _table(frame, columns)
+        )
+    return "\n".join(parts)
+
+
+def _department_section(tables: TidyTables) -> str:
+    table = department_table(tables.departments)
+    if table.empty:
+        return "_(no local-only baselines in this profile)_\n"
+    at_one = select(table, epsilon=1.0).sort_values(["dataset", "num_train"])
+    return _table(
+        at_one,
+        {
+            "dataset": "dataset",
+            "department": "department",
+            "num_train": "training records",
+            "federated": "federated",
+            "local": "local-only",
+            "gain": "gain",
+            "gain_min": "worst seed",
+            "better_off": "better off",
+        },
+    )
+
+
+def _variants_section(tables: TidyTables) -> str:
+    rows = []
+    for dataset in DATASETS:
+        metric = PRIMARY[dataset]
+        variants = (
+            (
+                "FedAvg",
+                select(
+                    tables.runs,
+                    sweep="epsilon",
+                    kind="federated",
+                    dataset=dataset,
+                    epsilon=1.0,
+                ),
+            ),
+            ("FedAvg + SecAgg+", select(tables.runs, sweep="secagg", dataset=dataset)),
+            (
+                "FedProx (mu 0.01)",
+                select(
+                    tables.runs, sweep="strategy", dataset=dataset, strategy="fedprox"
+                ),
+            ),
+            (
+                "FedMedian",
+                select(
+                    tables.runs, sweep="strategy", dataset=dataset, strategy="fedmedian"
+                ),
+            ),
+            (
+                "FedAvg, no DP",
+                select(
+                    tables.runs,
+                    sweep="epsilon",
+                    kind="federated",
+                    dataset=dataset,
+                    epsilon=math.inf,
+                ),
+            ),
+        )
+        for name, frame in variants:
+            if frame.empty:
+                continue
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "variant": name,
+                    "metric": frame[metric.column].mean(),
+                    "std": frame[metric.column].std(),
+                    "cpu": frame["cpu_seconds"].mean(),
+                    "wall": frame["wall_seconds"].mean(),
+                    "kib": (
+                        (frame["bytes_down"] + frame["bytes_up"]) / frame["num_rounds"]
+                    ).mean()
+                    / 1024,
+                    "seeds": len(frame),
+                }
+            )
+    return _table(
+        pd.DataFrame(rows),
+        {
+            "dataset": "dataset",
+            "variant": "epsilon 1 unless said",
+            "metric": "metric (as above)",
+            "std": "std",
+            "cpu": "CPU s / job",
+            "wall": "wall s / job",
+            "kib": "KiB / round",
+            "seeds": "seeds",
+        },
+    )
+
+
+def _partition_section(tables: TidyTables) -> str:
+    rows = []
+    for dataset in DATASETS:
+        metric = PRIMARY[dataset]
+        for sweep in ("partition", "departments"):
+            frame = select(tables.runs, sweep=sweep, dataset=dataset)
+            if frame.empty:
+                continue
+            stats = spread(frame, ["num_departments", "dirichlet_alpha"], metric.column)
+            for _, s in stats.iterrows():
+                rows.append({"dataset": dataset, **s.to_dict()})
+    return _table(
+        pd.DataFrame(rows),
+        {
+            "dataset": "dataset",
+            "num_departments": "departments",
+            "dirichlet_alpha": "alpha",
+            "mean": "mean",
+            "std": "std",
+            "min": "min",
+            "max": "max",
+            "n": "seeds",
+        },
+    )
+
+
+def _engine_section(tables: TidyTables) -> str:
+    check = engine_check(tables.runs, tables.rounds)
+    return _table(
+        check,
+        {
+            "secure_aggregation": "SecAgg+",
+            "rounds_compared": "rounds",
+            "max_round_metric_difference": "max |difference|, any round, any department",
+            "max_final_metric_difference": "max |difference|, final pooled metrics",
+            "missing_rows": "unmatched rows",
+            "wall_seconds_inprocess": "wall s in-process",
+            "wall_seconds_simulation": "wall s simulation",
+        },
+        digits=6,
+    )
+
+
+def _tuning_section(tables: TidyTables) -> str:
+    runs = select(tables.runs, sweep="tuning")
+    if runs.empty:
+        return "_(the tuning sweep is not part of this profile; see docs/experiments.md)_\n"
+    parts = []
+    for dataset in DATASETS:
+        part = select(runs, dataset=dataset)
+        if part.empty:
+            continue
+        column = "pooled_accuracy" if dataset == "adult" else "pooled_auc"
+        part = part.sort_values(column, ascending=False)
+        parts.append(
+            f"**{dataset}** (seed {int(part['seed'].iloc[0])}, epsilon 1, ranked by "
+            f"{column.replace('_', ' ')} on held-out records)\n\n"
+            + _table(
+                part,
+                {
+                    "model": "model",
+                    "batch_size": "batch",
+                    "learning_rate": "learning rate",
+                    "max_grad_norm": "clip",
+                    "num_rounds": "rounds",
+                    column: column,
+                    "cpu_seconds": "CPU s",
+                },
+            )
+        )
+    return "\n".join(parts)
+
+
+def _engines_used(tables: TidyTables) -> str:
+    runs = tables.runs
+    if runs.empty:
+        return "_(no points)_\n"
+    counts = (
+        runs.groupby(["sweep", "kind", "engine"], dropna=False).size().reset_index()
+    )
+    counts.columns = ["sweep", "kind", "engine", "points"]
+    counts["engine"] = counts["engine"].replace("", "- (baseline, no federation)")
+    return _table(counts, {c: c for c in counts.columns})
+
+
+def render_report(tables: TidyTables, context: ReportContext) -> str:
+    """The whole ``report.md``."""
+    seconds = (
+        f"{context.seconds / 60:.1f} min on {context.cpus} CPU cores"
+        if context.seconds is not None
+        else "not measured (tables rebuilt from stored points)"
+    )
+    return f"""# fedgov experiments: privacy, utility and cost of federated DP training
+
+Regenerate with `{context.command}` (profile **{context.profile}**; this run: {seconds}).
+Method, grid and how to read the data: [docs/experiments.md](../docs/experiments.md).
+Every number below comes from `data/runs.csv`, `data/rounds.csv` and
+`data/departments.csv`, which are built from the run records in `data/runs/`
+(one gzipped JSON per point, named by its `run_id`, holding the product's
+own run record).
+
+## Targets
+
+{_targets(tables)}
+## Setup
+
+Departments train with DP-SGD (Opacus, Poisson sampling, RDP accounting):
+epsilon is per department for the whole job (every local step of every round),
+delta 1e-5. Seeds 0, 1, 2 per point; a seed fixes the train/held-out split, the
+initial model and the (reproducible, `secure_rng=false`) DP noise. Tuned
+hyperparameters:
+
+{_setup(tables)}
+Which engine ran which points (in-process: the product's ServerApp and
+ClientApps in one process, messages through Flower's protobuf wire format;
+simulation: Flower's Ray simulation):
+
+{_engines_used(tables)}
+## Accuracy against epsilon
+
+{_figure("accuracy_vs_epsilon.png", context, "Federated (FedAvg, natural departments) against centralized and local-only training on the same splits; dots are seeds, lines join means; red: targets.")}
+{_epsilon_section(tables)}
+## Per department: do small departments lose?
+
+{_figure("departments.png", context, "Each department's held-out quality at epsilon 1: the federated model against the department's own DP model (local-only). Labels: training records. Dots: seeds.")}
+{_department_section(tables)}
+## Accuracy over rounds
+
+{_figure("accuracy_vs_rounds.png", context, "FedAvg, natural departments: mean over seeds, band from the seeds' min to max.")}
+## Aggregation strategies and secure aggregation
+
+{_figure("strategies.png", context, "Epsilon 1, natural departments: each seed's final model.")}
+{_variants_section(tables)}
+## Label skew and number of departments
+
+{_figure("partitions.png", context, "FedAvg at epsilon 1 on Dirichlet label-skewed partitions (natural partition for reference).")}
+{_partition_section(tables)}
+## Cost
+
+{_figure("cost.png", context, "CPU seconds per job (coordinator and every department together, in-process engine) and serialised bytes per round, both directions.")}
+Time is CPU time of the whole federation in one process (departments train one
+after another); a deployment runs departments in parallel on their own machines.
+Bytes are Flower's serialised messages (model, metrics, configuration; SecAgg+'s
+key exchange, shares and masked vectors), counted by the in-process engine.
+
+## The in-process engine against Flower's simulation
+
+{_engine_section(tables)}
+## Tuning
+
+{_tuning_section(tables)}
+"""

@@ -1,0 +1,332 @@
+"""Report points on disk, and the tidy tables built from them.
+
+One point is one gzipped JSON file, ``<output>/runs/<run_id>.json.gz``: the
+configuration (the job's flat run_config), what was measured around the run
+(CPU and wall seconds) and, for a federated point, the product's own
+:class:`~coordinator.run_record.RunRecord` unchanged. Every number of the
+report is derived from these files by :func:`tidy_tables`, so a figure can be
+traced back to the run records it came from by ``run_id``.
+
+Tables (pandas, written as CSV):
+
+* ``runs``: one row per point: configuration, final metrics, cost;
+* ``rounds``: one row per federated point, round and scope, the scope being
+  ``overall`` (federated and central evaluation, time, bytes) or a
+  department (its held-out evaluation, its training, epsilon spent);
+* ``departments``: one row per point and department, the final model's
+  quality on that department's held-out split (federated points: the last
+  round's evaluation; local-only baselines: the department's own model).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fedgov.errors import FedgovError
+
+__all__ = [
+    "RESULT_FORMAT",
+    "ResultFormatError",
+    "RunResult",
+    "load_results",
+    "read_result",
+    "result_path",
+    "tidy_tables",
+    "write_result",
+]
+
+RESULT_FORMAT = "fedgov-report-point/1"
+
+# Run-config keys copied into every table row, with their column names.
+_CONFIG_COLUMNS = {
+    "dataset": "dataset",
+    "partition": "partition",
+    "num-departments": "num_departments",
+    "dirichlet-alpha": "dirichlet_alpha",
+    "strategy": "strategy",
+    "secure-aggregation": "secure_aggregation",
+    "model": "model",
+    "hidden": "hidden",
+    "batch-size": "batch_size",
+    "learning-rate": "learning_rate",
+    "max-grad-norm": "max_grad_norm",
+    "local-epochs": "local_epochs",
+    "num-rounds": "num_rounds",
+    "delta": "delta",
+    "seed": "seed",
+}
+
+
+class ResultFormatError(FedgovError):
+    """A result file is not a report point this code can read."""
+
+    def __init__(self, path: Path, rule: str) -> None:
+        self.path = path
+        self.rule = rule
+        super().__init__(f"{path}: {rule}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One report point as stored: see the module docstring."""
+
+    format: str
+    run_id: str
+    sweep: str
+    kind: str
+    engine: str
+    job: dict[str, Any]
+    cpu_seconds: float
+    wall_seconds: float
+    final: dict[str, Any]
+    record: dict[str, Any] | None
+
+
+def result_path(output: Path, run_id: str) -> Path:
+    return output / "runs" / f"{run_id}.json.gz"
+
+
+def _clean(value: Any) -> Any:
+    # JSON has no NaN; an undefined metric is stored as null.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_result(path: Path, result: RunResult) -> None:
+    """Write ``result`` atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(_clean(asdict(result)), sort_keys=True, separators=(",", ":"))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    try:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle,
+        ):
+            handle.write(payload.encode("utf-8"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path) -> RunResult:
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultFormatError(path, f"not a gzipped JSON file ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != RESULT_FORMAT:
+        raise ResultFormatError(path, f"format must be {RESULT_FORMAT!r}")
+    try:
+        return RunResult(**data)
+    except TypeError as exc:
+        raise ResultFormatError(path, f"fields do not match RunResult ({exc})") from exc
+
+
+def load_results(output: Path) -> list[RunResult]:
+    """Every point under ``output/runs``, in file-name order."""
+    return [read_result(p) for p in sorted((output / "runs").glob("*.json.gz"))]
+
+
+def _nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _config_row(result: RunResult) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "run_id": result.run_id,
+        "kind": result.kind,
+        "engine": result.engine,
+        "sweep": result.sweep,
+    }
+    row.update({column: result.job.get(key) for key, column in _CONFIG_COLUMNS.items()})
+    epsilon = float(result.job["epsilon"])
+    # epsilon 0 in a run_config is the non-private job.
+    row["private"] = epsilon > 0
+    row["epsilon"] = epsilon if epsilon > 0 else math.inf
+    return row
+
+
+def _metrics(prefix: str, evaluation: Mapping[str, Any] | None) -> dict[str, float]:
+    evaluation = evaluation or {}
+    return {
+        f"{prefix}_accuracy": _nan(evaluation.get("accuracy")),
+        f"{prefix}_auc": _nan(evaluation.get("auc")),
+        f"{prefix}_loss": _nan(evaluation.get("loss")),
+    }
+
+
+def _department_rows(result: RunResult) -> list[dict[str, Any]]:
+    base = _config_row(result)
+    rows = []
+    if result.kind == "local":
+        for department, outcome in sorted(result.final["local"].items()):
+            held = outcome["held_out"]
+            rows.append(
+                {
+                    **base,
+                    "department": department,
+                    "num_held_out": held["num_examples"],
+                    **_metrics("held_out", held),
+                }
+            )
+        return rows
+    if result.record is None:
+        return rows
+    summaries = {d["department"]: d for d in result.record["departments"]}
+    last = result.record["rounds"][-1]["evaluate"] if result.record["rounds"] else []
+    for outcome in sorted(last, key=lambda o: o["department"]):
+        metrics = outcome["metrics"]
+        summary = summaries.get(outcome["department"], {})
+        rows.append(
+            {
+                **base,
+                "department": outcome["department"],
+                "num_train": summary.get("num_examples"),
+                "num_held_out": metrics.get("num-examples"),
+                "held_out_accuracy": _nan(metrics.get("eval-accuracy")),
+                "held_out_auc": _nan(metrics.get("eval-auc")),
+                "held_out_loss": _nan(metrics.get("eval-loss")),
+                "epsilon_spent": _nan(summary.get("epsilon_job")),
+                "rounds_trained": summary.get("rounds_trained"),
+            }
+        )
+    return rows
+
+
+def _weighted(rows: list[dict[str, Any]], column: str) -> float:
+    pairs = [
+        (r[column], r["num_held_out"])
+        for r in rows
+        if r["num_held_out"] and math.isfinite(r[column])
+    ]
+    total = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / total if total else float("nan")
+
+
+def _run_row(result: RunResult, departments: list[dict[str, Any]]) -> dict[str, Any]:
+    row = _config_row(result)
+    row["cpu_seconds"] = result.cpu_seconds
+    row["wall_seconds"] = result.wall_seconds
+    row["num_departments_actual"] = len(departments) or None
+    if result.kind == "centralized":
+        outcome = result.final["centralized"]
+        row.update(_metrics("pooled", outcome["held_out"]))
+        row.update(_metrics("test", outcome["test"]))
+        return row
+    if result.kind == "local":
+        # "Every department alone": pooled accuracy of the departments' own
+        # models on their own held-out records; AUC averaged, weighted alike.
+        row["pooled_accuracy"] = _weighted(departments, "held_out_accuracy")
+        row["pooled_auc"] = _weighted(departments, "held_out_auc")
+        row["pooled_loss"] = _weighted(departments, "held_out_loss")
+        return row
+    row.update(_metrics("pooled", result.final.get("pooled_held_out")))
+    row.update(_metrics("test", result.final.get("test")))
+    assert result.record is not None
+    rounds = result.record["rounds"]
+    last = rounds[-1] if rounds else {}
+    federated = last.get("aggregated_evaluate", {})
+    row["federated_accuracy"] = _nan(federated.get("eval-accuracy"))
+    row["federated_auc"] = _nan(federated.get("eval-auc"))
+    spent = [d["epsilon_job"] for d in result.record["departments"]]
+    row["epsilon_spent_max"] = max(spent) if spent else float("nan")
+    traffic = result.record.get("extra", {}).get("traffic", [])
+    row["bytes_down"] = sum(t["bytes_down"] for t in traffic) if traffic else None
+    row["bytes_up"] = sum(t["bytes_up"] for t in traffic) if traffic else None
+    row["messages"] = sum(t["messages"] for t in traffic) if traffic else None
+    row["round_seconds_mean"] = (
+        sum(r["round_seconds"] for r in rounds) / len(rounds) if rounds else math.nan
+    )
+    return row
+
+
+def _round_rows(result: RunResult) -> list[dict[str, Any]]:
+    if result.record is None:
+        return []
+    base = _config_row(result)
+    traffic = {
+        int(t["server_round"]): t
+        for t in result.record.get("extra", {}).get("traffic", [])
+    }
+    rows = []
+    for entry in result.record["rounds"]:
+        server_round = int(entry["server_round"])
+        federated = entry.get("aggregated_evaluate") or {}
+        central = entry.get("central_evaluate") or {}
+        moved = traffic.get(server_round, {})
+        rows.append(
+            {
+                **base,
+                "round": server_round,
+                "scope": "overall",
+                "accuracy": _nan(federated.get("eval-accuracy")),
+                "auc": _nan(federated.get("eval-auc")),
+                "loss": _nan(federated.get("eval-loss")),
+                "test_accuracy": _nan(central.get("test-accuracy")),
+                "test_auc": _nan(central.get("test-auc")),
+                "test_loss": _nan(central.get("test-loss")),
+                "round_seconds": _nan(entry.get("round_seconds")),
+                "train_seconds": _nan(entry.get("train_seconds")),
+                "messages": moved.get("messages"),
+                "bytes_down": moved.get("bytes_down"),
+                "bytes_up": moved.get("bytes_up"),
+                "elapsed_seconds": moved.get("elapsed_seconds"),
+            }
+        )
+        trained = {o["department"]: o for o in entry.get("train", [])}
+        for outcome in entry.get("evaluate", []):
+            metrics = outcome["metrics"]
+            train = trained.get(outcome["department"], {})
+            train_metrics = train.get("metrics", {})
+            rows.append(
+                {
+                    **base,
+                    "round": server_round,
+                    "scope": outcome["department"],
+                    "accuracy": _nan(metrics.get("eval-accuracy")),
+                    "auc": _nan(metrics.get("eval-auc")),
+                    "loss": _nan(metrics.get("eval-loss")),
+                    "train_status": train.get("status"),
+                    "train_loss": _nan(train_metrics.get("train-loss")),
+                    "epsilon_spent": _nan(train_metrics.get("epsilon-job")),
+                }
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class TidyTables:
+    runs: pd.DataFrame
+    rounds: pd.DataFrame
+    departments: pd.DataFrame
+
+
+def tidy_tables(results: Iterable[RunResult]) -> TidyTables:
+    """The three tables of the module docstring."""
+    runs, rounds, departments = [], [], []
+    for result in results:
+        rows = _department_rows(result)
+        departments.extend(rows)
+        runs.append(_run_row(result, rows))
+        rounds.extend(_round_rows(result))
+    return TidyTables(
+        runs=pd.DataFrame(runs),
+        rounds=pd.DataFrame(rounds),
+        departments=pd.DataFrame(departments),
+    )
