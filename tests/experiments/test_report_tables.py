@@ -262,7 +262,7 @@ def test_departments_gain_when_federated_beats_alone() -> None:
     # Assert: b federated 0.7 against 0.8 alone
     assert table.loc["b", "gain"] == pytest.approx(-0.1)
     assert not table.loc["b", "better_off"]
-    assert pd.isna(table.loc["a", "federated"])
+    assert table.loc[["a"], "federated"].isna().all()
 
 
 def test_engine_check_finds_no_difference_between_equal_runs() -> None:
