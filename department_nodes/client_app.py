@@ -16,6 +16,7 @@ from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 
 from department_nodes.analytics import answer_query
+from department_nodes.boundary import boundary_guard
 from department_nodes.data_access import departments_for
 from department_nodes.node import DepartmentNode, NodePolicy
 from department_nodes.secagg import (
@@ -59,7 +60,9 @@ def make_client_app(
     ``secure_sum_providers`` name the vectors this department contributes to
     secure sums (:func:`coordinator.secagg.secure_sum`).
     """
-    client_app = ClientApp(mods=list(mods))
+    # The boundary guard is the outermost mod: it sees the reply after every
+    # other mod and lets it leave only if it carries nothing it should not.
+    client_app = ClientApp(mods=[boundary_guard(job), *mods])
 
     def node(context: Context) -> DepartmentNode:
         return _node(context, job, allow_non_private=allow_non_private)
@@ -87,6 +90,5 @@ def make_client_app(
 
 
 # A deployed department audits every train/evaluate message unless the job's
-# run_config says ``audit = false``; the privacy boundary guard, when added,
-# goes first in ``mods`` (outermost), the audit mod right after it.
+# run_config says ``audit = false``; the boundary guard wraps the audit mod.
 app = make_client_app(mods=[DepartmentAuditMod()])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 import warnings
 import zlib
 from collections.abc import Mapping
@@ -271,6 +272,7 @@ class DepartmentNode:
                     },
                 )
             epsilon_total = record.epsilon_after
+        started = time.perf_counter()
         features, labels = self.data.train_split()
         model = self._model(msg.content.array_records[p.ARRAYS])
         loss = train_locally(
@@ -300,6 +302,8 @@ class DepartmentNode:
             "noise-multiplier": plan.noise_multiplier or 0.0,
             "sample-rate": plan.sample_rate,
             "steps": plan.steps_per_round,
+            # Lets the coordinator tell its round overhead from local work.
+            "compute-seconds": time.perf_counter() - started,
         }
         return self._reply(
             msg,

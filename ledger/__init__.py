@@ -1,40 +1,92 @@
-"""fedgov's audit ledger: append-only logs, Merkle proofs and signed tree heads."""
+"""fedgov's audit ledger: append-only logs, Merkle proofs and signed tree heads.
+
+Names are imported on first use (PEP 562), so importing one submodule,
+as each Flower ClientApp process does, does not load every dependency.
+"""
 
 from __future__ import annotations
 
-from ledger._transport import ClientTLS, InsecureTransportWarning, ServerTLS
-from ledger.anchor import Anchorer, AnchorPolicy, HeadRegistry, TreeHeadSource
-from ledger.anchor_registry import AnchoredHead, AnchorRegistry
-from ledger.chain import AnvilProcess, Chain, account_from_key_file
-from ledger.chain_roles import RoleChange, Roles, role_id
-from ledger.client import LogClient, LogInfo
-from ledger.errors import (
-    AnchorError,
-    ChainError,
-    ChainUnavailableError,
-    ContractArtifactError,
-    ContractRevertError,
-    LedgerError,
-    LogIntegrityError,
-    LogRangeError,
-    LogServiceError,
-    LogStorageError,
-    ProofError,
-    RecordError,
-)
-from ledger.export import LogVerification, verify_export
-from ledger.merkle import (
-    ConsistencyProof,
-    InclusionProof,
-    MerkleTree,
-    verify_consistency,
-    verify_inclusion,
-)
-from ledger.records import Action, AuditRecord, Role
-from ledger.service import HostedLog, LogServer
-from ledger.sink import AuditSink, LocalLogSink, NullSink, RemoteLogSink
-from ledger.store import LogStore
-from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ledger._transport import (
+        ClientTLS,
+        InsecureTransportWarning,
+        ServerTLS,
+    )
+    from ledger.anchor import (
+        Anchorer,
+        AnchorPolicy,
+        HeadRegistry,
+        TreeHeadSource,
+    )
+    from ledger.anchor_registry import (
+        AnchoredHead,
+        AnchorRegistry,
+    )
+    from ledger.chain import (
+        AnvilProcess,
+        Chain,
+        account_from_key_file,
+    )
+    from ledger.chain_roles import (
+        RoleChange,
+        Roles,
+        role_id,
+    )
+    from ledger.client import (
+        LogClient,
+        LogInfo,
+    )
+    from ledger.errors import (
+        AnchorError,
+        ChainError,
+        ChainUnavailableError,
+        ContractArtifactError,
+        ContractRevertError,
+        LedgerError,
+        LogIntegrityError,
+        LogRangeError,
+        LogServiceError,
+        LogStorageError,
+        ProofError,
+        RecordError,
+    )
+    from ledger.export import (
+        LogVerification,
+        verify_export,
+    )
+    from ledger.merkle import (
+        ConsistencyProof,
+        InclusionProof,
+        MerkleTree,
+        verify_consistency,
+        verify_inclusion,
+    )
+    from ledger.records import (
+        Action,
+        AuditRecord,
+        Role,
+    )
+    from ledger.service import (
+        HostedLog,
+        LogServer,
+    )
+    from ledger.sink import (
+        AuditSink,
+        LocalLogSink,
+        NullSink,
+        RemoteLogSink,
+    )
+    from ledger.store import (
+        LogStore,
+    )
+    from ledger.tree_head import (
+        SignedTreeHead,
+        SigningDomain,
+        TreeHead,
+    )
 
 __all__ = [
     "Action",
@@ -87,3 +139,68 @@ __all__ = [
     "verify_export",
     "verify_inclusion",
 ]
+
+_EXPORTS: dict[str, str] = {
+    "Action": "ledger.records",
+    "AnchorError": "ledger.errors",
+    "AnchorPolicy": "ledger.anchor",
+    "AnchorRegistry": "ledger.anchor_registry",
+    "AnchoredHead": "ledger.anchor_registry",
+    "Anchorer": "ledger.anchor",
+    "AnvilProcess": "ledger.chain",
+    "AuditRecord": "ledger.records",
+    "AuditSink": "ledger.sink",
+    "Chain": "ledger.chain",
+    "ChainError": "ledger.errors",
+    "ChainUnavailableError": "ledger.errors",
+    "ClientTLS": "ledger._transport",
+    "ConsistencyProof": "ledger.merkle",
+    "ContractArtifactError": "ledger.errors",
+    "ContractRevertError": "ledger.errors",
+    "HeadRegistry": "ledger.anchor",
+    "HostedLog": "ledger.service",
+    "InclusionProof": "ledger.merkle",
+    "InsecureTransportWarning": "ledger._transport",
+    "LedgerError": "ledger.errors",
+    "LocalLogSink": "ledger.sink",
+    "LogClient": "ledger.client",
+    "LogInfo": "ledger.client",
+    "LogIntegrityError": "ledger.errors",
+    "LogRangeError": "ledger.errors",
+    "LogServer": "ledger.service",
+    "LogServiceError": "ledger.errors",
+    "LogStorageError": "ledger.errors",
+    "LogStore": "ledger.store",
+    "LogVerification": "ledger.export",
+    "MerkleTree": "ledger.merkle",
+    "NullSink": "ledger.sink",
+    "ProofError": "ledger.errors",
+    "RecordError": "ledger.errors",
+    "RemoteLogSink": "ledger.sink",
+    "Role": "ledger.records",
+    "RoleChange": "ledger.chain_roles",
+    "Roles": "ledger.chain_roles",
+    "ServerTLS": "ledger._transport",
+    "SignedTreeHead": "ledger.tree_head",
+    "SigningDomain": "ledger.tree_head",
+    "TreeHead": "ledger.tree_head",
+    "TreeHeadSource": "ledger.anchor",
+    "account_from_key_file": "ledger.chain",
+    "role_id": "ledger.chain_roles",
+    "verify_consistency": "ledger.merkle",
+    "verify_export": "ledger.export",
+    "verify_inclusion": "ledger.merkle",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -8,27 +8,73 @@
 - :func:`verify_audit` (and ``fedgov audit verify``) is the auditor.
 
 See ``docs/audit-log.md``.
+
+Names are imported on first use (PEP 562), so importing one submodule,
+as each Flower ClientApp process does, does not load every dependency.
 """
 
 from __future__ import annotations
 
-from ledger.audit.actor_log import ActorLog
-from ledger.audit.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
-from ledger.audit.coordinator import CoordinatorAudit, round_records
-from ledger.audit.department import DepartmentAuditMod, department_records
-from ledger.audit.environment import RELAY_POLICY, AuditDeployment, AuditEnvironment
-from ledger.audit.errors import AuditError, AuditFailedError, KeyFileError
-from ledger.audit.keys import (
-    KEY_PASSWORD_ENV,
-    PlaintextKeyWarning,
-    key_password,
-    load_key,
-    load_or_create_key,
-)
-from ledger.audit.layout import coordinator_dir, department_dir, find_logs, log_path
-from ledger.audit.relay import AnchorRelay, RelayStatus
-from ledger.audit.report import AuditFinding, AuditReport, Check, LogSummary
-from ledger.audit.verify import load_log, load_run_record, verify_audit
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ledger.audit.actor_log import (
+        ActorLog,
+    )
+    from ledger.audit.checks import (
+        AuditOptions,
+        ChainFacts,
+        LogInput,
+        RoleSpan,
+        audit_logs,
+    )
+    from ledger.audit.coordinator import (
+        CoordinatorAudit,
+        round_records,
+    )
+    from ledger.audit.department import (
+        DepartmentAuditMod,
+        department_records,
+    )
+    from ledger.audit.environment import (
+        RELAY_POLICY,
+        AuditDeployment,
+        AuditEnvironment,
+    )
+    from ledger.audit.errors import (
+        AuditError,
+        AuditFailedError,
+        KeyFileError,
+    )
+    from ledger.audit.keys import (
+        KEY_PASSWORD_ENV,
+        PlaintextKeyWarning,
+        key_password,
+        load_key,
+        load_or_create_key,
+    )
+    from ledger.audit.layout import (
+        coordinator_dir,
+        department_dir,
+        find_logs,
+        log_path,
+    )
+    from ledger.audit.relay import (
+        AnchorRelay,
+        RelayStatus,
+    )
+    from ledger.audit.report import (
+        AuditFinding,
+        AuditReport,
+        Check,
+        LogSummary,
+    )
+    from ledger.audit.verify import (
+        load_log,
+        load_run_record,
+        verify_audit,
+    )
 
 __all__ = [
     "KEY_PASSWORD_ENV",
@@ -66,3 +112,53 @@ __all__ = [
     "round_records",
     "verify_audit",
 ]
+
+_EXPORTS: dict[str, str] = {
+    "KEY_PASSWORD_ENV": "ledger.audit.keys",
+    "RELAY_POLICY": "ledger.audit.environment",
+    "ActorLog": "ledger.audit.actor_log",
+    "AnchorRelay": "ledger.audit.relay",
+    "AuditDeployment": "ledger.audit.environment",
+    "AuditEnvironment": "ledger.audit.environment",
+    "AuditError": "ledger.audit.errors",
+    "AuditFailedError": "ledger.audit.errors",
+    "AuditFinding": "ledger.audit.report",
+    "AuditOptions": "ledger.audit.checks",
+    "AuditReport": "ledger.audit.report",
+    "ChainFacts": "ledger.audit.checks",
+    "Check": "ledger.audit.report",
+    "CoordinatorAudit": "ledger.audit.coordinator",
+    "DepartmentAuditMod": "ledger.audit.department",
+    "KeyFileError": "ledger.audit.errors",
+    "LogInput": "ledger.audit.checks",
+    "LogSummary": "ledger.audit.report",
+    "PlaintextKeyWarning": "ledger.audit.keys",
+    "RelayStatus": "ledger.audit.relay",
+    "RoleSpan": "ledger.audit.checks",
+    "audit_logs": "ledger.audit.checks",
+    "coordinator_dir": "ledger.audit.layout",
+    "department_dir": "ledger.audit.layout",
+    "department_records": "ledger.audit.department",
+    "find_logs": "ledger.audit.layout",
+    "key_password": "ledger.audit.keys",
+    "load_key": "ledger.audit.keys",
+    "load_log": "ledger.audit.verify",
+    "load_or_create_key": "ledger.audit.keys",
+    "load_run_record": "ledger.audit.verify",
+    "log_path": "ledger.audit.layout",
+    "round_records": "ledger.audit.coordinator",
+    "verify_audit": "ledger.audit.verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

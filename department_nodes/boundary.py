@@ -1,0 +1,88 @@
+"""The department's boundary policy: what a reply of each kind may carry.
+
+:class:`privacy.boundary.BoundaryGuard` enforces a policy on every reply that
+leaves the node; this module says what the policy is for fedgov's messages:
+the job's model parameters (names, shapes, dtypes), the dataset's column
+classes, and the metric and config keys the department's own handlers send.
+Anything else - an extra array, a raw row, a metric named after a sensitive
+column - is refused before it leaves.
+"""
+
+from __future__ import annotations
+
+from flwr.app import Context, Message
+from flwr.common.secure_aggregation.secaggplus_constants import Key as SecAggKey
+
+from coordinator.training import model_spec
+from department_nodes.analytics import REPLY_METRIC_KEYS
+from department_nodes.secagg import is_secure_round
+from fedgov import protocol as p
+from fedgov.data import get_dataset
+from fedgov.job import TrainJob
+from fedgov.models import build_model
+from privacy.boundary import BoundaryGuard, BoundaryPolicy, declared_parameters
+
+__all__ = ["TRAINING_REPLY_KEYS", "boundary_guard", "boundary_policy"]
+
+TRAINING_REPLY_KEYS = frozenset(
+    {
+        p.NUM_EXAMPLES,
+        "train-loss",
+        "epsilon-job",
+        "epsilon-total",
+        "epsilon-limit",
+        "noise-multiplier",
+        "sample-rate",
+        "steps",
+        "compute-seconds",
+        "eval-loss",
+        "eval-accuracy",
+        "eval-auc",
+        p.KEY_DEPARTMENT,
+        p.KEY_STATUS,
+    }
+)
+"""Metric and config keys of train and evaluate replies (``department_nodes.node``)."""
+
+# SecAgg+ stages exchange public keys, encrypted shares and masked vectors:
+# protocol fields of Flower's secaggplus_mod and of the legacy FitRes it wraps.
+_SECAGG_KEYS = frozenset(
+    str(value)
+    for name, value in vars(SecAggKey).items()
+    if not name.startswith("_") and isinstance(value, str)
+)
+_LEGACY_FIT_KEYS = frozenset({"num_examples", "code", "message"})
+_SECAGG_BYTES_KEYS = frozenset({"pk1", "pk2", "ctxts", "shares", "masked_params"})
+
+
+def boundary_policy(msg: Message, job: TrainJob) -> BoundaryPolicy:
+    """The policy for ``msg``'s reply under ``job``."""
+    parameters = declared_parameters(build_model(model_spec(job)).state_dict())
+    columns = tuple(get_dataset(job.dataset).schema)
+    allowed = TRAINING_REPLY_KEYS | REPLY_METRIC_KEYS
+    if is_secure_round(msg):
+        return BoundaryPolicy(
+            parameters=parameters,
+            columns=columns,
+            allowed_keys=allowed | _SECAGG_KEYS | _LEGACY_FIT_KEYS,
+            free_text_keys=frozenset({p.KEY_REASON, "message"}),
+            bytes_keys=_SECAGG_BYTES_KEYS,
+            max_list_length=4096,
+        )
+    return BoundaryPolicy(
+        parameters=parameters,
+        columns=columns,
+        allowed_keys=allowed,
+        free_text_keys=frozenset({p.KEY_REASON}),
+        # A query answer is a vector of at most MAX_ANSWER_LENGTH numbers.
+        max_list_length=1024,
+    )
+
+
+def boundary_guard(job: TrainJob | None) -> BoundaryGuard:
+    """The guard mod for ``job`` (or, deployed, the job in each message's run_config)."""
+
+    def factory(msg: Message, context: Context) -> BoundaryPolicy:
+        return boundary_policy(msg, job or TrainJob.from_run_config(context.run_config))
+
+    return BoundaryGuard(factory)
