@@ -1,10 +1,17 @@
 """``fedgov demo``: the product end to end on embedded defaults.
 
-Six RandHIE study sites act as six county health bureaus. They train one
-model with DP-SGD through Flower's simulation engine, each under its own
-durable privacy budget; the demo compares the result with a centralized
-non-private model trained on the pooled records (which the product itself
-never pools), and prints epsilon per department.
+Six RandHIE study sites act as six county health bureaus, with an in-process
+EVM as the county's ledger:
+
+1. a centralized non-private baseline on the pooled records (something the
+   product itself never does; it tells a county what DP federation costs);
+2. federated DP-SGD through Flower's simulation engine, every department
+   under its own durable budget, every step written to its audit log;
+3. a grouped DP histogram answered by the same departments from the same
+   budgets;
+4. the budgets: limit, spent, remaining;
+5. the audit: logs anchored on the chain, then verified independently;
+6. a community consultation: 50 residents vote, receipts and re-tally check.
 """
 
 from __future__ import annotations
@@ -13,14 +20,22 @@ import argparse
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from coordinator.analytics import QueryResult, run_simulated_query
+from coordinator.analytics_cli import format_result
 from coordinator.guard import RoundReport
 from coordinator.run_record import RunRecord
 from coordinator.simulation import SimulationEngine
+from department_nodes.data_access import departments_for
 from experiments.baselines import BaselineResult, centralized_baseline
 from fedgov.job import TrainJob
+from ledger.audit import AuditEnvironment, AuditReport
+from ledger.chain import Chain
+from ledger.voting import ConsultationReport, run_consultation
+from privacy.budget import department_ledger
+from privacy.mechanisms import Query
 
 __all__ = ["DemoResult", "configure", "run_demo"]
 
@@ -32,7 +47,14 @@ class DemoResult:
     output: Path
     baseline: BaselineResult
     record: RunRecord
-    extras: dict[str, object] = field(default_factory=dict)
+    query: QueryResult
+    audit: AuditReport
+    consultation: ConsultationReport
+
+    @property
+    def ok(self) -> bool:
+        """Every check the demo makes passed."""
+        return self.audit.ok and self.consultation.ok and bool(self.query.answered)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -100,12 +122,36 @@ def _print_tables(record: RunRecord, baseline: BaselineResult) -> None:
     )
 
 
+def _print_budgets(job: TrainJob) -> None:
+    print(
+        f"  {'department':<16} {'limit':>6} {'spent':>7} {'remaining':>9} {'spends':>6}"
+    )
+    for department in departments_for(job):
+        ledger = department_ledger(job.state_dir, department)
+        status = ledger.status(job.dataset)
+        kinds = sorted({r.kind for r in status.history})
+        print(
+            f"  {department:<16} {status.limit.epsilon:>6.2f} {status.spent:>7.3f} "
+            f"{status.remaining:>9.3f} {len(status.history):>6}  ({', '.join(kinds)})"
+        )
+
+
 def run_demo(
-    *, output: Path, rounds: int = 10, epsilon: float = 1.0, budget_epsilon: float = 8.0
+    *,
+    output: Path,
+    rounds: int = 10,
+    epsilon: float = 1.0,
+    query_epsilon: float = 0.5,
+    budget_epsilon: float = 8.0,
+    residents: int = 50,
 ) -> DemoResult:
-    """Run the demo into ``output`` (run record, checkpoint, department state)."""
+    """Run the demo into ``output`` (run record, checkpoint, departments' state)."""
     _quiet_flower()
     started = time.perf_counter()
+
+    def elapsed() -> str:
+        return f"{time.perf_counter() - started:.0f} s"
+
     job = TrainJob(
         job_id=f"demo-{time.strftime('%Y%m%d-%H%M%S')}",
         dataset="randhie",
@@ -118,32 +164,99 @@ def run_demo(
     print("fedgov demo: 6 RandHIE study sites = 6 county health bureaus")
     print(
         f"task: predict whether a resident visits a doctor in a year (any_visit); "
-        f"DP-SGD at epsilon {epsilon} per department for the whole job, delta {job.delta}\n"
+        f"DP-SGD at epsilon {epsilon} per department for the whole job, delta {job.delta}; "
+        f"lifetime budget {budget_epsilon} per department\n"
     )
     print(
-        "[1/2] centralized non-private baseline on the pooled records (same split) ..."
+        "[1/6] centralized non-private baseline on the pooled records (same split) ..."
     )
     baseline = centralized_baseline(job, private=False)
     print(
         f"  accuracy {_fmt(baseline.held_out.accuracy)}, AUC {_fmt(baseline.held_out.auc)} "
-        f"({time.perf_counter() - started:.0f} s)\n"
+        f"({elapsed()})\n"
     )
+
+    chain = Chain.embedded()
+    audit = AuditEnvironment.create(chain, output / "state", departments_for(job))
+    try:
+        job = audit.configure(job)
+        print(
+            f"[2/6] federated training: Flower simulation engine, {rounds} rounds, "
+            f"strategy {job.strategy}, model {job.model}; audit logs anchored on "
+            f"{chain.endpoint} (chain id {chain.chain_id}) ..."
+        )
+        record = SimulationEngine().run(
+            job,
+            on_round=audit.observer(_progress(rounds, started)),  # type: ignore[arg-type]
+            client_mods=[audit.client_mod()],
+        )
+        _print_tables(record, baseline)
+
+        query = Query(
+            kind="histogram",
+            dataset=job.dataset,
+            column="mdvis",
+            bins=(0, 1, 2, 5, 10, 20, 80),
+            group_by="female",
+            epsilon=query_epsilon,
+            delta=job.delta,
+            query_id=f"{job.job_id}-visits-by-sex",
+        )
+        print(
+            f"\n[3/6] federated DP analytics: doctor visits per year by sex, "
+            f"epsilon {query_epsilon} per department, from the same budgets ..."
+        )
+        result = run_simulated_query(query, state_dir=job.state_dir)
+        print("\n".join(f"  {line}" for line in format_result(result).splitlines()))
+
+        print(f"\n[4/6] privacy budgets after training and the query ({elapsed()})")
+        _print_budgets(job)
+
+        print(
+            "\n[5/6] audit: anchoring every log's signed tree head, then verifying ..."
+        )
+        anchored = audit.finish(record)
+        report = audit.verify(run_record=record)
+        print(f"  {len(anchored)} anchor transactions on the chain ({elapsed()})")
+        print("\n".join(f"  {line}" for line in report.summary().splitlines()))
+    finally:
+        audit.close()
+
     print(
-        f"[2/2] federated training: Flower simulation engine, {rounds} rounds, "
-        f"strategy {job.strategy}, model {job.model} ..."
+        f"\n[6/6] community consultation: {residents} residents on the same chain ..."
     )
-    record = SimulationEngine().run(job, on_round=_progress(rounds, started))  # type: ignore[arg-type]
-    _print_tables(record, baseline)
+    consultation = run_consultation(
+        chain, residents=residents, progress=lambda line: None
+    )
+    print(f"  question: {consultation.question}")
+    for option, count in zip(consultation.options, consultation.tally, strict=True):
+        print(f"    {option:<40} {count:>4}")
+    print("\n".join(f"  {line}" for line in consultation.summary().splitlines()))
+
+    result_ok = DemoResult(
+        output=output,
+        baseline=baseline,
+        record=record,
+        query=result,
+        audit=report,
+        consultation=consultation,
+    )
     print(f"\nrun record: {output / 'run' / 'run_record.json'}")
-    print(f"demo finished in {time.perf_counter() - started:.0f} s")
-    return DemoResult(output=output, baseline=baseline, record=record)
+    print(
+        f"demo finished in {elapsed()}: "
+        + ("every check passed" if result_ok.ok else "SOME CHECKS FAILED (see above)")
+    )
+    return result_ok
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """``fedgov demo [--rounds N] [--epsilon E] [--output DIR]``."""
+    """``fedgov demo [--rounds N] [--epsilon E] [--residents N] [--output DIR]``."""
     parser.add_argument("--rounds", type=int, default=10, help="federated rounds (10)")
     parser.add_argument(
         "--epsilon", type=float, default=1.0, help="epsilon per department"
+    )
+    parser.add_argument(
+        "--residents", type=int, default=50, help="residents in the consultation (50)"
     )
     parser.add_argument(
         "--output",
@@ -154,7 +267,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     def run(args: argparse.Namespace) -> int:
         output = args.output or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_demo(output=output, rounds=args.rounds, epsilon=args.epsilon)
-        return 0
+        result = run_demo(
+            output=output,
+            rounds=args.rounds,
+            epsilon=args.epsilon,
+            residents=args.residents,
+        )
+        return 0 if result.ok else 1
 
     parser.set_defaults(func=run)

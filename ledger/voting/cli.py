@@ -282,23 +282,7 @@ def _simulate(args: argparse.Namespace) -> int:
         abuses=not args.no_abuse,
         progress=print,
     )
-    rejected = sum(r.rejected_as_expected for r in report.rejections)
-    print(
-        f"summary: {report.residents} residents, {report.credentials} credentials, "
-        f"{report.ballots} ballots, {report.reveals} reveals; "
-        f"tally {report.tally}, ground truth {report.expected_tally}; "
-        f"re-tally {'matches' if report.retally.matches else 'DOES NOT MATCH'}; "
-        f"{report.receipts_ok} receipts check out; "
-        f"{rejected} of {len(report.rejections)} abuses rejected as expected"
-    )
-    print(
-        f"gas: credential record {report.gas.issuance:,.0f}, commit "
-        f"{report.gas.commit:,.0f}, reveal {report.gas.reveal:,.0f}, per ballot "
-        f"{report.gas.per_ballot:,.0f}"
-    )
-    for problem in report.receipt_problems:
-        print(f"receipt problem: {problem}")
-    print("OK" if report.ok else "FAILED")
+    print(report.summary())
     return 0 if report.ok else 1
 
 

@@ -140,6 +140,24 @@ class ConsultationReport:
             and all(r.rejected_as_expected for r in self.rejections)
         )
 
+    def summary(self) -> str:
+        """The outcome in a few lines: counts, tally, re-tally, receipts, abuse, gas."""
+        rejected = sum(r.rejected_as_expected for r in self.rejections)
+        lines = [
+            f"{self.residents} residents, {self.credentials} credentials, "
+            f"{self.ballots} ballots, {self.reveals} reveals; "
+            f"tally {self.tally}, ground truth {self.expected_tally}; "
+            f"re-tally {'matches' if self.retally.matches else 'DOES NOT MATCH'}; "
+            f"{self.receipts_ok} receipts check out; "
+            f"{rejected} of {len(self.rejections)} abuses rejected as expected",
+            f"gas: credential record {self.gas.issuance:,.0f}, commit "
+            f"{self.gas.commit:,.0f}, reveal {self.gas.reveal:,.0f}, per ballot "
+            f"{self.gas.per_ballot:,.0f}",
+        ]
+        lines += [f"receipt problem: {problem}" for problem in self.receipt_problems]
+        lines.append("OK" if self.ok else "FAILED")
+        return "\n".join(lines)
+
 
 @dataclass
 class _Run:
