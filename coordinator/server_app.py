@@ -1,23 +1,31 @@
 """The coordinator's Flower ServerApp.
 
 ``app`` is what ``[tool.flwr.app.components]`` names; it reads the job from
-flat ``run_config`` keys (``flwr run . --run-config "epsilon=2.0"``).
+flat ``run_config`` keys (``flwr run . --run-config "epsilon=2.0"``). A
+run_config whose ``query`` key holds a query (JSON, see
+:func:`coordinator.analytics.query_to_run_config`) asks the departments that
+DP analytics query instead of training, through the same SuperLink, and
+writes the answer to ``<run-dir>/query_result.json``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 from coordinator.guard import RoundReport
-from coordinator.run_record import RunRecord
+from coordinator.run_record import RunRecord, write_json_atomic
 from coordinator.secagg import run_secure_training
 from coordinator.training import run_training
 from fedgov.job import TrainJob
 
 __all__ = ["app", "make_server_app"]
+
+logger = logging.getLogger(__name__)
 
 
 def make_server_app(
@@ -39,6 +47,18 @@ def make_server_app(
         run_job = (
             job if job is not None else TrainJob.from_run_config(context.run_config)
         )
+        # Imported here: coordinator.analytics runs queries through the
+        # simulation engine, which builds this ServerApp.
+        from coordinator.analytics import query_from_run_config, run_query
+        from coordinator.analytics_cli import format_result
+
+        query = query_from_run_config(context.run_config) if job is None else None
+        if query is not None:
+            result = run_query(grid, query, timeout=run_job.round_timeout)
+            run_dir = Path(run_job.run_dir or Path("runs") / query.query_id)
+            write_json_atomic(run_dir / "query_result.json", result.to_json())
+            logger.info("query answered:\n%s", format_result(result))
+            return
         if run_job.secure_aggregation:
             record = run_secure_training(
                 grid, context, run_job, engine=engine, on_round=on_round

@@ -7,6 +7,7 @@ SuperLink, no Ray); ``test_analytics_cli`` runs the real simulation engine.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from coordinator.analytics import (
     query_to_run_config,
     run_query,
 )
+from coordinator.server_app import make_server_app
 from department_nodes.analytics import KEY_ANSWER, KEY_NOISE_STD, department_records
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
@@ -330,3 +332,22 @@ def test_query_travels_in_a_deployed_run_config() -> None:
         query_from_run_config({RUN_CONFIG_QUERY: run_config[RUN_CONFIG_QUERY].replace(
             '"column": "mdvis"', '"column": "zper"')})  # fmt: skip
     assert caught.value.argument == "column"
+
+
+def test_the_deployed_server_app_answers_a_query_instead_of_training(
+    tmp_path: Path,
+) -> None:
+    # Prepare: the run_config a `flwr run --run-config` would carry.
+    job = TrainJob(state_dir=str(tmp_path / "state"), run_dir=str(tmp_path / "run"))
+    run_config = {**job.to_run_config(), **query_to_run_config(_histogram())}
+    grid = _grid(tmp_path / "state")
+    context = Context(
+        run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config=run_config
+    )
+    # Execute
+    make_server_app()(grid, context)
+    # Assert: an answer with error bars, and no training run record.
+    answer = json.loads((tmp_path / "run" / "query_result.json").read_text())
+    assert answer["query"]["kind"] == "histogram"
+    assert len(answer["departments"]) == len(DEPARTMENTS)
+    assert not (tmp_path / "run" / "run_record.json").exists()
