@@ -26,7 +26,9 @@ register_schemas()
 
 def _progress(report: RoundReport) -> None:
     evaluation = report.central_evaluate or report.aggregated_evaluate
-    accuracy = evaluation.get("test-accuracy", evaluation.get("eval-accuracy", float("nan")))
+    accuracy = evaluation.get(
+        "test-accuracy", evaluation.get("eval-accuracy", float("nan"))
+    )
     trained = sum(o.status == "trained" for o in report.train)
     print(
         f"round {report.server_round:>3}: accuracy {accuracy:.4f}, "
@@ -48,7 +50,9 @@ def main(cfg: DictConfig) -> None:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """``fedgov train [OVERRIDES...]``: Hydra overrides pass straight through."""
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. privacy.epsilon=3")
+    parser.add_argument(
+        "overrides", nargs="*", help="Hydra overrides, e.g. privacy.epsilon=3"
+    )
 
     def run(args: argparse.Namespace) -> int:
         sys.argv = [sys.argv[0], *args.overrides]

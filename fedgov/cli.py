@@ -36,7 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("coordinator.analytics_cli", "ask a federated DP analytics query"),
     "ledger": ("ledger.cli", "operate the audit log service and ledger contracts"),
     "audit": ("ledger.audit.cli", "verify audit logs against on-chain anchors"),
-    "vote": ("ledger.voting.cli", "community consultations: registrar, resident, auditor"),
+    "vote": (
+        "ledger.voting.cli",
+        "community consultations: registrar, resident, auditor",
+    ),
 }
 
 
@@ -63,10 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     module_name, text = COMMANDS[top_args.command]
     module = cast(_CommandModule, importlib.import_module(module_name))
-    parser = argparse.ArgumentParser(prog=f"fedgov {top_args.command}", description=text)
+    parser = argparse.ArgumentParser(
+        prog=f"fedgov {top_args.command}", description=text
+    )
     module.configure(parser)
     sub_args = parser.parse_args(top_args.args)
-    func = cast(Callable[[argparse.Namespace], int] | None, getattr(sub_args, "func", None))
+    func = cast(
+        Callable[[argparse.Namespace], int] | None, getattr(sub_args, "func", None)
+    )
     if func is None:
         parser.print_help()
         return 2

@@ -16,6 +16,8 @@ import statistics
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -30,7 +32,7 @@ __all__ = ["main"]
 
 def _mlp(widths: list[int]) -> nn.Module:
     layers: list[nn.Module] = []
-    for a, b in zip(widths[:-2], widths[1:-1], strict=True):
+    for a, b in pairwise(widths[:-1]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.append(nn.Linear(widths[-2], widths[-1]))
     return nn.Sequential(*layers)
@@ -99,22 +101,17 @@ def main(argv: list[str] | None = None) -> None:
         ("RandHIE MLP 24-32-2", [pooled.num_features, 32, 2], randhie),
         ("synthetic MLP 100-64-64-2", [100, 64, 64, 2], synthetic),
     ]
-    print(f"torch threads {args.threads}, epochs {args.epochs}, median of {args.repeats}")
+    print(
+        f"torch threads {args.threads}, epochs {args.epochs}, median of {args.repeats}"
+    )
     print(f"{'setup':<28} {'batch':>5} {'mode':<11} {'seconds':>8} {'x plain':>8}")
     for name, widths, (x, y) in setups:
         for batch in (64, 256, 1024):
-            plain = _median(
-                lambda: _train(widths, x, y, batch=batch, epochs=args.epochs, mode=None),
-                args.repeats,
-            )
+            run = partial(_train, widths, x, y, batch=batch, epochs=args.epochs)
+            plain = _median(partial(run, mode=None), args.repeats)
             print(f"{name:<28} {batch:>5} {'plain SGD':<11} {plain:>8.3f} {1.0:>8.2f}")
             for mode in ("hooks", "ew", "functorch", "ghost"):
-                dp = _median(
-                    lambda mode=mode: _train(  # type: ignore[misc]
-                        widths, x, y, batch=batch, epochs=args.epochs, mode=mode
-                    ),
-                    args.repeats,
-                )
+                dp = _median(partial(run, mode=mode), args.repeats)
                 print(f"{name:<28} {batch:>5} {mode:<11} {dp:>8.3f} {dp / plain:>8.2f}")
 
 
