@@ -51,11 +51,31 @@ if TYPE_CHECKING:
 
     from fedgov.job import TrainJob
 
-__all__ = ["SecureDepartmentClient"]
+__all__ = ["LOCAL_UPDATE_STATE", "SecureDepartmentClient", "remember_local_update"]
 
 logger = logging.getLogger(__name__)
 
 FitResult = tuple["NDArrays", int, dict[str, "Scalar"]]
+
+LOCAL_UPDATE_STATE = "fedgov.secagg.local-update"
+"""Context.state record holding the digest of the unmasked update just computed."""
+KEY_UPDATE_SHA256 = "update-sha256"
+
+
+def remember_local_update(context: Context, names: list[str], update: NDArrays) -> None:
+    """Leave the digest of ``update`` (the unmasked difference) in ``context.state``.
+
+    The department's audit mod sits outside SecAgg+ and sees only the masked
+    reply; this is how the update it must log reaches it, without the digest
+    ever leaving the node. :func:`fedgov.protocol.hash_arrays` of the named
+    float64 differences.
+    """
+    record = ArrayRecord(
+        array_dict={n: Array(np.asarray(a)) for n, a in zip(names, update, strict=True)}
+    )
+    context.state.config_records[LOCAL_UPDATE_STATE] = ConfigRecord(
+        {KEY_UPDATE_SHA256: p.hash_arrays(record).hex()}
+    )
 
 
 def _required(config: Mapping[str, Scalar], key: str) -> Scalar:
@@ -180,6 +200,7 @@ class SecureDepartmentClient(NumPyClient):
         trained = p.arrays_to_numpy(reply.content.array_records[p.ARRAYS])
         weight = int(metrics[p.NUM_EXAMPLES])
         delta = [trained[n].astype(np.float64) - reference[n] for n in names]
+        remember_local_update(self._context, names, delta)
         problem = update_problem(delta, max_norm=node.job.max_update_norm)
         if problem is None:
             problem = clipping_problem(

@@ -37,7 +37,11 @@ from flwr.client.message_handler.message_handler import (
 from flwr.client.mod import make_ffn, secaggplus_mod
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
-from department_nodes._secagg_client import SecureDepartmentClient
+from department_nodes._secagg_client import (
+    KEY_UPDATE_SHA256,
+    LOCAL_UPDATE_STATE,
+    SecureDepartmentClient,
+)
 from department_nodes._secagg_protocol import (
     KEY_CLIPPING_RANGE,
     KEY_MAX_WEIGHT,
@@ -83,6 +87,7 @@ __all__ = [
     "is_secure_round",
     "refuse_cleartext",
     "requires_secure_aggregation",
+    "take_local_update",
 ]
 
 NODE_REQUIRE_SECURE = "require-secure-aggregation"
@@ -92,6 +97,20 @@ NODE_REQUIRE_SECURE = "require-secure-aggregation"
 def is_secure_round(msg: Message) -> bool:
     """Whether ``msg`` is a stage of a SecAgg+ round (it carries SecAgg+'s config)."""
     return msg.has_content() and RECORD_KEY_CONFIGS in msg.content.config_records
+
+
+def take_local_update(context: Context) -> bytes | None:
+    """Remove and return the digest of the unmasked update the department computed.
+
+    Set in the stage that trains (collect_masked_vectors of a ``train`` task)
+    whenever the department trained, whether it then sent the update or
+    withheld it; ``None`` when it did not train (refused, or a secure sum).
+    """
+    records = context.state.config_records
+    if LOCAL_UPDATE_STATE not in records:
+        return None
+    entry = records.pop(LOCAL_UPDATE_STATE)
+    return bytes.fromhex(str(entry[KEY_UPDATE_SHA256]))
 
 
 def requires_secure_aggregation(context: Context, job: TrainJob) -> bool:
