@@ -51,7 +51,13 @@ if TYPE_CHECKING:
 
     from fedgov.job import TrainJob
 
-__all__ = ["LOCAL_UPDATE_STATE", "SecureDepartmentClient", "remember_local_update"]
+__all__ = [
+    "KEY_EXAMPLES",
+    "KEY_UPDATE_SHA256",
+    "LOCAL_UPDATE_STATE",
+    "SecureDepartmentClient",
+    "remember_local_update",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,21 +66,25 @@ FitResult = tuple["NDArrays", int, dict[str, "Scalar"]]
 LOCAL_UPDATE_STATE = "fedgov.secagg.local-update"
 """Context.state record holding the digest of the unmasked update just computed."""
 KEY_UPDATE_SHA256 = "update-sha256"
+KEY_EXAMPLES = "num-examples"
 
 
-def remember_local_update(context: Context, names: list[str], update: NDArrays) -> None:
+def remember_local_update(
+    context: Context, names: list[str], update: NDArrays, *, examples: int
+) -> None:
     """Leave the digest of ``update`` (the unmasked difference) in ``context.state``.
 
     The department's audit mod sits outside SecAgg+ and sees only the masked
-    reply; this is how the update it must log reaches it, without the digest
-    ever leaving the node. :func:`fedgov.protocol.hash_arrays` of the named
-    float64 differences.
+    reply, whose weight is 0 when the department withholds its update; this
+    is how the update it must log, and the rows it trained on, reach it
+    without leaving the node. The digest is :func:`fedgov.protocol.hash_arrays`
+    of the named float64 differences.
     """
     record = ArrayRecord(
         array_dict={n: Array(np.asarray(a)) for n, a in zip(names, update, strict=True)}
     )
     context.state.config_records[LOCAL_UPDATE_STATE] = ConfigRecord(
-        {KEY_UPDATE_SHA256: p.hash_arrays(record).hex()}
+        {KEY_UPDATE_SHA256: p.hash_arrays(record).hex(), KEY_EXAMPLES: examples}
     )
 
 
@@ -200,7 +210,7 @@ class SecureDepartmentClient(NumPyClient):
         trained = p.arrays_to_numpy(reply.content.array_records[p.ARRAYS])
         weight = int(metrics[p.NUM_EXAMPLES])
         delta = [trained[n].astype(np.float64) - reference[n] for n in names]
-        remember_local_update(self._context, names, delta)
+        remember_local_update(self._context, names, delta, examples=weight)
         problem = update_problem(delta, max_norm=node.job.max_update_norm)
         if problem is None:
             problem = clipping_problem(

@@ -28,6 +28,7 @@ refusal never uses up the round's dropout tolerance.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
@@ -38,6 +39,7 @@ from flwr.client.mod import make_ffn, secaggplus_mod
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
 from department_nodes._secagg_client import (
+    KEY_EXAMPLES,
     KEY_UPDATE_SHA256,
     LOCAL_UPDATE_STATE,
     SecureDepartmentClient,
@@ -78,6 +80,7 @@ __all__ = [
     "STATUS_REJECTED",
     "TASK_SUM",
     "TASK_TRAIN",
+    "LocalUpdate",
     "SecureSumContribution",
     "SecureSumProvider",
     "SecureSumRefusedError",
@@ -99,8 +102,18 @@ def is_secure_round(msg: Message) -> bool:
     return msg.has_content() and RECORD_KEY_CONFIGS in msg.content.config_records
 
 
-def take_local_update(context: Context) -> bytes | None:
-    """Remove and return the digest of the unmasked update the department computed.
+@dataclass(frozen=True)
+class LocalUpdate:
+    """The update a department computed in a secure round, before masking."""
+
+    sha256: bytes
+    """:func:`fedgov.protocol.hash_arrays` of the named float64 differences."""
+    num_examples: int
+    """The rows it trained on (the reply's weight is 0 if it withheld the update)."""
+
+
+def take_local_update(context: Context) -> LocalUpdate | None:
+    """Remove and return the update the department computed in this secure round.
 
     Set in the stage that trains (collect_masked_vectors of a ``train`` task)
     whenever the department trained, whether it then sent the update or
@@ -110,7 +123,10 @@ def take_local_update(context: Context) -> bytes | None:
     if LOCAL_UPDATE_STATE not in records:
         return None
     entry = records.pop(LOCAL_UPDATE_STATE)
-    return bytes.fromhex(str(entry[KEY_UPDATE_SHA256]))
+    return LocalUpdate(
+        sha256=bytes.fromhex(str(entry[KEY_UPDATE_SHA256])),
+        num_examples=int(entry[KEY_EXAMPLES]),  # type: ignore[arg-type]
+    )
 
 
 def requires_secure_aggregation(context: Context, job: TrainJob) -> bool:
