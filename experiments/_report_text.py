@@ -40,7 +40,23 @@ class ReportContext:
     figures: Sequence[str]
 
 
-def _f(value: object, digits: int = 4) -> str:
+# Columns printed as counts, and as short numbers (epsilon, alpha, learning rate).
+_COUNTS = {
+    "n",
+    "seeds",
+    "num_train",
+    "num_departments",
+    "num_departments_actual",
+    "rounds_compared",
+    "missing_rows",
+    "points",
+    "num_rounds",
+    "batch_size",
+}
+_SHORT = {"epsilon", "dirichlet_alpha", "learning_rate", "max_grad_norm", "target"}
+
+
+def _f(value: object, digits: int = 4, column: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -51,6 +67,10 @@ def _f(value: object, digits: int = 4) -> str:
             return "-"
         if math.isinf(number):
             return "no DP"
+        if column in _COUNTS:
+            return f"{number:,.0f}"
+        if column in _SHORT:
+            return f"{number:g}"
         return f"{number:.{digits}f}"
     return str(value)
 
@@ -62,7 +82,8 @@ def _table(frame: pd.DataFrame, columns: dict[str, str], digits: int = 4) -> str
     rule = "|" + "|".join("---" for _ in columns) + "|"
     lines = [head, rule]
     for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(_f(row[c], digits) for c in columns) + " |")
+        cells = (_f(row[c], digits, c) for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -328,30 +349,37 @@ def _engine_section(tables: TidyTables) -> str:
 def _tuning_section(tables: TidyTables) -> str:
     runs = select(tables.runs, sweep="tuning")
     if runs.empty:
-        return "_(the tuning sweep is not part of this profile; see docs/experiments.md)_\n"
+        return "_(no tuning points in this profile)_\n"
     parts = []
     for dataset in DATASETS:
-        part = select(runs, dataset=dataset)
-        if part.empty:
-            continue
         column = "pooled_accuracy" if dataset == "adult" else "pooled_auc"
-        part = part.sort_values(column, ascending=False)
-        parts.append(
-            f"**{dataset}** (seed {int(part['seed'].iloc[0])}, epsilon 1, ranked by "
-            f"{column.replace('_', ' ')} on held-out records)\n\n"
-            + _table(
-                part,
-                {
-                    "model": "model",
-                    "batch_size": "batch",
-                    "learning_rate": "learning rate",
-                    "max_grad_norm": "clip",
-                    "num_rounds": "rounds",
-                    column: column,
-                    "cpu_seconds": "CPU s",
-                },
+        for kind, what in (
+            ("federated", "FedAvg at epsilon 1, natural departments"),
+            (
+                "centralized",
+                "non-private centralized (the learning rate of no-DP points)",
+            ),
+        ):
+            part = select(runs, dataset=dataset, kind=kind)
+            if part.empty:
+                continue
+            part = part.sort_values(column, ascending=False)
+            parts.append(
+                f"**{dataset}**, {what}; split seed {int(part['seed'].iloc[0])}, "
+                f"ranked by {column.replace('_', ' ')} (held-out records)\n\n"
+                + _table(
+                    part,
+                    {
+                        "model": "model",
+                        "batch_size": "batch",
+                        "learning_rate": "learning rate",
+                        "max_grad_norm": "clip",
+                        "num_rounds": "rounds / passes",
+                        column: column.replace("_", " "),
+                        "cpu_seconds": "CPU s",
+                    },
+                )
             )
-        )
     return "\n".join(parts)
 
 

@@ -62,24 +62,35 @@ class SweepCall:
         return "-".join([self.sweep, *(o.replace("=", "_") for o in self.overrides)])
 
 
-def _per_dataset(sweep: str) -> tuple[SweepCall, ...]:
-    # One multirun per dataset, so that two workers share the long sweeps.
-    return (
-        SweepCall(sweep, ("experiment=adult",)),
-        SweepCall(sweep, ("experiment=randhie",)),
-    )
+def _adult(sweep: str) -> SweepCall:
+    return SweepCall(sweep, ("experiment=adult",))
 
 
-# Longest first: a worker that picks up a short sweep last finishes sooner.
+def _randhie(sweep: str) -> SweepCall:
+    return SweepCall(sweep, ("experiment=randhie",))
+
+
+# One multirun per dataset and sweep, so that workers share the long ones;
+# longest first (Adult's 40 rounds), so that no worker is left with a long
+# sweep at the end.
 PROFILES: dict[str, tuple[SweepCall, ...]] = {
     "full": (
-        *_per_dataset("epsilon"),
-        *_per_dataset("baselines"),
-        *_per_dataset("partition"),
-        *_per_dataset("strategy"),
-        *_per_dataset("departments"),
-        *_per_dataset("secagg"),
+        _adult("epsilon"),
+        _adult("baselines"),
+        _adult("partition"),
+        _adult("departments"),
+        _adult("strategy"),
+        _adult("secagg"),
+        SweepCall("tuning_adult"),
+        _randhie("epsilon"),
+        _randhie("baselines"),
+        _randhie("partition"),
         SweepCall("engines"),
+        SweepCall("tuning_randhie"),
+        _randhie("departments"),
+        _randhie("strategy"),
+        _randhie("secagg"),
+        SweepCall("tuning_nodp"),
     ),
     "tiny": (
         SweepCall(

@@ -26,7 +26,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,8 @@ class RunResult:
     wall_seconds: float
     final: dict[str, Any]
     record: dict[str, Any] | None
+    # The Hydra overrides that selected the point, for running it again.
+    overrides: list[str] = field(default_factory=list)
 
 
 def result_path(output: Path, run_id: str) -> Path:

@@ -76,12 +76,24 @@ class SweepConf(TrainConf):
     )
     # "" federated; "centralized" or "local" for a baseline on the same split.
     baseline: str = ""
+    # Plain SGD has no clipping to bound its steps, so non-private points
+    # (epsilon null) may need a smaller learning rate; null: learning_rate.
+    non_private_learning_rate: float | None = None
     sweep_name: str = "adhoc"
     output: str = "reports/data"
     force: bool = False
+    # Name each point (and whether it is on disk) without running it.
+    dry_run: bool = False
 
 
-_OWN_KEYS = ("baseline", "sweep_name", "output", "force")
+_OWN_KEYS = (
+    "baseline",
+    "non_private_learning_rate",
+    "sweep_name",
+    "output",
+    "force",
+    "dry_run",
+)
 
 
 def register_sweep_schema() -> None:
@@ -148,7 +160,15 @@ def _baseline_json(result: BaselineResult) -> dict[str, Any]:
 
 
 def run_point(
-    job: TrainJob, engine: Any, *, baseline: str, sweep: str, output: Path, force: bool
+    job: TrainJob,
+    engine: Any,
+    *,
+    baseline: str,
+    sweep: str,
+    output: Path,
+    force: bool,
+    overrides: list[str] | None = None,
+    dry_run: bool = False,
 ) -> Path:
     """Compute one point (unless already on disk) and return its result file."""
     if baseline not in BASELINES:
@@ -156,6 +176,9 @@ def run_point(
     engine_name = "" if baseline else _engine_name(engine)
     run_id = run_id_for(job, baseline=baseline, engine=engine_name)
     path = result_path(output, run_id)
+    if dry_run:
+        logger.info("%s: %s", run_id, "on disk" if path.exists() else "to run")
+        return path
     if path.exists() and not force:
         # Touched, so that the report keeps it (experiments.report prunes the rest).
         os.utime(path)
@@ -197,6 +220,7 @@ def run_point(
         wall_seconds=time.perf_counter() - wall,
         final=final,
         record=None if record is None else asdict(record),
+        overrides=list(overrides or []),
     )
     write_result(path, result)
     logger.info("%s: done in %.1f s", run_id, result.wall_seconds)
@@ -233,10 +257,14 @@ def main(cfg: DictConfig) -> None:
     # Non-private points are baselines; the engine must allow them, loudly.
     non_private = train_cfg.privacy.epsilon is None
     OmegaConf.update(train_cfg, "engine.allow_non_private", non_private, force_add=True)
+    if non_private and own["non_private_learning_rate"] is not None:
+        train_cfg.learning_rate = own["non_private_learning_rate"]
     job, engine = build_job(train_cfg)
     sweep = str(own["sweep_name"])
+    overrides: list[str] = []
     if HydraConfig.initialized():
         logger.info("job %s of sweep %s", HydraConfig.get().job.num, sweep)
+        overrides = [str(o) for o in HydraConfig.get().overrides.task]
     run_point(
         job,
         engine,
@@ -244,6 +272,8 @@ def main(cfg: DictConfig) -> None:
         sweep=sweep,
         output=Path(str(own["output"])),
         force=bool(own["force"]),
+        overrides=overrides,
+        dry_run=bool(own["dry_run"]),
     )
 
 
