@@ -84,6 +84,9 @@ def _epsilon_figure(tables: TidyTables, path: Path) -> bool:
         federated = select(runs, sweep="epsilon", kind="federated", dataset=dataset)
         central = select(runs, sweep="baselines", kind="centralized", dataset=dataset)
         local = select(runs, sweep="baselines", kind="local", dataset=dataset)
+        if federated.empty:
+            _empty(ax, dataset)
+            continue
         epsilons = sorted(
             {
                 float(e)
@@ -140,9 +143,8 @@ def _epsilon_figure(tables: TidyTables, path: Path) -> bool:
         ax.set_ylabel(metric.label)
         ax.set_title(f"{dataset}: federated vs baselines (red: targets)")
         ax.grid(alpha=0.3)
-        if not federated.empty:
-            drawn = True
-            ax.legend(fontsize=8, loc="lower right")
+        drawn = True
+        ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path, drawn)
 
 
@@ -159,6 +161,7 @@ def _departments_figure(tables: TidyTables, path: Path, epsilon: float) -> bool:
             frame, sweep="baselines", kind="local", dataset=dataset, epsilon=epsilon
         )
         if federated.empty:
+            _empty(ax, dataset)
             continue
         drawn = True
         sizes = federated.groupby("department")["num_train"].mean().sort_values()
@@ -212,6 +215,7 @@ def _rounds_figure(tables: TidyTables, path: Path) -> bool:
         column, label = columns[dataset]
         part = select(rounds, dataset=dataset)
         if part.empty:
+            _empty(ax, dataset)
             continue
         drawn = True
         epsilons = sorted(part["epsilon"].unique())
@@ -273,6 +277,7 @@ def _strategy_figure(tables: TidyTables, path: Path) -> bool:
         metric = PRIMARY[dataset]
         variants = _variants(tables.runs, dataset)
         if all(v.empty for _, v in variants):
+            _empty(ax, dataset)
             continue
         drawn = True
         _dots(
@@ -313,6 +318,7 @@ def _partition_figure(tables: TidyTables, path: Path) -> bool:
         ):
             ax = axes[row][col]
             if frame.empty:
+                _empty(ax, dataset)
                 continue
             drawn = True
             values = sorted(frame[axis].unique())
@@ -343,6 +349,8 @@ def _cost_figure(tables: TidyTables, path: Path) -> bool:
         )
         variants.insert(1, ("FedAvg, no DP", nodp))
         if all(v.empty for _, v in variants):
+            _empty(axes[0][col], dataset)
+            _empty(axes[1][col], dataset)
             continue
         drawn = True
         _dots(
@@ -367,6 +375,11 @@ def _cost_figure(tables: TidyTables, path: Path) -> bool:
         axes[1][col].set_ylabel("KiB per round (both directions, serialised)")
         axes[1][col].set_yscale("log")
     return _save(fig, path, drawn)
+
+
+def _empty(ax: Axes, dataset: str) -> None:
+    ax.text(0.5, 0.5, f"{dataset}: no points in this profile", ha="center", va="center")
+    ax.set_axis_off()
 
 
 def _save(fig: Figure, path: Path, drawn: bool) -> bool:
