@@ -271,13 +271,17 @@ def run_simulated_query(
     timeout: float = 600.0,
     num_cpus: int | None = None,
     client_mods: Sequence[Mod] = (),
+    on_result: Callable[[QueryResult], None] | None = None,
 ) -> QueryResult:
     """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
     (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
 
     ``budget_epsilon`` is the lifetime limit a department sets the first time
     it sees the dataset (default: :class:`~fedgov.job.TrainJob`'s); a limit
-    already on file wins, exactly as for training.
+    already on file wins, exactly as for training. ``client_mods`` wrap each
+    department's ClientApp (its audit mod); ``on_result`` is called with the
+    result before this returns, and its errors propagate (the coordinator's
+    audit hook, ``AuditEnvironment.query_observer()``).
     """
     job = TrainJob(
         job_id=query.query_id,
@@ -301,4 +305,7 @@ def run_simulated_query(
         raise SimulationError(
             f"simulation of query {query.query_id!r} ended without a result; see the log above"
         )
+    if on_result is not None:
+        # Here, not in the ServerApp: the simulation would only log its errors.
+        on_result(results[0])
     return results[0]
