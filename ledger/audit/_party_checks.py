@@ -1,4 +1,4 @@
-"""Checks across parties: identities, completeness, privacy spending, run record.
+"""Checks across parties: identities, completeness, run record.
 
 Pure, over logs that :mod:`ledger.audit._log_checks` already read. The
 coordinator's ``aggregate`` records say, per round, what each department
@@ -8,30 +8,45 @@ did; each department's own log must say the same:
   that hash in the department's log, with the ``data_read`` and (private
   jobs) the ``budget_spend`` of the same message, whose epsilon figures are
   the ones the coordinator recorded the department reporting;
+- in a SecAgg+ round the coordinator never sees an update: the
+  department's ``train_round`` of that round (marked secure) stands in for
+  the match by hash, and the same rows and epsilon checks follow;
 - a refusal has its ``access_denied``, a rejected update its
   ``train_round``, an evaluation its ``evaluate`` and ``data_read``;
 - every job the coordinator ran ends with a ``model_export``.
 
-A department's epsilon is recomputed from the mechanisms its
-``budget_spend`` records name (Rényi-DP composition, injected as
-``epsilon_of``), so a department that under-reports, or that spent without
-logging, is caught by its own records.
+Queries are checked by :mod:`ledger.audit._query_checks`, and every
+department's spending, training and queries together, by
+:mod:`ledger.audit._budget_checks`.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fedgov.errors import FedgovError
-from ledger.audit.coordinator import ENTRY_DEPARTMENT, ENTRY_ROUND, ROSTER_PREFIX
-from ledger.audit.department import PHASE_EVALUATE, PHASE_TRAIN
+from ledger.audit._budget_checks import EpsilonOf, Mechanism, check_budget
+from ledger.audit._fields import (
+    ENTRY_DEPARTMENT,
+    ENTRY_ROUND,
+    PHASE_EVALUATE,
+    PHASE_TRAIN,
+    ROSTER_PREFIX,
+)
+from ledger.audit._index import (
+    DepartmentLogs,
+    Ref,
+    as_float,
+    hex_or_empty,
+    is_secure,
+    same,
+)
+from ledger.audit._query_checks import QueryRun, check_queries
 from ledger.audit.report import Check
 from ledger.audit.rotation import NEW_ACTOR, PREVIOUS_ACTOR
-from ledger.records import ZERO_HASH, Action, AuditRecord, Role
+from ledger.records import ZERO_HASH, Action, Role
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -42,70 +57,15 @@ __all__ = [
     "CoordinatorRun",
     "EpsilonOf",
     "Mechanism",
+    "Parties",
     "check_parties",
 ]
 
 RUN_RECORD = "run record"
 
-Mechanism = tuple[float, float, int]
-"""(noise multiplier, sample rate, steps) of one ``budget_spend``."""
-EpsilonOf = Callable[[Sequence[Mechanism], float], float]
-"""Epsilon at ``delta`` of running the mechanisms in sequence."""
-
 _TRAINED = "trained"
 _REFUSED = "refused"
 _REJECTED = "rejected"
-
-
-def _same(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
-def _hex(data: bytes) -> str:
-    return "" if data == ZERO_HASH else data.hex()
-
-
-def _float(details: Mapping[str, str], key: str) -> float | None:
-    try:
-        return float(details[key])
-    except (KeyError, ValueError):
-        return None
-
-
-@dataclass(frozen=True)
-class _Ref:
-    log: AuditedLog
-    index: int
-    record: AuditRecord
-
-
-class _Department:
-    """Everything one department logged, indexed for the coordinator's questions."""
-
-    def __init__(self, name: str, logs: Sequence[AuditedLog]) -> None:
-        self.name = name
-        self.logs = list(logs)
-        self.addresses = {log.actor for log in logs}
-        self.by_hash: dict[bytes, _Ref] = {}
-        self.groups: dict[tuple[str, int, str], list[_Ref]] = {}
-        for log in self.logs:
-            for index, record in enumerate(log.records):
-                ref = _Ref(log, index, record)
-                if (
-                    record.action is Action.TRAIN_ROUND
-                    and record.result_hash != ZERO_HASH
-                ):
-                    self.by_hash.setdefault(record.result_hash, ref)
-                phase = record.details.get("phase", "")
-                self.groups.setdefault((record.job, record.round, phase), []).append(
-                    ref
-                )
-
-    def group(
-        self, job: str, server_round: int, phase: str, runs: set[str]
-    ) -> list[_Ref]:
-        refs = self.groups.get((job, server_round, phase), [])
-        return [ref for ref in refs if not runs or ref.record.run in runs]
 
 
 @dataclass
@@ -116,9 +76,17 @@ class CoordinatorRun:
     log: AuditedLog
     roster: dict[str, str] | None = None
     roster_index: int | None = None
-    entries: dict[int, dict[str, _Ref]] = field(default_factory=dict)
-    rounds: dict[int, _Ref] = field(default_factory=dict)
-    export: _Ref | None = None
+    entries: dict[int, dict[str, Ref]] = field(default_factory=dict)
+    rounds: dict[int, Ref] = field(default_factory=dict)
+    export: Ref | None = None
+
+
+@dataclass(frozen=True)
+class Parties:
+    """What the coordinator's log says it ran: training jobs and queries."""
+
+    runs: list[CoordinatorRun]
+    queries: list[QueryRun]
 
 
 def check_parties(
@@ -128,11 +96,11 @@ def check_parties(
     epsilon_of: EpsilonOf | None,
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
-) -> list[CoordinatorRun]:
-    """Cross-check every party's records; return the coordinator's job runs."""
+) -> Parties:
+    """Cross-check every party's records; return the coordinator's jobs and queries."""
     departments = _departments(logs, out)
     runs = _coordinator_runs(logs, out)
-    if not runs and departments:
+    if departments and not any(log.role is Role.COORDINATOR for log in logs):
         out.warn(
             Check.COMPLETENESS,
             "",
@@ -141,22 +109,25 @@ def check_parties(
     for run in runs:
         _check_run(run, departments, out)
     _unclaimed_updates(runs, departments, out)
+    queries = check_queries(logs, departments, out)
     for department in departments.values():
-        _check_budget(department, out, epsilon_of)
+        check_budget(department, out, epsilon_of)
     if run_record is not None:
         _check_run_record(runs, run_record, checkpoint_sha256, out)
-    return runs
+    return Parties(runs, queries)
 
 
 # -- identities ---------------------------------------------------------------------
 
 
-def _departments(logs: Sequence[AuditedLog], out: Findings) -> dict[str, _Department]:
+def _departments(
+    logs: Sequence[AuditedLog], out: Findings
+) -> dict[str, DepartmentLogs]:
     claims: dict[str, list[AuditedLog]] = {}
     for log in logs:
         if log.role is Role.DEPARTMENT and log.department:
             claims.setdefault(log.department, []).append(log)
-    result: dict[str, _Department] = {}
+    result: dict[str, DepartmentLogs] = {}
     for name, claimed in claims.items():
         ordered = _rotation_order(claimed)
         if ordered is None:
@@ -168,7 +139,7 @@ def _departments(logs: Sequence[AuditedLog], out: Findings) -> dict[str, _Depart
                 "links them",
             )
             ordered = claimed
-        result[name] = _Department(name, ordered)
+        result[name] = DepartmentLogs(name, ordered)
     return result
 
 
@@ -228,7 +199,7 @@ def _runs_of(log: AuditedLog, out: Findings) -> list[CoordinatorRun]:
         return run
 
     for index, record in enumerate(log.records):
-        ref = _Ref(log, index, record)
+        ref = Ref(log, index, record)
         if record.action is Action.JOB_SUBMIT:
             run = start(record.job)
             run.roster = {
@@ -272,7 +243,7 @@ def _runs_of(log: AuditedLog, out: Findings) -> list[CoordinatorRun]:
 
 
 def _check_run(
-    run: CoordinatorRun, departments: Mapping[str, _Department], out: Findings
+    run: CoordinatorRun, departments: Mapping[str, DepartmentLogs], out: Findings
 ) -> None:
     label = run.log.label
     flower_runs: set[str] = set()
@@ -328,7 +299,7 @@ def _check_run(
 
 
 def _check_roster(
-    run: CoordinatorRun, departments: Mapping[str, _Department], out: Findings
+    run: CoordinatorRun, departments: Mapping[str, DepartmentLogs], out: Findings
 ) -> None:
     assert run.roster is not None
     for name, address in run.roster.items():
@@ -344,7 +315,7 @@ def _check_roster(
 
 
 def _check_round_record(
-    run: CoordinatorRun, server_round: int, ref: _Ref, out: Findings
+    run: CoordinatorRun, server_round: int, ref: Ref, out: Findings
 ) -> None:
     record = ref.record
     entries = run.entries.get(server_round, {})
@@ -380,8 +351,8 @@ def _check_entry(
     run: CoordinatorRun,
     server_round: int,
     name: str,
-    ref: _Ref,
-    department: _Department | None,
+    ref: Ref,
+    department: DepartmentLogs | None,
     flower_runs: set[str],
     out: Findings,
 ) -> None:
@@ -458,24 +429,72 @@ def _check_entry(
 def _check_trained(
     run: CoordinatorRun,
     server_round: int,
-    ref: _Ref,
-    department: _Department,
+    ref: Ref,
+    department: DepartmentLogs,
     flower_runs: set[str],
     out: Findings,
 ) -> None:
-    name, job, record = department.name, run.job, ref.record
-    what = f"round {server_round} of job {job!r}"
-    if record.result_hash == ZERO_HASH:
-        # No update hash: the coordinator never saw the update in clear
-        # (secure aggregation), so nothing can be matched by hash.
+    record = ref.record
+    if is_secure(record):
+        logged = _secure_update(run, server_round, ref, department, out)
+    elif record.result_hash == ZERO_HASH:
+        # No update hash, and no sign of secure aggregation: nothing to match.
         out.warn(
             Check.COMPLETENESS,
             run.log.label,
-            f"{name} trained in {what} without a recorded update hash (secure "
-            "aggregation?): its records cannot be matched to the aggregate",
+            f"{department.name} trained in round {server_round} of job {run.job!r} "
+            "without a recorded update hash: its records cannot be matched to the "
+            "aggregate",
             index=ref.index,
         )
         return
+    else:
+        logged = _clear_update(run, server_round, ref, department, flower_runs, out)
+    if logged is not None:
+        _check_training_records(run, server_round, ref, department, logged, out)
+
+
+def _secure_update(
+    run: CoordinatorRun,
+    server_round: int,
+    ref: Ref,
+    department: DepartmentLogs,
+    out: Findings,
+) -> Ref | None:
+    """The department's ``train_round`` of a SecAgg+ round, matched by round.
+
+    The coordinator never saw the update, so there is no digest to match:
+    the department's record names the digest of its unmasked update, which
+    only the department can reproduce.
+    """
+    sent = [
+        g
+        for g in department.group(run.job, server_round, PHASE_TRAIN, set())
+        if g.record.action is Action.TRAIN_ROUND and is_secure(g.record)
+    ]
+    if not sent:
+        out.fail(
+            Check.COMPLETENESS,
+            run.log.label,
+            f"omission: {department.name} trained in secure round {server_round} of "
+            f"job {run.job!r}, but its log holds no train_round record for it",
+            index=ref.index,
+        )
+        return None
+    return sent[-1]
+
+
+def _clear_update(
+    run: CoordinatorRun,
+    server_round: int,
+    ref: Ref,
+    department: DepartmentLogs,
+    flower_runs: set[str],
+    out: Findings,
+) -> Ref | None:
+    """The department's ``train_round`` of the update the coordinator aggregated."""
+    name, job, record = department.name, run.job, ref.record
+    what = f"round {server_round} of job {job!r}"
     update = "0x" + record.result_hash.hex()
     match = department.by_hash.get(record.result_hash)
     if match is None:
@@ -503,18 +522,33 @@ def _check_trained(
                 "of that update",
                 index=ref.index,
             )
-        return
+        return None
     logged = match.record
-    where = match.log.label
     if logged.job != job or logged.round != server_round:
         out.fail(
             Check.COMPLETENESS,
-            where,
+            match.log.label,
             f"the update {update} that the coordinator aggregated in {what} is "
             f"logged for round {logged.round} of job {logged.job!r}",
             index=match.index,
         )
-        return
+        return None
+    return match
+
+
+def _check_training_records(
+    run: CoordinatorRun,
+    server_round: int,
+    ref: Ref,
+    department: DepartmentLogs,
+    match: Ref,
+    out: Findings,
+) -> None:
+    """The rows and epsilon the department logged for its update, against the
+    coordinator's record of what it reported."""
+    name, job, record, logged = department.name, run.job, ref.record, match.record
+    what = f"round {server_round} of job {job!r}"
+    where = match.log.label
     if logged.record_count != record.record_count:
         out.fail(
             Check.COMPLETENESS,
@@ -553,8 +587,9 @@ def _check_trained(
         return
     spend = spends[-1]
     for key in ("epsilon-job", "epsilon-total"):
-        theirs, ours = _float(spend.record.details, key), _float(record.details, key)
-        if theirs is None or ours is None or not _same(theirs, ours):
+        theirs = as_float(spend.record.details, key)
+        ours = as_float(record.details, key)
+        if theirs is None or ours is None or not same(theirs, ours):
             out.fail(
                 Check.BUDGET,
                 spend.log.label,
@@ -567,7 +602,7 @@ def _check_trained(
 
 def _unclaimed_updates(
     runs: Sequence[CoordinatorRun],
-    departments: Mapping[str, _Department],
+    departments: Mapping[str, DepartmentLogs],
     out: Findings,
 ) -> None:
     """Updates a department logged sending that the coordinator never recorded."""
@@ -589,116 +624,6 @@ def _unclaimed_updates(
                     "recorded no such update (lost, timed out, or withheld)",
                     index=ref.index,
                 )
-
-
-# -- privacy spending ---------------------------------------------------------------
-
-
-_SPEND_KEYS = (
-    "noise-multiplier",
-    "sample-rate",
-    "steps",
-    "epsilon-job",
-    "epsilon-total",
-    "epsilon-limit",
-)
-
-
-def _spend_figures(
-    record: AuditRecord,
-) -> tuple[float, float, float, float, float, float] | None:
-    values = [_float(record.details, key) for key in _SPEND_KEYS]
-    if any(value is None for value in values):
-        return None
-    noise, rate, steps, spent_job, spent_total, limit = (
-        float(v or 0.0) for v in values
-    )
-    return noise, rate, steps, spent_job, spent_total, limit
-
-
-def _check_budget(
-    department: _Department,
-    out: Findings,
-    epsilon_of: EpsilonOf | None,
-) -> None:
-    mechanisms: dict[tuple[str, str], list[Mechanism]] = {}
-    job_epsilon: dict[tuple[str, str], float] = {}
-    total: dict[str, float] = {}
-    tolerance = 1e-9
-    for log in department.logs:
-        for index, record in enumerate(log.records):
-            if record.action is not Action.BUDGET_SPEND:
-                continue
-            figures = _spend_figures(record)
-            if figures is None:
-                out.fail(
-                    Check.BUDGET,
-                    log.label,
-                    f"a budget_spend record must name {', '.join(_SPEND_KEYS)}",
-                    index=index,
-                )
-                continue
-            noise, rate, steps, spent_job, spent_total, limit = figures
-            key = (record.dataset, record.job)
-            history = mechanisms.setdefault(key, [])
-            history.append((noise, rate, int(steps)))
-            if epsilon_of is not None:
-                try:
-                    expected = epsilon_of(history, record.delta)
-                except FedgovError as e:
-                    out.fail(
-                        Check.BUDGET,
-                        log.label,
-                        f"names a mechanism that cannot be accounted: {e}",
-                        index=index,
-                    )
-                    continue
-                if not _same(expected, spent_job):
-                    out.fail(
-                        Check.BUDGET,
-                        log.label,
-                        f"reports epsilon-job {spent_job!r} for job {record.job!r}, but "
-                        f"the {len(history)} spend(s) its log records for the job "
-                        f"compose to {expected!r}: a spend is missing from the log, or "
-                        "the figure is wrong",
-                        index=index,
-                    )
-            previous = job_epsilon.get(key, 0.0)
-            if not _same(record.epsilon, max(0.0, spent_job - previous)):
-                out.fail(
-                    Check.BUDGET,
-                    log.label,
-                    f"records epsilon {record.epsilon!r} spent, but the job's epsilon "
-                    f"went from {previous!r} to {spent_job!r}",
-                    index=index,
-                )
-            job_epsilon[key] = spent_job
-            before = total.get(record.dataset)
-            if before is not None and spent_total < before - tolerance:
-                out.fail(
-                    Check.BUDGET,
-                    log.label,
-                    f"epsilon-total of {record.dataset} went down from {before!r} to "
-                    f"{spent_total!r}",
-                    index=index,
-                )
-            if spent_total > limit + tolerance:
-                out.fail(
-                    Check.BUDGET,
-                    log.label,
-                    f"epsilon-total {spent_total!r} exceeds the department's limit "
-                    f"{limit!r} on {record.dataset}",
-                    index=index,
-                )
-            if spent_job > spent_total + tolerance:
-                out.fail(
-                    Check.BUDGET,
-                    log.label,
-                    f"the job's epsilon {spent_job!r} exceeds the department's total "
-                    f"{spent_total!r}",
-                    index=index,
-                )
-            total[record.dataset] = max(spent_total, before or 0.0)
 
 
 # -- the run record -----------------------------------------------------------------
@@ -726,7 +651,8 @@ def _check_run_record(
             1
             for data in rounds
             if (ref := run.rounds.get(int(data.get("server_round", 0)))) is not None
-            and _hex(ref.record.result_hash) == str(data.get("aggregate_hash") or "")
+            and hex_or_empty(ref.record.result_hash)
+            == str(data.get("aggregate_hash") or "")
         )
 
     run = max(reversed(candidates), key=agreement)
@@ -741,12 +667,12 @@ def _check_run_record(
             )
             continue
         recorded = str(data.get("aggregate_hash") or "")
-        if recorded != _hex(ref.record.result_hash):
+        if recorded != hex_or_empty(ref.record.result_hash):
             out.fail(
                 Check.RUN_RECORD,
                 RUN_RECORD,
                 f"round {server_round}: aggregate hash {recorded or 'none'} differs "
-                f"from the audited {_hex(ref.record.result_hash) or 'none'} "
+                f"from the audited {hex_or_empty(ref.record.result_hash) or 'none'} "
                 f"(record {ref.index} of {run.log.label})",
             )
         for outcome in data.get("train", []):
@@ -784,13 +710,13 @@ def _check_outcome(
         return
     audited = entry.record.details.get("train", "none")
     update = str(outcome.get("update_hash") or "")
-    if audited != status or update != _hex(entry.record.result_hash):
+    if audited != status or update != hex_or_empty(entry.record.result_hash):
         out.fail(
             Check.RUN_RECORD,
             RUN_RECORD,
             f"round {server_round}: {name} {status} with update {update or 'none'}, "
             f"the audit record says {audited} with "
-            f"{_hex(entry.record.result_hash) or 'none'} "
+            f"{hex_or_empty(entry.record.result_hash) or 'none'} "
             f"(record {entry.index} of {run.log.label})",
         )
 
@@ -808,14 +734,14 @@ def _check_summaries(
         trained = [d for d in entries if d.get("train") == _TRAINED]
         with_total = [d for d in entries if "epsilon-total" in d]
         expected = {
-            "epsilon_job": _float(trained[-1], "epsilon-job") if trained else 0.0,
-            "epsilon_total": _float(with_total[-1], "epsilon-total")
+            "epsilon_job": as_float(trained[-1], "epsilon-job") if trained else 0.0,
+            "epsilon_total": as_float(with_total[-1], "epsilon-total")
             if with_total
             else 0.0,
         }
         for key, audited in expected.items():
             reported = float(summary.get(key) or 0.0)
-            if audited is None or not _same(reported, audited):
+            if audited is None or not same(reported, audited):
                 out.fail(
                     Check.RUN_RECORD,
                     RUN_RECORD,

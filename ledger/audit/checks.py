@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ledger.audit._budget_checks import EpsilonOf, Mechanism
 from ledger.audit._log_checks import (
     AuditedLog,
     AuditOptions,
@@ -19,7 +20,7 @@ from ledger.audit._log_checks import (
     RoleSpan,
     check_log,
 )
-from ledger.audit._party_checks import EpsilonOf, Mechanism, check_parties
+from ledger.audit._party_checks import check_parties
 from ledger.audit.report import AuditReport, Check, LogSummary
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def audit_logs(
             "",
             "epsilon was not recomputed from the recorded mechanisms",
         )
-    runs = check_parties(
+    parties = check_parties(
         audited,
         out,
         epsilon_of=epsilon_of,
@@ -96,6 +97,7 @@ def audit_logs(
         logs=summaries,
         failures=tuple(out.failures),
         warnings=tuple(out.warnings),
-        jobs=tuple(sorted({run.job for run in runs})),
-        rounds=sum(len(run.rounds) for run in runs),
+        jobs=tuple(sorted({run.job for run in parties.runs})),
+        rounds=sum(len(run.rounds) for run in parties.runs),
+        queries=len(parties.queries),
     )

@@ -16,24 +16,47 @@ commit:
   the aggregate's hash. One record per department keeps every record small
   whatever the federation's size;
 - ``model_export`` (:meth:`CoordinatorAudit.record_model_export`): the
-  SHA-256 of the checkpoint file and the final aggregate's hash.
+  SHA-256 of the checkpoint file and the final aggregate's hash;
+- per DP analytics query (:meth:`CoordinatorAudit.record_query`, the
+  ``on_result`` callback), one ``analytics_query`` record per department
+  (its status and reported epsilon), then one for the query (what was asked,
+  who answered or refused, the digest of the released result).
+
+In a SecAgg+ job the coordinator never sees a department's update: the
+per-department ``aggregate`` records carry no update hash and, like the
+round's, ``details["aggregation"] == "secagg+"``; the round's hash is of the
+new global model, as in a plain round.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from fedgov.types import ActorId, DatasetId, JobId
-from ledger.audit.department import number_text
+from ledger.audit._fields import (
+    AGGREGATION,
+    ENTRY_DEPARTMENT,
+    ENTRY_QUERY,
+    ENTRY_ROUND,
+    MAX_REASON_CHARS,
+    ROSTER_PREFIX,
+    SECURE_AGGREGATION,
+    file_sha256,
+    number_text,
+)
+from ledger.audit._query_records import (
+    coordinator_query_records,
+    query_result_sha256,
+)
 from ledger.audit.errors import AuditError
 from ledger.records import ZERO_HASH, Action, AuditRecord, Role, now_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from coordinator.analytics import QueryResult
     from coordinator.guard import DepartmentOutcome, RoundReport
     from coordinator.run_record import RunRecord
     from fedgov.job import TrainJob
@@ -41,19 +64,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_DEPARTMENT",
+    "ENTRY_QUERY",
     "ENTRY_ROUND",
     "ROSTER_PREFIX",
     "CoordinatorAudit",
+    "coordinator_query_records",
     "file_sha256",
     "model_export_record",
+    "query_result_sha256",
     "roster_record",
     "round_records",
 ]
 
-ENTRY_DEPARTMENT: Final = "department"
-ENTRY_ROUND: Final = "round"
-ROSTER_PREFIX: Final = "department:"
-MAX_REASON_CHARS = 2000
 _REPORTED = ("epsilon-job", "epsilon-total", "epsilon-limit")
 
 
@@ -91,6 +113,12 @@ def roster_record(
     return _record(job, actor, Action.JOB_SUBMIT, timestamp_ms, details=details)
 
 
+def _aggregation(job: TrainJob) -> dict[str, str]:
+    # Said only when updates were not summed in the clear, so that plain
+    # rounds' records stay as they were.
+    return {AGGREGATION: SECURE_AGGREGATION} if job.secure_aggregation else {}
+
+
 def _entry(
     job: TrainJob,
     actor: str,
@@ -105,6 +133,7 @@ def _entry(
         "department": name,
         "train": train.status if train is not None else "none",
         "evaluate": "none" if evaluate is None else evaluate.status,
+        **_aggregation(job),
     }
     examples = 0
     update = ZERO_HASH
@@ -158,6 +187,7 @@ def round_records(
     details = {
         "entry": ENTRY_ROUND,
         "strategy": job.strategy,
+        **_aggregation(job),
         **{status: json.dumps(sorted(who)) for status, who in by_status.items()},
     }
     out.append(
@@ -175,15 +205,6 @@ def round_records(
         )
     )
     return out
-
-
-def file_sha256(path: Path) -> bytes:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()
 
 
 def model_export_record(
@@ -270,6 +291,26 @@ class CoordinatorAudit:
                 )
             ]
         )
+
+    def record_query(self, result: QueryResult) -> None:
+        """Write the ``analytics_query`` records of a query the coordinator ran."""
+        self._commit(
+            coordinator_query_records(
+                result, job=self.job, actor=self.actor, timestamp_ms=now_ms()
+            )
+        )
+
+    def query_observer(
+        self, then: Callable[[QueryResult], None] | None = None
+    ) -> Callable[[QueryResult], None]:
+        """An ``on_result`` callback that records the query, then calls ``then``."""
+
+        def on_result(result: QueryResult) -> None:
+            self.record_query(result)
+            if then is not None:
+                then(result)
+
+        return on_result
 
     def observer(
         self, then: Callable[[RoundReport], None] | None = None

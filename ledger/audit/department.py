@@ -1,29 +1,24 @@
 """The department's audit hook: a Flower ClientApp mod.
 
-:class:`DepartmentAuditMod` wraps the department's train and evaluate
-handlers. Before the handler runs it opens the department's key and log (a
-department that cannot audit does not touch its data: the error propagates
-and Flower answers with an error reply); after it, it derives the records
-from the message and the reply (:func:`department_records`), appends them in
-one durable transaction and signs a new tree head, and only then lets the
-reply go. Per message:
+:class:`DepartmentAuditMod` wraps the department's handlers. Before a
+handler runs it opens the department's key and log (a department that
+cannot audit does not touch its data: the error propagates and Flower
+answers with an error reply); after it, it derives the records from the
+message and the reply, appends them in one durable transaction and signs a
+new tree head, and only then lets the reply go. It audits
 
-==========  ================================================================
-train ok    ``budget_spend`` (private jobs: the round's increase of the job's
-            epsilon, the mechanism and the department's totals),
-            ``data_read`` (training rows), ``train_round`` (SHA-256 of the
-            update, :func:`fedgov.protocol.hash_arrays`: the digest the
-            coordinator computes on receipt)
-evaluate    ``data_read`` (held-out rows), ``evaluate``
-refused     ``access_denied`` with the department's reason
-==========  ================================================================
+- plain train and evaluate messages (:mod:`ledger.audit._round_records`);
+- the stage of a SecAgg+ round that trains (collect_masked_vectors of a
+  ``train`` task): the same records as a plain round, the update's digest
+  being that of the *unmasked* local update, which only the department
+  ever sees; the other stages exchange keys and shares and touch no data;
+- DP analytics queries (:mod:`ledger.audit._query_records`).
 
-Every record names the dataset, the job's declared purpose, the job, the
-Flower run and the round, and carries ``details["department"]``. Messages of
-other types (analytics queries) pass through untouched: their handlers log
-their own records. So do the stages of a SecAgg+ round, whose replies carry
-masked shares rather than an update: auditing secure rounds needs a hook in
-the stage that trains (not done yet).
+Every record names the dataset, the job's declared purpose, the job (a
+query's id for a query), the Flower run and the round, and carries
+``details["department"]`` and ``["phase"]``. Secure sums pass through: their
+vectors come from providers the department registers, which do their own
+accounting.
 
 Order in ``ClientApp(mods=[...])``: the privacy boundary guard outermost,
 this mod right after it, so it sees exactly what the handler returned.
@@ -34,27 +29,42 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from typing import TYPE_CHECKING, Final
+from enum import Enum
+from typing import TYPE_CHECKING
 
-from flwr.app import ConfigRecord, Message, MessageType
+from flwr.app import Message, MessageType
 
-from fedgov import protocol as p
 from fedgov.job import TrainJob
-from fedgov.types import ActorId, DatasetId, JobId, RunId
+from ledger.audit._fields import (
+    PHASE_EVALUATE,
+    PHASE_QUERY,
+    PHASE_TRAIN,
+    number_text,
+)
+from ledger.audit._query_records import department_query_records, parse_query
+from ledger.audit._round_records import (
+    is_training_stage,
+    plain_outcome,
+    round_records,
+    secure_outcome,
+)
 from ledger.audit.actor_log import ActorLog, append_and_sign
 from ledger.audit.keys import key_password, load_or_create_key
 from ledger.audit.layout import KEY_FILE, department_dir
-from ledger.records import ZERO_HASH, Action, AuditRecord, Role, now_ms
+from ledger.records import AuditRecord, now_ms
 from ledger.tree_head import SigningDomain
 
 if TYPE_CHECKING:
     from flwr.app import Context
     from flwr.clientapp.typing import ClientAppCallable
 
+    from department_nodes.secagg import LocalUpdate
     from ledger.store import LogStore
+    from privacy.mechanisms import Query
 
 __all__ = [
     "PHASE_EVALUATE",
+    "PHASE_QUERY",
     "PHASE_TRAIN",
     "DepartmentAuditMod",
     "department_records",
@@ -64,26 +74,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-PHASE_TRAIN: Final = "train"
-PHASE_EVALUATE: Final = "evaluate"
-MAX_REASON_CHARS = 2000
-"""A refusal's reason is cut to this length (a record holds statements)."""
-_BUDGET_DETAILS = (
-    "epsilon-job",
-    "epsilon-total",
-    "epsilon-limit",
-    "noise-multiplier",
-    "sample-rate",
-    "steps",
-)
-
-
-def number_text(value: float | int) -> str:
-    """A metric as record text: ``repr`` of the float, so it reads back exactly."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return repr(float(value))
 
 
 def job_domain(job: TrainJob) -> SigningDomain | None:
@@ -103,98 +93,34 @@ def department_records(
     previous_epsilon_job: float,
     timestamp_ms: int,
 ) -> list[AuditRecord]:
-    """The records one handled message leaves in the department's log.
+    """The records one handled plain message (train, evaluate, query) leaves.
 
     ``previous_epsilon_job`` is the job's epsilon as the department's last
-    ``budget_spend`` record of this job reported it (0 for the job's first).
-    An error reply yields no record: what happened is unknown here.
+    ``budget_spend`` record of this job reported it (0 for the job's first;
+    unused for queries). An error reply yields no record: what happened is
+    unknown here.
     """
     if reply.has_error():
         return []
-    phase = (
-        PHASE_TRAIN
-        if msg.metadata.message_type == MessageType.TRAIN
-        else PHASE_EVALUATE
-    )
-    config = msg.content.config_records.get(p.CONFIG, ConfigRecord())
-    round_value = config.get("server-round", 0)
-    server_round = round_value if isinstance(round_value, int) else 0
-    fedgov = reply.content.config_records.get(p.FEDGOV, ConfigRecord())
-    metrics = _scalars(reply)
-
-    def record(
-        action: Action, *, details: dict[str, str], **fields: object
-    ) -> AuditRecord:
-        return AuditRecord(
-            actor=ActorId(actor),
-            role=Role.DEPARTMENT,
-            action=action,
+    if msg.metadata.message_type == MessageType.QUERY:
+        return department_query_records(
+            msg,
+            reply,
+            parse_query(msg),
+            job=job,
+            department=department,
+            actor=actor,
             timestamp_ms=timestamp_ms,
-            dataset=DatasetId(job.dataset),
-            purpose=job.purpose,
-            job=JobId(job.job_id),
-            run=RunId(str(msg.metadata.run_id)),
-            round=server_round,
-            details={"department": department, "phase": phase, **details},
-            **fields,  # type: ignore[arg-type]
         )
-
-    if str(fedgov.get(p.KEY_STATUS, p.STATUS_OK)) == p.STATUS_REFUSED:
-        details = {"reason": str(fedgov.get(p.KEY_REASON, ""))[:MAX_REASON_CHARS]}
-        details.update(
-            (key, number_text(metrics[key]))
-            for key in ("epsilon-total", "epsilon-limit")
-            if key in metrics
-        )
-        return [record(Action.ACCESS_DENIED, details=details)]
-
-    examples = int(metrics.get(p.NUM_EXAMPLES, 0))
-    split = "train" if phase == PHASE_TRAIN else "held-out"
-    read = record(Action.DATA_READ, details={"split": split}, record_count=examples)
-    if phase == PHASE_EVALUATE:
-        return [read, record(Action.EVALUATE, details={}, record_count=examples)]
-
-    private = metrics.get("noise-multiplier", 0.0) > 0
-    out: list[AuditRecord] = []
-    if private:
-        epsilon_job = float(metrics.get("epsilon-job", 0.0))
-        out.append(
-            record(
-                Action.BUDGET_SPEND,
-                details={
-                    key: number_text(metrics[key])
-                    for key in _BUDGET_DETAILS
-                    if key in metrics
-                },
-                # A decrease is not spending: recorded as 0, and the auditor,
-                # who recomputes every figure, reports the inconsistency.
-                epsilon=max(0.0, epsilon_job - previous_epsilon_job),
-                delta=job.delta,
-            )
-        )
-    arrays = reply.content.array_records.get(p.ARRAYS)
-    update_hash = p.hash_arrays(arrays) if arrays is not None else ZERO_HASH
-    out.append(read)
-    out.append(
-        record(
-            Action.TRAIN_ROUND,
-            details={"dp": "on" if private else "off"},
-            record_count=examples,
-            result_hash=update_hash,
-        )
+    return round_records(
+        plain_outcome(msg, reply),
+        job=job,
+        department=department,
+        actor=actor,
+        run=str(msg.metadata.run_id),
+        previous_epsilon_job=previous_epsilon_job,
+        timestamp_ms=timestamp_ms,
     )
-    return out
-
-
-def _scalars(reply: Message) -> dict[str, int | float]:
-    records = reply.content.metric_records
-    if p.METRICS not in records:
-        return {}
-    return {
-        key: value
-        for key, value in records[p.METRICS].items()
-        if isinstance(value, int | float)
-    }
 
 
 def previous_job_epsilon(store: LogStore, *, job_id: str, dataset: str) -> float:
@@ -218,13 +144,41 @@ def previous_job_epsilon(store: LogStore, *, job_id: str, dataset: str) -> float
     return 0.0
 
 
+class _Kind(Enum):
+    ROUND = "round"
+    """A plain train or evaluate message."""
+    SECURE_TRAINING = "secure-training"
+    """The stage of a SecAgg+ round that trains."""
+    QUERY = "query"
+
+
+def _kind(msg: Message) -> _Kind | None:
+    """What ``msg`` is to the audit; ``None``: nothing to audit."""
+    message_type = msg.metadata.message_type
+    if message_type == MessageType.QUERY:
+        return _Kind.QUERY
+    if message_type == MessageType.EVALUATE:
+        return _Kind.ROUND
+    if message_type != MessageType.TRAIN:
+        return None
+    # Imported here: SecAgg+ is loaded only where rounds are handled.
+    from department_nodes.secagg import is_secure_round
+
+    if not is_secure_round(msg):
+        return _Kind.ROUND
+    # The other stages exchange keys and shares and touch no data.
+    return _Kind.SECURE_TRAINING if is_training_stage(msg) else None
+
+
 class DepartmentAuditMod:
-    """A Flower ClientApp mod that audits the department's train/evaluate messages.
+    """A Flower ClientApp mod that audits the department's rounds and queries.
 
     ``job`` is the job in-process simulations run (they have no run_config);
-    without it the job comes from the run_config, as in a deployment. The
-    department and its state folder come from the node, as the handlers
-    resolve them (:class:`department_nodes.node.NodePolicy`).
+    without it the job comes from the run_config, as in a deployment. Its
+    ``audit`` switch, signing domain and declared ``purpose`` apply to every
+    message audited, queries included. The department and its state folder
+    come from the node, as the handlers resolve them
+    (:class:`department_nodes.node.NodePolicy`).
     """
 
     def __init__(self, job: TrainJob | None = None) -> None:
@@ -233,53 +187,85 @@ class DepartmentAuditMod:
     def __call__(
         self, msg: Message, context: Context, call_next: ClientAppCallable
     ) -> Message:
-        if msg.metadata.message_type not in (
-            MessageType.TRAIN,
-            MessageType.EVALUATE,
-        ) or _secure_stage(msg):
+        kind = _kind(msg)
+        if kind is None:
             return call_next(msg, context)
         job = self._job or TrainJob.from_run_config(context.run_config)
         if not job.audit:
             _warn_disabled(job.job_id)
             return call_next(msg, context)
-        department, state_dir = _department_of(context, job)
+        query = parse_query(msg) if kind is _Kind.QUERY else None
+        department, state_dir = _department_of(context, job, kind, query)
         directory = department_dir(state_dir, department)
         account = load_or_create_key(directory / KEY_FILE, password=key_password())
         log = ActorLog(directory, account, job_domain(job))
         with log.open() as store:
+            if kind is _Kind.SECURE_TRAINING:
+                # One an unaudited earlier round left behind is not this round's.
+                _take_local_update(context)
             reply = call_next(msg, context)
-            records = department_records(
-                msg,
-                reply,
-                job=job,
-                department=department,
-                actor=account.address,
-                previous_epsilon_job=previous_job_epsilon(
-                    store, job_id=job.job_id, dataset=job.dataset
-                ),
-                timestamp_ms=now_ms(),
-            )
+            timestamp_ms = now_ms()
+            if kind is _Kind.QUERY:
+                records = department_query_records(
+                    msg,
+                    reply,
+                    query,
+                    job=job,
+                    department=department,
+                    actor=account.address,
+                    timestamp_ms=timestamp_ms,
+                )
+            elif reply.has_error():
+                records = []
+            else:
+                outcome = (
+                    secure_outcome(msg, reply, _take_local_update(context))
+                    if kind is _Kind.SECURE_TRAINING
+                    else plain_outcome(msg, reply)
+                )
+                previous = (
+                    previous_job_epsilon(store, job_id=job.job_id, dataset=job.dataset)
+                    if outcome.phase == PHASE_TRAIN
+                    else 0.0
+                )
+                records = round_records(
+                    outcome,
+                    job=job,
+                    department=department,
+                    actor=account.address,
+                    run=str(msg.metadata.run_id),
+                    previous_epsilon_job=previous,
+                    timestamp_ms=timestamp_ms,
+                )
             if records:
                 append_and_sign(store, records, account, log.domain)
         return reply
 
 
-def _department_of(context: Context, job: TrainJob) -> tuple[str, str]:
+def _department_of(
+    context: Context, job: TrainJob, kind: _Kind, query: Query | None
+) -> tuple[str, str]:
     # Imported here: the node module pulls in torch, which the auditor's side
     # of this package never needs; a department has it loaded already.
     from department_nodes.data_access import departments_for
     from department_nodes.node import NodePolicy
+    from fedgov.data import department_ids
 
-    policy = NodePolicy.from_context(context, job, departments_for(job))
+    if kind is _Kind.QUERY:
+        # As answer_query resolves it: the query's dataset, natural partition.
+        dataset = query.dataset if query is not None else job.dataset
+        names = [str(d) for d in department_ids(dataset)]
+    else:
+        names = departments_for(job)
+    policy = NodePolicy.from_context(context, job, names)
     return policy.department, str(policy.state_dir)
 
 
-def _secure_stage(msg: Message) -> bool:
-    # A SecAgg+ round is several messages whose replies carry masked shares,
-    # not an update: recording them as rounds would be wrong (see the docs).
-    from department_nodes.secagg import is_secure_round
+def _take_local_update(context: Context) -> LocalUpdate | None:
+    # Imported here: SecAgg+'s client pulls in the model code (torch).
+    from department_nodes.secagg import take_local_update
 
-    return is_secure_round(msg)
+    return take_local_update(context)
 
 
 _warned_jobs: set[str] = set()

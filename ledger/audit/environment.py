@@ -7,6 +7,10 @@
     record = SimulationEngine().run(
         job, on_round=env.observer(on_round), client_mods=[env.client_mod()]
     )
+    result = run_simulated_query(            # a DP query from the same budgets
+        query, state_dir=job.state_dir, client_mods=[env.client_mod()],
+        on_result=env.query_observer(),
+    )
     env.finish(record)
     report = env.verify(run_record=record)
 
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
 
     from eth_account.signers.local import LocalAccount
 
+    from coordinator.analytics import QueryResult
     from coordinator.guard import RoundReport
     from coordinator.run_record import RunRecord
     from fedgov.job import TrainJob
@@ -304,6 +309,15 @@ class AuditEnvironment:
         """The coordinator's ``on_round`` callback; it calls ``on_round`` after."""
         _, audit = self._configured()
         return audit.observer(then=on_round)
+
+    def query_observer(
+        self, on_result: Callable[[QueryResult], None] | None = None
+    ) -> Callable[[QueryResult], None]:
+        """The coordinator's ``on_result`` callback for DP queries; it calls
+        ``on_result`` after. Queries are recorded under the configured job's
+        purpose, as the departments' mod records them."""
+        _, audit = self._configured()
+        return audit.query_observer(then=on_result)
 
     def finish(
         self, record: RunRecord | None = None, *, timeout_s: float = 60.0

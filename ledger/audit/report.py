@@ -78,6 +78,8 @@ class AuditReport:
     jobs: tuple[str, ...]
     rounds: int
     """Coordinator rounds whose departments' records were cross-checked."""
+    queries: int = 0
+    """Coordinator queries whose departments' records were cross-checked."""
 
     @property
     def ok(self) -> bool:
@@ -107,6 +109,7 @@ class AuditReport:
             "records": self.records,
             "rounds": self.rounds,
             "jobs": list(self.jobs),
+            "queries": self.queries,
             "logs": [asdict(log) for log in self.logs],
             "failures": [finding(f) for f in self.failures],
             "warnings": [finding(f) for f in self.warnings],
@@ -125,7 +128,8 @@ class AuditReport:
         verdict = "OK" if self.ok else f"FAILED ({len(self.failures)} failure(s))"
         head = (
             f"audit {verdict}: {len(self.logs)} logs, {self.records} records, "
-            f"{self.rounds} rounds of {len(self.jobs)} job(s) cross-checked"
+            f"{self.rounds} rounds of {len(self.jobs)} job(s) and {self.queries} "
+            f"quer{'y' if self.queries == 1 else 'ies'} cross-checked"
         )
         body = [head, *lines]
         body += [f"FAIL {f}" for f in self.failures]

@@ -31,8 +31,8 @@ from eth_utils.address import to_checksum_address
 
 from fedgov.errors import ConfigurationError
 from ledger.anchor_registry import AnchorRegistry
+from ledger.audit._fields import file_sha256
 from ledger.audit.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
-from ledger.audit.coordinator import file_sha256
 from ledger.chain_roles import Roles
 from ledger.errors import LedgerError
 from ledger.export import ExportedLog, read_export

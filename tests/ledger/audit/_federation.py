@@ -4,7 +4,10 @@
 Flower messages and stand-in train/evaluate handlers (DP figures from the
 real accountant, random updates), and the coordinator's observer with the
 round reports those replies make, exactly as the simulation does; then it
-finishes the job. Seconds instead of a minute, and every log is real.
+finishes the job. :func:`ask` does the same for a DP query through the
+coordinator's real :func:`~coordinator.analytics.run_query` (stand-in
+answers, charged to the same stand-in budget as training). Seconds instead
+of a minute, and every log is real.
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ from flwr.app import (
     RecordDict,
 )
 
+from coordinator.analytics import run_query
 from coordinator.guard import DepartmentOutcome, RoundReport
 from coordinator.run_record import RunRecord, round_to_json, summarize_departments
 from fedgov import protocol as p
 from fedgov.job import TrainJob
 from privacy.accounting import GaussianSpend, epsilon_spent
+from privacy.mechanisms import Query, plan_answer
+from tests.coordinator.test_analytics import InProcessGrid
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 
     from flwr.clientapp.typing import Mod
 
+    from coordinator.analytics import QueryResult
     from ledger.audit import AuditEnvironment
 
 FLOWER_RUN = 4242
@@ -174,6 +181,40 @@ class StandInDepartment:
         arrays = ArrayRecord({"w": Array(weights)})
         return reply(msg, metrics, department=self.name, arrays=arrays)
 
+    def query(self, msg: Message, context: Context) -> Message:
+        """Charge the query's spend to this department's budget and answer noise.
+
+        Refuses (spending nothing) when the spend would pass the limit.
+        """
+        query = Query.from_config(msg.content.config_records["query"])
+        plan = plan_answer(query)
+        total = epsilon_spent([*self.history, plan.spend], delta=self.delta)
+        if total > self.limit:
+            spent = epsilon_spent(self.history, delta=self.delta)
+            metrics: dict[str, int | float | list[int] | list[float]] = {
+                "epsilon-total": spent,
+                "epsilon-limit": self.limit,
+            }
+            return reply(
+                msg,
+                metrics,
+                department=self.name,
+                status=p.STATUS_REFUSED,
+                reason=f"{self.name}: a query would exceed the budget",
+            )
+        self.history.append(plan.spend)
+        if self.under_report:
+            total /= 2
+        answer = np.random.default_rng(len(self.history)).normal(size=plan.length)
+        metrics = {
+            "query-answer": [float(v) for v in answer],
+            "query-noise-std": list(plan.noise_std),
+            "epsilon-query": plan.epsilon,
+            "epsilon-total": total,
+            "epsilon-limit": self.limit,
+        }
+        return reply(msg, metrics, department=self.name)
+
     def evaluate(self, msg: Message, context: Context) -> Message:
         metrics: dict[str, int | float | list[int] | list[float]] = {
             p.NUM_EXAMPLES: self.examples // 4,
@@ -292,3 +333,28 @@ def run_job(
     if finish:
         env.finish(record)
     return JobResult(job, record, reports, departments)
+
+
+def ask(
+    env: AuditEnvironment,
+    query: Query,
+    departments: dict[str, StandInDepartment],
+    *,
+    mod: Mod | None = None,
+) -> QueryResult:
+    """Ask ``query`` of the stand-in ``departments`` through their audit mod
+    (``mod``, default the environment's) and record it at the coordinator.
+
+    ``departments`` are the dataset's natural partition (a query's): the
+    configured job must be of that partition too.
+    """
+    audit_mod = mod or env.client_mod()
+    names = sorted(departments)
+
+    def handler(msg: Message, context: Context) -> Message:
+        stand_in = departments[names[int(context.node_config["partition-id"])]]
+        return audit_mod(msg, context, stand_in.query)
+
+    result = run_query(InProcessGrid(handler, len(names)), query, node_wait=0.0)
+    env.query_observer()(result)
+    return result

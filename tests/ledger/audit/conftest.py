@@ -6,7 +6,9 @@ import warnings
 from typing import TYPE_CHECKING
 
 import pytest
+from flwr.supercore.task_identity import TaskIdentity
 
+from fedgov.data import department_ids
 from ledger.anchor import AnchorPolicy
 from ledger.audit import AuditEnvironment, PlaintextKeyWarning
 from ledger.chain import Chain
@@ -16,7 +18,16 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["FAST_RELAY", "audit_env", "chain", "embedded_env", "ledger_contracts"]
+__all__ = [
+    "FAST_RELAY",
+    "SITES",
+    "audit_env",
+    "chain",
+    "embedded_env",
+    "flower_task",
+    "ledger_contracts",
+    "sites_env",
+]
 
 FAST_RELAY = AnchorPolicy(
     interval_s=3600.0,
@@ -28,14 +39,18 @@ FAST_RELAY = AnchorPolicy(
 """Anchor only when flushed, retry fast: tests decide when anchors happen."""
 
 DEPARTMENTS = ("dept-0", "dept-1", "dept-2")
+SITES = tuple(str(d) for d in department_ids("randhie"))
+"""RandHIE's natural partition: the departments a query on it asks."""
 
 
-def _environment(chain: Chain, tmp_path: Path) -> Iterator[AuditEnvironment]:
+def _environment(
+    chain: Chain, tmp_path: Path, departments: tuple[str, ...] = DEPARTMENTS
+) -> Iterator[AuditEnvironment]:
     with warnings.catch_warnings():
         # Demo-mode keys warn on first use in each process; tests know.
         warnings.simplefilter("ignore", PlaintextKeyWarning)
         env = AuditEnvironment.create(
-            chain, tmp_path / "state", DEPARTMENTS, policy=FAST_RELAY
+            chain, tmp_path / "state", departments, policy=FAST_RELAY
         )
         with env:
             yield env
@@ -52,3 +67,17 @@ def audit_env(chain: Chain, tmp_path: Path) -> Iterator[AuditEnvironment]:
 def embedded_env(tmp_path: Path) -> Iterator[AuditEnvironment]:
     """The same on the embedded chain only."""
     yield from _environment(Chain.embedded(), tmp_path)
+
+
+@pytest.fixture
+def sites_env(tmp_path: Path) -> Iterator[AuditEnvironment]:
+    """The six RandHIE sites on the embedded chain (queries ask them all)."""
+    yield from _environment(Chain.embedded(), tmp_path, SITES)
+
+
+@pytest.fixture
+def flower_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The identity Flower stamps on messages built outside its runtime."""
+    monkeypatch.setattr(TaskIdentity, "_run_id", 1)
+    monkeypatch.setattr(TaskIdentity, "_node_id", 0)
+    monkeypatch.setattr(TaskIdentity, "_task_id", 0)

@@ -6,8 +6,16 @@ import warnings
 from typing import TYPE_CHECKING
 
 import pytest
-from flwr.app import Context, Error, Message, MessageType
+from flwr.app import ConfigRecord, Context, Error, Message, MessageType
+from flwr.common import FitIns, Parameters
+from flwr.common.secure_aggregation.secaggplus_constants import (
+    RECORD_KEY_CONFIGS,
+    Key,
+    Stage,
+)
+from flwr.compat.common import recorddict_compat as compat
 
+from department_nodes.analytics import answer_query
 from fedgov import protocol as p
 from ledger.audit import (
     DepartmentAuditMod,
@@ -245,11 +253,32 @@ def test_an_error_reply_or_a_crash_leaves_no_record(tmp_path: Path) -> None:
     assert _records(tmp_path) == []
 
 
-def test_other_messages_pass_through_untouched(tmp_path: Path) -> None:
+def _secure_stage(stage: str, task: str) -> Message:
+    """A SecAgg+ instruction: its stage, and the legacy FitIns naming the task."""
+    msg = incoming(MessageType.TRAIN, 1, 1)
+    msg.content = compat.fitins_to_recorddict(
+        FitIns(Parameters([], ""), {"server-round": 1, "fedgov-task": task}), True
+    )
+    msg.content.config_records[RECORD_KEY_CONFIGS] = ConfigRecord({Key.STAGE: stage})
+    return msg
+
+
+@pytest.mark.parametrize(
+    ("stage", "task"),
+    [
+        (Stage.SETUP, "train"),
+        (Stage.SHARE_KEYS, "train"),
+        (Stage.UNMASK, "train"),
+        (Stage.COLLECT_MASKED_VECTORS, "secure-sum"),
+    ],
+)
+def test_secure_stages_that_touch_no_data_pass_through_untouched(
+    tmp_path: Path, stage: str, task: str
+) -> None:
     # Prepare
     job = _job(tmp_path)
-    msg = incoming(MessageType.QUERY, 1, 1)
-    answer = reply(msg, {"count": 3}, department="dept-0")
+    msg = _secure_stage(stage, task)
+    answer = reply(msg, {}, department="dept-0")
 
     # Act
     result = DepartmentAuditMod(job)(msg, node_context(0), lambda m, c: answer)
@@ -257,6 +286,28 @@ def test_other_messages_pass_through_untouched(tmp_path: Path) -> None:
     # Assert
     assert result is answer
     assert find_logs(tmp_path) == []
+
+
+def test_an_invalid_query_is_refused_and_the_refusal_logged(tmp_path: Path) -> None:
+    # Prepare
+    job = _job(tmp_path)
+    msg = incoming(MessageType.QUERY, 0, 1)
+    msg.content.config_records["query"] = ConfigRecord({"query-id": "q-bad"})
+
+    # Act
+    DepartmentAuditMod(job)(
+        msg, node_context(0), lambda m, c: answer_query(m, c, job=job)
+    )
+
+    # Assert: nothing spent or read; the department it resolves is the
+    # query's (natural partition), as answer_query resolves it.
+    (denied,) = _records(tmp_path, "health-site-1")
+    assert (denied.action, denied.job, denied.details["phase"]) == (
+        Action.ACCESS_DENIED,
+        "q-bad",
+        "query",
+    )
+    assert denied.details["reason"].startswith("invalid query, nothing spent")
 
 
 def test_with_audit_off_the_mod_warns_and_keeps_nothing(tmp_path: Path) -> None:
