@@ -1,13 +1,13 @@
 """The coordinator: Flower ServerApp, guarded strategies, engines, run records.
 
-Names are imported on first use (PEP 562), so importing one submodule,
-as each Flower ClientApp process does, does not load every dependency.
+Public names are imported on first use (:mod:`fedgov._lazy`).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fedgov._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from coordinator.analytics import (
@@ -126,14 +126,4 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
