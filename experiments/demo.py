@@ -8,9 +8,11 @@ EVM as the county's ledger:
 2. federated DP-SGD through Flower's simulation engine, every department
    under its own durable budget, every step written to its audit log;
 3. a grouped DP histogram answered by the same departments from the same
-   budgets;
+   budgets, audited like the training;
 4. the budgets: limit, spent, remaining;
-5. the audit: logs anchored on the chain, then verified independently;
+5. the audit: logs anchored on the chain, then verified independently
+   (training rounds and the query, each department's epsilon recomputed over
+   both);
 6. a community consultation: 50 residents vote, receipts and re-tally check.
 """
 
@@ -53,8 +55,13 @@ class DemoResult:
 
     @property
     def ok(self) -> bool:
-        """Every check the demo makes passed."""
-        return self.audit.ok and self.consultation.ok and bool(self.query.answered)
+        """Every check the demo makes passed (the audit covering the query too)."""
+        return (
+            self.audit.ok
+            and self.audit.queries == 1
+            and self.consultation.ok
+            and bool(self.query.answered)
+        )
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -206,7 +213,12 @@ def run_demo(
             f"\n[3/6] federated DP analytics: doctor visits per year by sex, "
             f"epsilon {query_epsilon} per department, from the same budgets ..."
         )
-        result = run_simulated_query(query, state_dir=job.state_dir)
+        result = run_simulated_query(
+            query,
+            state_dir=job.state_dir,
+            client_mods=[audit.client_mod()],
+            on_result=audit.query_observer(),
+        )
         print("\n".join(f"  {line}" for line in format_result(result).splitlines()))
 
         print(f"\n[4/6] privacy budgets after training and the query ({elapsed()})")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     )
     from ledger.audit.coordinator import (
         CoordinatorAudit,
+        query_result_sha256,
         round_records,
     )
     from ledger.audit.department import (
@@ -109,6 +110,7 @@ __all__ = [
     "load_or_create_key",
     "load_run_record",
     "log_path",
+    "query_result_sha256",
     "round_records",
     "verify_audit",
 ]
@@ -146,6 +148,7 @@ _EXPORTS: dict[str, str] = {
     "load_or_create_key": "ledger.audit.keys",
     "load_run_record": "ledger.audit.verify",
     "log_path": "ledger.audit.layout",
+    "query_result_sha256": "ledger.audit.coordinator",
     "round_records": "ledger.audit.coordinator",
     "verify_audit": "ledger.audit.verify",
 }

@@ -1,8 +1,8 @@
 """A department's records of one training or evaluation message, plain or secure.
 
 Both kinds of round reduce to a :class:`RoundOutcome` (what the department
-did: status, figures, the update's digest), from which :func:`round_records`
-derives the records:
+did: status, figures, the update's digest), from which
+:func:`department_round_records` derives the records:
 
 ==========  ================================================================
 train ok    ``budget_spend`` (private jobs: the round's increase of the job's
@@ -57,9 +57,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BUDGET_DETAILS",
     "RoundOutcome",
+    "department_round_records",
     "is_training_stage",
     "plain_outcome",
-    "round_records",
     "secure_outcome",
 ]
 
@@ -170,7 +170,7 @@ def secure_outcome(
     )
 
 
-def round_records(
+def department_round_records(
     outcome: RoundOutcome,
     *,
     job: TrainJob,

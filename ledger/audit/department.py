@@ -43,9 +43,9 @@ from ledger.audit._fields import (
 )
 from ledger.audit._query_records import department_query_records, parse_query
 from ledger.audit._round_records import (
+    department_round_records,
     is_training_stage,
     plain_outcome,
-    round_records,
     secure_outcome,
 )
 from ledger.audit.actor_log import ActorLog, append_and_sign
@@ -112,7 +112,7 @@ def department_records(
             actor=actor,
             timestamp_ms=timestamp_ms,
         )
-    return round_records(
+    return department_round_records(
         plain_outcome(msg, reply),
         job=job,
         department=department,
@@ -228,7 +228,7 @@ class DepartmentAuditMod:
                     if outcome.phase == PHASE_TRAIN
                     else 0.0
                 )
-                records = round_records(
+                records = department_round_records(
                     outcome,
                     job=job,
                     department=department,

@@ -23,7 +23,7 @@ from department_nodes.secagg import handle_secure_round
 from fedgov import protocol as p
 from ledger.audit import Check, load_log
 from ledger.audit import department as department_mod
-from ledger.audit._round_records import round_records
+from ledger.audit._round_records import department_round_records
 from ledger.records import ZERO_HASH, Action, AuditRecord
 from privacy.accounting import GaussianSpend, epsilon_spent
 from tests.coordinator.test_secagg import (
@@ -174,7 +174,7 @@ def _without_secure_updates(
     """A dishonest department's records: its secure updates go unlogged."""
 
     def records(*args: object, **kwargs: object) -> list[AuditRecord]:
-        out = round_records(*args, **kwargs)  # type: ignore[arg-type]
+        out = department_round_records(*args, **kwargs)  # type: ignore[arg-type]
         if kwargs["department"] != department:
             return out
         return [r for r in out if r.action is not Action.TRAIN_ROUND]
@@ -190,7 +190,7 @@ def test_a_secure_round_missing_from_a_departments_log_is_an_omission(
     mod = embedded_env.client_mod()
     grid = InProcessGrid({i + 1: _audited(d, mod) for i, d in enumerate(_fixed(job))})
     monkeypatch.setattr(
-        department_mod, "round_records", _without_secure_updates("dept-1")
+        department_mod, "department_round_records", _without_secure_updates("dept-1")
     )
 
     # Act
