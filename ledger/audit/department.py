@@ -204,38 +204,32 @@ class DepartmentAuditMod:
                 # One an unaudited earlier round left behind is not this round's.
                 _take_local_update(context)
             reply = call_next(msg, context)
-            timestamp_ms = now_ms()
-            if kind is _Kind.QUERY:
-                records = department_query_records(
+            previous = (
+                previous_job_epsilon(store, job_id=job.job_id, dataset=job.dataset)
+                if msg.metadata.message_type == MessageType.TRAIN
+                else 0.0
+            )
+            if kind is not _Kind.SECURE_TRAINING:
+                records = department_records(
                     msg,
                     reply,
-                    query,
                     job=job,
                     department=department,
                     actor=account.address,
-                    timestamp_ms=timestamp_ms,
+                    previous_epsilon_job=previous,
+                    timestamp_ms=now_ms(),
                 )
             elif reply.has_error():
                 records = []
             else:
-                outcome = (
-                    secure_outcome(msg, reply, _take_local_update(context))
-                    if kind is _Kind.SECURE_TRAINING
-                    else plain_outcome(msg, reply)
-                )
-                previous = (
-                    previous_job_epsilon(store, job_id=job.job_id, dataset=job.dataset)
-                    if outcome.phase == PHASE_TRAIN
-                    else 0.0
-                )
                 records = department_round_records(
-                    outcome,
+                    secure_outcome(msg, reply, _take_local_update(context)),
                     job=job,
                     department=department,
                     actor=account.address,
                     run=str(msg.metadata.run_id),
                     previous_epsilon_job=previous,
-                    timestamp_ms=timestamp_ms,
+                    timestamp_ms=now_ms(),
                 )
             if records:
                 append_and_sign(store, records, account, log.domain)
