@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from fedgov.errors import ConfigurationError, FedgovError
+from ledger._polling import PollingThread
 from ledger.anchor_registry import MAX_LOG_NAME_BYTES
 from ledger.errors import AnchorError
 from ledger.tree_head import log_id_for
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from eth_account.signers.local import LocalAccount
 
     from ledger.anchor_registry import AnchoredHead
@@ -111,7 +110,7 @@ class AnchorPolicy:
             )
 
 
-class Anchorer:
+class Anchorer(PollingThread):
     """Anchors one log's signed tree heads: in a background thread, or on demand.
 
     ``signer`` is the log owner's key (it must hold the coordinator or
@@ -144,9 +143,7 @@ class Anchorer:
         # Serialises anchoring between the thread and flush(); never held
         # while waiting, so stop() and status reads stay responsive.
         self._anchor_lock = threading.RLock()
-        self._wake = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        super().__init__()
         # None until read from the chain: the log may have been anchored by an
         # earlier process, and after a failure we re-read rather than guess.
         self._anchored_size: int | None = None
@@ -245,43 +242,13 @@ class Anchorer:
             time.sleep(min(backoff, remaining))
             backoff = min(backoff * 2, self._policy.max_backoff_s)
 
-    def notify(self) -> None:
-        """Wake the background thread now (e.g. right after a large append)."""
-        with self._wake:
-            self._wake.notify_all()
+    @property
+    def _poll_s(self) -> float:
+        return self._policy.poll_s
 
-    def start(self) -> None:
-        """Start the background thread."""
-        if self._thread is not None:
-            raise ConfigurationError("Anchorer", "already started")
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._run, name=f"anchorer-{self._log_id.hex()[:8]}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, *, flush: bool = True, timeout_s: float = 60.0) -> None:
-        """Stop the background thread, then (by default) :meth:`flush`."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            with self._wake:
-                self._stopping = True
-                self._wake.notify_all()
-            thread.join()
-        if flush:
-            self.flush(timeout_s)
-
-    def __enter__(self) -> Anchorer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop(flush=exc_type is None)
+    @property
+    def _thread_name(self) -> str:
+        return f"anchorer-{self._log_id.hex()[:8]}"
 
     def _known_anchored_size(self) -> int:
         with self._anchor_lock:
@@ -308,31 +275,24 @@ class Anchorer:
             or now - self._pending_since >= self._policy.interval_s
         )
 
-    def _run(self) -> None:
+    def _tick(self) -> None:
         policy = self._policy
-        while True:
-            with self._wake:
-                if self._stopping:
-                    return
-                self._wake.wait(policy.poll_s)
-                if self._stopping:
-                    return
-            now = time.monotonic()
-            try:
-                if not self._due(now):
-                    continue
-                self.anchor_now()
-                self._pending_since = None
-                self._backoff_s = policy.initial_backoff_s
-                self._retry_at = 0.0
-            # The thread must outlive any failure; unexpected ones get a traceback.
-            except Exception as e:
-                self._retry_at = now + self._backoff_s
-                _log.warning(
-                    "anchoring log 0x%s failed (retry in %.1f s): %s",
-                    self._log_id.hex(),
-                    self._backoff_s,
-                    e,
-                    exc_info=not isinstance(e, FedgovError),
-                )
-                self._backoff_s = min(self._backoff_s * 2, policy.max_backoff_s)
+        now = time.monotonic()
+        try:
+            if not self._due(now):
+                return
+            self.anchor_now()
+            self._pending_since = None
+            self._backoff_s = policy.initial_backoff_s
+            self._retry_at = 0.0
+        # The thread must outlive any failure; unexpected ones get a traceback.
+        except Exception as e:
+            self._retry_at = now + self._backoff_s
+            _log.warning(
+                "anchoring log 0x%s failed (retry in %.1f s): %s",
+                self._log_id.hex(),
+                self._backoff_s,
+                e,
+                exc_info=not isinstance(e, FedgovError),
+            )
+            self._backoff_s = min(self._backoff_s * 2, policy.max_backoff_s)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedgov.errors import ConfigurationError, FedgovError
+from ledger._polling import PollingThread
 from ledger.anchor import AnchorPolicy
 from ledger.audit._store_files import LatestHead, read_latest_head
 from ledger.errors import AnchorError
@@ -38,7 +39,6 @@ from ledger.tree_head import recover_signer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from types import TracebackType
 
     from eth_account.signers.local import LocalAccount
 
@@ -74,7 +74,7 @@ class _Watched:
         self.last_error: str | None = None
 
 
-class AnchorRelay:
+class AnchorRelay(PollingThread):
     """Anchors the signed heads of the log files it watches; ``sender`` pays.
 
     Call :meth:`poll` when logs may have grown (after a round), or
@@ -95,9 +95,7 @@ class AnchorRelay:
         self._policy = policy or AnchorPolicy()
         self._watched: dict[Path, _Watched] = {}
         self._lock = threading.RLock()
-        self._wake = threading.Condition()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        super().__init__()
         for path in logs:
             self.watch(path)
 
@@ -243,55 +241,18 @@ class AnchorRelay:
 
     # -- background thread ------------------------------------------------------
 
-    def notify(self) -> None:
-        """Wake the background thread now (a log was just committed to)."""
-        with self._wake:
-            self._wake.notify_all()
+    @property
+    def _poll_s(self) -> float:
+        return self._policy.poll_s
 
-    def start(self) -> None:
-        """Poll in a background thread until :meth:`stop`."""
-        if self._thread is not None:
-            raise ConfigurationError("AnchorRelay", "already started")
-        self._stopping = False
-        self._thread = threading.Thread(
-            target=self._run, name="anchor-relay", daemon=True
-        )
-        self._thread.start()
+    @property
+    def _thread_name(self) -> str:
+        return "anchor-relay"
 
-    def stop(self, *, flush: bool = True, timeout_s: float = 60.0) -> None:
-        """Stop the thread, then (by default) :meth:`flush`."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            with self._wake:
-                self._stopping = True
-                self._wake.notify_all()
-            thread.join()
-        if flush:
-            self.flush(timeout_s)
-
-    def __enter__(self) -> AnchorRelay:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop(flush=exc_type is None)
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                if self._stopping:
-                    return
-                self._wake.wait(self._policy.poll_s)
-                if self._stopping:
-                    return
-            try:
-                self.poll()
-            # The thread must outlive any failure; poll() already handles
-            # the ledger's own, so anything here is unexpected.
-            except Exception:
-                _log.exception("anchor relay poll failed")
+    def _tick(self) -> None:
+        try:
+            self.poll()
+        # The thread must outlive any failure; poll() already handles
+        # the ledger's own, so anything here is unexpected.
+        except Exception:
+            _log.exception("anchor relay poll failed")
