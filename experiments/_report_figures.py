@@ -24,9 +24,11 @@ from matplotlib.figure import Figure
 from experiments._report_analysis import (
     DATASETS,
     DEPARTMENT_METRIC,
+    EPSILON_PANELS,
     PRIMARY,
     TARGETS,
     epsilon_label,
+    epsilon_points,
     select,
     spread,
 )
@@ -77,61 +79,28 @@ def _series(
 
 def _epsilon_figure(tables: TidyTables, path: Path) -> bool:
     runs = tables.runs
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, grid = plt.subplots(2, 2, figsize=(11, 8))
     drawn = False
-    for ax, dataset in zip(axes, DATASETS, strict=True):
-        metric = PRIMARY[dataset]
-        federated = select(runs, sweep="epsilon", kind="federated", dataset=dataset)
-        central = select(runs, sweep="baselines", kind="centralized", dataset=dataset)
-        local = select(runs, sweep="baselines", kind="local", dataset=dataset)
-        if federated.empty:
-            _empty(ax, dataset)
+    for ax, panel in zip(grid.flat, EPSILON_PANELS, strict=True):
+        points = {
+            kind: epsilon_points(runs, panel.dataset, kind) for kind, _ in panel.series
+        }
+        if points["federated"].empty:
+            _empty(ax, panel.dataset)
             continue
+        drawn = True
         epsilons = sorted(
-            {
-                float(e)
-                for f in (federated, central, local)
-                for e in f.get("epsilon", [])
-            }
+            {float(e) for frame in points.values() for e in frame.get("epsilon", [])}
         )
         finite = [e for e in epsilons if math.isfinite(e)]
 
         def at(e: float, finite: list[float] = finite) -> float:
             return _epsilon_position(e, finite)
 
-        _series(
-            ax,
-            federated,
-            metric.column,
-            x=at,
-            label="federated",
-            color=_COLORS["federated"],
-        )
-        _series(
-            ax,
-            central,
-            metric.column,
-            x=at,
-            label="centralized",
-            color=_COLORS["centralized"],
-        )
-        if dataset == "randhie":
-            # Local-only models are scored on their own departments: the pooled
-            # AUC of six different models is not defined, their weighted mean is.
-            _series(
-                ax, local, "pooled_auc", x=at, label="local", color=_COLORS["local"]
-            )
-        else:
-            _series(
-                ax,
-                local,
-                "pooled_accuracy",
-                x=at,
-                label="local",
-                color=_COLORS["local"],
-            )
+        for kind, column in panel.series:
+            _series(ax, points[kind], column, x=at, label=kind, color=_COLORS[kind])
         for target in TARGETS:
-            if target.dataset == dataset:
+            if panel.targets and target.dataset == panel.dataset:
                 ax.plot(
                     [at(target.epsilon) - 0.3, at(target.epsilon) + 0.3],
                     [target.threshold] * 2,
@@ -140,10 +109,13 @@ def _epsilon_figure(tables: TidyTables, path: Path) -> bool:
                 )
         ax.set_xticks([at(e) for e in epsilons], [epsilon_label(e) for e in epsilons])
         ax.set_xlabel("epsilon per department (delta 1e-5)")
-        ax.set_ylabel(metric.label)
-        ax.set_title(f"{dataset}: federated vs baselines (red: targets)")
+        ax.set_ylabel(panel.label, fontsize=8)
+        ax.set_title(
+            f"{panel.dataset}: {panel.label}"
+            + (" (red: targets)" if panel.targets else ""),
+            fontsize=9,
+        )
         ax.grid(alpha=0.3)
-        drawn = True
         ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path, drawn)
 

@@ -17,6 +17,7 @@ the committed data is exactly what the report shows.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -165,19 +166,37 @@ def _prune(data: Path, since: float) -> list[Path]:
     return stale
 
 
-def build_report(
-    output: Path,
-    *,
-    profile: str,
-    command: str,
-    seconds: float | None = None,
-) -> Path:
+_TIMING = "timing.json"
+
+
+def _write_timing(data: Path, profile: str, workers: int, started: float) -> None:
+    # Kept with the data, so that a report rebuilt from stored points still
+    # says how long computing them took.
+    timing = {
+        "profile": profile,
+        "workers": workers,
+        "cpus": os.cpu_count() or 1,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1),
+    }
+    (data / _TIMING).write_text(json.dumps(timing, indent=2) + "\n", encoding="utf-8")
+
+
+def build_report(output: Path, *, profile: str, command: str) -> Path:
     """Tables, figures and ``report.md`` from the points under ``output/data``."""
     data = output / "data"
+    timing_file = data / _TIMING
+    timing = json.loads(timing_file.read_text()) if timing_file.exists() else {}
     tables = tidy_tables(load_results(data))
     data.mkdir(parents=True, exist_ok=True)
     tables.runs.to_csv(data / "runs.csv", index=False, float_format="%.6g")
-    tables.rounds.to_csv(data / "rounds.csv", index=False, float_format="%.6g")
+    # Twenty thousand rows for the full profile: gzipped (pandas reads it as is).
+    tables.rounds.to_csv(
+        data / "rounds.csv.gz",
+        index=False,
+        float_format="%.6g",
+        compression={"method": "gzip", "mtime": 0},
+    )
     tables.departments.to_csv(
         data / "departments.csv", index=False, float_format="%.6g"
     )
@@ -185,8 +204,8 @@ def build_report(
     context = ReportContext(
         profile=profile,
         command=command,
-        seconds=seconds,
-        cpus=os.cpu_count() or 1,
+        seconds=timing.get("seconds"),
+        cpus=int(timing.get("cpus", os.cpu_count() or 1)),
         figures=figures,
     )
     report = output / "report.md"
@@ -223,7 +242,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
             if args.profile == "full"
             else (f"python -m experiments.report --profile {args.profile}")
         )
-        seconds = None
         if not args.tables_only:
             started = time.time()
             data = (output / "data").resolve()
@@ -231,10 +249,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                 PROFILES[args.profile], data, workers=args.workers, force=args.force
             )
             _prune(data, started)
-            seconds = time.time() - started
-        report = build_report(
-            output, profile=args.profile, command=command, seconds=seconds
-        )
+            _write_timing(data, args.profile, args.workers, started)
+        report = build_report(output, profile=args.profile, command=command)
         print(f"report written to {report}")
         return 0
 

@@ -9,7 +9,10 @@ traced back to the run records it came from by ``run_id``.
 
 Tables (pandas, written as CSV):
 
-* ``runs``: one row per point: configuration, final metrics, cost;
+* ``runs``: one row per point: configuration, final metrics (``pooled_*``:
+  on the union of the departments' held-out records; ``test_*``: Adult's
+  official test split; ``department_auc``: each department's held-out AUC,
+  averaged weighted by its records), cost;
 * ``rounds``: one row per federated point, round and scope, the scope being
   ``overall`` (federated and central evaluation, time, bytes) or a
   department (its held-out evaluation, its training, epsilon spent);
@@ -232,20 +235,24 @@ def _run_row(result: RunResult, departments: list[dict[str, Any]]) -> dict[str, 
         row.update(_metrics("test", outcome["test"]))
         return row
     if result.kind == "local":
-        # "Every department alone": pooled accuracy of the departments' own
-        # models on their own held-out records; AUC averaged, weighted alike.
+        # "Every department alone": the departments' own models, each on its
+        # own held-out records. Accuracy and loss add up over records, so their
+        # weighted means are the pooled values; an AUC does not (it ranks across
+        # departments), so only its mean over departments is defined.
         row["pooled_accuracy"] = _weighted(departments, "held_out_accuracy")
-        row["pooled_auc"] = _weighted(departments, "held_out_auc")
+        row["pooled_auc"] = math.nan
         row["pooled_loss"] = _weighted(departments, "held_out_loss")
+        row["department_auc"] = _weighted(departments, "held_out_auc")
         return row
     row.update(_metrics("pooled", result.final.get("pooled_held_out")))
     row.update(_metrics("test", result.final.get("test")))
     assert result.record is not None
     rounds = result.record["rounds"]
     last = rounds[-1] if rounds else {}
+    # Flower's federated evaluation: each department's held-out metric,
+    # averaged weighted by its held-out records.
     federated = last.get("aggregated_evaluate", {})
-    row["federated_accuracy"] = _nan(federated.get("eval-accuracy"))
-    row["federated_auc"] = _nan(federated.get("eval-auc"))
+    row["department_auc"] = _nan(federated.get("eval-auc"))
     spent = [d["epsilon_job"] for d in result.record["departments"]]
     row["epsilon_spent_max"] = max(spent) if spent else float("nan")
     traffic = result.record.get("extra", {}).get("traffic", [])
@@ -258,10 +265,28 @@ def _run_row(result: RunResult, departments: list[dict[str, Any]]) -> dict[str, 
     return row
 
 
+# rounds.csv.gz repeats these per row; the rest of a point's configuration is
+# one join away, in runs.csv (by run_id).
+_ROUND_CONFIG = (
+    "run_id",
+    "kind",
+    "sweep",
+    "dataset",
+    "partition",
+    "num_departments",
+    "dirichlet_alpha",
+    "strategy",
+    "secure_aggregation",
+    "epsilon",
+    "seed",
+)
+
+
 def _round_rows(result: RunResult) -> list[dict[str, Any]]:
     if result.record is None:
         return []
-    base = _config_row(result)
+    config = _config_row(result)
+    base = {key: config[key] for key in _ROUND_CONFIG}
     traffic = {
         int(t["server_round"]): t
         for t in result.record.get("extra", {}).get("traffic", [])

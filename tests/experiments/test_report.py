@@ -46,7 +46,7 @@ def test_the_tiny_report_is_produced(tiny: Path) -> None:
     runs = pd.read_csv(tiny / "data" / "runs.csv")
     assert sorted(runs["kind"]) == ["centralized", "federated", "federated", "local"]
     assert set(runs["num_rounds"]) == {2}
-    rounds = pd.read_csv(tiny / "data" / "rounds.csv")
+    rounds = pd.read_csv(tiny / "data" / "rounds.csv.gz")
     # 2 federated points x 2 rounds x (overall + 6 departments)
     assert len(rounds) == 2 * 2 * 7
     departments = pd.read_csv(tiny / "data" / "departments.csv")

@@ -205,7 +205,13 @@ def test_tidy_tables_hold_one_row_per_point_round_and_scope() -> None:
     assert runs.loc["fed", "bytes_down"] == 2000
     assert runs.loc["fed", "messages"] == 16
     assert runs.loc["fed", "epsilon_spent_max"] == 1.0
-    # local-only: the departments' own models, pooled by held-out records
+    assert runs.loc["fed", "department_auc"] == 0.65
+    # local-only: the departments' own models, pooled by held-out records; a
+    # pooled AUC of several models is undefined, their weighted mean is not
+    assert runs.loc[["local"], "pooled_auc"].isna().all()
+    assert runs.loc["local", "department_auc"] == pytest.approx(
+        (0.6 * 30 + 0.8 * 10) / 40
+    )
     assert runs.loc["local", "pooled_accuracy"] == pytest.approx(
         (0.6 * 30 + 0.9 * 10) / 40
     )
