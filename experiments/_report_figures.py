@@ -157,7 +157,13 @@ def _departments_figure(tables: TidyTables, path: Path, epsilon: float) -> bool:
             for i, name in enumerate(names):
                 values = select(part, department=name)[metric.column]
                 ax.scatter([i + offset] * len(values), values, s=8, color="black")
-        short = [n.split("-", 2)[-1] if dataset == "adult" else n for n in names]
+        # "civil-affairs-self-emp-not-inc" -> "self-emp-\nnot-inc", to fit.
+        short = [
+            n.removeprefix("civil-affairs-")
+            .replace("-or-", "-or-\n")
+            .replace("emp-", "emp-\n")
+            for n in names
+        ]
         ax.set_xticks(
             xs, [f"{s}\n{int(sizes[n])}" for s, n in zip(short, names, strict=True)]
         )
@@ -198,15 +204,15 @@ def _rounds_figure(tables: TidyTables, path: Path) -> bool:
                 stats["round"],
                 stats["mean"],
                 color=color,
-                label=f"epsilon {epsilon_label(float(epsilon))}",
+                label=epsilon_label(float(epsilon)),
             )
             ax.fill_between(
                 stats["round"], stats["min"], stats["max"], color=color, alpha=0.2
             )
         ax.set_xlabel("round")
         ax.set_ylabel(label)
-        ax.set_title(f"{dataset}: FedAvg, natural departments (band: seeds' min-max)")
-        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"{dataset}: FedAvg, natural departments", fontsize=9)
+        ax.legend(fontsize=8, loc="lower right", title="epsilon", title_fontsize=8)
         ax.grid(alpha=0.3)
     return _save(fig, path, drawn)
 
@@ -220,7 +226,7 @@ def _variants(runs: pd.DataFrame, dataset: str) -> list[tuple[str, pd.DataFrame]
                 runs, sweep="epsilon", kind="federated", dataset=dataset, epsilon=1.0
             ),
         ),
-        ("FedAvg+SecAgg+", select(runs, sweep="secagg", dataset=dataset)),
+        ("FedAvg\n+SecAgg+", select(runs, sweep="secagg", dataset=dataset)),
         (
             "FedProx",
             select(runs, sweep="strategy", dataset=dataset, strategy="fedprox"),
@@ -319,7 +325,7 @@ def _cost_figure(tables: TidyTables, path: Path) -> bool:
             dataset=dataset,
             epsilon=math.inf,
         )
-        variants.insert(1, ("FedAvg, no DP", nodp))
+        variants.insert(1, ("FedAvg\nno DP", nodp))
         if all(v.empty for _, v in variants):
             _empty(axes[0][col], dataset)
             _empty(axes[1][col], dataset)
@@ -345,7 +351,8 @@ def _cost_figure(tables: TidyTables, path: Path) -> bool:
             traffic.append((name, total))
         _dots(axes[1][col], traffic, _COLORS["secagg"])
         axes[1][col].set_ylabel("KiB per round (both directions, serialised)")
-        axes[1][col].set_yscale("log")
+        axes[0][col].set_ylim(bottom=0)
+        axes[1][col].set_ylim(bottom=0)
     return _save(fig, path, drawn)
 
 

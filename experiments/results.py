@@ -41,6 +41,7 @@ __all__ = [
     "RESULT_FORMAT",
     "ResultFormatError",
     "RunResult",
+    "TidyTables",
     "load_results",
     "read_result",
     "result_path",

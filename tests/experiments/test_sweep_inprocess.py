@@ -145,6 +145,7 @@ def test_the_same_job_gives_the_same_model_as_flowers_simulation(
         _job(tmp_path / "b", secure_aggregation=secure)
     )
 
-    # Assert: the same department metrics every round (SecAgg+ rounds each
-    # update to its quantization step, at random)
-    _assert_same_losses(ours, flower, tolerance=1e-5 if secure else 1e-6)
+    # Assert: the same department metrics every round. SecAgg+ rounds each
+    # department's update, scaled by num_examples / 2**20, stochastically to
+    # 4.8e-7 (unseeded): about 1e-4 on a RandHIE department's own update.
+    _assert_same_losses(ours, flower, tolerance=5e-3 if secure else 1e-6)
