@@ -171,9 +171,13 @@ _TIMING = "timing.json"
 
 def _write_timing(data: Path, profile: str, workers: int, started: float) -> None:
     # Kept with the data, so that a report rebuilt from stored points still
-    # says how long computing them took.
+    # says how long computing them took, and with which code.
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     timing = {
         "profile": profile,
+        "commit": commit or None,
         "workers": workers,
         "cpus": os.cpu_count() or 1,
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started)),
