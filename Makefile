@@ -7,7 +7,7 @@ ANVIL_VERSION := 1.7.1
 ANVIL  := .tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-slow lint anvil contracts bench clean
+.PHONY: venv demo test test-slow lint anvil contracts bench report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench: $(STAMP) anvil
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.analytics
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.secagg
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.voting
+
+## The experiments report (reports/): recomputes every point of every sweep.
+## `python -m experiments.report` alone reuses stored points (resumes a run).
+report: $(STAMP)
+	$(BIN)/python -m experiments.report --force
 
 $(ANVIL):
 	mkdir -p .tools/anvil

@@ -33,6 +33,7 @@ import hydra
 import torch
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from coordinator.run_record import RunRecord
@@ -263,7 +264,10 @@ def main(cfg: DictConfig) -> None:
     sweep = str(own["sweep_name"])
     overrides: list[str] = []
     if HydraConfig.initialized():
-        logger.info("job %s of sweep %s", HydraConfig.get().job.num, sweep)
+        hydra_cfg = HydraConfig.get()
+        # hydra.job.num exists in multiruns only; a single point has none.
+        number = hydra_cfg.job.num if hydra_cfg.mode == RunMode.MULTIRUN else "-"
+        logger.info("job %s of sweep %s", number, sweep)
         overrides = [str(o) for o in HydraConfig.get().overrides.task]
     run_point(
         job,

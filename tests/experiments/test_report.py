@@ -103,3 +103,31 @@ def test_run_ids_name_the_point_and_change_with_any_parameter() -> None:
 def test_workers_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="workers"):
         report.run_sweeps(report.PROFILES["tiny"], tmp_path, workers=0, force=False)
+
+
+def test_a_single_point_runs_outside_a_multirun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: one baseline point, as a user would run it by hand (no -m).
+    from experiments import sweep
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(
+        "sys.argv",
+        [
+            "sweep",
+            f"output={tmp_path / 'data'}",
+            "experiment=randhie",
+            "baseline=centralized",
+            "num_rounds=1",
+            "seed=0",
+        ],
+    )
+
+    # Execute
+    sweep.main()
+
+    # Assert
+    (result,) = load_results(tmp_path / "data")
+    assert result.kind == "centralized"
+    assert result.job["num-rounds"] == 1
