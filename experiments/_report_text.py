@@ -605,12 +605,18 @@ def _findings(tables: TidyTables) -> str:
         if median.empty and secure.empty:
             continue
         base = _mean(fed[dataset], metric)
+        median_gap = _compare(_mean(median, metric), base)
+        # The explanation of a loss, given only where there is one.
+        why = (
+            " (the coordinate-wise median ignores department sizes, so a small "
+            "department's noisy update counts as much as a large one's)"
+            if median_gap.endswith("below")
+            else ""
+        )
         lines.append(
             f"* **{dataset}, aggregation:** FedProx is "
             f"{_compare(_mean(prox, metric), base)} FedAvg, FedMedian "
-            f"{_compare(_mean(median, metric), base)} (the coordinate-wise median "
-            "ignores department sizes, so a small department's noisy update counts as "
-            "much as a large one's), FedAvg under SecAgg+ "
+            f"{median_gap} it{why}, FedAvg under SecAgg+ "
             f"{_compare(_mean(secure, metric), base)} plain FedAvg (SecAgg+ only "
             "quantises the weighted sum)."
         )
