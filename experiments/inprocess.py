@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from flwr.app import Context, Error, Message, RecordDict
-from flwr.clientapp import ClientApp
+from flwr.app.user_config import UserConfigValue
 from flwr.clientapp.typing import Mod
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.common.serde import message_from_proto, message_to_proto
@@ -42,7 +42,13 @@ from department_nodes.data_access import departments_for
 from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
 
-__all__ = ["InProcessEngine", "InProcessError", "RoundTraffic", "WireGrid"]
+__all__ = [
+    "InProcessEngine",
+    "InProcessError",
+    "NodeHandler",
+    "RoundTraffic",
+    "WireGrid",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,10 @@ logger = logging.getLogger(__name__)
 # SuperLink's own id; department k (Flower's partition id k) is node 1000 + k.
 _FIRST_NODE_ID = 1000
 _RUN_ID = 1
+
+
+# A ClientApp, or any callable that answers a message as one would.
+NodeHandler = Callable[[Message, Context], Message]
 
 
 class InProcessError(FedgovError):
@@ -80,13 +90,23 @@ class WireGrid(Grid):
     than a crashed job. Traffic accumulates until :meth:`take_traffic`.
     """
 
-    def __init__(self, apps: Sequence[ClientApp]) -> None:
-        self._apps = {_FIRST_NODE_ID + k: app for k, app in enumerate(apps)}
+    def __init__(
+        self,
+        apps: Mapping[int, NodeHandler],
+        *,
+        node_configs: Mapping[int, Mapping[str, UserConfigValue]] | None = None,
+    ) -> None:
+        self._apps = dict(apps)
+        extra = node_configs or {}
         self._contexts = {
             node_id: Context(
                 run_id=_RUN_ID,
                 node_id=node_id,
-                node_config={"partition-id": k, "num-partitions": len(apps)},
+                node_config={
+                    "partition-id": k,
+                    "num-partitions": len(self._apps),
+                    **extra.get(node_id, {}),
+                },
                 state=RecordDict(),
                 run_config={},
             )
@@ -96,6 +116,15 @@ class WireGrid(Grid):
         self._messages = 0
         self._down = 0
         self._up = 0
+
+    @classmethod
+    def numbered(cls, apps: Sequence[NodeHandler]) -> WireGrid:
+        """Department k (Flower's partition id k) as node 1000 + k."""
+        return cls({_FIRST_NODE_ID + k: app for k, app in enumerate(apps)})
+
+    def context(self, node_id: int) -> Context:
+        """The Context a node's ClientApp sees (its state persists across rounds)."""
+        return self._contexts[node_id]
 
     def set_run(self, run: Run) -> None:
         self._run = run
@@ -131,20 +160,25 @@ class WireGrid(Grid):
             received, size = _through_the_wire(sent)
             self._messages += 1
             self._down += size
-            node_id = received.metadata.dst_node_id
-            try:
-                reply = self._apps[node_id](received, self._contexts[node_id])
-            except Exception as exc:  # a runtime answers for a crashed ClientApp
-                logger.warning("department node %d raised: %s", node_id, exc)
-                reply = Message(
-                    Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=str(exc)),
-                    reply_to=received,
-                )
+            reply = self._answer(received.metadata.dst_node_id, received)
+            if reply is None:
+                continue
             answer, size = _through_the_wire(reply)
             self._messages += 1
             self._up += size
             replies.append(answer)
         return replies
+
+    def _answer(self, node_id: int, message: Message) -> Message | None:
+        """The node's reply (``None``: no reply, as from a node that went away)."""
+        try:
+            return self._apps[node_id](message, self._contexts[node_id])
+        except Exception as exc:  # a runtime answers for a crashed ClientApp
+            logger.warning("department node %d raised: %s", node_id, exc)
+            return Message(
+                Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=str(exc)),
+                reply_to=message,
+            )
 
     def take_traffic(self) -> RoundTraffic:
         """Traffic since the previous call."""
@@ -207,7 +241,7 @@ class InProcessEngine:
             )
             for _ in departments
         ]
-        grid = WireGrid(apps)
+        grid = WireGrid.numbered(apps)
         recorder = _Recorder(grid=grid, on_round=on_round)
         server_app = make_server_app(
             job=job,

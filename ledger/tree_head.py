@@ -18,16 +18,17 @@ with ``name = "fedgov-audit-log"`` and ``version = "1"``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+from ledger._eip712 import signable
 
 if TYPE_CHECKING:
+    from eth_account.messages import SignableMessage
     from eth_account.signers.local import LocalAccount
 
 __all__ = [
@@ -119,44 +120,35 @@ class SignedTreeHead:
         object.__setattr__(self, "signer", to_checksum_address(self.signer))
 
 
-def _typed_data(head: TreeHead, domain: SigningDomain) -> dict[str, Any]:
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "TreeHead": [
-                {"name": "logId", "type": "bytes32"},
-                {"name": "treeSize", "type": "uint64"},
-                {"name": "rootHash", "type": "bytes32"},
-                {"name": "timestamp", "type": "uint64"},
-            ],
-        },
-        "primaryType": "TreeHead",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": domain.chain_id,
-            "verifyingContract": domain.verifying_contract,
-        },
-        "message": {
+def _signable(head: TreeHead, domain: SigningDomain) -> SignableMessage:
+    return signable(
+        domain=(
+            DOMAIN_NAME,
+            DOMAIN_VERSION,
+            domain.chain_id,
+            domain.verifying_contract,
+        ),
+        primary_type="TreeHead",
+        fields=[
+            ("logId", "bytes32"),
+            ("treeSize", "uint64"),
+            ("rootHash", "bytes32"),
+            ("timestamp", "uint64"),
+        ],
+        message={
             "logId": head.log_id,
             "treeSize": head.tree_size,
             "rootHash": head.root_hash,
             "timestamp": head.timestamp,
         },
-    }
+    )
 
 
 def sign_tree_head(
     head: TreeHead, account: LocalAccount, domain: SigningDomain
 ) -> SignedTreeHead:
     """Sign ``head`` with ``account`` for ``domain``."""
-    signable = encode_typed_data(full_message=_typed_data(head, domain))
-    signed = account.sign_message(signable)
+    signed = account.sign_message(_signable(head, domain))
     return SignedTreeHead(
         head=head, signer=account.address, signature=bytes(signed.signature)
     )
@@ -168,5 +160,8 @@ def recover_signer(signed: SignedTreeHead, domain: SigningDomain) -> str:
     Compare it with ``signed.signer`` (and with the roles on-chain); a forged or
     altered head recovers to some other address.
     """
-    signable = encode_typed_data(full_message=_typed_data(signed.head, domain))
-    return str(Account.recover_message(signable, signature=signed.signature))
+    return str(
+        Account.recover_message(
+            _signable(signed.head, domain), signature=signed.signature
+        )
+    )

@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+from ledger._eip712 import signable
 
 if TYPE_CHECKING:
+    from eth_account.messages import SignableMessage
     from eth_account.signers.local import LocalAccount
 
 __all__ = [
@@ -134,49 +135,32 @@ def sign_authorization(
     scope: BallotScope, voting_key: LocalAccount, ballot_commitment: bytes
 ) -> bytes:
     """The voting key's 65-byte signature authorizing ``ballot_commitment``."""
-    signable = encode_typed_data(
-        full_message=_typed_data(scope, voting_key.address, ballot_commitment)
-    )
-    return bytes(voting_key.sign_message(signable).signature)
+    message = _signable(scope, voting_key.address, ballot_commitment)
+    return bytes(voting_key.sign_message(message).signature)
 
 
 def authorization_signer(
     scope: BallotScope, voting_key: str, ballot_commitment: bytes, signature: bytes
 ) -> str:
     """The address that produced ``signature`` over the ballot (checksummed)."""
-    signable = encode_typed_data(
-        full_message=_typed_data(scope, voting_key, ballot_commitment)
-    )
-    return str(Account.recover_message(signable, signature=signature))
+    message = _signable(scope, voting_key, ballot_commitment)
+    return str(Account.recover_message(message, signature=signature))
 
 
-def _typed_data(
+def _signable(
     scope: BallotScope, voting_key: str, ballot_commitment: bytes
-) -> dict[str, Any]:
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Ballot": [
-                {"name": "consultationId", "type": "uint256"},
-                {"name": "votingKey", "type": "address"},
-                {"name": "commitment", "type": "bytes32"},
-            ],
-        },
-        "primaryType": "Ballot",
-        "domain": {
-            "name": _DOMAIN_NAME,
-            "version": _DOMAIN_VERSION,
-            "chainId": scope.chain_id,
-            "verifyingContract": scope.contract,
-        },
-        "message": {
+) -> SignableMessage:
+    return signable(
+        domain=(_DOMAIN_NAME, _DOMAIN_VERSION, scope.chain_id, scope.contract),
+        primary_type="Ballot",
+        fields=[
+            ("consultationId", "uint256"),
+            ("votingKey", "address"),
+            ("commitment", "bytes32"),
+        ],
+        message={
             "consultationId": scope.consultation_id,
             "votingKey": to_checksum_address(voting_key),
             "commitment": ballot_commitment,
         },
-    }
+    )

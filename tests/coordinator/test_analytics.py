@@ -8,7 +8,7 @@ SuperLink, no Ray); ``test_analytics_cli`` runs the real simulation engine.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,6 @@ from flwr.app import (
     MetricRecord,
     RecordDict,
 )
-from flwr.serverapp import Grid
 from flwr.supercore.task_identity import TaskIdentity
 
 from coordinator._analytics_result import combined_noise_std, decode_total
@@ -35,6 +34,7 @@ from coordinator.analytics import (
 from coordinator.server_app import make_server_app
 from department_nodes.analytics import KEY_ANSWER, KEY_NOISE_STD, department_records
 from department_nodes.client_app import make_client_app
+from experiments.inprocess import NodeHandler, WireGrid
 from fedgov import protocol as p
 from fedgov.data import department_ids, load_pooled
 from fedgov.job import TrainJob
@@ -42,8 +42,6 @@ from privacy.budget import Budget, department_ledger
 from privacy.mechanisms import Query, QueryError, exact_answer, plan_answer
 
 DEPARTMENTS = [str(d) for d in department_ids("randhie")]
-
-Handler = Callable[[Message, Context], Message]
 
 
 @pytest.fixture(autouse=True)
@@ -54,55 +52,20 @@ def _task_identity() -> Iterator[None]:
     TaskIdentity._run_id, TaskIdentity._node_id, TaskIdentity._task_id = saved
 
 
-class InProcessGrid(Grid):
-    """Delivers each message to ``handler`` with the destination node's Context."""
+class InProcessGrid(WireGrid):
+    """The in-process engine's grid, every node answered by ``handler``.
 
-    def __init__(self, handler: Handler, num_nodes: int) -> None:
-        self.handler = handler
-        self.contexts = {
-            100 + i: Context(
-                run_id=1,
-                node_id=100 + i,
-                node_config={"partition-id": i, "num-partitions": num_nodes},
-                state=RecordDict(),
-                run_config={},
-            )
-            for i in range(num_nodes)
-        }
+    Nodes in ``silent`` never answer, as departments that went away.
+    """
+
+    def __init__(self, handler: NodeHandler, num_nodes: int) -> None:
+        super().__init__({100 + i: handler for i in range(num_nodes)})
         self.silent: set[int] = set()
 
-    def set_run(self, run_id: int) -> None:  # type: ignore[override]
-        raise NotImplementedError
-
-    @property
-    def run(self):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
-
-    def create_message(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
-
-    def get_node_ids(self) -> Iterable[int]:
-        return list(self.contexts)
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
-        raise NotImplementedError
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
-        raise NotImplementedError
-
-    def send_and_receive(
-        self, messages: Iterable[Message], *, timeout: float | None = None
-    ) -> Iterable[Message]:
-        replies = []
-        for index, message in enumerate(messages):
-            node = message.metadata.dst_node_id
-            if node in self.silent:
-                continue
-            message.metadata.__dict__["_message_id"] = f"message-{index}"
-            reply = self.handler(message, self.contexts[node])
-            reply.metadata.__dict__["_src_node_id"] = node
-            replies.append(reply)
-        return replies
+    def _answer(self, node_id: int, message: Message) -> Message | None:
+        if node_id in self.silent:
+            return None
+        return super()._answer(node_id, message)
 
 
 def _histogram(epsilon: float = 0.5) -> Query:
@@ -194,7 +157,7 @@ def test_departments_over_budget_refuse_and_are_reported(tmp_path: Path) -> None
 
 def test_nobody_answering_gives_no_estimates(tmp_path: Path) -> None:
     grid = _grid(tmp_path)
-    grid.silent = set(grid.contexts)
+    grid.silent = set(grid.get_node_ids())
 
     result = run_query(grid, _histogram(), node_wait=0.0)
 

@@ -1,16 +1,15 @@
 """SecAgg+ rounds run in-process: Flower's real workflow, mod and cryptography.
 
-An in-process Grid delivers each message to the department's ClientApp
-directly (deep-copied, as a wire would), so a whole secure round takes well
+The in-process engine's grid delivers each message to the department's
+ClientApp through Flower's wire format, so a whole secure round takes well
 under a second. Departments' training is replaced by fixed updates, so the
 aggregate can be compared with Flower's own FedAvg over the same updates.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,18 +20,14 @@ from flwr.app import (
     ArrayRecord,
     ConfigRecord,
     Context,
-    Error,
     Message,
     MessageType,
     MetricRecord,
     RecordDict,
 )
 from flwr.clientapp import ClientApp
-from flwr.common.constant import ErrorCode
 from flwr.server.strategy.aggregate import aggregate
 from flwr.server.workflow import SecAggPlusWorkflow
-from flwr.serverapp import Grid
-from flwr.supercore.run import Run
 from flwr.supercore.task_identity import TaskIdentity
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -59,6 +54,7 @@ from department_nodes.secagg import (
     SecureSumRequest,
     handle_secure_round,
 )
+from experiments.inprocess import WireGrid
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
@@ -80,8 +76,8 @@ def _stage(msg: Message) -> str:
     return str(configs.get("stage", "")) if configs is not None else ""
 
 
-class InProcessGrid(Grid):
-    """Delivers messages to ClientApps in this process; ``vanish`` silences nodes.
+class InProcessGrid(WireGrid):
+    """The in-process engine's grid; ``vanish`` silences nodes.
 
     ``vanish[node_id] = stage`` makes that node stop answering from that
     SecAgg+ stage on (``"evaluate"`` too), as a department whose machine went
@@ -95,71 +91,16 @@ class InProcessGrid(Grid):
         vanish: Mapping[int, str] | None = None,
         node_configs: Mapping[int, dict[str, bool | float | int | str]] | None = None,
     ) -> None:
-        self.apps = apps
-        extra = node_configs or {}
-        self.contexts = {
-            node_id: Context(
-                run_id=1,
-                node_id=node_id,
-                node_config={
-                    "partition-id": index,
-                    "num-partitions": len(apps),
-                    **extra.get(node_id, {}),
-                },
-                state=RecordDict(),
-                run_config={},
-            )
-            for index, node_id in enumerate(apps)
-        }
+        super().__init__(apps, node_configs=node_configs)
         self._vanish = dict(vanish or {})
         self._gone: set[int] = set()
 
-    def set_run(self, run: Run) -> None:
-        pass
-
-    @property
-    def run(self) -> Run:
-        return Run.create_empty(1)
-
-    def create_message(
-        self,
-        content: RecordDict,
-        message_type: str,
-        dst_node_id: int,
-        group_id: str,
-        ttl: float | None = None,
-    ) -> Message:
-        return Message(content, dst_node_id, message_type, group_id=group_id, ttl=ttl)
-
-    def get_node_ids(self) -> Iterable[int]:
-        return list(self.apps)
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
-        raise NotImplementedError("send_and_receive delivers directly")
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
-        raise NotImplementedError("send_and_receive delivers directly")
-
-    def send_and_receive(
-        self, messages: Iterable[Message], *, timeout: float | None = None
-    ) -> Iterable[Message]:
-        replies = []
-        for sent in messages:
-            msg = copy.deepcopy(sent)
-            node_id = msg.metadata.dst_node_id
-            if self._vanish.get(node_id) == _stage(msg):
-                self._gone.add(node_id)
-            if node_id in self._gone:
-                continue
-            try:
-                reply = self.apps[node_id](msg, self.contexts[node_id])
-            except Exception as exc:  # Flower's runtimes answer with an error reply
-                reply = Message(
-                    Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason=str(exc)),
-                    reply_to=msg,
-                )
-            replies.append(copy.deepcopy(reply))
-        return replies
+    def _answer(self, node_id: int, message: Message) -> Message | None:
+        if self._vanish.get(node_id) == _stage(message):
+            self._gone.add(node_id)
+        if node_id in self._gone:
+            return None
+        return super()._answer(node_id, message)
 
 
 # -- departments with fixed updates -----------------------------------------------
