@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flwr.serverapp.strategy import (
     FedAvg,
+    FedAvgM,
     FedMedian,
     FedProx,
     FedTrimmedAvg,
@@ -34,6 +35,12 @@ def build_strategy(job: TrainJob, *, num_departments: int) -> Strategy:
     }
     if job.strategy == "fedavg":
         return FedAvg(**common)  # type: ignore[arg-type]
+    if job.strategy == "fedavgm":
+        return FedAvgM(
+            server_learning_rate=job.server_learning_rate,
+            server_momentum=job.server_momentum,
+            **common,  # type: ignore[arg-type]
+        )
     if job.strategy == "fedprox":
         return FedProx(proximal_mu=job.proximal_mu, **common)  # type: ignore[arg-type]
     if job.strategy == "fedmedian":

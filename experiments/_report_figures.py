@@ -235,6 +235,10 @@ def _variants(runs: pd.DataFrame, dataset: str) -> list[tuple[str, pd.DataFrame]
             "FedMedian",
             select(runs, sweep="strategy", dataset=dataset, strategy="fedmedian"),
         ),
+        (
+            "FedAvgM",
+            select(runs, sweep="strategy", dataset=dataset, strategy="fedavgm"),
+        ),
     ]
 
 

@@ -321,6 +321,12 @@ def _variants_section(tables: TidyTables) -> str:
                 ),
             ),
             (
+                "FedAvgM (server momentum 0.5)",
+                select(
+                    tables.runs, sweep="strategy", dataset=dataset, strategy="fedavgm"
+                ),
+            ),
+            (
                 "FedAvg, no DP",
                 select(
                     tables.runs,
@@ -600,6 +606,7 @@ def _findings(tables: TidyTables) -> str:
     for dataset in DATASETS:
         median = select(runs, sweep="strategy", dataset=dataset, strategy="fedmedian")
         prox = select(runs, sweep="strategy", dataset=dataset, strategy="fedprox")
+        momentum = select(runs, sweep="strategy", dataset=dataset, strategy="fedavgm")
         secure = select(runs, sweep="secagg", dataset=dataset)
         metric = PRIMARY[dataset].column
         if median.empty and secure.empty:
@@ -616,7 +623,10 @@ def _findings(tables: TidyTables) -> str:
         lines.append(
             f"* **{dataset}, aggregation:** FedProx is "
             f"{_compare(_mean(prox, metric), base)} FedAvg, FedMedian "
-            f"{median_gap} it{why}, FedAvg under SecAgg+ "
+            f"{median_gap} it{why}, FedAvgM (server momentum) "
+            f"{_compare(_mean(momentum, metric), base)} it (momentum keeps the "
+            "averaged update moving in its recent direction, so what only small "
+            "departments teach builds up faster), FedAvg under SecAgg+ "
             f"{_compare(_mean(secure, metric), base)} plain FedAvg (SecAgg+ only "
             "quantises the weighted sum)."
         )

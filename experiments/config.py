@@ -62,6 +62,8 @@ class StrategyConf:
     proximal_mu: float = 0.01
     trimmed_beta: float = 0.2
     krum_num_malicious: int = 1
+    server_learning_rate: float = 1.0
+    server_momentum: float = 0.5
 
 
 @dataclass(kw_only=True)
@@ -175,6 +177,8 @@ def build_job(cfg: DictConfig) -> tuple[TrainJob, Any]:
         proximal_mu=strategy.proximal_mu,
         trimmed_beta=strategy.trimmed_beta,
         krum_num_malicious=strategy.krum_num_malicious,
+        server_learning_rate=strategy.server_learning_rate,
+        server_momentum=strategy.server_momentum,
         epsilon=privacy.epsilon,
         delta=privacy.delta,
         max_grad_norm=privacy.max_grad_norm,

@@ -19,7 +19,7 @@ from fedgov.errors import ConfigurationError
 
 __all__ = ["PARTITIONS", "SECURE_STRATEGIES", "STRATEGIES", "TrainJob"]
 
-STRATEGIES = ("fedavg", "fedprox", "fedmedian", "fedtrimmedavg", "krum")
+STRATEGIES = ("fedavg", "fedavgm", "fedprox", "fedmedian", "fedtrimmedavg", "krum")
 # Under SecAgg+ the coordinator sees only the weighted sum of the updates;
 # median, trimmed mean and Krum need the individual updates.
 SECURE_STRATEGIES = ("fedavg", "fedprox")
@@ -48,6 +48,8 @@ class TrainJob:
     proximal_mu: float = 0.01
     trimmed_beta: float = 0.2
     krum_num_malicious: int = 1
+    server_learning_rate: float = 1.0
+    server_momentum: float = 0.5
     model: str = "mlp"
     hidden: str = "32"
     local_epochs: int = 1
@@ -90,6 +92,8 @@ class TrainJob:
         rule(self.proximal_mu >= 0, "proximal_mu", "must be >= 0")
         rule(0 <= self.trimmed_beta < 0.5, "trimmed_beta", "must lie in [0, 0.5)")
         rule(self.krum_num_malicious >= 0, "krum_num_malicious", "must be >= 0")
+        rule(self.server_learning_rate > 0, "server_learning_rate", "must be > 0")
+        rule(0 <= self.server_momentum < 1, "server_momentum", "must lie in [0, 1)")
         if self.epsilon is not None:
             rule(
                 math.isfinite(self.epsilon) and self.epsilon > 0,

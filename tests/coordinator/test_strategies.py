@@ -1,0 +1,80 @@
+"""Every strategy name builds Flower's own strategy, with the job's parameters."""
+
+from __future__ import annotations
+
+import pytest
+from flwr.serverapp.strategy import (
+    FedAvg,
+    FedAvgM,
+    FedMedian,
+    FedProx,
+    FedTrimmedAvg,
+    Krum,
+)
+
+from coordinator.strategies import build_strategy
+from fedgov.errors import ConfigurationError
+from fedgov.job import STRATEGIES, TrainJob
+
+EXPECTED = {
+    "fedavg": FedAvg,
+    "fedavgm": FedAvgM,
+    "fedprox": FedProx,
+    "fedmedian": FedMedian,
+    "fedtrimmedavg": FedTrimmedAvg,
+    "krum": Krum,
+}
+
+
+def test_every_strategy_name_is_built() -> None:
+    assert set(EXPECTED) == set(STRATEGIES)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_a_strategy_samples_every_department(name: str) -> None:
+    # Prepare
+    job = TrainJob(strategy=name)
+
+    # Execute
+    strategy = build_strategy(job, num_departments=6)
+
+    # Assert: exactly Flower's class, every department every round
+    assert type(strategy) is EXPECTED[name]
+    assert strategy.fraction_train == 1.0
+    assert strategy.min_train_nodes == 6
+    assert strategy.min_available_nodes == 6
+
+
+def test_fedavgm_takes_the_jobs_server_step_and_momentum() -> None:
+    job = TrainJob(strategy="fedavgm", server_learning_rate=0.7, server_momentum=0.3)
+
+    strategy = build_strategy(job, num_departments=3)
+
+    assert isinstance(strategy, FedAvgM)
+    assert strategy.server_learning_rate == 0.7
+    assert strategy.server_momentum == 0.3
+
+
+def test_fedprox_takes_the_jobs_proximal_term() -> None:
+    strategy = build_strategy(
+        TrainJob(strategy="fedprox", proximal_mu=0.2), num_departments=3
+    )
+
+    assert isinstance(strategy, FedProx)
+    assert strategy.proximal_mu == 0.2
+
+
+@pytest.mark.parametrize(
+    ("changes", "argument"),
+    [
+        ({"server_momentum": 1.0}, "server_momentum"),
+        ({"server_momentum": -0.1}, "server_momentum"),
+        ({"server_learning_rate": 0.0}, "server_learning_rate"),
+        ({"strategy": "fedadam"}, "strategy"),
+    ],
+)
+def test_bad_strategy_parameters_name_the_argument(
+    changes: dict[str, object], argument: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=argument):
+        TrainJob(**changes)  # type: ignore[arg-type]
