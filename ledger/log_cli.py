@@ -14,11 +14,11 @@ the command line). ``verify`` is the auditor's offline check of an export.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fedgov._signals import wait_for_stop_signal
 from fedgov.errors import ConfigurationError
 from ledger._transport import ServerTLS
 from ledger.export import verify_export
@@ -123,8 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
             signing = "signs heads" if log.signer else "no signing key"
             store = log.store
             print(f"{server.target} 0x{store.log_id.hex()} {store.actor}: {signing}")
-        with contextlib.suppress(KeyboardInterrupt):
-            server.wait()
+        wait_for_stop_signal()
     for store in stores:
         store.close()
     return 0

@@ -291,10 +291,6 @@ class LogServer:
         """Stop serving; in-flight calls get ``grace_s`` seconds to finish."""
         self._server.stop(grace_s).wait()
 
-    def wait(self) -> None:
-        """Block until the server stops (for a server process's main thread)."""
-        self._server.wait_for_termination()
-
     def __enter__(self) -> LogServer:
         self.start()
         return self

@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fedgov._signals import wait_for_stop_signal
 from fedgov.errors import ConfigurationError
 from ledger.chain import AnvilProcess, Chain
 from ledger.chain_roles import Roles
@@ -314,10 +313,7 @@ def _node(args: argparse.Namespace) -> int:
         print(f"export {CONTRACT_ENV}={deployment['consultation']}")
         print("dev accounts: 0 admin, 1 registrar, 2 relayer (--dev-account N)")
         print("Ctrl-C stops the node; its state is kept for the next start")
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
-        stop.wait()
+        wait_for_stop_signal()
     return 0
 
 
