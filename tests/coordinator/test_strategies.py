@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from flwr.serverapp.strategy import (
-    FedAvg,
-    FedAvgM,
-    FedMedian,
-    FedProx,
-    FedTrimmedAvg,
-    Krum,
-)
+from flwr.serverapp import strategy as flower
 
 from coordinator.strategies import build_strategy
 from fedgov.errors import ConfigurationError
 from fedgov.job import STRATEGIES, TrainJob
 
 EXPECTED = {
-    "fedavg": FedAvg,
-    "fedavgm": FedAvgM,
-    "fedprox": FedProx,
-    "fedmedian": FedMedian,
-    "fedtrimmedavg": FedTrimmedAvg,
-    "krum": Krum,
+    "fedavg": flower.FedAvg,
+    "fedavgm": flower.FedAvgM,
+    "fedprox": flower.FedProx,
+    "fedmedian": flower.FedMedian,
+    "fedtrimmedavg": flower.FedTrimmedAvg,
+    "krum": flower.Krum,
 }
 
 
@@ -50,7 +43,7 @@ def test_fedavgm_takes_the_jobs_server_step_and_momentum() -> None:
 
     strategy = build_strategy(job, num_departments=3)
 
-    assert isinstance(strategy, FedAvgM)
+    assert isinstance(strategy, flower.FedAvgM)
     assert strategy.server_learning_rate == 0.7
     assert strategy.server_momentum == 0.3
 
@@ -60,7 +53,7 @@ def test_fedprox_takes_the_jobs_proximal_term() -> None:
         TrainJob(strategy="fedprox", proximal_mu=0.2), num_departments=3
     )
 
-    assert isinstance(strategy, FedProx)
+    assert isinstance(strategy, flower.FedProx)
     assert strategy.proximal_mu == 0.2
 
 
