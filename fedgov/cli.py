@@ -57,13 +57,28 @@ def _top_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PACKAGES = (
+    "fedgov",
+    "coordinator",
+    "department_nodes",
+    "privacy",
+    "ledger",
+    "experiments",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fedgov`` with ``argv`` (default: the process arguments)."""
     top_args = _top_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    # fedgov's own packages speak at INFO; libraries (Flower's database
+    # migrations, Ray, ...) only from WARNING on, unless --verbose.
     logging.basicConfig(
-        level=logging.DEBUG if top_args.verbose else logging.INFO,
+        level=logging.DEBUG if top_args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not top_args.verbose:
+        for package in _PACKAGES:
+            logging.getLogger(package).setLevel(logging.INFO)
     module_name, text = COMMANDS[top_args.command]
     module = cast(_CommandModule, importlib.import_module(module_name))
     parser = argparse.ArgumentParser(
