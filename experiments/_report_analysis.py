@@ -22,6 +22,7 @@ __all__ = [
     "Metric",
     "Panel",
     "Target",
+    "Variant",
     "department_table",
     "engine_check",
     "epsilon_label",
@@ -29,6 +30,7 @@ __all__ = [
     "select",
     "spread",
     "target_table",
+    "variants",
 ]
 
 DATASETS = ("adult", "randhie")
@@ -135,6 +137,44 @@ def select(frame: pd.DataFrame, **equal: object) -> pd.DataFrame:
             return frame.iloc[0:0]
         mask &= (frame[column] == value).to_numpy()
     return frame[mask]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running the main job, as the table (``name``) and figures call it."""
+
+    name: str
+    short: str
+    runs: pd.DataFrame
+
+
+def variants(
+    runs: pd.DataFrame, dataset: str, *, non_private: bool = False
+) -> list[Variant]:
+    """The epsilon-1 variants compared with FedAvg (and FedAvg without DP)."""
+
+    def strategy(name: str) -> pd.DataFrame:
+        return select(runs, sweep="strategy", dataset=dataset, strategy=name)
+
+    def fedavg(epsilon: float) -> pd.DataFrame:
+        return select(
+            runs, sweep="epsilon", kind="federated", dataset=dataset, epsilon=epsilon
+        )
+
+    found = [
+        Variant("FedAvg", "FedAvg", fedavg(1.0)),
+        Variant(
+            "FedAvg + SecAgg+",
+            "FedAvg\n+SecAgg+",
+            select(runs, sweep="secagg", dataset=dataset),
+        ),
+        Variant("FedProx (mu 0.01)", "FedProx", strategy("fedprox")),
+        Variant("FedMedian", "FedMedian", strategy("fedmedian")),
+        Variant("FedAvgM (server momentum 0.5)", "FedAvgM", strategy("fedavgm")),
+    ]
+    if non_private:
+        found.append(Variant("FedAvg, no DP", "FedAvg\nno DP", fedavg(math.inf)))
+    return found
 
 
 def spread(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from experiments._report_analysis import (
     epsilon_points,
     select,
     spread,
+    variants,
 )
 from experiments.results import TidyTables
 
@@ -219,27 +220,7 @@ def _rounds_figure(tables: TidyTables, path: Path) -> bool:
 
 def _variants(runs: pd.DataFrame, dataset: str) -> list[tuple[str, pd.DataFrame]]:
     """The epsilon-1 variants compared in the strategy and cost figures."""
-    return [
-        (
-            "FedAvg",
-            select(
-                runs, sweep="epsilon", kind="federated", dataset=dataset, epsilon=1.0
-            ),
-        ),
-        ("FedAvg\n+SecAgg+", select(runs, sweep="secagg", dataset=dataset)),
-        (
-            "FedProx",
-            select(runs, sweep="strategy", dataset=dataset, strategy="fedprox"),
-        ),
-        (
-            "FedMedian",
-            select(runs, sweep="strategy", dataset=dataset, strategy="fedmedian"),
-        ),
-        (
-            "FedAvgM",
-            select(runs, sweep="strategy", dataset=dataset, strategy="fedavgm"),
-        ),
-    ]
+    return [(v.short, v.runs) for v in variants(runs, dataset)]
 
 
 def _dots(ax: Axes, groups: list[tuple[str, pd.Series]], color: str) -> None:

@@ -25,6 +25,7 @@ from experiments._report_analysis import (
     select,
     spread,
     target_table,
+    variants,
 )
 from experiments.results import TidyTables
 
@@ -296,54 +297,14 @@ def _variants_section(tables: TidyTables) -> str:
     rows = []
     for dataset in DATASETS:
         metric = PRIMARY[dataset]
-        variants = (
-            (
-                "FedAvg",
-                select(
-                    tables.runs,
-                    sweep="epsilon",
-                    kind="federated",
-                    dataset=dataset,
-                    epsilon=1.0,
-                ),
-            ),
-            ("FedAvg + SecAgg+", select(tables.runs, sweep="secagg", dataset=dataset)),
-            (
-                "FedProx (mu 0.01)",
-                select(
-                    tables.runs, sweep="strategy", dataset=dataset, strategy="fedprox"
-                ),
-            ),
-            (
-                "FedMedian",
-                select(
-                    tables.runs, sweep="strategy", dataset=dataset, strategy="fedmedian"
-                ),
-            ),
-            (
-                "FedAvgM (server momentum 0.5)",
-                select(
-                    tables.runs, sweep="strategy", dataset=dataset, strategy="fedavgm"
-                ),
-            ),
-            (
-                "FedAvg, no DP",
-                select(
-                    tables.runs,
-                    sweep="epsilon",
-                    kind="federated",
-                    dataset=dataset,
-                    epsilon=math.inf,
-                ),
-            ),
-        )
-        for name, frame in variants:
+        for variant in variants(tables.runs, dataset, non_private=True):
+            frame = variant.runs
             if frame.empty:
                 continue
             rows.append(
                 {
                     "dataset": dataset,
-                    "variant": name,
+                    "variant": variant.name,
                     "metric": frame[metric.column].mean(),
                     "std": frame[metric.column].std(),
                     "cpu": frame["cpu_seconds"].mean(),

@@ -122,10 +122,6 @@ class WireGrid(Grid):
         """Department k (Flower's partition id k) as node 1000 + k."""
         return cls({_FIRST_NODE_ID + k: app for k, app in enumerate(apps)})
 
-    def context(self, node_id: int) -> Context:
-        """The Context a node's ClientApp sees (its state persists across rounds)."""
-        return self._contexts[node_id]
-
     def set_run(self, run: Run) -> None:
         self._run = run
 

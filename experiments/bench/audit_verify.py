@@ -21,29 +21,20 @@ import argparse
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flwr.app import Context, Message
 
+from experiments.bench._chains import chain_on
 from ledger.audit import AuditEnvironment, PlaintextKeyWarning, verify_audit
-from ledger.chain import AnvilProcess, Chain, find_anvil
+from ledger.chain import find_anvil
 from tests.ledger.audit._federation import run_job, small_job
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from flwr.clientapp.typing import Mod
-
-
-@contextmanager
-def _chain(backend: str) -> Iterator[Chain]:
-    if backend == "embedded":
-        yield Chain.embedded()
-        return
-    with AnvilProcess() as anvil:
-        yield Chain.connect(anvil.url, accounts=anvil.accounts)
 
 
 class _Timed:
@@ -76,7 +67,7 @@ class _Timed:
 
 
 def _bench(backend: str, departments: int, rounds: int) -> None:
-    with _chain(backend) as chain, tempfile.TemporaryDirectory() as tmp:
+    with chain_on(backend) as chain, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         job = small_job(job_id="bench", num_departments=departments, num_rounds=rounds)
         names = [f"dept-{i}" for i in range(departments)]

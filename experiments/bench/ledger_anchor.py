@@ -20,31 +20,22 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from experiments.bench._chains import chain_on
 from fedgov.types import ActorId, DatasetId, JobId
 from ledger.anchor import Anchorer, AnchorPolicy
 from ledger.anchor_registry import AnchorRegistry
-from ledger.chain import AnvilProcess, Chain, find_anvil
+from ledger.chain import Chain, find_anvil
 from ledger.chain_roles import Roles
 from ledger.records import Action, AuditRecord, Role
 from ledger.store import LogStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from eth_account.signers.local import LocalAccount
-
-
-@contextmanager
-def _chain(backend: str) -> Iterator[Chain]:
-    if backend == "embedded":
-        yield Chain.embedded()
-        return
-    with AnvilProcess() as anvil:
-        yield Chain.connect(anvil.url, accounts=anvil.accounts)
 
 
 def _setup(chain: Chain) -> tuple[AnchorRegistry, LocalAccount, LocalAccount]:
@@ -72,7 +63,7 @@ def _records(actor: str, start: int, count: int) -> list[AuditRecord]:
 
 def per_record(backend: str, records: int, workdir: Path) -> float:
     """Transactions (= records) per second, anchoring after every record."""
-    with _chain(backend) as chain:
+    with chain_on(backend) as chain:
         registry, admin, department = _setup(chain)
         store = LogStore(workdir / f"{backend}-per-record.db", actor=department.address)
         batch = _records(department.address, 0, records)
@@ -89,7 +80,7 @@ def batched(
     backend: str, seconds: float, batch_size: int, workdir: Path
 ) -> tuple[float, int, int]:
     """(records/s, records, anchors) with an Anchorer anchoring every second."""
-    with _chain(backend) as chain:
+    with chain_on(backend) as chain:
         registry, admin, department = _setup(chain)
         store = LogStore(workdir / f"{backend}-batched.db", actor=department.address)
         policy = AnchorPolicy(interval_s=1.0, every_records=10**9, poll_s=0.05)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,7 +32,8 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from web3.types import RPCEndpoint
 
-from ledger.chain import AnvilProcess, Chain, find_anvil
+from experiments.bench._chains import chain_on
+from ledger.chain import Chain, find_anvil
 from ledger.chain_roles import Roles
 from ledger.records import Role
 from ledger.voting import blind_rsa, resident
@@ -45,7 +45,7 @@ from ledger.voting.roll import Roll
 from ledger.voting.tally import retally
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from Crypto.PublicKey.RSA import RsaKey
     from eth_account.signers.local import LocalAccount
@@ -58,15 +58,6 @@ _HOUR = 3_600
 # SHA-256 hash 65 bytes (3 words): 60 + 12 per word, plus a STATICCALL (100).
 _KECCAK_NODE_GAS = 30 + 6 * 2
 _SEND_BATCH = 200
-
-
-@contextmanager
-def _chain(backend: str) -> Iterator[Chain]:
-    if backend == "embedded":
-        yield Chain.embedded()
-        return
-    with AnvilProcess() as anvil:
-        yield Chain.connect(anvil.url, accounts=anvil.accounts)
 
 
 @dataclass
@@ -101,7 +92,7 @@ def _open(setup: _Setup, *, issuance_s: int = _HOUR) -> ConsultationInfo:
 def end_to_end(backend: str, ballots: int, key: RsaKey) -> dict[str, float]:
     """Ballots/s through the product's path, and mean gas per transaction kind."""
     names = [f"r{i}" for i in range(ballots)]
-    with _chain(backend) as chain:
+    with chain_on(backend) as chain:
         setup = _set_up(chain, Roll.build(names), key)
         info = _open(setup, issuance_s=24 * _HOUR)
         relayer = setup.relayers[0]
@@ -150,7 +141,7 @@ def _gas(chain: Chain, transaction_hash: bytes) -> int:
 def roll_depth_gas(key: RsaKey) -> dict[str, float]:
     """Gas of one credential record for a roll of 2 and one of 65,536 residents."""
     results: dict[str, float] = {}
-    with _chain("embedded") as chain:
+    with chain_on("embedded") as chain:
         for size in (2, 65_536):
             roll = Roll.build(f"r{i}" for i in range(size))
             setup = _set_up(chain, roll, key)
@@ -243,7 +234,7 @@ def at_scale(ballots: int, block_txs: int, key: RsaKey) -> dict[str, float]:
     """Cast ``ballots`` on anvil in big blocks, then time the public re-tally."""
     names = [f"r{i}" for i in range(ballots)]
     roll = Roll.build(names)
-    with _chain("anvil") as chain:
+    with chain_on("anvil") as chain:
         setup = _set_up(chain, roll, key)
         info = _open(setup)
         _rpc(chain, "evm_setAutomine", [False])

@@ -12,14 +12,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ledger.audit._fields import AGGREGATION, SECURE_AGGREGATION
+from ledger.audit.report import Check
 from ledger.records import ZERO_HASH, Action, AuditRecord
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from ledger.audit._log_checks import AuditedLog
+    from ledger.audit._log_checks import AuditedLog, Findings
 
-__all__ = ["DepartmentLogs", "Ref", "as_float", "hex_or_empty", "is_secure", "same"]
+__all__ = [
+    "DepartmentLogs",
+    "Ref",
+    "as_float",
+    "check_reported_spend",
+    "hex_or_empty",
+    "is_secure",
+    "same",
+]
 
 
 def same(a: float, b: float) -> bool:
@@ -36,6 +45,38 @@ def as_float(details: Mapping[str, str], key: str) -> float | None:
         return float(details[key])
     except (KeyError, ValueError):
         return None
+
+
+def check_reported_spend(
+    out: Findings,
+    *,
+    department: str,
+    what: str,
+    spend: Ref,
+    reported: Ref,
+    reported_in: str,
+    keys: Sequence[tuple[str, str]],
+) -> None:
+    """Fail where the department's budget_spend differs from what it reported.
+
+    ``keys`` pairs a field of the department's spend record with the field of
+    the coordinator's record (``reported``, in the log ``reported_in``) that
+    must hold the same epsilon.
+    """
+    for theirs_key, ours_key in keys:
+        theirs = as_float(spend.record.details, theirs_key)
+        ours = as_float(reported.record.details, ours_key)
+        if theirs is None or ours is None or not same(theirs, ours):
+            out.fail(
+                Check.BUDGET,
+                spend.log.label,
+                f"{department} logged {theirs_key} "
+                f"{spend.record.details.get(theirs_key)} for {what}, the coordinator "
+                f"recorded it reporting {ours_key} "
+                f"{reported.record.details.get(ours_key)} (record {reported.index} "
+                f"of {reported_in})",
+                index=spend.index,
+            )
 
 
 def is_secure(record: AuditRecord) -> bool:

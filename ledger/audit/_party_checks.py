@@ -39,6 +39,7 @@ from ledger.audit._index import (
     DepartmentLogs,
     Ref,
     as_float,
+    check_reported_spend,
     hex_or_empty,
     is_secure,
     same,
@@ -585,19 +586,15 @@ def _check_training_records(
             index=match.index,
         )
         return
-    spend = spends[-1]
-    for key in ("epsilon-job", "epsilon-total"):
-        theirs = as_float(spend.record.details, key)
-        ours = as_float(record.details, key)
-        if theirs is None or ours is None or not same(theirs, ours):
-            out.fail(
-                Check.BUDGET,
-                spend.log.label,
-                f"{name} logged {key} {spend.record.details.get(key)} for {what}, the "
-                f"coordinator recorded it reporting {record.details.get(key)} "
-                f"(record {ref.index} of {run.log.label})",
-                index=spend.index,
-            )
+    check_reported_spend(
+        out,
+        department=name,
+        what=what,
+        spend=spends[-1],
+        reported=ref,
+        reported_in=run.log.label,
+        keys=(("epsilon-job", "epsilon-job"), ("epsilon-total", "epsilon-total")),
+    )
 
 
 def _unclaimed_updates(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ledger.audit._fields import ENTRY_DEPARTMENT, ENTRY_QUERY, PHASE_QUERY
-from ledger.audit._index import Ref, as_float, same
+from ledger.audit._index import Ref, check_reported_spend
 from ledger.audit.report import Check
 from ledger.records import Action, Role
 
@@ -185,22 +185,15 @@ def _check_answer(
     spend = latest.get(Action.BUDGET_SPEND)
     if spend is None:
         return
-    for theirs_key, ours_key in (
-        ("epsilon-job", "epsilon-query"),
-        ("epsilon-total", "epsilon-total"),
-    ):
-        theirs = as_float(spend.record.details, theirs_key)
-        ours = as_float(record.details, ours_key)
-        if theirs is None or ours is None or not same(theirs, ours):
-            out.fail(
-                Check.BUDGET,
-                spend.log.label,
-                f"{name} logged {theirs_key} {spend.record.details.get(theirs_key)} "
-                f"for {what}, the coordinator recorded it reporting {ours_key} "
-                f"{record.details.get(ours_key)} (record {ref.index} of "
-                f"{run.log.label})",
-                index=spend.index,
-            )
+    check_reported_spend(
+        out,
+        department=name,
+        what=what,
+        spend=spend,
+        reported=ref,
+        reported_in=run.log.label,
+        keys=(("epsilon-job", "epsilon-query"), ("epsilon-total", "epsilon-total")),
+    )
 
 
 def _unclaimed_answers(
