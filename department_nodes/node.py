@@ -35,7 +35,7 @@ from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
-from privacy.accounting import epsilon_spent
+from privacy.accounting import history_epsilon
 from privacy.budget import Budget, department_ledger
 from privacy.errors import BudgetExceeded
 
@@ -152,6 +152,7 @@ class DepartmentNode:
                 sample_rate=_number(saved, "sample-rate"),
                 steps_per_round=int(_number(saved, "steps-per-round")),
                 noise_multiplier=noise if noise > 0 else None,
+                accountant=self.job.accountant,
             )
         plan = plan_local_training(
             num_examples=self.data.num_train_examples(),
@@ -160,6 +161,7 @@ class DepartmentNode:
             num_rounds=self.job.num_rounds,
             epsilon=self.job.epsilon,
             delta=self.job.delta,
+            accountant=self.job.accountant,
         )
         self._state[key] = ConfigRecord(
             {
@@ -255,6 +257,7 @@ class DepartmentNode:
                 record = self.ledger.charge(
                     self.job.dataset,
                     spend,
+                    accountant=plan.accountant,
                     kind="train_round",
                     job_id=self.job.job_id,
                     round=server_round,
@@ -289,8 +292,12 @@ class DepartmentNode:
         status = self.ledger.status(self.job.dataset) if spend is not None else None
         job_epsilon = 0.0
         if status is not None:
-            job_epsilon = epsilon_spent(
-                [r.spend for r in status.history if r.job_id == self.job.job_id],
+            job_epsilon = history_epsilon(
+                [
+                    (r.spend, r.accountant)
+                    for r in status.history
+                    if r.job_id == self.job.job_id
+                ],
                 delta=self.job.delta,
             )
         metrics: dict[str, float | int] = {

@@ -17,7 +17,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from fedgov.job import TrainJob
+from fedgov.job import TrainJob, parse_accountant
 
 __all__ = [
     "DatasetConf",
@@ -73,6 +73,7 @@ class PrivacyConf:
     _target_: str = "experiments.config.PrivacyConf"
     epsilon: float | None = 1.0
     delta: float = 1e-5
+    accountant: str = "pld"
     max_grad_norm: float = 1.0
     budget_epsilon: float = 8.0
     secure_rng: bool = True
@@ -181,6 +182,7 @@ def build_job(cfg: DictConfig) -> tuple[TrainJob, Any]:
         server_momentum=strategy.server_momentum,
         epsilon=privacy.epsilon,
         delta=privacy.delta,
+        accountant=parse_accountant(privacy.accountant),
         max_grad_norm=privacy.max_grad_norm,
         budget_epsilon=privacy.budget_epsilon,
         secure_rng=privacy.secure_rng,

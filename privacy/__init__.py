@@ -12,11 +12,13 @@ from fedgov._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from privacy.accounting import (
+        PLD_DISCRETIZATION,
         RDP_ORDERS,
         GaussianSpend,
         calibrate_noise_multiplier,
         epsilon_spent,
         gaussian_query_spend,
+        history_epsilon,
     )
     from privacy.at_rest import (
         AtRestKey,
@@ -88,6 +90,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_AGGREGATE_OPS",
+    "PLD_DISCRETIZATION",
     "RDP_ORDERS",
     "AtRestKey",
     "BoundaryGuard",
@@ -138,6 +141,7 @@ __all__ = [
     "dump_keys",
     "epsilon_spent",
     "gaussian_query_spend",
+    "history_epsilon",
     "key_source_from_spec",
     "load_keys",
     "open_sealed",
@@ -149,6 +153,7 @@ __all__ = [
 
 _EXPORTS: dict[str, str] = {
     "DEFAULT_AGGREGATE_OPS": "privacy.boundary",
+    "PLD_DISCRETIZATION": "privacy.accounting",
     "RDP_ORDERS": "privacy.accounting",
     "AtRestKey": "privacy.at_rest",
     "BoundaryGuard": "privacy.boundary",
@@ -199,6 +204,7 @@ _EXPORTS: dict[str, str] = {
     "dump_keys": "privacy.pseudonymize",
     "epsilon_spent": "privacy.accounting",
     "gaussian_query_spend": "privacy.accounting",
+    "history_epsilon": "privacy.accounting",
     "key_source_from_spec": "privacy.at_rest",
     "load_keys": "privacy.pseudonymize",
     "open_sealed": "privacy.at_rest",

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from fedgov import protocol as p
 from fedgov.types import ActorId, DatasetId, JobId, RunId
 from ledger.audit._fields import (
+    ACCOUNTANT,
     ENTRY_DEPARTMENT,
     ENTRY_QUERY,
     MAX_REASON_CHARS,
@@ -172,6 +173,7 @@ def department_query_records(
             "noise-multiplier": number_text(plan.spend.noise_multiplier),
             "sample-rate": number_text(plan.spend.sample_rate),
             "steps": number_text(plan.spend.steps),
+            ACCOUNTANT: plan.accountant.value,
             # A query is a job of one spend: its epsilon is the job's.
             "epsilon-job": number_text(epsilon),
             **{key: number_text(figures[key]) for key in _REPORTED if key in figures},

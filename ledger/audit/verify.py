@@ -133,10 +133,13 @@ def _spans(role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
 def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:
     # Imported here: the accountant pulls in Opacus and torch (seconds), and
     # is needed only when a log holds budget_spend records.
-    from privacy.accounting import GaussianSpend, epsilon_spent
+    from privacy.accounting import GaussianSpend, history_epsilon
 
-    return epsilon_spent(
-        [GaussianSpend(noise, rate, steps) for noise, rate, steps in mechanisms],
+    return history_epsilon(
+        [
+            (GaussianSpend(noise, rate, steps), accountant)
+            for noise, rate, steps, accountant in mechanisms
+        ],
         delta=delta,
     )
 
