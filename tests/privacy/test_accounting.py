@@ -227,7 +227,9 @@ def test_more_noise_never_costs_more(low: float, factor: float, q: float) -> Non
 
 @settings(max_examples=10, deadline=None)
 @given(sigma=_SIGMA, low=_RATE, factor=st.floats(min_value=1.01, max_value=4.0))
-def test_sampling_more_never_costs_less(sigma: float, low: float, factor: float) -> None:
+def test_sampling_more_never_costs_less(
+    sigma: float, low: float, factor: float
+) -> None:
     rare = GaussianSpend(noise_multiplier=sigma, sample_rate=low, steps=20)
     often = GaussianSpend(
         noise_multiplier=sigma, sample_rate=min(1.0, low * factor), steps=20
@@ -293,7 +295,7 @@ def test_invalid_spends_name_the_argument(
 
 def test_an_unknown_accountant_is_named() -> None:
     spend = GaussianSpend(noise_multiplier=1.0, sample_rate=0.1, steps=1)
-    with pytest.raises(ConfigurationError, match="accountant.*'zcdp'") as info:
+    with pytest.raises(ConfigurationError, match=r"accountant.*'zcdp'") as info:
         epsilon_spent([spend], delta=1e-5, accountant="zcdp")
     assert info.value.argument == "accountant"
     with pytest.raises(ConfigurationError, match="'zcdp'"):
