@@ -310,6 +310,24 @@ def test_wire_form_round_trips_and_is_revalidated() -> None:
         Query.from_config({**config, "epsilon": "lots"})
 
 
+def test_the_accountant_travels_with_the_query_and_defaults_to_pld() -> None:
+    # Prepare
+    rdp = _query(accountant="rdp")
+    config = rdp.to_config()
+
+    # Act
+    older = {k: v for k, v in config.items() if k != "accountant"}
+
+    # Assert: named on the wire; a coordinator older than the key gets PLD
+    assert config["accountant"] == "rdp"
+    assert Query.from_config(config).accountant is RDP
+    assert Query.from_config(older).accountant is PLD
+    assert plan_answer(rdp).accountant is RDP
+    assert plan_answer(rdp).spend.noise_multiplier > (
+        plan_answer(_query()).spend.noise_multiplier
+    )
+
+
 def test_defaults_and_shape() -> None:
     histogram = _query(group_by="female")
     quantiles = _query("quantiles", column="xage", quantiles=(0.5,))
