@@ -31,7 +31,7 @@ from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
 from fedgov.cli import main
 from fedgov.data import department_ids
-from fedgov.job import TrainJob
+from fedgov.job import Accountant, TrainJob
 from fedgov.models import build_model
 from privacy.budget import department_ledger
 from privacy.mechanisms import Predicate, Query
@@ -73,6 +73,9 @@ def test_arguments_build_the_query() -> None:
     quantiles = build_query(_parse(["quantiles", "--dataset", "randhie", "--column",
                                     "xage", "--epsilon", "1"]))  # fmt: skip
     assert quantiles.quantiles == (0.25, 0.5, 0.75)
+    assert query.accountant is Accountant.PLD
+    rdp = build_query(_parse([*HISTOGRAM, "--accountant", "rdp"]))
+    assert rdp.accountant is Accountant.RDP
 
 
 @pytest.mark.parametrize(
