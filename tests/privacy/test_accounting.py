@@ -200,9 +200,12 @@ def test_calibration_round_trips_just_below_the_target(
 
 
 def test_pld_calibrates_less_noise_than_rdp_for_the_same_epsilon() -> None:
-    settings_ = {"epsilon": 1.0, "delta": 1e-5, "sample_rate": 0.02, "steps": 500}
-    pld = calibrate_noise_multiplier(**settings_, accountant=PLD)  # type: ignore[arg-type]
-    rdp = calibrate_noise_multiplier(**settings_, accountant=RDP)  # type: ignore[arg-type]
+    pld, rdp = (
+        calibrate_noise_multiplier(
+            epsilon=1.0, delta=1e-5, sample_rate=0.02, steps=500, accountant=a
+        )
+        for a in (PLD, RDP)
+    )
     assert pld < 0.95 * rdp
 
 
