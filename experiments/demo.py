@@ -35,7 +35,7 @@ from experiments.baselines import BaselineResult, centralized_reference
 from fedgov.job import TrainJob
 from ledger.audit import AuditEnvironment, AuditReport
 from ledger.chain import Chain
-from ledger.voting import ConsultationReport, run_consultation
+from ledger.voting import RehearsalReport, rehearse_consultation
 from privacy.budget import department_ledger
 from privacy.mechanisms import Query
 
@@ -51,7 +51,7 @@ class DemoResult:
     record: RunRecord
     query: QueryResult
     audit: AuditReport
-    consultation: ConsultationReport
+    consultation: RehearsalReport
 
     @property
     def ok(self) -> bool:
@@ -246,7 +246,7 @@ def run_demo(
     print(
         f"\n[6/6] community consultation: {residents} residents on the same chain ..."
     )
-    consultation = run_consultation(
+    consultation = rehearse_consultation(
         chain, residents=residents, progress=lambda line: None
     )
     print(f"  question: {consultation.question}")

@@ -66,10 +66,10 @@ if TYPE_CHECKING:
         RollEntry,
         RollProof,
     )
-    from ledger.voting.simulation import (
-        ConsultationReport,
+    from ledger.voting.rehearsal import (
+        RehearsalReport,
         Rejection,
-        run_consultation,
+        rehearse_consultation,
     )
     from ledger.voting.tally import (
         Retally,
@@ -86,7 +86,7 @@ __all__ = [
     "ConsultationContract",
     "ConsultationEvents",
     "ConsultationInfo",
-    "ConsultationReport",
+    "RehearsalReport",
     "ConsultationState",
     "CredentialError",
     "CredentialRequest",
@@ -116,7 +116,7 @@ __all__ = [
     "request_credential",
     "retally",
     "reveal_ballot",
-    "run_consultation",
+    "rehearse_consultation",
     "save_credential_key",
     "verify_tally",
 ]
@@ -130,7 +130,7 @@ _EXPORTS: dict[str, str] = {
     "ConsultationContract": "ledger.voting.consultation",
     "ConsultationEvents": "ledger.voting.consultation",
     "ConsultationInfo": "ledger.voting.consultation",
-    "ConsultationReport": "ledger.voting.simulation",
+    "RehearsalReport": "ledger.voting.rehearsal",
     "ConsultationState": "ledger.voting.consultation",
     "CredentialError": "ledger.voting.errors",
     "CredentialRequest": "ledger.voting.resident",
@@ -140,7 +140,7 @@ _EXPORTS: dict[str, str] = {
     "ReceiptCheck": "ledger.voting.receipt",
     "ReceiptError": "ledger.voting.errors",
     "Registrar": "ledger.voting.registrar",
-    "Rejection": "ledger.voting.simulation",
+    "Rejection": "ledger.voting.rehearsal",
     "Retally": "ledger.voting.tally",
     "Roll": "ledger.voting.roll",
     "RollEntry": "ledger.voting.roll",
@@ -160,7 +160,7 @@ _EXPORTS: dict[str, str] = {
     "request_credential": "ledger.voting.resident",
     "retally": "ledger.voting.tally",
     "reveal_ballot": "ledger.voting.resident",
-    "run_consultation": "ledger.voting.simulation",
+    "rehearse_consultation": "ledger.voting.rehearsal",
     "save_credential_key": "ledger.voting.registrar",
     "verify_tally": "ledger.voting.tally",
 }

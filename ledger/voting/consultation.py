@@ -156,6 +156,15 @@ class ConsultationState:
         """Ballots committed but (so far) never revealed."""
         return self.committed - self.revealed
 
+    @property
+    def off_record(self) -> int:
+        """Ballots beyond the recorded credentials: credentials signed off the record.
+
+        Issuance closes when the commit window opens, so any excess can only
+        come from the registrar's key signing credentials it never recorded.
+        """
+        return max(0, self.committed - self.issued)
+
 
 @dataclass(frozen=True)
 class BallotRecord:
@@ -293,15 +302,22 @@ class ConsultationContract:
         proof: RollProof,
         *,
         blinded_message: bytes,
+        request_signature: bytes,
         sender: LocalAccount,
     ) -> TxReceipt:
-        """Record a credential issued to the roll entry ``proof`` shows."""
+        """Record a credential issued to the roll entry ``proof`` shows.
+
+        ``request_signature`` is the entry's roll key's signature requesting a
+        credential for ``blinded_message`` (:func:`ledger.voting.ballot.sign_request`).
+        """
         function = self._contract.functions.record_issuance(
             consultation_id,
             proof.index,
             proof.entry,
+            proof.roll_key,
             list(proof.path),
             keccak(blinded_message),
+            request_signature,
         )
         return self._chain.transact(function, sender=sender, gas=GAS["record_issuance"])
 

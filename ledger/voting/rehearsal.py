@@ -1,23 +1,28 @@
-"""A whole consultation in one process: registrar, residents, an abuser, an auditor.
+"""A consultation rehearsed in one process: registrar, residents, an abuser, an auditor.
 
-:func:`run_consultation` plays every part on one development chain (the
+:func:`rehearse_consultation` plays every part on one development chain (the
 embedded py-evm chain or anvil; it moves the chain's clock between windows):
 
 1. the admin deploys Roles and Consultation and makes one account registrar;
-2. the registrar builds the roll (the residents plus Mallory, an eligible
-   resident who tries to cheat) and a fresh credential key, and opens the
-   consultation;
-3. each resident who takes part requests a credential (blinded), the
-   registrar records and blind-signs it, the resident unblinds and verifies;
+2. each resident makes a roll key; the registrar builds the roll (the
+   residents plus Mallory, an eligible resident who tries to cheat) and a
+   fresh credential key, and opens the consultation;
+3. each resident who takes part requests a credential (blinded, signed by
+   their roll key), the registrar records and blind-signs it, the resident
+   unblinds and verifies;
 4. in the commit window each commits a seeded random choice through a relayer
    and keeps a receipt; some residents may abstain, some never reveal;
 5. in the reveal window they reveal; the consultation is finalized;
 6. every receipt is checked, and the auditor re-tallies from events alone.
 
 Along the way every abuse of the rules is attempted (:data:`ABUSES`: windows,
-double votes, ineligible and forged credentials, malformed proofs, bad
-reveals, unknown options...) and must be rejected by the contract with the
-expected reason. The :class:`ConsultationReport` says whether everything held.
+double votes, ineligible and forged credentials, credentials recorded for
+residents who never asked, malformed proofs, bad reveals, unknown options...)
+and must be rejected by the contract with the expected reason. The
+:class:`RehearsalReport` says whether everything held.
+
+(A *rehearsal*, not a simulation: every transaction is real, on a real EVM;
+only the people are played by this module.)
 """
 
 from __future__ import annotations
@@ -38,10 +43,16 @@ from ledger.errors import ContractRevertError
 from ledger.records import Role
 from ledger.voting import blind_rsa, resident
 from ledger.voting._clock import advance_to, latest_timestamp
-from ledger.voting.ballot import commitment, fresh_salt, sign_authorization
+from ledger.voting.ballot import (
+    commitment,
+    fresh_salt,
+    sign_authorization,
+    sign_request,
+)
 from ledger.voting.consultation import ConsultationContract
 from ledger.voting.receipt import check_receipt
 from ledger.voting.registrar import Registrar, generate_credential_key
+from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll, RollProof
 from ledger.voting.tally import retally
 
@@ -62,10 +73,10 @@ __all__ = [
     "DEFAULT_OPTIONS",
     "DEFAULT_QUESTION",
     "Abuse",
-    "ConsultationReport",
+    "RehearsalReport",
     "GasUse",
     "Rejection",
-    "run_consultation",
+    "rehearse_consultation",
 ]
 
 DEFAULT_QUESTION = "Should the old mill become a community centre?"
@@ -105,8 +116,8 @@ class GasUse:
 
 
 @dataclass(frozen=True)
-class ConsultationReport:
-    """What happened in a simulated consultation, and whether it all held."""
+class RehearsalReport:
+    """What happened in a rehearsed consultation, and whether it all held."""
 
     endpoint: str
     contract: str
@@ -170,6 +181,7 @@ class _Run:
     relayer: LocalAccount
     outsider: LocalAccount
     info: ConsultationInfo
+    roll_keys: dict[str, RollKey]
     mallory: Wallet | None = None
     honest: list[tuple[str, Wallet]] = field(default_factory=list)
     gas: dict[str, list[int]] = field(
@@ -195,7 +207,7 @@ class Abuse:
     attempt: Callable[[_Run], object]
 
 
-def run_consultation(
+def rehearse_consultation(
     chain: Chain,
     *,
     residents: int = 50,
@@ -206,8 +218,8 @@ def run_consultation(
     no_reveal: int = 0,
     abuses: bool = True,
     progress: Callable[[str], None] | None = None,
-) -> ConsultationReport:
-    """Run a consultation of ``residents`` simulated residents on ``chain``.
+) -> RehearsalReport:
+    """Rehearse a consultation of ``residents`` played residents on ``chain``.
 
     ``abstain`` residents never ask for a credential and ``no_reveal`` commit
     but never reveal (both drawn with ``seed``, like the choices). The chain
@@ -294,7 +306,7 @@ def run_consultation(
     for name in voters:
         if name not in silent:
             expected[choices[name]] += 1
-    return ConsultationReport(
+    return RehearsalReport(
         endpoint=chain.endpoint,
         contract=run.contract.address,
         consultation_id=run.info.consultation_id,
@@ -327,7 +339,8 @@ def _set_up(
     roles.grant(registrar_account.address, Role.REGISTRAR, sender=admin)
     contract = ConsultationContract.deploy(chain, roles, sender=admin)
     say(f"deployed Roles at {roles.address}, Consultation at {contract.address}")
-    roll = Roll.build([*names, MALLORY])
+    roll_keys = {name: RollKey.generate() for name in [*names, MALLORY]}
+    roll = Roll.build((name, key.address) for name, key in roll_keys.items())
     registrar = Registrar(
         contract, account=registrar_account, roll=roll, key=generate_credential_key()
     )
@@ -351,12 +364,13 @@ def _set_up(
         relayer=relayer,
         outsider=outsider,
         info=info,
+        roll_keys=roll_keys,
     )
 
 
 def _certify(run: _Run, name: str) -> Wallet:
-    wallet = resident.request_credential(run.info)
-    issued = run.registrar.issue(run.info, name, wallet.blinded_message)
+    wallet, request = resident.request_credential(run.info, run.roll_keys[name])
+    issued = run.registrar.issue(run.info, name, request)
     run.gas["issuance"].append(_gas_of(run, issued.transaction_hash))
     return resident.accept_credential(wallet, run.info, issued.blind_signature)
 
@@ -464,7 +478,9 @@ def _forged_credential(run: _Run) -> Wallet:
         run.info, modulus=forger_key.n.to_bytes(256, "big")
     )
     while True:
-        wallet = resident.request_credential(forger_info)
+        wallet, _request = resident.request_credential(
+            forger_info, run.roll_keys[MALLORY]
+        )
         forged = resident.accept_credential(
             wallet,
             forger_info,
@@ -475,32 +491,45 @@ def _forged_credential(run: _Run) -> Wallet:
             return forged
 
 
+def _record(run: _Run, proof: RollProof, signer: LocalAccount) -> object:
+    """The registrar records an issuance by hand, the request signed by ``signer``."""
+    blinded = b"\x00"
+    return run.contract.record_issuance(
+        run.info.consultation_id,
+        proof,
+        blinded_message=blinded,
+        request_signature=sign_request(run.info.scope, signer, blinded),
+        sender=run.registrar_account,
+    )
+
+
 def _issue_off_roll(run: _Run) -> object:
     """The registrar records a credential for an entry that is not on the roll."""
     real = run.registrar.roll.proof(MALLORY)
-    fake = RollProof(real.index, real.size, b"\x42" * 32, real.path)
-    return run.contract.record_issuance(
-        run.info.consultation_id,
-        fake,
-        blinded_message=b"\x00",
-        sender=run.registrar_account,
-    )
+    fake = dataclasses.replace(real, entry=b"\x42" * 32)
+    return _record(run, fake, run.roll_keys[MALLORY].account)
 
 
 def _issue_malformed_proof(run: _Run) -> object:
     real = run.registrar.roll.proof(MALLORY)
-    short = RollProof(real.index, real.size, real.entry, real.path[:-1])
-    return run.contract.record_issuance(
-        run.info.consultation_id,
-        short,
-        blinded_message=b"\x00",
-        sender=run.registrar_account,
-    )
+    short = dataclasses.replace(real, path=real.path[:-1])
+    return _record(run, short, run.roll_keys[MALLORY].account)
+
+
+def _issue_unasked(run: _Run) -> object:
+    """The registrar records a credential for a resident who never asked.
+
+    It holds no resident's roll key, so it signs the request itself.
+    """
+    absent = next(name for name in run.roll_keys if name != MALLORY)
+    return _record(run, run.registrar.roll.proof(absent), run.registrar_account)
 
 
 def _issue_again(run: _Run) -> object:
-    wallet = resident.request_credential(run.info)
-    return run.registrar.issue(run.info, MALLORY, wallet.blinded_message)
+    _wallet, request = resident.request_credential(
+        run.info, run.roll_keys[MALLORY]
+    )
+    return run.registrar.issue(run.info, MALLORY, request)
 
 
 def _create_as_outsider(run: _Run) -> object:
@@ -585,6 +614,12 @@ ABUSES: tuple[Abuse, ...] = (
         "issuance",
         "malformed roll proof",
         _issue_malformed_proof,
+    ),
+    Abuse(
+        "record a credential for a resident who never asked",
+        "issuance",
+        "request is not signed by the resident's roll key",
+        _issue_unasked,
     ),
     Abuse(
         "obtain a second credential",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fedgov.errors import ConfigurationError
-from ledger.voting.simulation import ABUSES, run_consultation
+from ledger.voting.rehearsal import ABUSES, rehearse_consultation
 
 if TYPE_CHECKING:
     from ledger.chain import Chain
@@ -18,7 +18,7 @@ def test_a_consultation_holds_against_every_abuse(chain: Chain) -> None:
     lines: list[str] = []
 
     # Execute
-    report = run_consultation(
+    report = rehearse_consultation(
         chain, residents=5, seed=3, abstain=1, no_reveal=1, progress=lines.append
     )
 
@@ -45,7 +45,7 @@ def test_impossible_electorates_are_refused(
     residents: int, abstain: int, no_reveal: int
 ) -> None:
     with pytest.raises(ConfigurationError):
-        run_consultation(
+        rehearse_consultation(
             None,  # type: ignore[arg-type]  # refused before the chain is used
             residents=residents,
             abstain=abstain,
