@@ -307,6 +307,8 @@ def _rehearse(args: argparse.Namespace) -> int:
 
 
 def _node(args: argparse.Namespace) -> int:
+    # The chain's state holds the dev accounts' history: the owner's alone.
+    args.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     deployment_path = args.dir / "deployment.json"
     with AnvilProcess(workdir=args.dir, port=args.port, persist_state=True) as anvil:
         chain = Chain.connect(anvil.url, accounts=anvil.accounts)
