@@ -53,8 +53,14 @@ if TYPE_CHECKING:
         load_credential_key,
         save_credential_key,
     )
+    from ledger.voting.rehearsal import (
+        RehearsalReport,
+        Rejection,
+        rehearse_consultation,
+    )
     from ledger.voting.resident import (
         CredentialRequest,
+        RollKey,
         Wallet,
         accept_credential,
         cast_ballot,
@@ -65,11 +71,6 @@ if TYPE_CHECKING:
         Roll,
         RollEntry,
         RollProof,
-    )
-    from ledger.voting.rehearsal import (
-        RehearsalReport,
-        Rejection,
-        rehearse_consultation,
     )
     from ledger.voting.tally import (
         Retally,
@@ -86,7 +87,6 @@ __all__ = [
     "ConsultationContract",
     "ConsultationEvents",
     "ConsultationInfo",
-    "RehearsalReport",
     "ConsultationState",
     "CredentialError",
     "CredentialRequest",
@@ -96,11 +96,13 @@ __all__ = [
     "ReceiptCheck",
     "ReceiptError",
     "Registrar",
+    "RehearsalReport",
     "Rejection",
     "Retally",
     "Roll",
     "RollEntry",
     "RollError",
+    "RollKey",
     "RollProof",
     "TallyMismatchError",
     "VotingError",
@@ -113,10 +115,10 @@ __all__ = [
     "credential_message",
     "generate_credential_key",
     "load_credential_key",
+    "rehearse_consultation",
     "request_credential",
     "retally",
     "reveal_ballot",
-    "rehearse_consultation",
     "save_credential_key",
     "verify_tally",
 ]
@@ -145,6 +147,7 @@ _EXPORTS: dict[str, str] = {
     "Roll": "ledger.voting.roll",
     "RollEntry": "ledger.voting.roll",
     "RollError": "ledger.voting.errors",
+    "RollKey": "ledger.voting.resident",
     "RollProof": "ledger.voting.roll",
     "TallyMismatchError": "ledger.voting.errors",
     "VotingError": "ledger.voting.errors",

@@ -51,10 +51,10 @@ __all__ = [
     "SALT_BYTES",
     "BallotScope",
     "authorization_signer",
-    "request_signer",
     "commitment",
     "credential_message",
     "fresh_salt",
+    "request_signer",
     "scope_fields",
     "scope_from",
     "sign_authorization",
@@ -193,7 +193,10 @@ def request_signer(
     """
     if len(signature) != 65 or signature[64] not in (27, 28):
         return None
-    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:64], "big")
+    r, s = (
+        int.from_bytes(signature[:32], "big"),
+        int.from_bytes(signature[32:64], "big"),
+    )
     if not (0 < r < _CURVE_ORDER and 0 < s <= _CURVE_ORDER // 2):
         return None
     domain = keccak(
@@ -210,9 +213,9 @@ def request_signer(
     )
     digest = keccak(b"\x19\x01" + domain + struct_hash)
     try:
-        key = keys.Signature(vrs=(signature[64] - 27, r, s)).recover_public_key_from_msg_hash(
-            digest
-        )
+        key = keys.Signature(
+            vrs=(signature[64] - 27, r, s)
+        ).recover_public_key_from_msg_hash(digest)
     except (BadSignature, ValidationError):
         return None
     return str(key.to_checksum_address())

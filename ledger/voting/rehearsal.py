@@ -73,8 +73,8 @@ __all__ = [
     "DEFAULT_OPTIONS",
     "DEFAULT_QUESTION",
     "Abuse",
-    "RehearsalReport",
     "GasUse",
+    "RehearsalReport",
     "Rejection",
     "rehearse_consultation",
 ]
@@ -526,9 +526,7 @@ def _issue_unasked(run: _Run) -> object:
 
 
 def _issue_again(run: _Run) -> object:
-    _wallet, request = resident.request_credential(
-        run.info, run.roll_keys[MALLORY]
-    )
+    _wallet, request = resident.request_credential(run.info, run.roll_keys[MALLORY])
     return run.registrar.issue(run.info, MALLORY, request)
 
 

@@ -11,7 +11,7 @@ from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from eth_account.signers.local import LocalAccount
 
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from ledger.chain_roles import Roles
     from ledger.voting.consultation import ConsultationContract, ConsultationInfo
     from ledger.voting.registrar import Registrar
-    from collections.abc import Iterable
-
     from ledger.voting.resident import Wallet
 
 RESIDENTS = ("alice", "bob", "carol", "dave", "erin")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -19,9 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fedgov.cli import main
-from ledger.chain import AnvilProcess, Chain
+from ledger.chain import Chain
 from ledger.voting._signers import InsecureDevKeyWarning, dev_account
-from ledger.voting.cli import CONTRACT_ENV, KEY_PASSPHRASE_ENV, RPC_URL_ENV
+from ledger.voting.cli import CONTRACT_ENV, RPC_URL_ENV
 from ledger.voting.consultation import ConsultationContract
 from tests.chain_fixtures import requires_anvil
 

@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.merkle import MerkleTree, leaf_hash
-from ledger.voting.roll import leaf_data
 from ledger.voting import blind_rsa
 from ledger.voting.ballot import (
     authorization_signer,
@@ -22,6 +21,7 @@ from ledger.voting.ballot import (
     sign_authorization,
     sign_request,
 )
+from ledger.voting.roll import leaf_data
 from tests.ledger.voting._helpers import certify, open_consultation
 
 if TYPE_CHECKING:
@@ -175,7 +175,9 @@ def test_roll_proofs_verify_on_chain_like_rfc9162(
     # Prepare
     entries = [keccak(i.to_bytes(4, "big")) for i in range(size)]
     keys = [to_checksum_address(keccak(e)[:20]) for e in entries]
-    tree = MerkleTree(leaf_hash(leaf_data(e, k)) for e, k in zip(entries, keys))
+    tree = MerkleTree(
+        leaf_hash(leaf_data(e, k)) for e, k in zip(entries, keys, strict=True)
+    )
     index = data.draw(st.integers(0, size - 1))
     proof = tree.inclusion_proof(index)
     entry, key = entries[index], keys[index]

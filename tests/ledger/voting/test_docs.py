@@ -43,11 +43,8 @@ _DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 def _section(heading: str) -> str:
     """The text of the page under ``heading``, up to the next heading."""
-    text = _PAGE.read_text(encoding="utf-8")
-    start = text.index(f"\n{heading}\n")
-    following = re.search(r"\n#{2,3} ", text[start + len(heading) + 2 :])
-    end = len(text) if following is None else start + len(heading) + 2 + following.start()
-    return text[start:end]
+    after = _PAGE.read_text(encoding="utf-8").split(f"\n{heading}\n", 1)[1]
+    return re.split(r"\n#{2,3} ", after, maxsplit=1)[0]
 
 
 def _fenced(section: str, language: str) -> list[str]:
@@ -77,7 +74,9 @@ def test_the_consultation_over_many_commands_runs_as_documented(
     tmp_path: Path,
 ) -> None:
     # Prepare
-    (block,) = _fenced(_section("### Over many commands (each role on its own)"), "bash")
+    (block,) = _fenced(
+        _section("### Over many commands (each role on its own)"), "bash"
+    )
     commands = list(_commands(block))
     monkeypatch.chdir(tmp_path)
     node = None
@@ -107,8 +106,24 @@ def test_the_consultation_over_many_commands_runs_as_documented(
             capsys,
             [
                 "fedgov",
-                *"vote issue --id 1 --roll roll.json --key credential-key.pem".split(),
-                *"--resident alice --request alice.request --out again.response".split(),
+                *[
+                    "vote",
+                    "issue",
+                    "--id",
+                    "1",
+                    "--roll",
+                    "roll.json",
+                    "--key",
+                    "credential-key.pem",
+                ],
+                *[
+                    "--resident",
+                    "alice",
+                    "--request",
+                    "alice.request",
+                    "--out",
+                    "again.response",
+                ],
                 "--dev-account",
                 "1",
             ],

@@ -61,9 +61,7 @@ def test_tally_is_the_ground_truth_and_honest_receipts_check_out(
         roll=roll,
         key=credential_key,
     )
-    v = dataclasses.replace(
-        voting, roll=roll, roll_keys=roll_keys, registrar=registrar
-    )
+    v = dataclasses.replace(voting, roll=roll, roll_keys=roll_keys, registrar=registrar)
     info = open_consultation(v)
     wallets: dict[str, Wallet] = {
         name: certify(v, info, name)

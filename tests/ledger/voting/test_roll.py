@@ -56,8 +56,10 @@ def test_every_resident_has_a_proof_of_their_entry(
     # Assert
     entry = roll.entry(resident)
     assert proof.entry == entry_commitment(resident, entry.salt)
-    assert proof.roll_key == entry.roll_key == to_checksum_address(
-        _key(ids.index(resident))
+    assert (
+        proof.roll_key
+        == entry.roll_key
+        == to_checksum_address(_key(ids.index(resident)))
     )
     assert roll.root == root_from_leaf_hashes(
         leaf_hash(leaf_data(e, k)) for e, k in roll.public_leaves()
@@ -78,7 +80,7 @@ def test_bad_rolls_are_refused() -> None:
         Roll([])
     with pytest.raises(RollError, match="listed twice"):
         _roll(["a", "b", "a"])
-    with pytest.raises(RollError, match="'b'.*also on row 0"):
+    with pytest.raises(RollError, match=r"'b'.*also on row 0"):
         Roll.build([("a", _key(0)), ("b", _key(0))])
     with pytest.raises(RollError, match="not blank"):
         RollEntry("  ", bytes(32), _key(0))
@@ -98,7 +100,7 @@ def test_the_residents_file_pairs_identifiers_with_roll_keys() -> None:
     residents = parse_residents(text, source="residents.txt")
 
     assert residents == [("alice", _key(0)), ("Jo Smith, 3 Mill St", _key(1))]
-    with pytest.raises(ConfigurationError, match="residents.txt, line 2"):
+    with pytest.raises(ConfigurationError, match=r"residents\.txt, line 2"):
         parse_residents(f"alice {_key(0)}\nbob\n", source="residents.txt")
 
 

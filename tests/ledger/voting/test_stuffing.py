@@ -53,9 +53,7 @@ def test_a_registrar_cannot_record_a_credential_for_a_resident_who_never_asked(
     other = open_consultation(v)
     blinded = resident.request_credential(info, RollKey.generate())[1].blinded_message
     _wallet, alices = resident.request_credential(info, v.roll_keys["alice"])
-    _wallet, alices_elsewhere = resident.request_credential(
-        other, v.roll_keys["alice"]
-    )
+    _wallet, alices_elsewhere = resident.request_credential(other, v.roll_keys["alice"])
     attempts = {
         "signed by the registrar itself": sign_request(
             info.scope, v.registrar_account, blinded
@@ -77,9 +75,10 @@ def test_a_registrar_cannot_record_a_credential_for_a_resident_who_never_asked(
                 sender=v.registrar_account,
             )
         assert refused.value.reason is not None, what
-        assert refused.value.reason.startswith(
-            (_UNASKED, "Consultation: signature")
-        ), (what, refused.value.reason)
+        assert refused.value.reason.startswith((_UNASKED, "Consultation: signature")), (
+            what,
+            refused.value.reason,
+        )
     # alice's genuine request, recorded against erin's entry
     with pytest.raises(ContractRevertError, match=re.escape(_UNASKED)):
         v.contract.record_issuance(
