@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
-from eth_keys import keys
-from eth_keys.exceptions import BadSignature, ValidationError
+from eth_keys.datatypes import Signature
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError
 
 from fedgov.errors import ConfigurationError
 from ledger._eip712 import signable
@@ -213,7 +214,7 @@ def request_signer(
     )
     digest = keccak(b"\x19\x01" + domain + struct_hash)
     try:
-        key = keys.Signature(
+        key = Signature(
             vrs=(signature[64] - 27, r, s)
         ).recover_public_key_from_msg_hash(digest)
     except (BadSignature, ValidationError):
