@@ -1,4 +1,4 @@
-"""A whole simulated consultation, with every abuse attempted, on both backends."""
+"""A whole rehearsed consultation, with every abuse attempted, on both backends."""
 
 from __future__ import annotations
 
