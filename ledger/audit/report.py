@@ -20,6 +20,8 @@ class Check(StrEnum):
     """Two validly signed heads of one log disagree about the same size."""
     ANCHOR = "anchor"
     """A log against the heads anchored on chain."""
+    WITNESS = "witness"
+    """A log's checkpoints against the witness policy (when one is given)."""
     ROLE = "role"
     """The writer's on-chain role when it wrote and anchored."""
     IDENTITY = "identity"
@@ -66,6 +68,8 @@ class LogSummary:
     signed_heads: int
     anchors: int
     anchored_size: int
+    witnessed_size: int | None = None
+    """Records covered by a checkpoint the policy's quorum cosigned (no policy: None)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,13 @@ class AuditReport:
             lines.append(
                 f"  {who:<28} {log.actor}  {log.records:>6} records, "
                 f"{log.signed_heads} signed heads, {log.anchors} anchors "
-                f"(anchored up to {log.anchored_size})  [{log.label}]"
+                f"(anchored up to {log.anchored_size}"
+                + (
+                    f", witnessed up to {log.witnessed_size}"
+                    if log.witnessed_size is not None
+                    else ""
+                )
+                + f")  [{log.label}]"
             )
         verdict = "OK" if self.ok else f"FAILED ({len(self.failures)} failure(s))"
         head = (
