@@ -104,8 +104,12 @@ class WitnessServer:
             self._server = _Server((host, int(port)), witness)
         except OSError as e:
             raise ConfigurationError("address", f"cannot listen on {address}: {e}") from e
+        # A short poll so that stopping (tests, Ctrl-C) takes no half second.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="witness-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="witness-http",
+            daemon=True,
         )
 
     @property
