@@ -328,14 +328,16 @@ def _judge_one(
     try:
         note = Note.parse(text)
         checkpoint = Checkpoint.parse(note.text)
+        if checkpoint.origin != log.origin:
+            problems.append(
+                WitnessProblem(
+                    f"{where} names origin {checkpoint.origin!r}, not {log.origin!r}"
+                )
+            )
+            return 0
         verified = open_note(note, verifiers)
     except (MalformedNoteError, UnverifiedNoteError) as e:
         problems.append(WitnessProblem(f"{where}: {e}"))
-        return 0
-    if checkpoint.origin != log.origin:
-        problems.append(
-            WitnessProblem(f"{where} names origin {checkpoint.origin!r}, not {log.origin!r}")
-        )
         return 0
     if not any(s.key_id == log.vkey.key_id and s.name == log.origin for s in verified):
         problems.append(WitnessProblem(f"{where} is not signed by the log's key {log.vkey}"))
