@@ -105,10 +105,14 @@ def _publish(args: argparse.Namespace) -> int:
             if store.latest_tree_head() is None:
                 print(f"{path}: no signed head yet, nothing to publish")
                 continue
-            published = publish_checkpoint(store, _signer(store, args.county), witnesses)
+            published = publish_checkpoint(
+                store, _signer(store, args.county), witnesses
+            )
         cosigners = ", ".join(published.cosigned_by) or "no witness"
         checkpoint = published.checkpoint
-        print(f"{checkpoint.origin} size {checkpoint.tree_size}: cosigned by {cosigners}")
+        print(
+            f"{checkpoint.origin} size {checkpoint.tree_size}: cosigned by {cosigners}"
+        )
         for failure in published.failures:
             print(f"  FAILED {failure}")
         failed += len(published.failures)
@@ -127,6 +131,8 @@ def _show(args: argparse.Namespace) -> int:
         note = Note.parse(stored[-1])
         print(f"# {path}: checkpoint {len(stored) - 1}")
         for signature in note.signatures[1:]:
-            print(f"# cosigned by {signature.name} at {cosignature_timestamp(signature)}")
+            print(
+                f"# cosigned by {signature.name} at {cosignature_timestamp(signature)}"
+            )
         print(note.format())
     return 0

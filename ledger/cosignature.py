@@ -82,9 +82,7 @@ class CosignatureVerifier:
 
     def __init__(self, vkey: VerifierKey) -> None:
         if vkey.signature_type is not SignatureType.COSIGNATURE_V1:
-            raise MalformedNoteError(
-                f"{vkey} is not a cosignature/v1 key (type 0x04)"
-            )
+            raise MalformedNoteError(f"{vkey} is not a cosignature/v1 key (type 0x04)")
         self.vkey = vkey
         self._key = Ed25519PublicKey.from_public_bytes(vkey.public_key)
 

@@ -143,7 +143,9 @@ class VerifierKey:
         name, id_text, material = parts
         _check_name(name, "vkey name")
         if len(id_text) != 8 or any(c not in "0123456789abcdefABCDEF" for c in id_text):
-            raise MalformedNoteError(f"vkey {text!r}: key ID {id_text!r} is not 8 hex digits")
+            raise MalformedNoteError(
+                f"vkey {text!r}: key ID {id_text!r} is not 8 hex digits"
+            )
         raw = _b64decode(material, f"vkey {text!r} key")
         if not raw:
             raise MalformedNoteError(f"vkey {text!r} holds no key")
@@ -184,7 +186,9 @@ class NoteSignature:
     def parse_line(cls, line: str) -> NoteSignature:
         """Parse one signature line (without its newline)."""
         if not line.startswith(_DASH):
-            raise MalformedNoteError(f"signature line {line[:80]!r} does not start with '— '")
+            raise MalformedNoteError(
+                f"signature line {line[:80]!r} does not start with '— '"
+            )
         name, space, blob = line[len(_DASH) :].partition(" ")
         if not space:
             raise MalformedNoteError(f"signature line {line[:80]!r} has no signature")
@@ -271,9 +275,7 @@ class NoteVerifier:
 
     def __init__(self, vkey: VerifierKey) -> None:
         if vkey.signature_type is not SignatureType.ED25519:
-            raise MalformedNoteError(
-                f"{vkey} is not an Ed25519 note key (type 0x01)"
-            )
+            raise MalformedNoteError(f"{vkey} is not an Ed25519 note key (type 0x01)")
         self.vkey = vkey
         self._key = Ed25519PublicKey.from_public_bytes(vkey.public_key)
 

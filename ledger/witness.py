@@ -80,7 +80,9 @@ class AddCheckpointRequest:
     def encode(self) -> bytes:
         lines = [f"old {self.old_size}"]
         lines += [base64.b64encode(h).decode("ascii") for h in self.proof]
-        return ("".join(f"{line}\n" for line in lines) + "\n" + self.note.format()).encode()
+        return (
+            "".join(f"{line}\n" for line in lines) + "\n" + self.note.format()
+        ).encode()
 
     @classmethod
     def parse(cls, body: bytes) -> AddCheckpointRequest:
@@ -239,8 +241,6 @@ def _inconsistency(
         )
     except ProofError as e:
         if stored_size == checkpoint.tree_size:
-            return (
-                f"size {stored_size} was cosigned with another root: {e.reason}"
-            )
+            return f"size {stored_size} was cosigned with another root: {e.reason}"
         return f"not consistent with the cosigned size {stored_size}: {e.reason}"
     return None

@@ -82,7 +82,9 @@ class WitnessClient:
             if status == http.client.OK:
                 return self._cosignatures(note, body)
             if status != http.client.CONFLICT or attempt:
-                raise WitnessError(self.url, status, body.decode(errors="replace").strip())
+                raise WitnessError(
+                    self.url, status, body.decode(errors="replace").strip()
+                )
             old = _conflict_size(self.url, content_type, body)
             if old > size:
                 raise WitnessError(
@@ -100,7 +102,9 @@ class WitnessClient:
             return open_note(cosigned, [self.verifier])
         except (UnicodeDecodeError, MalformedNoteError, UnverifiedNoteError) as e:
             raise WitnessError(
-                self.url, http.client.OK, f"answered no valid cosignature by {self.name}: {e}"
+                self.url,
+                http.client.OK,
+                f"answered no valid cosignature by {self.name}: {e}",
             ) from e
 
     def _post(self, body: bytes) -> tuple[int, str, bytes]:

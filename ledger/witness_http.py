@@ -40,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_POST(self) -> None:
         if self.path != "/add-checkpoint":
             self._plain(HTTPStatus.NOT_FOUND, f"no such endpoint {self.path!r}")
             return
@@ -50,14 +50,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if int(length) > MAX_BODY:
             self._plain(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"bodies are at most {MAX_BODY} bytes"
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"bodies are at most {MAX_BODY} bytes",
             )
             self.close_connection = True
             return
         body = self.rfile.read(int(length))
         self._send(self.server.witness.add_checkpoint(body))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         match = _MONITOR.fullmatch(self.path)
         if match is None:
             self._plain(HTTPStatus.NOT_FOUND, f"no such endpoint {self.path!r}")
@@ -78,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         _log.debug("witness http %s: " + format, self.client_address[0], *args)
 
 
@@ -103,7 +104,9 @@ class WitnessServer:
         try:
             self._server = _Server((host, int(port)), witness)
         except OSError as e:
-            raise ConfigurationError("address", f"cannot listen on {address}: {e}") from e
+            raise ConfigurationError(
+                "address", f"cannot listen on {address}: {e}"
+            ) from e
         # A short poll so that stopping (tests, Ctrl-C) takes no half second.
         self._thread = threading.Thread(
             target=self._server.serve_forever,

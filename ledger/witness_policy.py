@@ -137,17 +137,25 @@ class _Parser:
         self.quorum: str | None = None
 
     def fail(self, rule: str) -> ConfigurationError:
-        return ConfigurationError("witness policy", f"{self.source}:{self.line}: {rule}")
+        return ConfigurationError(
+            "witness policy", f"{self.source}:{self.line}: {rule}"
+        )
 
     def parse(self, data: bytes) -> WitnessPolicy:
-        bad = next((b for b in data if b < 0x20 and b not in (0x09, 0x0A) or b == 0x7F), None)
+        bad = next(
+            (b for b in data if (b < 0x20 and b not in (0x09, 0x0A)) or b == 0x7F), None
+        )
         if bad is not None:
             raise ConfigurationError(
                 "witness policy",
                 f"{self.source}: control character 0x{bad:02x} (only tab and newline)",
             )
         for self.line, raw in enumerate(data.split(b"\n"), start=1):
-            words = raw.decode("utf-8", errors="surrogateescape").replace("\t", " ").split(" ")
+            words = (
+                raw.decode("utf-8", errors="surrogateescape")
+                .replace("\t", " ")
+                .split(" ")
+            )
             words = [w for w in words if w]
             if not words or words[0].startswith("#"):
                 continue
@@ -296,7 +304,10 @@ def judge_checkpoints(
         return WitnessVerdict(0, tuple(problems))
     log = logs[0]
     names = {w.vkey: w.name for w in policy.witnesses}
-    verifiers = [NoteVerifier(log.vkey), *(CosignatureVerifier(w.vkey) for w in policy.witnesses)]
+    verifiers: list[NoteVerifier | CosignatureVerifier] = [
+        NoteVerifier(log.vkey),
+        *(CosignatureVerifier(w.vkey) for w in policy.witnesses),
+    ]
     witnessed = 0
     for k, text in enumerate(checkpoints):
         size = _judge_one(k, text, log, verifiers, names, policy, tree, problems)
@@ -340,7 +351,9 @@ def _judge_one(
         problems.append(WitnessProblem(f"{where}: {e}"))
         return 0
     if not any(s.key_id == log.vkey.key_id and s.name == log.origin for s in verified):
-        problems.append(WitnessProblem(f"{where} is not signed by the log's key {log.vkey}"))
+        problems.append(
+            WitnessProblem(f"{where} is not signed by the log's key {log.vkey}")
+        )
         return 0
     size = checkpoint.tree_size
     if size > tree.size:

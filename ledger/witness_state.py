@@ -64,11 +64,15 @@ class WitnessState:
         self._lock = threading.Lock()
         if not self._path.exists():
             try:
-                os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                os.close(
+                    os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                )
             except FileExistsError:
                 pass
             except OSError as e:
-                raise LogStorageError(str(self._path), f"cannot create: {e.strerror}") from e
+                raise LogStorageError(
+                    str(self._path), f"cannot create: {e.strerror}"
+                ) from e
         mode = stat.S_IMODE(self._path.stat().st_mode)
         if mode & 0o022:
             raise ConfigurationError(

@@ -119,5 +119,7 @@ def _read(file: Path, content: bytes, password: str | None) -> Ed25519PrivateKey
         # pycryptodome says "Padding is incorrect" for a wrong password.
         raise KeyFileError(str(file), f"cannot be read or unsealed: {e}") from e
     if key.curve != "Ed25519" or not key.has_private():
-        raise KeyFileError(str(file), f"holds a {key.curve} key, not an Ed25519 private key")
+        raise KeyFileError(
+            str(file), f"holds a {key.curve} key, not an Ed25519 private key"
+        )
     return Ed25519PrivateKey.from_private_bytes(key.seed)

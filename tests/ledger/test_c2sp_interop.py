@@ -29,7 +29,11 @@ def _cosigned() -> tuple[Note, NoteSigner, Cosigner]:
     log = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
     witness = Cosigner("witness.lakeview.example/civic", Ed25519PrivateKey.generate())
     note = sign_checkpoint(Checkpoint(ORIGIN, 1234, ROOT), log)
-    return note.with_signatures([witness.cosign(note.text, 1_764_000_000)]), log, witness
+    return (
+        note.with_signatures([witness.cosign(note.text, 1_764_000_000)]),
+        log,
+        witness,
+    )
 
 
 def test_tlog_scales_verifies_fedgov_checkpoints_and_cosignatures() -> None:
@@ -69,7 +73,9 @@ def test_fedgov_verifies_a_checkpoint_tlog_scales_signs() -> None:
     written = TsCheckpoint.make_signed(ORIGIN, 99, ROOT, [signer]).serialize()
 
     note = Note.parse(written)
-    verified = open_note(note, [NoteVerifier(VerifierKey.parse(signer.vkey.serialize()))])
+    verified = open_note(
+        note, [NoteVerifier(VerifierKey.parse(signer.vkey.serialize()))]
+    )
 
     assert Checkpoint.parse(note.text) == Checkpoint(ORIGIN, 99, ROOT)
     assert [s.name for s in verified] == [ORIGIN]

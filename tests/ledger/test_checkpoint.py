@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fedgov.errors import ConfigurationError
-from ledger.checkpoint import Checkpoint, LogOrigin, origin_for, parse_origin, sign_checkpoint
+from ledger.checkpoint import (
+    Checkpoint,
+    LogOrigin,
+    origin_for,
+    parse_origin,
+    sign_checkpoint,
+)
 from ledger.errors import MalformedNoteError
 from ledger.merkle import EMPTY_ROOT
 from ledger.note import Note, NoteSigner, NoteVerifier, open_note
@@ -47,14 +53,31 @@ def test_the_specification_example_parses() -> None:
     ("text", "match"),
     [
         ("example.com/log\n5\n", "at least 3 lines"),
-        ("example.com/log\n05\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n", "leading"),
-        ("example.com/log\n-1\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n", "decimal"),
+        (
+            "example.com/log\n05\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n",
+            "leading",
+        ),
+        (
+            "example.com/log\n-1\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n",
+            "decimal",
+        ),
         ("example.com/log\n5\nnot base64!\n", "base64"),
-        ("example.com/log\n5\n" + base64.b64encode(b"x" * 31).decode() + "\n", "31 bytes"),
+        (
+            "example.com/log\n5\n" + base64.b64encode(b"x" * 31).decode() + "\n",
+            "31 bytes",
+        ),
         ("\n5\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n", "origin"),
-        ("example.com/log\n5\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n\n", "extension"),
+        (
+            "example.com/log\n5\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n\n",
+            "extension",
+        ),
         ("example.com/log\n5\n" + base64.b64encode(EMPTY_ROOT).decode(), "newline"),
-        (f"example.com/log\n{2**64}\n" + base64.b64encode(EMPTY_ROOT).decode() + "\n", "uint64"),
+        (
+            f"example.com/log\n{2**64}\n"
+            + base64.b64encode(EMPTY_ROOT).decode()
+            + "\n",
+            "uint64",
+        ),
     ],
 )
 def test_malformed_checkpoints_are_refused(text: str, match: str) -> None:
@@ -67,7 +90,9 @@ def test_malformed_checkpoints_are_refused(text: str, match: str) -> None:
     root=st.binary(min_size=32, max_size=32),
     extensions=st.lists(st.text("abc xyz=+/", min_size=1, max_size=8), max_size=3),
 )
-def test_text_and_parse_round_trip(size: int, root: bytes, extensions: list[str]) -> None:
+def test_text_and_parse_round_trip(
+    size: int, root: bytes, extensions: list[str]
+) -> None:
     checkpoint = Checkpoint("lakeview.fedgov/log", size, root, tuple(extensions))
 
     assert Checkpoint.parse(checkpoint.text()) == checkpoint
@@ -110,4 +135,6 @@ def test_a_checkpoint_is_signed_by_the_key_named_after_its_origin() -> None:
 
     assert open_note(Note.parse(note.format()), [NoteVerifier(signer.vkey)])
     with pytest.raises(ConfigurationError, match="named after its origin"):
-        sign_checkpoint(checkpoint, NoteSigner("other.example/log", Ed25519PrivateKey.generate()))
+        sign_checkpoint(
+            checkpoint, NoteSigner("other.example/log", Ed25519PrivateKey.generate())
+        )

@@ -128,11 +128,16 @@ def test_a_cosignature_is_not_a_note_signature_of_the_same_key() -> None:
     # cosignature is an unknown signature to a note verifier.
     note = Note.parse(SPEC_CHECKPOINT + KNOWN_COSIGNATURE)
     vkey = VerifierKey(
-        "witness.example.com/w1", SignatureType.COSIGNATURE_V1, _cosigner().vkey.public_key
+        "witness.example.com/w1",
+        SignatureType.COSIGNATURE_V1,
+        _cosigner().vkey.public_key,
     )
 
     assert vkey.key_id == note.signatures[1].key_id
-    assert VerifierKey(vkey.name, SignatureType.ED25519, vkey.public_key).key_id != vkey.key_id
+    assert (
+        VerifierKey(vkey.name, SignatureType.ED25519, vkey.public_key).key_id
+        != vkey.key_id
+    )
 
 
 def test_a_cosigner_refuses_a_zero_time() -> None:

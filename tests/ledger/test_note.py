@@ -52,7 +52,9 @@ GO_SIGNED = (
 
 
 def _go_signer() -> NoteSigner:
-    return NoteSigner("PeterNeumann", Ed25519PrivateKey.from_private_bytes(GO_SKEY_SEED))
+    return NoteSigner(
+        "PeterNeumann", Ed25519PrivateKey.from_private_bytes(GO_SKEY_SEED)
+    )
 
 
 def test_the_specification_example_verifies() -> None:
@@ -89,11 +91,17 @@ def test_key_id_is_the_first_four_bytes_of_the_named_hash() -> None:
 @pytest.mark.parametrize(
     ("vkey", "match"),
     [
-        ("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "key ID"),
+        (
+            "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+            "key ID",
+        ),
         ("PeterNeumann+c74f20a3+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "type"),
         ("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10", "base64"),
         ("PeterNeumann+c74f20a3", "name\\+id\\+key"),
-        ("Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "spaces"),
+        (
+            "Peter Neumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+            "spaces",
+        ),
         ("PeterNeumann+zz4f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "hex"),
         ("PeterNeumann+4b2a7f5a+AQ==", "32 bytes"),
     ],
@@ -143,7 +151,9 @@ def test_a_known_key_whose_signature_fails_rejects_the_note() -> None:
         [NoteSignature(signature.name, signature.key_id, b"\1" * 64)]
     )
 
-    with pytest.raises(UnverifiedNoteError, match="PeterNeumann\\+c74f20a3 does not verify"):
+    with pytest.raises(
+        UnverifiedNoteError, match="PeterNeumann\\+c74f20a3 does not verify"
+    ):
         open_note(forged, [NoteVerifier(VerifierKey.parse(GO_VKEY))])
 
 
@@ -169,9 +179,7 @@ def test_verifiers_take_only_their_own_signature_type() -> None:
 
 
 _texts = st.lists(
-    st.text(
-        st.characters(blacklist_categories=("Cs", "Cc")), min_size=0, max_size=30
-    ),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=0, max_size=30),
     min_size=1,
     max_size=5,
 ).map(lambda lines: "".join(f"{line}\n" for line in lines))

@@ -181,7 +181,9 @@ def _stale_old_size(setup: Setup) -> tuple[int, str, str]:
 def _unknown_origin(setup: Setup) -> tuple[int, str, str]:
     other = origin_for("lakeview", OTHER.address, "audit")
     signer = NoteSigner(other, Ed25519PrivateKey.generate())
-    return setup.add(7, sign_checkpoint(Checkpoint(other, 13, setup.tree.root(13)), signer))
+    return setup.add(
+        7, sign_checkpoint(Checkpoint(other, 13, setup.tree.root(13)), signer)
+    )
 
 
 def _bad_signature(setup: Setup) -> tuple[int, str, str]:
@@ -194,7 +196,9 @@ def _bad_signature(setup: Setup) -> tuple[int, str, str]:
 def _wrong_key(setup: Setup) -> tuple[int, str, str]:
     # Signed under the log's name by someone else's key: an unknown key.
     impostor = NoteSigner(ORIGIN, Ed25519PrivateKey.generate())
-    return setup.add(7, sign_checkpoint(Checkpoint(ORIGIN, 13, setup.tree.root(13)), impostor))
+    return setup.add(
+        7, sign_checkpoint(Checkpoint(ORIGIN, 13, setup.tree.root(13)), impostor)
+    )
 
 
 def _old_zero_with_proof(setup: Setup) -> tuple[int, str, str]:
@@ -309,7 +313,8 @@ def test_concurrent_submissions_never_roll_the_log_back(setup: Setup) -> None:
 
     assert sorted(results) == [200] + [409] * 9
     stored = setup.stored()
-    assert stored is not None and stored[1] == setup.tree.root(stored[0])
+    assert stored is not None
+    assert stored[1] == setup.tree.root(stored[0])
 
 
 def test_the_state_survives_a_restart(setup: Setup, tmp_path: Path) -> None:
@@ -318,7 +323,8 @@ def test_the_state_survives_a_restart(setup: Setup, tmp_path: Path) -> None:
     with WitnessState(tmp_path / "witness.db") as reopened:
         latest = reopened.latest(ORIGIN)
 
-    assert latest is not None and latest.tree_size == 7
+    assert latest is not None
+    assert latest.tree_size == 7
 
 
 def test_the_state_file_is_private_and_refused_when_others_may_write_it(

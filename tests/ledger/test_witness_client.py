@@ -39,7 +39,9 @@ def store(tmp_path: Path) -> Iterator[LogStore]:
         yield opened
 
 
-def _witness(stack: ExitStack, tmp_path: Path, name: str) -> tuple[Cosigner, WitnessServer]:
+def _witness(
+    stack: ExitStack, tmp_path: Path, name: str
+) -> tuple[Cosigner, WitnessServer]:
     cosigner = Cosigner(f"{name}.example/w", Ed25519PrivateKey.generate())
     state = stack.enter_context(WitnessState(tmp_path / f"{name}.db"))
     witness = Witness(cosigner, {ORIGIN: [NoteVerifier(LOG.vkey)]}, state)
@@ -57,7 +59,10 @@ def test_publish_gathers_cosignatures_and_stores_them_with_the_heads(
 ) -> None:
     with ExitStack() as stack:
         (a, server_a), (b, server_b) = (_witness(stack, tmp_path, n) for n in "ab")
-        clients = [WitnessClient(server_a.url, a.vkey), WitnessClient(server_b.url, b.vkey)]
+        clients = [
+            WitnessClient(server_a.url, a.vkey),
+            WitnessClient(server_b.url, b.vkey),
+        ]
         first = publish_checkpoint(store, LOG, clients)
         _grow(store, 5)
 
@@ -72,7 +77,11 @@ def test_publish_gathers_cosignatures_and_stores_them_with_the_heads(
     )
     tree = MerkleTree(leaf_hash(d) for d in store.encoded_records(0))
     verdict = judge_checkpoints(
-        policy, actor=ACTOR.address, log_name="audit", checkpoints=store.checkpoints(), tree=tree
+        policy,
+        actor=ACTOR.address,
+        log_name="audit",
+        checkpoints=store.checkpoints(),
+        tree=tree,
     )
     assert (verdict.witnessed_size, verdict.problems) == (11, ())
 
@@ -94,7 +103,8 @@ def test_a_witness_that_is_down_is_reported_and_the_others_cosign(
 
     assert published.cosigned_by == (up.name,)
     (failure,) = published.failures
-    assert failure.status == 0 and "could not be reached" in str(failure)
+    assert failure.status == 0
+    assert "could not be reached" in str(failure)
 
 
 def test_the_client_catches_up_from_the_size_the_witness_names(
@@ -116,13 +126,17 @@ def test_the_client_catches_up_from_the_size_the_witness_names(
     assert published.failures == ()
 
 
-def test_a_witness_ahead_of_the_log_is_a_failure(store: LogStore, tmp_path: Path) -> None:
+def test_a_witness_ahead_of_the_log_is_a_failure(
+    store: LogStore, tmp_path: Path
+) -> None:
     longer = MerkleTree(leaf_hash(d) for d in store.encoded_records(0))
     longer.extend(leaf_hash(b"more %d" % i) for i in range(3))
     with ExitStack() as stack:
         cosigner, server = _witness(stack, tmp_path, "w")
         client = WitnessClient(server.url, cosigner.vkey)
-        client.add_checkpoint(sign_checkpoint(Checkpoint(ORIGIN, 9, longer.root(9)), LOG), lambda _: ())
+        client.add_checkpoint(
+            sign_checkpoint(Checkpoint(ORIGIN, 9, longer.root(9)), LOG), lambda _: ()
+        )
 
         published = publish_checkpoint(store, LOG, [client])
 
@@ -137,7 +151,9 @@ def test_an_answer_not_signed_by_the_witness_key_is_refused(
     with ExitStack() as stack:
         _, server = _witness(stack, tmp_path, "w")  # another key than expected
 
-        published = publish_checkpoint(store, LOG, [WitnessClient(server.url, expected.vkey)])
+        published = publish_checkpoint(
+            store, LOG, [WitnessClient(server.url, expected.vkey)]
+        )
 
     (failure,) = published.failures
     assert "no valid cosignature" in failure.detail
@@ -161,17 +177,21 @@ def test_the_store_keeps_one_origin_per_log(store: LogStore) -> None:
     signer = NoteSigner(other, Ed25519PrivateKey.generate())
 
     with pytest.raises(ConfigurationError, match="one log publishes under one origin"):
-        store.add_checkpoint(sign_checkpoint(Checkpoint(other, 6, store.root(6)), signer))
+        store.add_checkpoint(
+            sign_checkpoint(Checkpoint(other, 6, store.root(6)), signer)
+        )
 
 
 def test_checkpoints_are_append_only_in_the_file(store: LogStore) -> None:
     store.add_checkpoint(sign_checkpoint(Checkpoint(ORIGIN, 6, store.root(6)), LOG))
 
     with pytest.raises(Exception, match="append-only"):
-        store._db.execute("DELETE FROM checkpoints")  # noqa: SLF001
+        store._db.execute("DELETE FROM checkpoints")
 
 
-def test_checkpoints_travel_in_exports_and_imports(store: LogStore, tmp_path: Path) -> None:
+def test_checkpoints_travel_in_exports_and_imports(
+    store: LogStore, tmp_path: Path
+) -> None:
     note = sign_checkpoint(Checkpoint(ORIGIN, 6, store.root(6)), LOG)
     store.add_checkpoint(note)
     store.export(tmp_path / "log.jsonl")

@@ -114,24 +114,33 @@ def _checkpoint(size: int, *cosigners: str, root: bytes | None = None) -> str:
 
 def _judge(policy: WitnessPolicy, *checkpoints: str, tree: MerkleTree = TREE):
     return judge_checkpoints(
-        policy, actor=ACTOR.address, log_name="audit", checkpoints=checkpoints, tree=tree
+        policy,
+        actor=ACTOR.address,
+        log_name="audit",
+        checkpoints=checkpoints,
+        tree=tree,
     )
 
 
 def test_a_log_cosigned_by_the_quorum_up_to_its_size_is_witnessed() -> None:
-    verdict = _judge(_policy(SPEC_GROUPS), _checkpoint(4), _checkpoint(10, "X1", "X3", "Y2"))
+    verdict = _judge(
+        _policy(SPEC_GROUPS), _checkpoint(4), _checkpoint(10, "X1", "X3", "Y2")
+    )
 
     assert (verdict.witnessed_size, verdict.problems) == (10, ())
 
 
 def test_records_past_the_last_quorum_are_unwitnessed() -> None:
     verdict = _judge(
-        _policy(SPEC_GROUPS), _checkpoint(6, "X1", "X2", "Y1"), _checkpoint(10, "X1", "Y1")
+        _policy(SPEC_GROUPS),
+        _checkpoint(6, "X1", "X2", "Y1"),
+        _checkpoint(10, "X1", "Y1"),
     )
 
     assert verdict.witnessed_size == 6
     (problem,) = verdict.problems
-    assert problem.unwitnessed and problem.index == 6
+    assert problem.unwitnessed
+    assert problem.index == 6
     assert "records [6, 10) are not witnessed" in problem.message
 
 
@@ -164,8 +173,16 @@ def _other_origin() -> str:
 @pytest.mark.parametrize(
     ("checkpoint", "says"),
     [
-        (lambda: _checkpoint(10, "X1", "X2", "Y1", root=hashlib.sha256(b"f").digest()), "fork"),
-        (lambda: _checkpoint(10, "X1", "X2", "Y1").replace("\n10\n", "\n12\n"), "does not verify"),
+        (
+            lambda: _checkpoint(
+                10, "X1", "X2", "Y1", root=hashlib.sha256(b"f").digest()
+            ),
+            "fork",
+        ),
+        (
+            lambda: _checkpoint(10, "X1", "X2", "Y1").replace("\n10\n", "\n12\n"),
+            "does not verify",
+        ),
         (_with_bad_cosignature, "does not verify"),
         (_impostor_signed, "not signed by the log's key"),
         (_cosigned_only, "not signed by the log's key"),
@@ -173,17 +190,23 @@ def _other_origin() -> str:
         (lambda: "garbage", "malformed"),
     ],
 )
-def test_bad_checkpoints_are_failures_and_witness_nothing(checkpoint: object, says: str) -> None:
+def test_bad_checkpoints_are_failures_and_witness_nothing(
+    checkpoint: object, says: str
+) -> None:
     verdict = _judge(_policy(SPEC_GROUPS), checkpoint())  # type: ignore[operator]
 
     assert verdict.witnessed_size == 0
-    assert any(says in p.message and not p.unwitnessed for p in verdict.problems), verdict
+    assert any(says in p.message and not p.unwitnessed for p in verdict.problems), (
+        verdict
+    )
 
 
 def test_a_checkpoint_beyond_the_records_names_the_truncation() -> None:
     short = MerkleTree(leaf_hash(b"record %d" % i) for i in range(8))
 
-    verdict = _judge(_policy(SPEC_GROUPS), _checkpoint(10, "X1", "X2", "Y1"), tree=short)
+    verdict = _judge(
+        _policy(SPEC_GROUPS), _checkpoint(10, "X1", "X2", "Y1"), tree=short
+    )
 
     assert any("records [8, 10) were removed" in p.message for p in verdict.problems)
 

@@ -20,10 +20,14 @@ FAST = 2**4
 POWER = "sign checkpoints of this log"
 
 
-def test_without_password_a_plaintext_pem_is_created_0600_and_warns(tmp_path: Path) -> None:
+def test_without_password_a_plaintext_pem_is_created_0600_and_warns(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "dept" / "audit-0x1.note-key.pem"
 
-    with pytest.warns(PlaintextKeyWarning, match="note key .* PLAINTEXT.*sign checkpoints"):
+    with pytest.warns(
+        PlaintextKeyWarning, match="note key .* PLAINTEXT.*sign checkpoints"
+    ):
         key = load_or_create_note_key(path, password=None, power=POWER)
 
     assert path.stat().st_mode & 0o777 == 0o600
@@ -67,7 +71,9 @@ def test_a_plaintext_key_warns_even_when_a_password_is_set(tmp_path: Path) -> No
     with pytest.warns(PlaintextKeyWarning):
         load_or_create_note_key(path, password=None, power=POWER)
 
-    with pytest.warns(PlaintextKeyWarning, match="although \\$FEDGOV_KEY_PASSWORD is set"):
+    with pytest.warns(
+        PlaintextKeyWarning, match="although \\$FEDGOV_KEY_PASSWORD is set"
+    ):
         load_note_key(path, password="pw", power=POWER)
 
 
@@ -75,7 +81,10 @@ def test_a_plaintext_key_warns_even_when_a_password_is_set(tmp_path: Path) -> No
     ("content", "match"),
     [
         (b"not a key", "not a PKCS#8 PEM"),
-        (b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "cannot be read"),
+        (
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            "cannot be read",
+        ),
     ],
 )
 def test_other_files_are_refused(tmp_path: Path, content: bytes, match: str) -> None:
@@ -101,4 +110,5 @@ def test_concurrent_first_uses_agree_on_one_key(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
 
-    assert len(keys) == 6 and len(set(keys)) == 1
+    assert len(keys) == 6
+    assert len(set(keys)) == 1

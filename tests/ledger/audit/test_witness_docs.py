@@ -64,7 +64,8 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
     # Prepare: an honest, anchored job; the walkthrough's commands.
     assert _port_free(7380), "the walkthrough's witness port 7380 is taken"
     commands = _walkthrough()
-    assert len(commands) == 7 and commands[3].endswith(" &")
+    assert len(commands) == 7
+    assert commands[3].endswith(" &")
     with AnvilProcess() as anvil:
         chain = Chain.connect(anvil.url, accounts=anvil.accounts)
         with warnings.catch_warnings():
@@ -102,10 +103,16 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
             started = witness.stdout.readline()
             published, shown, verified = (run(command) for command in commands[4:])
             # Attack 1: the policy asks for a second witness that never cosigned.
-            absent = Cosigner("witness.northfield.example/w1", Ed25519PrivateKey.generate())
-            strict = (tmp_path / "policy.txt").read_text().replace(
-                "quorum civic\n",
-                f"witness north {absent.vkey}\ngroup both all civic north\nquorum both\n",
+            absent = Cosigner(
+                "witness.northfield.example/w1", Ed25519PrivateKey.generate()
+            )
+            strict = (
+                (tmp_path / "policy.txt")
+                .read_text()
+                .replace(
+                    "quorum civic\n",
+                    f"witness north {absent.vkey}\ngroup both all civic north\nquorum both\n",
+                )
             )
             (tmp_path / "strict.txt").write_text(strict)
             unwitnessed = run(commands[6].replace("policy.txt", "strict.txt"))
@@ -122,10 +129,15 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
             (stored,) = db.execute("SELECT note FROM checkpoints").fetchone()
             note = Note.parse(stored)
             real = note.signatures[1]
-            forged = NoteSignature(real.name, real.key_id, real.signature[:8] + bytes(64))
+            forged = NoteSignature(
+                real.name, real.key_id, real.signature[:8] + bytes(64)
+            )
             db.execute(
                 "INSERT INTO checkpoints (tree_size, note) VALUES (?, ?)",
-                (int(note.text.split("\n")[1]), Note(note.text, (note.signatures[0], forged)).format()),
+                (
+                    int(note.text.split("\n")[1]),
+                    Note(note.text, (note.signatures[0], forged)).format(),
+                ),
             )
         forged_run = run(commands[6])
 
@@ -138,7 +150,8 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
     assert f"witness {WITNESS_NAME} on http://127.0.0.1:7380: 4 logs" in started
     assert published.returncode == 0, published.stdout + published.stderr
     assert published.stdout.count(f"cosigned by {WITNESS_NAME}") == 4
-    assert shown.returncode == 0 and shown.stdout.count(f"# cosigned by {WITNESS_NAME}") == 4
+    assert shown.returncode == 0
+    assert shown.stdout.count(f"# cosigned by {WITNESS_NAME}") == 4
     assert verified.returncode == 0, verified.stderr
     report = json.loads(verified.stdout)
     assert report["ok"] is True
@@ -147,7 +160,8 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
     assert "FAILED: [witness]" in unwitnessed.stderr
     assert "are not witnessed" in unwitnessed.stderr
     lenient_report = json.loads(lenient.stdout)
-    assert lenient.returncode == 0 and lenient_report["ok"] is True
+    assert lenient.returncode == 0
+    assert lenient_report["ok"] is True
     assert {w["check"] for w in lenient_report["warnings"]} >= {"witness"}
     assert forged_run.returncode == 1
     label = store.relative_to(tmp_path)
