@@ -13,7 +13,6 @@ here), keeping its state in the SQLite file ``--state``, until interrupted.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,7 +80,6 @@ def _serve(args: argparse.Namespace) -> int:
     with WitnessState(args.state) as state:
         witness = Witness(cosigner, logs, state)
         with WitnessServer(witness, args.address) as server:
-            logging.getLogger("ledger.witness").setLevel(logging.INFO)
             print(
                 f"witness {cosigner.name} on {server.url}: {len(logs)} logs, "
                 f"vkey {cosigner.vkey}",

@@ -36,7 +36,12 @@ if TYPE_CHECKING:
     from ledger.note import NoteSigner, VerifierKey
     from ledger.store import LogStore
 
-__all__ = ["PublishedCheckpoint", "WitnessClient", "publish_checkpoint"]
+__all__ = [
+    "PublishedCheckpoint",
+    "WitnessClient",
+    "publish_checkpoint",
+    "witnessed_size",
+]
 
 
 class WitnessClient:
