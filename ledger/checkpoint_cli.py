@@ -24,6 +24,7 @@ from ledger.audit.layout import find_logs, note_key_path
 from ledger.audit.note_keys import load_or_create_note_key
 from ledger.checkpoint import origin_for
 from ledger.cosignature import cosignature_timestamp
+from ledger.errors import MalformedNoteError
 from ledger.note import Note, NoteSigner
 from ledger.store import LogStore
 from ledger.witness_client import WitnessClient, publish_checkpoint
@@ -131,8 +132,10 @@ def _show(args: argparse.Namespace) -> int:
         note = Note.parse(stored[-1])
         print(f"# {path}: checkpoint {len(stored) - 1}")
         for signature in note.signatures[1:]:
-            print(
-                f"# cosigned by {signature.name} at {cosignature_timestamp(signature)}"
-            )
+            try:
+                when = f"at {cosignature_timestamp(signature)}"
+            except MalformedNoteError:
+                when = "(not a cosignature/v1)"
+            print(f"# cosigned by {signature.name} {when}")
         print(note.format())
     return 0
