@@ -144,10 +144,13 @@ class LogStore:
             self._db.execute("PRAGMA synchronous=FULL")
             if not existed:
                 self._create(str(actor), log_name or "audit")
-            self._db.execute("BEGIN IMMEDIATE")
-            for statement in _CHECKPOINT_SCHEMA:
-                self._db.execute(statement)
-            self._db.execute("COMMIT")
+            if not self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'"
+            ).fetchone():
+                self._db.execute("BEGIN IMMEDIATE")
+                for statement in _CHECKPOINT_SCHEMA:
+                    self._db.execute(statement)
+                self._db.execute("COMMIT")
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.Error as e:
             raise LogStorageError(str(self._path), f"cannot open: {e}") from e
