@@ -35,6 +35,10 @@ if TYPE_CHECKING:
         Roles,
         role_id,
     )
+    from ledger.checkpoint import (
+        Checkpoint,
+        origin_for,
+    )
     from ledger.client import (
         LogClient,
         LogInfo,
@@ -50,8 +54,12 @@ if TYPE_CHECKING:
         LogRangeError,
         LogServiceError,
         LogStorageError,
+        MalformedNoteError,
+        NoteError,
         ProofError,
         RecordError,
+        UnverifiedNoteError,
+        WitnessError,
     )
     from ledger.export import (
         LogVerification,
@@ -87,6 +95,10 @@ if TYPE_CHECKING:
         SigningDomain,
         TreeHead,
     )
+    from ledger.witness import Witness
+    from ledger.witness_client import WitnessClient, publish_checkpoint
+    from ledger.witness_http import WitnessServer
+    from ledger.witness_policy import WitnessPolicy
 
 __all__ = [
     "Action",
@@ -101,6 +113,7 @@ __all__ = [
     "Chain",
     "ChainError",
     "ChainUnavailableError",
+    "Checkpoint",
     "ClientTLS",
     "ConsistencyProof",
     "ContractArtifactError",
@@ -120,7 +133,9 @@ __all__ = [
     "LogStorageError",
     "LogStore",
     "LogVerification",
+    "MalformedNoteError",
     "MerkleTree",
+    "NoteError",
     "NullSink",
     "ProofError",
     "RecordError",
@@ -133,7 +148,15 @@ __all__ = [
     "SigningDomain",
     "TreeHead",
     "TreeHeadSource",
+    "UnverifiedNoteError",
+    "Witness",
+    "WitnessClient",
+    "WitnessError",
+    "WitnessPolicy",
+    "WitnessServer",
     "account_from_key_file",
+    "origin_for",
+    "publish_checkpoint",
     "role_id",
     "verify_consistency",
     "verify_export",
@@ -153,6 +176,7 @@ _EXPORTS: dict[str, str] = {
     "Chain": "ledger.chain",
     "ChainError": "ledger.errors",
     "ChainUnavailableError": "ledger.errors",
+    "Checkpoint": "ledger.checkpoint",
     "ClientTLS": "ledger._transport",
     "ConsistencyProof": "ledger.merkle",
     "ContractArtifactError": "ledger.errors",
@@ -172,7 +196,9 @@ _EXPORTS: dict[str, str] = {
     "LogStorageError": "ledger.errors",
     "LogStore": "ledger.store",
     "LogVerification": "ledger.export",
+    "MalformedNoteError": "ledger.errors",
     "MerkleTree": "ledger.merkle",
+    "NoteError": "ledger.errors",
     "NullSink": "ledger.sink",
     "ProofError": "ledger.errors",
     "RecordError": "ledger.errors",
@@ -185,7 +211,15 @@ _EXPORTS: dict[str, str] = {
     "SigningDomain": "ledger.tree_head",
     "TreeHead": "ledger.tree_head",
     "TreeHeadSource": "ledger.anchor",
+    "UnverifiedNoteError": "ledger.errors",
+    "Witness": "ledger.witness",
+    "WitnessClient": "ledger.witness_client",
+    "WitnessError": "ledger.errors",
+    "WitnessPolicy": "ledger.witness_policy",
+    "WitnessServer": "ledger.witness_http",
     "account_from_key_file": "ledger.chain",
+    "origin_for": "ledger.checkpoint",
+    "publish_checkpoint": "ledger.witness_client",
     "role_id": "ledger.chain_roles",
     "verify_consistency": "ledger.merkle",
     "verify_export": "ledger.export",

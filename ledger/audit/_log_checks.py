@@ -17,6 +17,7 @@ from ledger.errors import LedgerError, LogIntegrityError, ProofError, RecordErro
 from ledger.merkle import MerkleTree, leaf_hash, verify_consistency
 from ledger.records import AuditRecord, Role
 from ledger.tree_head import recover_signer
+from ledger.witness_policy import judge_checkpoints
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ledger.anchor_registry import AnchoredHead
     from ledger.export import ExportedLog
     from ledger.tree_head import SigningDomain
+    from ledger.witness_policy import WitnessPolicy
 
 __all__ = [
     "AuditOptions",
@@ -82,7 +84,10 @@ class AuditOptions:
     domain: SigningDomain
     """The chain and registry every head must be signed for."""
     allow_unanchored: bool = False
-    """Report records after the last anchor as a warning, not a failure."""
+    """Report records after the last anchor (or witnessed checkpoint) as a
+    warning, not a failure."""
+    witness_policy: WitnessPolicy | None = None
+    """Check each log's checkpoints and cosignatures against this policy."""
 
 
 @dataclass
@@ -127,6 +132,7 @@ class AuditedLog:
     """The department its records speak for (``""`` for other roles)."""
     anchored_size: int
     anchors: int
+    witnessed_size: int | None = None
 
     @property
     def actor(self) -> str:
@@ -171,7 +177,26 @@ def check_log(
             label, log, tree, records, item.chain, verified, options, out
         )
         _check_roles(label, log, records, role, item.chain, anchored, out)
-    return AuditedLog(label, log, records, role, department, anchored, len(anchors))
+    witnessed = None
+    if options.witness_policy is not None:
+        verdict = judge_checkpoints(
+            options.witness_policy,
+            actor=log.actor,
+            log_name=log.log_name,
+            checkpoints=log.checkpoints,
+            tree=tree,
+        )
+        witnessed = verdict.witnessed_size
+        for problem in verdict.problems:
+            report = (
+                out.warn
+                if problem.unwitnessed and options.allow_unanchored
+                else out.fail
+            )
+            report(Check.WITNESS, label, problem.message, index=problem.index)
+    return AuditedLog(
+        label, log, records, role, department, anchored, len(anchors), witnessed
+    )
 
 
 def _check_forks(

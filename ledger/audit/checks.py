@@ -90,6 +90,7 @@ def audit_logs(
             signed_heads=len(log.log.heads),
             anchors=log.anchors,
             anchored_size=log.anchored_size,
+            witnessed_size=log.witnessed_size,
         )
         for log in audited
     )

@@ -3,7 +3,7 @@
     verify  --rpc URL --registry ADDR [--roles ADDR]
             (--log FILE ... | --state-dir DIR | --service HOST:PORT --log-id ID ...)
             [--run-record FILE] [--checkpoint FILE] [--allow-unanchored]
-            [--no-epsilon] [--json]
+            [--witness-policy FILE] [--no-epsilon] [--json]
     export  --state-dir DIR --out DIR
 
 ``verify`` audits the logs against the anchors on the chain at ``--rpc``
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from fedgov.errors import ConfigurationError
 from ledger.audit.layout import find_logs
+from ledger.witness_policy import WitnessPolicy
 
 if TYPE_CHECKING:
     import argparse
@@ -69,7 +70,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     verify.add_argument(
         "--allow-unanchored",
         action="store_true",
-        help="report records after the last anchor as warnings, not failures",
+        help="report records after the last anchor (or witnessed checkpoint) as "
+        "warnings, not failures",
+    )
+    verify.add_argument(
+        "--witness-policy",
+        type=Path,
+        help="C2SP tlog-policy file: every log's checkpoints need its quorum",
     )
     verify.add_argument(
         "--no-epsilon",
@@ -132,6 +139,11 @@ def _verify(args: argparse.Namespace) -> int:
     from ledger.chain import Chain
 
     sources = _sources(args)
+    policy = (
+        WitnessPolicy.read(args.witness_policy)
+        if args.witness_policy is not None
+        else None
+    )
     chain = Chain.connect(args.rpc, accounts=[])
     report = verify_audit(
         sources,
@@ -142,6 +154,7 @@ def _verify(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         allow_unanchored=args.allow_unanchored,
         recompute_epsilon=not args.no_epsilon,
+        witness_policy=policy,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

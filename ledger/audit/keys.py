@@ -39,10 +39,13 @@ if TYPE_CHECKING:
 __all__ = [
     "KEY_PASSWORD_ENV",
     "PlaintextKeyWarning",
+    "check_plaintext_mode",
+    "install_key_file",
     "key_password",
     "load_key",
     "load_or_create_key",
     "replace_key",
+    "warn_plaintext_key",
 ]
 
 _log = logging.getLogger(__name__)
@@ -123,9 +126,8 @@ def _read(file: Path, password: str | None) -> LocalAccount:
     return account
 
 
-def _read_plaintext(
-    file: Path, document: dict[str, Any], password: str | None
-) -> LocalAccount:
+def check_plaintext_mode(file: Path) -> None:
+    """Refuse a plaintext key file that anyone but its owner may read."""
     mode = stat.S_IMODE(file.stat().st_mode)
     if mode & 0o077:
         raise KeyFileError(
@@ -133,6 +135,12 @@ def _read_plaintext(
             f"holds a plaintext key but has mode {mode:04o}: others may read it "
             f"(chmod 600 {file}, or re-create it with ${KEY_PASSWORD_ENV} set)",
         )
+
+
+def _read_plaintext(
+    file: Path, document: dict[str, Any], password: str | None
+) -> LocalAccount:
+    check_plaintext_mode(file)
     try:
         account: LocalAccount = Account.from_key(document["private_key"])
     except (KeyError, ValueError, TypeError) as e:
@@ -146,32 +154,48 @@ def _read_plaintext(
         if password is not None
         else ""
     )
-    _warn_plaintext(f"audit signing key {file} is stored in PLAINTEXT{detail}")
+    warn_plaintext_key(
+        f"audit signing key {file} is stored in PLAINTEXT{detail}",
+        "sign audit tree heads as this actor",
+    )
     return account
 
 
-def _warn_plaintext(message: str) -> None:
+def warn_plaintext_key(message: str, power: str) -> None:
+    """Warn, loudly and in the log, that a key was loaded from plaintext.
+
+    ``power`` says what whoever reads the file can do with it.
+    """
     full = (
-        f"{message} (demo mode): anyone who reads the file can sign audit tree "
-        f"heads as this actor. Set ${KEY_PASSWORD_ENV} for an encrypted keystore."
+        f"{message} (demo mode): anyone who reads the file can {power}. "
+        f"Set ${KEY_PASSWORD_ENV} for an encrypted keystore."
     )
     warnings.warn(full, PlaintextKeyWarning, stacklevel=3)
     _log.warning(full)
 
 
-def _create(file: Path, password: str | None, iterations: int | None) -> None:
-    account = Account.create()
-    temporary = _write_temporary(file, account, password, iterations)
+def install_key_file(file: Path, content: bytes) -> bool:
+    """Write ``content`` as the new key file ``file`` (``0600``), never replacing.
+
+    Returns ``False`` when ``file`` already exists: another process created
+    it first, and its key is the one to use.
+    """
+    temporary = _write_temporary(file, content)
     try:
         try:
-            # link() never replaces: if another process created the key first,
-            # this one loses the race and uses that key.
+            # link() never replaces: the loser of a race keeps the winner's key.
             os.link(temporary, file)
         except FileExistsError:
-            return
-        _log.info("created audit signing key %s for %s", file, account.address)
+            return False
+        return True
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _create(file: Path, password: str | None, iterations: int | None) -> None:
+    account = Account.create()
+    if install_key_file(file, _document(account, password, iterations)):
+        _log.info("created audit signing key %s for %s", file, account.address)
 
 
 def replace_key(
@@ -189,7 +213,7 @@ def replace_key(
     file = Path(path)
     old = load_key(file, password=password)
     retired = file.with_name(f"{file.name}.{old.address}.retired")
-    temporary = _write_temporary(file, account, password, iterations)
+    temporary = _write_temporary(file, _document(account, password, iterations))
     try:
         os.link(file, retired)
         os.replace(temporary, file)
@@ -201,10 +225,9 @@ def replace_key(
     return retired
 
 
-def _write_temporary(
-    file: Path, account: LocalAccount, password: str | None, iterations: int | None
-) -> Path:
-    file.parent.mkdir(parents=True, exist_ok=True)
+def _document(
+    account: LocalAccount, password: str | None, iterations: int | None
+) -> bytes:
     if password is None:
         document: dict[str, Any] = {
             "format": _PLAINTEXT_FORMAT,
@@ -213,11 +236,16 @@ def _write_temporary(
         }
     else:
         document = Account.encrypt(account.key, password, iterations=iterations)
+    return json.dumps(document).encode()
+
+
+def _write_temporary(file: Path, content: bytes) -> Path:
+    file.parent.mkdir(parents=True, exist_ok=True)
     temporary = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
             out.flush()
             os.fsync(out.fileno())
     except BaseException:

@@ -2,6 +2,8 @@
 
     <state>/departments/<department>/audit-key.json     the department's key
     <state>/departments/<department>/audit-<address>.db its log (one per key)
+    <state>/departments/<department>/audit-<address>.note-key.pem
+                                                        its log's checkpoint key
     <state>/coordinator/audit-key.json                  the coordinator's key
     <state>/coordinator/audit-<address>.db              its log
 
@@ -26,6 +28,7 @@ __all__ = [
     "department_dir",
     "find_logs",
     "log_path",
+    "note_key_path",
 ]
 
 LOG_NAME = "audit"
@@ -57,6 +60,11 @@ def coordinator_dir(state_dir: str | Path) -> Path:
 def log_path(actor_dir: Path, address: str) -> Path:
     """The log file of the key ``address`` in ``actor_dir``."""
     return actor_dir / f"audit-{to_checksum_address(address)}.db"
+
+
+def note_key_path(log: Path) -> Path:
+    """The Ed25519 key that signs the checkpoints of the log file ``log``."""
+    return log.with_name(f"{log.stem}.note-key.pem")
 
 
 def find_logs(state_dir: str | Path) -> list[Path]:

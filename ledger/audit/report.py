@@ -22,6 +22,8 @@ class Check(StrEnum):
     """A log against the heads anchored on chain."""
     ROLE = "role"
     """The writer's on-chain role when it wrote and anchored."""
+    WITNESS = "witness"
+    """A log's checkpoints against the witness policy (when one is given)."""
     IDENTITY = "identity"
     """Which log speaks for which department."""
     COMPLETENESS = "completeness"
@@ -66,6 +68,8 @@ class LogSummary:
     signed_heads: int
     anchors: int
     anchored_size: int
+    witnessed_size: int | None = None
+    """Records covered by a checkpoint the policy's quorum cosigned (no policy: None)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,13 @@ class AuditReport:
             lines.append(
                 f"  {who:<28} {log.actor}  {log.records:>6} records, "
                 f"{log.signed_heads} signed heads, {log.anchors} anchors "
-                f"(anchored up to {log.anchored_size})  [{log.label}]"
+                f"(anchored up to {log.anchored_size}"
+                + (
+                    f", witnessed up to {log.witnessed_size}"
+                    if log.witnessed_size is not None
+                    else ""
+                )
+                + f")  [{log.label}]"
             )
         verdict = "OK" if self.ok else f"FAILED ({len(self.failures)} failure(s))"
         head = (

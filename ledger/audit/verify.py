@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ledger.audit.report import AuditReport
     from ledger.chain import Chain
     from ledger.chain_roles import RoleChange
+    from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
 
@@ -77,6 +78,7 @@ def load_log(path: str | Path) -> ExportedLog:
             log_id=store.log_id,
             records=tuple(store.encoded_records(0)),
             heads=tuple(store.signed_head_entries()),
+            checkpoints=tuple(store.checkpoints()),
         )
 
 
@@ -164,11 +166,14 @@ def verify_audit(
     checkpoint: str | Path | None = None,
     allow_unanchored: bool = False,
     recompute_epsilon: bool = True,
+    witness_policy: WitnessPolicy | None = None,
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
 
     ``checkpoint`` (default: the run record's, when that file exists) is
-    hashed and compared with the ``model_export`` record. Unreadable logs
+    hashed and compared with the ``model_export`` record. With a
+    ``witness_policy``, each log's checkpoints must carry its quorum of
+    cosignatures (:mod:`ledger.witness_policy`). Unreadable logs
     are findings; an unreachable chain raises.
     """
     if not logs:
@@ -198,7 +203,9 @@ def verify_audit(
     return audit_logs(
         [_input(source, reader) for source in logs],
         options=AuditOptions(
-            domain=anchor_registry.domain, allow_unanchored=allow_unanchored
+            domain=anchor_registry.domain,
+            allow_unanchored=allow_unanchored,
+            witness_policy=witness_policy,
         ),
         epsilon_of=_epsilon_of if recompute_epsilon else None,
         run_record=record,
