@@ -107,7 +107,7 @@ def _make(args: argparse.Namespace) -> int:
         f"{record.rows} rows, {len(record.layout.columns)} columns, k >= {record.k}\n"
         f"  marks in {carriers}: {marks.selected} of {marks.cells} carrier cells carry "
         f"a bit, {marks.changed} moved by one step "
-        f"({marks.changed / max(marks.cells, 1):.1%}), {marks.skipped} left unmarked\n"
+        f"({marks.changed / max(marks.cells, 1):.1%})\n"
         f"  written to {out} (sha256 {record.digest[:16]}...); "
         f"recorded in {args.state_dir}/departments/{record.department}/releases/"
     )

@@ -134,7 +134,6 @@ class ReleaseRecord:
                 "cells": self.marks.cells,
                 "selected": self.marks.selected,
                 "changed": self.marks.changed,
-                "skipped": self.marks.skipped,
             },
         }
 
@@ -162,7 +161,6 @@ class ReleaseRecord:
                     int(marks["cells"]),
                     int(marks["selected"]),
                     int(marks["changed"]),
-                    int(marks["skipped"]),
                 ),
             )
         except (KeyError, TypeError, ValueError, ArithmeticError) as e:

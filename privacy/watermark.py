@@ -86,7 +86,7 @@ __all__ = [
 ReleaseId = NewType("ReleaseId", str)
 """One fingerprinted release: one extract given to one recipient."""
 
-DEFAULT_MARK_FRACTION = 0.25
+DEFAULT_MARK_FRACTION = 0.5
 """Share of carrier positions selected; about half of them change by a step."""
 
 DEFAULT_KEY_WIDTH = 2
@@ -215,13 +215,12 @@ class MarkStats:
     """What marking did to a release: counts of carrier cells."""
 
     cells: int
-    """Carrier cells holding a value."""
+    """Carrier cells that can carry a bit: a value with a neighbouring step in
+    its decade and bounds (a value alone at the edge of its bounds cannot)."""
     selected: int
     """Cells at a selected position: they carry a bit."""
     changed: int
     """Selected cells moved by one step to carry their bit."""
-    skipped: int
-    """Selected cells that no one-step move could mark within bounds and decade."""
 
 
 @dataclass(frozen=True)
@@ -321,13 +320,14 @@ class Fingerprinter:
         marked = publish(table, schema, layout)
         # Marks move carriers within their decade, which is all a key reads.
         tokens = self._row_tokens(marked, schema, layout)
-        cells = selected = changed = skipped = 0
+        cells = selected = changed = 0
         for name in layout.carriers:
             step = layout.step(name)
             assert step is not None  # MarkLayout.check: every carrier has a step
             column = schema.column(name)
             q, _ = _indices(marked[name], step)
-            present = q != _NA
+            bounds = _index_bounds(column, step)
+            eligible = _eligible(q, bounds)
             keys = self._position_keys(tokens, layout, name, q)
             unique, inverse = np.unique(keys, return_inverse=True)
             chosen_unique = self._selected(name, unique, layout.fraction)
@@ -335,18 +335,16 @@ class Fingerprinter:
             draws_unique[chosen_unique] = self._draws(
                 release, name, unique[chosen_unique]
             )
-            chosen = chosen_unique[inverse] & present
+            chosen = chosen_unique[inverse] & eligible
             draws = draws_unique[inverse]
             want, coin = draws & 1, (draws >> 1) & 1
             move = chosen & ((q & 1) != want)
-            moved, ok = _one_step(q, coin, _index_bounds(column, step))
-            q = np.where(move & ok, moved, q)
+            q = np.where(move, _one_step(q, coin, bounds), q)
             marked[name] = _values(q, step, column)
-            cells += int(present.sum())
+            cells += int(eligible.sum())
             selected += int(chosen.sum())
-            changed += int((move & ok).sum())
-            skipped += int((move & ~ok).sum())
-        return marked, MarkStats(cells, selected, changed, skipped)
+            changed += int(move.sum())
+        return marked, MarkStats(cells, selected, changed)
 
     def observe(
         self, table: pd.DataFrame, schema: DatasetSchema, layout: MarkLayout
@@ -373,6 +371,7 @@ class Fingerprinter:
             step = layout_here.step(name)
             assert step is not None
             q, readable = _indices(table[name], step)
+            readable &= _eligible(q, _index_bounds(schema.column(name), step))
             position = self._position_keys(tokens, layout_here, name, q)
             unique, inverse = np.unique(position[readable], return_inverse=True)
             chosen = self._selected(name, unique, layout.fraction)
@@ -568,18 +567,35 @@ def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return x ^ (x >> np.uint64(33))
 
 
+def _movable(
+    q: npt.NDArray[np.int64], bounds: tuple[int, int]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Whether one step up, and one step down, stay within bounds and decade."""
+    low, high = bounds
+    up = (q + 1 <= high) & ((q + 1) // 10 == q // 10)
+    down = (q - 1 >= low) & ((q - 1) // 10 == q // 10)
+    return up, down
+
+
+def _eligible(
+    q: npt.NDArray[np.int64], bounds: tuple[int, int]
+) -> npt.NDArray[np.bool_]:
+    """Cells that can hold either parity: a step index with a neighbour in its
+    decade and bounds. Moving a cell keeps it eligible, so the reader, which
+    sees only the moved value, finds the same cells as the writer did."""
+    up, down = _movable(q, bounds)
+    return np.asarray((q != _NA) & (up | down), dtype=np.bool_)
+
+
 def _one_step(
     q: npt.NDArray[np.int64],
     coin: npt.NDArray[np.int64],
     bounds: tuple[int, int],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """One step up or down (coin = 1: up first), within bounds and decade."""
-    low, high = bounds
-    up_ok = (q + 1 <= high) & ((q + 1) // 10 == q // 10)
-    down_ok = (q - 1 >= low) & ((q - 1) // 10 == q // 10)
-    up = np.where(coin == 1, up_ok, ~down_ok & up_ok)
-    moved = np.where(up, q + 1, q - 1)
-    return moved, up | down_ok
+) -> npt.NDArray[np.int64]:
+    """One step up or down (coin = 1: up if it can), for eligible cells."""
+    up_ok, down_ok = _movable(q, bounds)
+    up = np.where(coin == 1, up_ok, ~down_ok)
+    return np.where(up, q + 1, q - 1)
 
 
 def _key_values(
