@@ -95,6 +95,7 @@ DEFAULT_KEY_WIDTH = 2
 _MIN_CARRIER_STEPS = 20
 _MAX_KEY_WIDTH = 8
 _READABLE = 0.25  # a cell further than this from the step lattice was perturbed
+_MIN_REROUNDED = 20  # cells of one parity that show a carrier was rounded coarser
 _DERIVATION_LABEL = "fedgov/watermark/prf/v1"
 _TOKEN, _DECADE, _SELECT, _BIT = b"t", b"d", b"s", b"b"
 _NA = -(2**62)  # index of a missing number; no declared bounds reach it
@@ -276,7 +277,8 @@ def binomial_log10_sf(n: int, m: int) -> float:
 def publish(
     table: pd.DataFrame, schema: DatasetSchema, layout: MarkLayout
 ) -> pd.DataFrame:
-    """``table`` with every stepped column rounded to its step, inside its bounds.
+    """``table`` with every stepped column rounded to its nearest step (ties to
+    the even one), inside its bounds.
 
     A rounded value moves by at most half a step (more only where the bounds
     cut the step lattice); integer columns at step 1 do not change.
@@ -353,7 +355,10 @@ class Fingerprinter:
 
         Columns of the layout missing from ``table`` are skipped (a row whose
         key used one lands on a wrong position, read as noise); other columns
-        of ``table`` are ignored.
+        of ``table`` are ignored. A carrier whose cells all have one parity was
+        rounded onto a coarser lattice: it holds no marks, and is skipped
+        rather than diluting the others' evidence (a choice made from the copy
+        alone, so the null distribution of the test does not change).
         """
         present = tuple(c for c in layout.columns if c in table.columns)
         layout_here = MarkLayout(
@@ -372,6 +377,9 @@ class Fingerprinter:
             assert step is not None
             q, readable = _indices(table[name], step)
             readable &= _eligible(q, _index_bounds(schema.column(name), step))
+            parities = np.unique(q[readable] & 1)
+            if readable.sum() >= _MIN_REROUNDED and len(parities) < 2:
+                continue
             position = self._position_keys(tokens, layout_here, name, q)
             unique, inverse = np.unique(position[readable], return_inverse=True)
             chosen = self._selected(name, unique, layout.fraction)
