@@ -288,33 +288,35 @@ def collusion(
         recipients=recipients,
     )
     print(
-        f"collusion on adult: cells picked at random among c copies, 10 % leaked, "
-        f"{trials} trials per c"
+        "collusion on adult: each carrier cell picked at random among c copies, "
+        f"{trials} trials per c and leak"
     )
     print(
-        f"  {'c':>3} {'some colluder named':>20} {'colluders named':>16} "
-        f"{'innocents named':>16}"
+        f"  {'c':>3} {'leaked':>7} {'some colluder named':>20} "
+        f"{'colluders named':>16} {'innocents named':>16}"
     )
     rng = np.random.default_rng(7)
     for size in (2, 3, 5, 9):
-        some = named_total = innocent = 0
-        for _ in range(trials):
-            members = rng.choice(recipients, size, replace=False)
-            merged = copies[members[0]].copy()
-            for name in ADULT_CARRIERS:
-                cells = np.stack([copies[m][name].to_numpy() for m in members])
-                merged[name] = cells[rng.integers(0, size, cells.shape[1]),
-                                     np.arange(cells.shape[1])]  # fmt: skip
-            sample = leak(merged, 0.10, rng, drop="sex", decimals={})
-            named = {c.record.recipient for c in trace_leak(sample, [registry]).named}
-            guilty = {f"recipient-{m:02d}" for m in members}
-            some += bool(named & guilty)
-            named_total += len(named & guilty)
-            innocent += len(named - guilty)
-        print(
-            f"  {size:>3} {some / trials:>20.1%} {named_total / trials:>16.2f} "
-            f"{innocent / trials:>16.2f}"
-        )
+        for fraction in (0.10, 0.50):
+            some = named_total = innocent = 0
+            for _ in range(trials):
+                members = rng.choice(recipients, size, replace=False)
+                merged = copies[members[0]].copy()
+                for name in ADULT_CARRIERS:
+                    cells = np.stack([copies[m][name].to_numpy() for m in members])
+                    merged[name] = cells[rng.integers(0, size, cells.shape[1]),
+                                         np.arange(cells.shape[1])]  # fmt: skip
+                sample = leak(merged, fraction, rng, drop="sex", decimals={})
+                report = trace_leak(sample, [registry])
+                named = {c.record.recipient for c in report.named}
+                guilty = {f"recipient-{m:02d}" for m in members}
+                some += bool(named & guilty)
+                named_total += len(named & guilty)
+                innocent += len(named - guilty)
+            print(
+                f"  {size:>3} {fraction:>7.0%} {some / trials:>20.1%} "
+                f"{named_total / trials:>16.2f} {innocent / trials:>16.2f}"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
