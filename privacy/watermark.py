@@ -63,7 +63,7 @@ import pandas as pd
 
 from fedgov.data import ColumnKind, ColumnRole
 from fedgov.errors import ConfigurationError
-from privacy._keys import derive_key, fingerprint
+from privacy._keys import derive_key, fingerprint, require_length
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -92,6 +92,7 @@ DEFAULT_MARK_FRACTION = 0.5
 DEFAULT_KEY_WIDTH = 2
 """Attributes in each row's virtual primary key besides the carrier's decade."""
 
+_MIN_KEY_BYTES = 32
 _MIN_CARRIER_STEPS = 20
 _MAX_KEY_WIDTH = 8
 _READABLE = 0.25  # a cell further than this from the step lattice was perturbed
@@ -229,10 +230,13 @@ class Observations:
     """The majority parity read at every selected position of a copy."""
 
     carriers: tuple[str, ...]
+    """The carriers the copy still has."""
     carrier: npt.NDArray[np.int64]
+    """Per position: its carrier, as an index into ``carriers``."""
     keys: npt.NDArray[np.uint64]
+    """Per position: its key within the carrier (decade and row key)."""
     bits: npt.NDArray[np.int64]
-    rows: int
+    """Per position: the majority parity read (ties are left out)."""
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -297,6 +301,7 @@ class Fingerprinter:
     """Embeds and reads marks under one department's watermark key."""
 
     def __init__(self, secret: bytes) -> None:
+        require_length(secret, source="the watermark key", minimum=_MIN_KEY_BYTES)
         self._key = derive_key(secret, _DERIVATION_LABEL)
         self._key_id = fingerprint(secret)
 
@@ -394,7 +399,6 @@ class Fingerprinter:
             carrier=np.concatenate([np.zeros(0, np.int64), *carriers]),
             keys=np.concatenate([np.zeros(0, np.uint64), *keys]),
             bits=np.concatenate([np.zeros(0, np.int64), *bits]),
-            rows=len(table),
         )
 
     def evidence(self, observations: Observations, release: ReleaseId) -> Evidence:
@@ -410,15 +414,15 @@ class Fingerprinter:
     # -- keyed functions ----------------------------------------------------------
 
     def _prf(self, *parts: bytes) -> bytes:
-        return hashlib.blake2b(
-            b"\x00".join(parts), key=self._key, digest_size=16
-        ).digest()
+        # Length-prefixed, so that no two different part lists share an input.
+        message = b"".join(len(p).to_bytes(4) + p for p in parts)
+        return hashlib.blake2b(message, key=self._key, digest_size=16).digest()
 
     def _tokens(
         self, domain: bytes, column: str, values: npt.NDArray[Any]
     ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
         """Per value: a 64-bit score and a 64-bit identifier, keyed by column."""
-        codes, uniques = pd.factorize(values)
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
         name = column.encode("utf-8")
         raw = b"".join(self._prf(domain, name, str(u).encode("utf-8")) for u in uniques)
         table = np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 2)

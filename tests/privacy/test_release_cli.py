@@ -25,7 +25,7 @@ MAKE = [
 
 @pytest.fixture(scope="module")
 def extract() -> pd.DataFrame:
-    return adult_extract(DEPARTMENT).head(6000)
+    return adult_extract(DEPARTMENT)
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def _documented_commands() -> list[list[str]]:
 
 
 def test_the_documented_commands_run_as_typed(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
+    workdir: Path, capsys: pytest.CaptureFixture[str], extract: pd.DataFrame
 ) -> None:
     # Arrange
     commands = _documented_commands()
@@ -62,8 +62,8 @@ def test_the_documented_commands_run_as_typed(
         outputs.append(capsys.readouterr().out)
 
     # Assert
-    assert "for county-planning: 6000 rows" in outputs[0]
-    assert "for health-site-1: 6000 rows" in outputs[1]
+    assert f"for county-planning: {len(extract)} rows" in outputs[0]
+    assert f"for health-site-1: {len(extract)} rows" in outputs[1]
     assert outputs[2].count(DEPARTMENT) == 2
     assert "recipient: health-site-1 (release" in outputs[3]
     assert "false-attribution probability <= " in outputs[3]
@@ -139,7 +139,7 @@ def test_make_names_a_float_column_without_a_step(
 def test_make_refuses_a_release_that_fails_the_check(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main([*MAKE, "--out", "out.csv", "--k", "400"])
+    code = main([*MAKE, "--out", "out.csv", "--k", "40"])
 
     err = capsys.readouterr().err
     assert code == 1
