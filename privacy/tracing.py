@@ -31,6 +31,7 @@ departments.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -375,7 +376,7 @@ def read_leaked(path: str | Path) -> tuple[pd.DataFrame, str]:
         frame = pd.read_csv(
             io.BytesIO(raw), dtype=str, sep=None, engine="python", skipinitialspace=True
         )
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+    except (ValueError, csv.Error, pd.errors.ParserError) as e:
         raise ConfigurationError(
             "LEAKED_FILE", f"{source} is not a readable CSV table ({e})"
         ) from e

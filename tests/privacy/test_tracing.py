@@ -205,6 +205,51 @@ def test_a_byte_identical_copy_is_reported_as_such(
     assert _named(report) == {issued.recipient(3)}
 
 
+def test_semicolons_extra_columns_and_foreign_rows_only_dilute(
+    issued: Issued, extract: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Arrange: 5 % of recipient 4's rows mixed with as many unmarked rows, a
+    # column the release never had, written with semicolons.
+    rng = np.random.default_rng(4)
+    schema = get_dataset("adult").schema
+    unmarked = publish(extract, schema, issued.releases[0].record.layout)
+    mixed = pd.concat(
+        [
+            leak(issued.copies[4], 0.05, rng, drop="age", decimals={}),
+            leak(unmarked, 0.05, rng, drop="age", decimals={}),
+        ]
+    ).assign(note="checked")
+    path = tmp_path / "leaked.csv"
+    mixed.sample(frac=1, random_state=4).to_csv(path, index=False, sep=";")
+
+    # Act
+    report = _trace_file(path, [issued.registry])
+
+    # Assert
+    assert report.columns[-1] == "note"
+    assert _named(report) == {issued.recipient(4)}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (bytes(range(256)), "not a readable CSV table"),
+        (b"", "not a readable CSV table"),
+        (b"age,sex\n", "holds no rows"),
+    ],
+)
+def test_an_unreadable_leaked_file_is_named(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "leaked.csv"
+    path.write_bytes(content)
+
+    with pytest.raises(ConfigurationError, match=message):
+        read_leaked(path)
+    with pytest.raises(ConfigurationError, match="No such file"):
+        read_leaked(tmp_path / "absent.csv")
+
+
 def test_the_record_holds_what_tracing_needs_and_not_the_rows(
     issued: Issued, extract: pd.DataFrame
 ) -> None:
