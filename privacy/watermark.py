@@ -30,11 +30,15 @@ As applied here:
   least 20 steps wide. A cell's bit is the parity of ``q = value / step``; a
   selected cell of the wrong parity moves by exactly one step, up or down by
   a keyed coin, staying inside the declared bounds and inside its *decade*
-  (``q // 10``), the most significant part that positions are keyed on.
+  (``q // 10``), the most significant part that positions are keyed on. A
+  value alone in its decade within the bounds carries nothing, for writer and
+  reader alike (moving a cell never makes it so).
 * **Positions.** A carrier cell's position is the carrier, the cell's decade
   and the values of the ``key_width`` other columns whose keyed scores are
   highest in that row (the virtual primary key; numbers enter by their index
   on the published step, carriers by their decade, categories as written).
+  The scores mix in the carrier's decade, so that a column of few values is
+  not chosen by every row.
 * **Selection and bits.** A position is marked when a keyed PRF of it falls
   below ``fraction`` (the same positions for every release of a layout, as in
   Li et al.); its bit is a PRF of the release id and the position.
