@@ -18,6 +18,7 @@ __all__ = [
     "KeyMaterialError",
     "PrivacyError",
     "PseudonymError",
+    "ReleaseRecordError",
     "ReleaseRefusedError",
     "UnknownKeyError",
 ]
@@ -123,6 +124,16 @@ class ReleaseRefusedError(PrivacyError):
         super().__init__(
             f"release of {table} refused, {len(violations)} finding(s): {shown}{more}"
         )
+
+
+class ReleaseRecordError(PrivacyError):
+    """A department's record of a fingerprinted release is missing, malformed
+    or not the one its file name says (opened, so not tampered with)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"release record {path}: {reason}")
 
 
 class BoundaryViolationError(PrivacyError):
