@@ -177,7 +177,7 @@ class DepartmentNode:
         # Flower's FedProx sends its mu with each round's config.
         if self.job.strategy != "fedprox":
             return 0.0
-        config = msg.content.config_records[p.CONFIG]
+        config = msg.content.config_records[p.Record.CONFIG]
         return _number(config, "proximal-mu") if "proximal-mu" in config else 0.0
 
     def _generator(self, server_round: int) -> torch.Generator:
@@ -203,25 +203,25 @@ class DepartmentNode:
     ) -> Message:
         content = RecordDict(
             {
-                p.METRICS: MetricRecord(dict(metrics)),
-                p.FEDGOV: ConfigRecord(
+                p.Record.METRICS: MetricRecord(dict(metrics)),
+                p.Record.FEDGOV: ConfigRecord(
                     {
-                        p.KEY_DEPARTMENT: self.policy.department,
-                        p.KEY_STATUS: status,
-                        p.KEY_REASON: reason,
+                        p.Reply.DEPARTMENT: self.policy.department,
+                        p.Reply.STATUS: status,
+                        p.Reply.REASON: reason,
                     }
                 ),
             }
         )
         if arrays is not None:
-            content[p.ARRAYS] = arrays
+            content[p.Record.ARRAYS] = arrays
         return Message(content=content, reply_to=msg)
 
     # -- message handlers ----------------------------------------------------
 
     def train(self, msg: Message) -> Message:
         server_round = int(
-            _number(msg.content.config_records[p.CONFIG], "server-round")
+            _number(msg.content.config_records[p.Record.CONFIG], "server-round")
         )
         plan = self._plan()
         spend = plan.round_spend
@@ -235,8 +235,8 @@ class DepartmentNode:
                 logger.warning(reason)
                 return self._reply(
                     msg,
-                    status=p.STATUS_REFUSED,
-                    metrics={p.NUM_EXAMPLES: 0},
+                    status=p.Status.REFUSED,
+                    metrics={p.Metric.NUM_EXAMPLES: 0},
                     reason=reason,
                 )
             warnings.warn(
@@ -263,10 +263,10 @@ class DepartmentNode:
                 logger.warning("round %d refused: %s", server_round, exc)
                 return self._reply(
                     msg,
-                    status=p.STATUS_REFUSED,
+                    status=p.Status.REFUSED,
                     reason=str(exc),
                     metrics={
-                        p.NUM_EXAMPLES: 0,
+                        p.Metric.NUM_EXAMPLES: 0,
                         "epsilon-total": exc.spent,
                         "epsilon-limit": exc.limit,
                     },
@@ -274,7 +274,7 @@ class DepartmentNode:
             epsilon_total = record.epsilon_after
         started = time.perf_counter()
         features, labels = self.data.train_split()
-        model = self._model(msg.content.array_records[p.ARRAYS])
+        model = self._model(msg.content.array_records[p.Record.ARRAYS])
         loss = train_locally(
             model,
             features,
@@ -294,7 +294,7 @@ class DepartmentNode:
                 delta=self.job.delta,
             )
         metrics: dict[str, float | int] = {
-            p.NUM_EXAMPLES: len(labels),
+            p.Metric.NUM_EXAMPLES: len(labels),
             "train-loss": loss,
             "epsilon-job": job_epsilon,
             "epsilon-total": epsilon_total,
@@ -307,20 +307,20 @@ class DepartmentNode:
         }
         return self._reply(
             msg,
-            status=p.STATUS_OK,
+            status=p.Status.OK,
             metrics=metrics,
             arrays=ArrayRecord(model.state_dict()),
         )
 
     def evaluate(self, msg: Message) -> Message:
-        model = self._model(msg.content.array_records[p.ARRAYS])
+        model = self._model(msg.content.array_records[p.Record.ARRAYS])
         features, labels = self.data.heldout_split()
         result = evaluate_model(model, features, labels)
         metrics: dict[str, float | int] = {
-            p.NUM_EXAMPLES: result.num_examples,
+            p.Metric.NUM_EXAMPLES: result.num_examples,
             "eval-loss": result.loss,
             "eval-accuracy": result.accuracy,
         }
         if np.isfinite(result.auc):
             metrics["eval-auc"] = result.auc
-        return self._reply(msg, status=p.STATUS_OK, metrics=metrics)
+        return self._reply(msg, status=p.Status.OK, metrics=metrics)

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from coordinator.training import model_spec
-from department_nodes.data_access import DepartmentDataAccess, departments_for
+from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.training import plan_local_training, train_locally
 from fedgov.data import get_dataset, load_pooled, load_public_test
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for, model_spec
 from fedgov.metrics import Evaluation, evaluate_model
 from fedgov.models import build_model
 

@@ -3,7 +3,7 @@
 One point is one gzipped JSON file, ``<output>/runs/<run_id>.json.gz``: the
 configuration (the job's flat run_config), what was measured around the run
 (CPU and wall seconds) and, for a federated point, the product's own
-:class:`~coordinator.run_record.RunRecord` unchanged. Every number of the
+:class:`~coordinator.summary.RunRecord` unchanged. Every number of the
 report is derived from these files by :func:`tidy_tables`, so a figure can be
 traced back to the run records it came from by ``run_id``.
 

@@ -26,16 +26,19 @@ class _CommandModule(Protocol):
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("experiments.demo", "run the end-to-end demo on embedded defaults"),
-    "train": ("experiments.train", "run a federated DP training job (Hydra overrides)"),
+    "demo": ("fedgov.commands.demo", "run the end-to-end demo on embedded defaults"),
+    "train": (
+        "fedgov.commands.train",
+        "run a federated DP training job (Hydra overrides)",
+    ),
     "deploy": (
-        "coordinator.launcher",
+        "fedgov.commands.deploy",
         "start a real SuperLink and one SuperNode per department, run a job, stop",
     ),
     "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
-    "query": ("coordinator.analytics_cli", "ask a federated DP analytics query"),
+    "query": ("fedgov.commands.query", "ask a federated DP analytics query"),
     "ledger": ("ledger.cli", "operate the audit log service and ledger contracts"),
-    "audit": ("ledger.audit.cli", "verify audit logs against on-chain anchors"),
+    "audit": ("auditor.cli", "verify audit logs against on-chain anchors"),
     "vote": (
         "ledger.voting.cli",
         "community consultations: registrar, resident, auditor",
@@ -63,6 +66,7 @@ _PACKAGES = (
     "department_nodes",
     "privacy",
     "ledger",
+    "auditor",
     "experiments",
 )
 

@@ -32,11 +32,11 @@ from coordinator.analytics import (
     run_query,
 )
 from coordinator.server_app import make_server_app
-from department_nodes.analytics import KEY_ANSWER, KEY_NOISE_STD, department_records
+from department_nodes.analytics import department_records
 from department_nodes.client_app import make_client_app
-from experiments.inprocess import NodeHandler, WireGrid
 from fedgov import protocol as p
 from fedgov.data import department_ids, load_pooled
+from fedgov.engines.inprocess import NodeHandler, WireGrid
 from fedgov.job import TrainJob
 from privacy.budget import Budget, department_ledger
 from privacy.mechanisms import Query, QueryError, exact_answer, plan_answer
@@ -145,7 +145,7 @@ def test_departments_over_budget_refuse_and_are_reported(tmp_path: Path) -> None
     refused = {r.department: r for r in result.refused}
     assert set(refused) == set(DEPARTMENTS[:2])
     for report in refused.values():
-        assert report.status == p.STATUS_REFUSED
+        assert report.status == p.Status.REFUSED
         assert "would be exceeded" in report.reason
         assert report.epsilon_total == pytest.approx(0.95, abs=1e-6)
         history = (
@@ -172,14 +172,16 @@ def _fake_reply(
 ) -> Message:
     content = RecordDict(
         {
-            p.FEDGOV: ConfigRecord(
+            p.Record.FEDGOV: ConfigRecord(
                 {
-                    p.KEY_DEPARTMENT: department,
-                    p.KEY_STATUS: p.STATUS_OK,
-                    p.KEY_REASON: "",
+                    p.Reply.DEPARTMENT: department,
+                    p.Reply.STATUS: p.Status.OK,
+                    p.Reply.REASON: "",
                 }
             ),
-            p.METRICS: MetricRecord({KEY_ANSWER: answer, KEY_NOISE_STD: stds}),
+            p.Record.METRICS: MetricRecord(
+                {p.Metric.QUERY_ANSWER: answer, p.Metric.QUERY_NOISE_STD: stds}
+            ),
         }
     )
     return Message(content=content, reply_to=msg)
