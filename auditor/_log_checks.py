@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from auditor.report import AuditFinding, Check
-from ledger._integrity import check_signed_heads
 from ledger.errors import LedgerError, LogIntegrityError, ProofError, RecordError
+from ledger.integrity import check_signed_heads
 from ledger.merkle import MerkleTree, leaf_hash, verify_consistency
 from ledger.records import AuditRecord, Role
 from ledger.tree_head import recover_signer

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 from auditor.verify import LogSource, load_log, verify_audit
 from fedgov.errors import ConfigurationError
-from ledger._transport import ClientTLS
 from ledger.actor_log import export_logs
 from ledger.chain import Chain
 from ledger.client import LogClient
 from ledger.layout import find_logs
+from ledger.transport import ClientTLS
 
 if TYPE_CHECKING:
     import argparse

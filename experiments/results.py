@@ -26,8 +26,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from fedgov.errors import FedgovError
+from fedgov.files import write_atomic
 
 __all__ = [
     "RESULT_FORMAT",
@@ -117,17 +116,7 @@ def write_result(path: Path, result: RunResult) -> None:
     """Write ``result`` atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(_clean(asdict(result)), sort_keys=True, separators=(",", ":"))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with (
-            os.fdopen(fd, "wb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle,
-        ):
-            handle.write(payload.encode("utf-8"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, gzip.compress(payload.encode("utf-8"), mtime=0))
 
 
 def read_result(path: Path) -> RunResult:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 
+from fedgov.files import write_atomic
 from ledger.errors import KeyFileError
 
 if TYPE_CHECKING:
@@ -189,22 +190,17 @@ def replace_key(
     file = Path(path)
     old = load_key(file, password=password)
     retired = file.with_name(f"{file.name}.{old.address}.retired")
-    temporary = _write_temporary(file, account, password, iterations)
-    try:
-        os.link(file, retired)
-        os.replace(temporary, file)
-    finally:
-        temporary.unlink(missing_ok=True)
+    os.link(file, retired)
+    write_atomic(file, _document(account, password, iterations))
     _log.info(
         "audit signing key %s: %s replaced %s", file, account.address, old.address
     )
     return retired
 
 
-def _write_temporary(
-    file: Path, account: LocalAccount, password: str | None, iterations: int | None
-) -> Path:
-    file.parent.mkdir(parents=True, exist_ok=True)
+def _document(
+    account: LocalAccount, password: str | None, iterations: int | None
+) -> bytes:
     if password is None:
         document: dict[str, Any] = {
             "format": _PLAINTEXT_FORMAT,
@@ -213,11 +209,18 @@ def _write_temporary(
         }
     else:
         document = Account.encrypt(account.key, password, iterations=iterations)
+    return json.dumps(document).encode("utf-8")
+
+
+def _write_temporary(
+    file: Path, account: LocalAccount, password: str | None, iterations: int | None
+) -> Path:
+    file.parent.mkdir(parents=True, exist_ok=True)
     temporary = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(document, out)
+        with os.fdopen(fd, "wb") as out:
+            out.write(_document(account, password, iterations))
             out.flush()
             os.fsync(out.fileno())
     except BaseException:

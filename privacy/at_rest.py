@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from Crypto.Hash import SHA256
 from Crypto.Protocol import KDF
 
 from fedgov.errors import ConfigurationError
+from fedgov.files import write_atomic
 from privacy._keys import decode_key_text, fingerprint, random_secret, require_length
 from privacy.errors import IntegrityError, KeyMaterialError, UnknownKeyError
 
@@ -400,7 +400,7 @@ def write_encrypted(
     """Seal ``data`` and write it atomically (temp file, fsync, rename), mode 0600."""
     target = Path(path)
     codec = SealingCodec(key_source, purpose=purpose, origin=str(target))
-    _atomic_write(target, codec.seal(data))
+    write_atomic(target, codec.seal(data))
 
 
 def read_encrypted(
@@ -434,7 +434,7 @@ def rotate_file(
     reader = SealingCodec(new, purpose=purpose, retired=old, origin=str(target))
     data = reader.open(target.read_bytes())
     writer = SealingCodec(new, purpose=purpose, origin=str(target))
-    _atomic_write(target, writer.seal(data))
+    write_atomic(target, writer.seal(data))
 
 
 # -- internals -------------------------------------------------------------------
@@ -553,27 +553,6 @@ def _open(
             f"authentication failed for purpose {purpose!r}: the data was modified or "
             "truncated, or was sealed for another purpose",
         ) from e
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, temp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    # The rename itself is durable only once the directory entry is flushed.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _warn_plaintext(what: str) -> None:

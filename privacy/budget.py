@@ -21,7 +21,6 @@ import fcntl
 import json
 import math
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fedgov.errors import ConfigurationError
+from fedgov.files import write_atomic
 from privacy.accounting import GaussianSpend, epsilon_spent
 from privacy.at_rest import SealingCodec, key_source_from_spec
 from privacy.errors import BudgetExceeded, BudgetLedgerError
@@ -180,22 +180,9 @@ class BudgetLedger:
 
     def _write(self, doc: dict[str, Any]) -> None:
         plaintext = json.dumps(doc, sort_keys=True, indent=1).encode("utf-8")
-        stored = self._codec.seal(plaintext) if self._codec else plaintext
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(stored)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(
+            self.path, self._codec.seal(plaintext) if self._codec else plaintext
+        )
 
     # -- queries -------------------------------------------------------------
 

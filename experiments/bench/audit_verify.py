@@ -88,9 +88,6 @@ def _bench(backend: str, departments: int, rounds: int) -> None:
             run_s = time.perf_counter() - started
             sent = sum(s.anchors_sent for s in env.relay.status())
             paths = env.log_paths()
-            # Load the accountant once before timing: its import is seconds.
-            import privacy.accounting  # noqa: F401
-
             timings = {}
             for epsilon in (True, False):
                 started = time.perf_counter()

@@ -24,12 +24,12 @@ import pandas as pd
 import torch
 from flwr.app import ArrayRecord, MetricRecord, RecordDict
 
+from fedgov.files import write_atomic
 from fedgov.types import DepartmentId
 from privacy.at_rest import (
     DEFAULT_SCRYPT_COST,
     AtRestKey,
     PassphraseKeySource,
-    _atomic_write,
     seal,
     write_encrypted,
 )
@@ -102,7 +102,7 @@ def sealing(size: int = 32 << 20) -> None:
         sealed = _best(
             lambda: write_encrypted(sealed_path, data, key_source=key, purpose="bench")
         )
-        plain = _best(lambda: _atomic_write(plain_path, data))
+        plain = _best(lambda: write_atomic(plain_path, data))
     _line(
         f"seal + atomic write, {size >> 20} MiB",
         sealed,

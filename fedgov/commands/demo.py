@@ -28,7 +28,7 @@ from pathlib import Path
 from auditor.report import AuditReport
 from coordinator.analytics import QueryResult, format_result
 from coordinator.guard import RoundReport
-from experiments.baselines import BaselineResult, centralized_reference
+from fedgov.commands.reference import BaselineResult, centralized_reference
 from fedgov.engines.audit import AuditEnvironment
 from fedgov.engines.queries import run_simulated_query
 from fedgov.engines.simulation import SimulationEngine

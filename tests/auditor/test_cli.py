@@ -11,11 +11,11 @@ import pytest
 from fedgov.cli import main
 from fedgov.engines.audit import AuditEnvironment
 from fedgov.files import write_json_atomic
-from ledger._transport import InsecureTransportWarning
 from ledger.chain import AnvilProcess, Chain
 from ledger.keys import PlaintextKeyWarning
 from ledger.service import HostedLog, LogServer
 from ledger.store import LogStore
+from ledger.transport import InsecureTransportWarning
 from tests.audit_federation import run_job, small_job
 from tests.audit_fixtures import DEPARTMENTS, FAST_RELAY
 from tests.chain_fixtures import requires_anvil

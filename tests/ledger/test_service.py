@@ -16,7 +16,6 @@ from cryptography.x509.oid import NameOID
 from fedgov.errors import ConfigurationError
 from ledger._proto import audit_log_pb2 as pb
 from ledger._proto import audit_log_pb2_grpc as pb_grpc
-from ledger._transport import ClientTLS, InsecureTransportWarning, ServerTLS
 from ledger.client import LogClient
 from ledger.errors import LogServiceError
 from ledger.export import verify_exported_log
@@ -24,6 +23,7 @@ from ledger.merkle import verify_consistency
 from ledger.service import MAX_PAGE, HostedLog, LogServer
 from ledger.sink import RemoteLogSink
 from ledger.store import LogStore
+from ledger.transport import ClientTLS, InsecureTransportWarning, ServerTLS
 from ledger.tree_head import recover_signer
 from tests.ledger._log_fixtures import ACTOR, DOMAIN, OTHER, make_record
 

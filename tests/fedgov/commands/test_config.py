@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from fedgov.commands.config import build_job, register_schemas
+from fedgov.commands.config import CONFIGS, build_job, register_schemas
 from fedgov.job import TrainJob
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 GROUPS = ("dataset", "partition", "model", "strategy", "privacy", "engine")
 
 
