@@ -9,7 +9,7 @@ in order, this check recomputes
   spends (a query is a job of one spend), at the record's delta;
 - the department's epsilon on the dataset (``epsilon-total``) from *every*
   spend logged on it so far, training and queries together, as the
-  department's budget ledger composes them;
+  department's budget book composes them;
 
 so a department that under-reports, or that spent without logging, is
 caught by its own records. The ledger composes at its limit's delta, which

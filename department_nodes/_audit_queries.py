@@ -1,7 +1,7 @@
 """A department's records of one DP analytics query.
 
 A query (a Flower ``QUERY`` message, :func:`department_nodes.analytics.answer_query`)
-is charged to the same budget ledger as training, before any record is read,
+is charged to the same budget book as training, before any record is read,
 then answered with noise. Its records, one transaction:
 
 ==========  ================================================================

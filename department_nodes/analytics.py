@@ -6,7 +6,7 @@ holds :meth:`privacy.mechanisms.Query.to_config`. The department
 1. re-validates the query against the dataset's schema (it never trusts the
    coordinator's checks) and refuses a bad one, spending nothing;
 2. computes the noise and the spend from the query alone;
-3. charges the spend to the *same* durable ledger DP-SGD rounds charge
+3. charges the spend to the *same* durable budget book DP-SGD rounds charge
    (``kind="query"``), atomically, and refuses cleanly when it would go over
    the limit: its records are never read for a refused query;
 4. loads its records (train and held-out sides: all it holds), computes the
@@ -68,7 +68,7 @@ REPLY_METRIC_KEYS: Final = frozenset(
 """Every metric key a query reply uses: the boundary guard's allow-list for queries."""
 
 SPEND_KIND: Final = "query"
-"""The ``kind`` of a query's spend in the budget ledger."""
+"""The ``kind`` of a query's spend in the budget book."""
 
 
 def department_records(dataset: str, department: str, *, seed: int) -> pd.DataFrame:
@@ -166,13 +166,13 @@ class LocalAnswer:
 
 
 def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
-    """Charge ``query``'s spend to ``node``'s ledger, then answer it from its records.
+    """Charge ``query``'s spend to ``node``'s budget book, then answer it from its records.
 
     A spend that would exceed the limit is refused before any record is read.
     """
     department = node.policy.department
     plan = plan_answer(query)
-    limit = node.ledger.ensure_limit(
+    limit = node.budget_book.ensure_limit(
         query.dataset,
         Budget(
             epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
@@ -180,7 +180,7 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
         ),
     )
     try:
-        record = node.ledger.charge(
+        record = node.budget_book.charge(
             query.dataset, plan.spend, kind=SPEND_KIND, job_id=query.query_id
         )
     except BudgetExceeded as exc:

@@ -36,7 +36,7 @@ from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
 from privacy.accounting import epsilon_spent
-from privacy.budget import Budget, department_ledger
+from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
 
 __all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
@@ -63,15 +63,15 @@ class NodePolicy:
     """What the department itself (not the coordinator) allows.
 
     ``budget_epsilon`` sets the lifetime budget the first time a dataset is
-    used; afterwards the limit on file wins. ``ledger_key`` names the key that
-    seals the budget ledger at rest (``privacy.at_rest.key_source_from_spec``).
+    used; afterwards the limit on file wins. ``budget_key`` names the key that
+    seals the budget book at rest (``privacy.at_rest.key_source_from_spec``).
     """
 
     department: str
     state_dir: Path
     allow_non_private: bool = False
     budget_epsilon: float | None = None
-    ledger_key: str = "auto"
+    budget_key: str = "auto"
 
     @classmethod
     def from_context(
@@ -104,13 +104,17 @@ class NodePolicy:
             "true",
             "yes",
         )
+        if "ledger-key" in node:
+            raise ConfigurationError(
+                "ledger-key", "renamed budget-key: set budget-key in the node config"
+            )
         budget = node.get("budget-epsilon")
         return cls(
             department=department,
             state_dir=Path(str(state)),
             allow_non_private=allow,
             budget_epsilon=float(budget) if budget is not None else None,
-            ledger_key=str(node.get("ledger-key", "auto")),
+            budget_key=str(node.get("budget-key", "auto")),
         )
 
 
@@ -122,8 +126,8 @@ class DepartmentNode:
         self.policy = policy
         self._state = state
         self.data = DepartmentDataAccess(job, policy.department)
-        self.ledger = department_ledger(
-            policy.state_dir, policy.department, key=policy.ledger_key
+        self.budget_book = open_budget_book(
+            policy.state_dir, policy.department, key=policy.budget_key
         )
 
     # -- helpers -------------------------------------------------------------
@@ -244,7 +248,7 @@ class DepartmentNode:
                 stacklevel=2,
             )
         else:
-            self.ledger.ensure_limit(
+            self.budget_book.ensure_limit(
                 self.job.dataset,
                 Budget(
                     epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
@@ -252,7 +256,7 @@ class DepartmentNode:
                 ),
             )
             try:
-                record = self.ledger.charge(
+                record = self.budget_book.charge(
                     self.job.dataset,
                     spend,
                     kind="train_round",
@@ -286,7 +290,9 @@ class DepartmentNode:
             proximal_mu=self._proximal_mu(msg),
             generator=self._generator(server_round),
         )
-        status = self.ledger.status(self.job.dataset) if spend is not None else None
+        status = (
+            self.budget_book.status(self.job.dataset) if spend is not None else None
+        )
         job_epsilon = 0.0
         if status is not None:
             job_epsilon = epsilon_spent(

@@ -1,6 +1,6 @@
 """Authenticated encryption at rest: AES-256-GCM envelopes and key sources.
 
-Checkpoints, budget ledgers, pseudonym key rings and exported results are
+Checkpoints, budget books, pseudonym key rings and exported results are
 written as *sealed envelopes*::
 
     magic "FGSL" | version (1 byte) | scheme (1 byte) | key-id length (1 byte)
@@ -350,7 +350,7 @@ def open_sealed(
 class SealingCodec:
     """Seals with the current key, opens with the current or a retired one.
 
-    Implements ``privacy.budget.LedgerCodec`` (``seal``/``open`` on bytes).
+    Implements ``privacy.budget.BudgetCodec`` (``seal``/``open`` on bytes).
     Keys are loaded at construction, so a misconfigured source fails early
     and a passphrase is stretched once.
     """

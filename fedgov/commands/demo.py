@@ -37,7 +37,7 @@ from fedgov.job_data import departments_for
 from fedgov.run_record import RunRecord
 from ledger.chain import Chain
 from ledger.voting import ConsultationReport, run_consultation
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 from privacy.mechanisms import Query
 
 __all__ = ["DemoResult", "configure", "run_demo"]
@@ -138,8 +138,8 @@ def _print_budgets(job: TrainJob) -> None:
         f"  {'department':<16} {'limit':>6} {'spent':>7} {'remaining':>9} {'spends':>6}"
     )
     for department in departments_for(job):
-        ledger = department_ledger(job.state_dir, department)
-        status = ledger.status(job.dataset)
+        book = open_budget_book(job.state_dir, department)
+        status = book.status(job.dataset)
         kinds = sorted({r.kind for r in status.history})
         print(
             f"  {department:<16} {status.limit.epsilon:>6.2f} {status.spent:>7.3f} "

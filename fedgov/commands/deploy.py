@@ -120,9 +120,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--epsilon", type=float, help="DP epsilon of the job; 0 = non-private"
     )
     parser.add_argument("--run-dir", help="run folder (default: runs/<job-id>)")
-    parser.add_argument(
-        "--state-dir", help="departments' durable state (budget ledgers)"
-    )
+    parser.add_argument("--state-dir", help="departments' durable state (budget books)")
     parser.add_argument(
         "--set",
         action="append",

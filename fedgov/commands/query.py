@@ -3,7 +3,7 @@
 ``fedgov query histogram --dataset randhie --column mdvis --bins
 0,1,2,5,10,20,80 --group-by female --epsilon 0.5 --state-dir runs/state``
 runs the query in the simulation engine (one simulated SuperNode per
-department, each charging its own budget ledger under ``--state-dir``) and
+department, each charging its own budget book under ``--state-dir``) and
 prints the combined table with error bars, then what each department spent.
 ``--json`` prints the same as JSON. An invalid query is refused before any
 department is asked (exit 1); a query no department answered exits 1 too.
@@ -82,7 +82,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir",
         default="",
-        help="where the simulated departments keep their budget ledgers "
+        help="where the simulated departments keep their budget books "
         "(default: $FEDGOV_HOME or ~/.fedgov)",
     )
     parser.add_argument(

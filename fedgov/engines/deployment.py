@@ -68,7 +68,7 @@ class DeploymentEngine:
     ``startup_timeout`` bounds the SuperLink start and the SuperNodes'
     registration, ``run_timeout`` the ``flwr run`` itself (seconds).
     ``state_dir`` is where departments keep durable state such as privacy
-    budget ledgers (default: the job's ``state_dir``, else ``$FEDGOV_HOME``
+    budget books (default: the job's ``state_dir``, else ``$FEDGOV_HOME``
     or ``~/.fedgov``). Without ``tls`` every connection is plaintext on
     127.0.0.1, which is fine on one machine and wrong across machines.
     ``allow_non_private`` lets departments train without DP (baselines only).

@@ -5,7 +5,7 @@ machine) and then spends most of a small job waiting on actors. A sweep of a
 hundred jobs cannot afford that, so :class:`InProcessEngine` runs the very
 same apps (``coordinator.server_app.make_server_app`` and
 ``department_nodes.client_app.make_client_app``: GuardedStrategy, Flower's
-strategies or SecAgg+ workflow, DepartmentNode with its budget ledger and
+strategies or SecAgg+ workflow, DepartmentNode with its budget book and
 Opacus) with a :class:`flwr.serverapp.Grid` that hands each message to the
 addressed department's ClientApp in this process, one after another.
 

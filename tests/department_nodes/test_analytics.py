@@ -26,7 +26,7 @@ from fedgov.job import TrainJob
 from fedgov.job_data import model_spec
 from fedgov.models import build_model
 from privacy.boundary import BoundaryPolicy, check_outgoing
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 from privacy.mechanisms import MAX_ANSWER_LENGTH, Query, plan_answer
 
 DEPARTMENT = "health-site-3"
@@ -98,7 +98,7 @@ def test_answer_is_noisy_shaped_charged_and_guard_friendly(tmp_path: Path) -> No
     assert metrics[p.Metric.EPSILON_QUERY] == pytest.approx(0.5, abs=1e-6)
     assert metrics[p.Metric.EPSILON_TOTAL] == pytest.approx(0.5, abs=1e-6)
     assert metrics[p.Metric.EPSILON_LIMIT] == 2.0
-    history = department_ledger(tmp_path, DEPARTMENT).status("randhie").history
+    history = open_budget_book(tmp_path, DEPARTMENT).status("randhie").history
     assert [(r.kind, r.job_id) for r in history] == [(SPEND_KIND, query.query_id)]
     assert history[0].spend == plan_answer(query).spend
 
@@ -214,7 +214,7 @@ def test_queries_and_training_share_one_budget(tmp_path: Path) -> None:
             app(query, context).content.config_records[p.Record.FEDGOV][p.Reply.STATUS]
             == "ok"
         )
-    spent = department_ledger(tmp_path, DEPARTMENT).status("randhie").spent
+    spent = open_budget_book(tmp_path, DEPARTMENT).status("randhie").spent
     assert 0.5 < spent < 0.9  # two answers compose below 0.8 in RDP
 
     # Execute: a one-round training job that costs epsilon 1.0 on its own
@@ -224,7 +224,7 @@ def test_queries_and_training_share_one_budget(tmp_path: Path) -> None:
     fedgov = reply.content.config_records[p.Record.FEDGOV]
     assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
     assert "would be exceeded" in str(fedgov[p.Reply.REASON])
-    status = department_ledger(tmp_path, DEPARTMENT).status("randhie")
+    status = open_budget_book(tmp_path, DEPARTMENT).status("randhie")
     assert [r.kind for r in status.history] == [SPEND_KIND, SPEND_KIND]
     assert status.spent == pytest.approx(spent)
 

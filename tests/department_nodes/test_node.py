@@ -16,11 +16,13 @@ from flwr.app import (
 from flwr.supercore.task_identity import TaskIdentity
 
 from department_nodes.client_app import make_client_app
+from department_nodes.node import NodePolicy
 from fedgov import protocol as p
+from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
-from fedgov.job_data import model_spec
+from fedgov.job_data import departments_for, model_spec
 from fedgov.models import build_model
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 
 
 @pytest.fixture(autouse=True)
@@ -107,7 +109,7 @@ def test_spend_survives_a_restart_and_the_budget_refuses(tmp_path: Path) -> None
     assert "would be exceeded" in reason
     assert p.Record.ARRAYS not in third.content.array_records
     department = str(third.content.config_records[p.Record.FEDGOV][p.Reply.DEPARTMENT])
-    history = department_ledger(job.state_dir, department).status("randhie").history
+    history = open_budget_book(job.state_dir, department).status("randhie").history
     assert [r.round for r in history] == [1, 2]
 
 
@@ -146,3 +148,22 @@ def test_evaluate_reports_held_out_metrics(tmp_path: Path) -> None:
     metrics = reply.content.metric_records[p.Record.METRICS]
     assert metrics[p.Metric.NUM_EXAMPLES] > 0
     assert 0.0 <= float(metrics["eval-accuracy"]) <= 1.0
+
+
+def test_the_renamed_budget_key_is_read_and_the_old_name_refused(
+    tmp_path: Path,
+) -> None:
+    # Prepare
+    job = _job(tmp_path)
+    context = _context(job)
+    key_file = tmp_path / "budget.key"
+
+    # Act
+    context.node_config["budget-key"] = f"file:{key_file}"
+    policy = NodePolicy.from_context(context, job, departments_for(job))
+    context.node_config["ledger-key"] = f"file:{key_file}"
+
+    # Assert: the old key says what it became rather than being ignored
+    assert policy.budget_key == f"file:{key_file}"
+    with pytest.raises(ConfigurationError, match="renamed budget-key"):
+        NodePolicy.from_context(context, job, departments_for(job))

@@ -33,7 +33,7 @@ from fedgov.data import department_ids
 from fedgov.job import TrainJob
 from fedgov.job_data import model_spec
 from fedgov.models import build_model
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 from privacy.mechanisms import Predicate, Query
 from tests.coordinator.test_analytics import InProcessGrid
 
@@ -225,5 +225,5 @@ def test_cli_histogram_then_the_same_budget_refuses_training(
     fedgov = reply.content.config_records[p.Record.FEDGOV]
     assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
     assert "would be exceeded" in str(fedgov[p.Reply.REASON])
-    history = department_ledger(tmp_path, departments[0]).status("randhie").history
+    history = open_budget_book(tmp_path, departments[0]).status("randhie").history
     assert [r.kind for r in history] == ["query"]

@@ -13,7 +13,7 @@ import pytest
 
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.job import TrainJob
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 from tests.fedgov.engines.test_deployment_federation import processes_mentioning
 
 pytestmark = [
@@ -71,7 +71,7 @@ def test_two_dp_rounds_on_three_supernodes(tmp_path: Path) -> None:
         assert dept.epsilon_limit == job.budget_epsilon
         # ... and the department's own durable ledger, in the state folder the
         # launcher handed its SuperNode, holds the same spend.
-        ledger = department_ledger(tmp_path / "state", dept.department)
+        ledger = open_budget_book(tmp_path / "state", dept.department)
         status = ledger.status(job.dataset)
         assert len(status.history) == 2
         assert math.isclose(status.spent, dept.epsilon_total, rel_tol=1e-6)
