@@ -8,7 +8,7 @@ and submits the newest signed head of each log to the registry. The
 registry checks the signature and the signer's role, so the relay needs no
 authority of its own: it only pays for the transactions.
 
-Per log, a head is relayed when its :class:`~ledger.anchor.AnchorPolicy`
+Per log, a head is relayed when its :class:`AnchorPolicy`
 says so: ``every_records`` records signed but unanchored, or the oldest of
 them waiting ``interval_s`` seconds; never per record. When the chain
 fails, the log is retried after an exponential backoff; its records are
@@ -28,12 +28,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from fedgov.errors import ConfigurationError, FedgovError
 from ledger._polling import PollingThread
 from ledger._store_files import LatestHead, read_latest_head
-from ledger.anchor import AnchorPolicy
 from ledger.errors import AnchorError
 from ledger.tree_head import recover_signer
 
@@ -42,12 +41,68 @@ if TYPE_CHECKING:
 
     from eth_account.signers.local import LocalAccount
 
-    from ledger.anchor import HeadRegistry
     from ledger.anchor_registry import AnchoredHead
+    from ledger.tree_head import SignedTreeHead, SigningDomain
 
-__all__ = ["AnchorRelay", "LatestHead", "RelayStatus", "read_latest_head"]
+__all__ = [
+    "AnchorPolicy",
+    "AnchorRelay",
+    "HeadRegistry",
+    "LatestHead",
+    "RelayStatus",
+    "read_latest_head",
+]
 
 _log = logging.getLogger(__name__)
+
+
+class HeadRegistry(Protocol):
+    """Where heads get anchored (:class:`~ledger.anchor_registry.AnchorRegistry`)."""
+
+    @property
+    def domain(self) -> SigningDomain:
+        """The EIP-712 domain heads must be signed under."""
+        ...
+
+    def latest(self, log_id: bytes) -> AnchoredHead | None:
+        """The newest anchored head of ``log_id``, if any."""
+        ...
+
+    def anchor(
+        self, signed: SignedTreeHead, *, log_name: str, sender: LocalAccount
+    ) -> AnchoredHead:
+        """Anchor ``signed``; raise a ledger error if it is not accepted."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnchorPolicy:
+    """When to anchor, and how to retry while the chain is away."""
+
+    interval_s: float = 30.0
+    """Longest time a record waits unanchored (while the chain is up)."""
+    every_records: int = 10_000
+    """Anchor as soon as this many records are unanchored."""
+    poll_s: float = 0.1
+    """How often the background thread looks at the log's size."""
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("interval_s", "poll_s", "initial_backoff_s", "max_backoff_s"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigurationError(name, f"must be positive, got {value}")
+        if self.every_records < 1:
+            raise ConfigurationError(
+                "every_records", f"must be at least 1, got {self.every_records}"
+            )
+        if self.max_backoff_s < self.initial_backoff_s:
+            raise ConfigurationError(
+                "max_backoff_s",
+                f"must be >= initial_backoff_s ({self.initial_backoff_s}), "
+                f"got {self.max_backoff_s}",
+            )
 
 
 @dataclass(frozen=True)

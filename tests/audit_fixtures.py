@@ -10,9 +10,9 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from fedgov.data import department_ids
 from fedgov.engines.audit import AuditEnvironment
-from ledger.anchor import AnchorPolicy
 from ledger.chain import Chain
 from ledger.keys import PlaintextKeyWarning
+from ledger.relay import AnchorPolicy
 from tests.chain_fixtures import chain, ledger_contracts
 
 if TYPE_CHECKING:

@@ -40,7 +40,6 @@ from department_nodes.audit import DepartmentAuditMod
 from fedgov.errors import ConfigurationError
 from fedgov.job_data import departments_for
 from ledger.actor_log import ActorLog, export_logs
-from ledger.anchor import AnchorPolicy
 from ledger.anchor_registry import AnchorRegistry
 from ledger.chain_roles import Roles
 from ledger.keys import key_password, load_key, load_or_create_key, replace_key
@@ -52,7 +51,7 @@ from ledger.layout import (
     log_path,
 )
 from ledger.records import Role, now_ms
-from ledger.relay import AnchorRelay
+from ledger.relay import AnchorPolicy, AnchorRelay
 from ledger.rotation import rotation_record
 
 if TYPE_CHECKING:

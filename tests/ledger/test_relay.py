@@ -8,14 +8,19 @@ from typing import TYPE_CHECKING
 import pytest
 from eth_account import Account
 
+from fedgov.errors import ConfigurationError
 from ledger.actor_log import ActorLog
-from ledger.anchor import AnchorPolicy
 from ledger.anchor_registry import AnchoredHead
-from ledger.chain import Chain
+from ledger.chain import AnvilProcess, Chain
+from ledger.chain_roles import Roles
 from ledger.errors import AnchorError, ChainUnavailableError
 from ledger.records import Role
-from ledger.relay import AnchorRelay, read_latest_head
-from tests.chain_fixtures import LedgerContracts, deploy_ledger_contracts
+from ledger.relay import AnchorPolicy, AnchorRelay, read_latest_head
+from tests.chain_fixtures import (
+    LedgerContracts,
+    deploy_ledger_contracts,
+    requires_anvil,
+)
 from tests.ledger._log_fixtures import make_record
 
 if TYPE_CHECKING:
@@ -236,3 +241,54 @@ def test_the_background_thread_anchors_without_being_asked(
 
     # Assert
     assert relay.status()[0].anchored_size == 2
+
+
+def test_policy_rejects_nonsense() -> None:
+    with pytest.raises(ConfigurationError, match="interval_s"):
+        AnchorPolicy(interval_s=0)
+    with pytest.raises(ConfigurationError, match="every_records"):
+        AnchorPolicy(every_records=0)
+    with pytest.raises(ConfigurationError, match="max_backoff_s"):
+        AnchorPolicy(initial_backoff_s=2, max_backoff_s=1)
+
+
+@pytest.mark.anvil
+@requires_anvil
+def test_anvil_stopped_and_restarted_is_survived(tmp_path: Path) -> None:
+    # Prepare
+    with AnvilProcess(workdir=tmp_path, persist_state=True) as anvil:
+        chain = Chain.connect(anvil.url, accounts=anvil.accounts, timeout_s=2)
+        contracts = deploy_ledger_contracts(chain)
+        log = _department_log(contracts, tmp_path / "logs")
+        relay = AnchorRelay(
+            contracts.registry,
+            sender=contracts.outsider,
+            policy=_policy(interval_s=0.02, every_records=10),
+        )
+        relay.watch(log.path)
+
+        # Execute: the chain node goes away while the log keeps growing
+        with relay:
+            _append(log, 10)
+            deadline = time.monotonic() + 10
+            while relay.status()[0].anchors_sent == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            anvil.stop()
+            for batch in range(10):
+                _append(log, 3, start=10 + 3 * batch)
+                time.sleep(0.02)
+            deadline = time.monotonic() + 10
+            while relay.status()[0].failures == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            failures = relay.status()[0].failures
+            anvil.start()
+
+        # Assert: one anchor after the restart covers everything, and the
+        # contracts' state survived the node's restart
+        latest = contracts.registry.latest(_log_id(log))
+        assert failures >= 1
+        assert latest is not None
+        assert latest.tree_size == 40
+        assert Roles.at(chain, contracts.roles.address).has_role(
+            contracts.department.address, Role.DEPARTMENT
+        )
