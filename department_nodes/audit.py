@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -47,6 +46,7 @@ from fedgov import protocol as p
 from fedgov.data import department_ids
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
+from fedgov.notices import warn_once
 from ledger.actor_log import ActorLog, append_and_sign
 from ledger.keys import key_password, load_or_create_key
 from ledger.layout import KEY_FILE, department_dir
@@ -240,16 +240,9 @@ def _department_of(
     return policy.department, str(policy.state_dir)
 
 
-_warned_jobs: set[str] = set()
-
-
 def _warn_disabled(job_id: str) -> None:
-    if job_id in _warned_jobs:
-        return
-    _warned_jobs.add(job_id)
     message = (
         f"job {job_id!r} runs with audit=False: this department keeps NO audit "
         "records of the data it reads"
     )
-    warnings.warn(message, UserWarning, stacklevel=3)
-    _log.warning(message)
+    warn_once(f"department-audit-off:{job_id}", message, stacklevel=3)

@@ -11,7 +11,6 @@ import logging
 import os
 import secrets
 import time
-import warnings
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
+from fedgov.notices import warn_once
 from privacy.accounting import epsilon_spent
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
@@ -243,9 +243,9 @@ class DepartmentNode:
                     metrics={p.Metric.NUM_EXAMPLES: 0},
                     reason=reason,
                 )
-            warnings.warn(
+            warn_once(
+                f"non-private:{self.policy.department}",
                 f"department {self.policy.department} trains WITHOUT differential privacy",
-                stacklevel=2,
             )
         else:
             self.budget_book.ensure_limit(

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
@@ -71,6 +72,16 @@ _PACKAGES = (
 )
 
 
+def _one_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"{category.__name__}: {message}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fedgov`` with ``argv`` (default: the process arguments)."""
     top_args = _top_parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -83,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not top_args.verbose:
         for package in _PACKAGES:
             logging.getLogger(package).setLevel(logging.INFO)
+    # Warnings go through logging, one line each (fedgov's own are said once
+    # per command, fedgov.notices); --verbose adds where each was raised.
+    logging.captureWarnings(True)
+    if not top_args.verbose:
+        warnings.formatwarning = _one_line
     module_name, text = COMMANDS[top_args.command]
     module = cast(_CommandModule, importlib.import_module(module_name))
     parser = argparse.ArgumentParser(

@@ -25,13 +25,13 @@ import logging
 import os
 import stat
 import threading
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 
 from fedgov.files import write_atomic
+from fedgov.notices import warn_once
 from ledger.errors import KeyFileError
 
 if TYPE_CHECKING:
@@ -147,17 +147,16 @@ def _read_plaintext(
         if password is not None
         else ""
     )
-    _warn_plaintext(f"audit signing key {file} is stored in PLAINTEXT{detail}")
+    _warn_plaintext(file, f"audit signing key {file} is stored in PLAINTEXT{detail}")
     return account
 
 
-def _warn_plaintext(message: str) -> None:
+def _warn_plaintext(file: Path, message: str) -> None:
     full = (
         f"{message} (demo mode): anyone who reads the file can sign audit tree "
         f"heads as this actor. Set ${KEY_PASSWORD_ENV} for an encrypted keystore."
     )
-    warnings.warn(full, PlaintextKeyWarning, stacklevel=3)
-    _log.warning(full)
+    warn_once(f"plaintext-key:{file}", full, PlaintextKeyWarning, stacklevel=3)
 
 
 def _create(file: Path, password: str | None, iterations: int | None) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
 from fedgov.errors import ConfigurationError
+from fedgov.notices import warn_once
 
 __all__ = ["ClientTLS", "InsecureTransportWarning", "ServerTLS", "warn_insecure"]
 
@@ -22,13 +22,17 @@ class InsecureTransportWarning(UserWarning):
 
 
 def warn_insecure(side: str, address: str) -> None:
-    """Warn, on both channels (warnings and logging), about plaintext gRPC."""
+    """Warn (once per command and address) about plaintext gRPC."""
     message = (
         f"audit log {side} at {address} runs WITHOUT TLS (insecure=True): records "
         "travel in clear and appends are unauthenticated; use TLS outside tests"
     )
-    warnings.warn(message, InsecureTransportWarning, stacklevel=3)
-    _log.warning(message)
+    warn_once(
+        f"insecure-transport:{side}:{address}",
+        message,
+        InsecureTransportWarning,
+        stacklevel=3,
+    )
 
 
 def _read(argument: str, path: str | Path) -> bytes:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +41,7 @@ from Crypto.Protocol import KDF
 
 from fedgov.errors import ConfigurationError
 from fedgov.files import write_atomic
+from fedgov.notices import warn_once
 from privacy._keys import decode_key_text, fingerprint, random_secret, require_length
 from privacy.errors import IntegrityError, KeyMaterialError, UnknownKeyError
 
@@ -557,8 +557,7 @@ def _open(
 
 def _warn_plaintext(what: str) -> None:
     message = f"INSECURE: {what}; data at rest is neither encrypted nor authenticated"
-    warnings.warn(message, InsecurePlaintextWarning, stacklevel=3)
-    _log.warning(message)
+    warn_once(f"plaintext-at-rest:{what}", message, InsecurePlaintextWarning, stacklevel=3)
 
 
 def key_source_from_spec(spec: str, *, default_key_file: Path) -> KeySource:

@@ -71,12 +71,25 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def _quiet_flower() -> None:
-    # Flower logs every strategy step at INFO, and warns that the in-process
-    # simulation API is deprecated; the demo prints its own table, and errors
-    # still show.
+_OWN_PACKAGES = (
+    "fedgov",
+    "coordinator",
+    "department_nodes",
+    "auditor",
+    "ledger",
+    "privacy",
+)
+
+
+def _quiet_logs() -> None:
+    # Each phase prints its own summary and should fit on a screen: Flower's
+    # per-step INFO (and its deprecation notice for in-process simulations)
+    # and fedgov's own progress lines (every anchor the relay sends, every key
+    # created) are left to `fedgov --verbose demo`; warnings and errors show.
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
     logging.getLogger("flwr").setLevel(logging.ERROR)
-    for name in ("ray", "opacus", "datasets"):
+    for name in ("ray", "opacus", "datasets", *_OWN_PACKAGES):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -157,7 +170,7 @@ def run_demo(
     residents: int = 50,
 ) -> DemoResult:
     """Run the demo into ``output`` (run record, checkpoint, departments' state)."""
-    _quiet_flower()
+    _quiet_logs()
     started = time.perf_counter()
 
     def elapsed() -> str:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +43,7 @@ from fedgov.errors import ConfigurationError
 from fedgov.files import write_json_atomic
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
+from fedgov.notices import warn_once
 from fedgov.run_record import (
     RUN_RECORD_FILE,
     RunRecord,
@@ -109,12 +109,10 @@ class DeploymentEngine:
                 "deployment engine: SuperLink and SuperNodes talk WITHOUT TLS on "
                 "127.0.0.1 (a local launcher; never run a real federation without TLS)"
             )
-            warnings.warn(text, stacklevel=2)
-            logger.warning(text)
+            warn_once("deployment-without-tls", text)
         if allow_non_private:
             text = "deployment engine allows NON-PRIVATE training: for baselines only"
-            warnings.warn(text, stacklevel=2)
-            logger.warning(text)
+            warn_once("deployment-non-private", text)
 
     def run(
         self,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +39,7 @@ from department_nodes.client_app import make_client_app
 from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
+from fedgov.notices import warn_once
 from fedgov.run_record import RunRecord
 
 __all__ = [
@@ -218,9 +218,9 @@ class InProcessEngine:
     def __init__(self, *, allow_non_private: bool = False) -> None:
         self.allow_non_private = allow_non_private
         if allow_non_private:
-            warnings.warn(
+            warn_once(
+                "inprocess-non-private",
                 "in-process engine allows NON-PRIVATE training: for baselines only",
-                stacklevel=2,
             )
 
     def run(

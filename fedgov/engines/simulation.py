@@ -23,6 +23,7 @@ from department_nodes.client_app import make_client_app
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
+from fedgov.notices import warn_once
 from fedgov.run_record import RunRecord, run_dir_of
 
 __all__ = ["SimulationEngine", "SimulationError", "run_simulated_job", "simulate"]
@@ -43,6 +44,8 @@ def _quiet_ray_environment() -> None:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Flower's partitioners draw a progress bar per department and message.
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 def simulate(
@@ -58,6 +61,10 @@ def simulate(
     cpus = num_cpus or os.cpu_count() or 1
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
+        # A tip about GPU visibility; these simulations never use a GPU.
+        warnings.filterwarnings(
+            "ignore", message="Tip: In future versions of Ray", category=FutureWarning
+        )
         run_simulation(
             server_app=server_app,
             client_app=client_app,
@@ -108,9 +115,9 @@ class SimulationEngine:
         self.num_cpus = num_cpus
         self.allow_non_private = allow_non_private
         if allow_non_private:
-            warnings.warn(
+            warn_once(
+                "simulation-non-private",
                 "simulation engine allows NON-PRIVATE training: for baselines only",
-                stacklevel=2,
             )
 
     def run(
