@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 __all__ = ["numeric_metrics", "read_outcome"]
 
-_OUTCOME = {
+_OUTCOME: dict[str, p.Outcome] = {
     p.Status.OK: p.Outcome.TRAINED,
     p.Status.REFUSED: p.Outcome.REFUSED,
     p.Status.REJECTED: p.Outcome.REJECTED,

@@ -116,7 +116,7 @@ def department_query_records(
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
     if str(fedgov.get(p.Reply.STATUS, "")) != p.Status.OK or query is None:
-        details = {
+        details: dict[str, str] = {
             "reason": str(fedgov.get(p.Reply.REASON, ""))[:MAX_REASON_CHARS],
             **{key: number_text(figures[key]) for key in _REPORTED if key in figures},
         }

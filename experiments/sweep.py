@@ -37,12 +37,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.baselines import (
-    BaselineResult,
     centralized_baseline,
     local_only_baseline,
 )
 from experiments.results import RESULT_FORMAT, RunResult, result_path, write_result
 from fedgov.commands.config import CONFIGS, TrainConf, build_job, register_schemas
+from fedgov.commands.reference import BaselineResult
 from fedgov.data import get_dataset, load_pooled, load_public_test
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob

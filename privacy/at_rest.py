@@ -557,7 +557,9 @@ def _open(
 
 def _warn_plaintext(what: str) -> None:
     message = f"INSECURE: {what}; data at rest is neither encrypted nor authenticated"
-    warn_once(f"plaintext-at-rest:{what}", message, InsecurePlaintextWarning, stacklevel=3)
+    warn_once(
+        f"plaintext-at-rest:{what}", message, InsecurePlaintextWarning, stacklevel=3
+    )
 
 
 def key_source_from_spec(spec: str, *, default_key_file: Path) -> KeySource:
