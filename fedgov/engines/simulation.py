@@ -44,8 +44,8 @@ def _quiet_ray_environment() -> None:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    # Flower's partitioners draw a progress bar per department and message.
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    # Flower's natural-id partitioner draws a tqdm bar in every Ray worker.
+    os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 def simulate(
