@@ -99,7 +99,7 @@ class SecureSumStrategy(FedAvg):
     def configure_fit(
         self, server_round: int, parameters: Parameters, client_manager: ClientManager
     ) -> list[tuple[ClientProxy, FitIns]]:
-        config = {**self._config, "server-round": server_round}
+        config = {**self._config, p.Instruction.SERVER_ROUND: server_round}
         clients = client_manager.sample(
             num_clients=self.settings.num_departments,
             min_num_clients=self.settings.num_departments,

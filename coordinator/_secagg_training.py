@@ -121,8 +121,8 @@ class SecureTrainingStrategy(FedAvg):
 
     def _fit_config(self, server_round: int) -> dict[str, Scalar]:
         config: dict[str, Scalar] = {
-            "server-round": server_round,
-            "job-id": self.job.job_id,
+            p.Instruction.SERVER_ROUND: server_round,
+            p.Instruction.JOB_ID: self.job.job_id,
             p.SecAgg.TASK: p.SecAggTask.TRAIN,
             p.SecAgg.MAX_WEIGHT: float(self.settings.max_weight),
             p.SecAgg.CLIPPING_RANGE: self.settings.clipping_range,
@@ -218,7 +218,7 @@ class SecureTrainingStrategy(FedAvg):
         values = numeric_metrics(cast("Mapping[str, Scalar]", metrics))
         if server_round > 0 and self.reports:
             self.report.central_evaluate = values
-        return values.get("test-loss", math.nan), dict(values)
+        return values.get(p.Metric.TEST_LOSS, math.nan), dict(values)
 
     def finish_round(self, server_round: int, evaluation: RoundReport | None) -> None:
         """Close the round's report: dropouts named, evaluation copied, ``on_round`` told."""
@@ -270,7 +270,10 @@ class FedgovEvaluation:
         arrays = self._strategy.arrays(self._strategy.global_ndarrays)
         messages = list(
             self._guard.configure_evaluate(
-                server_round, arrays, ConfigRecord({"job-id": self._job.job_id}), grid
+                server_round,
+                arrays,
+                ConfigRecord({p.Instruction.JOB_ID: self._job.job_id}),
+                grid,
             )
         )
         evaluation = None

@@ -224,7 +224,7 @@ class SecureDepartmentClient(NumPyClient):
             department=self._node(self._context).policy.department,
             length=int(_required(config, p.SecAgg.SUM_LENGTH)),
             bound=float(_required(config, p.SecAgg.SUM_BOUND)),
-            server_round=int(config.get("server-round", 0)),
+            server_round=int(config.get(p.Instruction.SERVER_ROUND, 0)),
             query={k: v for k, v in config.items() if k not in p.SECAGG_RESERVED_KEYS},
         )
         zeros = [np.zeros(request.length)]

@@ -148,12 +148,12 @@ class DepartmentNode:
         key = f"fedgov.plan.{self.job.job_id}"
         if key in self._state:
             saved = self._state.config_records[key]
-            noise = _number(saved, "noise-multiplier")
+            noise = _number(saved, p.Metric.NOISE_MULTIPLIER)
             return LocalPlan(
-                num_examples=int(_number(saved, "num-examples")),
+                num_examples=int(_number(saved, p.Metric.NUM_EXAMPLES)),
                 batch_size=int(_number(saved, "batch-size")),
                 steps_per_epoch=int(_number(saved, "steps-per-epoch")),
-                sample_rate=_number(saved, "sample-rate"),
+                sample_rate=_number(saved, p.Metric.SAMPLE_RATE),
                 steps_per_round=int(_number(saved, "steps-per-round")),
                 noise_multiplier=noise if noise > 0 else None,
             )
@@ -167,12 +167,12 @@ class DepartmentNode:
         )
         self._state[key] = ConfigRecord(
             {
-                "num-examples": plan.num_examples,
+                p.Metric.NUM_EXAMPLES: plan.num_examples,
                 "batch-size": plan.batch_size,
                 "steps-per-epoch": plan.steps_per_epoch,
-                "sample-rate": plan.sample_rate,
+                p.Metric.SAMPLE_RATE: plan.sample_rate,
                 "steps-per-round": plan.steps_per_round,
-                "noise-multiplier": plan.noise_multiplier or 0.0,
+                p.Metric.NOISE_MULTIPLIER: plan.noise_multiplier or 0.0,
             }
         )
         return plan
@@ -225,7 +225,9 @@ class DepartmentNode:
 
     def train(self, msg: Message) -> Message:
         server_round = int(
-            _number(msg.content.config_records[p.Record.CONFIG], "server-round")
+            _number(
+                msg.content.config_records[p.Record.CONFIG], p.Instruction.SERVER_ROUND
+            )
         )
         plan = self._plan()
         spend = plan.round_spend
@@ -271,8 +273,8 @@ class DepartmentNode:
                     reason=str(exc),
                     metrics={
                         p.Metric.NUM_EXAMPLES: 0,
-                        "epsilon-total": exc.spent,
-                        "epsilon-limit": exc.limit,
+                        p.Metric.EPSILON_TOTAL: exc.spent,
+                        p.Metric.EPSILON_LIMIT: exc.limit,
                     },
                 )
             epsilon_total = record.epsilon_after
@@ -301,15 +303,15 @@ class DepartmentNode:
             )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: len(labels),
-            "train-loss": loss,
-            "epsilon-job": job_epsilon,
-            "epsilon-total": epsilon_total,
-            "epsilon-limit": status.limit.epsilon if status else 0.0,
-            "noise-multiplier": plan.noise_multiplier or 0.0,
-            "sample-rate": plan.sample_rate,
-            "steps": plan.steps_per_round,
+            p.Metric.TRAIN_LOSS: loss,
+            p.Metric.EPSILON_JOB: job_epsilon,
+            p.Metric.EPSILON_TOTAL: epsilon_total,
+            p.Metric.EPSILON_LIMIT: status.limit.epsilon if status else 0.0,
+            p.Metric.NOISE_MULTIPLIER: plan.noise_multiplier or 0.0,
+            p.Metric.SAMPLE_RATE: plan.sample_rate,
+            p.Metric.STEPS: plan.steps_per_round,
             # Lets the coordinator tell its round overhead from local work.
-            "compute-seconds": time.perf_counter() - started,
+            p.Metric.COMPUTE_SECONDS: time.perf_counter() - started,
         }
         return self._reply(
             msg,
@@ -324,9 +326,9 @@ class DepartmentNode:
         result = evaluate_model(model, features, labels)
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: result.num_examples,
-            "eval-loss": result.loss,
-            "eval-accuracy": result.accuracy,
+            p.Metric.EVAL_LOSS: result.loss,
+            p.Metric.EVAL_ACCURACY: result.accuracy,
         }
         if np.isfinite(result.auc):
-            metrics["eval-auc"] = result.auc
+            metrics[p.Metric.EVAL_AUC] = result.auc
         return self._reply(msg, status=p.Status.OK, metrics=metrics)

@@ -186,7 +186,9 @@ def handler_seconds(
     """
     torch.set_num_threads(1)  # as each department's ClientApp does
     arrays = ArrayRecord(build_model(model_spec(job), seed=job.seed).state_dict())
-    config = ConfigRecord({"server-round": server_round, "job-id": job.job_id})
+    config = ConfigRecord(
+        {p.Instruction.SERVER_ROUND: server_round, p.Instruction.JOB_ID: job.job_id}
+    )
     message = _received(
         RecordDict({p.Record.ARRAYS: arrays, p.Record.CONFIG: config}),
         kind,

@@ -19,6 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from fedgov.engines.base import Engine
+from fedgov.engines.deployment import DeploymentEngine
+from fedgov.engines.inprocess import InProcessEngine
+from fedgov.engines.simulation import SimulationEngine
 from fedgov.job import TrainJob
 
 __all__ = [
@@ -84,9 +87,14 @@ class PrivacyConf:
     secure_rng: bool = True
 
 
+def _target(engine: type[Engine]) -> str:
+    # Typed as the Engine protocol: an engine that stops following it fails mypy.
+    return f"{engine.__module__}.{engine.__qualname__}"
+
+
 @dataclass(kw_only=True)
 class SimulationEngineConf:
-    _target_: str = "fedgov.engines.simulation.SimulationEngine"
+    _target_: str = _target(SimulationEngine)
     num_cpus: int | None = None
     allow_non_private: bool = False
 
@@ -95,13 +103,13 @@ class SimulationEngineConf:
 class InProcessEngineConf:
     """The product's apps in this process, no Ray (``fedgov.engines.inprocess``)."""
 
-    _target_: str = "fedgov.engines.inprocess.InProcessEngine"
+    _target_: str = _target(InProcessEngine)
     allow_non_private: bool = False
 
 
 @dataclass(kw_only=True)
 class DeploymentEngineConf:
-    _target_: str = "fedgov.engines.deployment.DeploymentEngine"
+    _target_: str = _target(DeploymentEngine)
     startup_timeout: float = 120.0
     run_timeout: float = 3600.0
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from auditor.report import AuditReport
 from coordinator.analytics import QueryResult, format_result
 from coordinator.guard import RoundReport
+from fedgov import protocol as p
 from fedgov.commands.reference import BaselineResult, centralized_reference
 from fedgov.engines.audit import AuditEnvironment
 from fedgov.engines.queries import run_simulated_query
@@ -96,7 +97,7 @@ def _quiet_logs() -> None:
 def _progress(total: int, started: float) -> object:
     def show(report: RoundReport) -> None:
         evaluation = report.aggregated_evaluate
-        trained = sum(o.status == "trained" for o in report.train)
+        trained = sum(o.status == p.Outcome.TRAINED for o in report.train)
         print(
             f"  round {report.server_round:>2}/{total}: accuracy "
             f"{_fmt(evaluation.get('eval-accuracy'))}, AUC {_fmt(evaluation.get('eval-auc'))}, "
@@ -135,7 +136,7 @@ def _print_tables(record: RunRecord, baseline: BaselineResult) -> None:
             f"{dept.epsilon_job:>8.3f} {dept.epsilon_total:>9.3f} {dept.epsilon_limit:>6.1f} "
             f"{_fmt(dept.final_accuracy):>8} {_fmt(dept.final_auc):>6}"
         )
-    gap = (last.get("eval-auc") or float("nan")) - (
+    gap = (last.get(p.Metric.EVAL_AUC) or float("nan")) - (
         baseline.held_out.auc or float("nan")
     )
     print(
