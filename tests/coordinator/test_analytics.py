@@ -2,7 +2,7 @@
 
 Most tests drive :func:`run_query` through an in-process grid that hands each
 QUERY message straight to a department's real ClientApp (a test double of the
-SuperLink, no Ray); ``test_analytics_cli`` runs the real simulation engine.
+SuperLink, no Ray); ``tests/fedgov/commands/test_query.py`` runs the real simulation engine.
 """
 
 from __future__ import annotations
