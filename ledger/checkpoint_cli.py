@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedgov.errors import ConfigurationError
-from ledger.audit.keys import key_password
-from ledger.audit.layout import find_logs, note_key_path
-from ledger.audit.note_keys import load_or_create_note_key
 from ledger.checkpoint import origin_for
 from ledger.cosignature import cosignature_timestamp
 from ledger.errors import MalformedNoteError
+from ledger.keys import key_password
+from ledger.layout import find_logs, note_key_path
 from ledger.note import Note, NoteSigner
+from ledger.note_keys import load_or_create_note_key
 from ledger.store import LogStore
 from ledger.witness_client import WitnessClient, publish_checkpoint
 from ledger.witness_policy import WitnessPolicy

@@ -11,10 +11,12 @@ from fedgov.errors import FedgovError
 
 __all__ = [
     "AnchorError",
+    "AuditError",
     "ChainError",
     "ChainUnavailableError",
     "ContractArtifactError",
     "ContractRevertError",
+    "KeyFileError",
     "LedgerError",
     "LogIntegrityError",
     "LogRangeError",
@@ -200,3 +202,19 @@ class WitnessError(LedgerError):
         self.detail = detail
         code = f"answered {status}" if status else "could not be reached"
         super().__init__(f"witness {witness} {code}: {detail}")
+
+
+class AuditError(LedgerError):
+    """Base class of the errors of auditing: the actors' hooks and the auditor."""
+
+
+class KeyFileError(AuditError):
+    """An actor's key file is unreadable, malformed, or unsafely stored.
+
+    ``path`` is the file; ``reason`` says what is wrong with it (never the key).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"audit key file {path}: {reason}")

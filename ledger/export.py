@@ -36,13 +36,13 @@ head: its log id, its EIP-712 signature by the log's actor, and its root.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger._integrity import HeadEntry, check_signed_heads
+from fedgov.files import atomic_writer
 from ledger.errors import LogIntegrityError, RecordError
+from ledger.integrity import HeadEntry, check_signed_heads
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.records import AuditRecord
 from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead, log_id_for
@@ -92,8 +92,7 @@ def write_export(
         "log_id": _hex(log_id_for(actor, log_name)),
         "size": len(records),
     }
-    partial = target.with_name(target.name + ".partial")
-    with partial.open("wb") as out:
+    with atomic_writer(target) as out:
         out.write(json.dumps(header).encode() + b"\n")
         for index, data in enumerate(records):
             out.write(b'{"index":%d,"record":%s}\n' % (index, data))
@@ -111,9 +110,6 @@ def write_export(
             out.write(json.dumps({"signed_head": entry}).encode() + b"\n")
         for note in checkpoints:
             out.write(json.dumps({"checkpoint": note}).encode() + b"\n")
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(target)
 
 
 def _own_record(record: AuditRecord, index: int, actor: str) -> bytes:

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 from eth_utils.address import is_address, to_checksum_address
 
 from fedgov.errors import ConfigurationError
-from ledger._integrity import HeadEntry, check_signed_heads
 from ledger.checkpoint import Checkpoint
 from ledger.errors import LogIntegrityError, LogRangeError, LogStorageError
+from ledger.export import read_export, verify_exported_log, write_export
+from ledger.integrity import HeadEntry, check_signed_heads
 from ledger.merkle import ConsistencyProof, InclusionProof, MerkleTree, leaf_hash
 from ledger.note import Note
 from ledger.records import AuditRecord, now_ms
@@ -517,8 +518,6 @@ class LogStore:
 
         The format is described in :mod:`ledger.export`.
         """
-        from ledger.export import write_export
-
         with self._lock:
             write_export(
                 path,
@@ -535,8 +534,6 @@ class LogStore:
 
         The heads keep their original signatures: nothing is re-signed.
         """
-        from ledger.export import read_export, verify_exported_log
-
         if Path(path).exists():
             raise ConfigurationError("path", f"{path} exists; import into a new file")
         log = read_export(export_path)

@@ -16,11 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fedgov._signals import wait_for_stop_signal
-from ledger.audit.keys import key_password
-from ledger.audit.note_keys import load_or_create_note_key
+from fedgov.signals import wait_for_stop_signal
 from ledger.cosignature import Cosigner
+from ledger.keys import key_password
 from ledger.note import NoteVerifier
+from ledger.note_keys import load_or_create_note_key
 from ledger.witness import Witness
 from ledger.witness_http import WitnessServer
 from ledger.witness_policy import WitnessPolicy

@@ -1,107 +1,100 @@
 """Privacy at the department node: DP accounting and budgets, pseudonymization,
 encryption at rest, release checks and the message boundary guard.
-
-Public names are imported on first use (:mod:`fedgov._lazy`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from fedgov._lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from privacy.accounting import (
-        RDP_ORDERS,
-        GaussianSpend,
-        calibrate_noise_multiplier,
-        epsilon_spent,
-        gaussian_query_spend,
-    )
-    from privacy.at_rest import (
-        AtRestKey,
-        EnvKeySource,
-        InsecurePlaintext,
-        InsecurePlaintextWarning,
-        KeyFileSource,
-        KeySource,
-        PassphraseKeySource,
-        SealingCodec,
-        key_source_from_spec,
-        open_sealed,
-        read_encrypted,
-        rotate_file,
-        seal,
-        write_encrypted,
-    )
-    from privacy.boundary import (
-        DEFAULT_AGGREGATE_OPS,
-        BoundaryGuard,
-        BoundaryPolicy,
-        ParameterSpec,
-        PolicyFactory,
-        Violation,
-        aggregate_key,
-        check_outgoing,
-        declared_parameters,
-    )
-    from privacy.budget import (
-        Budget,
-        BudgetLedger,
-        BudgetStatus,
-        LedgerCodec,
-        SpendRecord,
-        department_ledger,
-    )
-    from privacy.errors import (
-        BoundaryViolationError,
-        BudgetExceeded,
-        BudgetLedgerError,
-        IntegrityError,
-        KeyMaterialError,
-        PrivacyError,
-        PseudonymError,
-        ReleaseRecordError,
-        ReleaseRefusedError,
-        UnknownKeyError,
-    )
-    from privacy.mechanisms import (
-        Predicate,
-        Query,
-        QueryError,
-    )
-    from privacy.pseudonymize import (
-        Identifier,
-        KeyedHashPseudonymizer,
-        PseudonymKey,
-        PseudonymMode,
-        ReversiblePseudonymizer,
-        dump_keys,
-        load_keys,
-    )
-    from privacy.release import (
-        ReleasePolicy,
-        ReleaseReport,
-        ReleaseViolation,
-        assess_release,
-        check_release,
-    )
-    from privacy.tracing import (
-        RecipientId,
-        Release,
-        ReleaseRecord,
-        ReleaseRegistry,
-        TraceReport,
-        make_release,
-        read_leaked,
-        trace_leak,
-    )
-    from privacy.watermark import (
-        Fingerprinter,
-        MarkLayout,
-        ReleaseId,
-        binomial_log10_sf,
-    )
+from privacy.accounting import (
+    RDP_ORDERS,
+    GaussianSpend,
+    calibrate_noise_multiplier,
+    epsilon_spent,
+    gaussian_query_spend,
+)
+from privacy.at_rest import (
+    AtRestKey,
+    EnvKeySource,
+    InsecurePlaintext,
+    InsecurePlaintextWarning,
+    KeyFileSource,
+    KeySource,
+    PassphraseKeySource,
+    SealingCodec,
+    key_source_from_spec,
+    open_sealed,
+    read_encrypted,
+    rotate_file,
+    seal,
+    write_encrypted,
+)
+from privacy.boundary import (
+    DEFAULT_AGGREGATE_OPS,
+    BoundaryGuard,
+    BoundaryPolicy,
+    ParameterSpec,
+    PolicyFactory,
+    Violation,
+    aggregate_key,
+    check_outgoing,
+    declared_parameters,
+)
+from privacy.budget import (
+    Budget,
+    BudgetBook,
+    BudgetCodec,
+    BudgetStatus,
+    SpendRecord,
+    open_budget_book,
+)
+from privacy.errors import (
+    BoundaryViolationError,
+    BudgetBookError,
+    BudgetExceeded,
+    IntegrityError,
+    KeyMaterialError,
+    PrivacyError,
+    PseudonymError,
+    ReleaseRecordError,
+    ReleaseRefusedError,
+    UnknownKeyError,
+)
+from privacy.mechanisms import (
+    Predicate,
+    Query,
+    QueryError,
+)
+from privacy.pseudonymize import (
+    Identifier,
+    KeyedHashPseudonymizer,
+    PseudonymKey,
+    PseudonymMode,
+    ReversiblePseudonymizer,
+    dump_keys,
+    load_keys,
+)
+from privacy.release import (
+    ReleasePolicy,
+    ReleaseReport,
+    ReleaseViolation,
+    assess_release,
+    check_release,
+)
+from privacy.tracing import (
+    RecipientId,
+    Release,
+    ReleaseRecord,
+    ReleaseRegistry,
+    TraceReport,
+    make_release,
+    read_leaked,
+    trace_leak,
+)
+from privacy.watermark import (
+    Fingerprinter,
+    MarkLayout,
+    ReleaseId,
+    binomial_log10_sf,
+)
 
 __all__ = [
     "DEFAULT_AGGREGATE_OPS",
@@ -111,9 +104,10 @@ __all__ = [
     "BoundaryPolicy",
     "BoundaryViolationError",
     "Budget",
+    "BudgetBook",
+    "BudgetBookError",
+    "BudgetCodec",
     "BudgetExceeded",
-    "BudgetLedger",
-    "BudgetLedgerError",
     "BudgetStatus",
     "EnvKeySource",
     "Fingerprinter",
@@ -126,7 +120,6 @@ __all__ = [
     "KeyMaterialError",
     "KeySource",
     "KeyedHashPseudonymizer",
-    "LedgerCodec",
     "MarkLayout",
     "ParameterSpec",
     "PassphraseKeySource",
@@ -161,13 +154,13 @@ __all__ = [
     "check_outgoing",
     "check_release",
     "declared_parameters",
-    "department_ledger",
     "dump_keys",
     "epsilon_spent",
     "gaussian_query_spend",
     "key_source_from_spec",
     "load_keys",
     "make_release",
+    "open_budget_book",
     "open_sealed",
     "read_encrypted",
     "read_leaked",
@@ -176,80 +169,3 @@ __all__ = [
     "trace_leak",
     "write_encrypted",
 ]
-
-_EXPORTS: dict[str, str] = {
-    "DEFAULT_AGGREGATE_OPS": "privacy.boundary",
-    "RDP_ORDERS": "privacy.accounting",
-    "AtRestKey": "privacy.at_rest",
-    "BoundaryGuard": "privacy.boundary",
-    "BoundaryPolicy": "privacy.boundary",
-    "BoundaryViolationError": "privacy.errors",
-    "Budget": "privacy.budget",
-    "BudgetExceeded": "privacy.errors",
-    "BudgetLedger": "privacy.budget",
-    "BudgetLedgerError": "privacy.errors",
-    "BudgetStatus": "privacy.budget",
-    "EnvKeySource": "privacy.at_rest",
-    "Fingerprinter": "privacy.watermark",
-    "GaussianSpend": "privacy.accounting",
-    "Identifier": "privacy.pseudonymize",
-    "InsecurePlaintext": "privacy.at_rest",
-    "InsecurePlaintextWarning": "privacy.at_rest",
-    "IntegrityError": "privacy.errors",
-    "KeyFileSource": "privacy.at_rest",
-    "KeyMaterialError": "privacy.errors",
-    "KeySource": "privacy.at_rest",
-    "KeyedHashPseudonymizer": "privacy.pseudonymize",
-    "LedgerCodec": "privacy.budget",
-    "MarkLayout": "privacy.watermark",
-    "ParameterSpec": "privacy.boundary",
-    "PassphraseKeySource": "privacy.at_rest",
-    "PolicyFactory": "privacy.boundary",
-    "Predicate": "privacy.mechanisms",
-    "PrivacyError": "privacy.errors",
-    "PseudonymError": "privacy.errors",
-    "PseudonymKey": "privacy.pseudonymize",
-    "PseudonymMode": "privacy.pseudonymize",
-    "Query": "privacy.mechanisms",
-    "QueryError": "privacy.mechanisms",
-    "RecipientId": "privacy.tracing",
-    "Release": "privacy.tracing",
-    "ReleaseId": "privacy.watermark",
-    "ReleasePolicy": "privacy.release",
-    "ReleaseRecord": "privacy.tracing",
-    "ReleaseRecordError": "privacy.errors",
-    "ReleaseRefusedError": "privacy.errors",
-    "ReleaseRegistry": "privacy.tracing",
-    "ReleaseReport": "privacy.release",
-    "ReleaseViolation": "privacy.release",
-    "ReversiblePseudonymizer": "privacy.pseudonymize",
-    "SealingCodec": "privacy.at_rest",
-    "SpendRecord": "privacy.budget",
-    "TraceReport": "privacy.tracing",
-    "UnknownKeyError": "privacy.errors",
-    "Violation": "privacy.boundary",
-    "aggregate_key": "privacy.boundary",
-    "assess_release": "privacy.release",
-    "binomial_log10_sf": "privacy.watermark",
-    "calibrate_noise_multiplier": "privacy.accounting",
-    "check_outgoing": "privacy.boundary",
-    "check_release": "privacy.release",
-    "declared_parameters": "privacy.boundary",
-    "department_ledger": "privacy.budget",
-    "dump_keys": "privacy.pseudonymize",
-    "epsilon_spent": "privacy.accounting",
-    "gaussian_query_spend": "privacy.accounting",
-    "key_source_from_spec": "privacy.at_rest",
-    "load_keys": "privacy.pseudonymize",
-    "make_release": "privacy.tracing",
-    "open_sealed": "privacy.at_rest",
-    "read_encrypted": "privacy.at_rest",
-    "read_leaked": "privacy.tracing",
-    "rotate_file": "privacy.at_rest",
-    "seal": "privacy.at_rest",
-    "trace_leak": "privacy.tracing",
-    "write_encrypted": "privacy.at_rest",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

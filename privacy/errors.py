@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BoundaryViolationError",
+    "BudgetBookError",
     "BudgetExceeded",
-    "BudgetLedgerError",
     "IntegrityError",
     "KeyMaterialError",
     "PrivacyError",
@@ -55,13 +55,13 @@ class BudgetExceeded(PrivacyError):  # noqa: N818 -- the name the product docume
         )
 
 
-class BudgetLedgerError(PrivacyError):
-    """The durable budget ledger is unreadable, inconsistent or misused."""
+class BudgetBookError(PrivacyError):
+    """The durable budget book is unreadable, inconsistent or misused."""
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"budget ledger {path}: {reason}")
+        super().__init__(f"budget book {path}: {reason}")
 
 
 class KeyMaterialError(PrivacyError):
