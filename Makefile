@@ -37,7 +37,8 @@ test-slow: $(STAMP) anvil
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy fedgov coordinator department_nodes ledger privacy experiments
+	$(BIN)/mypy fedgov coordinator department_nodes auditor ledger privacy experiments
+	$(BIN)/lint-imports
 
 anvil: $(ANVIL)
 

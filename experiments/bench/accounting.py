@@ -19,9 +19,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from department_nodes.data_access import DepartmentDataAccess, departments_for
+from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.training import plan_local_training
 from fedgov.job import Accountant, TrainJob
+from fedgov.job_data import departments_for
 from privacy.accounting import (
     GaussianSpend,
     calibrate_noise_multiplier,
@@ -31,7 +32,7 @@ from privacy.accounting import (
 __all__ = ["main"]
 
 JOBS = {
-    # fedgov demo's job (experiments.demo.run_demo), at its default 10 rounds.
+    # fedgov demo's job (fedgov.commands.demo.run_demo), at its default 10 rounds.
     "demo (randhie)": TrainJob(dataset="randhie", batch_size=64, num_rounds=10),
     # configs/experiment/adult.yaml
     "adult": TrainJob(dataset="adult", batch_size=512, num_rounds=40),

@@ -5,7 +5,8 @@ measured side by side in one run:
 
 1. **End to end**, on each backend (embedded py-evm; anvil when installed):
    ``--ballots`` residents each go through the product's own path —
-   request a credential (blind), the registrar records and blind-signs it,
+   request a credential (blind, signed by the resident's roll key), the
+   registrar records it (the contract checks the request) and blind-signs it,
    the resident unblinds and verifies, commits through a relayer, reveals —
    every transaction sent and waited for one at a time. Prints ballots/s and
    the mean gas of each transaction kind. py-evm prices the EVM as Prague;
@@ -41,6 +42,7 @@ from ledger.voting._clock import advance_to, latest_timestamp
 from ledger.voting.ballot import commitment, fresh_salt, sign_authorization
 from ledger.voting.consultation import GAS, ConsultationContract
 from ledger.voting.registrar import Registrar, generate_credential_key
+from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll
 from ledger.voting.tally import retally
 
@@ -58,6 +60,12 @@ _HOUR = 3_600
 # SHA-256 hash 65 bytes (3 words): 60 + 12 per word, plus a STATICCALL (100).
 _KECCAK_NODE_GAS = 30 + 6 * 2
 _SEND_BATCH = 200
+
+
+def _roll_of(size: int) -> tuple[Roll, dict[str, RollKey]]:
+    """A roll of residents ``r0``, ``r1``... and each one's roll key."""
+    keys = {f"r{i}": RollKey.generate() for i in range(size)}
+    return Roll.build((name, key.address) for name, key in keys.items()), keys
 
 
 @dataclass
@@ -91,17 +99,17 @@ def _open(setup: _Setup, *, issuance_s: int = _HOUR) -> ConsultationInfo:
 
 def end_to_end(backend: str, ballots: int, key: RsaKey) -> dict[str, float]:
     """Ballots/s through the product's path, and mean gas per transaction kind."""
-    names = [f"r{i}" for i in range(ballots)]
+    roll, roll_keys = _roll_of(ballots)
     with chain_on(backend) as chain:
-        setup = _set_up(chain, Roll.build(names), key)
+        setup = _set_up(chain, roll, key)
         info = _open(setup, issuance_s=24 * _HOUR)
         relayer = setup.relayers[0]
         gas: dict[str, list[int]] = {"issuance": [], "commit": [], "reveal": []}
         wallets = []
         start = time.perf_counter()
-        for name in names:
-            wallet = resident.request_credential(info)
-            issued = setup.registrar.issue(info, name, wallet.blinded_message)
+        for name, roll_key in roll_keys.items():
+            wallet, request = resident.request_credential(info, roll_key)
+            issued = setup.registrar.issue(info, name, request)
             wallets.append(
                 resident.accept_credential(wallet, info, issued.blind_signature)
             )
@@ -143,13 +151,13 @@ def roll_depth_gas(key: RsaKey) -> dict[str, float]:
     results: dict[str, float] = {}
     with chain_on("embedded") as chain:
         for size in (2, 65_536):
-            roll = Roll.build(f"r{i}" for i in range(size))
+            roll, roll_keys = _roll_of(size)
             setup = _set_up(chain, roll, key)
             info = _open(setup)
             # Two records: the first pays for the counter's fresh storage slot.
             for name in ("r0", "r1"):
-                wallet = resident.request_credential(info)
-                issued = setup.registrar.issue(info, name, wallet.blinded_message)
+                _wallet, request = resident.request_credential(info, roll_keys[name])
+                issued = setup.registrar.issue(info, name, request)
             results[f"levels_{size}"] = len(roll.proof("r1").path)
             results[f"gas_{size}"] = _gas(chain, issued.transaction_hash)
     levels = results["levels_65536"] - results["levels_2"]
@@ -232,8 +240,7 @@ def _mine(chain: Chain, raw: list[bytes], block_txs: int) -> None:
 
 def at_scale(ballots: int, block_txs: int, key: RsaKey) -> dict[str, float]:
     """Cast ``ballots`` on anvil in big blocks, then time the public re-tally."""
-    names = [f"r{i}" for i in range(ballots)]
-    roll = Roll.build(names)
+    roll, roll_keys = _roll_of(ballots)
     with chain_on("anvil") as chain:
         setup = _set_up(chain, roll, key)
         info = _open(setup)
@@ -247,8 +254,8 @@ def at_scale(ballots: int, block_txs: int, key: RsaKey) -> dict[str, float]:
 
         start = time.perf_counter()
         raw, wallets = [], []
-        for name in names:
-            wallet = resident.request_credential(info)
+        for name, roll_key in roll_keys.items():
+            wallet, request = resident.request_credential(info, roll_key)
             proof = roll.proof(name)
             data = encode(
                 "record_issuance",
@@ -256,8 +263,10 @@ def at_scale(ballots: int, block_txs: int, key: RsaKey) -> dict[str, float]:
                     scope.consultation_id,
                     proof.index,
                     proof.entry,
+                    proof.roll_key,
                     list(proof.path),
-                    keccak(wallet.blinded_message),
+                    keccak(request.blinded_message),
+                    request.signature,
                 ],
             )
             raw.append(registrar.sign(address, data, GAS["record_issuance"]))

@@ -2,9 +2,10 @@
 """
 @title fedgov Consultation
 @notice Verifiable community votes: a registrar opens a consultation, certifies
-        each resident on its eligibility roll once, and residents vote with fresh,
-        unlinkable voting keys in two phases (commit, then reveal). Anyone can
-        recount the result from this contract's events.
+        each resident on its eligibility roll once, at the resident's own signed
+        request, and residents vote with fresh, unlinkable voting keys in two
+        phases (commit, then reveal). Anyone can recount the result from this
+        contract's events.
 @dev    One contract holds many consultations, numbered from 1. Each runs through
         windows of block time:
             issuance  [created,      commit_start)  registrar records credentials
@@ -12,17 +13,25 @@
             reveal    [commit_end,   reveal_end)    ballots are opened and tallied
             final     [reveal_end, ...)             anyone may finalize
         Eligibility. The roll is an RFC 9162 Merkle tree (SHA-256, the tree of
-        ledger/merkle.py) over 32-byte entry commitments, one per resident; its
-        root and size are fixed at creation. The registrar records each credential
-        it issues against a roll entry with an inclusion proof; the entry is the
-        issuance nullifier, so a resident is certified at most once, in public.
+        ledger/merkle.py) with one leaf per resident: a 32-byte entry commitment
+        (the resident's identifier, salted) and the resident's roll key, an
+        address the resident registered; its root and size are fixed at creation.
+        The registrar records each credential it issues against a roll entry, with
+        an inclusion proof and the request the roll key signed (EIP-712, over the
+        blinded message): no record without the resident's own request. The entry
+        is the issuance nullifier, so a resident is certified at most once, in
+        public.
         Credentials. A credential is an RSA blind signature (RFC 9474 protocol,
         RSASSA-PSS with SHA-256, MGF1-SHA-256, 32-byte salt, randomized message)
         by the consultation's 2048-bit key over the resident's voting key. The
         registrar signs blinded messages, so it never sees which voting key it
         certified; this contract verifies the unblinded signature with the modexp
         precompile when the ballot is committed. The voting key is the ballot
-        nullifier: one ballot per credential.
+        nullifier: one ballot per credential. A credential cannot say which
+        issuance it came from, so the ballots are not capped by the recorded
+        issuances (a cap would let credentials signed off the record lock out
+        residents holding recorded ones): more ballots than recorded credentials
+        is public (committed > issued) and fails the re-tally.
         Ballots. commitment = keccak256(abi_encode(COMMITMENT_TAG, chain id, this
         contract, consultation id, voting key, choice, salt)). A commit must carry
         the voting key's EIP-712 signature over (consultation id, voting key,
@@ -49,6 +58,9 @@ DOMAIN_TYPEHASH: constant(bytes32) = keccak256(
 )
 BALLOT_TYPEHASH: constant(bytes32) = keccak256(
     "Ballot(uint256 consultationId,address votingKey,bytes32 commitment)"
+)
+REQUEST_TYPEHASH: constant(bytes32) = keccak256(
+    "CredentialRequest(uint256 consultationId,bytes32 blindedMessageHash)"
 )
 NAME_HASH: constant(bytes32) = keccak256("fedgov-consultation")
 VERSION_HASH: constant(bytes32) = keccak256("1")
@@ -99,7 +111,11 @@ event ConsultationCreated:
 event CredentialIssued:
     consultationId: indexed(uint256)
     rollEntry: indexed(bytes32)
+    # The resident's roll key and its signed request, so that anyone can check
+    # from the events alone that every recorded credential was asked for.
+    requester: address
     blindedMessageHash: bytes32
+    requestSignature: Bytes[65]
     issued: uint256
 
 event BallotCommitted:
@@ -217,8 +233,10 @@ def record_issuance(
     consultation_id: uint256,
     roll_index: uint256,
     roll_entry: bytes32,
+    requester: address,
     roll_proof: DynArray[bytes32, MAX_PROOF_LENGTH],
     blinded_message_hash: bytes32,
+    request_signature: Bytes[65],
 ):
     # Storage is read field by field: loading the whole struct would cost 14
     # cold reads, where each function needs about five.
@@ -239,11 +257,16 @@ def record_issuance(
     assert roll_index < roll_size, "Consultation: roll index is outside the roll"
     well_formed: bool = False
     root: bytes32 = empty(bytes32)
-    well_formed, root = self._roll_root(roll_index, roll_size, roll_entry, roll_proof)
+    well_formed, root = self._roll_root(
+        roll_index, roll_size, roll_entry, requester, roll_proof
+    )
     assert well_formed, "Consultation: malformed roll proof"
     assert root == self._consultations[consultation_id].eligibility_root, (
         "Consultation: resident is not on the roll"
     )
+    assert self._recover(
+        self._request_digest(consultation_id, blinded_message_hash), request_signature
+    ) == requester, "Consultation: request is not signed by the resident's roll key"
 
     self.credential_issued[consultation_id][roll_entry] = True
     issued: uint256 = self._consultations[consultation_id].issued + 1
@@ -251,7 +274,9 @@ def record_issuance(
     log CredentialIssued(
         consultationId=consultation_id,
         rollEntry=roll_entry,
+        requester=requester,
         blindedMessageHash=blinded_message_hash,
+        requestSignature=request_signature,
         issued=issued,
     )
 
@@ -288,15 +313,15 @@ def commit(
     assert self._credential_valid(
         consultation_id, voting_key, message_prefix, credential, modulus
     ), "Consultation: credential does not verify under the registrar's key"
-    # Every credential was recorded before the commit window opened, so more
-    # ballots than credentials can only mean credentials signed off the record.
-    committed: uint256 = self._consultations[consultation_id].committed
-    assert committed < self._consultations[consultation_id].issued, (
-        "Consultation: more ballots than recorded credentials"
-    )
+    # No cap on ballots against recorded credentials: a credential does not say
+    # which issuance it came from, so a cap would let credentials signed off the
+    # record take the places of residents holding recorded ones. Every
+    # credential was recorded before the commit window opened, so committed >
+    # issued can only mean credentials signed off the record; it is public, and
+    # the re-tally fails on it.
 
     self._commitments[consultation_id][voting_key] = commitment
-    self._consultations[consultation_id].committed = committed + 1
+    self._consultations[consultation_id].committed += 1
     log BallotCommitted(
         consultationId=consultation_id,
         votingKey=voting_key,
@@ -395,6 +420,12 @@ def ballot_digest(
 
 @view
 @external
+def request_digest(consultation_id: uint256, blinded_message_hash: bytes32) -> bytes32:
+    return self._request_digest(consultation_id, blinded_message_hash)
+
+
+@view
+@external
 def credential_message(consultation_id: uint256, voting_key: address) -> Bytes[131]:
     return self._credential_message(consultation_id, voting_key)
 
@@ -421,11 +452,12 @@ def roll_root(
     roll_index: uint256,
     roll_size: uint256,
     roll_entry: bytes32,
+    requester: address,
     roll_proof: DynArray[bytes32, MAX_PROOF_LENGTH],
 ) -> (bool, bytes32):
     if roll_index >= roll_size:
         return False, empty(bytes32)
-    return self._roll_root(roll_index, roll_size, roll_entry, roll_proof)
+    return self._roll_root(roll_index, roll_size, roll_entry, requester, roll_proof)
 
 
 @view
@@ -465,28 +497,43 @@ def _commitment(
 
 @view
 @internal
+def _domain_separator() -> bytes32:
+    return keccak256(abi_encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chain.id, self))
+
+
+@view
+@internal
 def _ballot_digest(
     consultation_id: uint256, voting_key: address, commitment: bytes32
 ) -> bytes32:
-    domain: bytes32 = keccak256(
-        abi_encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chain.id, self)
-    )
     struct_hash: bytes32 = keccak256(
         abi_encode(BALLOT_TYPEHASH, consultation_id, voting_key, commitment)
     )
-    return keccak256(concat(b"\x19\x01", domain, struct_hash))
+    return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
+
+
+@view
+@internal
+def _request_digest(consultation_id: uint256, blinded_message_hash: bytes32) -> bytes32:
+    struct_hash: bytes32 = keccak256(
+        abi_encode(REQUEST_TYPEHASH, consultation_id, blinded_message_hash)
+    )
+    return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
 
 
 @pure
 @internal
 def _recover(digest: bytes32, signature: Bytes[65]) -> address:
-    assert len(signature) == 65, "Consultation: ballot signature must be 65 bytes"
+    assert len(signature) == 65, "Consultation: signature must be 65 bytes"
     r: uint256 = extract32(signature, 0, output_type=uint256)
     s: uint256 = extract32(signature, 32, output_type=uint256)
     v: uint256 = convert(slice(signature, 64, 1), uint256)
-    assert v == 27 or v == 28, "Consultation: ballot signature v must be 27 or 28"
-    assert s <= HALF_CURVE_ORDER, "Consultation: ballot signature s is not canonical"
-    return ecrecover(digest, v, r, s)
+    assert v == 27 or v == 28, "Consultation: signature v must be 27 or 28"
+    assert s <= HALF_CURVE_ORDER, "Consultation: signature s is not canonical"
+    signer: address = ecrecover(digest, v, r, s)
+    # ecrecover answers 0 for a signature that recovers no key: never a signer.
+    assert signer != empty(address), "Consultation: signature recovers no key"
+    return signer
 
 
 @view
@@ -574,13 +621,15 @@ def _roll_root(
     roll_index: uint256,
     roll_size: uint256,
     roll_entry: bytes32,
+    requester: address,
     roll_proof: DynArray[bytes32, MAX_PROOF_LENGTH],
 ) -> (bool, bytes32):
     # RFC 9162 section 2.1.3.2: the root that an inclusion proof implies, and
-    # whether the proof has the length the index and size call for.
+    # whether the proof has the length the index and size call for. The leaf is
+    # the entry commitment followed by the resident's roll key (52 bytes).
     fn: uint256 = roll_index
     sn: uint256 = roll_size - 1
-    r: bytes32 = sha256(concat(b"\x00", roll_entry))
+    r: bytes32 = sha256(concat(b"\x00", roll_entry, convert(requester, bytes20)))
     for p: bytes32 in roll_proof:
         if sn == 0:
             return False, empty(bytes32)

@@ -1,7 +1,7 @@
 """Moving a development chain's clock, so a consultation's windows pass in seconds.
 
 Consultation windows are block timestamps. On a real chain they pass with real
-time; on the embedded py-evm chain and on anvil the simulation, the tests and
+time; on the embedded py-evm chain and on anvil the rehearsal, the tests and
 ``fedgov vote advance-time`` jump ahead instead:
 
 - py-evm (eth-tester): ``time_travel(t)`` mines one block stamped about ``t``;

@@ -1,7 +1,13 @@
 """What a ballot is made of, computed exactly as the Consultation contract does.
 
-Three values tie a ballot to one consultation of one contract on one chain
-(a :class:`BallotScope`):
+Four values tie a credential and a ballot to one consultation of one contract
+on one chain (a :class:`BallotScope`):
+
+- the **credential request**: the resident's roll key's EIP-712 signature over
+  ``CredentialRequest(uint256 consultationId,bytes32 blindedMessageHash)``
+  in the domain below. The contract records a credential only with such a
+  request from the roll key on the resident's roll entry, so a registrar
+  cannot record one for a resident who never asked;
 
 - the **credential message** the registrar blind-signs:
   ``"fedgov-consultation-key-v1:" || chain id (32 bytes) || contract (20)
@@ -27,8 +33,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
+from eth_keys.datatypes import Signature
+from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_canonical_address, to_checksum_address
 from eth_utils.crypto import keccak
+from eth_utils.exceptions import ValidationError
 
 from fedgov.errors import ConfigurationError
 from ledger._eip712 import signable
@@ -46,16 +55,27 @@ __all__ = [
     "commitment",
     "credential_message",
     "fresh_salt",
+    "request_signer",
     "scope_fields",
     "scope_from",
     "sign_authorization",
+    "sign_request",
 ]
 
 CREDENTIAL_TAG = b"fedgov-consultation-key-v1:"
 COMMITMENT_TAG = keccak(text="fedgov.consultation.commitment.v1")
 SALT_BYTES = 32
+# secp256k1's group order: signatures with s above half of it are refused (EIP-2).
+_CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _DOMAIN_NAME = "fedgov-consultation"
 _DOMAIN_VERSION = "1"
+_DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,"
+    "address verifyingContract)"
+)
+_REQUEST_TYPEHASH = keccak(
+    text="CredentialRequest(uint256 consultationId,bytes32 blindedMessageHash)"
+)
 
 
 @dataclass(frozen=True)
@@ -147,11 +167,70 @@ def authorization_signer(
     return str(Account.recover_message(message, signature=signature))
 
 
+def sign_request(
+    scope: BallotScope, roll_key: LocalAccount, blinded_message: bytes
+) -> bytes:
+    """The roll key's 65-byte signature requesting a credential for ``blinded_message``."""
+    message = signable(
+        domain=_domain(scope),
+        primary_type="CredentialRequest",
+        fields=[("consultationId", "uint256"), ("blindedMessageHash", "bytes32")],
+        message={
+            "consultationId": scope.consultation_id,
+            "blindedMessageHash": keccak(blinded_message),
+        },
+    )
+    return bytes(roll_key.sign_message(message).signature)
+
+
+def request_signer(
+    scope: BallotScope, blinded_message_hash: bytes, signature: bytes
+) -> str | None:
+    """The roll key that signed a credential request, or ``None`` if none did.
+
+    The digest is built by hand and the key recovered with eth-keys, as the
+    contract does: an auditor checks one request per recorded credential, and
+    ``encode_typed_data`` costs a millisecond each.
+    """
+    if len(signature) != 65 or signature[64] not in (27, 28):
+        return None
+    r, s = (
+        int.from_bytes(signature[:32], "big"),
+        int.from_bytes(signature[32:64], "big"),
+    )
+    if not (0 < r < _CURVE_ORDER and 0 < s <= _CURVE_ORDER // 2):
+        return None
+    domain = keccak(
+        _DOMAIN_TYPEHASH
+        + keccak(text=_DOMAIN_NAME)
+        + keccak(text=_DOMAIN_VERSION)
+        + scope.chain_id.to_bytes(32, "big")
+        + to_canonical_address(scope.contract).rjust(32, b"\0")
+    )
+    struct_hash = keccak(
+        _REQUEST_TYPEHASH
+        + scope.consultation_id.to_bytes(32, "big")
+        + blinded_message_hash
+    )
+    digest = keccak(b"\x19\x01" + domain + struct_hash)
+    try:
+        key = Signature(
+            vrs=(signature[64] - 27, r, s)
+        ).recover_public_key_from_msg_hash(digest)
+    except (BadSignature, ValidationError):
+        return None
+    return str(key.to_checksum_address())
+
+
+def _domain(scope: BallotScope) -> tuple[str, str, int, str]:
+    return (_DOMAIN_NAME, _DOMAIN_VERSION, scope.chain_id, scope.contract)
+
+
 def _signable(
     scope: BallotScope, voting_key: str, ballot_commitment: bytes
 ) -> SignableMessage:
     return signable(
-        domain=(_DOMAIN_NAME, _DOMAIN_VERSION, scope.chain_id, scope.contract),
+        domain=_domain(scope),
         primary_type="Ballot",
         fields=[
             ("consultationId", "uint256"),

@@ -2,7 +2,7 @@
 
 Everything in one process, on the embedded EVM (or any dev chain):
 
-    simulate [--residents 50] [--seed 0] [--abstain N] [--no-reveal N]
+    rehearse [--residents 50] [--seed 0] [--abstain N] [--no-reveal N]
 
 A consultation over several commands needs a chain that outlives each
 command: ``node`` runs a local anvil whose state persists in a folder, deploys
@@ -11,11 +11,12 @@ Roles and Consultation once, and prints the ``FEDGOV_RPC_URL`` and
 ``--contract`` default to those variables)::
 
     admin      deploy [--roles ADDR] [--registrar ADDR]
+    resident   enroll --out ROLL-KEY     (once: its address goes on the roll)
     registrar  roll RESIDENTS.txt --out ROLL   keygen --out KEY.pem
                create --roll ROLL --key KEY.pem --question Q --option A --option B
                issue --id N --roll ROLL --key KEY.pem --resident ID --request REQ --out RESP
                finalize --id N
-    resident   request --id N --wallet W --out REQ
+    resident   request --id N --roll-key ROLL-KEY --wallet W --out REQ
                accept --wallet W --response RESP [--resident ID]
                commit --wallet W --choice C --receipt R [--receipt-with-choice]
                reveal --wallet W [--forget]
@@ -37,8 +38,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fedgov._signals import wait_for_stop_signal
 from fedgov.errors import ConfigurationError
+from fedgov.signals import wait_for_stop_signal
 from ledger.chain import AnvilProcess, Chain
 from ledger.chain_roles import Roles
 from ledger.records import Role
@@ -56,8 +57,12 @@ from ledger.voting.registrar import (
     load_credential_key,
     save_credential_key,
 )
-from ledger.voting.roll import Roll, entry_commitment
-from ledger.voting.simulation import DEFAULT_OPTIONS, DEFAULT_QUESTION, run_consultation
+from ledger.voting.rehearsal import (
+    DEFAULT_OPTIONS,
+    DEFAULT_QUESTION,
+    rehearse_consultation,
+)
+from ledger.voting.roll import Roll, entry_commitment, parse_residents
 from ledger.voting.tally import retally
 
 if TYPE_CHECKING:
@@ -86,20 +91,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         sub.set_defaults(func=handler)
         return sub
 
-    simulate = command(
-        "simulate",
-        "a whole consultation in one process (registrar, residents, "
+    rehearse = command(
+        "rehearse",
+        "rehearse a whole consultation in one process (registrar, residents, "
         "an abuser, an auditor)",
-        _simulate,
+        _rehearse,
     )
-    simulate.add_argument("--rpc-url", help="a dev chain (default: embedded py-evm)")
-    simulate.add_argument("--residents", type=int, default=50)
-    simulate.add_argument("--seed", type=int, default=0, help="draws choices")
-    simulate.add_argument("--abstain", type=int, default=0, help="residents who skip")
-    simulate.add_argument(
+    rehearse.add_argument("--rpc-url", help="a dev chain (default: embedded py-evm)")
+    rehearse.add_argument("--residents", type=int, default=50)
+    rehearse.add_argument("--seed", type=int, default=0, help="draws choices")
+    rehearse.add_argument("--abstain", type=int, default=0, help="residents who skip")
+    rehearse.add_argument(
         "--no-reveal", type=int, default=0, help="residents who commit, never reveal"
     )
-    simulate.add_argument(
+    rehearse.add_argument(
         "--no-abuse", action="store_true", help="skip the abuse attempts"
     )
 
@@ -117,8 +122,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     deploy.add_argument("--registrar", help="grant this address the REGISTRAR role")
     add_signer_arguments(deploy, who="the admin")
 
+    enroll = command(
+        "enroll", "resident: make the roll key the registrar puts on the roll", _enroll
+    )
+    enroll.add_argument("--out", type=Path, required=True, help="roll key (secret)")
+
     roll = command("roll", "registrar: build the eligibility roll", _roll)
-    roll.add_argument("residents", type=Path, help="text file, one resident id a line")
+    roll.add_argument(
+        "residents",
+        type=Path,
+        help="text file, one 'RESIDENT-ID ROLL-KEY' a line (the address that "
+        "`fedgov vote enroll` printed for the resident)",
+    )
     roll.add_argument("--out", type=Path, required=True, help="roll file (private)")
     roll.add_argument("--public-out", type=Path, help="leaves file (publishable)")
 
@@ -160,6 +175,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "request", "resident: a voting key and a blinded request", _request
     )
     _chain_arguments(request, consultation=True)
+    request.add_argument(
+        "--roll-key", type=Path, required=True, help="from `fedgov vote enroll`"
+    )
     request.add_argument("--wallet", type=Path, required=True, help="new (secret)")
     request.add_argument("--out", type=Path, required=True, help="for the registrar")
 
@@ -239,7 +257,7 @@ def _connect(args: argparse.Namespace, accounts: Sequence[LocalAccount] = ()) ->
         raise ConfigurationError(
             "--rpc-url",
             f"required (or ${RPC_URL_ENV}): the embedded EVM lives only as long as "
-            "one command; run `fedgov vote simulate`, or start a chain with "
+            "one command; run `fedgov vote rehearse`, or start a chain with "
             "`fedgov vote node --dir DIR`",
         )
     return Chain.connect(args.rpc_url, accounts=accounts)
@@ -263,14 +281,14 @@ def _passphrase() -> str:
 # -- everything at once ----------------------------------------------------------
 
 
-def _simulate(args: argparse.Namespace) -> int:
+def _rehearse(args: argparse.Namespace) -> int:
     chain = (
         Chain.embedded()
         if args.rpc_url is None
         else Chain.connect(args.rpc_url, accounts=[dev_account(i) for i in range(4)])
     )
     print(f"chain: {chain.endpoint} (chain id {chain.chain_id})")
-    report = run_consultation(
+    report = rehearse_consultation(
         chain,
         residents=args.residents,
         seed=args.seed,
@@ -289,6 +307,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _node(args: argparse.Namespace) -> int:
+    # The chain's state holds the dev accounts' history: the owner's alone.
+    args.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     deployment_path = args.dir / "deployment.json"
     with AnvilProcess(workdir=args.dir, port=args.port, persist_state=True) as anvil:
         chain = Chain.connect(anvil.url, accounts=anvil.accounts)
@@ -343,25 +363,27 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    if args.out.exists():
+        raise ConfigurationError("--out", f"{args.out} exists; never overwrite a key")
+    key = resident.RollKey.generate()
+    key.save(args.out)
+    print(f"roll key {key.address} -> {args.out} (keep it secret)")
+    print("give the registrar this address with proof of identity, for the roll")
+    return 0
+
+
 def _roll(args: argparse.Namespace) -> int:
     try:
-        lines = args.residents.read_text(encoding="utf-8").splitlines()
+        text = args.residents.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigurationError(
             "residents", f"cannot read {args.residents}: {e.strerror}"
         ) from e
-    roll = Roll.build(line.strip() for line in lines if line.strip())
+    roll = Roll.build(parse_residents(text, source=str(args.residents)))
     roll.save(args.out)
     if args.public_out:
-        write_json(
-            args.public_out,
-            {
-                "format": "fedgov-roll-leaves-v1",
-                "root": roll.root.hex(),
-                "leaves": [leaf.hex() for leaf in roll.public_leaves()],
-            },
-            private=False,
-        )
+        roll.save_public(args.public_out)
     print(f"roll of {roll.size} residents, root 0x{roll.root.hex()} -> {args.out}")
     return 0
 
@@ -410,7 +432,7 @@ def _issue(args: argparse.Namespace) -> int:
     request = resident.CredentialRequest.load(args.request)
     if request.scope != info.scope:
         raise ConfigurationError("--request", f"is not for consultation {args.id}")
-    issued = registrar.issue(info, args.resident, request.blinded_message)
+    issued = registrar.issue(info, args.resident, request)
     issued.save(args.out)
     print(
         f"credential issued to {args.resident}, recorded in block "
@@ -438,11 +460,15 @@ def _request(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "--wallet", f"{args.wallet} exists; never reuse a wallet"
         )
-    wallet = resident.request_credential(contract.info(args.id))
+    roll_key = resident.RollKey.load(args.roll_key)
+    wallet, request = resident.request_credential(contract.info(args.id), roll_key)
     wallet.save(args.wallet)
-    wallet.request.save(args.out)
+    request.save(args.out)
     print(f"voting key {wallet.voting_address} -> {args.wallet} (keep it secret)")
-    print(f"blinded request -> {args.out} (hand it to the registrar)")
+    print(
+        f"blinded request signed by roll key {roll_key.address} -> {args.out} "
+        "(hand it to the registrar)"
+    )
     return 0
 
 
@@ -545,6 +571,11 @@ def _status(args: argparse.Namespace) -> int:
         f"credentials {state.issued}, ballots {state.committed}, revealed "
         f"{state.revealed}, unrevealed {state.unrevealed}"
     )
+    if state.off_record:
+        print(
+            f"OVER-ISSUANCE: {state.off_record} more ballot(s) than recorded "
+            "credentials; the registrar's key signed credentials off the record"
+        )
     print(f"tally: {_labelled(info, state.tally)}")
     return 0
 

@@ -6,13 +6,15 @@ purpose), and a chain account with the REGISTRAR role.
 
 Issuing a credential (:meth:`Registrar.issue`) is, in this order:
 
-1. check the request: the blinded message has the modulus' length and lies
-   below it (RFC 9474 ``BlindSign``'s input checks), so that nothing is
-   recorded for a request that cannot be signed;
+1. check the request: it is for this consultation, signed by the roll key on
+   the resident's roll entry, and the blinded message has the modulus' length
+   and lies below it (RFC 9474 ``BlindSign``'s input checks), so that nothing
+   is recorded for a request that cannot be signed;
 2. record the issuance on chain against the resident's roll entry, with its
-   inclusion proof: the contract refuses a resident off the roll or already
-   certified, so the register of who got a credential is public and
-   one-per-resident by construction;
+   inclusion proof and the signed request: the contract refuses a resident
+   off the roll or already certified, and a request the entry's roll key did
+   not sign, so the register of who got a credential is public,
+   one-per-resident, and names only residents who asked;
 3. blind-sign. The registrar sees the resident's name and a blinded value that
    is uniformly random whatever the voting key inside; it never learns which
    voting key it certified.
@@ -30,7 +32,7 @@ from ledger.voting import blind_rsa
 from ledger.voting._files import read_json, write_json, write_private_bytes
 from ledger.voting.ballot import BallotScope, scope_fields, scope_from
 from ledger.voting.consultation import MODULUS_BITS, PUBLIC_EXPONENT
-from ledger.voting.errors import VotingFileError
+from ledger.voting.errors import VotingError, VotingFileError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from ledger.voting.consultation import ConsultationContract, ConsultationInfo
+    from ledger.voting.resident import CredentialRequest
     from ledger.voting.roll import Roll
 
 _RESPONSE_FORMAT = "fedgov-credential-response-v1"
@@ -188,7 +191,7 @@ class Registrar:
         )
 
     def issue(
-        self, info: ConsultationInfo, resident: str, blinded_message: bytes
+        self, info: ConsultationInfo, resident: str, request: CredentialRequest
     ) -> IssuedCredential:
         """Certify ``resident`` (identity checked by the caller) once, blindly."""
         if int.from_bytes(info.modulus, "big") != self._key.n:
@@ -199,17 +202,28 @@ class Registrar:
             raise ConfigurationError(
                 "roll", f"is not consultation {info.consultation_id}'s roll"
             )
-        blind_rsa.check_blinded_message(self._key, blinded_message)
+        if request.scope != info.scope:
+            raise ConfigurationError(
+                "request", f"is not for consultation {info.consultation_id}"
+            )
         entry = self._roll.entry(resident)
+        signer = request.signer
+        if signer != entry.roll_key:
+            raise VotingError(
+                f"the request is signed by {signer or 'no key'}, not by "
+                f"{resident}'s roll key {entry.roll_key}"
+            )
+        blind_rsa.check_blinded_message(self._key, request.blinded_message)
         receipt = self._contract.record_issuance(
             info.consultation_id,
             self._roll.proof(resident),
-            blinded_message=blinded_message,
+            blinded_message=request.blinded_message,
+            request_signature=request.signature,
             sender=self._account,
         )
         return IssuedCredential(
             scope=info.scope,
-            blind_signature=blind_rsa.blind_sign(self._key, blinded_message),
+            blind_signature=blind_rsa.blind_sign(self._key, request.blinded_message),
             roll_entry=entry.commitment,
             roll_salt=entry.salt,
             transaction_hash=bytes(receipt["transactionHash"]),

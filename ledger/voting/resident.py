@@ -1,11 +1,16 @@
 """A resident's side of a consultation, kept in a wallet between the steps.
 
+0. :meth:`RollKey.generate` — once, before the roll is drawn up: the
+   resident's **roll key**, whose address the registrar puts on the roll next
+   to the resident's entry (``fedgov vote enroll``). It signs the resident's
+   credential requests, and the contract records no credential without one.
 1. :func:`request_credential` — make a fresh voting key (a secp256k1 account
    that never holds funds and is used for this one consultation), the
    credential message for it, and blind it under the consultation's key *as
    fixed on chain* (a registrar handing different residents different keys
-   could tell them apart later). The blinded message goes to the registrar
-   along with proof of identity, by whatever channel the county uses.
+   could tell them apart later); the roll key signs the blinded message. The
+   request goes to the registrar along with proof of identity, by whatever
+   channel the county uses.
 2. :func:`accept_credential` — unblind the registrar's answer and verify it
    (RFC 9474 ``Finalize``); a bad answer is refused.
 3. :func:`cast_ballot` — commit to a choice with a fresh salt, authorized by
@@ -15,7 +20,8 @@
 The wallet is a secret file (mode 0600): it holds the voting private key and,
 until the reveal, the only copy of the salt. Lose it before revealing and the
 ballot cannot be counted; keep it after revealing and it proves the vote to
-whoever gets it — delete it then.
+whoever gets it — delete it then. The roll key file is secret too (0600):
+whoever holds it can ask for the resident's credential.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from eth_account import Account
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
 from ledger.voting import blind_rsa
@@ -35,9 +43,11 @@ from ledger.voting.ballot import (
     commitment,
     credential_message,
     fresh_salt,
+    request_signer,
     scope_fields,
     scope_from,
     sign_authorization,
+    sign_request,
 )
 from ledger.voting.errors import VotingError, VotingFileError
 from ledger.voting.receipt import Receipt
@@ -52,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CredentialRequest",
+    "RollKey",
     "Wallet",
     "accept_credential",
     "cast_ballot",
@@ -60,15 +71,76 @@ __all__ = [
 ]
 
 _FORMAT = "fedgov-voting-wallet-v1"
-_REQUEST_FORMAT = "fedgov-credential-request-v1"
+_REQUEST_FORMAT = "fedgov-credential-request-v2"
+_ROLL_KEY_FORMAT = "fedgov-roll-key-v1"
+
+
+@dataclass(frozen=True)
+class RollKey:
+    """The resident's key on the roll: it signs their credential requests."""
+
+    private_key: bytes
+
+    @functools.cached_property
+    def account(self) -> LocalAccount:
+        account: LocalAccount = Account.from_key(self.private_key)
+        return account
+
+    @property
+    def address(self) -> str:
+        """What the registrar puts on the roll for this resident."""
+        return str(self.account.address)
+
+    @classmethod
+    def generate(cls) -> RollKey:
+        return cls(bytes(Account.create().key))
+
+    def save(self, path: Path) -> None:
+        """Write the key, owner-only."""
+        write_json(
+            path,
+            {
+                "format": _ROLL_KEY_FORMAT,
+                "address": self.address,
+                "private_key": self.private_key.hex(),
+            },
+            private=True,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> RollKey:
+        document = read_json(path, kind=_ROLL_KEY_FORMAT)
+        try:
+            key = cls(bytes.fromhex(document["private_key"]))
+            address = str(document["address"])
+            derived = key.address
+        except (ValueError, KeyError, TypeError) as e:
+            raise VotingFileError(str(path), f"malformed roll key: {e!r}") from e
+        if derived.lower() != address.lower():
+            raise VotingFileError(
+                str(path), f"the key is {derived}'s, not {address}'s as recorded"
+            )
+        return key
 
 
 @dataclass(frozen=True)
 class CredentialRequest:
-    """What the resident hands the registrar: a blinded value, nothing else."""
+    """What the resident hands the registrar: a blinded value, signed by the roll key.
+
+    It names no voting key: the blinded value is uniformly random whatever the
+    key inside, and the signature only says which resident asks.
+    """
 
     scope: BallotScope
     blinded_message: bytes
+    roll_key: str
+    """The address of the roll key that signed the request."""
+    signature: bytes
+
+    @property
+    def signer(self) -> str | None:
+        """Who signed the request (``None`` for a signature of nobody)."""
+        return request_signer(self.scope, keccak(self.blinded_message), self.signature)
 
     def save(self, path: Path) -> None:
         write_json(
@@ -77,6 +149,8 @@ class CredentialRequest:
                 "format": _REQUEST_FORMAT,
                 **scope_fields(self.scope),
                 "blinded_message": self.blinded_message.hex(),
+                "roll_key": self.roll_key,
+                "signature": self.signature.hex(),
             },
             private=False,
         )
@@ -85,7 +159,12 @@ class CredentialRequest:
     def load(cls, path: Path) -> CredentialRequest:
         document = read_json(path, kind=_REQUEST_FORMAT)
         try:
-            return cls(scope_from(document), bytes.fromhex(document["blinded_message"]))
+            return cls(
+                scope=scope_from(document),
+                blinded_message=bytes.fromhex(document["blinded_message"]),
+                roll_key=to_checksum_address(document["roll_key"]),
+                signature=bytes.fromhex(document["signature"]),
+            )
         except (ValueError, KeyError, TypeError) as e:
             raise VotingFileError(
                 str(path), f"malformed credential request: {e!r}"
@@ -118,11 +197,6 @@ class Wallet:
     @property
     def voting_address(self) -> str:
         return str(self.account.address)
-
-    @property
-    def request(self) -> CredentialRequest:
-        """The request to hand the registrar."""
-        return CredentialRequest(self.scope, self.blinded_message)
 
     @property
     def prepared_message(self) -> blind_rsa.PreparedMessage:
@@ -177,18 +251,27 @@ class Wallet:
             raise VotingFileError(str(path), f"malformed wallet: {e!r}") from e
 
 
-def request_credential(info: ConsultationInfo) -> Wallet:
-    """A wallet with a fresh voting key and its blinded credential request."""
+def request_credential(
+    info: ConsultationInfo, roll_key: RollKey
+) -> tuple[Wallet, CredentialRequest]:
+    """A wallet with a fresh voting key, and the request for its credential."""
     voting_account = Account.create()
     message = blind_rsa.prepare(credential_message(info.scope, voting_account.address))
     blinding = blind_rsa.blind(info.public_key, message)
-    return Wallet(
+    wallet = Wallet(
         scope=info.scope,
         voting_key=bytes(voting_account.key),
         message_prefix=message.prefix,
         blinded_message=blinding.blinded_message,
         inverse=blinding.inverse,
     )
+    request = CredentialRequest(
+        scope=info.scope,
+        blinded_message=blinding.blinded_message,
+        roll_key=roll_key.address,
+        signature=sign_request(info.scope, roll_key.account, blinding.blinded_message),
+    )
+    return wallet, request
 
 
 def accept_credential(

@@ -5,12 +5,17 @@ consultation's events (:meth:`ConsultationContract.events`) :func:`retally`
 re-derives everything and compares it with the contract's own counters:
 
 - the credential key is the one fixed at creation (its hash is on chain);
-- every issuance names a distinct roll entry, and there are no more than the
-  roll holds;
+- every issuance names a distinct roll entry and a distinct roll key, carries
+  that roll key's signed request (re-verified here), and there are no more
+  than the roll holds;
 - every committed ballot names a distinct voting key and carries a credential
   that verifies, with pycryptodome's RSASSA-PSS verifier (not the contract's),
-  over that key's credential message; there are no more ballots than
-  issuances;
+  over that key's credential message;
+- there are no more valid ballots than recorded credentials. The contract
+  cannot refuse the excess (a credential does not say which issuance it came
+  from, and a cap would lock out residents holding recorded credentials), so
+  it is found here: **over-issuance**, the registrar's key having signed
+  credentials off the record;
 - every reveal opens a committed ballot exactly once, its choice and salt
   hash to that ballot's commitment, and its choice is an option;
 - the tally of those reveals equals the contract's tally (and, once
@@ -18,9 +23,13 @@ re-derives everything and compares it with the contract's own counters:
   never revealed are listed.
 
 What it takes on trust: that the chain executed the transactions it holds (any
-full node re-executes them), hence the window checks on block timestamps and
-the ballots' authorization signatures, which are in the transactions' calldata
-and not in the events.
+full node re-executes them), hence the window checks on block timestamps, the
+roll inclusion proofs and the ballots' authorization signatures, which are in
+the transactions' calldata and not in the events.
+
+What it cannot see: off-the-record credentials used no more often than
+residents holding recorded credentials abstain (the counts then balance).
+docs/voting.md discusses this limit of blind-signature credentials.
 """
 
 from __future__ import annotations
@@ -31,11 +40,12 @@ from typing import TYPE_CHECKING
 from eth_utils.crypto import keccak
 
 from ledger.voting import blind_rsa
-from ledger.voting.ballot import commitment, credential_message
+from ledger.voting.ballot import commitment, credential_message, request_signer
 from ledger.voting.errors import TallyMismatchError
 
 if TYPE_CHECKING:
-    from ledger.voting.consultation import ConsultationContract
+    from ledger.voting.ballot import BallotScope
+    from ledger.voting.consultation import ChainEvent, ConsultationContract
 
 __all__ = ["Retally", "retally", "verify_tally"]
 
@@ -78,6 +88,7 @@ def retally(contract: ConsultationContract, consultation_id: int) -> Retally:
         problems.append("a roll entry was issued more than one credential")
     if len(entries) > info.roll_size:
         problems.append(f"{len(entries)} credentials for a roll of {info.roll_size}")
+    _check_requests(problems, scope, events.issued)
 
     commitments: dict[str, bytes] = {}
     for event in events.committed:
@@ -96,7 +107,9 @@ def retally(contract: ConsultationContract, consultation_id: int) -> Retally:
         commitments[key] = bytes(args["commitment"])
     if len(commitments) > len(entries):
         problems.append(
-            f"{len(commitments)} valid ballots for {len(entries)} recorded credentials"
+            f"over-issuance: {len(commitments)} valid ballots for {len(entries)} "
+            f"recorded credentials; the registrar's key signed at least "
+            f"{len(commitments) - len(entries)} credential(s) off the record"
         )
 
     tally = [0] * len(info.options)
@@ -149,6 +162,31 @@ def verify_tally(contract: ConsultationContract, consultation_id: int) -> Retall
     if not result.matches:
         raise TallyMismatchError(consultation_id, result.problems)
     return result
+
+
+def _check_requests(
+    problems: list[str], scope: BallotScope, issued: tuple[ChainEvent, ...]
+) -> None:
+    """Every recorded credential was asked for, once, by the roll key it names."""
+    requesters: set[str] = set()
+    requests: set[bytes] = set()
+    for event in issued:
+        args = event.args
+        where = f"credential of roll entry 0x{bytes(args['rollEntry']).hex()}"
+        requester = args["requester"]  # checksummed by the decoder
+        blinded = bytes(args["blindedMessageHash"])
+        signer = request_signer(scope, blinded, bytes(args["requestSignature"]))
+        if signer != requester:
+            problems.append(
+                f"{where} (block {event.block_number}): its request is not signed "
+                f"by the roll key {requester}"
+            )
+        if requester in requesters:
+            problems.append(f"{where}: roll key {requester} holds a second credential")
+        if blinded in requests:
+            problems.append(f"{where}: the same request was recorded twice")
+        requesters.add(requester)
+        requests.add(blinded)
 
 
 def _compare(problems: list[str], what: str, ours: object, contracts: object) -> None:

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 from ledger.voting import resident
 from ledger.voting._clock import advance_to, latest_timestamp
+from ledger.voting.resident import RollKey
+from ledger.voting.roll import Roll
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from eth_account.signers.local import LocalAccount
 
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from ledger.voting.consultation import ConsultationContract, ConsultationInfo
     from ledger.voting.registrar import Registrar
     from ledger.voting.resident import Wallet
-    from ledger.voting.roll import Roll
 
 RESIDENTS = ("alice", "bob", "carol", "dave", "erin")
 OPTIONS = ("yes", "no", "maybe")
@@ -41,7 +42,15 @@ class Voting:
     """Funded, holds no role."""
     contract: ConsultationContract
     roll: Roll
+    roll_keys: dict[str, RollKey]
+    """Each resident's roll key, by name."""
     registrar: Registrar
+
+
+def roll_of(names: Iterable[str]) -> tuple[Roll, dict[str, RollKey]]:
+    """A roll of ``names``, each with a fresh roll key."""
+    keys = {name: RollKey.generate() for name in names}
+    return Roll.build((name, key.address) for name, key in keys.items()), keys
 
 
 def open_consultation(
@@ -60,8 +69,8 @@ def open_consultation(
 
 def certify(v: Voting, info: ConsultationInfo, name: str) -> Wallet:
     """A resident's wallet holding a verified credential."""
-    wallet = resident.request_credential(info)
-    issued = v.registrar.issue(info, name, wallet.blinded_message)
+    wallet, request = resident.request_credential(info, v.roll_keys[name])
+    issued = v.registrar.issue(info, name, request)
     return resident.accept_credential(wallet, info, issued.blind_signature)
 
 

@@ -10,9 +10,8 @@ from ledger.chain_roles import Roles
 from ledger.records import Role
 from ledger.voting.consultation import ConsultationContract
 from ledger.voting.registrar import Registrar, generate_credential_key
-from ledger.voting.roll import Roll
 from tests.chain_fixtures import chain
-from tests.ledger.voting._helpers import RESIDENTS, Voting
+from tests.ledger.voting._helpers import RESIDENTS, Voting, roll_of
 
 if TYPE_CHECKING:
     from Crypto.PublicKey.RSA import RsaKey
@@ -35,7 +34,7 @@ def voting(chain: Chain, credential_key: RsaKey) -> Voting:
     roles = Roles.deploy(chain, admin=admin)
     roles.grant(registrar.address, Role.REGISTRAR, sender=admin)
     contract = ConsultationContract.deploy(chain, roles, sender=admin)
-    roll = Roll.build(RESIDENTS)
+    roll, roll_keys = roll_of(RESIDENTS)
     return Voting(
         chain=chain,
         roles=roles,
@@ -45,5 +44,6 @@ def voting(chain: Chain, credential_key: RsaKey) -> Voting:
         other=other,
         contract=contract,
         roll=roll,
+        roll_keys=roll_keys,
         registrar=Registrar(contract, account=registrar, roll=roll, key=credential_key),
     )

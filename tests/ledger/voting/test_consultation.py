@@ -14,6 +14,7 @@ from ledger.errors import ContractRevertError
 from ledger.records import Role
 from ledger.voting import resident
 from ledger.voting._clock import latest_timestamp
+from ledger.voting.ballot import sign_request
 from ledger.voting.consultation import ConsultationContract, Phase
 from ledger.voting.errors import CredentialError, RollError, VotingError
 from tests.ledger.voting._helpers import (
@@ -153,14 +154,15 @@ def test_only_the_consultations_registrar_issues(voting: Voting) -> None:
     v = voting
     v.roles.grant(v.other.address, Role.REGISTRAR, sender=v.admin)
     info = open_consultation(voting)
-    wallet = resident.request_credential(info)
+    _wallet, request = resident.request_credential(info, v.roll_keys["alice"])
 
     # Execute, Assert
     with pytest.raises(ContractRevertError, match="not this consultation's registrar"):
         voting.contract.record_issuance(
             info.consultation_id,
             voting.roll.proof("alice"),
-            blinded_message=wallet.blinded_message,
+            blinded_message=request.blinded_message,
+            request_signature=request.signature,
             sender=v.other,
         )
 
@@ -170,11 +172,11 @@ def test_a_revoked_registrar_can_no_longer_issue(voting: Voting) -> None:
     v = voting
     info = open_consultation(v)
     v.roles.revoke(v.registrar_account.address, Role.REGISTRAR, sender=v.admin)
-    wallet = resident.request_credential(info)
+    _wallet, request = resident.request_credential(info, v.roll_keys["alice"])
 
     # Execute, Assert
     with pytest.raises(ContractRevertError, match="caller is not a registrar"):
-        voting.registrar.issue(info, "alice", wallet.blinded_message)
+        voting.registrar.issue(info, "alice", request)
 
 
 def test_the_registrar_checks_key_roll_and_request_before_recording(
@@ -182,23 +184,37 @@ def test_the_registrar_checks_key_roll_and_request_before_recording(
 ) -> None:
     # Prepare
     info = open_consultation(voting)
-    wallet = resident.request_credential(info)
+    alice = voting.roll_keys["alice"]
+    _wallet, request = resident.request_credential(info, alice)
     other_root = dataclasses.replace(info, eligibility_root=bytes(32))
+    short = request.blinded_message[1:]
+    truncated = dataclasses.replace(
+        request,
+        blinded_message=short,
+        signature=sign_request(info.scope, alice.account, short),
+    )
+    other_consultation = dataclasses.replace(
+        request, scope=voting.contract.scope(info.consultation_id + 1)
+    )
 
     # Execute, Assert
     with pytest.raises(ConfigurationError, match="roll"):
-        voting.registrar.issue(other_root, "alice", wallet.blinded_message)
+        voting.registrar.issue(other_root, "alice", request)
     with pytest.raises(RollError, match="not on the roll"):
-        voting.registrar.issue(info, "mallory", wallet.blinded_message)
+        voting.registrar.issue(info, "mallory", request)
+    with pytest.raises(VotingError, match="not by bob's roll key"):
+        voting.registrar.issue(info, "bob", request)
+    with pytest.raises(ConfigurationError, match="request"):
+        voting.registrar.issue(info, "alice", other_consultation)
     with pytest.raises(CredentialError, match="unexpected input size"):
-        voting.registrar.issue(info, "alice", wallet.blinded_message[1:])
+        voting.registrar.issue(info, "alice", truncated)
     assert voting.contract.state(info.consultation_id).issued == 0
 
 
 def test_a_wallet_walks_its_steps_in_order(voting: Voting) -> None:
     # Prepare
     info = open_consultation(voting)
-    fresh = resident.request_credential(info)
+    fresh, _request = resident.request_credential(info, voting.roll_keys["alice"])
     wallet = certify(voting, info, "bob")
     to_commit(voting, info)
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,13 +17,17 @@ from ledger.voting.ballot import (
     authorization_signer,
     commitment,
     credential_message,
+    request_signer,
     sign_authorization,
+    sign_request,
 )
+from ledger.voting.roll import leaf_data
 from tests.ledger.voting._helpers import certify, open_consultation
 
 if TYPE_CHECKING:
     from tests.ledger.voting._helpers import Voting
 
+_CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _CHAIN_SETTINGS = settings(
     max_examples=15,
     deadline=None,
@@ -129,6 +134,39 @@ def test_the_contract_accepts_exactly_the_valid_credentials(voting: Voting) -> N
     assert not valid(wallet.voting_address, wallet.message_prefix, credential[:-1])
 
 
+def test_request_digest_is_the_eip712_digest_the_roll_key_signs(
+    voting: Voting,
+) -> None:
+    # Prepare
+    roll_key = Account.create()
+    scope = voting.contract.scope(4)
+    blinded = b"\x07" * 256
+    signature = sign_request(scope, roll_key, blinded)
+    high_s = bytearray(signature)
+    s = int.from_bytes(signature[32:64], "big")
+    high_s[32:64] = (_CURVE_ORDER - s).to_bytes(32, "big")
+    high_s[64] = 55 - signature[64]  # the malleable twin: (r, n - s), other v
+
+    # Execute
+    digest = bytes(
+        voting.chain.call(
+            voting.contract.contract.functions.request_digest(4, keccak(blinded))
+        )
+    )
+
+    # Assert
+    assert Account._recover_hash(digest, signature=signature) == roll_key.address
+    assert request_signer(scope, keccak(blinded), signature) == roll_key.address
+    assert request_signer(scope, keccak(b"other"), signature) != roll_key.address
+    assert request_signer(voting.contract.scope(5), keccak(blinded), signature) != (
+        roll_key.address
+    )
+    assert Account._recover_hash(digest, signature=bytes(high_s)) == roll_key.address
+    assert request_signer(scope, keccak(blinded), bytes(high_s)) is None
+    assert request_signer(scope, keccak(blinded), signature[:64]) is None
+    assert request_signer(scope, keccak(blinded), bytes(65)) is None
+
+
 @_CHAIN_SETTINGS
 @given(data=st.data(), size=st.integers(1, 40))
 def test_roll_proofs_verify_on_chain_like_rfc9162(
@@ -136,16 +174,21 @@ def test_roll_proofs_verify_on_chain_like_rfc9162(
 ) -> None:
     # Prepare
     entries = [keccak(i.to_bytes(4, "big")) for i in range(size)]
-    tree = MerkleTree(leaf_hash(e) for e in entries)
+    keys = [to_checksum_address(keccak(e)[:20]) for e in entries]
+    tree = MerkleTree(
+        leaf_hash(leaf_data(e, k)) for e, k in zip(entries, keys, strict=True)
+    )
     index = data.draw(st.integers(0, size - 1))
     proof = tree.inclusion_proof(index)
+    entry, key = entries[index], keys[index]
     roll_root = voting.contract.contract.functions.roll_root
 
     # Execute
-    well_formed, root = voting.chain.call(roll_root(index, size, entries[index], proof))
-    short = voting.chain.call(roll_root(index, size, entries[index], proof[:-1]))
-    long = voting.chain.call(
-        roll_root(index, size, entries[index], [*proof, b"\0" * 32])
+    well_formed, root = voting.chain.call(roll_root(index, size, entry, key, proof))
+    short = voting.chain.call(roll_root(index, size, entry, key, proof[:-1]))
+    long = voting.chain.call(roll_root(index, size, entry, key, [*proof, b"\0" * 32]))
+    other_key = voting.chain.call(
+        roll_root(index, size, entry, to_checksum_address(bytes(19) + b"\1"), proof)
     )
 
     # Assert
@@ -153,3 +196,4 @@ def test_roll_proofs_verify_on_chain_like_rfc9162(
     assert bytes(root) == tree.root()
     assert not short[0] or size == 1
     assert not long[0]
+    assert bytes(other_key[1]) != tree.root()

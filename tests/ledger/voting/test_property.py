@@ -13,12 +13,12 @@ from ledger.errors import ContractRevertError
 from ledger.voting import resident
 from ledger.voting.receipt import check_receipt
 from ledger.voting.registrar import Registrar
-from ledger.voting.roll import Roll
 from ledger.voting.tally import retally
 from tests.ledger.voting._helpers import (
     OPTIONS,
     certify,
     open_consultation,
+    roll_of,
     to_commit,
     to_end,
     to_reveal,
@@ -54,14 +54,14 @@ def test_tally_is_the_ground_truth_and_honest_receipts_check_out(
 ) -> None:
     # Prepare: a roll of this electorate (and some who never show up)
     names = [f"r{i}" for i in range(len(electorate) + extra_on_roll)]
-    roll = Roll.build(names)
+    roll, roll_keys = roll_of(names)
     registrar = Registrar(
         voting.contract,
         account=voting.registrar_account,
         roll=roll,
         key=credential_key,
     )
-    v = dataclasses.replace(voting, roll=roll, registrar=registrar)
+    v = dataclasses.replace(voting, roll=roll, roll_keys=roll_keys, registrar=registrar)
     info = open_consultation(v)
     wallets: dict[str, Wallet] = {
         name: certify(v, info, name)

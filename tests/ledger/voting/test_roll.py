@@ -7,13 +7,20 @@ import stat
 from typing import TYPE_CHECKING
 
 import pytest
+from eth_utils.address import to_checksum_address
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fedgov.errors import ConfigurationError
 from ledger.merkle import leaf_hash, root_from_leaf_hashes, verify_inclusion
 from ledger.voting.errors import RollError, VotingFileError
-from ledger.voting.roll import Roll, RollEntry, entry_commitment
+from ledger.voting.roll import (
+    Roll,
+    RollEntry,
+    entry_commitment,
+    leaf_data,
+    parse_residents,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,12 +33,21 @@ _IDS = st.lists(
 )
 
 
+def _key(i: int) -> str:
+    """A distinct, non-zero roll key address for row ``i``."""
+    return "0x" + (i + 1).to_bytes(20, "big").hex()
+
+
+def _roll(ids: list[str]) -> Roll:
+    return Roll.build((resident, _key(i)) for i, resident in enumerate(ids))
+
+
 @given(ids=_IDS, data=st.data())
 def test_every_resident_has_a_proof_of_their_entry(
     ids: list[str], data: st.DataObject
 ) -> None:
     # Prepare
-    roll = Roll.build(ids)
+    roll = _roll(ids)
     resident = data.draw(st.sampled_from(ids))
 
     # Execute
@@ -40,37 +56,57 @@ def test_every_resident_has_a_proof_of_their_entry(
     # Assert
     entry = roll.entry(resident)
     assert proof.entry == entry_commitment(resident, entry.salt)
+    assert (
+        proof.roll_key
+        == entry.roll_key
+        == to_checksum_address(_key(ids.index(resident)))
+    )
     assert roll.root == root_from_leaf_hashes(
-        leaf_hash(e) for e in roll.public_leaves()
+        leaf_hash(leaf_data(e, k)) for e, k in roll.public_leaves()
     )
-    verify_inclusion(
-        proof.index, proof.size, leaf_hash(proof.entry), list(proof.path), roll.root
-    )
+    leaf = leaf_hash(leaf_data(proof.entry, proof.roll_key))
+    verify_inclusion(proof.index, proof.size, leaf, list(proof.path), roll.root)
 
 
 def test_entries_hide_identifiers_behind_fresh_salts() -> None:
-    first, second = Roll.build(["alice"]), Roll.build(["alice"])
+    first, second = _roll(["alice"]), _roll(["alice"])
 
     assert first.root != second.root
-    assert b"alice" not in b"".join(first.public_leaves())
+    assert b"alice" not in b"".join(e for e, _k in first.public_leaves())
 
 
 def test_bad_rolls_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="at least one resident"):
         Roll([])
     with pytest.raises(RollError, match="listed twice"):
-        Roll.build(["a", "b", "a"])
+        _roll(["a", "b", "a"])
+    with pytest.raises(RollError, match=r"'b'.*also on row 0"):
+        Roll.build([("a", _key(0)), ("b", _key(0))])
     with pytest.raises(RollError, match="not blank"):
-        RollEntry("  ", bytes(32))
+        RollEntry("  ", bytes(32), _key(0))
     with pytest.raises(RollError, match="salt"):
-        RollEntry("a", b"short")
+        RollEntry("a", b"short", _key(0))
+    with pytest.raises(RollError, match="non-zero 20-byte address"):
+        RollEntry("a", bytes(32), "0x" + "00" * 20)
+    with pytest.raises(RollError, match="non-zero 20-byte address"):
+        RollEntry("a", bytes(32), "0x1234")
     with pytest.raises(RollError, match="not on the roll"):
-        Roll.build(["a"]).proof("b")
+        _roll(["a"]).proof("b")
+
+
+def test_the_residents_file_pairs_identifiers_with_roll_keys() -> None:
+    text = f"alice {_key(0)}\n\n  Jo Smith, 3 Mill St   {_key(1)}  \n"
+
+    residents = parse_residents(text, source="residents.txt")
+
+    assert residents == [("alice", _key(0)), ("Jo Smith, 3 Mill St", _key(1))]
+    with pytest.raises(ConfigurationError, match=r"residents\.txt, line 2"):
+        parse_residents(f"alice {_key(0)}\nbob\n", source="residents.txt")
 
 
 def test_the_roll_file_is_private_and_checked(tmp_path: Path) -> None:
     # Prepare
-    roll = Roll.build(["alice", "bob", "carol"])
+    roll = _roll(["alice", "bob", "carol"])
     path = tmp_path / "roll.json"
 
     # Execute

@@ -91,6 +91,40 @@ _TAMPERS: list[tuple[str, Any]] = [
         lambda e: dataclasses.replace(e, issued=(*e.issued, e.issued[0])),
     ),
     (
+        "its request is not signed by the roll key",
+        lambda e: dataclasses.replace(
+            e,
+            issued=(
+                _with_args(e.issued[0], requester=e.issued[1].args["requester"]),
+                *e.issued[1:],
+            ),
+        ),
+    ),
+    (
+        "its request is not signed by the roll key",
+        lambda e: dataclasses.replace(
+            e,
+            issued=(
+                _with_args(e.issued[0], requestSignature=bytes(65)),
+                *e.issued[1:],
+            ),
+        ),
+    ),
+    (
+        "holds a second credential",
+        lambda e: dataclasses.replace(
+            e,
+            issued=(
+                *e.issued,
+                _with_args(e.issued[0], rollEntry=b"\x01" * 32),
+            ),
+        ),
+    ),
+    (
+        "over-issuance: 3 valid ballots for 2 recorded credentials",
+        lambda e: dataclasses.replace(e, issued=e.issued[1:]),
+    ),
+    (
         "finalized tally",
         lambda e: dataclasses.replace(
             e, finalized=(_with_args(e.finalized[0], tally=[2, 0, 0]),)
