@@ -9,18 +9,42 @@ into local train / held-out sides and encoded from the schema alone. See
 
 from __future__ import annotations
 
-from fedgov.data.catalog import department_ids, get_dataset, list_datasets
+from fedgov.data.catalog import (
+    BUILT_IN_DECLARATIONS,
+    department_ids,
+    get_dataset,
+    list_datasets,
+)
 from fedgov.data.cleaning import CleaningAction, CleaningReport, clean
-from fedgov.data.encoding import encode_features, encode_labels
+from fedgov.data.declaration import load_declaration, parse_declaration
+from fedgov.data.encoding import (
+    Labels,
+    decode_targets,
+    encode_features,
+    encode_labels,
+)
 from fedgov.data.errors import (
     DataError,
+    DataErrorReason,
     DataSourceUnavailableError,
     DataValidationError,
+    DeclarationError,
     EmptyPartitionError,
+    EmptyTableError,
+    MissingColumnError,
+    MissingValueError,
     NoPublicTestSplitError,
+    NonFiniteValueError,
+    OutOfRangeError,
     RowLabel,
+    SourceConnectionError,
+    SourceSpecError,
+    SourceUnreadableError,
+    UndeclaredColumnError,
+    UnknownCategoryError,
     UnknownDatasetError,
     UnknownDepartmentError,
+    WrongTypeError,
 )
 from fedgov.data.loading import (
     DEFAULT_HELD_OUT_FRACTION,
@@ -41,12 +65,24 @@ from fedgov.data.schema import (
     ColumnRole,
     ColumnSpec,
     DatasetSchema,
-    LabelRule,
     MissingPolicy,
     Transform,
 )
-from fedgov.data.spec import DatasetSpec, DepartmentGroup, NaturalPartition, Split
+from fedgov.data.spec import (
+    DatasetSpec,
+    DepartmentGroup,
+    NaturalPartition,
+    Split,
+    UnitOfPrivacy,
+)
 from fedgov.data.splitting import held_out_mask
+from fedgov.data.task import (
+    Label,
+    LabelRule,
+    MulticlassLabel,
+    RegressionTarget,
+    TaskKind,
+)
 from fedgov.data.validation import validate, validate_column
 
 __all__ = [

@@ -254,7 +254,14 @@ def _encode(spec: DatasetSpec, records: pd.DataFrame) -> EncodedSplit:
 @cache
 def _raw(dataset_id: DatasetId, split: Split) -> RawTable:
     """A parsed file, read once per process. Callers never modify its frame."""
-    return get_dataset(dataset_id).reader(split)
+    reader = get_dataset(dataset_id).reader
+    if reader is None:
+        raise ConfigurationError(
+            "source",
+            f"dataset {dataset_id!r} has no built-in records: every department "
+            "loads its own source (load_department(..., source=...))",
+        )
+    return reader(split)
 
 
 @lru_cache(maxsize=32)
