@@ -219,7 +219,7 @@ def check_source(
     except _TypedReadFailed:
         # A value the typed reader cannot take: read everything as text to
         # count and locate such values.
-        logger.info("%s: re-reading as text to locate values of the wrong type", source)
+        logger.debug("%s: re-reading as text to locate values of the wrong type", source)
         with Engine(source, department=department, text_only=True) as engine:
             return _check(name, department, source, schema, engine)
 
