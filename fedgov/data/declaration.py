@@ -72,6 +72,7 @@ PLACEHOLDER = "TODO"
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Column names as the query language and SQL read them unquoted.
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_NUMBER = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$")
 _MISSING = object()
 _E = TypeVar("_E", bound=Enum)
 _T = TypeVar("_T")
@@ -151,6 +152,9 @@ class _Document:
                 for i, item in enumerate(node.value)
             ]
         value = loader.construct_object(node)
+        if isinstance(value, str) and node.style is None and _NUMBER.match(value):
+            # YAML 1.1 reads 1e6 as text; 1.2 (and every reader) as a number.
+            return float(value)
         if isinstance(value, bool) and node.style is None and node.value not in (
             "true",
             "false",
