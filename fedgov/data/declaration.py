@@ -171,7 +171,8 @@ class _Document:
         while key:
             if key in self.lines:
                 return self.lines[key]
-            key = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key)
+            parent = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key)
+            key = "" if parent == key else parent
         return self.lines.get("")
 
     def fail(self, key: str, rule: str, *, line: yaml.Node | None = None) -> NoReturn:
@@ -281,6 +282,8 @@ class _Declaration:
         """``make()``, its schema rule breaches reported at ``key`` + their field."""
         try:
             return make()
+        except DeclarationError:
+            raise
         except SchemaRuleError as e:
             self.doc.fail(_join(key, e.field or ""), e.rule)
         except ConfigurationError as e:
