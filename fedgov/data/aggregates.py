@@ -77,24 +77,42 @@ def grouped_counts(
             group_value = value_sql(group_spec, stored[group_by])
             group = f"list_position({_list(group_spec, levels)}, {group_value}) - 1"
             keep.append(f"{group} IS NOT NULL")
-        kept = f"SELECT {group} AS g, {cell} AS c"
+        where = " AND ".join(keep)
         if unit_column is None:
-            query = f"{kept} FROM {RAW} WHERE {' AND '.join(keep)}"
-        else:
-            # A person's first records in the source's order, as exact_answer does.
-            unit = identifier(unit_column)
             query = (
-                f"SELECT g, c FROM ("
-                f"SELECT g, c, row_number() OVER (PARTITION BY u ORDER BY r) AS k FROM ("
-                f"{kept}, {unit} AS u, r FROM ("
-                f"SELECT row_number() OVER () AS r, * FROM {RAW}) "
-                f"WHERE {' AND '.join(keep)})) WHERE k <= {int(max_per_unit)}"
+                f"SELECT {group} AS g, {cell} AS c, count(*) FROM {RAW} "
+                f"WHERE {where} GROUP BY ALL"
             )
-        rows = engine.sql(f"SELECT g, c, count(*) FROM ({query}) GROUP BY g, c").fetchall()
+        else:
+            query = _bounded(where, group, cell, identifier(unit_column), max_per_unit)
+        rows = engine.sql(query).fetchall()
     counts = np.zeros((len(levels), cells), dtype=np.float64)
     for g, c, n in rows:
         counts[int(g), int(c)] = n
     return counts.reshape(-1)
+
+
+def _bounded(where: str, group: str, cell: str, unit: str, most: int) -> str:
+    """Counts with each unit's first ``most`` kept records, in the source's order.
+
+    Ordering every unit's records is a sort of the whole table; only the
+    units that have more than ``most`` kept records need it, and a table
+    that keeps to its declaration has none, so they are found first and the
+    others are counted by a plain aggregation.
+    """
+    return f"""
+        WITH kept AS MATERIALIZED (
+            SELECT row_number() OVER () AS r, {unit} AS u, {group} AS g, {cell} AS c
+            FROM {RAW} WHERE {where}),
+        heavy AS (SELECT u FROM kept GROUP BY u HAVING count(*) > {int(most)})
+        SELECT g, c, count(*) FROM (
+            SELECT g, c FROM kept ANTI JOIN heavy USING (u)
+            UNION ALL
+            SELECT g, c FROM (
+                SELECT g, c, row_number() OVER (PARTITION BY u ORDER BY r) AS k
+                FROM kept SEMI JOIN heavy USING (u))
+            WHERE k <= {int(most)})
+        GROUP BY g, c"""
 
 
 def _levels(spec: ColumnSpec) -> tuple[Category, ...]:

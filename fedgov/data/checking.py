@@ -19,6 +19,7 @@ record 1 is the line after the header).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -276,6 +277,9 @@ class _Rule:
     condition: str
     shows_value: bool
     quoted: bool
+    exact: bool
+    """Counted exactly in the first scan; otherwise screened by the column's
+    minimum and maximum (bounds and finiteness) and counted only if flagged."""
 
 
 class _Column:
@@ -339,7 +343,22 @@ class _Column:
     def _rule(self, reason: DataErrorReason, text: str, condition: str, *, shown: bool = True) -> _Rule:
         # Text is quoted: a category, or what stands where a number should.
         quoted = self.text_kind or self.stored.is_text
-        return _Rule(self.spec, reason, text, condition, shown and self.shows_values, quoted)
+        exact = reason not in (DataErrorReason.NON_FINITE, DataErrorReason.OUT_OF_RANGE)
+        return _Rule(self.spec, reason, text, condition, shown and self.shows_values, quoted, exact)
+
+    @property
+    def screened(self) -> bool:
+        """Whether the first scan takes this column's minimum and maximum."""
+        return not self.text_kind and self.spec.kind is not ColumnKind.CATEGORICAL
+
+    def flagged(self, low: float | None, high: float | None) -> bool:
+        """Whether a minimum and maximum may hide a non-finite or out-of-range value."""
+        if low is None or high is None:
+            return False
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return True
+        assert self.spec.bounds is not None
+        return low < self.spec.bounds[0] or high > self.spec.bounds[1]
 
 
 def _list(spec: ColumnSpec) -> str:
@@ -370,27 +389,45 @@ def _check(
     ]
     checked = [c for c in columns if c.type_error is None]
     rules = [rule for c in checked for rule in c.rules()]
-    # One scan: how many records break each rule (exact and cheap for all).
-    counts_sql = ", ".join(
+    exact = [r for r in rules if r.exact]
+    screened = [c for c in checked if c.screened]
+    # One scan of cheap aggregates, whatever the table's size: present values,
+    # exact counts of most rules, and each number column's minimum and maximum
+    # (Parquet answers these from its statistics).
+    aggregates = (
         ["count(*)"]
         + [f"count({c.raw})" for c in columns]
-        + [f"count_if({r.condition})" for r in rules]
+        + [f"count_if({r.condition})" for r in exact]
+        + [f"min({c.value}), max({c.value})" for c in screened]
     )
     try:
-        screen = engine.connection.sql(f"SELECT {counts_sql} FROM {RAW}").fetchone()
-    except (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.TypeMismatchException) as e:
+        screen = engine.connection.sql(
+            f"SELECT {', '.join(aggregates)} FROM {RAW}"
+        ).fetchone()
+    except (
+        duckdb.ConversionException,
+        duckdb.InvalidInputException,
+        duckdb.TypeMismatchException,
+    ) as e:
         if engine.source.kind in (SourceKind.CSV, SourceKind.SQLITE) and not engine.text_only:
             raise _TypedReadFailed from e
         raise engine.failure(e) from e
     except duckdb.Error as e:
         raise engine.failure(e) from e
     assert screen is not None
-    rows = int(screen[0])
-    present = {c.spec.name: int(n) for c, n in zip(columns, screen[1 : 1 + len(columns)], strict=True)}
+    values = iter(screen)
+    rows = int(next(values))
+    present = {c.spec.name: int(next(values)) for c in columns}
+    counted = {id(r): int(next(values)) for r in exact}
+    flagged = set()
+    for column in screened:
+        low, high = next(values), next(values)
+        if column.flagged(low, high):
+            flagged.add(column.spec.name)
     broken = [
-        (rule, int(n))
-        for rule, n in zip(rules, screen[1 + len(columns) :], strict=True)
-        if n
+        (rule, counted.get(id(rule)))
+        for rule in rules
+        if counted.get(id(rule)) or (not rule.exact and rule.column.name in flagged)
     ]
     if rows == 0:
         problems.append(Problem(DataErrorReason.EMPTY_TABLE, None, "no records: a table must hold at least one"))
@@ -401,29 +438,38 @@ def _check(
     return _result(dataset, department, source, rows, problems, schema, missing)
 
 
-def _locate(engine: Engine, broken: list[tuple[_Rule, int]]) -> list[Problem]:
-    """Each broken rule's first row (and its value where it may be shown)."""
+def _locate(engine: Engine, broken: list[tuple[_Rule, int | None]]) -> list[Problem]:
+    """Each broken rule's first row, count where not known yet, and value where
+    it may be shown: one more scan, only when a rule is (or may be) broken."""
     if not broken:
         return []
     parts = []
-    for rule, _ in broken:
+    for rule, count in broken:
         parts.append(f"min(__row) FILTER (WHERE {rule.condition})")
+        if count is None:
+            parts.append(f"count_if({rule.condition})")
         if rule.shows_value:
-            parts.append(f"arg_min(CAST({identifier(rule.column.name)} AS VARCHAR), __row) FILTER (WHERE {rule.condition})")
+            parts.append(
+                f"arg_min(CAST({identifier(rule.column.name)} AS VARCHAR), __row) "
+                f"FILTER (WHERE {rule.condition})"
+            )
     located = engine.sql(
-        f"SELECT {', '.join(parts)} FROM (SELECT row_number() OVER () AS __row, * FROM {RAW})"
+        f"SELECT {', '.join(parts)} FROM "
+        f"(SELECT row_number() OVER () AS __row, * FROM {RAW})"
     ).fetchone()
     assert located is not None
     found = iter(located)
     problems = []
-    for rule, count in broken:
-        row = int(next(found))
+    for rule, known in broken:
+        first = next(found)
+        count = int(next(found)) if known is None else known
         value = ""
         if rule.shows_value:
             shown = str(next(found))
             value = f" {shown!r}" if rule.quoted else f" {shown}"
-        text = rule.text.format(value=value)
-        problems.append(Problem(rule.reason, rule.column.name, text, count, row))
+        if count:
+            text = rule.text.format(value=value)
+            problems.append(Problem(rule.reason, rule.column.name, text, count, int(first)))
     return problems
 
 
