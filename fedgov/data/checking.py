@@ -418,7 +418,7 @@ def _check(
     values = iter(screen)
     rows = int(next(values))
     present = {c.spec.name: int(next(values)) for c in columns}
-    counted = {id(r): int(next(values)) for r in exact}
+    counted = {id(r): int(next(values) or 0) for r in exact}
     flagged = set()
     for column in screened:
         low, high = next(values), next(values)
