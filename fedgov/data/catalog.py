@@ -48,14 +48,14 @@ def get_dataset(dataset: str) -> DatasetSpec:
     if dataset in _READERS:
         return _built_in(DatasetId(dataset))
     if dataset.endswith(_DECLARATION_SUFFIXES):
-        path = Path(dataset).expanduser().resolve()
+        path = Path(dataset).expanduser()
         try:
             stat = path.stat()
         except OSError:
             # load_declaration reports the unreadable file with its reason.
             return load_declaration(path)
         # Re-read when the file changes: a data officer edits and re-checks.
-        return _declared(path, stat.st_mtime_ns, stat.st_size)
+        return _declared(path, path.resolve(), stat.st_mtime_ns, stat.st_size)
     raise UnknownDatasetError(dataset, _READERS)
 
 
@@ -90,7 +90,8 @@ def _built_in(dataset: DatasetId) -> DatasetSpec:
 
 
 @lru_cache(maxsize=64)
-def _declared(path: Path, mtime_ns: int, size: int) -> DatasetSpec:
-    del mtime_ns, size  # cache keys only
+def _declared(path: Path, resolved: Path, mtime_ns: int, size: int) -> DatasetSpec:
+    """``path`` as given (errors name it so); the other arguments key the cache."""
+    del resolved, mtime_ns, size
     return load_declaration(path)
 
