@@ -33,7 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "start a real SuperLink and one SuperNode per department, run a job, stop",
     ),
     "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
-    "data": ("fedgov.data.cli", "check a department's table, draft a dataset declaration"),
+    "data": (
+        "fedgov.data.cli",
+        "check a department's table, draft a dataset declaration",
+    ),
     "query": ("coordinator.analytics_cli", "ask a federated DP analytics query"),
     "ledger": ("ledger.cli", "operate the audit log service and ledger contracts"),
     "audit": ("ledger.audit.cli", "verify audit logs against on-chain anchors"),

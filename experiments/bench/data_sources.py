@@ -122,7 +122,9 @@ def generate(folder: Path, rows: int) -> None:
             f"COPY (SELECT {select} FROM range({rows}) r(i)) TO '{parquet}' "
             "(FORMAT parquet)"
         )
-        con.execute(f"COPY (SELECT * FROM read_parquet('{parquet}')) TO '{csv}' (HEADER)")
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{parquet}')) TO '{csv}' (HEADER)"
+        )
 
 
 def run_variant(variant: str, folder: Path) -> dict[str, float]:
@@ -182,8 +184,15 @@ def _peak_rss_mb() -> float:
 
 def _child(variant: str, folder: Path) -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.bench.data_sources", "--child", variant,
-         "--workdir", str(folder)],
+        [
+            sys.executable,
+            "-m",
+            "experiments.bench.data_sources",
+            "--child",
+            variant,
+            "--workdir",
+            str(folder),
+        ],
         check=True,
         capture_output=True,
         text=True,

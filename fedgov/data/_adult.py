@@ -83,4 +83,3 @@ def read(split: Split) -> RawTable:
     dotted = frame["income"].str.endswith(".").fillna(False).to_numpy(dtype=np.bool_)
     frame["income"] = frame["income"].str.removesuffix(".")
     return RawTable(frame, (SourceFix("income", _TEST_LABEL_RULE, dotted),))
-

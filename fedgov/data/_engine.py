@@ -171,7 +171,12 @@ class Engine:
                 str(self.source), package, install, "is not installed"
             )
         root = Path(next(iter(found.submodule_search_locations)))
-        path = root / "extensions" / f"v{duckdb.__version__}" / f"{extension}.duckdb_extension"
+        path = (
+            root
+            / "extensions"
+            / f"v{duckdb.__version__}"
+            / f"{extension}.duckdb_extension"
+        )
         if not path.is_file():
             raise DataSourceUnavailableError(
                 str(self.source),

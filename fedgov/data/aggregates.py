@@ -133,12 +133,13 @@ def _list(spec: ColumnSpec, levels: Sequence[Category]) -> str:
 
 def _bins(spec: ColumnSpec, value: str, edges: Sequence[float]) -> tuple[str, int]:
     if spec.bounds is None or len(edges) < 2:
-        raise ConfigurationError("edges", f"bin a numeric column with >= 2 edges")
+        raise ConfigurationError("edges", "bin a numeric column with >= 2 edges")
     low, high = spec.bounds
     clipped = f"least(greatest({value}, {low!r}), {high!r})"
     # searchsorted(right) - 1, clipped to the last bin: [a, b) bins, last closed.
     whens = " ".join(
-        f"WHEN {clipped} < {float(edge)!r} THEN {i}" for i, edge in enumerate(edges[1:-1])
+        f"WHEN {clipped} < {float(edge)!r} THEN {i}"
+        for i, edge in enumerate(edges[1:-1])
     )
     last = len(edges) - 2
     return (f"CASE {whens} ELSE {last} END" if whens else "0"), last + 1

@@ -94,4 +94,3 @@ def _declared(path: Path, resolved: Path, mtime_ns: int, size: int) -> DatasetSp
     """``path`` as given (errors name it so); the other arguments key the cache."""
     del resolved, mtime_ns, size
     return load_declaration(path)
-

@@ -170,15 +170,30 @@ class SourceCheck:
             lines.append(f"INVALID: {len(self.problems)} rule(s) broken")
             for p in self.problems:
                 where = p.column if p.column is not None else "(table)"
-                count = f"{p.count:,} record(s), first row {p.first_row}" if p.count else "whole column"
-                if p.reason in (DataErrorReason.MISSING_COLUMN, DataErrorReason.UNDECLARED_COLUMN, DataErrorReason.EMPTY_TABLE):
+                count = (
+                    f"{p.count:,} record(s), first row {p.first_row}"
+                    if p.count
+                    else "whole column"
+                )
+                if p.reason in (
+                    DataErrorReason.MISSING_COLUMN,
+                    DataErrorReason.UNDECLARED_COLUMN,
+                    DataErrorReason.EMPTY_TABLE,
+                ):
                     count = ""
-                lines.append(f"  [{p.reason}] {where}: {p.rule}" + (f" ({count})" if count else ""))
+                lines.append(
+                    f"  [{p.reason}] {where}: {p.rule}"
+                    + (f" ({count})" if count else "")
+                )
         else:
             lines.append("valid: every record satisfies the declaration")
         if self.cleaning.actions:
-            lines.append("cleaning (declared rules, applied when the records are loaded):")
-            lines += [f"  {a.column}: {a.rule} x{a.count:,}" for a in self.cleaning.actions]
+            lines.append(
+                "cleaning (declared rules, applied when the records are loaded):"
+            )
+            lines += [
+                f"  {a.column}: {a.rule} x{a.count:,}" for a in self.cleaning.actions
+            ]
         else:
             lines.append("cleaning: nothing to impute")
         for action in self.kept_missing:
@@ -217,15 +232,17 @@ def check_source(
     try:
         with Engine(source, department=department, csv_types=types) as engine:
             return _check(name, department, source, schema, engine)
-    except _TypedReadFailed:
+    except _TypedReadFailedError:
         # A value the typed reader cannot take: read everything as text to
         # count and locate such values.
-        logger.debug("%s: re-reading as text to locate values of the wrong type", source)
+        logger.debug(
+            "%s: re-reading as text to locate values of the wrong type", source
+        )
         with Engine(source, department=department, text_only=True) as engine:
             return _check(name, department, source, schema, engine)
 
 
-class _TypedReadFailed(Exception):
+class _TypedReadFailedError(Exception):
     """A typed scan stopped on a value it could not convert."""
 
 
@@ -240,13 +257,13 @@ def value_sql(column: ColumnSpec, stored: StoredType) -> str:
 
 
 def _csv_types(schema: DatasetSchema) -> dict[str, str]:
-    return {
-        c.name: "VARCHAR" if _is_text(c) else "DOUBLE" for c in schema
-    }
+    return {c.name: "VARCHAR" if _is_text(c) else "DOUBLE" for c in schema}
 
 
 def _is_text(column: ColumnSpec) -> bool:
-    return column.kind is ColumnKind.CATEGORICAL and isinstance(column.categories[0], str)
+    return column.kind is ColumnKind.CATEGORICAL and isinstance(
+        column.categories[0], str
+    )
 
 
 def _structure(schema: DatasetSchema, stored: dict[str, StoredType]) -> list[Problem]:
@@ -293,7 +310,9 @@ class _Column:
         if text_kind:
             self.type_error = None if stored.is_text else stored.name
             self.value = self.raw
-        elif stored.is_number or (stored.name == "BOOLEAN" and spec.kind is ColumnKind.BINARY):
+        elif stored.is_number or (
+            stored.name == "BOOLEAN" and spec.kind is ColumnKind.BINARY
+        ):
             self.type_error = None
             self.value = f"CAST({self.raw} AS DOUBLE)"
         elif stored.is_text:
@@ -306,31 +325,77 @@ class _Column:
 
     @property
     def shows_values(self) -> bool:
-        return self.spec.classification in (Classification.PUBLIC, Classification.INTERNAL)
+        return self.spec.classification in (
+            Classification.PUBLIC,
+            Classification.INTERNAL,
+        )
 
     def rules(self) -> list[_Rule]:
         spec, raw, value = self.spec, self.raw, self.value
         rules = []
         if spec.missing is MissingPolicy.ERROR:
-            rules.append(self._rule(DataErrorReason.MISSING_VALUE, "missing value; this column's policy is 'error'", f"{raw} IS NULL", shown=False))
+            rules.append(
+                self._rule(
+                    DataErrorReason.MISSING_VALUE,
+                    "missing value; this column's policy is 'error'",
+                    f"{raw} IS NULL",
+                    shown=False,
+                )
+            )
         if self.text_kind:
-            rules.append(self._category_rule(f"NOT list_contains({_list(spec)}, {raw})"))
+            rules.append(
+                self._category_rule(f"NOT list_contains({_list(spec)}, {raw})")
+            )
             return rules
         if self.stored.is_text:
-            rules.append(self._rule(DataErrorReason.WRONG_TYPE, f"wrong type{{value}}: expected a number ({spec.kind.value})", f"{raw} IS NOT NULL AND {value} IS NULL"))
+            rules.append(
+                self._rule(
+                    DataErrorReason.WRONG_TYPE,
+                    f"wrong type{{value}}: expected a number ({spec.kind.value})",
+                    f"{raw} IS NOT NULL AND {value} IS NULL",
+                )
+            )
         if self.stored.may_be_non_finite:
-            rules.append(self._rule(DataErrorReason.NON_FINITE, "non-finite value{value}", f"NOT isfinite({value})"))
+            rules.append(
+                self._rule(
+                    DataErrorReason.NON_FINITE,
+                    "non-finite value{value}",
+                    f"NOT isfinite({value})",
+                )
+            )
         finite = f"isfinite({value})"
         if spec.kind is not ColumnKind.FLOAT and not self.stored.is_integer:
-            rules.append(self._rule(DataErrorReason.WRONG_TYPE, f"wrong type{{value}}: not an integer ({spec.kind.value})", f"{finite} AND {value} <> floor({value})"))
+            rules.append(
+                self._rule(
+                    DataErrorReason.WRONG_TYPE,
+                    f"wrong type{{value}}: not an integer ({spec.kind.value})",
+                    f"{finite} AND {value} <> floor({value})",
+                )
+            )
         if spec.kind is ColumnKind.CATEGORICAL:
-            rules.append(self._category_rule(f"{finite} AND {value} = floor({value}) AND NOT list_contains({_list(spec)}, {value})"))
+            rules.append(
+                self._category_rule(
+                    f"{finite} AND {value} = floor({value}) AND NOT list_contains({_list(spec)}, {value})"
+                )
+            )
         elif spec.kind is ColumnKind.BINARY:
-            rules.append(self._rule(DataErrorReason.OUT_OF_RANGE, "value{value} is not binary (0 or 1)", f"{finite} AND {value} <> 0 AND {value} <> 1"))
+            rules.append(
+                self._rule(
+                    DataErrorReason.OUT_OF_RANGE,
+                    "value{value} is not binary (0 or 1)",
+                    f"{finite} AND {value} <> 0 AND {value} <> 1",
+                )
+            )
         else:
             assert spec.bounds is not None
             low, high = spec.bounds
-            rules.append(self._rule(DataErrorReason.OUT_OF_RANGE, f"value{{value}} is outside the declared range [{low:g}, {high:g}]", f"{finite} AND ({value} < {low!r} OR {value} > {high!r})"))
+            rules.append(
+                self._rule(
+                    DataErrorReason.OUT_OF_RANGE,
+                    f"value{{value}} is outside the declared range [{low:g}, {high:g}]",
+                    f"{finite} AND ({value} < {low!r} OR {value} > {high!r})",
+                )
+            )
         return rules
 
     def _category_rule(self, condition: str) -> _Rule:
@@ -338,13 +403,27 @@ class _Column:
         shown = ", ".join(repr(c) for c in categories[:_SHOWN_CATEGORIES])
         if len(categories) > _SHOWN_CATEGORIES:
             shown += f", ... ({len(categories)} in all)"
-        return self._rule(DataErrorReason.UNKNOWN_CATEGORY, f"unknown category{{value}}; declared: {shown}", condition)
+        return self._rule(
+            DataErrorReason.UNKNOWN_CATEGORY,
+            f"unknown category{{value}}; declared: {shown}",
+            condition,
+        )
 
-    def _rule(self, reason: DataErrorReason, text: str, condition: str, *, shown: bool = True) -> _Rule:
+    def _rule(
+        self, reason: DataErrorReason, text: str, condition: str, *, shown: bool = True
+    ) -> _Rule:
         # Text is quoted: a category, or what stands where a number should.
         quoted = self.text_kind or self.stored.is_text
         exact = reason not in (DataErrorReason.NON_FINITE, DataErrorReason.OUT_OF_RANGE)
-        return _Rule(self.spec, reason, text, condition, shown and self.shows_values, quoted, exact)
+        return _Rule(
+            self.spec,
+            reason,
+            text,
+            condition,
+            shown and self.shows_values,
+            quoted,
+            exact,
+        )
 
     @property
     def screened(self) -> bool:
@@ -363,7 +442,9 @@ class _Column:
 
 def _list(spec: ColumnSpec) -> str:
     if _is_text(spec):
-        return "[" + ", ".join(literal(str(c)) for c in spec.categories) + "]::VARCHAR[]"
+        return (
+            "[" + ", ".join(literal(str(c)) for c in spec.categories) + "]::VARCHAR[]"
+        )
     return "[" + ", ".join(repr(float(c)) for c in spec.categories) + "]::DOUBLE[]"
 
 
@@ -409,8 +490,11 @@ def _check(
         duckdb.InvalidInputException,
         duckdb.TypeMismatchException,
     ) as e:
-        if engine.source.kind in (SourceKind.CSV, SourceKind.SQLITE) and not engine.text_only:
-            raise _TypedReadFailed from e
+        if (
+            engine.source.kind in (SourceKind.CSV, SourceKind.SQLITE)
+            and not engine.text_only
+        ):
+            raise _TypedReadFailedError from e
         raise engine.failure(e) from e
     except duckdb.Error as e:
         raise engine.failure(e) from e
@@ -430,7 +514,13 @@ def _check(
         if counted.get(id(rule)) or (not rule.exact and rule.column.name in flagged)
     ]
     if rows == 0:
-        problems.append(Problem(DataErrorReason.EMPTY_TABLE, None, "no records: a table must hold at least one"))
+        problems.append(
+            Problem(
+                DataErrorReason.EMPTY_TABLE,
+                None,
+                "no records: a table must hold at least one",
+            )
+        )
     order = {c.spec.name: i for i, c in enumerate(columns)}
     problems += _locate(engine, broken)
     problems.sort(key=lambda p: -1 if p.column is None else order[p.column])
@@ -469,7 +559,9 @@ def _locate(engine: Engine, broken: list[tuple[_Rule, int | None]]) -> list[Prob
             value = f" {shown!r}" if rule.quoted else f" {shown}"
         if count:
             text = rule.text.format(value=value)
-            problems.append(Problem(rule.reason, rule.column.name, text, count, int(first)))
+            problems.append(
+                Problem(rule.reason, rule.column.name, text, count, int(first))
+            )
     return problems
 
 
@@ -489,7 +581,9 @@ def _result(
         if not count:
             continue
         if column.missing is MissingPolicy.IMPUTE:
-            imputed.append(CleaningAction(column.name, impute_rule(column.fill_value), count))
+            imputed.append(
+                CleaningAction(column.name, impute_rule(column.fill_value), count)
+            )
         elif column.missing is MissingPolicy.KEEP:
             kept.append(CleaningAction(column.name, "missing, kept as declared", count))
     return SourceCheck(

@@ -18,8 +18,8 @@ holding the draft placeholder ``TODO`` (``fedgov data draft``) is rejected.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import yaml
@@ -152,13 +152,11 @@ class _Document:
                 for i, item in enumerate(node.value)
             ]
         value = loader.construct_object(node)
-        if isinstance(value, str) and node.style is None and _NUMBER.match(value):
+        plain = isinstance(node, yaml.ScalarNode) and node.style is None
+        if isinstance(value, str) and plain and _NUMBER.match(value):
             # YAML 1.1 reads 1e6 as text; 1.2 (and every reader) as a number.
             return float(value)
-        if isinstance(value, bool) and node.style is None and node.value not in (
-            "true",
-            "false",
-        ):
+        if isinstance(value, bool) and plain and node.value not in ("true", "false"):
             # YAML 1.1 reads yes/no/on/off as booleans: almost always a category.
             self.fail(
                 key,
@@ -199,7 +197,9 @@ class _Declaration:
         optional: tuple[str, ...] = (),
     ) -> dict[str, object]:
         if not isinstance(value, dict):
-            self.doc.fail(key, f"must be a mapping of keys to values, got {_kind(value)}")
+            self.doc.fail(
+                key, f"must be a mapping of keys to values, got {_kind(value)}"
+            )
         for name in value:
             if name not in required and name not in optional:
                 known = ", ".join((*required, *optional))
@@ -388,11 +388,17 @@ class _Declaration:
         if "categories" in entry:
             categories = tuple(
                 self.category(c, f"{key}.categories[{i}]")
-                for i, c in enumerate(self.items(entry["categories"], f"{key}.categories"))
+                for i, c in enumerate(
+                    self.items(entry["categories"], f"{key}.categories")
+                )
             )
         fill = entry.get("fill_value")
-        if fill is not None and (isinstance(fill, bool) or not isinstance(fill, str | int | float)):
-            self.doc.fail(f"{key}.fill_value", f"must be a number or text, got {_kind(fill)}")
+        if fill is not None and (
+            isinstance(fill, bool) or not isinstance(fill, str | int | float)
+        ):
+            self.doc.fail(
+                f"{key}.fill_value", f"must be a number or text, got {_kind(fill)}"
+            )
         return self.built(
             key,
             lambda: ColumnSpec(
@@ -408,7 +414,7 @@ class _Declaration:
                 missing=self.choice(
                     entry.get("missing", "error"), f"{key}.missing", MissingPolicy
                 ),
-                fill_value=fill,  # type: ignore[arg-type]  # checked above
+                fill_value=fill,
                 transform=self.choice(
                     entry.get("transform", "none"), f"{key}.transform", Transform
                 ),

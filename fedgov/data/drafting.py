@@ -97,9 +97,13 @@ def _column(name: str, stored: StoredType) -> list[str]:
         f"    classification: {todo}",
     ]
     if kind == "categorical":
-        entry.append(f"    categories: [{todo}]  # every allowed value, from the codebook")
+        entry.append(
+            f"    categories: [{todo}]  # every allowed value, from the codebook"
+        )
     elif kind != "binary":
-        entry.append(f"    bounds: [{todo}, {todo}]  # allowed [min, max], from the codebook")
+        entry.append(
+            f"    bounds: [{todo}, {todo}]  # allowed [min, max], from the codebook"
+        )
     entry.append(f"    description: {_quote(f'{PLACEHOLDER}: what {name} records')}")
     return entry
 

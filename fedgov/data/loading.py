@@ -28,7 +28,6 @@ from fedgov.data.errors import (
     NoPublicTestSplitError,
     UnknownDepartmentError,
 )
-from fedgov.data.reading import read_source
 from fedgov.data.partition import (
     Assignment,
     PartitionSpec,
@@ -36,6 +35,7 @@ from fedgov.data.partition import (
     dirichlet_assignment,
     natural_assignment,
 )
+from fedgov.data.reading import read_source
 from fedgov.data.schema import MissingPolicy
 from fedgov.data.splitting import held_out_mask
 from fedgov.data.task import RegressionTarget
@@ -160,7 +160,7 @@ def load_department(
                 "a department reading its own source holds its whole table; "
                 "partitions split a built-in dataset's file",
             )
-        frame, check = read_source(
+        frame, _check = read_source(
             spec.schema, source, department=department, dataset=spec.id
         )
         train, held_out, report = _prepare(

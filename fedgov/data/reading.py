@@ -54,7 +54,7 @@ def read_source(
         selected = []
         for column in schema:
             value = value_sql(column, stored[column.name])
-            if column.kind is not ColumnKind.FLOAT and column.is_numeric or (
+            if (column.kind is not ColumnKind.FLOAT and column.is_numeric) or (
                 column.kind is ColumnKind.CATEGORICAL
                 and not isinstance(column.categories[0], str)
             ):

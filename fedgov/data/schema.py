@@ -20,16 +20,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
 from fedgov.data.errors import SchemaRuleError
 from fedgov.data.task import Label, LabelRule, MulticlassLabel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    import pandas as pd
 
     from fedgov.types import DatasetId
 
@@ -152,7 +147,9 @@ class ColumnSpec:
     def __post_init__(self) -> None:
         where = f"column {self.name!r}"
         if not self.name:
-            raise SchemaRuleError("name", "a column needs a non-empty name", field="name")
+            raise SchemaRuleError(
+                "name", "a column needs a non-empty name", field="name"
+            )
         if not self.roles:
             raise SchemaRuleError(where, "needs at least one role", field="roles")
         # A set passed by mistake would make the spec unhashable.
@@ -165,26 +162,54 @@ class ColumnSpec:
     def _check_values(self, where: str) -> None:
         if self.kind is ColumnKind.CATEGORICAL:
             if self.bounds is not None:
-                raise SchemaRuleError(where, "a categorical column takes categories, not bounds", field='bounds')
+                raise SchemaRuleError(
+                    where,
+                    "a categorical column takes categories, not bounds",
+                    field="bounds",
+                )
             if not self.categories:
-                raise SchemaRuleError(where, "a categorical column needs declared categories", field='categories')
+                raise SchemaRuleError(
+                    where,
+                    "a categorical column needs declared categories",
+                    field="categories",
+                )
             if len(set(self.categories)) != len(self.categories):
-                raise SchemaRuleError(where, "categories must be unique", field='categories')
+                raise SchemaRuleError(
+                    where, "categories must be unique", field="categories"
+                )
             if len({type(c) for c in self.categories}) != 1:
-                raise SchemaRuleError(where, "categories must be all text or all integers", field='categories')
+                raise SchemaRuleError(
+                    where,
+                    "categories must be all text or all integers",
+                    field="categories",
+                )
             return
         if self.categories:
-            raise SchemaRuleError(where, f"a {self.kind.value} column takes bounds, not categories", field='categories')
+            raise SchemaRuleError(
+                where,
+                f"a {self.kind.value} column takes bounds, not categories",
+                field="categories",
+            )
         if self.kind is ColumnKind.BINARY:
             if self.bounds not in (None, (0, 1)):
-                raise SchemaRuleError(where, "a binary column's bounds are (0, 1)", field='bounds')
+                raise SchemaRuleError(
+                    where, "a binary column's bounds are (0, 1)", field="bounds"
+                )
             object.__setattr__(self, "bounds", (0.0, 1.0))
             return
         if self.bounds is None:
-            raise SchemaRuleError(where, f"a {self.kind.value} column needs declared bounds", field='bounds')
+            raise SchemaRuleError(
+                where,
+                f"a {self.kind.value} column needs declared bounds",
+                field="bounds",
+            )
         low, high = self.bounds
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise SchemaRuleError(where, f"bounds {self.bounds} must be finite with min < max", field='bounds')
+            raise SchemaRuleError(
+                where,
+                f"bounds {self.bounds} must be finite with min < max",
+                field="bounds",
+            )
         # Floats throughout, so that DP code reading the bounds gets one type.
         object.__setattr__(self, "bounds", (float(low), float(high)))
 
@@ -192,51 +217,95 @@ class ColumnSpec:
         roles = self.roles
         if ColumnRole.DIRECT_IDENTIFIER in roles:
             if roles != {ColumnRole.DIRECT_IDENTIFIER}:
-                raise SchemaRuleError(where, "a direct identifier can have no other role", field='roles')
+                raise SchemaRuleError(
+                    where, "a direct identifier can have no other role", field="roles"
+                )
             if self.classification is not Classification.CORE:
-                raise SchemaRuleError(where, "a direct identifier is classified CORE", field='classification')
+                raise SchemaRuleError(
+                    where,
+                    "a direct identifier is classified CORE",
+                    field="classification",
+                )
         elif self.classification is Classification.CORE:
-            raise SchemaRuleError(where, "only direct identifiers are classified CORE", field='classification')
+            raise SchemaRuleError(
+                where,
+                "only direct identifiers are classified CORE",
+                field="classification",
+            )
         if {ColumnRole.FEATURE, ColumnRole.LABEL} <= roles:
-            raise SchemaRuleError(where, "a label column cannot also be a feature", field='roles')
+            raise SchemaRuleError(
+                where, "a label column cannot also be a feature", field="roles"
+            )
         if ColumnRole.FEATURE in roles and ColumnRole.AUXILIARY in roles:
-            raise SchemaRuleError(where, "an auxiliary column is never a feature", field='roles')
+            raise SchemaRuleError(
+                where, "an auxiliary column is never a feature", field="roles"
+            )
         if (
             ColumnRole.SENSITIVE in roles
             and self.classification is not Classification.SENSITIVE
         ):
-            raise SchemaRuleError(where, "a sensitive attribute is classified SENSITIVE", field='classification')
+            raise SchemaRuleError(
+                where,
+                "a sensitive attribute is classified SENSITIVE",
+                field="classification",
+            )
 
     def _check_missing(self, where: str) -> None:
         if self.missing is MissingPolicy.IMPUTE:
             if self.fill_value is None:
-                raise SchemaRuleError(where, "the impute policy needs a declared fill_value", field='fill_value')
+                raise SchemaRuleError(
+                    where,
+                    "the impute policy needs a declared fill_value",
+                    field="fill_value",
+                )
             if not self.allows(self.fill_value):
-                raise SchemaRuleError(where, f"fill_value {self.fill_value!r} is not an allowed value", field='fill_value')
+                raise SchemaRuleError(
+                    where,
+                    f"fill_value {self.fill_value!r} is not an allowed value",
+                    field="fill_value",
+                )
         elif self.fill_value is not None:
-            raise SchemaRuleError(where, "fill_value is only for the impute policy", field='fill_value')
+            raise SchemaRuleError(
+                where, "fill_value is only for the impute policy", field="fill_value"
+            )
         if self.missing is MissingPolicy.KEEP and self.roles & {
             ColumnRole.FEATURE,
             ColumnRole.LABEL,
         }:
-            raise SchemaRuleError(where, "features and labels cannot keep missing values", field='missing')
+            raise SchemaRuleError(
+                where, "features and labels cannot keep missing values", field="missing"
+            )
         if ColumnRole.LABEL in self.roles and self.missing is not MissingPolicy.ERROR:
-            raise SchemaRuleError(where, "a label is never imputed: its policy is 'error'", field='missing')
+            raise SchemaRuleError(
+                where,
+                "a label is never imputed: its policy is 'error'",
+                field="missing",
+            )
 
     def _check_transform(self, where: str) -> None:
         if not self.is_feature:
             if self.transform is not Transform.NONE:
-                raise SchemaRuleError(where, "only features are transformed", field='transform')
+                raise SchemaRuleError(
+                    where, "only features are transformed", field="transform"
+                )
             return
         one_hot = self.transform is Transform.ONE_HOT
         if (self.kind is ColumnKind.CATEGORICAL) != one_hot:
-            raise SchemaRuleError(where, "categorical features, and only they, are one-hot", field='transform')
+            raise SchemaRuleError(
+                where,
+                "categorical features, and only they, are one-hot",
+                field="transform",
+            )
         if self.transform is Transform.LOG1P:
             if self.kind is ColumnKind.BINARY:
-                raise SchemaRuleError(where, "log1p makes no sense on a binary column", field='transform')
+                raise SchemaRuleError(
+                    where, "log1p makes no sense on a binary column", field="transform"
+                )
             assert self.bounds is not None  # numeric kinds always have bounds here
             if self.bounds[0] <= -1:
-                raise SchemaRuleError(where, "log1p needs a lower bound above -1", field='transform')
+                raise SchemaRuleError(
+                    where, "log1p needs a lower bound above -1", field="transform"
+                )
 
     @property
     def is_feature(self) -> bool:

@@ -185,7 +185,10 @@ def _redact_url(text: str) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode(
-            [(k, _REDACTED if k.lower() in _SECRET_PARAMETERS else v) for k, v in pairs],
+            [
+                (k, _REDACTED if k.lower() in _SECRET_PARAMETERS else v)
+                for k, v in pairs
+            ],
             safe="*",
         )
     return urlunsplit((url.scheme, netloc, url.path, query, url.fragment))

@@ -9,16 +9,16 @@ they must make to a file's format to read it (Adult's test labels end in a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from fedgov.data.cleaning import CleaningAction
-from fedgov.data.schema import Category, ColumnKind, ColumnRole, DatasetSchema
 from fedgov.data.errors import SchemaRuleError
+from fedgov.data.schema import Category, ColumnKind, ColumnRole, DatasetSchema
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from fedgov.data.task import TaskKind
-
     from fedgov.types import DatasetId, DepartmentId
 
 __all__ = [
@@ -185,7 +184,9 @@ class DatasetSpec:
     def __post_init__(self) -> None:
         where = f"dataset {self.id!r}"
         if self.schema.dataset != self.id:
-            raise SchemaRuleError(where, "its schema is another dataset's", field="name")
+            raise SchemaRuleError(
+                where, "its schema is another dataset's", field="name"
+            )
         if self.natural_partition is not None:
             self._check_partition(self.natural_partition)
         if self.split_key is not None and self.split_key not in self.schema:

@@ -107,7 +107,7 @@ class MulticlassLabel:
     def apply(self, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
         """The class index of every record of ``frame`` (validated beforehand)."""
         codes = frame[self.column].map({c: k for k, c in enumerate(self.classes)})
-        return codes.to_numpy(dtype=np.int64)
+        return np.asarray(codes.to_numpy(dtype=np.int64), dtype=np.int64)
 
 
 @dataclass(frozen=True, kw_only=True)

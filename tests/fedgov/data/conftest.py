@@ -60,8 +60,22 @@ class Postgres:
 
     def psql(self, sql: str) -> None:
         subprocess.run(
-            [str(self.bin / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-h", self.host,
-             "-p", str(self.port), "-U", PG_USER, "-d", PG_DATABASE, "-c", sql],
+            [
+                str(self.bin / "psql"),
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                PG_USER,
+                "-d",
+                PG_DATABASE,
+                "-c",
+                sql,
+            ],
             check=True,
             env={**os.environ, "PGPASSWORD": PG_PASSWORD},
             capture_output=True,
@@ -70,14 +84,27 @@ class Postgres:
     def load(self, table: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
         """Create ``table`` with column ``types`` and copy ``frame`` into it."""
         columns = ", ".join(f'"{c}" {types[c]}' for c in frame.columns)
-        self.psql(f'DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})')
+        self.psql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})")
         with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
             frame.to_csv(f, index=False, header=False, na_rep="")
         try:
             subprocess.run(
-                [str(self.bin / "psql"), "-v", "ON_ERROR_STOP=1", "-q", "-h", self.host,
-                 "-p", str(self.port), "-U", PG_USER, "-d", PG_DATABASE,
-                 "-c", f"\\copy {table} FROM '{f.name}' WITH (FORMAT csv)"],
+                [
+                    str(self.bin / "psql"),
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-q",
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    PG_USER,
+                    "-d",
+                    PG_DATABASE,
+                    "-c",
+                    f"\\copy {table} FROM '{f.name}' WITH (FORMAT csv)",
+                ],
                 check=True,
                 env={**os.environ, "PGPASSWORD": PG_PASSWORD},
                 capture_output=True,
@@ -89,7 +116,9 @@ class Postgres:
 def _pg_bin() -> Path:
     found = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0
+        ),
     )
     if not found:
         pytest.fail("PostgreSQL is not installed: run `make postgres` (make test does)")
@@ -124,22 +153,72 @@ def postgres() -> Iterator[Postgres]:
         shutil.chown(password_file, "postgres", "postgres")
         shutil.chown(socket_dir, "postgres", "postgres")
     run = functools.partial(subprocess.run, check=True, capture_output=True)
-    run([*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER,
-         "--pwfile", str(password_file), "-A", "scram-sha-256", "--no-sync"])
+    run(
+        [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            PG_USER,
+            "--pwfile",
+            str(password_file),
+            "-A",
+            "scram-sha-256",
+            "--no-sync",
+        ]
+    )
     port = _free_port()
     options = f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
-         "-l", str(root / "log"), "-w", "start"])
+    run(
+        [
+            *as_user,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "start",
+        ]
+    )
     server = Postgres("127.0.0.1", port, bin_dir)
     try:
         subprocess.run(
-            [str(bin_dir / "psql"), "-q", "-h", server.host, "-p", str(port), "-U",
-             PG_USER, "-d", "postgres", "-c", f"CREATE DATABASE {PG_DATABASE}"],
-            check=True, capture_output=True,
+            [
+                str(bin_dir / "psql"),
+                "-q",
+                "-h",
+                server.host,
+                "-p",
+                str(port),
+                "-U",
+                PG_USER,
+                "-d",
+                "postgres",
+                "-c",
+                f"CREATE DATABASE {PG_DATABASE}",
+            ],
+            check=True,
+            capture_output=True,
             env={**os.environ, "PGPASSWORD": PG_PASSWORD},
         )
         yield server
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m",
-                        "fast", "-w", "stop"], check=False, capture_output=True)
+        subprocess.run(
+            [
+                *as_user,
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)

@@ -34,7 +34,12 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> list[Source]:
     "query",
     [
         # Numeric bins, at most 2 of a person's 5 study years.
-        {"column": "xage", "bins": (0, 10, 20.5, 40, 65), "group_by": "female", "rows_per_person": 2},
+        {
+            "column": "xage",
+            "bins": (0, 10, 20.5, 40, 65),
+            "group_by": "female",
+            "rows_per_person": 2,
+        },
         # Declared categories, grouped by a binary column.
         {"column": "plan", "group_by": "tookphys"},
         # A binary column's levels, one year per person.

@@ -112,13 +112,19 @@ def test_a_valid_source_loads_as_the_built_in_department(
     mine = load_department("randhie", DEPARTMENT, seed=5, source=source)
 
     for split in ("train", "held_out"):
-        np.testing.assert_array_equal(getattr(mine, split).X, getattr(built_in, split).X)
-        np.testing.assert_array_equal(getattr(mine, split).y, getattr(built_in, split).y)
+        np.testing.assert_array_equal(
+            getattr(mine, split).X, getattr(built_in, split).X
+        )
+        np.testing.assert_array_equal(
+            getattr(mine, split).y, getattr(built_in, split).y
+        )
     assert mine.cleaning == built_in.cleaning
     assert mine.train.records.index[0] >= 1
 
 
-def _with(frame: pd.DataFrame, column: str, position: int, value: object) -> pd.DataFrame:
+def _with(
+    frame: pd.DataFrame, column: str, position: int, value: object
+) -> pd.DataFrame:
     """``frame`` with one value replaced; text turns the column into text,
     as a typed source would store it."""
     changed = frame.copy()
@@ -166,7 +172,8 @@ def test_a_bad_record_is_named_by_column_and_row(
     assert (found.column, found.row) == (column, position + 1)
     if shown is None:
         # A SENSITIVE column (income) or a missing value: nothing to show.
-        assert "lots" not in str(found) and "1000000000" not in str(found)
+        assert "lots" not in str(found)
+        assert "1000000000" not in str(found)
     else:
         assert shown in found.reason
 
@@ -252,7 +259,9 @@ def test_an_unreadable_source(
 
 def test_a_database_that_refuses_the_connection(postgres: Postgres) -> None:
     closed = _free_port()
-    source = Source.parse(f"postgresql://fedgov:{PG_PASSWORD}@127.0.0.1:{closed}/county#t")
+    source = Source.parse(
+        f"postgresql://fedgov:{PG_PASSWORD}@127.0.0.1:{closed}/county#t"
+    )
 
     with pytest.raises(SourceConnectionError) as caught:
         check_source(SCHEMA, source, department=DEPARTMENT)

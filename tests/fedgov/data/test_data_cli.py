@@ -138,7 +138,11 @@ def test_a_completed_draft_checks(tmp_path: Path) -> None:
     for old, new in filled.items():
         assert old in text, old
         text = text.replace(old, new)
-    roles = {"person": ("direct_identifier", "core"), "age": ("feature", "internal"), "visits": ("label", "sensitive")}
+    roles = {
+        "person": ("direct_identifier", "core"),
+        "age": ("feature", "internal"),
+        "visits": ("label", "sensitive"),
+    }
     for name, (role, classification) in roles.items():
         start = text.index(f'- name: "{name}"')
         entry = text[start:].split("\n  - ")[0]

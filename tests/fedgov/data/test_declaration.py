@@ -120,7 +120,12 @@ def test_a_valid_declaration_loads() -> None:
         ),
         ("greater_than: 0", "greater_than: TODO", "task.greater_than", "placeholder"),
         ("column: visits", "column: age", "task.column", "LABEL role"),
-        ("column: person", "column: age", "unit_of_privacy.column", "direct_identifier"),
+        (
+            "column: person",
+            "column: age",
+            "unit_of_privacy.column",
+            "direct_identifier",
+        ),
         (
             "max_records_per_unit: 3",
             "max_records_per_unit: 0",
@@ -180,14 +185,17 @@ def test_the_split_key_must_keep_a_person_on_one_side() -> None:
 
 def test_one_record_per_person_needs_no_person_column() -> None:
     text = VALID.replace(
-        "  column: person\n  max_records_per_unit: 3\n", "  one_record_per_person: true\n"
+        "  column: person\n  max_records_per_unit: 3\n",
+        "  one_record_per_person: true\n",
     )
 
     spec = parse_declaration(text)
 
     assert spec.unit.one_record_per_person
     assert spec.split_key is None
-    both = VALID.replace("  column: person\n", "  column: person\n  one_record_per_person: true\n")
+    both = VALID.replace(
+        "  column: person\n", "  column: person\n  one_record_per_person: true\n"
+    )
     assert _error(both).key == "unit_of_privacy"
 
 
@@ -199,9 +207,13 @@ def test_numbers_in_exponent_form_are_numbers() -> None:
 
 def test_multiclass_task_encodes_class_indices() -> None:
     text = VALID.replace(
-        "  column: visits\n  greater_than: 0\n", "  column: district\n  classes: [south, north, east]\n"
+        "  column: visits\n  greater_than: 0\n",
+        "  column: district\n  classes: [south, north, east]\n",
     ).replace("kind: binary", "kind: multiclass")
-    text = text.replace("roles: [feature]\n    classification: internal\n    transform: one_hot", "roles: [label]\n    classification: internal")
+    text = text.replace(
+        "roles: [feature]\n    classification: internal\n    transform: one_hot",
+        "roles: [label]\n    classification: internal",
+    )
     text = text.replace("roles: [label, sensitive]", "roles: [feature, sensitive]")
 
     spec = parse_declaration(text)
@@ -214,9 +226,13 @@ def test_multiclass_task_encodes_class_indices() -> None:
 
 def test_multiclass_classes_are_the_declared_categories() -> None:
     text = VALID.replace(
-        "  column: visits\n  greater_than: 0\n", "  column: district\n  classes: [south, north]\n"
+        "  column: visits\n  greater_than: 0\n",
+        "  column: district\n  classes: [south, north]\n",
     ).replace("kind: binary", "kind: multiclass")
-    text = text.replace("roles: [feature]\n    classification: internal\n    transform: one_hot", "roles: [label]\n    classification: internal")
+    text = text.replace(
+        "roles: [feature]\n    classification: internal\n    transform: one_hot",
+        "roles: [label]\n    classification: internal",
+    )
     text = text.replace("roles: [label, sensitive]", "roles: [feature, sensitive]")
 
     error = _error(text)
@@ -225,7 +241,9 @@ def test_multiclass_classes_are_the_declared_categories() -> None:
 
 
 def test_regression_targets_are_scaled_by_the_declared_bounds() -> None:
-    text = VALID.replace("  greater_than: 0\n", "").replace("kind: binary", "kind: regression")
+    text = VALID.replace("  greater_than: 0\n", "").replace(
+        "kind: binary", "kind: regression"
+    )
 
     spec = parse_declaration(text)
     frame = pd.DataFrame({"visits": [0, 50, 200]})
@@ -238,10 +256,13 @@ def test_regression_targets_are_scaled_by_the_declared_bounds() -> None:
 
 
 def test_a_regression_target_is_numeric() -> None:
-    text = VALID.replace("  column: visits\n  greater_than: 0\n", "  column: district\n").replace(
-        "kind: binary", "kind: regression"
+    text = VALID.replace(
+        "  column: visits\n  greater_than: 0\n", "  column: district\n"
+    ).replace("kind: binary", "kind: regression")
+    text = text.replace(
+        "roles: [feature]\n    classification: internal\n    transform: one_hot",
+        "roles: [label]\n    classification: internal",
     )
-    text = text.replace("roles: [feature]\n    classification: internal\n    transform: one_hot", "roles: [label]\n    classification: internal")
     text = text.replace("roles: [label, sensitive]", "roles: [feature, sensitive]")
 
     assert _error(text).key == "task.column"

@@ -112,7 +112,7 @@ def test_a_department_with_two_files_is_ambiguous(tmp_path: Path) -> None:
 
 
 def test_an_empty_folder_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SourceSpecError, match="no <department>.csv"):
+    with pytest.raises(SourceSpecError, match=r"no <department>\.csv"):
         DepartmentSources.from_folder(tmp_path)
     with pytest.raises(SourceSpecError, match="not a folder"):
         DepartmentSources.from_folder(tmp_path / "absent")
