@@ -78,13 +78,21 @@ def grouped_counts(
             group = f"list_position({_list(group_spec, levels)}, {group_value}) - 1"
             keep.append(f"{group} IS NOT NULL")
         where = " AND ".join(keep)
-        if unit_column is None:
-            query = (
-                f"SELECT {group} AS g, {cell} AS c, count(*) FROM {RAW} "
-                f"WHERE {where} GROUP BY ALL"
-            )
-        else:
-            query = _bounded(where, group, cell, identifier(unit_column), max_per_unit)
+        query = (
+            f"SELECT {group} AS g, {cell} AS c, count(*) FROM {RAW} "
+            f"WHERE {where} GROUP BY ALL"
+        )
+        if unit_column is not None:
+            # Ordering every person's records is a sort of the whole table; only
+            # persons with more than max_per_unit kept records need it, and a
+            # table that keeps to its declaration has none: count them first.
+            unit = identifier(unit_column)
+            over = engine.sql(
+                f"SELECT count(*) FROM (SELECT {unit} FROM {RAW} WHERE {where} "
+                f"GROUP BY {unit} HAVING count(*) > {int(max_per_unit)})"
+            ).fetchone()
+            if over is not None and over[0]:
+                query = _bounded(where, group, cell, unit, max_per_unit)
         rows = engine.sql(query).fetchall()
     counts = np.zeros((len(levels), cells), dtype=np.float64)
     for g, c, n in rows:
@@ -95,10 +103,8 @@ def grouped_counts(
 def _bounded(where: str, group: str, cell: str, unit: str, most: int) -> str:
     """Counts with each unit's first ``most`` kept records, in the source's order.
 
-    Ordering every unit's records is a sort of the whole table; only the
-    units that have more than ``most`` kept records need it, and a table
-    that keeps to its declaration has none, so they are found first and the
-    others are counted by a plain aggregation.
+    Only the units over the bound are ordered; the others are counted by a
+    plain aggregation.
     """
     return f"""
         WITH kept AS MATERIALIZED (
