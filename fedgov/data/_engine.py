@@ -75,6 +75,8 @@ class Engine:
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
                 "allow_community_extensions": False,
+                # A report is what the officer reads; no bar on the terminal.
+                "enable_progress_bar": False,
                 "temp_directory": self._spill,
             },
         )

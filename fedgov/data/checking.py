@@ -426,6 +426,12 @@ class _Column:
         )
 
     @property
+    def extreme(self) -> str:
+        """What the minimum and maximum are taken of: the stored numbers as they
+        are (so that Parquet answers from its statistics), else the value."""
+        return self.raw if self.stored.is_number else self.value
+
+    @property
     def screened(self) -> bool:
         """Whether the first scan takes this column's minimum and maximum."""
         return not self.text_kind and self.spec.kind is not ColumnKind.CATEGORICAL
@@ -479,7 +485,7 @@ def _check(
         ["count(*)"]
         + [f"count({c.raw})" for c in columns]
         + [f"count_if({r.condition})" for r in exact]
-        + [f"min({c.value}), max({c.value})" for c in screened]
+        + [f"min({c.extreme}), max({c.extreme})" for c in screened]
     )
     try:
         screen = engine.connection.sql(
