@@ -193,10 +193,12 @@ def _child(variant: str, folder: Path) -> dict[str, float]:
             "--workdir",
             str(folder),
         ],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if done.returncode:
+        raise RuntimeError(f"variant {variant} failed:\n{done.stderr}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 

@@ -75,12 +75,12 @@ class Engine:
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
                 "allow_community_extensions": False,
-                # A report is what the officer reads; no bar on the terminal.
-                "enable_progress_bar": False,
                 "temp_directory": self._spill,
             },
         )
         try:
+            # A report is what the officer reads; no bar on the terminal.
+            self.connection.execute("SET enable_progress_bar = false")
             self._attach(csv_types or {}, text_only)
         except BaseException:
             self.close()
