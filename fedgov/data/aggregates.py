@@ -78,26 +78,39 @@ def grouped_counts(
             group = f"list_position({_list(group_spec, levels)}, {group_value}) - 1"
             keep.append(f"{group} IS NOT NULL")
         where = " AND ".join(keep)
-        query = (
-            f"SELECT {group} AS g, {cell} AS c, count(*) FROM {RAW} "
-            f"WHERE {where} GROUP BY ALL"
-        )
-        if unit_column is not None:
-            # Ordering every person's records is a sort of the whole table; only
-            # persons with more than max_per_unit kept records need it, and a
-            # table that keeps to its declaration has none: count them first.
-            unit = identifier(unit_column)
-            over = engine.sql(
-                f"SELECT count(*) FROM (SELECT {unit} FROM {RAW} WHERE {where} "
-                f"GROUP BY {unit} HAVING count(*) > {int(max_per_unit)})"
-            ).fetchone()
-            if over is not None and over[0]:
-                query = _bounded(where, group, cell, unit, max_per_unit)
-        rows = engine.sql(query).fetchall()
+        if unit_column is None:
+            rows = engine.sql(
+                f"SELECT {group} AS g, {cell} AS c, count(*) FROM {RAW} "
+                f"WHERE {where} GROUP BY ALL"
+            ).fetchall()
+        else:
+            rows = _per_unit(engine, where, group, cell, unit_column, max_per_unit)
     counts = np.zeros((len(levels), cells), dtype=np.float64)
     for g, c, n in rows:
         counts[int(g), int(c)] = n
     return counts.reshape(-1)
+
+
+def _per_unit(
+    engine: Engine, where: str, group: str, cell: str, unit_column: str, most: int
+) -> list[tuple[int, int, int]]:
+    """``(group, cell, count)`` rows with each unit over at most ``most`` records.
+
+    Ordering every person's records is a sort of the whole table; only
+    persons with more than ``most`` kept records need it, and a table that
+    keeps to its declaration has none. One scan counts the cells and finds
+    such persons at once; only if there are any is the bounded count run.
+    """
+    unit = identifier(unit_column)
+    found = engine.sql(
+        f"SELECT GROUPING(u) = 0 AS per_unit, g, c, count(*) FROM ("
+        f"SELECT {unit} AS u, {group} AS g, {cell} AS c FROM {RAW} WHERE {where}) "
+        f"GROUP BY GROUPING SETS ((u), (g, c)) "
+        f"HAVING (GROUPING(u) = 0 AND count(*) > {int(most)}) OR GROUPING(g) = 0"
+    ).fetchall()
+    if any(per_unit for per_unit, *_ in found):
+        return engine.sql(_bounded(where, group, cell, unit, most)).fetchall()
+    return [(g, c, n) for _, g, c, n in found]
 
 
 def _bounded(where: str, group: str, cell: str, unit: str, most: int) -> str:
