@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from fedgov.data.catalog import department_ids, get_dataset
 from fedgov.data.cleaning import CleaningAction, CleaningReport, clean
-from fedgov.data.encoding import encode_features, encode_labels
+from fedgov.data.encoding import Labels, encode_features, encode_labels
 from fedgov.data.errors import (
     EmptyPartitionError,
     NoPublicTestSplitError,
@@ -70,15 +70,17 @@ DEFAULT_HELD_OUT_FRACTION = 0.2
 
 @dataclass(frozen=True, eq=False)
 class EncodedSplit:
-    """Records and their encoding: ``X`` float32 ``[n, d]``, ``y`` int64 ``[n]``.
+    """Records and their encoding: ``X`` float32 ``[n, d]``, ``y`` ``[n]``.
 
-    ``records`` are the cleaned records, indexed by original row label, row
-    ``i`` of ``records`` being row ``i`` of ``X`` and ``y``. They never leave
-    the node: DP analytics read them there.
+    ``y`` is int64 for a binary or multi-class task, float32 for regression
+    (:data:`~fedgov.data.encoding.Labels`). ``records`` are the cleaned
+    records, indexed by original row label, row ``i`` of ``records`` being
+    row ``i`` of ``X`` and ``y``. They never leave the node: DP analytics
+    read them there.
     """
 
     X: npt.NDArray[np.float32]
-    y: npt.NDArray[np.int64]
+    y: Labels
     records: pd.DataFrame
 
     def __len__(self) -> int:
