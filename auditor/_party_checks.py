@@ -53,6 +53,7 @@ from ledger.rotation import NEW_ACTOR, PREVIOUS_ACTOR
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from auditor._coverage_checks import ChainListing
     from auditor._log_checks import AuditedLog, Findings
 
 __all__ = [
@@ -94,8 +95,13 @@ def check_parties(
     epsilon_of: EpsilonOf | None,
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
+    listing: ChainListing | None = None,
 ) -> Parties:
-    """Cross-check every party's records; return the coordinator's jobs and queries."""
+    """Cross-check every party's records; return the coordinator's jobs and queries.
+
+    With the chain's ``listing``, every roster address must be one the Roles
+    contract granted the department role.
+    """
     departments = _departments(logs, out)
     runs = _coordinator_runs(logs, out)
     if departments and not any(log.role is Role.COORDINATOR for log in logs):
@@ -105,7 +111,7 @@ def check_parties(
             "no coordinator log was given: departments' records are not cross-checked",
         )
     for run in runs:
-        _check_run(run, departments, out)
+        _check_run(run, departments, out, listing)
     _unclaimed_updates(runs, departments, out)
     queries = check_queries(logs, departments, out)
     for department in departments.values():
@@ -241,7 +247,10 @@ def _runs_of(log: AuditedLog, out: Findings) -> list[CoordinatorRun]:
 
 
 def _check_run(
-    run: CoordinatorRun, departments: Mapping[str, DepartmentLogs], out: Findings
+    run: CoordinatorRun,
+    departments: Mapping[str, DepartmentLogs],
+    out: Findings,
+    listing: ChainListing | None,
 ) -> None:
     label = run.log.label
     flower_runs: set[str] = set()
@@ -271,7 +280,7 @@ def _check_run(
             "department rests on the departments' own claims",
         )
     else:
-        _check_roster(run, departments, out)
+        _check_roster(run, departments, out, listing)
     for server_round in sorted(run.entries):
         for name, ref in run.entries[server_round].items():
             _check_entry(
@@ -300,10 +309,22 @@ def _check_run(
 
 
 def _check_roster(
-    run: CoordinatorRun, departments: Mapping[str, DepartmentLogs], out: Findings
+    run: CoordinatorRun,
+    departments: Mapping[str, DepartmentLogs],
+    out: Findings,
+    listing: ChainListing | None,
 ) -> None:
     assert run.roster is not None
     for name, address in run.roster.items():
+        if listing is not None and Role.DEPARTMENT not in listing.roles_of(address):
+            out.fail(
+                Check.IDENTITY,
+                run.log.label,
+                f"the roster of job {run.job!r} gives department {name!r} the "
+                f"address {address}, which the Roles contract never granted the "
+                "department role",
+                index=run.roster_index,
+            )
         department = departments.get(name)
         if department is not None and address not in department.addresses:
             out.fail(

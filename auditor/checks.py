@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from auditor._budget_checks import EpsilonOf, Mechanism
+from auditor._coverage_checks import ChainListing, Scope, check_coverage
 from auditor._log_checks import (
     AuditedLog,
     AuditOptions,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditOptions",
     "ChainFacts",
+    "ChainListing",
     "EpsilonOf",
     "LogInput",
     "Mechanism",
@@ -44,29 +46,52 @@ def audit_logs(
     epsilon_of: EpsilonOf | None = None,
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
+    listing: ChainListing | None = None,
 ) -> AuditReport:
     """Check every log, then every party against the others.
 
     ``epsilon_of`` recomputes a job's epsilon from its recorded mechanisms
     (without it, only the figures' consistency is checked); ``run_record``
     (the coordinator's JSON) and ``checkpoint_sha256`` are checked against
-    the coordinator's records when given.
+    the coordinator's records when given. ``listing`` (what the chain says
+    exists) makes every log it lists required, unless ``options.only``
+    narrows the audit.
     """
-    out = Findings()
-    audited: list[AuditedLog] = []
+    # Each log is checked on its own first; only then is it known (role,
+    # department, rosters) which of them --only keeps.
+    checked: list[tuple[LogInput, AuditedLog | None, Findings]] = []
     seen: dict[bytes, str] = {}
     for item in inputs:
+        own = Findings()
         if item.log is not None and item.log.log_id in seen:
-            out.fail(
+            own.fail(
                 Check.IDENTITY,
                 item.label,
                 f"is the same log as {seen[item.log.log_id]}, given twice",
             )
+            checked.append((item, None, own))
             continue
-        checked = check_log(item, options, out)
-        if checked is not None:
-            seen[checked.log.log_id] = item.label
-            audited.append(checked)
+        log = check_log(item, options, own)
+        if log is not None:
+            seen[log.log.log_id] = item.label
+        checked.append((item, log, own))
+    everything = [log for _, log, _ in checked if log is not None]
+    scope = Scope(options.only, everything, listing)
+    out = Findings()
+    audited: list[AuditedLog] = []
+    unreadable: dict[bytes, str] = {}
+    for item, log, own in checked:
+        if log is not None and not scope.covers(scope.of_log(log)):
+            continue
+        if log is None and item.expected_log_id is not None:
+            unreadable[item.expected_log_id] = item.label
+        out.failures += own.failures
+        out.warnings += own.warnings
+        if log is not None:
+            audited.append(log)
+    coverage = None
+    if listing is not None:
+        coverage = check_coverage(audited, unreadable, listing, scope, out)
     if epsilon_of is None:
         out.warn(
             Check.BUDGET,
@@ -79,6 +104,7 @@ def audit_logs(
         epsilon_of=epsilon_of,
         run_record=run_record,
         checkpoint_sha256=checkpoint_sha256,
+        listing=listing,
     )
     summaries = tuple(
         LogSummary(
@@ -101,4 +127,7 @@ def audit_logs(
         jobs=tuple(sorted({run.job for run in parties.runs})),
         rounds=sum(len(run.rounds) for run in parties.runs),
         queries=len(parties.queries),
+        listed_logs=coverage.listed if coverage is not None else None,
+        only=scope.only,
+        not_audited=coverage.not_audited if coverage is not None else (),
     )

@@ -2,13 +2,15 @@
 
     verify  --rpc URL --registry ADDR [--roles ADDR]
             (--log FILE ... | --state-dir DIR | --service HOST:PORT --log-id ID ...)
-            [--run-record FILE] [--checkpoint FILE] [--allow-unanchored]
-            [--witness-policy FILE] [--no-epsilon] [--json]
+            [--only LOG ...] [--run-record FILE] [--checkpoint FILE]
+            [--allow-unanchored] [--witness-policy FILE] [--no-epsilon] [--json]
     export  --state-dir DIR --out DIR
 
 ``verify`` audits the logs against the anchors on the chain at ``--rpc``
 and exits 0 when every check passes, 1 when any fails (the last line names
-the first failure: its log, record or anchor, and why). ``export`` writes
+the first failure: its log, record or anchor, and why). Every log the
+AnchorRegistry lists must be among those given; ``--only`` narrows the
+audit explicitly, and the report lists what it left out. ``export`` writes
 every actor log under a fedgov state folder as export files for an auditor.
 """
 
@@ -65,6 +67,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--service-insecure",
         action="store_true",
         help="plaintext to --service (tests only)",
+    )
+    verify.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="LOG",
+        help="audit only this log: an actor address, a 0x log id, 'coordinator' "
+        "or a department name (repeatable); the report names what is left out",
     )
     verify.add_argument(
         "--run-record", type=Path, help="the coordinator's run_record.json"
@@ -151,6 +161,7 @@ def _verify(args: argparse.Namespace) -> int:
         allow_unanchored=args.allow_unanchored,
         recompute_epsilon=not args.no_epsilon,
         witness_policy=policy,
+        only=args.only,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

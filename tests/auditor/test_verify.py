@@ -184,7 +184,8 @@ def test_a_record_altered_in_a_store_is_named_exactly(
     db.close()
 
     # Act
-    report = _verify(honest.env, [honest.exports["coordinator"], store])
+    others = [honest.exports[name] for name in ("coordinator", "dept-0", "dept-2")]
+    report = _verify(honest.env, [*others, store])
 
     # Assert
     failure = report.first_failure
@@ -378,19 +379,27 @@ def test_a_department_rewriting_its_history_is_caught_as_a_fork(
 
 
 def test_a_missing_department_log_fails_the_cross_check(honest: Honest) -> None:
-    # Act
-    report = _verify(
-        honest.env, [honest.exports[n] for n in ("coordinator", "dept-0", "dept-2")]
-    )
+    # Act: the chain lists dept-1's log; narrowed explicitly, the cross-check
+    # still misses it.
+    given = [honest.exports[n] for n in ("coordinator", "dept-0", "dept-2")]
+    report = _verify(honest.env, given)
+    narrowed = _verify(honest.env, given, only=("coordinator", "dept-0", "dept-2"))
 
     # Assert
     failure = report.first_failure
+    assert failure is not None
+    assert failure.check is Check.COVERAGE
+    assert "department dept-1" in failure.message
+    assert "but it was not given" in failure.message
+    failure = narrowed.first_failure
     assert failure is not None
     assert (failure.check, failure.log) == (
         Check.COMPLETENESS,
         str(honest.exports["coordinator"]),
     )
     assert "no log of 'dept-1' was given" in failure.message
+    assert len(narrowed.not_audited) == 1
+    assert "narrowed with --only coordinator dept-0 dept-2" in narrowed.summary()
 
 
 # -- the run record and the checkpoint --------------------------------------------------
@@ -555,7 +564,7 @@ def test_a_log_without_any_role_is_refused(
     # Act
     with pytest.raises(AnchorError, match="holds neither"):
         env.finish(timeout_s=0.2)
-    report = _verify(env, [rogue_log])
+    report = _verify(env, [rogue_log], only=(rogue_log.stem.removeprefix("audit-"),))
 
     # Assert
     assert [(f.check, f.index) for f in report.failures] == [
