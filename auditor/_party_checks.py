@@ -27,7 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from auditor._budget_checks import EpsilonOf, Mechanism, check_budget
+from auditor._budget_checks import (
+    EpsilonOf,
+    Mechanism,
+    check_book_changes,
+    check_budget,
+)
 from auditor._index import (
     DepartmentLogs,
     Ref,
@@ -116,6 +121,7 @@ def check_parties(
     queries = check_queries(logs, departments, out)
     for department in departments.values():
         check_budget(department, out, epsilon_of)
+        check_book_changes(department, out)
     if run_record is not None:
         _check_run_record(runs, run_record, checkpoint_sha256, out)
     return Parties(runs, queries)

@@ -36,7 +36,7 @@ from fedgov.data import department_ids, load_department
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from privacy.budget import Budget
-from privacy.errors import BudgetExceeded
+from privacy.errors import BudgetExceeded, BudgetRolledBack
 from privacy.mechanisms import (
     Query,
     QueryError,
@@ -172,21 +172,26 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
     """
     department = node.policy.department
     plan = plan_answer(query)
-    limit = node.budget_book.ensure_limit(
-        query.dataset,
-        Budget(
-            epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
-            delta=node.job.delta,
-        ),
-    )
     try:
+        limit = node.budget_book.ensure_limit(
+            query.dataset,
+            Budget(
+                epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
+                delta=node.job.delta,
+            ),
+            floor=node.budget_floor,
+        )
         record = node.budget_book.charge(
             query.dataset,
             plan.spend,
             accountant=plan.accountant,
             kind=SPEND_KIND,
             job_id=query.query_id,
+            floor=node.budget_floor,
         )
+    except BudgetRolledBack as exc:
+        logger.error("query %s refused at %s: %s", query.query_id, department, exc)
+        return LocalAnswer(department, None, (), 0.0, 0.0, 0.0, reason=str(exc))
     except BudgetExceeded as exc:
         return LocalAnswer(
             department, None, (), 0.0, exc.spent, exc.limit, reason=str(exc)

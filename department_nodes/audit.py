@@ -12,7 +12,14 @@ new tree head, and only then lets the reply go. It audits
   ``train`` task): the same records as a plain round, the update's digest
   being that of the *unmasked* local update, which only the department
   ever sees; the other stages exchange keys and shares and touch no data;
-- DP analytics queries (:mod:`department_nodes._audit_queries`).
+- DP analytics queries (:mod:`department_nodes._audit_queries`);
+- every change of the department's budget book
+  (:mod:`department_nodes._audit_budget`): limits created or changed are
+  ``budget_grant`` records, each spend names the book generation it reached,
+  and a spend no record says (a crash after the charge) is written from the
+  book before the next message. Before the handler runs, the generation the
+  log records becomes the floor below which the handler refuses to spend
+  (a rolled-back or deleted book).
 
 Every record names the dataset, the job's declared purpose, the job (a
 query's id for a query), the Flower run and the round, and carries
@@ -33,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from flwr.app import Message, MessageType
 
+from department_nodes._audit_budget import BudgetSync
 from department_nodes._audit_queries import department_query_records, parse_query
 from department_nodes._audit_rounds import (
     department_round_records,
@@ -40,6 +48,7 @@ from department_nodes._audit_rounds import (
     plain_outcome,
     secure_outcome,
 )
+from department_nodes._budget_floor import set_budget_floor
 from department_nodes.node import NodePolicy
 from department_nodes.secagg import is_secure_round, take_local_update
 from fedgov import protocol as p
@@ -52,6 +61,7 @@ from ledger.keys import key_password, load_or_create_key
 from ledger.layout import KEY_FILE, department_dir
 from ledger.records import AuditRecord, now_ms
 from ledger.tree_head import SigningDomain
+from privacy.budget import open_budget_book
 
 if TYPE_CHECKING:
     from flwr.app import Context
@@ -186,11 +196,20 @@ class DepartmentAuditMod:
             _warn_disabled(job.job_id)
             return call_next(msg, context)
         query = parse_query(msg) if kind is _Kind.QUERY else None
-        department, state_dir = _department_of(context, job, kind, query)
-        directory = department_dir(state_dir, department)
+        policy = _policy_of(context, job, kind, query)
+        department = policy.department
+        directory = department_dir(policy.state_dir, department)
         account = load_or_create_key(directory / KEY_FILE, password=key_password())
         log = ActorLog(directory, account, job_domain(job))
+        book = open_budget_book(policy.state_dir, department, key=policy.budget_key)
         with log.open() as store:
+            sync = BudgetSync(
+                book, account.address, department, job.purpose, job.job_id
+            )
+            recovered = sync.before(store)
+            if recovered:
+                append_and_sign(store, recovered, account, log.domain)
+            set_budget_floor(context.state, sync.floor)
             if kind is _Kind.SECURE_TRAINING:
                 # One an unaudited earlier round left behind is not this round's.
                 take_local_update(context)
@@ -222,22 +241,22 @@ class DepartmentAuditMod:
                     previous_epsilon_job=previous,
                     timestamp_ms=now_ms(),
                 )
+            records = sync.after(records)
             if records:
                 append_and_sign(store, records, account, log.domain)
         return reply
 
 
-def _department_of(
+def _policy_of(
     context: Context, job: TrainJob, kind: _Kind, query: Query | None
-) -> tuple[str, str]:
+) -> NodePolicy:
     if kind is _Kind.QUERY:
         # As answer_query resolves it: the query's dataset, natural partition.
         dataset = query.dataset if query is not None else job.dataset
         names = [str(d) for d in department_ids(dataset)]
     else:
         names = departments_for(job)
-    policy = NodePolicy.from_context(context, job, names)
-    return policy.department, str(policy.state_dir)
+    return NodePolicy.from_context(context, job, names)
 
 
 def _warn_disabled(job_id: str) -> None:

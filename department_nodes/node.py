@@ -27,6 +27,7 @@ from flwr.app import (
     RecordDict,
 )
 
+from department_nodes._budget_floor import take_budget_floor
 from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
@@ -37,7 +38,7 @@ from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_s
 from fedgov.notices import warn_once
 from privacy.accounting import history_epsilon
 from privacy.budget import Budget, open_budget_book
-from privacy.errors import BudgetExceeded
+from privacy.errors import BudgetExceeded, BudgetRolledBack
 
 __all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
 
@@ -129,6 +130,9 @@ class DepartmentNode:
         self.budget_book = open_budget_book(
             policy.state_dir, policy.department, key=policy.budget_key
         )
+        self.budget_floor = take_budget_floor(state)
+        """The book generation the department's audit log records (0: none):
+        nothing is spent from a book below it."""
 
     # -- helpers -------------------------------------------------------------
 
@@ -252,14 +256,15 @@ class DepartmentNode:
                 f"department {self.policy.department} trains WITHOUT differential privacy",
             )
         else:
-            self.budget_book.ensure_limit(
-                self.job.dataset,
-                Budget(
-                    epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
-                    delta=self.job.delta,
-                ),
-            )
             try:
+                self.budget_book.ensure_limit(
+                    self.job.dataset,
+                    Budget(
+                        epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
+                        delta=self.job.delta,
+                    ),
+                    floor=self.budget_floor,
+                )
                 record = self.budget_book.charge(
                     self.job.dataset,
                     spend,
@@ -267,6 +272,15 @@ class DepartmentNode:
                     kind="train_round",
                     job_id=self.job.job_id,
                     round=server_round,
+                    floor=self.budget_floor,
+                )
+            except BudgetRolledBack as exc:
+                logger.error("round %d refused: %s", server_round, exc)
+                return self._reply(
+                    msg,
+                    status=p.Status.REFUSED,
+                    reason=str(exc),
+                    metrics={p.Metric.NUM_EXAMPLES: 0},
                 )
             except BudgetExceeded as exc:
                 logger.warning("round %d refused: %s", server_round, exc)

@@ -36,7 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fedgov.commands.deploy",
         "start a real SuperLink and one SuperNode per department, run a job, stop",
     ),
-    "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
+    "budget": (
+        "fedgov.commands.budget",
+        "show or manage departments' privacy budgets",
+    ),
     "release": ("privacy.release_cli", "make or trace fingerprinted extracts"),
     "data": (
         "fedgov.commands.data",

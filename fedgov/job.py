@@ -17,6 +17,7 @@ from typing import Any
 
 from fedgov.errors import ConfigurationError
 from fedgov.notices import warn_once
+from fedgov.types import NAME_PATTERN
 
 __all__ = [
     "DEFAULT_ACCOUNTANT",
@@ -114,7 +115,12 @@ class TrainJob:
             if not ok:
                 raise ConfigurationError(argument, text)
 
-        rule(bool(self.job_id), "job_id", "must be non-empty")
+        rule(
+            NAME_PATTERN.fullmatch(self.job_id) is not None,
+            "job_id",
+            f"{self.job_id!r} is not a valid id (it names the run folder): 1-100 "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
         rule(self.partition in PARTITIONS, "partition", f"must be one of {PARTITIONS}")
         rule(self.strategy in STRATEGIES, "strategy", f"must be one of {STRATEGIES}")
         rule(self.num_rounds >= 1, "num_rounds", f"must be >= 1, got {self.num_rounds}")

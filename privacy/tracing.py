@@ -47,7 +47,7 @@ import pandas as pd
 
 from fedgov.data import get_dataset, validate_column
 from fedgov.errors import ConfigurationError, FedgovError
-from fedgov.types import DatasetId, DepartmentId
+from fedgov.types import DatasetId, DepartmentId, check_name
 from privacy._keys import derive_key
 from privacy.at_rest import (
     AtRestKey,
@@ -182,8 +182,7 @@ class ReleaseRegistry:
     def __init__(
         self, state_dir: str | Path, department: str, *, key: str = "auto"
     ) -> None:
-        _check_name("department", department)
-        self.department = DepartmentId(department)
+        self.department = DepartmentId(check_name("department", department))
         self._home = Path(state_dir) / "departments" / department
         self._key_spec = key
         self._loaded: tuple[Fingerprinter, AtRestKey] | None = None
