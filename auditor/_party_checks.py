@@ -389,6 +389,21 @@ def _check_entry(
     evaluate = record.details.get("evaluate", "none")
     what = f"round {server_round} of job {job!r}"
     if (
+        name.startswith("node-")
+        and (run.roster is None or name not in run.roster)
+        and p.Outcome.REJECTED in (train, evaluate)
+    ):
+        # A reply the coordinator could not tie to one department (two
+        # replies claimed the same one): recorded and dropped, nothing to match.
+        out.warn(
+            Check.COMPLETENESS,
+            label,
+            f"a reply from {name} was dropped in {what}: "
+            f"{record.details.get('reason', 'no reason')}",
+            index=ref.index,
+        )
+        return
+    if (
         train not in (p.Outcome.TRAINED, p.Outcome.REFUSED, p.Outcome.REJECTED)
         and evaluate != p.Outcome.TRAINED
     ):

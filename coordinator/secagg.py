@@ -103,6 +103,7 @@ def run_secure_training(
     guard = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
+        max_examples=job.max_examples,
     )
     logger.info(
         "secure training over %d departments: threshold %d (tolerates %d dropouts), "

@@ -70,6 +70,7 @@ def run_training(
     strategy = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
+        max_examples=job.max_examples,
         on_round=on_round,
     )
     model = build_model(model_spec(job), seed=job.seed)

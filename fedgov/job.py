@@ -100,6 +100,9 @@ class TrainJob:
     fraction_evaluate: float = 1.0
     min_departments: int = 2
     max_update_norm: float = 100.0
+    max_examples: int = 2**20
+    """The most ``num-examples`` a department's reply may report (the
+    weight of its update): a policy cap, SecAgg+'s ``max_weight``."""
     secure_aggregation: bool = False
     seed: int = 42
     run_dir: str = ""
@@ -154,6 +157,7 @@ class TrainJob:
         )
         rule(self.min_departments >= 1, "min_departments", "must be >= 1")
         rule(self.max_update_norm > 0, "max_update_norm", "must be positive")
+        rule(self.max_examples >= 1, "max_examples", "must be >= 1")
         rule(self.round_timeout > 0, "round_timeout", "must be positive")
         rule(
             not self.secure_aggregation or self.strategy in SECURE_STRATEGIES,

@@ -609,3 +609,32 @@ def test_a_node_that_never_answered_is_a_warning_not_a_failure(
     (warning,) = report.warnings
     assert warning.check is Check.COMPLETENESS
     assert "node-99 failed in round 1 of job 'audit-job': timed out" in warning.message
+
+
+def test_a_reply_dropped_as_a_duplicate_is_a_warning_not_a_failure(
+    embedded_env: AuditEnvironment, tmp_path: Path
+) -> None:
+    # Prepare: a second node claimed a department; the guard dropped both
+    # claims and recorded each under its node.
+    def claim_twice(report: RoundReport) -> None:
+        report.train.append(
+            DepartmentOutcome(
+                "node-77", 77, "rejected", "claims department 'x', as another does"
+            )
+        )
+
+    run_job(
+        embedded_env,
+        small_job(num_rounds=1),
+        tmp_path / "run",
+        tamper_report=claim_twice,
+    )
+
+    # Act
+    report = embedded_env.verify()
+
+    # Assert
+    assert report.ok, report.summary()
+    (warning,) = report.warnings
+    assert warning.check is Check.COMPLETENESS
+    assert "a reply from node-77 was dropped in round 1" in warning.message
