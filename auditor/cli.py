@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from auditor.verify import LogSource, load_log, verify_audit
 from fedgov.errors import ConfigurationError
+from fedgov.types import check_address
 from ledger.actor_log import export_logs
 from ledger.chain import Chain
 from ledger.client import LogClient
@@ -144,6 +145,9 @@ def _log_id(text: str) -> bytes:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    check_address("--registry", args.registry)
+    if args.roles is not None:
+        check_address("--roles", args.roles)
     sources = _sources(args)
     policy = (
         WitnessPolicy.read(args.witness_policy)

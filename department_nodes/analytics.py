@@ -204,10 +204,25 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
         plan.epsilon,
         record.epsilon_after,
     )
-    records = department_records(query.dataset, department, seed=node.job.seed)
+    try:
+        records = department_records(query.dataset, department, seed=node.job.seed)
+        noisy = release_gaussian(plan, exact_answer(query, records))
+    except Exception as exc:
+        # Whatever failed, the spend is made and stays (the audit mod records
+        # it): the refusal reports the charge instead of nothing spent.
+        logger.error("query %s failed at %s: %s", query.query_id, department, exc)
+        return LocalAnswer(
+            department,
+            None,
+            (),
+            plan.epsilon,
+            record.epsilon_after,
+            limit.epsilon,
+            reason=f"failed after epsilon {plan.epsilon:.4g} was charged: {exc}",
+        )
     return LocalAnswer(
         department,
-        release_gaussian(plan, exact_answer(query, records)),
+        noisy,
         plan.noise_std,
         plan.epsilon,
         record.epsilon_after,
@@ -223,6 +238,7 @@ def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
             answer.department,
             answer.reason,
             **{
+                p.Metric.EPSILON_QUERY: answer.epsilon_query,
                 p.Metric.EPSILON_TOTAL: answer.epsilon_total,
                 p.Metric.EPSILON_LIMIT: answer.epsilon_limit,
             },

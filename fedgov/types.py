@@ -20,6 +20,7 @@ __all__ = [
     "DepartmentId",
     "JobId",
     "RunId",
+    "check_address",
     "check_name",
 ]
 
@@ -35,6 +36,19 @@ def check_name(argument: str, value: str) -> str:
             argument,
             f"{value!r} is not a valid name: 1-100 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (it names a folder: no '/', no '..')",
+        )
+    return value
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def check_address(argument: str, value: str) -> str:
+    """``value`` if it is an Ethereum address (``0x`` and 40 hex digits), else
+    a clear error naming ``argument``; the checksum is the caller's to apply."""
+    if not isinstance(value, str) or _ADDRESS.fullmatch(value) is None:
+        raise ConfigurationError(
+            argument, f"must be a 0x-prefixed 20-byte hex address, got {value!r}"
         )
     return value
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from department_nodes.budget_admin import set_limit_on_record
 from fedgov.errors import ConfigurationError
-from fedgov.types import check_name
+from fedgov.types import check_address, check_name
 from ledger.tree_head import SigningDomain
 from privacy.budget import Budget, BudgetStatus, open_budget_book
 from privacy.errors import PrivacyError
@@ -133,7 +133,7 @@ def _domain(args: argparse.Namespace) -> SigningDomain | None:
         )
     if args.registry is None:
         return None
-    return SigningDomain(args.chain_id, args.registry)
+    return SigningDomain(args.chain_id, check_address("--registry", args.registry))
 
 
 def _set(args: argparse.Namespace) -> int:

@@ -154,3 +154,25 @@ def test_verify_and_export_from_the_command_line(
         f"FAILED: [integrity] {exports[1]}, record 5: records [5, 8) do not hash"
         in (tampered_err)
     )
+
+
+@pytest.mark.parametrize("flag", ["--registry", "--roles"])
+def test_an_address_that_is_not_one_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    addresses = {"--registry": "0x" + "ab" * 20, flag: "0xnotanaddress"}
+    code = main(
+        [
+            "audit",
+            "verify",
+            "--rpc",
+            "http://127.0.0.1:9",
+            *(part for pair in addresses.items() for part in pair),
+            "--state-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"{flag}: must be a 0x-prefixed 20-byte hex address" in err
+    assert "Traceback" not in err

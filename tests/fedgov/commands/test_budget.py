@@ -172,3 +172,37 @@ def test_show_reports_an_unreadable_book_and_still_shows_the_others(
         "health-site-2",
     ]
     assert "error" in rows[2]
+
+
+def test_a_registry_that_is_not_an_address_is_named_and_nothing_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _books(tmp_path, "health-site-1")
+    before = open_budget_book(tmp_path, "health-site-1").generation()
+    code = main(
+        [
+            "budget",
+            "set",
+            "--state-dir",
+            str(tmp_path),
+            "--department",
+            "health-site-1",
+            "--dataset",
+            "randhie",
+            "--epsilon",
+            "100",
+            "--delta",
+            "1e-5",
+            "--reason",
+            "test",
+            "--chain-id",
+            "1",
+            "--registry",
+            "0xnotanaddress",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "--registry: must be a 0x-prefixed 20-byte hex address" in err
+    assert "Traceback" not in err
+    assert open_budget_book(tmp_path, "health-site-1").generation() == before
