@@ -21,7 +21,7 @@ from coordinator.guard import GuardedStrategy, RoundReport
 from coordinator.strategies import build_strategy
 from coordinator.summary import round_to_json, summarize_departments
 from fedgov import protocol as p
-from fedgov.files import atomic_writer, write_json_atomic
+from fedgov.files import atomic_writer, private_dir, write_json_atomic
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for, model_spec, public_test_split
 from fedgov.metrics import evaluate_model
@@ -103,7 +103,7 @@ def finish_run(
 ) -> RunRecord:
     """Save the final model and write the run record into the job's run folder."""
     run_dir = run_dir_of(job)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir)
     checkpoint = run_dir / "final_model.pt"
     with atomic_writer(checkpoint) as out:
         torch.save(final.to_torch_state_dict(), out)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils.address import is_address, to_checksum_address
 
 from fedgov.errors import ConfigurationError
+from fedgov.files import private_file
 from ledger.checkpoint import Checkpoint
 from ledger.errors import LogIntegrityError, LogRangeError, LogStorageError
 from ledger.export import read_export, verify_exported_log, write_export
@@ -122,6 +123,9 @@ class LogStore:
             )
         if actor is not None and not is_address(actor):
             raise ConfigurationError("actor", f"must be an Ethereum address: {actor!r}")
+        if not existed:
+            # SQLite creates its -wal and -shm files with the database's mode.
+            private_file(self._path)
         try:
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE).
             self._db = sqlite3.connect(

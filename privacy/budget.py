@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fedgov.errors import ConfigurationError
-from fedgov.files import write_atomic
+from fedgov.files import private_dir, private_file, write_atomic
 from fedgov.job import Accountant, parse_accountant
 from fedgov.types import check_name
 from privacy.accounting import GaussianSpend, history_epsilon
@@ -210,14 +210,14 @@ class BudgetBook:
         self.path = Path(path)
         self.department = department
         self._codec = codec
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
 
     # -- file handling -------------------------------------------------------
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+b") as lock:
+        with private_file(lock_path).open("a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield

@@ -38,6 +38,7 @@ from fedgov.engines._deployment_processes import (
     ProcessSupervisor,
     free_port,
 )
+from fedgov.files import private_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -212,7 +213,7 @@ def start_federation(
     database.unlink(missing_ok=True)
     for stale in (logs, run_dir / "nodes"):
         shutil.rmtree(stale, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir)
     port = free_port()
     address = f"127.0.0.1:{port}"
     write_flower_config(flwr_home, address=address, tls=tls)

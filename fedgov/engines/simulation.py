@@ -21,6 +21,7 @@ from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
 from fedgov.errors import ConfigurationError, FedgovError
+from fedgov.files import private_dir
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
@@ -85,7 +86,7 @@ def run_simulated_job(
     num_cpus: int | None = None,
 ) -> RunRecord:
     """Run ``job`` with one simulated SuperNode per department; return its record."""
-    run_dir_of(job).mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir_of(job))
     departments = departments_for(job)
     records: list[RunRecord] = []
 
