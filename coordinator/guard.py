@@ -22,6 +22,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricReco
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Result, Strategy
 
+from coordinator._membership import Membership, await_departments
 from coordinator._reply_checks import (
     duplicated,
     examples_problem,
@@ -151,9 +152,13 @@ class GuardedStrategy(Strategy):
         *,
         max_update_norm: float,
         max_examples: int,
+        membership: Membership,
         on_round: Callable[[RoundReport], None] | None = None,
     ) -> None:
         self.inner = inner
+        self.membership = membership
+        self._sent: dict[str, set[int]] = {}
+        """The nodes each step of the current round was sent to."""
         self.max_update_norm = max_update_norm
         self.max_examples = max_examples
         self._examples: dict[tuple[str, str], int] = {}
@@ -176,7 +181,10 @@ class GuardedStrategy(Strategy):
             server_round=server_round, started=time.perf_counter()
         )
         self.reports.append(self._current)
-        return self.inner.configure_train(server_round, arrays, config, grid)
+        self._size_sample(grid, server_round, MessageType.TRAIN)
+        messages = list(self.inner.configure_train(server_round, arrays, config, grid))
+        self._sent[MessageType.TRAIN] = {m.metadata.dst_node_id for m in messages}
+        return messages
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
@@ -185,6 +193,7 @@ class GuardedStrategy(Strategy):
         report.train_seconds = time.perf_counter() - report.started
         accepted: list[Message] = []
         replies = list(replies)
+        report.train += self._unanswered(MessageType.TRAIN, replies)
         claimed = _claims(replies)
         for msg in replies:
             if msg.has_error():
@@ -272,7 +281,43 @@ class GuardedStrategy(Strategy):
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        return self.inner.configure_evaluate(server_round, arrays, config, grid)
+        self._size_sample(grid, server_round, MessageType.EVALUATE)
+        messages = list(
+            self.inner.configure_evaluate(server_round, arrays, config, grid)
+        )
+        self._sent[MessageType.EVALUATE] = {m.metadata.dst_node_id for m in messages}
+        return messages
+
+    def _size_sample(self, grid: Grid, server_round: int, kind: str) -> None:
+        """Wait, at most the round timeout, for enough departments; have the
+        inner strategy sample those connected instead of waiting for more."""
+        connected = await_departments(
+            grid,
+            self.membership,
+            first=server_round == 1 and kind == MessageType.TRAIN,
+            what=f"round {server_round} ({kind})",
+        )
+        inner = self.inner
+        if hasattr(inner, "min_available_nodes"):
+            inner.min_available_nodes = connected
+        if kind == MessageType.TRAIN and hasattr(inner, "min_train_nodes"):
+            inner.min_train_nodes = connected
+        if kind == MessageType.EVALUATE and hasattr(inner, "min_evaluate_nodes"):
+            inner.min_evaluate_nodes = min(inner.min_evaluate_nodes, connected)
+
+    def _unanswered(self, kind: str, replies: list[Message]) -> list[DepartmentOutcome]:
+        """The nodes sent ``kind`` this round that never replied."""
+        answered = {m.metadata.src_node_id for m in replies}
+        return [
+            DepartmentOutcome(
+                f"node-{node}",
+                node,
+                p.Outcome.FAILED,
+                f"no reply within round-timeout {self.membership.wait:g} s: what it "
+                "sent never reached the coordinator",
+            )
+            for node in sorted(self._sent.pop(kind, set()) - answered)
+        ]
 
     def aggregate_evaluate(
         self, server_round: int, replies: Iterable[Message]
@@ -280,6 +325,7 @@ class GuardedStrategy(Strategy):
         report = self._report(server_round)
         ok: list[Message] = []
         replies = list(replies)
+        report.evaluate += self._unanswered(MessageType.EVALUATE, replies)
         claimed = _claims(replies)
         for msg in replies:
             if msg.has_error():

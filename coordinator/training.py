@@ -17,6 +17,7 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, MetricRecord
 from flwr.serverapp import Grid
 
+from coordinator._membership import Membership
 from coordinator.guard import GuardedStrategy, RoundReport
 from coordinator.strategies import build_strategy
 from coordinator.summary import round_to_json, summarize_departments
@@ -71,6 +72,9 @@ def run_training(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
         max_examples=job.max_examples,
+        membership=Membership(
+            roster=len(departments), minimum=job.min_departments, wait=job.round_timeout
+        ),
         on_round=on_round,
     )
     model = build_model(model_spec(job), seed=job.seed)

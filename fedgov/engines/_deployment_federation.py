@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["LocalFederation", "start_federation"]
 
 logger = logging.getLogger(__name__)
+
+SUPERNODE_PREFIX = "supernode-"
+"""A SuperNode's process (and log) name: ``supernode-<department>``."""
 stream_logger = logging.getLogger("fedgov.engines.deployment.stream")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -99,7 +102,9 @@ class LocalFederation:
 
         Every line of the run's log goes to the ``fedgov.engines.deployment.stream``
         logger as it arrives. Raises :class:`DeploymentError` when ``flwr run``
-        fails, a SuperLink or SuperNode exits meanwhile, or ``timeout`` passes.
+        fails, the SuperLink exits meanwhile, or ``timeout`` passes. A SuperNode
+        that exits is a department lost, as on its own machine: logged, and the
+        ServerApp goes on without it while ``min-departments`` hold.
         """
         flwr_run = self.supervisor.start(
             "flwr-run", run_command(app_dir=app_dir, run_config=run_config)
@@ -107,6 +112,7 @@ class LocalFederation:
         follower = _LogFollower(flwr_run.log_path)
         deadline = time.monotonic() + timeout
         run_id: int | None = None
+        lost: set[str] = set()
         while True:
             finished = not flwr_run.running()
             for line in follower.new_lines():
@@ -116,8 +122,19 @@ class LocalFederation:
             if finished:
                 break
             for process in self.supervisor.processes:
-                if process is not flwr_run and not process.running():
+                if process is flwr_run or process.running() or process.name in lost:
+                    continue
+                if not process.name.startswith(SUPERNODE_PREFIX):
                     raise process.exited_error("during the run")
+                lost.add(process.name)
+                logger.warning(
+                    "%s (pid %d) exited with code %s during the run; the run goes on "
+                    "without it while min-departments hold. Its log ends:\n%s",
+                    process.name,
+                    process.pid,
+                    process.popen.returncode,
+                    process.tail(10),
+                )
             if time.monotonic() > deadline:
                 raise DeploymentError(
                     f"the run did not finish within {timeout} s",
@@ -229,7 +246,7 @@ def start_federation(
         _wait_for_superlink(superlink, port, tls, deadline)
         for department, node_config in nodes.items():
             supervisor.start(
-                f"supernode-{safe_name(department)}",
+                f"{SUPERNODE_PREFIX}{safe_name(department)}",
                 supernode_command(
                     superlink_address=address,
                     port=free_port(),

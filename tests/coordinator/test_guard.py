@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from coordinator._membership import Membership
 from coordinator.audit import round_records
 from coordinator.guard import GuardedStrategy, check_update
 from fedgov import protocol as p
@@ -66,7 +67,12 @@ def _reply(
 
 
 def _guard() -> GuardedStrategy:
-    guard = GuardedStrategy(FedAvg(), max_update_norm=10.0, max_examples=1000)
+    guard = GuardedStrategy(
+        FedAvg(),
+        max_update_norm=10.0,
+        max_examples=1000,
+        membership=Membership(roster=3, minimum=1, wait=1.0),
+    )
     guard._global = GLOBAL  # what configure_train would have recorded
     return guard
 
