@@ -48,7 +48,7 @@ def test_a_killed_department_leaves_the_job_to_the_others(tmp_path: Path) -> Non
     command = [
         str(FEDGOV), "deploy", "--partition", "dirichlet", "--departments", "3",
         "--rounds", "3", "--model", "logreg", "--job-id", "dropout",
-        "--set", "round-timeout=60", "--set", "min-departments=2",
+        "--set", "round-timeout=180", "--set", "min-departments=2",
     ]  # fmt: skip
     env = {**os.environ, "FEDGOV_HOME": str(tmp_path / "home")}
     process = subprocess.Popen(
