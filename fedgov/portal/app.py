@@ -145,7 +145,8 @@ def create_app(settings: PortalSettings, *, chain: src.Chain | None = None) -> S
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return answer(request, exc.status_code, "Error", str(exc.detail))
+        title = {404: "Not found", 405: "Not allowed"}.get(exc.status_code, "Not accepted")
+        return answer(request, exc.status_code, title, str(exc.detail))
 
     async def home(request: Request) -> Response:
         ctx.county.refresh()

@@ -308,6 +308,13 @@ def routes(ctx: PortalContext) -> list[Route]:
                 raise InputError(
                     "signature", f"is not roll key {request_doc.roll_key}'s signature"
                 )
+            # Checked before paying for a refused transaction. Recorded
+            # requests are public, so the answer must not name the resident.
+            entry = registrar.roll.entry(resident).commitment
+            if consultations.contract.credential_issued(number, entry):
+                raise InputError(
+                    "request", "this roll key's resident already holds a credential"
+                )
             return src.response_document(registrar.issue(info, resident, request_doc))
 
         return JSONResponse(await anyio.to_thread.run_sync(issue))

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from fedgov.portal import create_app
 from ledger.chain import AnvilProcess
-from tests.chain_fixtures import requires_anvil
+from tests.chain_fixtures import ANVIL_SKIP_REASON, anvil_missing
 from tests.portal._county import County, build_county
 
 if TYPE_CHECKING:
@@ -23,8 +23,8 @@ __all__ = ["client_for", "county"]
 @pytest.fixture(scope="session")
 def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
     """The county every portal test reads: built once (about 15 s)."""
-    if requires_anvil.args and requires_anvil.args[0]:
-        pytest.skip(requires_anvil.kwargs["reason"])
+    if anvil_missing():
+        pytest.skip(ANVIL_SKIP_REASON)
     with AnvilProcess() as anvil:
         yield build_county(tmp_path_factory.mktemp("county"), anvil)
 
