@@ -132,8 +132,7 @@ class SecurityMiddleware:
         origin = headers.get("origin")
         if origin is None:
             return False
-        scheme = "https" if self.tls else "http"
-        own = f"{scheme}://{headers.get('host', '')}"
+        own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
         return origin != own and origin not in self.origins
 
 
