@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
+import uvicorn
 from starlette.testclient import TestClient
 
 from fedgov.portal import create_app
 from ledger.chain import AnvilProcess
 from tests.chain_fixtures import ANVIL_SKIP_REASON, anvil_missing
+from tests.ledger.audit.conftest import flower_task
 from tests.portal._county import County, build_county
 
 if TYPE_CHECKING:
@@ -17,7 +22,7 @@ if TYPE_CHECKING:
 
     from fedgov.portal import PortalSettings
 
-__all__ = ["client_for", "county"]
+__all__ = ["client_for", "county", "flower_task", "served"]
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +37,30 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
 def client_for(settings: PortalSettings) -> TestClient:
     """A test client of the portal for ``settings`` (base URL https://testserver)."""
     return TestClient(create_app(settings), base_url="https://testserver")
+
+
+@contextlib.contextmanager
+def served(settings: PortalSettings) -> Iterator[str]:
+    """The portal served by uvicorn in a thread (for streams the test client
+    cannot follow); its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    (socket,) = server.servers[0].sockets
+    try:
+        yield f"http://127.0.0.1:{socket.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
