@@ -18,7 +18,7 @@ from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
 from coordinator.guard import RoundReport
-from coordinator.run_record import RunRecord, write_json_atomic
+from coordinator.run_record import RunRecord, round_to_json, write_json_atomic
 from coordinator.secagg import run_secure_training
 from coordinator.training import run_training
 from fedgov.job import TrainJob
@@ -59,16 +59,35 @@ def make_server_app(
             write_json_atomic(run_dir / "query_result.json", result.to_json())
             logger.info("query answered:\n%s", format_result(result))
             return
+        rounds = _progress(run_job, then=on_round)
         if run_job.secure_aggregation:
             record = run_secure_training(
-                grid, context, run_job, engine=engine, on_round=on_round
+                grid, context, run_job, engine=engine, on_round=rounds
             )
         else:
-            record = run_training(grid, run_job, engine=engine, on_round=on_round)
+            record = run_training(grid, run_job, engine=engine, on_round=rounds)
         if on_record is not None:
             on_record(record)
 
     return server_app
+
+
+def _progress(
+    job: TrainJob, *, then: Callable[[RoundReport], None] | None
+) -> Callable[[RoundReport], None]:
+    """An ``on_round`` that rewrites ``<run-dir>/progress.json`` with every
+    round so far, then calls ``then``: the job's progress, readable while it
+    runs (the county portal follows it), before the run record exists."""
+    path = Path(job.run_dir or Path("runs") / job.job_id) / "progress.json"
+    rounds: list[dict[str, object]] = []
+
+    def on_round(report: RoundReport) -> None:
+        rounds.append(round_to_json(report))
+        write_json_atomic(path, {"job-id": job.job_id, "rounds": rounds})
+        if then is not None:
+            then(report)
+
+    return on_round
 
 
 app = make_server_app()

@@ -343,6 +343,8 @@ class RunFolder:
     """``run_record.json`` (written when a training job ends)."""
     query_result: dict[str, Any] | None
     """``query_result.json`` (written when a query is answered)."""
+    progress: dict[str, Any] | None
+    """``progress.json`` (rewritten by the coordinator after every round)."""
 
 
 def _json_file(path: Path) -> dict[str, Any] | None:
@@ -357,13 +359,15 @@ def _json_file(path: Path) -> dict[str, Any] | None:
 
 
 def run_folders(runs_dir: Path) -> list[RunFolder]:
-    """Every run folder under ``runs_dir`` holding a run record or a query result."""
+    """Every run folder under ``runs_dir`` holding a run record, a query
+    result or a running job's progress."""
     folders = []
     for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         record = _json_file(folder / "run_record.json")
         result = _json_file(folder / "query_result.json")
-        if record is not None or result is not None:
-            folders.append(RunFolder(folder, record, result))
+        progress = _json_file(folder / "progress.json")
+        if record is not None or result is not None or progress is not None:
+            folders.append(RunFolder(folder, record, result, progress))
     return folders
 
 

@@ -97,13 +97,14 @@ class AuditRunner:
         try:
             logs = [log.path for log in src.actor_logs(self._settings.state_dirs)]
             assert self._settings.registry is not None
-            result["report"] = src.run_audit(
+            report = src.run_audit(
                 logs,
                 chain=self._county.chain,
                 registry=self._settings.registry,
                 roles=self._settings.roles,
                 allow_unanchored=allow_unanchored,
             )
+            result["report"] = _relabel(report, self._settings.state_dirs)
         except src.FedgovError as e:
             result["error"] = str(e)
         except Exception as e:  # the thread must record why it stopped
@@ -124,6 +125,24 @@ class AuditRunner:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _relabel(value: Any, state_dirs: tuple[Path, ...]) -> Any:
+    """``value`` with logs named from their state folder, not the server's root.
+
+    The auditor labels a log by its path; the public page needs
+    ``departments/<name>/audit-<address>.db``, not where the county keeps it.
+    """
+    if isinstance(value, str):
+        for folder in state_dirs:
+            for prefix in {f"{folder}/", f"{folder.resolve()}/"}:
+                value = value.replace(prefix, "")
+        return value
+    if isinstance(value, dict):
+        return {k: _relabel(v, state_dirs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relabel(v, state_dirs) for v in value]
+    return value
 
 
 def routes(ctx: PortalContext) -> list[Route]:

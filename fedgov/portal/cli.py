@@ -83,6 +83,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     desk.add_argument("--registrar-key-file", type=Path, help="registrar's keystore")
     desk.add_argument("--registrar-password-env", default="FEDGOV_KEY_PASSWORD")
+    desk.add_argument(
+        "--registrar-passphrase-env",
+        default="FEDGOV_VOTE_KEY_PASSPHRASE",
+        help="variable holding the credential key's passphrase",
+    )
     serve.add_argument(
         "--origin",
         action="append",
@@ -133,6 +138,7 @@ def settings_from_args(args: argparse.Namespace) -> PortalSettings:
             roll=args.registrar_roll,
             credential_key=args.registrar_credential_key,
             account=KeyFile(args.registrar_key_file, args.registrar_password_env),
+            passphrase_env=args.registrar_passphrase_env,
         )
         if all(desk_flags)
         else None,

@@ -351,9 +351,11 @@ class County:
         return src.run_folders(runs_dir)
 
     def run_of(self, job: str) -> src.RunFolder | None:
-        """The run folder of training job ``job`` (by the job id its record names)."""
+        """The run folder of training job ``job`` (by the job id it names)."""
         for run in self.runs():
             record: dict[str, Any] = run.run_record or {}
-            if str(record.get("job", {}).get("job-id", "")) == job:
+            progress: dict[str, Any] = run.progress or {}
+            named = record.get("job", {}).get("job-id") or progress.get("job-id")
+            if str(named or "") == job:
                 return run
         return None

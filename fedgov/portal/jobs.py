@@ -4,11 +4,12 @@ A job's rounds come from the coordinator's audit log as it writes them
 (``aggregate`` records: who trained, refused or was rejected, and the
 lifetime epsilon each department reported) and from the departments'
 ``budget_spend`` records (the epsilon each charged); a round is on the page
-as soon as it is durable in the log. Accuracy per round comes from the run
-record (``run_record.json`` in the job's run folder), written when the job
-ends. The page follows a running job over server-sent events
-(``/api/jobs/stream``), sent whenever the county's files change; without
-JavaScript it shows the job as it was when loaded.
+as soon as it is durable in the log. Accuracy per round comes from the job's
+run folder: ``progress.json``, which the coordinator rewrites after every
+round, then ``run_record.json`` once the job ends. The page follows a
+running job over server-sent events (``/api/jobs/stream``), sent whenever
+the county's files change; without JavaScript it shows the job as it was
+when loaded.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ _STREAM_LIMIT_S = 3600.0
 
 
 def _accuracies(run: src.RunFolder | None) -> dict[int, float | None]:
-    record = (run.run_record or {}) if run is not None else {}
+    rounds: list[Any] = []
+    if run is not None:
+        rounds = (run.run_record or run.progress or {}).get("rounds", [])
     out: dict[int, float | None] = {}
-    for row in record.get("rounds", []):
+    for row in rounds:
         if isinstance(row, dict) and "server_round" in row:
             evaluation = row.get("aggregated_evaluate") or {}
             value = evaluation.get("eval-accuracy")

@@ -127,8 +127,12 @@ class SecurityMiddleware:
         await self.app(scope, receive, with_headers)
 
     def _cross_site(self, scope: Scope, headers: dict[str, str]) -> bool:
-        if headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            return True
+        # Browsers say where a request comes from in Sec-Fetch-Site; with
+        # "Referrer-Policy: no-referrer" they send "Origin: null" on form
+        # posts, so Origin decides only for clients that do not send it.
+        site = headers.get("sec-fetch-site")
+        if site is not None:
+            return site != "same-origin"
         origin = headers.get("origin")
         if origin is None:
             return False

@@ -95,6 +95,8 @@ def test_a_tampered_log_fails_the_audit_and_its_export_shows_why(
     assert first["check"] == "integrity" and first["index"] == 1
     assert '<span class="badge bad">FAILED</span>' in page.text
     assert "record 1" in page.text and "health-site-2" in page.text
+    assert first["log"].startswith("departments/health-site-2/audit-0x")
+    assert str(tmp_path) not in page.text  # logs named within the state folder
     assert export.status_code == 200
     assert 'attachment; filename="health-site-2-audit-0x' in export.headers["content-disposition"]
     assert read_export(tmp_path / "export.jsonl").records[1].count(b'"record_count":1') == 1

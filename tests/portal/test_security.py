@@ -94,6 +94,11 @@ def test_cross_site_writes_are_refused_even_with_the_token(county: County) -> No
     # Execute
     foreign = client.post("/receipts", data=form, headers={"Origin": "https://evil.example"})
     sibling = client.post("/receipts", data=form, headers={"Sec-Fetch-Site": "same-site"})
+    typed = client.post(
+        "/receipts",
+        data=form,
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": "null"},
+    )
     own = client.post("/receipts", data=form, headers={"Origin": "https://testserver"})
     proxy = client_for(county.settings(extra_origins=("https://portal.county.example",)))
     proxy.get("/")
@@ -106,7 +111,7 @@ def test_cross_site_writes_are_refused_even_with_the_token(county: County) -> No
     # Assert
     assert foreign.status_code == sibling.status_code == 403
     assert foreign.json() == {"error": "cross-site request refused"}
-    assert own.status_code == 400  # accepted as same-origin; the receipt is bad
+    assert own.status_code == typed.status_code == 400  # same-origin; bad receipt
     assert proxied.status_code == 400
 
 
