@@ -31,7 +31,9 @@ def _when(value: float | int | None, *, ms: bool = False) -> str:
     if value is None:
         return "-"
     seconds = value / 1000 if ms else value
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC"
+    )
 
 
 def _eps(value: float | None, digits: int = 3) -> str:
@@ -39,7 +41,9 @@ def _eps(value: float | None, digits: int = 3) -> str:
 
 
 def _short(value: str, keep: int = 10) -> str:
-    return value if len(value) <= 2 * keep + 1 else f"{value[:keep]}…{value[-keep // 2 :]}"
+    return (
+        value if len(value) <= 2 * keep + 1 else f"{value[:keep]}…{value[-keep // 2 :]}"
+    )
 
 
 def make_templates() -> Jinja2Templates:

@@ -112,6 +112,7 @@ __all__ = [
     "open_registrar",
     "parse_receipt",
     "parse_request",
+    "latest_signed_size",
     "read_log",
     "read_record",
     "read_rows",
@@ -268,6 +269,13 @@ def read_signed_heads(path: Path) -> list[HeadRow]:
         )
         for size, root, timestamp, signer, signature, chain_id, contract in rows
     ]
+
+
+def latest_signed_size(path: Path) -> int | None:
+    """The tree size of the log's newest signed head (``None``: none signed)."""
+    with _read_only(path) as db:
+        (size,) = db.execute("SELECT MAX(tree_size) FROM signed_heads").fetchone()
+    return None if size is None else int(size)
 
 
 def write_raw_export(path: Path, log: Path) -> None:
@@ -470,4 +478,3 @@ def reveal_problem(
     if choice >= len(info.options):
         return "unknown option"
     return None
-

@@ -70,10 +70,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--auditor-tokens", type=Path, help="token digests (fedgov portal token)"
     )
     serve.add_argument(
-        "--budget-key", default="auto", help="budget ledgers' key source (fedgov budget)"
+        "--budget-key",
+        default="auto",
+        help="budget ledgers' key source (fedgov budget)",
     )
     serve.add_argument(
-        "--relayer-key-file", type=Path, help="keystore of the account paying ballots' gas"
+        "--relayer-key-file",
+        type=Path,
+        help="keystore of the account paying ballots' gas",
     )
     serve.add_argument("--relayer-password-env", default="FEDGOV_KEY_PASSWORD")
     desk = serve.add_argument_group("registrar's desk (all three, or none)")
@@ -180,6 +184,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     token = add_token(args.tokens, args.name)
-    print(f"auditor token for {args.name} (shown once; {args.tokens} keeps its SHA-256):")
+    print(
+        f"auditor token for {args.name} (shown once; {args.tokens} keeps its SHA-256):"
+    )
     print(token)
     return 0

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fedgov.portal import _sources as src
-from fedgov.portal.register import RecordRef, RegisterBuilder, RegisterEntry, parse_record
+from fedgov.portal.register import (
+    RecordRef,
+    RegisterBuilder,
+    RegisterEntry,
+    parse_record,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -206,14 +211,22 @@ class County:
         return True
 
     def _refresh_anchors(self) -> bool:
+        # Only a signed head can be anchored, and anchored sizes only grow:
+        # a log whose newest signed head is anchored already needs no call.
+        # Otherwise one call, and the latest anchor (a call and a log query)
+        # only when the log was anchored again since.
         if self.registry is None:
             return False
         changed = False
         for log in self._logs.values():
-            latest = self.registry.latest(log.meta.log_id)
-            if latest != log.anchored:
-                log.anchored = latest
-                log.anchor_count = self.registry.anchor_count(log.meta.log_id)
+            signed = src.latest_signed_size(log.source.path)
+            anchored = log.anchored.tree_size if log.anchored is not None else None
+            if signed is None or (anchored is not None and signed <= anchored):
+                continue
+            count = self.registry.anchor_count(log.meta.log_id)
+            if count != log.anchor_count:
+                log.anchored = self.registry.latest(log.meta.log_id)
+                log.anchor_count = count
                 changed = True
         return changed
 

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["routes"]
 
 
-def _filtered(request: Request, entries: list[RegisterEntry]) -> tuple[
-    list[RegisterEntry], dict[str, str], dict[str, list[str]]
-]:
+def _filtered(
+    request: Request, entries: list[RegisterEntry]
+) -> tuple[list[RegisterEntry], dict[str, str], dict[str, list[str]]]:
     departments = sorted({d.department for e in entries for d in e.departments})
     datasets = sorted({e.dataset for e in entries if e.dataset})
     chosen = {

@@ -58,7 +58,9 @@ async def json_body(request: Request) -> dict[str, Any]:
     if kind != "application/json":
         raise InputError("body", f"must be application/json, got {kind or 'nothing'}")
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_JSON_BYTES):
+    if declared is not None and (
+        not declared.isdigit() or int(declared) > MAX_JSON_BYTES
+    ):
         raise InputError("body", f"must be at most {MAX_JSON_BYTES} bytes")
     body = b""
     async for chunk in request.stream():
@@ -96,7 +98,11 @@ def address_field(document: dict[str, Any], name: str) -> str:
 def int_field(document: dict[str, Any], name: str, low: int, high: int) -> int:
     """An integer in ``[low, high]`` (JSON numbers only, never floats or text)."""
     value = document.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not low <= value <= high
+    ):
         raise InputError(name, f"must be an integer in {low}..{high}")
     return value
 

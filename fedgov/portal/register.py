@@ -293,7 +293,9 @@ class RegisterBuilder:
     ) -> None:
         if action not in ("budget_spend", "access_denied"):
             return
-        kind = EntryKind.QUERY if details.get("phase") == "query" else EntryKind.TRAINING
+        kind = (
+            EntryKind.QUERY if details.get("phase") == "query" else EntryKind.TRAINING
+        )
         entry = self._entry(kind, job)
         entry.seen(record)
         use = entry.use(details.get("department") or folder)

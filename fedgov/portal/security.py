@@ -93,7 +93,9 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+        }
         cookie = _read_cookie(headers.get("cookie", ""), _cookie(self.tls, "csrf"))
         fresh = cookie is None or not re.fullmatch(r"[A-Za-z0-9_-]{43}", cookie)
         token = secrets.token_urlsafe(32) if fresh else str(cookie)
@@ -222,7 +224,8 @@ def _read_tokens(path: Path) -> list[tuple[str, str]]:
         name, _, digest = line.strip().partition(" ")
         if not _TOKEN_NAME.match(name) or not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise ConfigurationError(
-                f"{path}, line {number}", "must be 'NAME SHA256-HEX' (fedgov portal token)"
+                f"{path}, line {number}",
+                "must be 'NAME SHA256-HEX' (fedgov portal token)",
             )
         tokens.append((name, digest))
     return tokens

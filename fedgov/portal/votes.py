@@ -273,7 +273,9 @@ def routes(ctx: PortalContext) -> list[Route]:
 
     async def api_events(request: Request) -> Response:
         number = consultation_id(request)
-        return JSONResponse(await anyio.to_thread.run_sync(consultations.events, number))
+        return JSONResponse(
+            await anyio.to_thread.run_sync(consultations.events, number)
+        )
 
     async def api_issued(request: Request) -> Response:
         number = consultation_id(request)
@@ -465,5 +467,6 @@ def _require_phase(
     if phase is not wanted:
         window = "commit" if wanted is src.Phase.COMMIT else "reveal"
         raise InputError(
-            "phase", f"the {window} window is not open (the consultation is in {phase.value})"
+            "phase",
+            f"the {window} window is not open (the consultation is in {phase.value})",
         )
