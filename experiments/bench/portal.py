@@ -355,13 +355,13 @@ def build_county(
             )
         logs[None].append(_model_export(str(coordinator.address), job_id, rounds, when))
     total = 0
-    for department, written in logs.items():
+    for owner, written in logs.items():
         folder = (
             coordinator_dir(env.state_dir)
-            if department is None
-            else department_dir(env.state_dir, department)
+            if owner is None
+            else department_dir(env.state_dir, owner)
         )
-        account = coordinator if department is None else _key(folder)
+        account = coordinator if owner is None else _key(folder)
         with LogStore(
             log_path(folder, account.address), actor=account.address
         ) as store:

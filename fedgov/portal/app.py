@@ -33,8 +33,8 @@ from fedgov.portal.audit import AuditRunner
 from fedgov.portal.county import County
 from fedgov.portal.inputs import InputError, form_text
 from fedgov.portal.security import (
-    AuthError,
     Auditors,
+    AuthError,
     CsrfError,
     SecurityMiddleware,
     require_csrf,

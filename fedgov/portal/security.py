@@ -49,8 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CSP",
-    "AuthError",
     "Auditors",
+    "AuthError",
     "CsrfError",
     "SecurityMiddleware",
     "add_token",

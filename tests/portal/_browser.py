@@ -88,7 +88,15 @@ def free_port() -> int:
 class PortalProcess:
     """``fedgov portal serve ARGS`` in a child process, until closed."""
 
-    def __init__(self, args: list[str], *, log: Path, tls: bool = True) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        *,
+        log: Path,
+        tls: bool = True,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
@@ -98,7 +106,8 @@ class PortalProcess:
             [str(fedgov), "portal", "serve", "--port", str(self.port), *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
         )
         self._log_path = log
         self._wait()
@@ -110,8 +119,9 @@ class PortalProcess:
                 raise RuntimeError(
                     f"fedgov portal serve exited: {self._log_path.read_text()[-3000:]}"
                 )
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
             ):
                 return
             time.sleep(0.1)

@@ -211,9 +211,7 @@ def build_county(root: Path, anvil: AnvilProcess) -> County:
     consultation = ConsultationContract.deploy(chain, roles, sender=admin)
     credential_key = generate_credential_key()
     key_path = root / "credential-key.pem"
-    save_credential_key(
-        credential_key, key_path, passphrase=os.environ[PASSPHRASE_ENV]
-    )
+    save_credential_key(credential_key, key_path, passphrase=os.environ[PASSPHRASE_ENV])
     tokens = root / "auditor-tokens"
     token = add_token(tokens, "ada")
     secrets = {
@@ -226,9 +224,9 @@ def build_county(root: Path, anvil: AnvilProcess) -> County:
         "anchor relayer key": relayer_for_anchors.key.hex(),
     }
     for key_file in state_dir.rglob("audit-key.json"):
-        secrets[f"audit key {key_file.parent.name}"] = json.loads(
-            key_file.read_text()
-        )["private_key"].removeprefix("0x")
+        secrets[f"audit key {key_file.parent.name}"] = json.loads(key_file.read_text())[
+            "private_key"
+        ].removeprefix("0x")
     for key_file in state_dir.rglob("*.key"):
         # At-rest keys (budget ledgers, pseudonymization) are hex text files.
         secrets[f"{key_file.name} of {key_file.parent.name}"] = (

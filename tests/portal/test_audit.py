@@ -55,9 +55,11 @@ def test_the_audit_re_runs_and_passes_on_an_honest_county(
 
     # Assert: the same report `fedgov audit verify --json` prints.
     assert "No audit has run from this portal yet" in before.text
-    assert stored["format"] == "fedgov-portal-audit-v1" and stored["by"] == "ada"
+    assert stored["format"] == "fedgov-portal-audit-v1"
+    assert stored["by"] == "ada"
     report = stored["report"]
-    assert report["ok"] and report["failures"] == []
+    assert report["ok"]
+    assert report["failures"] == []
     assert (report["rounds"], report["queries"], len(report["logs"])) == (2, 1, 7)
     assert '<span class="badge good">PASSED</span>' in page.text
     assert page.text.count('<span class="badge good">match</span>') == 7
@@ -76,10 +78,14 @@ def test_a_tampered_log_fails_the_audit_and_its_export_shows_why(
             "UPDATE records SET data = ? WHERE idx = 1",
             (data.replace(b'"record_count":', b'"record_count":1', 1),),
         )
-    client = client_for(county.settings(state_dirs=(state,), data_dir=tmp_path / "data"))
+    client = client_for(
+        county.settings(state_dirs=(state,), data_dir=tmp_path / "data")
+    )
     portal = client.app.state.portal  # type: ignore[attr-defined]
     portal.county.refresh(force=True)
-    log_id = next(v.log_id for v in portal.county.logs() if v.department == "health-site-2")
+    log_id = next(
+        v.log_id for v in portal.county.logs() if v.department == "health-site-2"
+    )
 
     # Execute
     stored = _rerun(client, county.auditor_token)
@@ -92,19 +98,29 @@ def test_a_tampered_log_fails_the_audit_and_its_export_shows_why(
     report = stored["report"]
     assert not report["ok"]
     first = report["failures"][0]
-    assert first["check"] == "integrity" and first["index"] == 1
+    assert first["check"] == "integrity"
+    assert first["index"] == 1
     assert '<span class="badge bad">FAILED</span>' in page.text
-    assert "record 1" in page.text and "health-site-2" in page.text
+    assert "record 1" in page.text
+    assert "health-site-2" in page.text
     assert first["log"].startswith("departments/health-site-2/audit-0x")
     assert str(tmp_path) not in page.text  # logs named within the state folder
     assert export.status_code == 200
-    assert 'attachment; filename="health-site-2-audit-0x' in export.headers["content-disposition"]
-    assert read_export(tmp_path / "export.jsonl").records[1].count(b'"record_count":1') == 1
+    assert (
+        'attachment; filename="health-site-2-audit-0x'
+        in export.headers["content-disposition"]
+    )
+    assert (
+        read_export(tmp_path / "export.jsonl").records[1].count(b'"record_count":1')
+        == 1
+    )
     argv = ["audit", "verify", "--rpc", county.rpc_url, "--registry", county.registry]
     assert main([*argv, "--log", str(tmp_path / "export.jsonl"), "--no-epsilon"]) == 1
 
 
-def test_no_report_yet_and_unknown_logs_answer_404(county: County, tmp_path: Path) -> None:
+def test_no_report_yet_and_unknown_logs_answer_404(
+    county: County, tmp_path: Path
+) -> None:
     # Prepare
     client = client_for(county.settings(data_dir=tmp_path / "data"))
 
@@ -113,7 +129,8 @@ def test_no_report_yet_and_unknown_logs_answer_404(county: County, tmp_path: Pat
     export = client.get(f"/audit/logs/{'00' * 32}.jsonl")
 
     # Assert
-    assert report.status_code == 404 and report.json() == {"error": "no audit has run yet"}
+    assert report.status_code == 404
+    assert report.json() == {"error": "no audit has run yet"}
     assert export.status_code == 404
 
 
@@ -126,5 +143,8 @@ def test_the_report_download_is_the_stored_json(county: County, tmp_path: Path) 
     download = client.get("/audit/report.json")
 
     # Assert
-    assert download.headers["content-disposition"] == 'attachment; filename="audit-report.json"'
+    assert (
+        download.headers["content-disposition"]
+        == 'attachment; filename="audit-report.json"'
+    )
     assert json.loads(download.content) == stored

@@ -34,7 +34,13 @@ from ledger.voting.registrar import Registrar
 from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll
 from ledger.voting.tally import retally
-from tests.portal._browser import PortalProcess, chromium, screenshot, tls_pair, watch_console
+from tests.portal._browser import (
+    PortalProcess,
+    chromium,
+    screenshot,
+    tls_pair,
+    watch_console,
+)
 from tests.portal._county import (
     JOB_ID,
     PASSPHRASE_ENV,
@@ -45,7 +51,7 @@ from tests.portal._county import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import BrowserContext, Page
+    from playwright.sync_api import Page
 
     from tests.portal._county import County
 
@@ -64,25 +70,41 @@ def _serve(
     """``fedgov portal serve`` for the county, as its operator types it."""
     cert, key = tls_pair(root)
     args = [
-        "--rpc-url", county.rpc_url,
-        "--state-dir", str(state or county.state_dir),
-        "--runs-dir", str(county.runs_dir),
-        "--registry", county.registry,
-        "--consultation", county.consultation.address,
-        "--data-dir", str(root / "portal-data"),
-        "--tls-cert", str(cert),
-        "--tls-key", str(key),
-        "--auditor-tokens", str(county.auditor_tokens),
-        "--relayer-key-file", str(county.relayer_keystore),
-        "--relayer-password-env", PASSWORD_ENV,
+        "--rpc-url",
+        county.rpc_url,
+        "--state-dir",
+        str(state or county.state_dir),
+        "--runs-dir",
+        str(county.runs_dir),
+        "--registry",
+        county.registry,
+        "--consultation",
+        county.consultation.address,
+        "--data-dir",
+        str(root / "portal-data"),
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        "--auditor-tokens",
+        str(county.auditor_tokens),
+        "--relayer-key-file",
+        str(county.relayer_keystore),
+        "--relayer-password-env",
+        PASSWORD_ENV,
     ]
     if desk_roll is not None:
         args += [
-            "--registrar-roll", str(desk_roll),
-            "--registrar-credential-key", str(county.credential_key_path),
-            "--registrar-key-file", str(county.registrar_keystore),
-            "--registrar-password-env", PASSWORD_ENV,
-            "--registrar-passphrase-env", PASSPHRASE_ENV,
+            "--registrar-roll",
+            str(desk_roll),
+            "--registrar-credential-key",
+            str(county.credential_key_path),
+            "--registrar-key-file",
+            str(county.registrar_keystore),
+            "--registrar-password-env",
+            PASSWORD_ENV,
+            "--registrar-passphrase-env",
+            PASSPHRASE_ENV,
         ]
     return PortalProcess(args, log=root / "portal.log")
 
@@ -130,9 +152,10 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         bob, info, registrar.issue(info, "bob", request).blind_signature
     )
 
-    with _serve(county, tmp_path, desk_roll=roll_path) as portal, chromium(
-        tmp_path / "profile"
-    ) as browser:
+    with (
+        _serve(county, tmp_path, desk_roll=roll_path) as portal,
+        chromium(tmp_path / "profile") as browser,
+    ):
         page = browser.new_page()
         errors = watch_console(page)
         vote = f"{portal.url}/consultations/{number}/vote"
@@ -149,7 +172,9 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         page.fill("#resident-id", "alice")
         page.click("#request")
         page.wait_for_selector("#credential-line:has-text('Credential verified')")
-        wallet = resident.Wallet.load(_download(page, "#wallet-download", tmp_path / "a.wallet"))
+        wallet = resident.Wallet.load(
+            _download(page, "#wallet-download", tmp_path / "a.wallet")
+        )
         screenshot(page, "vote-credential")
 
         advance_to(county.chain, info.commit_start)
@@ -163,7 +188,9 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         cast_wallet = _download(page, "#wallet-download", tmp_path / "cast.wallet")
         screenshot(page, "vote")
         timings = page.evaluate("window.fedgovTimings")
-        bob, _ = resident.cast_ballot(county.consultation, bob, info, 0, relayer=county.relayer)
+        bob, _ = resident.cast_ballot(
+            county.consultation, bob, info, 0, relayer=county.relayer
+        )
 
         receipt = receipt_path.read_text()
         recorded = _check_receipt(page, portal.url, receipt)
@@ -172,7 +199,9 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         forged = _check_receipt(page, portal.url, json.dumps({**document, "choice": 0}))
         screenshot(page, "receipt-tampered")
         garbage = _check_receipt(page, portal.url, receipt[: len(receipt) // 2])
-        cli_check = _fedgov("vote", "check", str(receipt_path), "--rpc-url", county.rpc_url)
+        cli_check = _fedgov(
+            "vote", "check", str(receipt_path), "--rpc-url", county.rpc_url
+        )
 
         # alice comes back in the reveal window with the wallet she saved.
         advance_to(county.chain, info.commit_end)
@@ -197,13 +226,22 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         recount = json.loads(page.get_attribute("#retally", "data-result") or "{}")
         screenshot(page, "consultation")
         cli_tally = _fedgov(
-            "vote", "tally", "--rpc-url", county.rpc_url,
-            "--contract", county.consultation.address, "--id", str(number), "--verify",
+            "vote",
+            "tally",
+            "--rpc-url",
+            county.rpc_url,
+            "--contract",
+            county.consultation.address,
+            "--id",
+            str(number),
+            "--verify",
         )
 
     # Assert: the browser's ballot is the command line's in every way.
-    assert wallet.credential is not None and wallet.scope == info.scope
-    assert "recorded as cast\nyes" in recorded and "not revealed yet" not in recorded.lower()
+    assert wallet.credential is not None
+    assert wallet.scope == info.scope
+    assert "recorded as cast\nyes" in recorded
+    assert "not revealed yet" not in recorded.lower()
     assert "This receipt does not check out" in forged
     assert "the receipt's choice and salt do not hash to its commitment" in forged
     assert "malformed receipt" in garbage or "not JSON" in garbage
@@ -257,9 +295,11 @@ def test_the_register_proves_each_use_and_the_audit_catches_a_tampered_log(
     (tmp_path / "honest").mkdir()
     (tmp_path / "bad").mkdir()
 
-    with _serve(county, tmp_path / "honest") as honest, _serve(
-        county, tmp_path / "bad", state=state
-    ) as tampered, chromium(tmp_path / "profile") as browser:
+    with (
+        _serve(county, tmp_path / "honest") as honest,
+        _serve(county, tmp_path / "bad", state=state) as tampered,
+        chromium(tmp_path / "profile") as browser,
+    ):
         page = browser.new_page()
         errors = watch_console(page)
 
@@ -284,12 +324,17 @@ def test_the_register_proves_each_use_and_the_audit_catches_a_tampered_log(
         screenshot(page, "audit-failed")
 
     # Assert
-    assert JOB_ID in register and QUERY_ID in register and "health-site-6" in register
+    assert JOB_ID in register
+    assert QUERY_ID in register
+    assert "health-site-6" in register
     assert job_proofs == {"good": 1 + 6 * county.job.num_rounds, "bad": 0, "pending": 0}
     assert query_proofs == {"good": 1 + 6, "bad": 0, "pending": 0}
     assert "PASSED" in passed
-    assert bad_proofs["bad"] == 1 and bad_proofs["pending"] == 0
-    assert "FAILED" in failed and "[integrity]" in failed and "health-site-3" in failed
+    assert bad_proofs["bad"] == 1
+    assert bad_proofs["pending"] == 0
+    assert "FAILED" in failed
+    assert "[integrity]" in failed
+    assert "health-site-3" in failed
     assert errors == []
 
 
@@ -328,9 +373,10 @@ def test_budgets_chart_and_a_job_followed_live(county: County, tmp_path: Path) -
 
     worker = threading.Thread(target=train)
     try:
-        with _serve(county, tmp_path, state=state) as portal, chromium(
-            tmp_path / "profile"
-        ) as browser:
+        with (
+            _serve(county, tmp_path, state=state) as portal,
+            chromium(tmp_path / "profile") as browser,
+        ):
             page = browser.new_page()
             errors = watch_console(page)
 
@@ -348,7 +394,9 @@ def test_budgets_chart_and_a_job_followed_live(county: County, tmp_path: Path) -
                 state="attached",
                 timeout=120_000,
             )
-            live_accuracy = page.inner_text("#job-round-rows tr:first-child td:nth-child(5)")
+            live_accuracy = page.inner_text(
+                "#job-round-rows tr:first-child td:nth-child(5)"
+            )
             screenshot(page, "job-live")
             page.wait_for_selector("#job-status:has-text('finished')", timeout=120_000)
             rounds = page.inner_text("#job-round-rows")

@@ -43,8 +43,12 @@ if TYPE_CHECKING:
 SCOPE = BallotScope(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 7)
 SCOPE_FIELDS = {"chain_id": 31337, "contract": SCOPE.contract, "consultation_id": 7}
 # Fixed keys and salts: the vectors must not change from run to run.
-VOTING_KEY = Account.from_key(bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe512961708279f8b1a3b5b0d6c4f0a1"))
-ROLL_KEY = RollKey(bytes.fromhex("0e1a5cb3a3e3e3a2e9c3c7d1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1"))
+VOTING_KEY = Account.from_key(
+    bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe512961708279f8b1a3b5b0d6c4f0a1")
+)
+ROLL_KEY = RollKey(
+    bytes.fromhex("0e1a5cb3a3e3e3a2e9c3c7d1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1")
+)
 SALTS = [bytes([i]) * 32 for i in (0, 7, 255)]
 RFC9162 = Path(__file__).parents[1] / "ledger" / "data" / "rfc9162" / "inclusion"
 
@@ -65,7 +69,11 @@ def test_credential_messages_and_commitments_match_python() -> None:
 
     # Execute
     results = run_js(
-        {"op": "credential_message", "scope": SCOPE_FIELDS, "voting_key": VOTING_KEY.address},
+        {
+            "op": "credential_message",
+            "scope": SCOPE_FIELDS,
+            "voting_key": VOTING_KEY.address,
+        },
         *(
             {
                 "op": "commitment",
@@ -166,7 +174,12 @@ def test_a_browser_credential_is_the_command_line_s(
     # Execute: the browser asks, the registrar (Python) blind-signs, the
     # browser unblinds and verifies.
     made = js(
-        {"op": "request_credential", "scope": SCOPE_FIELDS, "modulus": modulus, "roll_key": roll_key}
+        {
+            "op": "request_credential",
+            "scope": SCOPE_FIELDS,
+            "modulus": modulus,
+            "roll_key": roll_key,
+        }
     )
     request = CredentialRequest.load(_write(tmp_path / "request.json", made["request"]))
     blind_signature = blind_rsa.blind_sign(credential_key, request.blinded_message)
@@ -181,10 +194,14 @@ def test_a_browser_credential_is_the_command_line_s(
 
     # Assert: the request and the wallet are fedgov vote's files, the
     # credential verifies with fedgov's verifier and pycryptodome's.
-    assert request.scope == SCOPE and request.signer == ROLL_KEY.address
+    assert request.scope == SCOPE
+    assert request.signer == ROLL_KEY.address
     wallet = Wallet.load(_write(tmp_path / "wallet.json", accepted))
-    assert wallet.inverse is None and wallet.credential is not None
-    assert blind_rsa.verify(credential_key.public_key(), wallet.prepared_message, wallet.credential)
+    assert wallet.inverse is None
+    assert wallet.credential is not None
+    assert blind_rsa.verify(
+        credential_key.public_key(), wallet.prepared_message, wallet.credential
+    )
     verifier = pss.new(credential_key.public_key(), salt_bytes=32)
     verifier.verify(SHA256.new(wallet.prepared_message.prepared), wallet.credential)
 
@@ -216,21 +233,33 @@ def test_a_browser_ballot_is_what_the_contract_and_check_expect(
     # Execute: the browser casts it, then writes the receipt.
     cast = js({"op": "cast_ballot", "wallet": document, "choice": 2})
     mined = {"transaction_hash": "ab" * 32, "block_number": 99}
-    receipt = js({"op": "receipt", "wallet": cast["wallet"], "mined": mined, "with_choice": True})
+    receipt = js(
+        {"op": "receipt", "wallet": cast["wallet"], "mined": mined, "with_choice": True}
+    )
 
     # Assert
     ballot = cast["ballot"]
     salt = bytes.fromhex(cast["wallet"]["salt"])
     assert ballot["commitment"] == commitment(SCOPE, voting.address, 2, salt).hex()
-    assert authorization_signer(
+    assert (
+        authorization_signer(
+            SCOPE,
+            voting.address,
+            bytes.fromhex(ballot["commitment"]),
+            bytes.fromhex(ballot["authorization"]),
+        )
+        == voting.address
+    )
+    assert (ballot["credential"], ballot["message_prefix"]) == (
+        credential.hex(),
+        message.prefix.hex(),
+    )
+    loaded = Receipt.load(_write(tmp_path / "receipt.json", receipt))
+    assert (loaded.scope, loaded.voting_key, loaded.block_number) == (
         SCOPE,
         voting.address,
-        bytes.fromhex(ballot["commitment"]),
-        bytes.fromhex(ballot["authorization"]),
-    ) == voting.address
-    assert (ballot["credential"], ballot["message_prefix"]) == (credential.hex(), message.prefix.hex())
-    loaded = Receipt.load(_write(tmp_path / "receipt.json", receipt))
-    assert (loaded.scope, loaded.voting_key, loaded.block_number) == (SCOPE, voting.address, 99)
+        99,
+    )
     assert (loaded.choice, loaded.salt) == (2, salt)
     assert Wallet.load(_write(tmp_path / "cast.wallet", cast["wallet"])).commitment == (
         bytes.fromhex(ballot["commitment"])
@@ -247,7 +276,12 @@ def test_a_wrong_answer_or_a_wrong_key_file_is_refused(credential_key: RsaKey) -
     }
     good_key = {**roll_key, "address": ROLL_KEY.address}
     made = js(
-        {"op": "request_credential", "scope": SCOPE_FIELDS, "modulus": modulus, "roll_key": good_key}
+        {
+            "op": "request_credential",
+            "scope": SCOPE_FIELDS,
+            "modulus": modulus,
+            "roll_key": good_key,
+        }
     )
     answer = blind_rsa.blind_sign(
         credential_key, bytes.fromhex(made["request"]["blinded_message"])
@@ -257,7 +291,12 @@ def test_a_wrong_answer_or_a_wrong_key_file_is_refused(credential_key: RsaKey) -
     # Execute
     wrong_key, wrong_answer = run_js(
         {"op": "roll_key", "document": roll_key},
-        {"op": "accept_credential", "wallet": made["wallet"], "modulus": modulus, "blind_signature": tampered.hex()},
+        {
+            "op": "accept_credential",
+            "wallet": made["wallet"],
+            "modulus": modulus,
+            "blind_signature": tampered.hex(),
+        },
     )
 
     # Assert

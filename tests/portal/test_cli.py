@@ -29,23 +29,39 @@ def test_flags_become_typed_settings(tmp_path: Path) -> None:
     # Execute
     settings = settings_from_args(
         _args(
-            "--rpc-url", "http://127.0.0.1:8545",
-            "--state-dir", str(tmp_path / "a"), "--state-dir", str(tmp_path / "b"),
-            "--registry", ADDRESS.lower(),
-            "--consultation", ADDRESS,
-            "--tls-cert", "c.pem", "--tls-key", "k.pem",
-            "--relayer-key-file", "relayer.json",
-            "--registrar-roll", "roll.json",
-            "--registrar-credential-key", "key.pem",
-            "--registrar-key-file", "registrar.json",
-            "--origin", "https://portal.county.example",
+            "--rpc-url",
+            "http://127.0.0.1:8545",
+            "--state-dir",
+            str(tmp_path / "a"),
+            "--state-dir",
+            str(tmp_path / "b"),
+            "--registry",
+            ADDRESS.lower(),
+            "--consultation",
+            ADDRESS,
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--relayer-key-file",
+            "relayer.json",
+            "--registrar-roll",
+            "roll.json",
+            "--registrar-credential-key",
+            "key.pem",
+            "--registrar-key-file",
+            "registrar.json",
+            "--origin",
+            "https://portal.county.example",
         )
     )
 
     # Assert
     assert settings.state_dirs == (tmp_path / "a", tmp_path / "b")
-    assert settings.registry == ADDRESS and settings.tls
-    assert settings.relayer is not None and settings.relayer.path == Path("relayer.json")
+    assert settings.registry == ADDRESS
+    assert settings.tls
+    assert settings.relayer is not None
+    assert settings.relayer.path == Path("relayer.json")
     assert settings.registrar_desk is not None
     assert settings.registrar_desk.account.path == Path("registrar.json")
     assert settings.extra_origins == ("https://portal.county.example",)
@@ -76,12 +92,19 @@ def test_bad_flags_are_named(
 
 def test_a_desk_needs_the_consultation() -> None:
     # Execute / Assert
-    with pytest.raises(ConfigurationError, match="registrar_desk: needs the Consultation"):
+    with pytest.raises(
+        ConfigurationError, match="registrar_desk: needs the Consultation"
+    ):
         settings_from_args(
             _args(
-                "--rpc-url", "http://x",
-                "--registrar-roll", "r", "--registrar-credential-key", "k",
-                "--registrar-key-file", "f",
+                "--rpc-url",
+                "http://x",
+                "--registrar-roll",
+                "r",
+                "--registrar-credential-key",
+                "k",
+                "--registrar-key-file",
+                "f",
             )
         )
 
@@ -90,11 +113,14 @@ def test_the_token_command_prints_a_token_once_and_stores_its_digest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Execute
-    code = main(["portal", "token", "--tokens", str(tmp_path / "tokens"), "--name", "ada"])
+    code = main(
+        ["portal", "token", "--tokens", str(tmp_path / "tokens"), "--name", "ada"]
+    )
 
     # Assert
     token = capsys.readouterr().out.splitlines()[-1]
-    assert code == 0 and token not in (tmp_path / "tokens").read_text()
+    assert code == 0
+    assert token not in (tmp_path / "tokens").read_text()
     assert Auditors(tmp_path / "tokens", tls=False).check_token(token) == "ada"
 
 
@@ -104,14 +130,27 @@ def test_serving_without_a_certificate_warns_loudly(
     # Prepare: stand-ins for the app and the server, so nothing listens.
     served: dict[str, Any] = {}
     monkeypatch.setattr(app, "create_app", lambda settings: settings)
-    monkeypatch.setattr(uvicorn, "run", lambda target, **options: served.update(options))
+    monkeypatch.setattr(
+        uvicorn, "run", lambda target, **options: served.update(options)
+    )
 
     # Execute
     with pytest.warns(InsecurePortalWarning, match="PLAIN HTTP"):
-        code = main(["portal", "serve", "--rpc-url", "http://127.0.0.1:8545", "--host", "0.0.0.0"])
+        code = main(
+            [
+                "portal",
+                "serve",
+                "--rpc-url",
+                "http://127.0.0.1:8545",
+                "--host",
+                "0.0.0.0",
+            ]
+        )
 
     # Assert
-    assert code == 0 and served["ssl_certfile"] is None and served["host"] == "0.0.0.0"
+    assert code == 0
+    assert served["ssl_certfile"] is None
+    assert served["host"] == "0.0.0.0"
     assert "fedgov portal at http://0.0.0.0:8443/" in capsys.readouterr().out
 
 

@@ -48,12 +48,14 @@ def test_the_register_lists_the_job_and_the_query_with_what_each_department_spen
 
     # Assert: both entries, their purpose, dataset and every department.
     assert page.status_code == 200
-    assert f"<code>{JOB_ID}</code>" in page.text and f"<code>{QUERY_ID}</code>" in page.text
+    assert f"<code>{JOB_ID}</code>" in page.text
+    assert f"<code>{QUERY_ID}</code>" in page.text
     by_id = {e["id"]: e for e in entries}
     job, query = by_id[JOB_ID], by_id[QUERY_ID]
     assert (job["kind"], query["kind"]) == ("training", "query")
     assert {job["purpose"], query["purpose"]} == {PURPOSE}
-    assert job["finished"] and len(job["rounds"]) == county.job.num_rounds
+    assert job["finished"]
+    assert len(job["rounds"]) == county.job.num_rounds
     departments = sorted(d.department for d in county.record.departments)
     assert [d["department"] for d in job["departments"]] == departments
     assert [d["department"] for d in query["departments"]] == departments
@@ -64,6 +66,7 @@ def test_the_register_lists_the_job_and_the_query_with_what_each_department_spen
     charged = _budget_spends(county, JOB_ID)
     for use in job["departments"]:
         assert use["epsilon"] == pytest.approx(charged[use["department"]], rel=1e-6)
+        assert county.job.epsilon is not None
         assert use["epsilon"] <= county.job.epsilon + 1e-9
 
 
@@ -78,7 +81,8 @@ def test_the_register_filters_and_refuses_unknown_filters(county: County) -> Non
 
     # Assert
     assert [e["id"] for e in queries] == [QUERY_ID]
-    assert bad.status_code == 400 and "department: must be one of" in bad.text
+    assert bad.status_code == 400
+    assert "department: must be one of" in bad.text
     assert bad_kind.status_code == 400
     assert "<script>" not in bad_kind.text
 
@@ -118,7 +122,8 @@ def test_each_entry_s_proofs_verify_under_the_anchored_roots(county: County) -> 
     )
     assert all(r["ok"] is True for r in results)
     anchored = {p["root"] for p in proofs}
-    roots = {log.anchored_root for log in client.app.state.portal.county.logs()}
+    portal = client.app.state.portal  # type: ignore[attr-defined]
+    roots = {log.anchored_root for log in portal.county.logs()}
     assert anchored <= roots
 
 
@@ -137,8 +142,14 @@ def test_a_record_edited_after_anchoring_fails_its_proof(
     client = client_for(county.settings(state_dirs=(state,)))
 
     # Execute
-    proofs = client.get(f"/api/register/entry?kind=training&id={JOB_ID}").json()["proofs"]
-    mine = [p for p in proofs if p["department"] == "health-site-1" and p["ref"]["index"] == 0]
+    proofs = client.get(f"/api/register/entry?kind=training&id={JOB_ID}").json()[
+        "proofs"
+    ]
+    mine = [
+        p
+        for p in proofs
+        if p["department"] == "health-site-1" and p["ref"]["index"] == 0
+    ]
 
     # Assert: the portal serves the edited bytes as they are, and they no
     # longer lead to the anchored root.
@@ -163,10 +174,13 @@ def test_budgets_match_each_department_s_ledger(county: County) -> None:
     page = client.get("/budgets")
 
     # Assert: limit, spent, remaining and every spend, as `fedgov budget show`.
-    assert page.status_code == 200 and 'id="budget-data"' in page.text
+    assert page.status_code == 200
+    assert 'id="budget-data"' in page.text
     assert len(series) == 6
     for s in series:
-        status = department_ledger(county.state_dir, s["department"]).status(s["dataset"])
+        status = department_ledger(county.state_dir, s["department"]).status(
+            s["dataset"]
+        )
         assert s["limit"] == status.limit.epsilon
         assert s["spent"] == pytest.approx(status.spent)
         assert s["remaining"] == pytest.approx(status.remaining)

@@ -38,15 +38,16 @@ def test_a_finished_job_shows_its_rounds_accuracy_and_epsilon(county: County) ->
     progress = client.get(f"/api/jobs/progress?id={JOB_ID}").json()
 
     # Assert: rounds from the coordinator's log, accuracy from the run record.
-    assert history.status_code == 200 and f"<code>{JOB_ID}</code>" in history.text
+    assert history.status_code == 200
+    assert f"<code>{JOB_ID}</code>" in history.text
     assert page.status_code == 200
-    assert progress["finished"] and progress["rounds_done"] == county.job.num_rounds
-    expected = [
-        r["aggregated_evaluate"]["eval-accuracy"] for r in county.record.rounds
-    ]
+    assert progress["finished"]
+    assert progress["rounds_done"] == county.job.num_rounds
+    expected = [r["aggregated_evaluate"]["eval-accuracy"] for r in county.record.rounds]
     assert [r["accuracy"] for r in progress["rounds"]] == pytest.approx(expected)
     for row in progress["rounds"]:
-        assert len(row["trained"]) == 6 and row["refused"] == []
+        assert len(row["trained"]) == 6
+        assert row["refused"] == []
     summary = {d.department: d for d in county.record.departments}
     for use in progress["departments"]:
         assert use["epsilon_total"] == pytest.approx(
@@ -64,8 +65,11 @@ def test_unknown_jobs_are_named_in_the_error(county: County) -> None:
 
     # Assert
     assert missing.status_code == 400
-    assert missing.json() == {"error": "id: no training job 'no-such-job' in the audit logs"}
-    assert hostile.status_code == 400 and "<script>" not in hostile.text
+    assert missing.json() == {
+        "error": "id: no training job 'no-such-job' in the audit logs"
+    }
+    assert hostile.status_code == 400
+    assert "<script>" not in hostile.text
 
 
 def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
@@ -109,9 +113,10 @@ def test_a_running_job_is_streamed_round_by_round(
     # Execute
     worker.start()
     try:
-        with served(county.settings(state_dirs=(state,))) as url, httpx2.Client(
-            base_url=url, timeout=60
-        ) as client:
+        with (
+            served(county.settings(state_dirs=(state,))) as url,
+            httpx2.Client(base_url=url, timeout=60) as client,
+        ):
             while client.get("/api/jobs/progress?id=live-job").status_code != 200:
                 threading.Event().wait(0.1)
             with client.stream("GET", "/api/jobs/stream?id=live-job") as stream:
@@ -128,5 +133,6 @@ def test_a_running_job_is_streamed_round_by_round(
         env.close()
 
     # Assert: the stream showed the job before, between and after its rounds.
-    assert seen[0] == 0 and seen[-1] == 2
+    assert seen[0] == 0
+    assert seen[-1] == 2
     assert 1 in seen

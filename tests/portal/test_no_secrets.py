@@ -72,7 +72,9 @@ def _record_values() -> set[str]:
 def _leaks(body: str, secrets: dict[str, str], values: set[str]) -> list[str]:
     """What of ``secrets`` and ``values`` ``body`` shows."""
     found = [
-        name for name, secret in secrets.items() if any(f in body for f in _forms(secret))
+        name
+        for name, secret in secrets.items()
+        if any(f in body for f in _forms(secret))
     ]
     if "private_key" in body or "PRIVATE KEY" in body:
         found.append("a private key field")
@@ -165,18 +167,30 @@ def test_nothing_secret_and_no_record_value_reaches_a_response(
     mined = client.post(
         f"/api/consultations/{number}/ballots", json=cast["ballot"], headers=csrf
     ).json()
-    receipt = js({"op": "receipt", "wallet": cast["wallet"], "mined": mined, "with_choice": False})
+    receipt = js(
+        {
+            "op": "receipt",
+            "wallet": cast["wallet"],
+            "mined": mined,
+            "with_choice": False,
+        }
+    )
     checked = client.post(
-        "/receipts", data={"receipt": json.dumps(receipt), "csrf_token": csrf["X-CSRF-Token"]}
+        "/receipts",
+        data={"receipt": json.dumps(receipt), "csrf_token": csrf["X-CSRF-Token"]},
     )
     client.post(
         "/audit/verify",
-        headers={"Authorization": f"Bearer {county.auditor_token}", "Accept": "application/json"},
+        headers={
+            "Authorization": f"Bearer {county.auditor_token}",
+            "Accept": "application/json",
+        },
     )
     while client.app.state.portal.audits.running() is not None:  # type: ignore[attr-defined]
         time.sleep(0.2)
     client.post(
-        "/signin", data={"csrf_token": csrf["X-CSRF-Token"], "token": county.auditor_token}
+        "/signin",
+        data={"csrf_token": csrf["X-CSRF-Token"], "token": county.auditor_token},
     )
     secrets = dict(county.secrets)
     secrets |= {
@@ -200,7 +214,8 @@ def test_nothing_secret_and_no_record_value_reaches_a_response(
     bodies["POST /receipts"] = checked.text
 
     # Assert: the scan finds what is planted, and nothing in the responses.
-    assert len(values) > 1_000 and len(secrets) > 20
+    assert len(values) > 1_000
+    assert len(secrets) > 20
     planted = f"<td>{min(values)}</td> 0x{secrets['voting key'].upper()}"
     assert len(_leaks(planted, secrets, values)) == 2
     assert 'id="recorded">yes' in checked.text

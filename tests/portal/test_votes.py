@@ -51,7 +51,9 @@ def _roll_key_file(key: RollKey) -> dict[str, str]:
     }
 
 
-def _consultation(county: County, folder: Path) -> tuple[int, dict[str, RollKey], TestClient]:
+def _consultation(
+    county: County, folder: Path
+) -> tuple[int, dict[str, RollKey], TestClient]:
     keys = roll_keys()
     number, roll = county.open_consultation(
         {name: key.address for name, key in keys.items()}, folder=folder
@@ -109,7 +111,12 @@ def test_a_browser_ballot_is_relayed_checked_and_counted_with_the_cli_s(
     mined = _post(client, f"/api/consultations/{number}/ballots", cast["ballot"])
     assert mined.status_code == 200, mined.text
     receipt = js(
-        {"op": "receipt", "wallet": cast["wallet"], "mined": mined.json(), "with_choice": True}
+        {
+            "op": "receipt",
+            "wallet": cast["wallet"],
+            "mined": mined.json(),
+            "with_choice": True,
+        }
     )
     bob, _ = resident.cast_ballot(contract, bob, info, 0, relayer=county.relayer)
     advance_to(county.chain, info.commit_end)
@@ -130,10 +137,14 @@ def test_a_browser_ballot_is_relayed_checked_and_counted_with_the_cli_s(
     assert response["roll_entry"] == roll.entry("alice").commitment.hex()
     checked = client.post(
         "/receipts",
-        data={"receipt": json.dumps(receipt), "csrf_token": client.cookies["fedgov-csrf"]},
+        data={
+            "receipt": json.dumps(receipt),
+            "csrf_token": client.cookies["fedgov-csrf"],
+        },
     )
     assert checked.status_code == 200, checked.text
-    assert 'id="recorded">yes' in checked.text and 'id="choice-matches">yes' in checked.text
+    assert 'id="recorded">yes' in checked.text
+    assert 'id="choice-matches">yes' in checked.text
     chain = ["--rpc-url", county.rpc_url]
     assert main(["vote", "check", str(tmp_path / "alice.receipt"), *chain]) == 0
     tally = ["--contract", contract.address, "--id", str(number), "--verify"]
@@ -144,7 +155,8 @@ def test_a_browser_ballot_is_relayed_checked_and_counted_with_the_cli_s(
     events = client.get(f"/api/consultations/{number}/events").json()
     recount = js({"op": "retally", "events": events})
     python = retally(contract, number)
-    assert recount["problems"] == [] and python.matches
+    assert recount["problems"] == []
+    assert python.matches
     assert tuple(recount["tally"]) == python.tally == (1, 0, 1)
     assert events["finalized_tally"] == [1, 0, 1]
 
@@ -158,14 +170,21 @@ def test_the_browser_recount_names_a_forged_event_as_python_does(
     wallet, _ = _browser_credential(client, number, keys["carol"])
     advance_to(county.chain, info.commit_start)
     cast = js({"op": "cast_ballot", "wallet": wallet, "choice": 1})
-    assert _post(client, f"/api/consultations/{number}/ballots", cast["ballot"]).status_code == 200
+    assert (
+        _post(
+            client, f"/api/consultations/{number}/ballots", cast["ballot"]
+        ).status_code
+        == 200
+    )
     advance_to(county.chain, info.commit_end)
     body = {
         "voting_key": cast["wallet"]["voting_address"],
         "choice": 1,
         "salt": cast["wallet"]["salt"],
     }
-    assert _post(client, f"/api/consultations/{number}/reveals", body).status_code == 200
+    assert (
+        _post(client, f"/api/consultations/{number}/reveals", body).status_code == 200
+    )
     events = client.get(f"/api/consultations/{number}/events").json()
     forged = json.loads(json.dumps(events))
     forged["revealed"][0]["salt"] = "00" * 32
@@ -177,11 +196,15 @@ def test_the_browser_recount_names_a_forged_event_as_python_does(
 
     # Assert
     key, block = events["revealed"][0]["voting_key"], events["revealed"][0]["block"]
-    assert honest["problems"] == [] and honest["tally"] == [0, 1, 0]
-    assert f"reveal of {key} (block {block}): choice and salt do not match the commitment" in (
-        recount["problems"]
+    assert honest["problems"] == []
+    assert honest["tally"] == [0, 1, 0]
+    assert (
+        f"reveal of {key} (block {block}): choice and salt do not match the commitment"
+        in (recount["problems"])
     )
-    assert any("its request is not signed by the roll key" in p for p in recount["problems"])
+    assert any(
+        "its request is not signed by the roll key" in p for p in recount["problems"]
+    )
     assert "tally: [0,0,0] from events, [0,1,0] in the contract" in recount["problems"]
 
 
@@ -194,14 +217,18 @@ def test_the_relayer_pays_for_nothing_the_contract_would_refuse(
     wallet, _ = _browser_credential(client, number, keys["alice"])
     cast = js({"op": "cast_ballot", "wallet": wallet, "choice": 0})
     ballot = cast["ballot"]
-    other = js({"op": "cast_ballot", "wallet": {**wallet, "commitment": None}, "choice": 1})
+    other = js(
+        {"op": "cast_ballot", "wallet": {**wallet, "commitment": None}, "choice": 1}
+    )
     nonce = county.chain.w3.eth.get_transaction_count(county.relayer.address)
     path = f"/api/consultations/{number}/ballots"
 
     # Execute
     early = _post(client, path, ballot)
     advance_to(county.chain, info.commit_start)
-    swapped = _post(client, path, {**ballot, "commitment": other["ballot"]["commitment"]})
+    swapped = _post(
+        client, path, {**ballot, "commitment": other["ballot"]["commitment"]}
+    )
     forged = _post(client, path, {**ballot, "credential": "00" * 256})
     short = _post(client, path, {**ballot, "authorization": "00"})
     spent = county.chain.w3.eth.get_transaction_count(county.relayer.address) - nonce
@@ -210,11 +237,16 @@ def test_the_relayer_pays_for_nothing_the_contract_would_refuse(
     bad_reveal = _post(
         client,
         f"/api/consultations/{number}/reveals",
-        {"voting_key": ballot["voting_key"], "choice": 0, "salt": cast["wallet"]["salt"]},
+        {
+            "voting_key": ballot["voting_key"],
+            "choice": 0,
+            "salt": cast["wallet"]["salt"],
+        },
     )
 
     # Assert: each refusal names why, and nothing was sent before the good one.
-    assert early.status_code == 400 and "commit window is not open" in early.json()["error"]
+    assert early.status_code == 400
+    assert "commit window is not open" in early.json()["error"]
     assert swapped.json()["error"] == "ballot: ballot is not signed by its voting key"
     assert "credential does not verify" in forged.json()["error"]
     assert short.json()["error"] == "authorization: must be 65 bytes, got 1"
@@ -256,7 +288,8 @@ def test_the_desk_issues_only_to_roll_keys_on_the_roll_once(
     no_csrf = client.post(path, json=request_of(keys["carol"]))
 
     # Assert
-    assert stranger.status_code == 400 and "is on no entry of the roll" in stranger.text
+    assert stranger.status_code == 400
+    assert "is on no entry of the roll" in stranger.text
     assert impostor.status_code == 400
     assert impostor.json()["error"] == (
         f"signature: is not roll key {keys['bob'].address}'s signature"
@@ -266,7 +299,8 @@ def test_the_desk_issues_only_to_roll_keys_on_the_roll_once(
     assert second.json()["error"] == (
         "request: this roll key's resident already holds a credential"
     )
-    assert malformed.status_code == 400 and "malformed credential request" in malformed.text
+    assert malformed.status_code == 400
+    assert "malformed credential request" in malformed.text
     assert no_csrf.status_code == 403
 
 
@@ -280,12 +314,21 @@ def test_receipts_are_validated_and_a_tampered_one_is_rejected(
     advance_to(county.chain, info.commit_start)
     cast = js({"op": "cast_ballot", "wallet": wallet, "choice": 0})
     mined = _post(client, f"/api/consultations/{number}/ballots", cast["ballot"]).json()
-    receipt = js({"op": "receipt", "wallet": cast["wallet"], "mined": mined, "with_choice": False})
+    receipt = js(
+        {
+            "op": "receipt",
+            "wallet": cast["wallet"],
+            "mined": mined,
+            "with_choice": False,
+        }
+    )
     tampered = {**receipt, "commitment": "ab" * 32}
     csrf = client.cookies["fedgov-csrf"]
 
     def check(text: str, **extra: Any) -> Any:
-        return client.post("/receipts", data={"receipt": text, "csrf_token": csrf}, **extra)
+        return client.post(
+            "/receipts", data={"receipt": text, "csrf_token": csrf}, **extra
+        )
 
     # Execute
     good = check(json.dumps(receipt))
@@ -293,25 +336,36 @@ def test_receipts_are_validated_and_a_tampered_one_is_rejected(
     upload = client.post(
         "/receipts",
         data={"csrf_token": csrf},
-        files={"receipt_file": ("r.json", json.dumps(receipt).encode(), "application/json")},
+        files={
+            "receipt_file": ("r.json", json.dumps(receipt).encode(), "application/json")
+        },
     )
     not_json = check("{not json")
     wrong_kind = check(json.dumps({**receipt, "format": "fedgov-voting-wallet-v1"}))
-    missing = check(json.dumps({k: v for k, v in receipt.items() if k != "block_number"}))
+    missing = check(
+        json.dumps({k: v for k, v in receipt.items() if k != "block_number"})
+    )
     huge = check(" " * 20_000 + json.dumps(receipt))
     empty = check("")
     no_csrf = client.post("/receipts", data={"receipt": json.dumps(receipt)})
 
     # Assert
-    assert good.status_code == 200 and 'id="recorded">yes' in good.text
+    assert good.status_code == 200
+    assert 'id="recorded">yes' in good.text
     assert "not revealed yet" not in good.text  # still in the commit window
-    assert bad.status_code == 422 and 'id="recorded">NO' in bad.text
+    assert bad.status_code == 422
+    assert 'id="recorded">NO' in bad.text
     assert "the contract holds a different commitment for this voting key" in bad.text
-    assert upload.status_code == 200 and 'id="recorded">yes' in upload.text
-    assert not_json.status_code == 400 and "receipt: not JSON" in not_json.text
+    assert upload.status_code == 200
+    assert 'id="recorded">yes' in upload.text
+    assert not_json.status_code == 400
+    assert "receipt: not JSON" in not_json.text
     assert wrong_kind.status_code == 400
     assert "receipt: not a fedgov-ballot-receipt-v1 file" in wrong_kind.text
-    assert missing.status_code == 400 and "malformed receipt" in missing.text
-    assert huge.status_code == 400 and "exceeded maximum size of 16KB" in huge.text
-    assert empty.status_code == 400 and "paste a receipt" in empty.text
+    assert missing.status_code == 400
+    assert "malformed receipt" in missing.text
+    assert huge.status_code == 400
+    assert "exceeded maximum size of 16KB" in huge.text
+    assert empty.status_code == 400
+    assert "paste a receipt" in empty.text
     assert no_csrf.status_code == 403
