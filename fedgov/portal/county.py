@@ -98,6 +98,8 @@ class RecordProof:
     root: str | None
     anchored_block: int | None
     path: tuple[str, ...]
+    problem: str = ""
+    """Why no proof can be given although the record is anchored."""
 
 
 @dataclass(frozen=True)
@@ -296,11 +298,22 @@ class County:
                 anchored = log.anchored
                 covered = anchored is not None and ref.index < anchored.tree_size
                 path: tuple[str, ...] = ()
+                problem = ""
                 if covered and anchored is not None:
-                    path = tuple(
-                        p.hex()
-                        for p in log.tree.inclusion_proof(ref.index, anchored.tree_size)
-                    )
+                    if anchored.tree_size > log.tree.size:
+                        # The chain holds a longer history of this log than
+                        # the file: a truncated file, or a forked log.
+                        problem = (
+                            f"the anchored head covers {anchored.tree_size} records, "
+                            f"this log file holds {log.tree.size}"
+                        )
+                    else:
+                        path = tuple(
+                            p.hex()
+                            for p in log.tree.inclusion_proof(
+                                ref.index, anchored.tree_size
+                            )
+                        )
                 out.append(
                     RecordProof(
                         ref=ref,
@@ -315,6 +328,7 @@ class County:
                         if covered and anchored
                         else None,
                         path=path,
+                        problem=problem,
                     )
                 )
             return out

@@ -165,6 +165,33 @@ def test_a_record_edited_after_anchoring_fails_its_proof(
         )
 
 
+def test_a_log_file_shorter_than_its_anchor_gives_no_proof_and_says_why(
+    county: County, tmp_path: Path
+) -> None:
+    # Prepare: health-site-4's file lost its last record after anchoring.
+    state = copy_state(county, tmp_path / "state")
+    log = next((state / "departments" / "health-site-4").glob("audit-0x*.db"))
+    with sqlite3.connect(log) as db:
+        db.execute("DROP TRIGGER records_no_delete")
+        db.execute("DELETE FROM records WHERE idx = (SELECT MAX(idx) FROM records)")
+    client = client_for(county.settings(state_dirs=(state,)))
+
+    # Execute
+    proofs = client.get(f"/api/register/entry?kind=query&id={QUERY_ID}").json()[
+        "proofs"
+    ]
+    page = client.get(f"/register/entry?kind=query&id={QUERY_ID}")
+    audit = client.get("/audit")
+
+    # Assert
+    (mine,) = [p for p in proofs if p["department"] == "health-site-4"]
+    assert mine["path"] == []
+    assert mine["problem"].startswith("the anchored head covers 13 records")
+    assert page.status_code == 200
+    assert "this log file holds 12" in page.text
+    assert '<span class="badge bad">differ</span>' in audit.text
+
+
 def test_budgets_match_each_department_s_ledger(county: County) -> None:
     # Prepare
     client = client_for(county.settings())

@@ -96,13 +96,14 @@ def test_a_running_job_is_streamed_round_by_round(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaintextKeyWarning)
-        env = AuditEnvironment.attach(
+        # Contracts of its own: anchoring the copy's logs in the county's
+        # registry would make the county's files look truncated.
+        env = AuditEnvironment.create(
             county.chain,
             state,
             [f"health-site-{i}" for i in range(1, 7)],
-            roles=county.roles,
-            registry=county.registry,
-            relayer=county.admin,
+            admin=county.chain.accounts[9],
+            relayer=county.chain.accounts[8],
         )
     job = TrainJob(job_id="live-job", dataset="randhie", num_rounds=2, purpose="live")
     worker = threading.Thread(
@@ -114,7 +115,13 @@ def test_a_running_job_is_streamed_round_by_round(
     worker.start()
     try:
         with (
-            served(county.settings(state_dirs=(state,))) as url,
+            served(
+                county.settings(
+                    state_dirs=(state,),
+                    registry=env.registry.address,
+                    roles=env.roles.address,
+                )
+            ) as url,
             httpx2.Client(base_url=url, timeout=60) as client,
         ):
             while client.get("/api/jobs/progress?id=live-job").status_code != 200:

@@ -16,6 +16,7 @@ function badge(row, text, tone) {
 async function check(proof) {
   const leaf = await leafHash(new TextEncoder().encode(proof.record));
   if (proof.root === null) return ['not anchored yet', 'warn', null];
+  if (proof.problem) return ['does NOT verify', 'bad', false];
   const included = await verifyInclusion(
     proof.ref.index,
     proof.tree_size,
