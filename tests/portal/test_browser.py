@@ -334,8 +334,7 @@ def test_the_register_proves_each_use_and_the_audit_catches_a_tampered_log(
     assert bad_proofs["bad"] == 1
     assert bad_proofs["pending"] == 0
     assert "FAILED" in failed
-    assert "[integrity]" in failed
-    assert "health-site-3" in failed
+    assert "integrity departments/health-site-3/audit-0x" in failed
     assert errors == []
 
 
