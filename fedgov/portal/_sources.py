@@ -11,7 +11,7 @@ product's layout is fixed here alone. What it offers:
   :func:`read_record`, :func:`read_signed_heads`, :func:`write_raw_export`;
   and the auditor, :func:`run_audit`;
 - budgets: :func:`budget_statuses`;
-- run folders: :func:`run_folders`;
+- run folders: :func:`run_folder`;
 - votes: receipts (:func:`parse_receipt`, :func:`check_receipt`), the
   re-tally (:func:`retally`), the registrar's desk (:func:`open_registrar`,
   :func:`parse_request`) and what the relayer checks before paying
@@ -57,6 +57,7 @@ from ledger.voting.consultation import (
     ConsultationContract,
     ConsultationEvents,
     ConsultationInfo,
+    ConsultationState,
     Phase,
 )
 from ledger.voting.errors import VotingError, VotingFileError
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from fedgov.portal.settings import KeyFile
 
 __all__ = [
+    "RUN_FILES",
     "Action",
     "ActorLog",
     "AnchorRegistry",
@@ -87,6 +89,7 @@ __all__ = [
     "ConsultationContract",
     "ConsultationEvents",
     "ConsultationInfo",
+    "ConsultationState",
     "ContractRevertError",
     "CredentialRequest",
     "FedgovError",
@@ -121,7 +124,7 @@ __all__ = [
     "retally",
     "reveal_problem",
     "run_audit",
-    "run_folders",
+    "run_folder",
     "write_raw_export",
 ]
 
@@ -366,17 +369,16 @@ def _json_file(path: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def run_folders(runs_dir: Path) -> list[RunFolder]:
-    """Every run folder under ``runs_dir`` holding a run record, a query
-    result or a running job's progress."""
-    folders = []
-    for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        record = _json_file(folder / "run_record.json")
-        result = _json_file(folder / "query_result.json")
-        progress = _json_file(folder / "progress.json")
-        if record is not None or result is not None or progress is not None:
-            folders.append(RunFolder(folder, record, result, progress))
-    return folders
+RUN_FILES = ("run_record.json", "query_result.json", "progress.json")
+"""The files of a run folder the portal reads."""
+
+
+def run_folder(folder: Path) -> RunFolder | None:
+    """What ``folder`` holds of a run; ``None`` if none of its files."""
+    record, result, progress = (_json_file(folder / name) for name in RUN_FILES)
+    if record is None and result is None and progress is None:
+        return None
+    return RunFolder(folder, record, result, progress)
 
 
 # -- votes ---------------------------------------------------------------------------------

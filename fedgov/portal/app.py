@@ -232,11 +232,16 @@ def create_app(
     ]
 
     def warm_up() -> None:
-        # Index the county's logs while the server starts listening, so that
-        # the first visitor does not wait for it; then move everything alive
-        # (torch, web3, the index) out of the garbage collector's sight: a
-        # full collection over that heap took ~300 ms of some requests.
-        ctx.county.refresh(force=True)
+        # Index the county's logs and read the budgets (which loads the
+        # accountant) while the server starts listening, so that the first
+        # visitor does not wait for them; then move everything alive (torch,
+        # web3, the index) out of the garbage collector's sight: a full
+        # collection over that heap took ~300 ms of some requests.
+        try:
+            ctx.county.refresh(force=True)
+            ctx.county.budgets()
+        except src.FedgovError as e:
+            _log.error("the portal could not read the county at start-up: %s", e)
         gc.freeze()
 
     @contextlib.asynccontextmanager

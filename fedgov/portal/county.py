@@ -123,6 +123,14 @@ class BudgetSeries:
     points: tuple[BudgetPoint, ...]
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return (0, -1)
+    return (info.st_mtime_ns, info.st_size)
+
+
 class County:
     """The county's logs, anchors, budgets and runs, read as they grow.
 
@@ -159,6 +167,7 @@ class County:
         self._refreshed = 0.0
         self._anchors_refreshed = 0.0
         self._budgets: dict[Path, tuple[tuple[int, int], list[src.BudgetStatus]]] = {}
+        self._runs: dict[Path, tuple[tuple[int, ...], src.RunFolder | None]] = {}
         self.version = 0
         """Grows whenever something the pages show changed."""
 
@@ -372,10 +381,24 @@ class County:
         return statuses
 
     def runs(self) -> list[src.RunFolder]:
+        """Every run folder, each re-read only when one of its files changed."""
         runs_dir = self.settings.runs_dir
         if runs_dir is None or not runs_dir.is_dir():
             return []
-        return src.run_folders(runs_dir)
+        found = []
+        for folder in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+            stamp = tuple(
+                part for name in src.RUN_FILES for part in _stamp(folder / name)
+            )
+            with self._lock:
+                cached = self._runs.get(folder)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, src.run_folder(folder))
+                with self._lock:
+                    self._runs[folder] = cached
+            if cached[1] is not None:
+                found.append(cached[1])
+        return found
 
     def run_of(self, job: str) -> src.RunFolder | None:
         """The run folder of training job ``job`` (by the job id it names)."""

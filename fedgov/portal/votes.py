@@ -140,7 +140,7 @@ class _Consultations:
 
 def _events_json(
     info: src.ConsultationInfo,
-    state: Any,
+    state: src.ConsultationState,
     events: src.ConsultationEvents,
     contract: src.ConsultationContract,
     consultation_id: int,

@@ -93,6 +93,12 @@ async function load() {
     finalized: 'the result is final',
   };
   say($('phase-line'), `Phase: ${info.phase} (${windows[info.phase]}); chain time ${when(info.block_time)}.`);
+  if (!relay) {
+    say(
+      $('ballot-line'),
+      'This portal relays no ballots: save your wallet and cast it with `fedgov vote commit` and any relayer.',
+    );
+  }
   const choices = $('choices');
   if (choices.querySelectorAll('input').length === 0) {
     info.options.forEach((option, index) => {
