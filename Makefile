@@ -40,7 +40,7 @@ test: $(STAMP) anvil portal-assets chromium
 test-slow: $(STAMP) anvil portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
-lint: $(STAMP) portal-assets
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy fedgov coordinator department_nodes ledger privacy experiments
