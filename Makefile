@@ -13,7 +13,7 @@ PORTAL_BUNDLE := fedgov/portal/static/dist/.built
 CHROMIUM      := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-slow lint anvil contracts bench report clean portal-assets chromium
+.PHONY: venv demo test test-slow lint anvil postgres contracts bench report clean portal-assets chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ demo: $(STAMP)
 	$(BIN)/fedgov demo
 
 ## The test suite (CI runs this and test-slow).
-test: $(STAMP) anvil portal-assets chromium
+test: $(STAMP) anvil postgres portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## Long end-to-end suites: real SuperLink + SuperNodes, scale tests.
@@ -43,9 +43,21 @@ test-slow: $(STAMP) anvil portal-assets chromium
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy fedgov coordinator department_nodes ledger privacy experiments
+	$(BIN)/mypy fedgov coordinator department_nodes auditor ledger privacy experiments
+	$(BIN)/lint-imports
 
 anvil: $(ANVIL)
+
+## PostgreSQL binaries for the data-source tests, which start their own
+## server on a free port (Debian's package; no cluster of its own is created).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-common && \
+	  sed -i 's/^#*create_main_cluster = .*/create_main_cluster = false/' \
+	    /etc/postgresql-common/createcluster.conf && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
 
 ## Recompile the Vyper contracts into ledger/contracts/artifacts/ (committed).
 contracts: $(STAMP)

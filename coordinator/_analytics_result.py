@@ -35,6 +35,7 @@ __all__ = [
     "QueryResult",
     "combined_noise_std",
     "decode_total",
+    "format_result",
 ]
 
 
@@ -223,3 +224,77 @@ def _quantiles(
 def _bin_of_rank(cumulative: NDArray[np.float64], rank: float) -> int:
     """The first bin whose cumulative count reaches ``rank``."""
     return min(int(np.searchsorted(cumulative, rank, side="left")), len(cumulative) - 1)
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "n/a"
+
+
+def _cell(estimate: Estimate, *, interval: bool) -> str:
+    if not math.isfinite(estimate.value):
+        return "n/a"
+    if interval:
+        low, high = _number(estimate.low), _number(estimate.high)
+        return f"{_number(estimate.value)} [{low}, {high}]"
+    return f"{_number(estimate.value)} ± {_number(estimate.half_width)}"
+
+
+def _title(query: Query) -> str:
+    what = query.kind if query.column is None else f"{query.kind} of {query.column}"
+    parts = [what]
+    if query.group_by:
+        parts.append(f"by {query.group_by}")
+    if query.where:
+        parts.append("where " + " and ".join(str(p) for p in query.where))
+    return " ".join(parts) + f" on {query.dataset} (query {query.query_id})"
+
+
+def format_result(result: QueryResult) -> str:
+    """The result as a text table with error bars, then each department's spend."""
+    query = result.query
+    total = len(result.departments)
+    lines = [
+        _title(query),
+        f"epsilon {query.epsilon:g}, delta {query.delta:g} per department; "
+        f"one person counts up to {query.rows_per_person} record(s); "
+        f"{len(result.answered)} of {total} departments answered",
+    ]
+    if result.estimates:
+        interval = query.kind in ("quantiles", "mean")
+        lines.append(
+            f"{result.confidence:.0%} intervals: "
+            + ("value [low, high]" if interval else "value ± half-width")
+        )
+        header = [query.group_by or "", *result.cells]
+        rows = [
+            [group, *(_cell(e, interval=interval) for e in row)]
+            for group, row in zip(result.groups, result.estimates, strict=True)
+        ]
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            lines.append(
+                "  ".join(text.rjust(w) for text, w in zip(row, widths, strict=True))
+            )
+        if len(result.answered) < total:
+            lines.append(
+                f"WARNING: the answer covers only {len(result.answered)} of {total} "
+                "departments"
+            )
+    else:
+        lines.append("no department answered: nothing to combine")
+    lines.append("")
+    lines.append(
+        f"{'department':<32} {'status':<8} {'epsilon':>8} {'spent':>8} {'limit':>8}"
+    )
+    for report in result.departments:
+        lines.append(
+            f"{report.department:<32} {report.status:<8} {report.epsilon_query:>8.4f} "
+            f"{report.epsilon_total:>8.4f} {report.epsilon_limit:>8.4f}"
+            + (f"  {report.reason}" if report.reason else "")
+        )
+    charged = len(result.answered)
+    lines.append(
+        f"budget charged at {charged} department(s): kind 'query', id {query.query_id}; "
+        "refused departments spent nothing"
+    )
+    return "\n".join(lines)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from coordinator.guard import FAILED, REFUSED, REJECTED, TRAINED, DepartmentOutcome
-from department_nodes.secagg import STATUS_REJECTED
+from coordinator.guard import DepartmentOutcome
 from fedgov import protocol as p
 
 if TYPE_CHECKING:
@@ -14,7 +13,11 @@ if TYPE_CHECKING:
 
 __all__ = ["numeric_metrics", "read_outcome"]
 
-_OUTCOME = {p.STATUS_OK: TRAINED, p.STATUS_REFUSED: REFUSED, STATUS_REJECTED: REJECTED}
+_OUTCOME: dict[str, p.Outcome] = {
+    p.Status.OK: p.Outcome.TRAINED,
+    p.Status.REFUSED: p.Outcome.REFUSED,
+    p.Status.REJECTED: p.Outcome.REJECTED,
+}
 
 
 def numeric_metrics(metrics: Mapping[str, Scalar]) -> dict[str, float]:
@@ -29,14 +32,14 @@ def numeric_metrics(metrics: Mapping[str, Scalar]) -> dict[str, float]:
 def read_outcome(node_id: int, res: FitRes, *, weight: int | None) -> DepartmentOutcome:
     """The outcome ``res`` reports; ``trained`` needs a positive weight (``weight``
     when given), anything unexpected is ``failed``."""
-    department = str(res.metrics.get(p.KEY_DEPARTMENT, f"node-{node_id}"))
-    status = str(res.metrics.get(p.KEY_STATUS, ""))
-    outcome = _OUTCOME.get(status, FAILED)
+    department = str(res.metrics.get(p.Reply.DEPARTMENT, f"node-{node_id}"))
+    status = str(res.metrics.get(p.Reply.STATUS, ""))
+    outcome = _OUTCOME.get(status, p.Outcome.FAILED)
     expected = res.num_examples > 0 if weight is None else res.num_examples == weight
-    if outcome == TRAINED and not expected:
-        outcome = FAILED
-    reason = str(res.metrics.get(p.KEY_REASON, ""))
-    if outcome == FAILED and not reason:
+    if outcome == p.Outcome.TRAINED and not expected:
+        outcome = p.Outcome.FAILED
+    reason = str(res.metrics.get(p.Reply.REASON, ""))
+    if outcome == p.Outcome.FAILED and not reason:
         reason = (
             f"unexpected secure reply (status {status!r}, weight {res.num_examples})"
         )

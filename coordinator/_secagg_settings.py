@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from flwr.server.workflow import SecAggPlusWorkflow
 
 from fedgov.errors import ConfigurationError
+from fedgov.notices import warn_once
 
 if TYPE_CHECKING:
     from flwr.server.compat.legacy_context import LegacyContext
@@ -140,8 +140,7 @@ class SecAggSettings:
                 "update from the new global model and learn the other's; only the "
                 "local DP noise protects it"
             )
-            warnings.warn(message, stacklevel=3)
-            logger.warning(message)
+            warn_once("secagg-two-departments", message, stacklevel=3)
 
     @classmethod
     def for_training(cls, job: TrainJob, *, num_departments: int) -> SecAggSettings:

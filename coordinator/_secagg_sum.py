@@ -23,14 +23,8 @@ from flwr.common import (
 from flwr.server.strategy import FedAvg
 
 from coordinator._secagg_outcome import read_outcome
-from coordinator.guard import FAILED, TRAINED, DepartmentOutcome
-from department_nodes.secagg import (
-    KEY_SUM_BOUND,
-    KEY_SUM_LENGTH,
-    KEY_SUM_TASK,
-    KEY_TASK,
-    TASK_SUM,
-)
+from coordinator.guard import DepartmentOutcome
+from fedgov import protocol as p
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -90,10 +84,10 @@ class SecureSumStrategy(FedAvg):
         self.settings = settings
         self._config: dict[str, Scalar] = {
             **query,
-            KEY_TASK: TASK_SUM,
-            KEY_SUM_TASK: task,
-            KEY_SUM_LENGTH: length,
-            KEY_SUM_BOUND: bound,
+            p.SecAgg.TASK: p.SecAggTask.SUM,
+            p.SecAgg.SUM_TASK: task,
+            p.SecAgg.SUM_LENGTH: length,
+            p.SecAgg.SUM_BOUND: bound,
         }
         self._sampled: list[int] = []
         self.outcomes: list[DepartmentOutcome] = []
@@ -105,7 +99,7 @@ class SecureSumStrategy(FedAvg):
     def configure_fit(
         self, server_round: int, parameters: Parameters, client_manager: ClientManager
     ) -> list[tuple[ClientProxy, FitIns]]:
-        config = {**self._config, "server-round": server_round}
+        config = {**self._config, p.Instruction.SERVER_ROUND: server_round}
         clients = client_manager.sample(
             num_clients=self.settings.num_departments,
             min_num_clients=self.settings.num_departments,
@@ -123,13 +117,13 @@ class SecureSumStrategy(FedAvg):
         for proxy, res in results:
             outcome = read_outcome(proxy.node_id, res, weight=1)
             self.outcomes.append(outcome)
-            contributed += outcome.status == TRAINED
+            contributed += outcome.status == p.Outcome.TRAINED
         answered = {proxy.node_id for proxy, _ in results}
         self.outcomes += [
             DepartmentOutcome(
                 f"node-{node_id}",
                 node_id,
-                FAILED,
+                p.Outcome.FAILED,
                 "dropped out of the secure round before sending a masked vector",
             )
             for node_id in self._sampled

@@ -41,20 +41,10 @@ from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, Key
 
 from coordinator._secagg_outcome import numeric_metrics, read_outcome
 from coordinator.guard import (
-    FAILED,
-    REFUSED,
-    REJECTED,
-    TRAINED,
     DepartmentOutcome,
     GuardedStrategy,
     RoundReport,
     check_update,
-)
-from department_nodes.secagg import (
-    KEY_CLIPPING_RANGE,
-    KEY_MAX_WEIGHT,
-    KEY_TASK,
-    TASK_TRAIN,
 )
 from fedgov import protocol as p
 
@@ -74,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 def _weighted_mean(outcomes: list[DepartmentOutcome]) -> dict[str, float]:
     # FedAvg's metric aggregate: each metric weighted by the department's examples.
-    weights = [o.metrics.get(p.NUM_EXAMPLES, 0.0) for o in outcomes]
+    weights = [o.metrics.get(p.Metric.NUM_EXAMPLES, 0.0) for o in outcomes]
     total = sum(weights)
     keys = set.intersection(*(set(o.metrics) for o in outcomes))
     return {
@@ -131,11 +121,11 @@ class SecureTrainingStrategy(FedAvg):
 
     def _fit_config(self, server_round: int) -> dict[str, Scalar]:
         config: dict[str, Scalar] = {
-            "server-round": server_round,
-            "job-id": self.job.job_id,
-            KEY_TASK: TASK_TRAIN,
-            KEY_MAX_WEIGHT: float(self.settings.max_weight),
-            KEY_CLIPPING_RANGE: self.settings.clipping_range,
+            p.Instruction.SERVER_ROUND: server_round,
+            p.Instruction.JOB_ID: self.job.job_id,
+            p.SecAgg.TASK: p.SecAggTask.TRAIN,
+            p.SecAgg.MAX_WEIGHT: float(self.settings.max_weight),
+            p.SecAgg.CLIPPING_RANGE: self.settings.clipping_range,
         }
         if self.job.strategy == "fedprox":
             config["proximal-mu"] = self.job.proximal_mu
@@ -175,9 +165,9 @@ class SecureTrainingStrategy(FedAvg):
             entry = read_outcome(proxy.node_id, res, weight=None)
             self._department_of[proxy.node_id] = entry.department
             report.train.append(entry)
-            if entry.status == TRAINED:
+            if entry.status == p.Outcome.TRAINED:
                 trained.append(entry)
-            if entry.status in (REFUSED, REJECTED):
+            if entry.status in (p.Outcome.REFUSED, p.Outcome.REJECTED):
                 logger.warning(
                     "round %d: %s %s: %s",
                     server_round,
@@ -228,7 +218,7 @@ class SecureTrainingStrategy(FedAvg):
         values = numeric_metrics(cast("Mapping[str, Scalar]", metrics))
         if server_round > 0 and self.reports:
             self.report.central_evaluate = values
-        return values.get("test-loss", math.nan), dict(values)
+        return values.get(p.Metric.TEST_LOSS, math.nan), dict(values)
 
     def finish_round(self, server_round: int, evaluation: RoundReport | None) -> None:
         """Close the round's report: dropouts named, evaluation copied, ``on_round`` told."""
@@ -251,7 +241,7 @@ class SecureTrainingStrategy(FedAvg):
             if node_id not in self._responded:
                 department = self._department_of.get(node_id, f"node-{node_id}")
                 report.train.append(
-                    DepartmentOutcome(department, node_id, FAILED, reason)
+                    DepartmentOutcome(department, node_id, p.Outcome.FAILED, reason)
                 )
         report.round_seconds = time.perf_counter() - report.started
         if self._on_round is not None:
@@ -280,7 +270,10 @@ class FedgovEvaluation:
         arrays = self._strategy.arrays(self._strategy.global_ndarrays)
         messages = list(
             self._guard.configure_evaluate(
-                server_round, arrays, ConfigRecord({"job-id": self._job.job_id}), grid
+                server_round,
+                arrays,
+                ConfigRecord({p.Instruction.JOB_ID: self._job.job_id}),
+                grid,
             )
         )
         evaluation = None

@@ -9,9 +9,9 @@ figure: each answer is already DP at the department that sent it, and only
 their sum is used, so the sum could come from secure aggregation instead.
 
 Engines: :func:`make_query_server_app` is a ServerApp whose main runs one
-query; :func:`run_simulated_query` runs it in Flower's simulation engine,
-one simulated SuperNode per department of the dataset's natural partition.
-A deployed run (``flwr run``) carries the query in its run_config
+query; :func:`fedgov.engines.queries.run_simulated_query` runs it in
+Flower's simulation engine, one simulated SuperNode per department of the
+dataset's natural partition. A deployed run (``flwr run``) carries the query in its run_config
 (:func:`query_to_run_config`, :func:`query_from_run_config`); the deployed
 departments' ClientApp already answers QUERY messages.
 """
@@ -22,13 +22,10 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from pathlib import Path
 from typing import Final
 
 import numpy as np
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
-from flwr.clientapp.typing import Mod
 from flwr.serverapp import Grid, ServerApp
 
 from coordinator._analytics_result import (
@@ -37,21 +34,11 @@ from coordinator._analytics_result import (
     QueryResult,
     combined_noise_std,
     decode_total,
+    format_result,
 )
-from coordinator.simulation import SimulationError, simulate
-from department_nodes.analytics import (
-    KEY_ANSWER,
-    KEY_EPSILON_LIMIT,
-    KEY_EPSILON_QUERY,
-    KEY_EPSILON_TOTAL,
-    KEY_NOISE_STD,
-    QUERY_RECORD,
-)
-from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
 from fedgov.data import department_ids
 from fedgov.errors import ConfigurationError
-from fedgov.job import TrainJob
 from privacy.mechanisms import Query, QueryError, noise_blocks
 
 __all__ = [
@@ -59,20 +46,17 @@ __all__ = [
     "DepartmentReport",
     "Estimate",
     "QueryResult",
+    "format_result",
     "make_query_server_app",
     "query_from_run_config",
     "query_to_run_config",
     "run_query",
-    "run_simulated_query",
 ]
 
 logger = logging.getLogger(__name__)
 
 RUN_CONFIG_QUERY: Final = "query"
 """The run_config key of a deployed query run: the query's wire form as JSON."""
-
-STATUS_FAILED = "failed"
-STATUS_MISSING = "missing"
 
 
 def _wait_for_nodes(grid: Grid, expected: int, wait: float) -> list[int]:
@@ -96,37 +80,41 @@ def _read_reply(
     node = f"node {reply.metadata.src_node_id}"
     if reply.has_error():
         return DepartmentReport(
-            node, STATUS_FAILED, reply.error.reason or "error"
+            node, p.Outcome.FAILED, reply.error.reason or "error"
         ), None
     try:
-        fedgov = reply.content.config_records[p.FEDGOV]
-        department = str(fedgov[p.KEY_DEPARTMENT])
-        status = str(fedgov[p.KEY_STATUS])
-        reason = str(fedgov.get(p.KEY_REASON, ""))
+        fedgov = reply.content.config_records[p.Record.FEDGOV]
+        department = str(fedgov[p.Reply.DEPARTMENT])
+        status = str(fedgov[p.Reply.STATUS])
+        reason = str(fedgov.get(p.Reply.REASON, ""))
     except KeyError:
         return DepartmentReport(
-            node, STATUS_FAILED, "reply without a fedgov record"
+            node, p.Outcome.FAILED, "reply without a fedgov record"
         ), None
-    metrics = reply.content.metric_records.get(p.METRICS)
+    metrics = reply.content.metric_records.get(p.Record.METRICS)
     figures = {
         key: float(metrics[key])  # type: ignore[arg-type]
-        for key in (KEY_EPSILON_QUERY, KEY_EPSILON_TOTAL, KEY_EPSILON_LIMIT)
+        for key in (
+            p.Metric.EPSILON_QUERY,
+            p.Metric.EPSILON_TOTAL,
+            p.Metric.EPSILON_LIMIT,
+        )
         if metrics is not None and key in metrics
     }
     report = DepartmentReport(
         department,
         status,
         reason,
-        epsilon_query=figures.get(KEY_EPSILON_QUERY, 0.0),
-        epsilon_total=figures.get(KEY_EPSILON_TOTAL, 0.0),
-        epsilon_limit=figures.get(KEY_EPSILON_LIMIT, 0.0),
+        epsilon_query=figures.get(p.Metric.EPSILON_QUERY, 0.0),
+        epsilon_total=figures.get(p.Metric.EPSILON_TOTAL, 0.0),
+        epsilon_limit=figures.get(p.Metric.EPSILON_LIMIT, 0.0),
     )
-    if status != p.STATUS_OK:
+    if status != p.Status.OK:
         return report, None
     blocks = noise_blocks(query)
     try:
-        answer = np.asarray(metrics[KEY_ANSWER], dtype=np.float64)  # type: ignore[index]
-        stds = tuple(float(s) for s in metrics[KEY_NOISE_STD])  # type: ignore[index,union-attr]
+        answer = np.asarray(metrics[p.Metric.QUERY_ANSWER], dtype=np.float64)  # type: ignore[index]
+        stds = tuple(float(s) for s in metrics[p.Metric.QUERY_NOISE_STD])  # type: ignore[index,union-attr]
     except (KeyError, TypeError, ValueError):
         answer, stds = np.empty(0), ()
     if (
@@ -136,7 +124,7 @@ def _read_reply(
         or not all(s > 0 for s in stds)
     ):
         why = "malformed answer (wrong length, non-finite values or noise std); ignored"
-        return DepartmentReport(department, STATUS_FAILED, why), None
+        return DepartmentReport(department, p.Outcome.FAILED, why), None
     return report, (answer, stds)
 
 
@@ -151,7 +139,7 @@ def _reports(
         if report.department in seen:
             reports.append(
                 DepartmentReport(
-                    report.department, STATUS_FAILED, "second reply; ignored"
+                    report.department, p.Outcome.FAILED, "second reply; ignored"
                 )
             )
             continue
@@ -160,7 +148,7 @@ def _reports(
         if answer is not None:
             answers.append(answer)
     reports += [
-        DepartmentReport(d, STATUS_MISSING, "no reply before the timeout")
+        DepartmentReport(d, p.Outcome.MISSING, "no reply before the timeout")
         for d in expected
         if d not in seen
     ]
@@ -190,7 +178,7 @@ def run_query(
     content = ConfigRecord(dict(query.to_config()))
     messages = [
         Message(
-            content=RecordDict({QUERY_RECORD: content}),
+            content=RecordDict({p.Record.QUERY: content}),
             dst_node_id=node,
             message_type=MessageType.QUERY,
             group_id=query.query_id,
@@ -260,52 +248,3 @@ def make_query_server_app(
         on_result(run_query(grid, query, timeout=timeout, confidence=confidence))
 
     return server_app
-
-
-def run_simulated_query(
-    query: Query,
-    *,
-    state_dir: str | Path = "",
-    budget_epsilon: float | None = None,
-    confidence: float = 0.95,
-    timeout: float = 600.0,
-    num_cpus: int | None = None,
-    client_mods: Sequence[Mod] = (),
-    on_result: Callable[[QueryResult], None] | None = None,
-) -> QueryResult:
-    """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
-    (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
-
-    ``budget_epsilon`` is the lifetime limit a department sets the first time
-    it sees the dataset (default: :class:`~fedgov.job.TrainJob`'s); a limit
-    already on file wins, exactly as for training. ``client_mods`` wrap each
-    department's ClientApp (its audit mod); ``on_result`` is called with the
-    result before this returns, and its errors propagate (the coordinator's
-    audit hook, ``AuditEnvironment.query_observer()``).
-    """
-    job = TrainJob(
-        job_id=query.query_id,
-        dataset=query.dataset,
-        state_dir=str(state_dir) if state_dir else "",
-    )
-    if budget_epsilon is not None:
-        job = replace(job, budget_epsilon=budget_epsilon)
-    results: list[QueryResult] = []
-    server_app = make_query_server_app(
-        query, on_result=results.append, timeout=timeout, confidence=confidence
-    )
-    client_app = make_client_app(job=job, mods=client_mods)
-    simulate(
-        server_app,
-        client_app,
-        num_supernodes=len(department_ids(query.dataset)),
-        num_cpus=num_cpus,
-    )
-    if not results:
-        raise SimulationError(
-            f"simulation of query {query.query_id!r} ended without a result; see the log above"
-        )
-    if on_result is not None:
-        # Here, not in the ServerApp: the simulation would only log its errors.
-        on_result(results[0])
-    return results[0]

@@ -25,11 +25,6 @@ __all__ = ["DepartmentOutcome", "GuardedStrategy", "RoundReport", "check_update"
 
 logger = logging.getLogger(__name__)
 
-TRAINED = "trained"
-REFUSED = "refused"
-REJECTED = "rejected"
-FAILED = "failed"
-
 
 @dataclass(frozen=True)
 class DepartmentOutcome:
@@ -91,22 +86,22 @@ def _metrics(msg: Message) -> dict[str, float]:
 
 
 def _department(msg: Message) -> tuple[str, str, str]:
-    fedgov = msg.content.config_records.get(p.FEDGOV, ConfigRecord())
-    department = str(fedgov.get(p.KEY_DEPARTMENT, f"node-{msg.metadata.src_node_id}"))
+    fedgov = msg.content.config_records.get(p.Record.FEDGOV, ConfigRecord())
+    department = str(fedgov.get(p.Reply.DEPARTMENT, f"node-{msg.metadata.src_node_id}"))
     return (
         department,
-        str(fedgov.get(p.KEY_STATUS, p.STATUS_OK)),
-        str(fedgov.get(p.KEY_REASON, "")),
+        str(fedgov.get(p.Reply.STATUS, p.Status.OK)),
+        str(fedgov.get(p.Reply.REASON, "")),
     )
 
 
 def _common_metric_keys(replies: list[Message]) -> None:
     # Flower insists every reply carries the same metric keys; a held-out
     # split with one class has no AUC, so keep only what all replies share.
-    keysets = [set(r.content.metric_records[p.METRICS].keys()) for r in replies]
+    keysets = [set(r.content.metric_records[p.Record.METRICS].keys()) for r in replies]
     common = set.intersection(*keysets) if keysets else set()
     for reply in replies:
-        record = reply.content.metric_records[p.METRICS]
+        record = reply.content.metric_records[p.Record.METRICS]
         for key in list(record.keys()):
             if key not in common:
                 del record[key]
@@ -157,7 +152,7 @@ class GuardedStrategy(Strategy):
                     DepartmentOutcome(
                         f"node-{msg.metadata.src_node_id}",
                         msg.metadata.src_node_id,
-                        FAILED,
+                        p.Outcome.FAILED,
                         reason,
                     )
                 )
@@ -165,19 +160,21 @@ class GuardedStrategy(Strategy):
             department, status, reason = _department(msg)
             reported = _metrics(msg)
             node_id = msg.metadata.src_node_id
-            if status == p.STATUS_REFUSED:
+            if status == p.Status.REFUSED:
                 logger.warning(
                     "round %d: %s refused: %s", server_round, department, reason
                 )
                 report.train.append(
-                    DepartmentOutcome(department, node_id, REFUSED, reason, reported)
+                    DepartmentOutcome(
+                        department, node_id, p.Outcome.REFUSED, reason, reported
+                    )
                 )
                 continue
-            if p.ARRAYS not in msg.content.array_records:
+            if p.Record.ARRAYS not in msg.content.array_records:
                 problem: str | None = "reply carries no model update"
             else:
                 problem = check_update(
-                    p.arrays_to_numpy(msg.content.array_records[p.ARRAYS]),
+                    p.arrays_to_numpy(msg.content.array_records[p.Record.ARRAYS]),
                     self._global,
                     max_norm=self.max_update_norm,
                 )
@@ -189,13 +186,20 @@ class GuardedStrategy(Strategy):
                     problem,
                 )
                 report.train.append(
-                    DepartmentOutcome(department, node_id, REJECTED, problem, reported)
+                    DepartmentOutcome(
+                        department, node_id, p.Outcome.REJECTED, problem, reported
+                    )
                 )
                 continue
-            digest = p.hash_arrays(msg.content.array_records[p.ARRAYS]).hex()
+            digest = p.hash_arrays(msg.content.array_records[p.Record.ARRAYS]).hex()
             report.train.append(
                 DepartmentOutcome(
-                    department, node_id, TRAINED, "", reported, update_hash=digest
+                    department,
+                    node_id,
+                    p.Outcome.TRAINED,
+                    "",
+                    reported,
+                    update_hash=digest,
                 )
             )
             accepted.append(msg)
@@ -230,7 +234,7 @@ class GuardedStrategy(Strategy):
                     DepartmentOutcome(
                         f"node-{msg.metadata.src_node_id}",
                         msg.metadata.src_node_id,
-                        FAILED,
+                        p.Outcome.FAILED,
                         msg.error.reason or "",
                     )
                 )
@@ -238,7 +242,11 @@ class GuardedStrategy(Strategy):
             department, _, _ = _department(msg)
             report.evaluate.append(
                 DepartmentOutcome(
-                    department, msg.metadata.src_node_id, TRAINED, "", _metrics(msg)
+                    department,
+                    msg.metadata.src_node_id,
+                    p.Outcome.TRAINED,
+                    "",
+                    _metrics(msg),
                 )
             )
             ok.append(msg)

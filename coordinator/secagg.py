@@ -36,16 +36,14 @@ from coordinator._secagg_settings import (
 )
 from coordinator._secagg_sum import SecureSumResult, SecureSumStrategy
 from coordinator._secagg_training import FedgovEvaluation, SecureTrainingStrategy
-from coordinator.guard import TRAINED, GuardedStrategy, RoundReport
-from coordinator.run_record import (
-    RunRecord,
-)
+from coordinator.guard import GuardedStrategy, RoundReport
 from coordinator.strategies import build_strategy
-from coordinator.training import central_evaluation, finish_run, model_spec
-from department_nodes.data_access import departments_for
-from department_nodes.secagg import RESERVED_KEYS
+from coordinator.training import central_evaluation, finish_run, progress_writer
+from fedgov import protocol as p
 from fedgov.errors import ConfigurationError, FedgovError
+from fedgov.job_data import departments_for, model_spec
 from fedgov.models import build_model
+from fedgov.run_record import RunRecord
 
 if TYPE_CHECKING:
     from flwr.app import Context
@@ -100,7 +98,7 @@ def run_secure_training(
         names=list(state),
         initial=[t.detach().cpu().numpy() for t in state.values()],
         evaluate_fn=central_evaluation(job),
-        on_round=on_round,
+        on_round=progress_writer(job, then=on_round),
     )
     guard = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),
@@ -194,7 +192,7 @@ def secure_sum(
         raise ConfigurationError("length", f"must be >= 1, got {length}")
     if not task:
         raise ConfigurationError("task", "must name the departments' provider")
-    if clash := sorted(RESERVED_KEYS.intersection(query or {})):
+    if clash := sorted(p.SECAGG_RESERVED_KEYS.intersection(query or {})):
         raise ConfigurationError("query", f"uses keys reserved for the round: {clash}")
     settings = SecAggSettings.for_sum(
         num_departments=num_departments,
@@ -217,7 +215,9 @@ def secure_sum(
             f"secure sum {task!r} halted: fewer than {settings.reconstruction_threshold} "
             f"of {num_departments} departments completed the protocol"
         )
-    contributors = tuple(o.department for o in strategy.outcomes if o.status == TRAINED)
+    contributors = tuple(
+        o.department for o in strategy.outcomes if o.status == p.Outcome.TRAINED
+    )
     if strategy.total is None:
         raise SecureAggregationError(
             f"secure sum {task!r}: no department contributed "

@@ -17,11 +17,13 @@ from pathlib import Path
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
+from coordinator.analytics import format_result, query_from_run_config, run_query
 from coordinator.guard import RoundReport
-from coordinator.run_record import RunRecord, round_to_json, write_json_atomic
 from coordinator.secagg import run_secure_training
 from coordinator.training import run_training
+from fedgov.files import write_json_atomic
 from fedgov.job import TrainJob
+from fedgov.run_record import QUERY_RESULT_FILE, RunRecord
 
 __all__ = ["app", "make_server_app"]
 
@@ -47,47 +49,23 @@ def make_server_app(
         run_job = (
             job if job is not None else TrainJob.from_run_config(context.run_config)
         )
-        # Imported here: coordinator.analytics runs queries through the
-        # simulation engine, which builds this ServerApp.
-        from coordinator.analytics import query_from_run_config, run_query
-        from coordinator.analytics_cli import format_result
-
         query = query_from_run_config(context.run_config) if job is None else None
         if query is not None:
             result = run_query(grid, query, timeout=run_job.round_timeout)
             run_dir = Path(run_job.run_dir or Path("runs") / query.query_id)
-            write_json_atomic(run_dir / "query_result.json", result.to_json())
+            write_json_atomic(run_dir / QUERY_RESULT_FILE, result.to_json())
             logger.info("query answered:\n%s", format_result(result))
             return
-        rounds = _progress(run_job, then=on_round)
         if run_job.secure_aggregation:
             record = run_secure_training(
-                grid, context, run_job, engine=engine, on_round=rounds
+                grid, context, run_job, engine=engine, on_round=on_round
             )
         else:
-            record = run_training(grid, run_job, engine=engine, on_round=rounds)
+            record = run_training(grid, run_job, engine=engine, on_round=on_round)
         if on_record is not None:
             on_record(record)
 
     return server_app
-
-
-def _progress(
-    job: TrainJob, *, then: Callable[[RoundReport], None] | None
-) -> Callable[[RoundReport], None]:
-    """An ``on_round`` that rewrites ``<run-dir>/progress.json`` with every
-    round so far, then calls ``then``: the job's progress, readable while it
-    runs (the county portal follows it), before the run record exists."""
-    path = Path(job.run_dir or Path("runs") / job.job_id) / "progress.json"
-    rounds: list[dict[str, object]] = []
-
-    def on_round(report: RoundReport) -> None:
-        rounds.append(round_to_json(report))
-        write_json_atomic(path, {"job-id": job.job_id, "rounds": rounds})
-        if then is not None:
-            then(report)
-
-    return on_round
 
 
 app = make_server_app()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,35 +18,19 @@ from flwr.app import ArrayRecord, ConfigRecord, MetricRecord
 from flwr.serverapp import Grid
 
 from coordinator.guard import GuardedStrategy, RoundReport
-from coordinator.run_record import (
-    RunRecord,
-    round_to_json,
-    summarize_departments,
-    write_json_atomic,
-)
 from coordinator.strategies import build_strategy
-from department_nodes.data_access import (
-    departments_for,
-    num_features,
-    public_test_split,
-)
+from coordinator.summary import round_to_json, summarize_departments
 from fedgov import protocol as p
+from fedgov.files import atomic_writer, write_json_atomic
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for, model_spec, public_test_split
 from fedgov.metrics import evaluate_model
-from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
+from fedgov.models import build_model, numpy_to_state
+from fedgov.run_record import PROGRESS_FILE, RUN_RECORD_FILE, RunRecord, run_dir_of
 
-__all__ = ["central_evaluation", "finish_run", "model_spec", "run_training"]
+__all__ = ["central_evaluation", "finish_run", "progress_writer", "run_training"]
 
 logger = logging.getLogger(__name__)
-
-
-def model_spec(job: TrainJob) -> ModelSpec:
-    """The model every party builds for ``job``."""
-    return ModelSpec(
-        kind=job.model,
-        num_features=num_features(job.dataset),
-        hidden=hidden_from_config(job.hidden),
-    )
 
 
 def central_evaluation(
@@ -65,9 +48,9 @@ def central_evaluation(
         result = evaluate_model(model, features, labels)
         return MetricRecord(
             {
-                "test-loss": result.loss,
-                "test-accuracy": result.accuracy,
-                "test-auc": result.auc,
+                p.Metric.TEST_LOSS: result.loss,
+                p.Metric.TEST_ACCURACY: result.accuracy,
+                p.Metric.TEST_AUC: result.auc,
             }
         )
 
@@ -87,7 +70,7 @@ def run_training(
     strategy = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
-        on_round=on_round,
+        on_round=progress_writer(job, then=on_round),
     )
     model = build_model(model_spec(job), seed=job.seed)
     result = strategy.start(
@@ -95,8 +78,8 @@ def run_training(
         initial_arrays=ArrayRecord(model.state_dict()),
         num_rounds=job.num_rounds,
         timeout=job.round_timeout,
-        train_config=ConfigRecord({"job-id": job.job_id}),
-        evaluate_config=ConfigRecord({"job-id": job.job_id}),
+        train_config=ConfigRecord({p.Instruction.JOB_ID: job.job_id}),
+        evaluate_config=ConfigRecord({p.Instruction.JOB_ID: job.job_id}),
         evaluate_fn=central_evaluation(job),
     )
     return finish_run(
@@ -106,6 +89,27 @@ def run_training(
         reports=strategy.reports,
         final=result.arrays,
     )
+
+
+def progress_writer(
+    job: TrainJob, *, then: Callable[[RoundReport], None] | None = None
+) -> Callable[[RoundReport], None]:
+    """An ``on_round`` that rewrites the run folder's progress file, then calls ``then``.
+
+    The file holds every round so far, so that a job can be followed while it
+    runs (the county portal does), before its run record exists; it is
+    rewritten whole and atomically, so a reader never sees half a round.
+    """
+    path = run_dir_of(job) / PROGRESS_FILE
+    rounds: list[dict[str, Any]] = []
+
+    def on_round(report: RoundReport) -> None:
+        rounds.append(round_to_json(report))
+        write_json_atomic(path, {"job-id": job.job_id, "rounds": rounds})
+        if then is not None:
+            then(report)
+
+    return on_round
 
 
 def finish_run(
@@ -118,10 +122,11 @@ def finish_run(
     extra: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Save the final model and write the run record into the job's run folder."""
-    run_dir = Path(job.run_dir) if job.run_dir else Path("runs") / job.job_id
+    run_dir = run_dir_of(job)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "final_model.pt"
-    torch.save(final.to_torch_state_dict(), checkpoint)
+    with atomic_writer(checkpoint) as out:
+        torch.save(final.to_torch_state_dict(), out)
     record = RunRecord(
         job=job.to_run_config(),
         engine=engine,
@@ -132,6 +137,6 @@ def finish_run(
         checkpoint=str(checkpoint),
         extra=extra or {},
     )
-    write_json_atomic(run_dir / "run_record.json", record)
-    logger.info("run record written to %s", run_dir / "run_record.json")
+    write_json_atomic(run_dir / RUN_RECORD_FILE, record)
+    logger.info("run record written to %s", run_dir / RUN_RECORD_FILE)
     return record

@@ -25,25 +25,15 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordD
 from flwr.client import NumPyClient
 
 from department_nodes._secagg_protocol import (
-    KEY_CLIPPING_RANGE,
-    KEY_MAX_WEIGHT,
-    KEY_SUM_BOUND,
-    KEY_SUM_LENGTH,
-    KEY_SUM_TASK,
-    KEY_TASK,
-    RESERVED_KEYS,
-    STATUS_REJECTED,
-    TASK_SUM,
-    TASK_TRAIN,
     SecureSumContribution,
     SecureSumProvider,
     SecureSumRefusedError,
     SecureSumRequest,
     TrainingNode,
 )
-from department_nodes.data_access import num_features
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
+from fedgov.job_data import num_features
 from fedgov.models import ModelSpec, build_model, hidden_from_config
 
 if TYPE_CHECKING:
@@ -52,7 +42,6 @@ if TYPE_CHECKING:
     from fedgov.job import TrainJob
 
 __all__ = [
-    "KEY_EXAMPLES",
     "KEY_UPDATE_SHA256",
     "LOCAL_UPDATE_STATE",
     "SecureDepartmentClient",
@@ -66,7 +55,6 @@ FitResult = tuple["NDArrays", int, dict[str, "Scalar"]]
 LOCAL_UPDATE_STATE = "fedgov.secagg.local-update"
 """Context.state record holding the digest of the unmasked update just computed."""
 KEY_UPDATE_SHA256 = "update-sha256"
-KEY_EXAMPLES = "num-examples"
 
 
 def remember_local_update(
@@ -84,7 +72,10 @@ def remember_local_update(
         array_dict={n: Array(np.asarray(a)) for n, a in zip(names, update, strict=True)}
     )
     context.state.config_records[LOCAL_UPDATE_STATE] = ConfigRecord(
-        {KEY_UPDATE_SHA256: p.hash_arrays(record).hex(), KEY_EXAMPLES: examples}
+        {
+            KEY_UPDATE_SHA256: p.hash_arrays(record).hex(),
+            p.Metric.NUM_EXAMPLES: examples,
+        }
     )
 
 
@@ -159,14 +150,15 @@ class SecureDepartmentClient(NumPyClient):
         self._providers = providers
 
     def fit(self, parameters: NDArrays, config: dict[str, Scalar]) -> FitResult:
-        task = config.get(KEY_TASK)
-        if task == TASK_TRAIN:
+        task = config.get(p.SecAgg.TASK)
+        if task == p.SecAggTask.TRAIN:
             return self._train(parameters, config)
-        if task == TASK_SUM:
+        if task == p.SecAggTask.SUM:
             return self._sum(config)
         # Unknown work is a failure, not a refusal: the department drops out.
         raise ConfigurationError(
-            KEY_TASK, f"must be {TASK_TRAIN!r} or {TASK_SUM!r}, got {task!r}"
+            p.SecAgg.TASK,
+            f"must be {p.SecAggTask.TRAIN!r} or {p.SecAggTask.SUM!r}, got {task!r}",
         )
 
     # -- training --------------------------------------------------------------
@@ -184,10 +176,10 @@ class SecureDepartmentClient(NumPyClient):
         }
         content = RecordDict(
             {
-                p.ARRAYS: ArrayRecord(
+                p.Record.ARRAYS: ArrayRecord(
                     array_dict={n: Array(a) for n, a in reference.items()}
                 ),
-                p.CONFIG: ConfigRecord(dict(config)),
+                p.Record.CONFIG: ConfigRecord(dict(config)),
             }
         )
         # The coordinator's instruction, carrying fedgov's records instead of FitIns.
@@ -195,20 +187,20 @@ class SecureDepartmentClient(NumPyClient):
         instruction.content = content
         reply = node.train(instruction)
 
-        fedgov = reply.content.config_records[p.FEDGOV]
-        status = str(fedgov[p.KEY_STATUS])
+        fedgov = reply.content.config_records[p.Record.FEDGOV]
+        status = str(fedgov[p.Reply.STATUS])
         metrics: dict[str, Scalar] = {
             k: v
-            for k, v in reply.content.metric_records[p.METRICS].items()
+            for k, v in reply.content.metric_records[p.Record.METRICS].items()
             if isinstance(v, int | float)
         }
         department = node.policy.department
-        if status != p.STATUS_OK:
+        if status != p.Status.OK:
             return _abstain(
-                parameters, department, status, str(fedgov[p.KEY_REASON]), metrics
+                parameters, department, status, str(fedgov[p.Reply.REASON]), metrics
             )
-        trained = p.arrays_to_numpy(reply.content.array_records[p.ARRAYS])
-        weight = int(metrics[p.NUM_EXAMPLES])
+        trained = p.arrays_to_numpy(reply.content.array_records[p.Record.ARRAYS])
+        weight = int(metrics[p.Metric.NUM_EXAMPLES])
         delta = [trained[n].astype(np.float64) - reference[n] for n in names]
         remember_local_update(self._context, names, delta, examples=weight)
         problem = update_problem(delta, max_norm=node.job.max_update_norm)
@@ -216,35 +208,35 @@ class SecureDepartmentClient(NumPyClient):
             problem = clipping_problem(
                 delta,
                 weight=weight,
-                max_weight=float(_required(config, KEY_MAX_WEIGHT)),
-                clipping_range=float(_required(config, KEY_CLIPPING_RANGE)),
+                max_weight=float(_required(config, p.SecAgg.MAX_WEIGHT)),
+                clipping_range=float(_required(config, p.SecAgg.CLIPPING_RANGE)),
             )
         if problem is not None:
             logger.warning("%s withholds its update: %s", department, problem)
-            return _abstain(parameters, department, STATUS_REJECTED, problem, metrics)
-        return delta, weight, _clear(metrics, department, p.STATUS_OK, "")
+            return _abstain(parameters, department, p.Status.REJECTED, problem, metrics)
+        return delta, weight, _clear(metrics, department, p.Status.OK, "")
 
     # -- secure sums -----------------------------------------------------------
 
     def _sum(self, config: dict[str, Scalar]) -> FitResult:
         request = SecureSumRequest(
-            task=str(_required(config, KEY_SUM_TASK)),
+            task=str(_required(config, p.SecAgg.SUM_TASK)),
             department=self._node(self._context).policy.department,
-            length=int(_required(config, KEY_SUM_LENGTH)),
-            bound=float(_required(config, KEY_SUM_BOUND)),
-            server_round=int(config.get("server-round", 0)),
-            query={k: v for k, v in config.items() if k not in RESERVED_KEYS},
+            length=int(_required(config, p.SecAgg.SUM_LENGTH)),
+            bound=float(_required(config, p.SecAgg.SUM_BOUND)),
+            server_round=int(config.get(p.Instruction.SERVER_ROUND, 0)),
+            query={k: v for k, v in config.items() if k not in p.SECAGG_RESERVED_KEYS},
         )
         zeros = [np.zeros(request.length)]
         provider = self._providers.get(request.task)
         if provider is None:
             reason = f"department {request.department} offers no secure-sum task {request.task!r}"
-            return _abstain(zeros, request.department, p.STATUS_REFUSED, reason, {})
+            return _abstain(zeros, request.department, p.Status.REFUSED, reason, {})
         try:
             answer = provider(request, self._context)
         except SecureSumRefusedError as exc:
             return _abstain(
-                zeros, request.department, p.STATUS_REFUSED, exc.reason, exc.metrics
+                zeros, request.department, p.Status.REFUSED, exc.reason, exc.metrics
             )
         if not isinstance(answer, SecureSumContribution):
             answer = SecureSumContribution(answer)
@@ -262,9 +254,9 @@ class SecureDepartmentClient(NumPyClient):
         if problem is not None:
             logger.warning("%s withholds its vector: %s", request.department, problem)
             return _abstain(
-                zeros, request.department, STATUS_REJECTED, problem, metrics
+                zeros, request.department, p.Status.REJECTED, problem, metrics
             )
-        return [vector], 1, _clear(metrics, request.department, p.STATUS_OK, "")
+        return [vector], 1, _clear(metrics, request.department, p.Status.OK, "")
 
 
 def _clear(
@@ -273,9 +265,9 @@ def _clear(
     # What the coordinator may read: these travel unmasked next to the masked vector.
     return {
         **metrics,
-        p.KEY_DEPARTMENT: department,
-        p.KEY_STATUS: status,
-        p.KEY_REASON: reason,
+        p.Reply.DEPARTMENT: department,
+        p.Reply.STATUS: status,
+        p.Reply.REASON: reason,
     }
 
 
@@ -289,4 +281,8 @@ def _abstain(
     # Zeros at weight 0 add exactly nothing to the masked sum (the quantizer maps
     # 0 to the centre of its range, which the coordinator subtracts per sender).
     zeros = [np.zeros_like(np.asarray(a), dtype=np.float64) for a in shape_of]
-    return zeros, 0, _clear({**metrics, p.NUM_EXAMPLES: 0}, department, status, reason)
+    return (
+        zeros,
+        0,
+        _clear({**metrics, p.Metric.NUM_EXAMPLES: 0}, department, status, reason),
+    )

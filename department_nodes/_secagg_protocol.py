@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from flwr.app import Context, Message
@@ -22,29 +22,6 @@ if TYPE_CHECKING:
 
     from department_nodes.node import NodePolicy
     from fedgov.job import TrainJob
-
-KEY_TASK: Final = "fedgov-task"
-TASK_TRAIN: Final = "train"
-TASK_SUM: Final = "secure-sum"
-KEY_MAX_WEIGHT: Final = "secagg-max-weight"
-KEY_CLIPPING_RANGE: Final = "secagg-clipping-range"
-KEY_SUM_TASK: Final = "secure-sum-task"
-KEY_SUM_LENGTH: Final = "secure-sum-length"
-KEY_SUM_BOUND: Final = "secure-sum-bound"
-RESERVED_KEYS: Final = frozenset(
-    {
-        KEY_TASK,
-        KEY_MAX_WEIGHT,
-        KEY_CLIPPING_RANGE,
-        KEY_SUM_TASK,
-        KEY_SUM_LENGTH,
-        KEY_SUM_BOUND,
-        "server-round",
-    }
-)
-
-STATUS_REJECTED: Final = "rejected"
-"""A department found its own vector unfit to send (non-finite, too large)."""
 
 
 class TrainingNode(Protocol):

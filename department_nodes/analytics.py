@@ -6,7 +6,7 @@ holds :meth:`privacy.mechanisms.Query.to_config`. The department
 1. re-validates the query against the dataset's schema (it never trusts the
    coordinator's checks) and refuses a bad one, spending nothing;
 2. computes the noise and the spend from the query alone;
-3. charges the spend to the *same* durable ledger DP-SGD rounds charge
+3. charges the spend to the *same* durable budget book DP-SGD rounds charge
    (``kind="query"``), atomically, and refuses cleanly when it would go over
    the limit: its records are never read for a refused query;
 4. loads its records (train and held-out sides: all it holds), computes the
@@ -46,12 +46,6 @@ from privacy.mechanisms import (
 )
 
 __all__ = [
-    "KEY_ANSWER",
-    "KEY_EPSILON_LIMIT",
-    "KEY_EPSILON_QUERY",
-    "KEY_EPSILON_TOTAL",
-    "KEY_NOISE_STD",
-    "QUERY_RECORD",
     "REPLY_METRIC_KEYS",
     "SPEND_KIND",
     "LocalAnswer",
@@ -62,21 +56,19 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-QUERY_RECORD: Final = "query"
-"""The ConfigRecord of a QUERY message that holds the query."""
-
-KEY_ANSWER: Final = "query-answer"
-KEY_NOISE_STD: Final = "query-noise-std"
-KEY_EPSILON_QUERY: Final = "epsilon-query"
-KEY_EPSILON_TOTAL: Final = "epsilon-total"
-KEY_EPSILON_LIMIT: Final = "epsilon-limit"
 REPLY_METRIC_KEYS: Final = frozenset(
-    {KEY_ANSWER, KEY_NOISE_STD, KEY_EPSILON_QUERY, KEY_EPSILON_TOTAL, KEY_EPSILON_LIMIT}
+    {
+        p.Metric.QUERY_ANSWER,
+        p.Metric.QUERY_NOISE_STD,
+        p.Metric.EPSILON_QUERY,
+        p.Metric.EPSILON_TOTAL,
+        p.Metric.EPSILON_LIMIT,
+    }
 )
 """Every metric key a query reply uses: the boundary guard's allow-list for queries."""
 
 SPEND_KIND: Final = "query"
-"""The ``kind`` of a query's spend in the budget ledger."""
+"""The ``kind`` of a query's spend in the budget book."""
 
 
 def department_records(dataset: str, department: str, *, seed: int) -> pd.DataFrame:
@@ -95,24 +87,24 @@ def _reply(
 ) -> Message:
     content = RecordDict(
         {
-            p.FEDGOV: ConfigRecord(
+            p.Record.FEDGOV: ConfigRecord(
                 {
-                    p.KEY_DEPARTMENT: department,
-                    p.KEY_STATUS: status,
-                    p.KEY_REASON: reason,
+                    p.Reply.DEPARTMENT: department,
+                    p.Reply.STATUS: status,
+                    p.Reply.REASON: reason,
                 }
             )
         }
     )
     if metrics:
-        content[p.METRICS] = MetricRecord(dict(metrics))
+        content[p.Record.METRICS] = MetricRecord(dict(metrics))
     return Message(content=content, reply_to=msg)
 
 
 def _refuse(msg: Message, department: str, reason: str, **metrics: float) -> Message:
     logger.warning("query refused at %s: %s", department, reason)
     return _reply(
-        msg, department, status=p.STATUS_REFUSED, reason=reason, metrics=metrics
+        msg, department, status=p.Status.REFUSED, reason=reason, metrics=metrics
     )
 
 
@@ -138,7 +130,7 @@ def answer_query(
     supplies the state directory and the default budget, as for training.
     """
     run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
-    config = msg.content.config_records.get(QUERY_RECORD)
+    config = msg.content.config_records.get(p.Record.QUERY)
     try:
         query = Query.from_config(config if config is not None else {})
     except QueryError as exc:
@@ -174,13 +166,13 @@ class LocalAnswer:
 
 
 def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
-    """Charge ``query``'s spend to ``node``'s ledger, then answer it from its records.
+    """Charge ``query``'s spend to ``node``'s budget book, then answer it from its records.
 
     A spend that would exceed the limit is refused before any record is read.
     """
     department = node.policy.department
     plan = plan_answer(query)
-    limit = node.ledger.ensure_limit(
+    limit = node.budget_book.ensure_limit(
         query.dataset,
         Budget(
             epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
@@ -188,7 +180,7 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
         ),
     )
     try:
-        record = node.ledger.charge(
+        record = node.budget_book.charge(
             query.dataset, plan.spend, kind=SPEND_KIND, job_id=query.query_id
         )
     except BudgetExceeded as exc:
@@ -222,19 +214,19 @@ def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
             answer.department,
             answer.reason,
             **{
-                KEY_EPSILON_TOTAL: answer.epsilon_total,
-                KEY_EPSILON_LIMIT: answer.epsilon_limit,
+                p.Metric.EPSILON_TOTAL: answer.epsilon_total,
+                p.Metric.EPSILON_LIMIT: answer.epsilon_limit,
             },
         )
     return _reply(
         msg,
         answer.department,
-        status=p.STATUS_OK,
+        status=p.Status.OK,
         metrics={
-            KEY_ANSWER: [float(v) for v in answer.noisy],
-            KEY_NOISE_STD: list(answer.noise_std),
-            KEY_EPSILON_QUERY: answer.epsilon_query,
-            KEY_EPSILON_TOTAL: answer.epsilon_total,
-            KEY_EPSILON_LIMIT: answer.epsilon_limit,
+            p.Metric.QUERY_ANSWER: [float(v) for v in answer.noisy],
+            p.Metric.QUERY_NOISE_STD: list(answer.noise_std),
+            p.Metric.EPSILON_QUERY: answer.epsilon_query,
+            p.Metric.EPSILON_TOTAL: answer.epsilon_total,
+            p.Metric.EPSILON_LIMIT: answer.epsilon_limit,
         },
     )

@@ -13,12 +13,12 @@ from __future__ import annotations
 from flwr.app import Context, Message
 from flwr.common.secure_aggregation.secaggplus_constants import Key as SecAggKey
 
-from coordinator.training import model_spec
 from department_nodes.analytics import REPLY_METRIC_KEYS
 from department_nodes.secagg import is_secure_round
 from fedgov import protocol as p
 from fedgov.data import get_dataset
 from fedgov.job import TrainJob
+from fedgov.job_data import model_spec
 from fedgov.models import build_model
 from privacy.boundary import BoundaryGuard, BoundaryPolicy, declared_parameters
 
@@ -26,20 +26,20 @@ __all__ = ["TRAINING_REPLY_KEYS", "boundary_guard", "boundary_policy"]
 
 TRAINING_REPLY_KEYS = frozenset(
     {
-        p.NUM_EXAMPLES,
-        "train-loss",
-        "epsilon-job",
-        "epsilon-total",
-        "epsilon-limit",
-        "noise-multiplier",
-        "sample-rate",
-        "steps",
-        "compute-seconds",
-        "eval-loss",
-        "eval-accuracy",
-        "eval-auc",
-        p.KEY_DEPARTMENT,
-        p.KEY_STATUS,
+        p.Metric.NUM_EXAMPLES,
+        p.Metric.TRAIN_LOSS,
+        p.Metric.EPSILON_JOB,
+        p.Metric.EPSILON_TOTAL,
+        p.Metric.EPSILON_LIMIT,
+        p.Metric.NOISE_MULTIPLIER,
+        p.Metric.SAMPLE_RATE,
+        p.Metric.STEPS,
+        p.Metric.COMPUTE_SECONDS,
+        p.Metric.EVAL_LOSS,
+        p.Metric.EVAL_ACCURACY,
+        p.Metric.EVAL_AUC,
+        p.Reply.DEPARTMENT,
+        p.Reply.STATUS,
     }
 )
 """Metric and config keys of train and evaluate replies (``department_nodes.node``)."""
@@ -65,7 +65,7 @@ def boundary_policy(msg: Message, job: TrainJob) -> BoundaryPolicy:
             parameters=parameters,
             columns=columns,
             allowed_keys=allowed | _SECAGG_KEYS | _LEGACY_FIT_KEYS,
-            free_text_keys=frozenset({p.KEY_REASON, "message"}),
+            free_text_keys=frozenset({p.Reply.REASON, "message"}),
             bytes_keys=_SECAGG_BYTES_KEYS,
             max_list_length=4096,
         )
@@ -73,7 +73,7 @@ def boundary_policy(msg: Message, job: TrainJob) -> BoundaryPolicy:
         parameters=parameters,
         columns=columns,
         allowed_keys=allowed,
-        free_text_keys=frozenset({p.KEY_REASON}),
+        free_text_keys=frozenset({p.Reply.REASON}),
         # A query answer is a vector of at most MAX_ANSWER_LENGTH numbers.
         max_list_length=1024,
     )

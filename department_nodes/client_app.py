@@ -16,8 +16,8 @@ from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 
 from department_nodes.analytics import answer_query
+from department_nodes.audit import DepartmentAuditMod
 from department_nodes.boundary import boundary_guard
-from department_nodes.data_access import departments_for
 from department_nodes.node import DepartmentNode, NodePolicy
 from department_nodes.secagg import (
     SecureSumProvider,
@@ -27,7 +27,7 @@ from department_nodes.secagg import (
     requires_secure_aggregation,
 )
 from fedgov.job import TrainJob
-from ledger.audit.department import DepartmentAuditMod
+from fedgov.job_data import departments_for
 
 __all__ = ["app", "make_client_app"]
 

@@ -1,8 +1,8 @@
-"""How a job's parameters map onto the dataset catalog.
+"""A department's own records for a job, loaded on first use.
 
-The department side opens its own partition through :class:`DepartmentDataAccess`;
-the coordinator side uses only schema facts (department ids, feature count)
-and the public test split, never a department's records.
+The schema facts both sides share (department ids, partition, feature count,
+the public test split) are :mod:`fedgov.job_data`; only a department opens
+its partition, through :class:`DepartmentDataAccess`.
 """
 
 from __future__ import annotations
@@ -12,53 +12,11 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from fedgov.data import (
-    DepartmentData,
-    DirichletPartition,
-    PartitionSpec,
-    department_ids,
-    get_dataset,
-    load_department,
-    load_public_test,
-)
+from fedgov.data import DepartmentData, load_department
 from fedgov.job import TrainJob
+from fedgov.job_data import num_features, partition_of
 
-__all__ = [
-    "DepartmentDataAccess",
-    "departments_for",
-    "num_features",
-    "partition_of",
-    "public_test_split",
-]
-
-
-def partition_of(job: TrainJob) -> PartitionSpec:
-    """The catalog partition ``job`` asks for."""
-    if job.partition == "natural":
-        return "natural"
-    return DirichletPartition(
-        num_departments=job.num_departments, alpha=job.dirichlet_alpha, seed=job.seed
-    )
-
-
-def departments_for(job: TrainJob) -> list[str]:
-    """The departments taking part, in Flower partition-id order."""
-    return [str(d) for d in department_ids(job.dataset, partition_of(job))]
-
-
-def num_features(dataset: str) -> int:
-    """The encoded feature count, from the schema alone."""
-    return len(get_dataset(dataset).schema.feature_names)
-
-
-def public_test_split(
-    dataset: str,
-) -> tuple[NDArray[np.float32], NDArray[np.int64]] | None:
-    """The public benchmark test split (Adult's official file), if the dataset has one."""
-    if not get_dataset(dataset).has_public_test:
-        return None
-    test = load_public_test(dataset).test
-    return test.X, test.y
+__all__ = ["DepartmentDataAccess"]
 
 
 class DepartmentDataAccess:

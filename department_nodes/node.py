@@ -11,7 +11,6 @@ import logging
 import os
 import secrets
 import time
-import warnings
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,8 +34,9 @@ from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
+from fedgov.notices import warn_once
 from privacy.accounting import epsilon_spent
-from privacy.budget import Budget, department_ledger
+from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
 
 __all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
@@ -63,15 +63,15 @@ class NodePolicy:
     """What the department itself (not the coordinator) allows.
 
     ``budget_epsilon`` sets the lifetime budget the first time a dataset is
-    used; afterwards the limit on file wins. ``ledger_key`` names the key that
-    seals the budget ledger at rest (``privacy.at_rest.key_source_from_spec``).
+    used; afterwards the limit on file wins. ``budget_key`` names the key that
+    seals the budget book at rest (``privacy.at_rest.key_source_from_spec``).
     """
 
     department: str
     state_dir: Path
     allow_non_private: bool = False
     budget_epsilon: float | None = None
-    ledger_key: str = "auto"
+    budget_key: str = "auto"
 
     @classmethod
     def from_context(
@@ -104,13 +104,17 @@ class NodePolicy:
             "true",
             "yes",
         )
+        if "ledger-key" in node:
+            raise ConfigurationError(
+                "ledger-key", "renamed budget-key: set budget-key in the node config"
+            )
         budget = node.get("budget-epsilon")
         return cls(
             department=department,
             state_dir=Path(str(state)),
             allow_non_private=allow,
             budget_epsilon=float(budget) if budget is not None else None,
-            ledger_key=str(node.get("ledger-key", "auto")),
+            budget_key=str(node.get("budget-key", "auto")),
         )
 
 
@@ -122,8 +126,8 @@ class DepartmentNode:
         self.policy = policy
         self._state = state
         self.data = DepartmentDataAccess(job, policy.department)
-        self.ledger = department_ledger(
-            policy.state_dir, policy.department, key=policy.ledger_key
+        self.budget_book = open_budget_book(
+            policy.state_dir, policy.department, key=policy.budget_key
         )
 
     # -- helpers -------------------------------------------------------------
@@ -144,12 +148,12 @@ class DepartmentNode:
         key = f"fedgov.plan.{self.job.job_id}"
         if key in self._state:
             saved = self._state.config_records[key]
-            noise = _number(saved, "noise-multiplier")
+            noise = _number(saved, p.Metric.NOISE_MULTIPLIER)
             return LocalPlan(
-                num_examples=int(_number(saved, "num-examples")),
+                num_examples=int(_number(saved, p.Metric.NUM_EXAMPLES)),
                 batch_size=int(_number(saved, "batch-size")),
                 steps_per_epoch=int(_number(saved, "steps-per-epoch")),
-                sample_rate=_number(saved, "sample-rate"),
+                sample_rate=_number(saved, p.Metric.SAMPLE_RATE),
                 steps_per_round=int(_number(saved, "steps-per-round")),
                 noise_multiplier=noise if noise > 0 else None,
             )
@@ -163,12 +167,12 @@ class DepartmentNode:
         )
         self._state[key] = ConfigRecord(
             {
-                "num-examples": plan.num_examples,
+                p.Metric.NUM_EXAMPLES: plan.num_examples,
                 "batch-size": plan.batch_size,
                 "steps-per-epoch": plan.steps_per_epoch,
-                "sample-rate": plan.sample_rate,
+                p.Metric.SAMPLE_RATE: plan.sample_rate,
                 "steps-per-round": plan.steps_per_round,
-                "noise-multiplier": plan.noise_multiplier or 0.0,
+                p.Metric.NOISE_MULTIPLIER: plan.noise_multiplier or 0.0,
             }
         )
         return plan
@@ -177,7 +181,7 @@ class DepartmentNode:
         # Flower's FedProx sends its mu with each round's config.
         if self.job.strategy != "fedprox":
             return 0.0
-        config = msg.content.config_records[p.CONFIG]
+        config = msg.content.config_records[p.Record.CONFIG]
         return _number(config, "proximal-mu") if "proximal-mu" in config else 0.0
 
     def _generator(self, server_round: int) -> torch.Generator:
@@ -203,25 +207,27 @@ class DepartmentNode:
     ) -> Message:
         content = RecordDict(
             {
-                p.METRICS: MetricRecord(dict(metrics)),
-                p.FEDGOV: ConfigRecord(
+                p.Record.METRICS: MetricRecord(dict(metrics)),
+                p.Record.FEDGOV: ConfigRecord(
                     {
-                        p.KEY_DEPARTMENT: self.policy.department,
-                        p.KEY_STATUS: status,
-                        p.KEY_REASON: reason,
+                        p.Reply.DEPARTMENT: self.policy.department,
+                        p.Reply.STATUS: status,
+                        p.Reply.REASON: reason,
                     }
                 ),
             }
         )
         if arrays is not None:
-            content[p.ARRAYS] = arrays
+            content[p.Record.ARRAYS] = arrays
         return Message(content=content, reply_to=msg)
 
     # -- message handlers ----------------------------------------------------
 
     def train(self, msg: Message) -> Message:
         server_round = int(
-            _number(msg.content.config_records[p.CONFIG], "server-round")
+            _number(
+                msg.content.config_records[p.Record.CONFIG], p.Instruction.SERVER_ROUND
+            )
         )
         plan = self._plan()
         spend = plan.round_spend
@@ -235,16 +241,16 @@ class DepartmentNode:
                 logger.warning(reason)
                 return self._reply(
                     msg,
-                    status=p.STATUS_REFUSED,
-                    metrics={p.NUM_EXAMPLES: 0},
+                    status=p.Status.REFUSED,
+                    metrics={p.Metric.NUM_EXAMPLES: 0},
                     reason=reason,
                 )
-            warnings.warn(
+            warn_once(
+                f"non-private:{self.policy.department}",
                 f"department {self.policy.department} trains WITHOUT differential privacy",
-                stacklevel=2,
             )
         else:
-            self.ledger.ensure_limit(
+            self.budget_book.ensure_limit(
                 self.job.dataset,
                 Budget(
                     epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
@@ -252,7 +258,7 @@ class DepartmentNode:
                 ),
             )
             try:
-                record = self.ledger.charge(
+                record = self.budget_book.charge(
                     self.job.dataset,
                     spend,
                     kind="train_round",
@@ -263,18 +269,18 @@ class DepartmentNode:
                 logger.warning("round %d refused: %s", server_round, exc)
                 return self._reply(
                     msg,
-                    status=p.STATUS_REFUSED,
+                    status=p.Status.REFUSED,
                     reason=str(exc),
                     metrics={
-                        p.NUM_EXAMPLES: 0,
-                        "epsilon-total": exc.spent,
-                        "epsilon-limit": exc.limit,
+                        p.Metric.NUM_EXAMPLES: 0,
+                        p.Metric.EPSILON_TOTAL: exc.spent,
+                        p.Metric.EPSILON_LIMIT: exc.limit,
                     },
                 )
             epsilon_total = record.epsilon_after
         started = time.perf_counter()
         features, labels = self.data.train_split()
-        model = self._model(msg.content.array_records[p.ARRAYS])
+        model = self._model(msg.content.array_records[p.Record.ARRAYS])
         loss = train_locally(
             model,
             features,
@@ -286,7 +292,9 @@ class DepartmentNode:
             proximal_mu=self._proximal_mu(msg),
             generator=self._generator(server_round),
         )
-        status = self.ledger.status(self.job.dataset) if spend is not None else None
+        status = (
+            self.budget_book.status(self.job.dataset) if spend is not None else None
+        )
         job_epsilon = 0.0
         if status is not None:
             job_epsilon = epsilon_spent(
@@ -294,33 +302,33 @@ class DepartmentNode:
                 delta=self.job.delta,
             )
         metrics: dict[str, float | int] = {
-            p.NUM_EXAMPLES: len(labels),
-            "train-loss": loss,
-            "epsilon-job": job_epsilon,
-            "epsilon-total": epsilon_total,
-            "epsilon-limit": status.limit.epsilon if status else 0.0,
-            "noise-multiplier": plan.noise_multiplier or 0.0,
-            "sample-rate": plan.sample_rate,
-            "steps": plan.steps_per_round,
+            p.Metric.NUM_EXAMPLES: len(labels),
+            p.Metric.TRAIN_LOSS: loss,
+            p.Metric.EPSILON_JOB: job_epsilon,
+            p.Metric.EPSILON_TOTAL: epsilon_total,
+            p.Metric.EPSILON_LIMIT: status.limit.epsilon if status else 0.0,
+            p.Metric.NOISE_MULTIPLIER: plan.noise_multiplier or 0.0,
+            p.Metric.SAMPLE_RATE: plan.sample_rate,
+            p.Metric.STEPS: plan.steps_per_round,
             # Lets the coordinator tell its round overhead from local work.
-            "compute-seconds": time.perf_counter() - started,
+            p.Metric.COMPUTE_SECONDS: time.perf_counter() - started,
         }
         return self._reply(
             msg,
-            status=p.STATUS_OK,
+            status=p.Status.OK,
             metrics=metrics,
             arrays=ArrayRecord(model.state_dict()),
         )
 
     def evaluate(self, msg: Message) -> Message:
-        model = self._model(msg.content.array_records[p.ARRAYS])
+        model = self._model(msg.content.array_records[p.Record.ARRAYS])
         features, labels = self.data.heldout_split()
         result = evaluate_model(model, features, labels)
         metrics: dict[str, float | int] = {
-            p.NUM_EXAMPLES: result.num_examples,
-            "eval-loss": result.loss,
-            "eval-accuracy": result.accuracy,
+            p.Metric.NUM_EXAMPLES: result.num_examples,
+            p.Metric.EVAL_LOSS: result.loss,
+            p.Metric.EVAL_ACCURACY: result.accuracy,
         }
         if np.isfinite(result.auc):
-            metrics["eval-auc"] = result.auc
-        return self._reply(msg, status=p.STATUS_OK, metrics=metrics)
+            metrics[p.Metric.EVAL_AUC] = result.auc
+        return self._reply(msg, status=p.Status.OK, metrics=metrics)

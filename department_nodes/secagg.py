@@ -39,22 +39,11 @@ from flwr.client.mod import make_ffn, secaggplus_mod
 from flwr.common.secure_aggregation.secaggplus_constants import RECORD_KEY_CONFIGS
 
 from department_nodes._secagg_client import (
-    KEY_EXAMPLES,
     KEY_UPDATE_SHA256,
     LOCAL_UPDATE_STATE,
     SecureDepartmentClient,
 )
 from department_nodes._secagg_protocol import (
-    KEY_CLIPPING_RANGE,
-    KEY_MAX_WEIGHT,
-    KEY_SUM_BOUND,
-    KEY_SUM_LENGTH,
-    KEY_SUM_TASK,
-    KEY_TASK,
-    RESERVED_KEYS,
-    STATUS_REJECTED,
-    TASK_SUM,
-    TASK_TRAIN,
     SecureSumContribution,
     SecureSumProvider,
     SecureSumRefusedError,
@@ -69,17 +58,7 @@ if TYPE_CHECKING:
     from fedgov.job import TrainJob
 
 __all__ = [
-    "KEY_CLIPPING_RANGE",
-    "KEY_MAX_WEIGHT",
-    "KEY_SUM_BOUND",
-    "KEY_SUM_LENGTH",
-    "KEY_SUM_TASK",
-    "KEY_TASK",
     "NODE_REQUIRE_SECURE",
-    "RESERVED_KEYS",
-    "STATUS_REJECTED",
-    "TASK_SUM",
-    "TASK_TRAIN",
     "LocalUpdate",
     "SecureSumContribution",
     "SecureSumProvider",
@@ -125,7 +104,7 @@ def take_local_update(context: Context) -> LocalUpdate | None:
     entry = records.pop(LOCAL_UPDATE_STATE)
     return LocalUpdate(
         sha256=bytes.fromhex(str(entry[KEY_UPDATE_SHA256])),
-        num_examples=int(entry[KEY_EXAMPLES]),  # type: ignore[arg-type]
+        num_examples=int(entry[p.Metric.NUM_EXAMPLES]),  # type: ignore[arg-type]
     )
 
 
@@ -148,12 +127,12 @@ def refuse_cleartext(msg: Message, department: str) -> Message:
     return Message(
         RecordDict(
             {
-                p.METRICS: MetricRecord({p.NUM_EXAMPLES: 0}),
-                p.FEDGOV: ConfigRecord(
+                p.Record.METRICS: MetricRecord({p.Metric.NUM_EXAMPLES: 0}),
+                p.Record.FEDGOV: ConfigRecord(
                     {
-                        p.KEY_DEPARTMENT: department,
-                        p.KEY_STATUS: p.STATUS_REFUSED,
-                        p.KEY_REASON: reason,
+                        p.Reply.DEPARTMENT: department,
+                        p.Reply.STATUS: p.Status.REFUSED,
+                        p.Reply.REASON: reason,
                     }
                 ),
             }

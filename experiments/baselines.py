@@ -11,35 +11,20 @@ when private, the same DP-SGD at the job's (epsilon, delta).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from coordinator.training import model_spec
-from department_nodes.data_access import DepartmentDataAccess, departments_for
+from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.training import plan_local_training, train_locally
+from fedgov.commands.reference import BaselineResult
 from fedgov.data import get_dataset, load_pooled, load_public_test
 from fedgov.job import TrainJob
-from fedgov.metrics import Evaluation, evaluate_model
+from fedgov.job_data import departments_for, model_spec
+from fedgov.metrics import evaluate_model
 from fedgov.models import build_model
 
-__all__ = [
-    "BaselineResult",
-    "centralized_baseline",
-    "centralized_reference",
-    "local_only_baseline",
-]
-
-
-@dataclass(frozen=True)
-class BaselineResult:
-    """A model's quality on the held-out split, and on the public test split if any."""
-
-    name: str
-    held_out: Evaluation
-    test: Evaluation | None
+__all__ = ["centralized_baseline", "local_only_baseline"]
 
 
 # Without clipping, plain SGD at DP-SGD's small batches oscillates; the
@@ -94,38 +79,6 @@ def centralized_baseline(job: TrainJob, *, private: bool) -> BaselineResult:
     name = f"centralized {'DP' if private else 'non-private'}"
     held_out = evaluate_model(model, pooled.held_out.X, pooled.held_out.y)
     return BaselineResult(name, held_out, test)
-
-
-def centralized_reference(job: TrainJob) -> BaselineResult:
-    """The job's model fitted non-privately to convergence on the pooled records.
-
-    What the model class achieves at best on these splits (full-batch
-    L-BFGS), rather than what the job's DP-SGD step sizes reach without
-    noise: the fair yardstick for "what does privacy plus federation cost".
-    """
-    torch.set_num_threads(1)
-    pooled = load_pooled(job.dataset, seed=job.seed)
-    model = build_model(model_spec(job), seed=job.seed)
-    features = torch.from_numpy(pooled.train.X)
-    labels = torch.from_numpy(pooled.train.y)
-    optimizer = torch.optim.LBFGS(
-        model.parameters(), max_iter=500, history_size=20, line_search_fn="strong_wolfe"
-    )
-    criterion = torch.nn.CrossEntropyLoss()
-
-    def closure() -> float:
-        optimizer.zero_grad()
-        loss = criterion(model(features), labels)
-        loss.backward()
-        return float(loss.item())
-
-    optimizer.step(closure)  # type: ignore[no-untyped-call]
-    test = None
-    if get_dataset(job.dataset).has_public_test:
-        public = load_public_test(job.dataset).test
-        test = evaluate_model(model, public.X, public.y)
-    held_out = evaluate_model(model, pooled.held_out.X, pooled.held_out.y)
-    return BaselineResult("centralized non-private (L-BFGS)", held_out, test)
 
 
 def local_only_baseline(

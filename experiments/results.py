@@ -3,7 +3,7 @@
 One point is one gzipped JSON file, ``<output>/runs/<run_id>.json.gz``: the
 configuration (the job's flat run_config), what was measured around the run
 (CPU and wall seconds) and, for a federated point, the product's own
-:class:`~coordinator.run_record.RunRecord` unchanged. Every number of the
+:class:`~coordinator.summary.RunRecord` unchanged. Every number of the
 report is derived from these files by :func:`tidy_tables`, so a figure can be
 traced back to the run records it came from by ``run_id``.
 
@@ -26,8 +26,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +33,9 @@ from typing import Any
 
 import pandas as pd
 
+from fedgov import protocol as p
 from fedgov.errors import FedgovError
+from fedgov.files import write_atomic
 
 __all__ = [
     "RESULT_FORMAT",
@@ -117,17 +117,7 @@ def write_result(path: Path, result: RunResult) -> None:
     """Write ``result`` atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(_clean(asdict(result)), sort_keys=True, separators=(",", ":"))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with (
-            os.fdopen(fd, "wb") as raw,
-            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle,
-        ):
-            handle.write(payload.encode("utf-8"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, gzip.compress(payload.encode("utf-8"), mtime=0))
 
 
 def read_result(path: Path) -> RunResult:
@@ -204,10 +194,10 @@ def _department_rows(result: RunResult) -> list[dict[str, Any]]:
                 **base,
                 "department": outcome["department"],
                 "num_train": summary.get("num_examples"),
-                "num_held_out": metrics.get("num-examples"),
-                "held_out_accuracy": _nan(metrics.get("eval-accuracy")),
-                "held_out_auc": _nan(metrics.get("eval-auc")),
-                "held_out_loss": _nan(metrics.get("eval-loss")),
+                "num_held_out": metrics.get(p.Metric.NUM_EXAMPLES),
+                "held_out_accuracy": _nan(metrics.get(p.Metric.EVAL_ACCURACY)),
+                "held_out_auc": _nan(metrics.get(p.Metric.EVAL_AUC)),
+                "held_out_loss": _nan(metrics.get(p.Metric.EVAL_LOSS)),
                 "epsilon_spent": _nan(summary.get("epsilon_job")),
                 "rounds_trained": summary.get("rounds_trained"),
             }
@@ -253,7 +243,7 @@ def _run_row(result: RunResult, departments: list[dict[str, Any]]) -> dict[str, 
     # Flower's federated evaluation: each department's held-out metric,
     # averaged weighted by its held-out records.
     federated = last.get("aggregated_evaluate", {})
-    row["department_auc"] = _nan(federated.get("eval-auc"))
+    row["department_auc"] = _nan(federated.get(p.Metric.EVAL_AUC))
     spent = [d["epsilon_job"] for d in result.record["departments"]]
     row["epsilon_spent_max"] = max(spent) if spent else float("nan")
     traffic = result.record.get("extra", {}).get("traffic", [])
@@ -303,12 +293,12 @@ def _round_rows(result: RunResult) -> list[dict[str, Any]]:
                 **base,
                 "round": server_round,
                 "scope": "overall",
-                "accuracy": _nan(federated.get("eval-accuracy")),
-                "auc": _nan(federated.get("eval-auc")),
-                "loss": _nan(federated.get("eval-loss")),
-                "test_accuracy": _nan(central.get("test-accuracy")),
-                "test_auc": _nan(central.get("test-auc")),
-                "test_loss": _nan(central.get("test-loss")),
+                "accuracy": _nan(federated.get(p.Metric.EVAL_ACCURACY)),
+                "auc": _nan(federated.get(p.Metric.EVAL_AUC)),
+                "loss": _nan(federated.get(p.Metric.EVAL_LOSS)),
+                "test_accuracy": _nan(central.get(p.Metric.TEST_ACCURACY)),
+                "test_auc": _nan(central.get(p.Metric.TEST_AUC)),
+                "test_loss": _nan(central.get(p.Metric.TEST_LOSS)),
                 "round_seconds": _nan(entry.get("round_seconds")),
                 "train_seconds": _nan(entry.get("train_seconds")),
                 "messages": moved.get("messages"),
@@ -327,12 +317,12 @@ def _round_rows(result: RunResult) -> list[dict[str, Any]]:
                     **base,
                     "round": server_round,
                     "scope": outcome["department"],
-                    "accuracy": _nan(metrics.get("eval-accuracy")),
-                    "auc": _nan(metrics.get("eval-auc")),
-                    "loss": _nan(metrics.get("eval-loss")),
+                    "accuracy": _nan(metrics.get(p.Metric.EVAL_ACCURACY)),
+                    "auc": _nan(metrics.get(p.Metric.EVAL_AUC)),
+                    "loss": _nan(metrics.get(p.Metric.EVAL_LOSS)),
                     "train_status": train.get("status"),
-                    "train_loss": _nan(train_metrics.get("train-loss")),
-                    "epsilon_spent": _nan(train_metrics.get("epsilon-job")),
+                    "train_loss": _nan(train_metrics.get(p.Metric.TRAIN_LOSS)),
+                    "epsilon_spent": _nan(train_metrics.get(p.Metric.EPSILON_JOB)),
                 }
             )
     return rows

@@ -36,22 +36,22 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from coordinator.run_record import RunRecord
-from coordinator.training import model_spec
 from experiments.baselines import (
-    BaselineResult,
     centralized_baseline,
     local_only_baseline,
 )
-from experiments.config import TrainConf, build_job, register_schemas
 from experiments.results import RESULT_FORMAT, RunResult, result_path, write_result
+from fedgov.commands.config import CONFIGS, TrainConf, build_job, register_schemas
+from fedgov.commands.reference import BaselineResult
 from fedgov.data import get_dataset, load_pooled, load_public_test
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from fedgov.job_data import model_spec
 from fedgov.metrics import Evaluation, evaluate_model
 from fedgov.models import build_model
+from fedgov.run_record import RunRecord
 
-__all__ = ["BASELINES", "CONFIGS", "SweepConf", "main", "run_id_for", "run_point"]
+__all__ = ["BASELINES", "SweepConf", "main", "run_id_for", "run_point"]
 
 logger = logging.getLogger(__name__)
 
@@ -246,10 +246,9 @@ def _quiet_libraries() -> None:
 
 
 register_sweep_schema()
+
+
 # Absolute, so that Hydra finds it however this module was imported.
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-
-
 @hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="report")
 def main(cfg: DictConfig) -> None:
     _quiet_libraries()

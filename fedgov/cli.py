@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
@@ -26,16 +27,24 @@ class _CommandModule(Protocol):
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("experiments.demo", "run the end-to-end demo on embedded defaults"),
-    "train": ("experiments.train", "run a federated DP training job (Hydra overrides)"),
+    "demo": ("fedgov.commands.demo", "run the end-to-end demo on embedded defaults"),
+    "train": (
+        "fedgov.commands.train",
+        "run a federated DP training job (Hydra overrides)",
+    ),
     "deploy": (
-        "coordinator.launcher",
+        "fedgov.commands.deploy",
         "start a real SuperLink and one SuperNode per department, run a job, stop",
     ),
     "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
-    "query": ("coordinator.analytics_cli", "ask a federated DP analytics query"),
+    "release": ("privacy.release_cli", "make or trace fingerprinted extracts"),
+    "data": (
+        "fedgov.commands.data",
+        "check a department's table, draft a dataset declaration",
+    ),
+    "query": ("fedgov.commands.query", "ask a federated DP analytics query"),
     "ledger": ("ledger.cli", "operate the audit log service and ledger contracts"),
-    "audit": ("ledger.audit.cli", "verify audit logs against on-chain anchors"),
+    "audit": ("auditor.cli", "verify audit logs against on-chain anchors"),
     "vote": (
         "ledger.voting.cli",
         "community consultations: registrar, resident, auditor",
@@ -64,8 +73,19 @@ _PACKAGES = (
     "department_nodes",
     "privacy",
     "ledger",
+    "auditor",
     "experiments",
 )
+
+
+def _one_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    return f"{category.__name__}: {message}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not top_args.verbose:
         for package in _PACKAGES:
             logging.getLogger(package).setLevel(logging.INFO)
+    # Warnings go through logging, one line each (fedgov's own are said once
+    # per command, fedgov.notices); --verbose adds where each was raised.
+    logging.captureWarnings(True)
+    if not top_args.verbose:
+        warnings.formatwarning = _one_line
     module_name, text = COMMANDS[top_args.command]
     module = cast(_CommandModule, importlib.import_module(module_name))
     parser = argparse.ArgumentParser(

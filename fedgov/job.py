@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from fedgov.errors import ConfigurationError
+from fedgov.notices import warn_once
 
 __all__ = ["PARTITIONS", "SECURE_STRATEGIES", "STRATEGIES", "TrainJob"]
 
@@ -132,17 +132,17 @@ class TrainJob:
             "and ledger_registry go together: both set (sign tree heads) or neither",
         )
         if not self.audit:
-            warnings.warn(
+            warn_once(
+                f"job-audit-off:{self.job_id}",
                 "audit=False: departments and the coordinator keep NO audit records; "
                 "nothing this job does can be verified by an auditor",
-                stacklevel=2,
             )
         if not self.secure_rng:
-            warnings.warn(
+            warn_once(
+                f"job-seeded-rng:{self.job_id}",
                 "secure_rng=False: DP noise and sampling come from a seeded generator. "
                 "Reproducible, but an adversary who learns the seed can remove the noise: "
                 "for experiments only, never for a real release.",
-                stacklevel=2,
             )
 
     @property

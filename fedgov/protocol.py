@@ -4,43 +4,140 @@ Flower strategies expect an ``ArrayRecord`` under ``"arrays"`` and a
 ``MetricRecord`` with ``"num-examples"`` under ``"metrics"``; fedgov adds a
 ``ConfigRecord`` under ``"fedgov"`` that says which department replied and
 whether it trained, so a refusal is an answer, not a crash.
+
+Every key either side writes or reads is a member of one of the ``StrEnum``
+classes below: a member *is* its string (``Metric.EPSILON_JOB == "epsilon-job"``),
+so it goes into Flower records, JSON and audit records as the plain text.
 """
 
 from __future__ import annotations
 
 import hashlib
+from enum import StrEnum
 from typing import Final
 
 import numpy as np
 from flwr.app import ArrayRecord
 
 __all__ = [
-    "ARRAYS",
-    "CONFIG",
-    "FEDGOV",
-    "KEY_DEPARTMENT",
-    "KEY_REASON",
-    "KEY_STATUS",
-    "METRICS",
-    "NUM_EXAMPLES",
-    "STATUS_OK",
-    "STATUS_REFUSED",
+    "SECAGG_RESERVED_KEYS",
+    "Instruction",
+    "Metric",
+    "Outcome",
+    "Record",
+    "Reply",
+    "SecAgg",
+    "SecAggTask",
+    "Status",
     "arrays_to_numpy",
     "hash_arrays",
 ]
 
-ARRAYS: Final = "arrays"
-METRICS: Final = "metrics"
-CONFIG: Final = "config"
-FEDGOV: Final = "fedgov"
 
-NUM_EXAMPLES: Final = "num-examples"
-KEY_DEPARTMENT: Final = "department"
-KEY_STATUS: Final = "status"
-KEY_REASON: Final = "reason"
+class _Key(StrEnum):
+    # repr as the plain string: members end up as keys of Flower records and
+    # run records, whose printed forms should read as the wire does.
+    def __repr__(self) -> str:
+        return repr(self.value)
 
-STATUS_OK: Final = "ok"
-STATUS_REFUSED: Final = "refused"
+
+class Record(_Key):
+    """Names of the records in a message's ``RecordDict``."""
+
+    ARRAYS = "arrays"
+    METRICS = "metrics"
+    CONFIG = "config"
+    FEDGOV = "fedgov"
+    """A reply's ``ConfigRecord`` of :class:`Reply` keys."""
+    QUERY = "query"
+    """The ``ConfigRecord`` of a QUERY message holding the query's wire form."""
+
+
+class Reply(_Key):
+    """Keys of a reply's ``"fedgov"`` ``ConfigRecord`` (or a secure round's clear metrics)."""
+
+    DEPARTMENT = "department"
+    STATUS = "status"
+    REASON = "reason"
+
+
+class Status(_Key):
+    """What a department says it did with an instruction."""
+
+    OK = "ok"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+    """A secure round's department found its own vector unfit to send
+    (non-finite, too large): it trained, spent its budget, and sent zeros."""
+
+
+class Outcome(_Key):
+    """What the coordinator records of a department's part in a round or query.
+
+    A round's outcome is ``trained``, ``refused``, ``rejected`` or ``failed``;
+    a query's is the department's :class:`Status` (``ok``, ``refused``), or
+    ``failed`` or ``missing`` (no reply before the timeout).
+    """
+
+    TRAINED = "trained"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    MISSING = "missing"
+
+
+class Metric(_Key):
+    """Metric keys of replies, and of the coordinator's central evaluation."""
+
+    NUM_EXAMPLES = "num-examples"
+    TRAIN_LOSS = "train-loss"
+    EPSILON_JOB = "epsilon-job"
+    EPSILON_TOTAL = "epsilon-total"
+    EPSILON_LIMIT = "epsilon-limit"
+    EPSILON_QUERY = "epsilon-query"
+    NOISE_MULTIPLIER = "noise-multiplier"
+    SAMPLE_RATE = "sample-rate"
+    STEPS = "steps"
+    COMPUTE_SECONDS = "compute-seconds"
+    EVAL_LOSS = "eval-loss"
+    EVAL_ACCURACY = "eval-accuracy"
+    EVAL_AUC = "eval-auc"
+    TEST_LOSS = "test-loss"
+    TEST_ACCURACY = "test-accuracy"
+    TEST_AUC = "test-auc"
+    QUERY_ANSWER = "query-answer"
+    """A query reply's noisy answer vector."""
+    QUERY_NOISE_STD = "query-noise-std"
+    """A query reply's noise standard deviation, one per block of the answer."""
+
+
+class Instruction(_Key):
+    """Keys of an instruction's ``"config"`` record (or a secure round's FitIns)."""
+
+    SERVER_ROUND = "server-round"
+    JOB_ID = "job-id"
+
+
+class SecAgg(_Key):
+    """Config keys of a secure round's instruction, sent in the clear."""
+
+    TASK = "fedgov-task"
+    MAX_WEIGHT = "secagg-max-weight"
+    CLIPPING_RANGE = "secagg-clipping-range"
+    SUM_TASK = "secure-sum-task"
+    SUM_LENGTH = "secure-sum-length"
+    SUM_BOUND = "secure-sum-bound"
+
+
+class SecAggTask(_Key):
+    """What a secure round computes (:attr:`SecAgg.TASK`)."""
+
+    TRAIN = "train"
+    SUM = "secure-sum"
+
+
+SECAGG_RESERVED_KEYS: Final = frozenset({*SecAgg, Instruction.SERVER_ROUND})
+"""Keys a secure sum's caller may not set: the round's own instruction uses them."""
 
 
 def arrays_to_numpy(record: ArrayRecord) -> dict[str, np.ndarray]:

@@ -1,196 +1,21 @@
-"""fedgov's audit ledger: append-only logs, Merkle proofs and signed tree heads.
+"""fedgov's audit ledger: append-only logs, Merkle proofs, signed tree heads,
+the chain and its contracts, and the vocabulary of audit records that the
+actors' hooks write and the auditor reads.
 
-Public names are imported on first use (:mod:`fedgov._lazy`).
+- records and their fields: :mod:`ledger.records`, :mod:`ledger.record_fields`;
+- one actor's log: :mod:`ledger.store`, :mod:`ledger.actor_log`,
+  :mod:`ledger.keys`, :mod:`ledger.layout`, :mod:`ledger.rotation`; read from
+  outside its writer: :mod:`ledger.log_files`;
+- proofs and heads: :mod:`ledger.merkle`, :mod:`ledger.tree_head`,
+  :mod:`ledger.export`;
+- the chain: :mod:`ledger.chain`, :mod:`ledger.anchor_registry`,
+  :mod:`ledger.chain_roles`, :mod:`ledger.relay`;
+- the log service: :mod:`ledger.service`, :mod:`ledger.client`;
+- C2SP checkpoints and witnesses: :mod:`ledger.note`, :mod:`ledger.checkpoint`,
+  :mod:`ledger.cosignature`, :mod:`ledger.witness`, :mod:`ledger.witness_client`,
+  :mod:`ledger.witness_policy`, :mod:`ledger.note_keys`;
+- community votes: :mod:`ledger.voting`.
+
+Import the modules themselves: this package re-exports nothing, so that a
+department's ClientApp, which writes its log, never loads web3 or gRPC.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from fedgov._lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from ledger._transport import (
-        ClientTLS,
-        InsecureTransportWarning,
-        ServerTLS,
-    )
-    from ledger.anchor import (
-        Anchorer,
-        AnchorPolicy,
-        HeadRegistry,
-        TreeHeadSource,
-    )
-    from ledger.anchor_registry import (
-        AnchoredHead,
-        AnchorRegistry,
-    )
-    from ledger.chain import (
-        AnvilProcess,
-        Chain,
-        account_from_key_file,
-    )
-    from ledger.chain_roles import (
-        RoleChange,
-        Roles,
-        role_id,
-    )
-    from ledger.client import (
-        LogClient,
-        LogInfo,
-    )
-    from ledger.errors import (
-        AnchorError,
-        ChainError,
-        ChainUnavailableError,
-        ContractArtifactError,
-        ContractRevertError,
-        LedgerError,
-        LogIntegrityError,
-        LogRangeError,
-        LogServiceError,
-        LogStorageError,
-        ProofError,
-        RecordError,
-    )
-    from ledger.export import (
-        LogVerification,
-        verify_export,
-    )
-    from ledger.merkle import (
-        ConsistencyProof,
-        InclusionProof,
-        MerkleTree,
-        verify_consistency,
-        verify_inclusion,
-    )
-    from ledger.records import (
-        Action,
-        AuditRecord,
-        Role,
-    )
-    from ledger.service import (
-        HostedLog,
-        LogServer,
-    )
-    from ledger.sink import (
-        AuditSink,
-        LocalLogSink,
-        NullSink,
-        RemoteLogSink,
-    )
-    from ledger.store import (
-        LogStore,
-    )
-    from ledger.tree_head import (
-        SignedTreeHead,
-        SigningDomain,
-        TreeHead,
-    )
-
-__all__ = [
-    "Action",
-    "AnchorError",
-    "AnchorPolicy",
-    "AnchorRegistry",
-    "AnchoredHead",
-    "Anchorer",
-    "AnvilProcess",
-    "AuditRecord",
-    "AuditSink",
-    "Chain",
-    "ChainError",
-    "ChainUnavailableError",
-    "ClientTLS",
-    "ConsistencyProof",
-    "ContractArtifactError",
-    "ContractRevertError",
-    "HeadRegistry",
-    "HostedLog",
-    "InclusionProof",
-    "InsecureTransportWarning",
-    "LedgerError",
-    "LocalLogSink",
-    "LogClient",
-    "LogInfo",
-    "LogIntegrityError",
-    "LogRangeError",
-    "LogServer",
-    "LogServiceError",
-    "LogStorageError",
-    "LogStore",
-    "LogVerification",
-    "MerkleTree",
-    "NullSink",
-    "ProofError",
-    "RecordError",
-    "RemoteLogSink",
-    "Role",
-    "RoleChange",
-    "Roles",
-    "ServerTLS",
-    "SignedTreeHead",
-    "SigningDomain",
-    "TreeHead",
-    "TreeHeadSource",
-    "account_from_key_file",
-    "role_id",
-    "verify_consistency",
-    "verify_export",
-    "verify_inclusion",
-]
-
-_EXPORTS: dict[str, str] = {
-    "Action": "ledger.records",
-    "AnchorError": "ledger.errors",
-    "AnchorPolicy": "ledger.anchor",
-    "AnchorRegistry": "ledger.anchor_registry",
-    "AnchoredHead": "ledger.anchor_registry",
-    "Anchorer": "ledger.anchor",
-    "AnvilProcess": "ledger.chain",
-    "AuditRecord": "ledger.records",
-    "AuditSink": "ledger.sink",
-    "Chain": "ledger.chain",
-    "ChainError": "ledger.errors",
-    "ChainUnavailableError": "ledger.errors",
-    "ClientTLS": "ledger._transport",
-    "ConsistencyProof": "ledger.merkle",
-    "ContractArtifactError": "ledger.errors",
-    "ContractRevertError": "ledger.errors",
-    "HeadRegistry": "ledger.anchor",
-    "HostedLog": "ledger.service",
-    "InclusionProof": "ledger.merkle",
-    "InsecureTransportWarning": "ledger._transport",
-    "LedgerError": "ledger.errors",
-    "LocalLogSink": "ledger.sink",
-    "LogClient": "ledger.client",
-    "LogInfo": "ledger.client",
-    "LogIntegrityError": "ledger.errors",
-    "LogRangeError": "ledger.errors",
-    "LogServer": "ledger.service",
-    "LogServiceError": "ledger.errors",
-    "LogStorageError": "ledger.errors",
-    "LogStore": "ledger.store",
-    "LogVerification": "ledger.export",
-    "MerkleTree": "ledger.merkle",
-    "NullSink": "ledger.sink",
-    "ProofError": "ledger.errors",
-    "RecordError": "ledger.errors",
-    "RemoteLogSink": "ledger.sink",
-    "Role": "ledger.records",
-    "RoleChange": "ledger.chain_roles",
-    "Roles": "ledger.chain_roles",
-    "ServerTLS": "ledger._transport",
-    "SignedTreeHead": "ledger.tree_head",
-    "SigningDomain": "ledger.tree_head",
-    "TreeHead": "ledger.tree_head",
-    "TreeHeadSource": "ledger.anchor",
-    "account_from_key_file": "ledger.chain",
-    "role_id": "ledger.chain_roles",
-    "verify_consistency": "ledger.merkle",
-    "verify_export": "ledger.export",
-    "verify_inclusion": "ledger.merkle",
-}
-
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

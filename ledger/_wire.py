@@ -10,7 +10,7 @@ from ledger.merkle import ConsistencyProof, InclusionProof
 from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead
 
 if TYPE_CHECKING:
-    from ledger._integrity import HeadEntry
+    from ledger.integrity import HeadEntry
 
 __all__ = [
     "consistency_from_wire",

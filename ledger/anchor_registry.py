@@ -26,6 +26,7 @@ from eth_utils.address import to_checksum_address
 
 from fedgov.errors import ConfigurationError
 from ledger.chain import DEFAULT_GAS
+from ledger.contract import DeployedContract
 from ledger.errors import ChainError
 from ledger.tree_head import SigningDomain
 
@@ -58,12 +59,13 @@ class AnchoredHead:
     """Block of the log's previous anchor; 0 for its first."""
 
 
-class AnchorRegistry:
+class AnchorRegistry(DeployedContract):
     """Client of one deployed AnchorRegistry contract."""
 
+    ARTIFACT = "AnchorRegistry"
+
     def __init__(self, chain: Chain, contract: Contract) -> None:
-        self._chain = chain
-        self._contract = contract
+        super().__init__(chain, contract)
         self._domain = SigningDomain(chain.chain_id, str(contract.address))
 
     @classmethod
@@ -71,20 +73,7 @@ class AnchorRegistry:
         cls, chain: Chain, roles: Roles, *, sender: LocalAccount
     ) -> AnchorRegistry:
         """Deploy a registry that reads roles from ``roles``."""
-        return cls(chain, chain.deploy("AnchorRegistry", roles.address, sender=sender))
-
-    @classmethod
-    def at(cls, chain: Chain, address: str) -> AnchorRegistry:
-        """The registry deployed at ``address`` (its code is checked)."""
-        return cls(chain, chain.contract("AnchorRegistry", address))
-
-    @property
-    def address(self) -> str:
-        return str(self._contract.address)
-
-    @property
-    def contract(self) -> Contract:
-        return self._contract
+        return cls._deploy(chain, roles.address, sender=sender)
 
     @property
     def domain(self) -> SigningDomain:
@@ -93,7 +82,7 @@ class AnchorRegistry:
 
     @property
     def roles_address(self) -> str:
-        return to_checksum_address(self._chain.call(self._contract.functions.roles()))
+        return self._call_address(self._contract.functions.roles())
 
     def anchor(
         self,
@@ -119,17 +108,12 @@ class AnchorRegistry:
             head.timestamp,
             signed.signature,
         )
-        receipt = self._chain.transact(function, sender=sender, gas=gas)
-        events = self._chain.receipt_events(self._contract.events.Anchored(), receipt)
-        if len(events) != 1:
-            raise ChainError(
-                "anchor", f"expected one Anchored event, got {len(events)}"
-            )
-        return _anchored(events[0])
+        receipt = self._transact(function, sender=sender, gas=gas)
+        return _anchored(self._one_event("Anchored", receipt, what="anchor"))
 
     def latest(self, log_id: bytes) -> AnchoredHead | None:
         """The newest anchored head of ``log_id``, or ``None`` if never anchored."""
-        tree_size, _root, _time, _signer, block_number = self._chain.call(
+        tree_size, _root, _time, _signer, block_number = self._call(
             self._contract.functions.latest(log_id)
         )
         if block_number == 0:
@@ -144,7 +128,7 @@ class AnchorRegistry:
         return newest
 
     def anchor_count(self, log_id: bytes) -> int:
-        return int(self._chain.call(self._contract.functions.anchor_count(log_id)))
+        return int(self._call(self._contract.functions.anchor_count(log_id)))
 
     def history(self, log_id: bytes) -> list[AnchoredHead]:
         """Every anchored head of ``log_id``, oldest first.
@@ -153,7 +137,7 @@ class AnchorRegistry:
         latest anchor: one single-block log query per block holding anchors.
         """
         newest_first: list[AnchoredHead] = []
-        _size, _root, _time, _signer, block = self._chain.call(
+        _size, _root, _time, _signer, block = self._call(
             self._contract.functions.latest(log_id)
         )
         while block != 0:
@@ -167,7 +151,7 @@ class AnchorRegistry:
         function = self._contract.functions.tree_head_digest(
             head.log_id, head.tree_size, head.root_hash, head.timestamp
         )
-        return bytes(self._chain.call(function))
+        return bytes(self._call(function))
 
     def log_id_for(self, account: str, log_name: str) -> bytes:
         """The contract's derivation of ``account``'s log id (as :func:`log_id_for`)."""
@@ -175,23 +159,17 @@ class AnchorRegistry:
         function = self._contract.functions.log_id_for(
             to_checksum_address(account), log_name
         )
-        return bytes(self._chain.call(function))
+        return bytes(self._call(function))
 
     def _anchors_in_block(self, log_id: bytes, block: int) -> list[AnchoredHead]:
         """The anchors of ``log_id`` mined in ``block``, oldest first."""
-        events = self._chain.logs(
-            self._contract.events.Anchored(),
-            from_block=block,
-            to_block=block,
-            argument_filters={"logId": log_id},
-        )
+        events = self._events_in_block("Anchored", block, {"logId": log_id})
         if not events:
             raise ChainError(
                 f"AnchorRegistry.history(0x{log_id.hex()})",
                 f"no Anchored event in block {block} "
                 "(does the node keep logs that old?)",
             )
-        events.sort(key=lambda e: int(e["logIndex"]))
         return [_anchored(event) for event in events]
 
 

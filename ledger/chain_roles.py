@@ -22,6 +22,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+from ledger.contract import DeployedContract
 from ledger.errors import ChainError
 from ledger.records import Role
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from eth_account.signers.local import LocalAccount
-    from web3.contract import Contract
     from web3.types import EventData
 
     from ledger.chain import Chain
@@ -63,40 +63,23 @@ class RoleChange:
     tx_hash: bytes
 
 
-class Roles:
+class Roles(DeployedContract):
     """Client of one deployed Roles contract."""
 
-    def __init__(self, chain: Chain, contract: Contract) -> None:
-        self._chain = chain
-        self._contract = contract
+    ARTIFACT = "Roles"
 
     @classmethod
     def deploy(cls, chain: Chain, *, admin: LocalAccount) -> Roles:
         """Deploy a Roles contract whose first admin is ``admin``."""
-        return cls(chain, chain.deploy("Roles", sender=admin))
-
-    @classmethod
-    def at(cls, chain: Chain, address: str) -> Roles:
-        """The Roles contract deployed at ``address`` (its code is checked)."""
-        return cls(chain, chain.contract("Roles", address))
-
-    @property
-    def address(self) -> str:
-        return str(self._contract.address)
-
-    @property
-    def contract(self) -> Contract:
-        return self._contract
+        return cls._deploy(chain, sender=admin)
 
     def grant(self, account: str, role: Role, *, sender: LocalAccount) -> RoleChange:
         """Grant ``role`` to ``account``; ``sender`` must be an admin."""
         function = self._contract.functions.grant_role(
             to_checksum_address(account), role_id(role)
         )
-        receipt = self._chain.transact(function, sender=sender)
-        (event,) = self._chain.receipt_events(
-            self._contract.events.RoleGranted(), receipt
-        )
+        receipt = self._transact(function, sender=sender)
+        event = self._one_event("RoleGranted", receipt, what="grant")
         return _change(event, granted=True)
 
     def revoke(self, account: str, role: Role, *, sender: LocalAccount) -> RoleChange:
@@ -104,10 +87,8 @@ class Roles:
         function = self._contract.functions.revoke_role(
             to_checksum_address(account), role_id(role)
         )
-        receipt = self._chain.transact(function, sender=sender)
-        (event,) = self._chain.receipt_events(
-            self._contract.events.RoleRevoked(), receipt
-        )
+        receipt = self._transact(function, sender=sender)
+        event = self._one_event("RoleRevoked", receipt, what="revoke")
         return _change(event, granted=False)
 
     def has_role(self, account: str, role: Role) -> bool:
@@ -115,7 +96,7 @@ class Roles:
         function = self._contract.functions.has_role(
             to_checksum_address(account), role_id(role)
         )
-        return bool(self._chain.call(function))
+        return bool(self._call(function))
 
     def history(self, account: str, role: Role) -> list[RoleChange]:
         """Every grant and revoke of ``role`` to ``account``, oldest first."""
@@ -151,22 +132,12 @@ class Roles:
         function = self._contract.functions.last_change_block(
             checksummed, role_id(role)
         )
-        block = int(self._chain.call(function))
+        block = int(self._call(function))
         filters = {"account": checksummed, "role": role_id(role)}
         while block != 0:
             events = [
-                *self._chain.logs(
-                    self._contract.events.RoleGranted(),
-                    from_block=block,
-                    to_block=block,
-                    argument_filters=filters,
-                ),
-                *self._chain.logs(
-                    self._contract.events.RoleRevoked(),
-                    from_block=block,
-                    to_block=block,
-                    argument_filters=filters,
-                ),
+                *self._events_in_block("RoleGranted", block, filters),
+                *self._events_in_block("RoleRevoked", block, filters),
             ]
             if not events:
                 raise ChainError(

@@ -21,18 +21,18 @@ import grpc
 from fedgov.errors import ConfigurationError
 from ledger._proto import audit_log_pb2 as pb
 from ledger._proto import audit_log_pb2_grpc as pb_grpc
-from ledger._transport import ClientTLS, warn_insecure
 from ledger._wire import consistency_from_wire, head_from_wire, inclusion_from_wire
 from ledger.errors import LogServiceError
 from ledger.export import ExportedLog
 from ledger.records import AuditRecord
 from ledger.service import MAX_MESSAGE_BYTES
+from ledger.transport import ClientTLS, warn_insecure
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from types import TracebackType
 
-    from ledger._integrity import HeadEntry
+    from ledger.integrity import HeadEntry
     from ledger.merkle import ConsistencyProof, InclusionProof
     from ledger.tree_head import SignedTreeHead
 

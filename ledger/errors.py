@@ -11,17 +11,23 @@ from fedgov.errors import FedgovError
 
 __all__ = [
     "AnchorError",
+    "AuditError",
     "ChainError",
     "ChainUnavailableError",
     "ContractArtifactError",
     "ContractRevertError",
+    "KeyFileError",
     "LedgerError",
     "LogIntegrityError",
     "LogRangeError",
     "LogServiceError",
     "LogStorageError",
+    "MalformedNoteError",
+    "NoteError",
     "ProofError",
     "RecordError",
+    "UnverifiedNoteError",
+    "WitnessError",
 ]
 
 
@@ -157,3 +163,58 @@ class LogStorageError(LedgerError):
         self.path = path
         self.reason = reason
         super().__init__(f"audit log storage {path}: {reason}")
+
+
+class NoteError(LedgerError):
+    """A signed note (C2SP ``signed-note``, e.g. a checkpoint) was refused."""
+
+
+class MalformedNoteError(NoteError, ValueError):
+    """A note, a checkpoint in it, or a key breaks the format; ``reason`` says how."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"malformed note: {reason}")
+
+
+class UnverifiedNoteError(NoteError):
+    """A note carries no valid signature by a known key, or a known key's fails.
+
+    ``key`` names the key whose signature failed (``""`` when none was known).
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"note not verified: {reason}")
+
+
+class WitnessError(LedgerError):
+    """A witness refused a checkpoint, or could not be asked.
+
+    ``witness`` is its name or URL; ``status`` the HTTP status it answered
+    (``0`` when it could not be reached); ``detail`` its answer or the failure.
+    """
+
+    def __init__(self, witness: str, status: int, detail: str) -> None:
+        self.witness = witness
+        self.status = status
+        self.detail = detail
+        code = f"answered {status}" if status else "could not be reached"
+        super().__init__(f"witness {witness} {code}: {detail}")
+
+
+class AuditError(LedgerError):
+    """Base class of the errors of auditing: the actors' hooks and the auditor."""
+
+
+class KeyFileError(AuditError):
+    """An actor's key file is unreadable, malformed, or unsafely stored.
+
+    ``path`` is the file; ``reason`` says what is wrong with it (never the key).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"audit key file {path}: {reason}")

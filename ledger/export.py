@@ -17,6 +17,14 @@ The file is JSON Lines, UTF-8, one JSON object per line, in this order:
         "timestamp_ms": t, "signer": "0x...", "signature": "0x<130 hex>",
         "chain_id": c, "verifying_contract": "0x..."}}
 
+4. (version 2) one line per stored checkpoint, oldest first: the C2SP
+   signed note as transmitted, the log's signature and any witnesses'
+   cosignatures included (:mod:`ledger.checkpoint`)::
+
+       {"checkpoint": "<origin>\n<size>\n<root>\n\n— <origin> ...\n"}
+
+Readers accept versions 1 (no checkpoint lines) and 2.
+
 A record's leaf is ``SHA-256(0x00 || canonical bytes)``, the canonical bytes
 being the RFC 8785 serialisation of its object (:mod:`ledger.records`): the
 writer embeds them verbatim, and a reader re-canonicalises whatever it
@@ -28,13 +36,13 @@ head: its log id, its EIP-712 signature by the log's actor, and its root.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ledger._integrity import HeadEntry, check_signed_heads
+from fedgov.files import atomic_writer
 from ledger.errors import LogIntegrityError, RecordError
+from ledger.integrity import HeadEntry, check_signed_heads
 from ledger.merkle import MerkleTree, leaf_hash
 from ledger.records import AuditRecord
 from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead, log_id_for
@@ -54,7 +62,8 @@ __all__ = [
 ]
 
 EXPORT_FORMAT = "fedgov-audit-log"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 def _hex(data: bytes) -> str:
@@ -68,6 +77,7 @@ def write_export(
     log_name: str,
     records: Sequence[bytes],
     heads: Sequence[HeadEntry],
+    checkpoints: Sequence[str] = (),
 ) -> None:
     """Write an export file; ``records`` are canonical record bytes.
 
@@ -82,8 +92,7 @@ def write_export(
         "log_id": _hex(log_id_for(actor, log_name)),
         "size": len(records),
     }
-    partial = target.with_name(target.name + ".partial")
-    with partial.open("wb") as out:
+    with atomic_writer(target) as out:
         out.write(json.dumps(header).encode() + b"\n")
         for index, data in enumerate(records):
             out.write(b'{"index":%d,"record":%s}\n' % (index, data))
@@ -99,9 +108,8 @@ def write_export(
                 "verifying_contract": domain.verifying_contract,
             }
             out.write(json.dumps({"signed_head": entry}).encode() + b"\n")
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(target)
+        for note in checkpoints:
+            out.write(json.dumps({"checkpoint": note}).encode() + b"\n")
 
 
 def _own_record(record: AuditRecord, index: int, actor: str) -> bytes:
@@ -123,6 +131,8 @@ class ExportedLog:
     records: tuple[bytes, ...]
     """Canonical record bytes, index order."""
     heads: tuple[HeadEntry, ...]
+    checkpoints: tuple[str, ...] = ()
+    """Checkpoint notes as stored (not verified here: see ledger.witness_policy)."""
 
     @classmethod
     def from_records(
@@ -212,8 +222,11 @@ def read_export(path: str | Path) -> ExportedLog:
     where = f"{source}:{number} (header)"
     if _field(header, "format", str, where) != EXPORT_FORMAT:
         raise LogIntegrityError(None, f"{where}: not a {EXPORT_FORMAT} file")
-    if _field(header, "version", int, where) != EXPORT_VERSION:
-        raise LogIntegrityError(None, f"{where}: version must be {EXPORT_VERSION}")
+    version = _field(header, "version", int, where)
+    if version not in _READABLE_VERSIONS:
+        raise LogIntegrityError(
+            None, f"{where}: version {version} is not one of {_READABLE_VERSIONS}"
+        )
     actor = _field(header, "actor", str, where)
     log_name = _field(header, "log_name", str, where)
     log_id = _hex_field(header, "log_id", 32, where)
@@ -226,8 +239,14 @@ def read_export(path: str | Path) -> ExportedLog:
         raise LogIntegrityError(None, f"{where}: log_id is not log_id_for(actor, name)")
     records: list[bytes] = []
     heads: list[HeadEntry] = []
+    checkpoints: list[str] = []
     for number, entry in lines:
         where = f"{source}:{number}"
+        if isinstance(entry, dict) and "checkpoint" in entry and version > 1:
+            checkpoints.append(_field(entry, "checkpoint", str, where))
+            continue
+        if checkpoints:
+            raise LogIntegrityError(None, f"{where}: line after the checkpoints")
         if isinstance(entry, dict) and "signed_head" in entry:
             heads.append(_parse_head(entry["signed_head"], log_id, where))
             continue
@@ -249,7 +268,9 @@ def read_export(path: str | Path) -> ExportedLog:
             f"{source}: the header announces {size} records, "
             f"the file holds {len(records)}",
         )
-    return ExportedLog(actor, log_name, log_id, tuple(records), tuple(heads))
+    return ExportedLog(
+        actor, log_name, log_id, tuple(records), tuple(heads), tuple(checkpoints)
+    )
 
 
 def _parse_head(entry: Any, log_id: bytes, where: str) -> HeadEntry:

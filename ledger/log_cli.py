@@ -18,12 +18,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fedgov._signals import wait_for_stop_signal
 from fedgov.errors import ConfigurationError
-from ledger._transport import ServerTLS
+from fedgov.signals import wait_for_stop_signal
+from ledger.chain import account_from_key_file
 from ledger.export import verify_export
 from ledger.service import HostedLog, LogServer
 from ledger.store import LogStore
+from ledger.transport import ServerTLS
 from ledger.tree_head import SigningDomain
 
 if TYPE_CHECKING:
@@ -99,9 +100,6 @@ def _serve(args: argparse.Namespace) -> int:
             raise ConfigurationError(
                 "--key-file", "signing needs --chain-id and --registry"
             )
-        # Imported here: it pulls in web3, which the other commands never need.
-        from ledger.chain import account_from_key_file
-
         password = os.environ.get(args.password_env)
         if password is None:
             raise ConfigurationError(

@@ -26,7 +26,6 @@ import grpc
 from fedgov.errors import ConfigurationError, FedgovError
 from ledger._proto import audit_log_pb2 as pb
 from ledger._proto import audit_log_pb2_grpc as pb_grpc
-from ledger._transport import ServerTLS, warn_insecure
 from ledger._wire import consistency_to_wire, head_to_wire, inclusion_to_wire
 from ledger.errors import (
     LogIntegrityError,
@@ -36,6 +35,7 @@ from ledger.errors import (
     RecordError,
 )
 from ledger.records import AuditRecord
+from ledger.transport import ServerTLS, warn_insecure
 
 if TYPE_CHECKING:
     from types import TracebackType

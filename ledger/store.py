@@ -27,9 +27,12 @@ from typing import TYPE_CHECKING, Any
 from eth_utils.address import is_address, to_checksum_address
 
 from fedgov.errors import ConfigurationError
-from ledger._integrity import HeadEntry, check_signed_heads
+from ledger.checkpoint import Checkpoint
 from ledger.errors import LogIntegrityError, LogRangeError, LogStorageError
+from ledger.export import read_export, verify_exported_log, write_export
+from ledger.integrity import HeadEntry, check_signed_heads
 from ledger.merkle import ConsistencyProof, InclusionProof, MerkleTree, leaf_hash
+from ledger.note import Note
 from ledger.records import AuditRecord, now_ms
 from ledger.tree_head import (
     MAX_LOG_NAME_BYTES,
@@ -71,6 +74,20 @@ _SCHEMA = (
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {verb} on {table}');
         END"""
         for table in ("meta", "records", "signed_heads")
+        for verb in ("UPDATE", "DELETE")
+    ),
+)
+# Added after schema 1 shipped: files without it gain it on opening.
+_CHECKPOINT_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS checkpoints (
+        seq INTEGER PRIMARY KEY,
+        tree_size INTEGER NOT NULL,
+        note TEXT NOT NULL
+    )""",
+    *(
+        f"""CREATE TRIGGER IF NOT EXISTS checkpoints_no_{verb.lower()} BEFORE {verb}
+        ON checkpoints BEGIN SELECT RAISE(ABORT,
+        'the audit log is append-only: {verb} on checkpoints'); END"""
         for verb in ("UPDATE", "DELETE")
     ),
 )
@@ -128,6 +145,13 @@ class LogStore:
             self._db.execute("PRAGMA synchronous=FULL")
             if not existed:
                 self._create(str(actor), log_name or "audit")
+            if not self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'"
+            ).fetchone():
+                self._db.execute("BEGIN IMMEDIATE")
+                for statement in _CHECKPOINT_SCHEMA:
+                    self._db.execute(statement)
+                self._db.execute("COMMIT")
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.Error as e:
             raise LogStorageError(str(self._path), f"cannot open: {e}") from e
@@ -335,6 +359,57 @@ class LogStore:
         with self._lock:
             return self._heads[-1][0] if self._heads else None
 
+    # -- checkpoints --
+
+    def add_checkpoint(self, note: Note) -> None:
+        """Store ``note``, a checkpoint of one of this log's signed heads.
+
+        The note keeps whatever signatures it carries (the log's, witnesses'
+        cosignatures); :mod:`ledger.witness_policy` judges them. Refused: a
+        checkpoint of a size and root the actor never signed as EIP-712,
+        and one under another origin than the log's earlier checkpoints.
+        """
+        checkpoint = Checkpoint.parse(note.text)
+        with self._lock:
+            if not any(
+                signed.head.tree_size == checkpoint.tree_size
+                and signed.head.root_hash == checkpoint.root_hash
+                for signed, _ in self._heads
+            ):
+                raise ConfigurationError(
+                    "note",
+                    f"its checkpoint (size {checkpoint.tree_size}) is no head "
+                    f"{self._actor} signed in {self._path}",
+                )
+            earlier = self.checkpoints()
+            if earlier:
+                origin = Checkpoint.parse(Note.parse(earlier[0]).text).origin
+                if origin != checkpoint.origin:
+                    raise ConfigurationError(
+                        "note",
+                        f"its origin {checkpoint.origin!r} is not this log's "
+                        f"{origin!r}: one log publishes under one origin",
+                    )
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "INSERT INTO checkpoints (tree_size, note) VALUES (?, ?)",
+                    (checkpoint.tree_size, note.format()),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise LogStorageError(str(self._path), f"write failed: {e}") from e
+
+    def checkpoints(self) -> list[str]:
+        """Every checkpoint note stored, oldest first, as transmitted."""
+        with self._lock:
+            return [
+                str(note)
+                for (note,) in self._query("SELECT note FROM checkpoints ORDER BY seq")
+            ]
+
     # -- reading --
 
     def record(self, index: int) -> AuditRecord:
@@ -443,8 +518,6 @@ class LogStore:
 
         The format is described in :mod:`ledger.export`.
         """
-        from ledger.export import write_export
-
         with self._lock:
             write_export(
                 path,
@@ -452,6 +525,7 @@ class LogStore:
                 log_name=self._log_name,
                 records=self.encoded_records(0),
                 heads=self._heads,
+                checkpoints=self.checkpoints(),
             )
 
     @classmethod
@@ -460,8 +534,6 @@ class LogStore:
 
         The heads keep their original signatures: nothing is re-signed.
         """
-        from ledger.export import read_export, verify_exported_log
-
         if Path(path).exists():
             raise ConfigurationError("path", f"{path} exists; import into a new file")
         log = read_export(export_path)
@@ -474,6 +546,8 @@ class LogStore:
                 size = signed.head.tree_size
                 store._store_head(signed, domain)
             store._append_encoded(list(log.records[size:]))
+            for note in log.checkpoints:
+                store.add_checkpoint(Note.parse(note))
         return store
 
     # -- lifetime --

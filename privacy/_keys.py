@@ -12,11 +12,18 @@ import binascii
 import re
 
 from Crypto.Hash import HMAC, SHA256
+from Crypto.Protocol.KDF import HKDF
 from Crypto.Random import get_random_bytes
 
 from privacy.errors import KeyMaterialError
 
-__all__ = ["decode_key_text", "fingerprint", "random_secret", "require_length"]
+__all__ = [
+    "decode_key_text",
+    "derive_key",
+    "fingerprint",
+    "random_secret",
+    "require_length",
+]
 
 _FINGERPRINT_LABEL = b"fedgov/key-id/v1"
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -29,6 +36,17 @@ def fingerprint(secret: bytes) -> str:
     the key even for an attacker who can guess candidate keys' structure.
     """
     return HMAC.new(secret, _FINGERPRINT_LABEL, digestmod=SHA256).hexdigest()[:16]
+
+
+def derive_key(secret: bytes, label: str, *, length: int = 32) -> bytes:
+    """A sub-key of ``secret`` for one use, named by ``label`` (HKDF-SHA256, RFC 5869).
+
+    Sub-keys for different labels are independent: one department key can
+    serve several schemes without any of them seeing another's key.
+    """
+    derived = HKDF(secret, length, b"", SHA256, context=label.encode("utf-8"))
+    assert isinstance(derived, bytes)  # num_keys=1 gives one key, not a tuple
+    return derived
 
 
 def random_secret(length: int) -> bytes:

@@ -1,6 +1,6 @@
 """Authenticated encryption at rest: AES-256-GCM envelopes and key sources.
 
-Checkpoints, budget ledgers, pseudonym key rings and exported results are
+Checkpoints, budget books, pseudonym key rings and exported results are
 written as *sealed envelopes*::
 
     magic "FGSL" | version (1 byte) | scheme (1 byte) | key-id length (1 byte)
@@ -31,8 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +40,8 @@ from Crypto.Hash import SHA256
 from Crypto.Protocol import KDF
 
 from fedgov.errors import ConfigurationError
+from fedgov.files import write_atomic
+from fedgov.notices import warn_once
 from privacy._keys import decode_key_text, fingerprint, random_secret, require_length
 from privacy.errors import IntegrityError, KeyMaterialError, UnknownKeyError
 
@@ -350,7 +350,7 @@ def open_sealed(
 class SealingCodec:
     """Seals with the current key, opens with the current or a retired one.
 
-    Implements ``privacy.budget.LedgerCodec`` (``seal``/``open`` on bytes).
+    Implements ``privacy.budget.BudgetCodec`` (``seal``/``open`` on bytes).
     Keys are loaded at construction, so a misconfigured source fails early
     and a passphrase is stretched once.
     """
@@ -400,7 +400,7 @@ def write_encrypted(
     """Seal ``data`` and write it atomically (temp file, fsync, rename), mode 0600."""
     target = Path(path)
     codec = SealingCodec(key_source, purpose=purpose, origin=str(target))
-    _atomic_write(target, codec.seal(data))
+    write_atomic(target, codec.seal(data))
 
 
 def read_encrypted(
@@ -434,7 +434,7 @@ def rotate_file(
     reader = SealingCodec(new, purpose=purpose, retired=old, origin=str(target))
     data = reader.open(target.read_bytes())
     writer = SealingCodec(new, purpose=purpose, origin=str(target))
-    _atomic_write(target, writer.seal(data))
+    write_atomic(target, writer.seal(data))
 
 
 # -- internals -------------------------------------------------------------------
@@ -555,31 +555,11 @@ def _open(
         ) from e
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, temp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    # The rename itself is durable only once the directory entry is flushed.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _warn_plaintext(what: str) -> None:
     message = f"INSECURE: {what}; data at rest is neither encrypted nor authenticated"
-    warnings.warn(message, InsecurePlaintextWarning, stacklevel=3)
-    _log.warning(message)
+    warn_once(
+        f"plaintext-at-rest:{what}", message, InsecurePlaintextWarning, stacklevel=3
+    )
 
 
 def key_source_from_spec(spec: str, *, default_key_file: Path) -> KeySource:

@@ -39,7 +39,6 @@ import io
 import logging
 import math
 import re
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -58,6 +57,7 @@ from flwr.common.constant import ErrorCode, SType
 from numpy.lib import format as npy_format
 
 from fedgov.errors import ConfigurationError
+from fedgov.notices import warn_once
 from privacy._columns import ColumnInfo, leaves_only_privately, may_be_aggregated
 from privacy.errors import BoundaryViolationError
 
@@ -197,8 +197,9 @@ class BoundaryPolicy:
                         f"declared parameter {name!r} has the local data's shape "
                         f"{spec.shape}; the guard cannot tell it from the data table"
                     )
-                    warnings.warn(message, stacklevel=3)
-                    _log.warning(message)
+                    warn_once(
+                        f"parameter-shaped-like-data:{name}", message, stacklevel=3
+                    )
 
     def mentions(self, text: str) -> tuple[str, ...]:
         """The SENSITIVE/CORE column names ``text`` mentions, word for word."""

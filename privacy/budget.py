@@ -1,4 +1,4 @@
-"""The durable per-department privacy budget ledger.
+"""The durable per-department privacy budget book.
 
 One file per department holds, for each dataset, the department's lifetime
 (epsilon, delta) limit and every spend made against it: DP-SGD rounds and DP
@@ -12,7 +12,7 @@ starts a ClientApp process per message) cannot both squeeze through the last
 of a budget, and a crash after recording errs on the side of privacy.
 
 The file is written atomically (temp file, fsync, rename). An optional
-:class:`LedgerCodec` seals it at rest (AES-GCM, :mod:`privacy.at_rest`).
+:class:`BudgetCodec` seals it at rest (AES-GCM, :mod:`privacy.at_rest`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import fcntl
 import json
 import math
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,19 +30,23 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fedgov.errors import ConfigurationError
+from fedgov.files import write_atomic
 from privacy.accounting import GaussianSpend, epsilon_spent
 from privacy.at_rest import SealingCodec, key_source_from_spec
-from privacy.errors import BudgetExceeded, BudgetLedgerError
+from privacy.errors import BudgetBookError, BudgetExceeded
 
 __all__ = [
     "Budget",
-    "BudgetLedger",
+    "BudgetBook",
+    "BudgetCodec",
     "BudgetStatus",
-    "LedgerCodec",
     "SpendRecord",
-    "department_ledger",
+    "open_budget_book",
 ]
 
+# The names on disk (format, file names, sealing purpose) predate the
+# "budget book" name and stay as they are: a county's budget files are durable
+# state, and a renamed file would start a department from an empty budget.
 _FORMAT = "fedgov-budget-ledger"
 _VERSION = 1
 # Accountant arithmetic is not exact; a spend landing on the limit is allowed.
@@ -97,8 +100,8 @@ class BudgetStatus:
         return max(0.0, self.limit.epsilon - self.spent)
 
 
-class LedgerCodec(Protocol):
-    """Turns the ledger's plaintext into stored bytes and back (e.g. AES-GCM)."""
+class BudgetCodec(Protocol):
+    """Turns the book's plaintext into stored bytes and back (e.g. AES-GCM)."""
 
     def seal(self, plaintext: bytes) -> bytes: ...
 
@@ -122,15 +125,15 @@ def _record_from_json(data: dict[str, Any]) -> SpendRecord:
     )
 
 
-class BudgetLedger:
-    """A department's durable budget ledger at ``path``."""
+class BudgetBook:
+    """A department's durable budget book at ``path``."""
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
         department: str,
-        codec: LedgerCodec | None = None,
+        codec: BudgetCodec | None = None,
     ) -> None:
         if not department:
             raise ConfigurationError("department", "must be a non-empty department id")
@@ -164,15 +167,15 @@ class BudgetLedger:
             plaintext = self._codec.open(stored) if self._codec else stored
             doc = json.loads(plaintext.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise BudgetLedgerError(str(self.path), f"unreadable: {exc}") from exc
+            raise BudgetBookError(str(self.path), f"unreadable: {exc}") from exc
         if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
-            raise BudgetLedgerError(str(self.path), f"not a {_FORMAT} file")
+            raise BudgetBookError(str(self.path), f"not a {_FORMAT} file")
         if doc.get("version") != _VERSION:
-            raise BudgetLedgerError(
+            raise BudgetBookError(
                 str(self.path), f"unsupported version {doc.get('version')}"
             )
         if doc.get("department") != self.department:
-            raise BudgetLedgerError(
+            raise BudgetBookError(
                 str(self.path),
                 f"belongs to department {doc.get('department')!r}, not {self.department!r}",
             )
@@ -180,22 +183,9 @@ class BudgetLedger:
 
     def _write(self, doc: dict[str, Any]) -> None:
         plaintext = json.dumps(doc, sort_keys=True, indent=1).encode("utf-8")
-        stored = self._codec.seal(plaintext) if self._codec else plaintext
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(stored)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_atomic(
+            self.path, self._codec.seal(plaintext) if self._codec else plaintext
+        )
 
     # -- queries -------------------------------------------------------------
 
@@ -206,7 +196,7 @@ class BudgetLedger:
     def _entry(self, doc: dict[str, Any], dataset: str) -> dict[str, Any]:
         entry = doc["datasets"].get(dataset)
         if entry is None:
-            raise BudgetLedgerError(
+            raise BudgetBookError(
                 str(self.path), f"no budget set for dataset {dataset!r}; set one first"
             )
         return dict(entry)
@@ -299,14 +289,14 @@ class BudgetLedger:
             return record
 
 
-def department_ledger(
+def open_budget_book(
     state_dir: str | os.PathLike[str], department: str, *, key: str = "auto"
-) -> BudgetLedger:
-    """The sealed budget ledger of ``department`` under ``state_dir``.
+) -> BudgetBook:
+    """The sealed budget book of ``department`` under ``state_dir``.
 
     ``key`` names the AES-GCM key source (see
     :func:`privacy.at_rest.key_source_from_spec`); ``"auto"`` keeps a 0600 key
-    file beside the ledger, which guards copies and backups of the ledger but
+    file beside the book, which guards copies and backups of the book but
     not a compromise of the department's state directory: production points
     ``key`` at a key held elsewhere.
     """
@@ -316,4 +306,4 @@ def department_ledger(
     codec = SealingCodec(
         source, purpose=f"budget-ledger:{department}", origin=str(path)
     )
-    return BudgetLedger(path, department=department, codec=codec)
+    return BudgetBook(path, department=department, codec=codec)

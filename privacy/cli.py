@@ -1,9 +1,9 @@
-"""``fedgov budget``: each department's privacy budget, from its own ledger.
+"""``fedgov budget``: each department's privacy budget, from its own budget book.
 
-``fedgov budget show --state-dir DIR`` prints, for every department ledger
+``fedgov budget show --state-dir DIR`` prints, for every department budget book
 under ``DIR/departments/``, each dataset's limit, epsilon spent, remaining
 epsilon and (with ``--history``) every spend; ``fedgov budget set`` changes a
-limit. Both read the sealed ledger with the department's key source.
+limit. Both read the sealed book with the department's key source.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fedgov.errors import ConfigurationError
-from privacy.budget import Budget, BudgetStatus, department_ledger
+from privacy.budget import Budget, BudgetStatus, open_budget_book
 
 __all__ = ["configure"]
 
@@ -27,7 +27,7 @@ def _departments(state_dir: Path, chosen: list[str] | None) -> list[str]:
     found = sorted(p.parent.name for p in root.glob("*/budget.ledger"))
     if not found:
         raise ConfigurationError(
-            "--state-dir", f"no department budget ledger under {root}"
+            "--state-dir", f"no department budget book under {root}"
         )
     return found
 
@@ -62,9 +62,9 @@ def _show(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     rows: list[dict[str, Any]] = []
     for department in _departments(state_dir, args.department):
-        ledger = department_ledger(state_dir, department, key=args.key)
-        datasets = [args.dataset] if args.dataset else list(ledger.datasets())
-        rows += [_status_json(ledger.status(d), history=args.history) for d in datasets]
+        book = open_budget_book(state_dir, department, key=args.key)
+        datasets = [args.dataset] if args.dataset else list(book.datasets())
+        rows += [_status_json(book.status(d), history=args.history) for d in datasets]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -90,9 +90,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace) -> int:
-    ledger = department_ledger(Path(args.state_dir), args.department, key=args.key)
-    ledger.set_limit(args.dataset, Budget(epsilon=args.epsilon, delta=args.delta))
-    status = ledger.status(args.dataset)
+    book = open_budget_book(Path(args.state_dir), args.department, key=args.key)
+    book.set_limit(args.dataset, Budget(epsilon=args.epsilon, delta=args.delta))
+    status = book.status(args.dataset)
     print(
         f"{args.department}/{args.dataset}: limit epsilon {status.limit.epsilon} at delta "
         f"{status.limit.delta}; spent {status.spent:.4f}, remaining {status.remaining:.4f}"
@@ -110,7 +110,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     common.add_argument(
         "--key",
         default="auto",
-        help="ledger key source: auto, file:PATH, env:VAR, passphrase-env:VAR:SALT, plaintext",
+        help="book key source: auto, file:PATH, env:VAR, passphrase-env:VAR:SALT, plaintext",
     )
     show = sub.add_parser("show", parents=[common], help="limits, spend and history")
     show.add_argument("--department", action="append", help="repeat for several")

@@ -12,12 +12,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BoundaryViolationError",
+    "BudgetBookError",
     "BudgetExceeded",
-    "BudgetLedgerError",
     "IntegrityError",
     "KeyMaterialError",
     "PrivacyError",
     "PseudonymError",
+    "ReleaseRecordError",
     "ReleaseRefusedError",
     "UnknownKeyError",
 ]
@@ -54,13 +55,13 @@ class BudgetExceeded(PrivacyError):  # noqa: N818 -- the name the product docume
         )
 
 
-class BudgetLedgerError(PrivacyError):
-    """The durable budget ledger is unreadable, inconsistent or misused."""
+class BudgetBookError(PrivacyError):
+    """The durable budget book is unreadable, inconsistent or misused."""
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"budget ledger {path}: {reason}")
+        super().__init__(f"budget book {path}: {reason}")
 
 
 class KeyMaterialError(PrivacyError):
@@ -123,6 +124,16 @@ class ReleaseRefusedError(PrivacyError):
         super().__init__(
             f"release of {table} refused, {len(violations)} finding(s): {shown}{more}"
         )
+
+
+class ReleaseRecordError(PrivacyError):
+    """A department's record of a fingerprinted release is missing, malformed
+    or not the one its file name says (opened, so not tampered with)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"release record {path}: {reason}")
 
 
 class BoundaryViolationError(PrivacyError):

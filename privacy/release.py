@@ -6,8 +6,10 @@ county board, a count table for a grant. Before one does, three rules apply:
 * **classification** (when the dataset's columns are known): CORE columns
   never leave; SENSITIVE columns leave only through a DP mechanism, so never
   in an exact table; INTERNAL columns leave only aggregated, so never in a
-  record-level table; a column the schema does not declare (other than the
-  count column) is refused, since nothing says what it may disclose.
+  record-level table, unless the table goes to a named ``recipient`` (another
+  department), which :mod:`privacy.tracing` fingerprints and records; a
+  column the schema does not declare (other than the count column) is
+  refused, since nothing says what it may disclose.
 * **minimum group size** (aggregated tables): every non-zero cell count is at
   least ``min_group_size``.
 * **k-anonymity**: every combination of quasi-identifier values present in
@@ -139,6 +141,7 @@ def assess_release(
     count_column: str | None = None,
     group_columns: Sequence[str] = (),
     name: str = "table",
+    recipient: str | None = None,
 ) -> ReleaseReport:
     """Check ``table`` against ``policy`` and report every finding.
 
@@ -146,10 +149,12 @@ def assess_release(
     DataFrame whose ``count_column`` counts the people in each row's group, a
     Series of counts indexed by named group levels (``groupby(...).size()``),
     or a mapping from group keys (tuples in ``group_columns`` order, or single
-    values) to counts.
+    values) to counts. ``recipient`` names the one department a record-level
+    table goes to; only then may it hold INTERNAL columns (the release is made
+    with :func:`privacy.tracing.make_release`, which fingerprints it).
     """
     frame, counts = _normalise(table, count_column, group_columns)
-    violations = list(_classification(frame, counts, policy))
+    violations = list(_classification(frame, counts, policy, recipient))
     weights: npt.NDArray[np.int64]
     if counts is None:
         weights = np.ones(len(frame), dtype=np.int64)
@@ -168,6 +173,7 @@ def check_release(
     count_column: str | None = None,
     group_columns: Sequence[str] = (),
     name: str = "table",
+    recipient: str | None = None,
 ) -> ReleaseReport:
     """:func:`assess_release`, raising ``ReleaseRefusedError`` on any finding."""
     report = assess_release(
@@ -176,6 +182,7 @@ def check_release(
         count_column=count_column,
         group_columns=group_columns,
         name=name,
+        recipient=recipient,
     )
     report.raise_if_refused()
     return report
@@ -238,7 +245,10 @@ def _check_counts(frame: pd.DataFrame, count_column: str) -> None:
 
 
 def _classification(
-    frame: pd.DataFrame, counts: str | None, policy: ReleasePolicy
+    frame: pd.DataFrame,
+    counts: str | None,
+    policy: ReleasePolicy,
+    recipient: str | None,
 ) -> Iterable[ReleaseViolation]:
     if not policy.columns:
         return
@@ -257,9 +267,14 @@ def _classification(
             reason = (
                 "SENSITIVE column: leaves only through a DP mechanism, never exactly"
             )
-        elif info.classification is Classification.INTERNAL and counts is None:
+        elif (
+            info.classification is Classification.INTERNAL
+            and counts is None
+            and recipient is None
+        ):
             reason = (
-                "INTERNAL column in a record-level table: it leaves only aggregated"
+                "INTERNAL column in a record-level table: it leaves only aggregated, "
+                "or in a fingerprinted extract for a named recipient"
             )
         else:
             continue

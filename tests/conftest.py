@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
+from fedgov.notices import WARNED_ENV
+
 # Nothing in the test suite may reach the network or a hub.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+
+
+@pytest.fixture(autouse=True)
+def _each_test_is_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    # fedgov.notices says a warning once per command; every test starts afresh
+    # so that a test expecting a warning sees it whatever ran before.
+    monkeypatch.delenv(WARNED_ENV, raising=False)

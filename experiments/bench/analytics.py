@@ -29,11 +29,11 @@ from flwr.app import Context, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
 from coordinator.analytics import QueryResult, run_query
-from coordinator.simulation import simulate
 from department_nodes.analytics import department_records, local_answer
 from department_nodes.client_app import make_client_app
 from department_nodes.node import DepartmentNode, NodePolicy
 from fedgov.data import department_ids
+from fedgov.engines.simulation import simulate
 from fedgov.job import TrainJob
 from privacy.mechanisms import Query, exact_answer, plan_answer, release_gaussian
 

@@ -5,7 +5,7 @@ runs a job of ``--departments`` departments and ``--rounds`` DP rounds
 through the real audit hooks (the department mod, the coordinator observer,
 the relay) on the embedded chain or anvil. Departments answer with the test
 suite's stand-in handlers (DP figures from the real accountant, random
-updates: :mod:`tests.ledger.audit._federation`), so the figures are the
+updates: :mod:`tests.audit_federation`), so the figures are the
 audit's own cost, not training's. It prints, side by side:
 
 * the hook's cost per department message (open and check the log, append,
@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING
 
 from flwr.app import Context, Message
 
+from auditor.verify import verify_audit
 from experiments.bench._chains import chain_on
-from ledger.audit import AuditEnvironment, PlaintextKeyWarning, verify_audit
+from fedgov.engines.audit import AuditEnvironment
 from ledger.chain import find_anvil
-from tests.ledger.audit._federation import run_job, small_job
+from ledger.keys import PlaintextKeyWarning
+from tests.audit_federation import run_job, small_job
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,9 +88,6 @@ def _bench(backend: str, departments: int, rounds: int) -> None:
             run_s = time.perf_counter() - started
             sent = sum(s.anchors_sent for s in env.relay.status())
             paths = env.log_paths()
-            # Load the accountant once before timing: its import is seconds.
-            import privacy.accounting  # noqa: F401
-
             timings = {}
             for epsilon in (True, False):
                 started = time.perf_counter()

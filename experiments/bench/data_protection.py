@@ -24,12 +24,13 @@ import pandas as pd
 import torch
 from flwr.app import ArrayRecord, MetricRecord, RecordDict
 
+from fedgov import protocol as p
+from fedgov.files import write_atomic
 from fedgov.types import DepartmentId
 from privacy.at_rest import (
     DEFAULT_SCRYPT_COST,
     AtRestKey,
     PassphraseKeySource,
-    _atomic_write,
     seal,
     write_encrypted,
 )
@@ -102,7 +103,7 @@ def sealing(size: int = 32 << 20) -> None:
         sealed = _best(
             lambda: write_encrypted(sealed_path, data, key_source=key, purpose="bench")
         )
-        plain = _best(lambda: _atomic_write(plain_path, data))
+        plain = _best(lambda: write_atomic(plain_path, data))
     _line(
         f"seal + atomic write, {size >> 20} MiB",
         sealed,
@@ -129,7 +130,7 @@ def boundary(hidden: int = 1024) -> None:
     policy = BoundaryPolicy(
         parameters=declared_parameters(model.state_dict()),
         columns=(),
-        allowed_keys=frozenset({"num-examples", "train-loss"}),
+        allowed_keys=frozenset({p.Metric.NUM_EXAMPLES, p.Metric.TRAIN_LOSS}),
         local_shape=(5000, 64),
     )
     built: list[RecordDict] = []
@@ -139,7 +140,9 @@ def boundary(hidden: int = 1024) -> None:
             RecordDict(
                 {
                     "arrays": ArrayRecord(model.state_dict()),
-                    "metrics": MetricRecord({"num-examples": 5000, "train-loss": 0.3}),
+                    "metrics": MetricRecord(
+                        {p.Metric.NUM_EXAMPLES: 5000, p.Metric.TRAIN_LOSS: 0.3}
+                    ),
                 }
             )
         )

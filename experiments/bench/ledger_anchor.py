@@ -8,8 +8,10 @@ AnchorRegistry:
 
 * per record: append one record, sign the head, anchor it, wait for the
   receipt — one transaction per record (tx/s = records/s);
-* batched: append records in batches as fast as the store takes them while an
-  :class:`~ledger.anchor.Anchorer` anchors the newest head at least every
+* batched: append records in batches as fast as the store takes them, signing
+  the head after each batch as an actor's log does
+  (:func:`ledger.actor_log.append_and_sign`), while the
+  :class:`~ledger.relay.AnchorRelay` anchors the newest head at least every
   second in the background, then flushes; records/s counts the flush.
 
 It prints both rates, their ratio, and how many records each anchor covered.
@@ -25,11 +27,12 @@ from typing import TYPE_CHECKING
 
 from experiments.bench._chains import chain_on
 from fedgov.types import ActorId, DatasetId, JobId
-from ledger.anchor import Anchorer, AnchorPolicy
+from ledger.actor_log import append_and_sign
 from ledger.anchor_registry import AnchorRegistry
 from ledger.chain import Chain, find_anvil
 from ledger.chain_roles import Roles
 from ledger.records import Action, AuditRecord, Role
+from ledger.relay import AnchorPolicy, AnchorRelay
 from ledger.store import LogStore
 
 if TYPE_CHECKING:
@@ -79,25 +82,25 @@ def per_record(backend: str, records: int, workdir: Path) -> float:
 def batched(
     backend: str, seconds: float, batch_size: int, workdir: Path
 ) -> tuple[float, int, int]:
-    """(records/s, records, anchors) with an Anchorer anchoring every second."""
+    """(records/s, records, anchors) with the relay anchoring every second."""
     with chain_on(backend) as chain:
         registry, admin, department = _setup(chain)
-        store = LogStore(workdir / f"{backend}-batched.db", actor=department.address)
+        path = workdir / f"{backend}-batched.db"
+        store = LogStore(path, actor=department.address)
         policy = AnchorPolicy(interval_s=1.0, every_records=10**9, poll_s=0.05)
-        anchorer = Anchorer(
-            store, registry, signer=department, sender=admin, policy=policy
-        )
+        relay = AnchorRelay(registry, sender=admin, policy=policy, logs=[path])
         appended = 0
         start = time.perf_counter()
-        with anchorer:
+        with relay:
             while time.perf_counter() - start < seconds:
-                store.append_many(_records(department.address, appended, batch_size))
+                batch = _records(department.address, appended, batch_size)
+                append_and_sign(store, batch, department, registry.domain)
                 appended += batch_size
         elapsed = time.perf_counter() - start
         latest = registry.latest(store.log_id)
         if latest is None or latest.tree_size != appended:
             raise AssertionError(f"anchored {latest}, appended {appended}")
-    return appended / elapsed, appended, anchorer.anchors_sent
+    return appended / elapsed, appended, relay.status()[0].anchors_sent
 
 
 def store_only(seconds: float, batch_size: int, workdir: Path) -> float:

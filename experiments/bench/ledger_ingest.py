@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from eth_account import Account
 
 from fedgov.types import ActorId, DatasetId, JobId, RunId
-from ledger._transport import InsecureTransportWarning
 from ledger.client import LogClient
 from ledger.errors import ProofError
 from ledger.export import verify_export
@@ -40,6 +39,7 @@ from ledger.merkle import MerkleTree, leaf_hash, verify_inclusion
 from ledger.records import Action, AuditRecord, Role
 from ledger.service import HostedLog, LogServer
 from ledger.store import LogStore
+from ledger.transport import InsecureTransportWarning
 from ledger.tree_head import SigningDomain
 
 if TYPE_CHECKING:

@@ -41,17 +41,19 @@ from eth_account import Account
 from playwright.sync_api import sync_playwright
 from starlette.testclient import TestClient
 
+from coordinator.audit import roster_record, round_records
 from coordinator.guard import DepartmentOutcome, RoundReport
+from fedgov.engines.audit import AuditEnvironment
 from fedgov.job import TrainJob
-from fedgov.portal import KeyFile, PortalSettings, RegistrarDesk, create_app
+from fedgov.portal.app import create_app
+from fedgov.portal.settings import KeyFile, PortalSettings, RegistrarDesk
 from fedgov.types import ActorId, DatasetId, JobId
-from ledger.anchor import AnchorPolicy
-from ledger.audit import AuditEnvironment, PlaintextKeyWarning, load_key
-from ledger.audit.coordinator import roster_record, round_records
-from ledger.audit.layout import coordinator_dir, department_dir, log_path
 from ledger.chain import AnvilProcess, Chain
 from ledger.chain_roles import Roles
+from ledger.keys import PlaintextKeyWarning, load_key
+from ledger.layout import coordinator_dir, department_dir, log_path
 from ledger.records import Action, AuditRecord, Role
+from ledger.relay import AnchorPolicy
 from ledger.store import LogStore
 from ledger.voting._clock import advance_to, latest_timestamp
 from ledger.voting.consultation import ConsultationContract

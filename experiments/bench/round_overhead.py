@@ -46,19 +46,18 @@ from flwr.app import (
     RecordDict,
 )
 
-from coordinator._launcher_federation import start_federation
-from coordinator._launcher_flower import write_run_config
-from coordinator.launcher import DeploymentEngine
-from coordinator.simulation import SimulationEngine
-from coordinator.training import model_spec
-from department_nodes.data_access import departments_for
 from department_nodes.node import DepartmentNode, NodePolicy
 from fedgov import protocol as p
+from fedgov.engines._deployment_federation import start_federation
+from fedgov.engines._deployment_flower import write_run_config
+from fedgov.engines.deployment import DeploymentEngine
+from fedgov.engines.simulation import SimulationEngine
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for, model_spec
 from fedgov.models import build_model
 
 if TYPE_CHECKING:
-    from coordinator.run_record import RunRecord
+    from fedgov.run_record import RunRecord
 
 # A Flower App whose ClientApp answers at once: what is left of a message
 # round trip is Flower's own machinery.
@@ -187,9 +186,13 @@ def handler_seconds(
     """
     torch.set_num_threads(1)  # as each department's ClientApp does
     arrays = ArrayRecord(build_model(model_spec(job), seed=job.seed).state_dict())
-    config = ConfigRecord({"server-round": server_round, "job-id": job.job_id})
+    config = ConfigRecord(
+        {p.Instruction.SERVER_ROUND: server_round, p.Instruction.JOB_ID: job.job_id}
+    )
     message = _received(
-        RecordDict({p.ARRAYS: arrays, p.CONFIG: config}), kind, server_round
+        RecordDict({p.Record.ARRAYS: arrays, p.Record.CONFIG: config}),
+        kind,
+        server_round,
     )
     node = DepartmentNode(
         job, NodePolicy(department=department, state_dir=state_dir), state

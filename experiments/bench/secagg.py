@@ -32,11 +32,11 @@ from flwr.app import ArrayRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 
 from coordinator.secagg import SecAggSettings, run_secure_training
-from coordinator.simulation import simulate
-from coordinator.training import model_spec, run_training
+from coordinator.training import run_training
 from department_nodes.client_app import make_client_app
-from department_nodes.data_access import departments_for
+from fedgov.engines.simulation import simulate
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for, model_spec
 from fedgov.models import build_model
 
 if TYPE_CHECKING:

@@ -6,10 +6,11 @@ product's layout is fixed here alone. What it offers:
 
 - the chain and the contracts: :func:`open_chain`, :func:`load_account`,
   :class:`AnchorRegistry`, :class:`ConsultationContract`;
-- audit logs, read-only and without rehashing (the writer keeps appending):
-  :func:`actor_logs`, :func:`read_log`, :func:`read_rows`,
-  :func:`read_record`, :func:`read_signed_heads`, :func:`write_raw_export`;
-  and the auditor, :func:`run_audit`;
+- audit logs, read-only and without rehashing (the writer keeps appending,
+  :mod:`ledger.log_files`): :func:`actor_logs`, :func:`read_log_info`,
+  :func:`read_rows`, :func:`read_record`, :func:`read_head_entries`,
+  :func:`latest_checkpoint`, :func:`write_raw_export`; and the auditor,
+  :func:`run_audit`;
 - budgets: :func:`budget_statuses`;
 - run folders: :func:`run_folder`;
 - votes: receipts (:func:`parse_receipt`, :func:`check_receipt`), the
@@ -20,22 +21,21 @@ product's layout is fixed here alone. What it offers:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
+from auditor.verify import verify_audit
 from fedgov.errors import ConfigurationError, FedgovError
+from fedgov.protocol import Metric, Outcome
+from fedgov.run_record import PROGRESS_FILE, QUERY_RESULT_FILE, RUN_RECORD_FILE
 from ledger.anchor_registry import AnchoredHead, AnchorRegistry
-from ledger.audit.layout import coordinator_dir, find_logs
-from ledger.audit.verify import verify_audit
 from ledger.chain import Chain, account_from_key_file
+from ledger.checkpoint import Checkpoint
 from ledger.errors import (
     ChainError,
     ChainUnavailableError,
@@ -43,9 +43,25 @@ from ledger.errors import (
     LedgerError,
 )
 from ledger.export import write_export
+from ledger.layout import coordinator_dir, find_logs
+from ledger.log_files import (
+    LogFileInfo,
+    latest_signed_size,
+    read_checkpoints,
+    read_head_entries,
+    read_log_info,
+    read_record,
+    read_rows,
+)
 from ledger.merkle import MerkleTree
-from ledger.records import Action
-from ledger.tree_head import SignedTreeHead, SigningDomain, TreeHead, log_id_for
+from ledger.note import Note
+from ledger.record_fields import (
+    ENTRY_DEPARTMENT,
+    ENTRY_QUERY,
+    PHASE_QUERY,
+    ROSTER_PREFIX,
+)
+from ledger.records import Action, Role
 from ledger.voting import blind_rsa
 from ledger.voting.ballot import (
     BallotScope,
@@ -66,16 +82,20 @@ from ledger.voting.registrar import IssuedCredential, Registrar, load_credential
 from ledger.voting.resident import CredentialRequest
 from ledger.voting.roll import Roll
 from ledger.voting.tally import Retally, retally
-from privacy.budget import BudgetStatus, department_ledger
+from privacy.budget import BudgetStatus, open_budget_book
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from eth_account.signers.local import LocalAccount
 
     from fedgov.portal.settings import KeyFile
 
 __all__ = [
+    "ENTRY_DEPARTMENT",
+    "ENTRY_QUERY",
+    "PHASE_QUERY",
+    "ROSTER_PREFIX",
     "RUN_FILES",
     "Action",
     "ActorLog",
@@ -91,24 +111,28 @@ __all__ = [
     "ConsultationInfo",
     "ConsultationState",
     "ContractRevertError",
+    "Cosigned",
     "CredentialRequest",
     "FedgovError",
-    "HeadRow",
     "IssuedCredential",
     "LedgerError",
-    "LogMeta",
+    "LogFileInfo",
     "MerkleTree",
+    "Metric",
+    "Outcome",
     "Phase",
     "Receipt",
     "ReceiptCheck",
     "Registrar",
     "Retally",
+    "Role",
     "RunFolder",
     "VotingError",
     "actor_logs",
     "ballot_problem",
     "budget_statuses",
     "check_receipt",
+    "latest_checkpoint",
     "latest_signed_size",
     "load_account",
     "load_passphrase",
@@ -116,10 +140,10 @@ __all__ = [
     "open_registrar",
     "parse_receipt",
     "parse_request",
-    "read_log",
+    "read_head_entries",
+    "read_log_info",
     "read_record",
     "read_rows",
-    "read_signed_heads",
     "response_document",
     "retally",
     "reveal_problem",
@@ -163,8 +187,8 @@ class ActorLog:
     """One actor's log file in a state folder, and whose it is."""
 
     path: Path
-    role: str
-    """``coordinator`` or ``department``."""
+    role: Role
+    """:attr:`Role.COORDINATOR` or :attr:`Role.DEPARTMENT`."""
     department: str
     """The department's folder name; ``""`` for the coordinator."""
 
@@ -176,109 +200,39 @@ def actor_logs(state_dirs: Sequence[Path]) -> list[ActorLog]:
         coordinator = coordinator_dir(state_dir)
         for path in find_logs(state_dir):
             if path.parent == coordinator:
-                found.append(ActorLog(path, "coordinator", ""))
+                found.append(ActorLog(path, Role.COORDINATOR, ""))
             else:
-                found.append(ActorLog(path, "department", path.parent.name))
+                found.append(ActorLog(path, Role.DEPARTMENT, path.parent.name))
     return found
 
 
 @dataclass(frozen=True)
-class LogMeta:
-    """A log file's identity and size now."""
-
-    actor: str
-    log_name: str
-    log_id: bytes
-    size: int
-
-
-@dataclass(frozen=True)
-class HeadRow:
-    """A signed tree head as the log file stores it."""
+class Cosigned:
+    """A log's newest checkpoint and who signed it besides the log."""
 
     tree_size: int
-    root_hash: bytes
-    timestamp_ms: int
-    signer: str
-    signature: bytes
-    chain_id: int
-    verifying_contract: str
+    checkpoints: int
+    """How many checkpoints the log file stores."""
+    cosigners: tuple[str, ...]
+    """The key names on its other signatures: witnesses' names, as claimed.
+
+    Not verified here: the portal holds no witness policy; ``fedgov audit
+    verify --witness-policy`` checks the cosignatures and their quorum.
+    """
 
 
-@contextlib.contextmanager
-def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
-    # The store's schema is documented in docs/audit-log.md ("The store"); a
-    # read-only connection never disturbs the process that appends, and the
-    # portal does not rehash a log per request (the auditor does).
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
-            yield db
-    except sqlite3.Error as e:
-        raise LedgerError(f"{path}: cannot read the log: {e}") from e
-
-
-def read_log(path: Path) -> LogMeta | None:
-    """The log's identity and size; ``None`` while it is still being created."""
-    with _read_only(path) as db:
-        if not db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone():
-            return None
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        (size,) = db.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM records").fetchone()
-    if "actor" not in meta or "log_name" not in meta:
+def latest_checkpoint(log: Path) -> Cosigned | None:
+    """The newest checkpoint the log stores (``None``: none, or unreadable)."""
+    notes = read_checkpoints(log)
+    if not notes:
         return None
-    actor = to_checksum_address(str(meta["actor"]))
-    log_name = str(meta["log_name"])
-    return LogMeta(actor, log_name, log_id_for(actor, log_name), int(size))
-
-
-def read_rows(path: Path, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
-    """``(index, record bytes, stored leaf hash)`` for records ``[start, end)``."""
-    with _read_only(path) as db:
-        rows = db.execute(
-            "SELECT idx, data, leaf_hash FROM records WHERE idx >= ? AND idx < ? "
-            "ORDER BY idx",
-            (start, end),
-        ).fetchall()
-    return [(int(i), bytes(data), bytes(leaf)) for i, data, leaf in rows]
-
-
-def read_record(path: Path, index: int) -> bytes | None:
-    """The stored bytes of record ``index``."""
-    with _read_only(path) as db:
-        row = db.execute("SELECT data FROM records WHERE idx = ?", (index,)).fetchone()
-    return None if row is None else bytes(row[0])
-
-
-def read_signed_heads(path: Path) -> list[HeadRow]:
-    """Every signed head the file stores, oldest first."""
-    with _read_only(path) as db:
-        rows = db.execute(
-            "SELECT tree_size, root_hash, timestamp_ms, signer, signature, chain_id, "
-            "verifying_contract FROM signed_heads ORDER BY seq"
-        ).fetchall()
-    return [
-        HeadRow(
-            int(size),
-            bytes(root),
-            int(timestamp),
-            str(signer),
-            bytes(signature),
-            int(chain_id),
-            str(contract),
-        )
-        for size, root, timestamp, signer, signature, chain_id, contract in rows
-    ]
-
-
-def latest_signed_size(path: Path) -> int | None:
-    """The tree size of the log's newest signed head (``None``: none signed)."""
-    with _read_only(path) as db:
-        (size,) = db.execute("SELECT MAX(tree_size) FROM signed_heads").fetchone()
-    return None if size is None else int(size)
+    try:
+        note = Note.parse(notes[-1])
+        checkpoint = Checkpoint.parse(note.text)
+    except LedgerError:
+        return None
+    names = {s.name for s in note.signatures if s.name != checkpoint.origin}
+    return Cosigned(checkpoint.tree_size, len(notes), tuple(sorted(names)))
 
 
 def write_raw_export(path: Path, log: Path) -> None:
@@ -287,27 +241,16 @@ def write_raw_export(path: Path, log: Path) -> None:
     Unlike ``fedgov audit export`` nothing is checked first: an auditor gets
     a tampered log as it is, to see for themselves why it fails.
     """
-    meta = read_log(log)
-    if meta is None:
+    info = read_log_info(log)
+    if info is None:
         raise LedgerError(f"{log}: the log is still being created")
-    rows = read_rows(log, 0, meta.size)
-    heads = [
-        (
-            SignedTreeHead(
-                TreeHead(meta.log_id, h.tree_size, h.root_hash, h.timestamp_ms),
-                h.signer,
-                h.signature,
-            ),
-            SigningDomain(h.chain_id, h.verifying_contract),
-        )
-        for h in read_signed_heads(log)
-    ]
     write_export(
         path,
-        actor=meta.actor,
-        log_name=meta.log_name,
-        records=[data for _, data, _ in rows],
-        heads=heads,
+        actor=info.actor,
+        log_name=info.log_name,
+        records=[row.data for row in read_rows(log, 0, info.size)],
+        heads=read_head_entries(log),
+        checkpoints=read_checkpoints(log),
     )
 
 
@@ -336,9 +279,9 @@ def run_audit(
 def budget_statuses(state_dir: Path, *, key: str) -> list[BudgetStatus]:
     """Every department's budget, every dataset (``fedgov budget show``)."""
     statuses: list[BudgetStatus] = []
-    for ledger_file in sorted((state_dir / "departments").glob("*/budget.ledger")):
-        ledger = department_ledger(state_dir, ledger_file.parent.name, key=key)
-        statuses.extend(ledger.status(dataset) for dataset in ledger.datasets())
+    for book_file in sorted((state_dir / "departments").glob("*/budget.ledger")):
+        book = open_budget_book(state_dir, book_file.parent.name, key=key)
+        statuses.extend(book.status(dataset) for dataset in book.datasets())
     return statuses
 
 
@@ -369,7 +312,7 @@ def _json_file(path: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-RUN_FILES = ("run_record.json", "query_result.json", "progress.json")
+RUN_FILES = (RUN_RECORD_FILE, QUERY_RESULT_FILE, PROGRESS_FILE)
 """The files of a run folder the portal reads."""
 
 
@@ -384,37 +327,26 @@ def run_folder(folder: Path) -> RunFolder | None:
 # -- votes ---------------------------------------------------------------------------------
 
 
-def _via_file(text: str, what: str, load: Any) -> Any:
-    # The command line's own readers parse the files: the portal accepts
-    # exactly what `fedgov vote` does, no second parser.
-    with tempfile.TemporaryDirectory(prefix="fedgov-portal-") as folder:
-        path = Path(folder) / what
-        path.write_text(text, encoding="utf-8")
-        try:
-            return load(path)
-        except VotingFileError as e:
-            raise VotingFileError(what, e.reason) from None
+def _document(text: str, what: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise VotingFileError(what, f"not JSON: {e}") from None
 
 
 def parse_receipt(text: str) -> Receipt:
     """A receipt as ``fedgov vote check`` reads it (raises VotingFileError)."""
-    receipt: Receipt = _via_file(text, "receipt", Receipt.load)
-    return receipt
+    return Receipt.from_document(_document(text, "receipt"), source="receipt")
 
 
-def parse_request(text: str) -> CredentialRequest:
+def parse_request(document: dict[str, Any]) -> CredentialRequest:
     """A credential request as ``fedgov vote issue`` reads it."""
-    request: CredentialRequest = _via_file(text, "request", CredentialRequest.load)
-    return request
+    return CredentialRequest.from_document(document, source="request")
 
 
 def response_document(issued: IssuedCredential) -> dict[str, Any]:
     """The registrar's answer as ``fedgov vote issue --out`` writes it."""
-    with tempfile.TemporaryDirectory(prefix="fedgov-portal-") as folder:
-        path = Path(folder) / "response"
-        issued.save(path)
-        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return document
+    return issued.to_document()
 
 
 def open_registrar(

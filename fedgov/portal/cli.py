@@ -18,18 +18,15 @@ Without ``--tls-cert`` the portal serves plain HTTP and warns loudly.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import warnings
 from pathlib import Path
 
 from fedgov.errors import ConfigurationError
+from fedgov.notices import warn_once
 from fedgov.portal.security import add_token
 from fedgov.portal.settings import KeyFile, PortalSettings, RegistrarDesk
 
 __all__ = ["InsecurePortalWarning", "configure", "settings_from_args"]
-
-_log = logging.getLogger(__name__)
 
 
 class InsecurePortalWarning(UserWarning):
@@ -166,8 +163,7 @@ def _serve(args: argparse.Namespace) -> int:
             "ballots; give --tls-cert and --tls-key"
             + ("" if settings.loopback else f" (it listens on {settings.host})")
         )
-        warnings.warn(message, InsecurePortalWarning, stacklevel=1)
-        _log.error(message)
+        warn_once("portal-plain-http", message, InsecurePortalWarning, stacklevel=1)
     print(f"fedgov portal at {scheme}://{settings.host}:{settings.port}/", flush=True)
     uvicorn.run(
         app,

@@ -50,7 +50,7 @@ _READ_BATCH = 20_000
 @dataclass
 class _Log:
     source: src.ActorLog
-    meta: src.LogMeta
+    meta: src.LogFileInfo
     tree: src.MerkleTree = field(default_factory=src.MerkleTree)
     anchored: src.AnchoredHead | None = None
     anchor_count: int = 0
@@ -80,6 +80,11 @@ class LogView:
     anchored_root: str | None
     root_matches_anchor: bool | None
     """Whether the stored leaf hashes rebuild the anchored root (``None``: no anchor)."""
+    checkpoint_size: int | None
+    """The size of the newest C2SP checkpoint the log published (``None``: none)."""
+    checkpoints: int
+    cosigners: tuple[str, ...]
+    """Who else signed that checkpoint, as named (witnesses; checked by the auditor)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +198,7 @@ class County:
 
     def _catch_up(self, source: src.ActorLog) -> bool:
         log = self._logs.get(source.path)
-        meta = src.read_log(source.path)
+        meta = src.read_log_info(source.path)
         if meta is None:
             return False
         if log is None:
@@ -205,16 +210,16 @@ class County:
             return False
         while start < meta.size:
             end = min(start + _READ_BATCH, meta.size)
-            for index, data, leaf in src.read_rows(source.path, start, end):
-                if index != log.tree.size:
+            for row in src.read_rows(source.path, start, end):
+                if row.index != log.tree.size:
                     log.unreadable = f"record {log.tree.size} is missing"
                     return True
-                log.tree.append(leaf)
-                record = parse_record(data)
+                log.tree.append(row.leaf_hash)
+                record = parse_record(row.data)
                 if record is not None:
                     self._register.add(
                         record,
-                        RecordRef(log.log_id, index),
+                        RecordRef(log.log_id, row.index),
                         role=source.role,
                         department=source.department,
                     )
@@ -254,7 +259,7 @@ class County:
                 (e for e in self._entries if e.kind == kind and e.id == job), None
             )
 
-    def log_of(self, log_id: str) -> tuple[src.ActorLog, src.LogMeta] | None:
+    def log_of(self, log_id: str) -> tuple[src.ActorLog, src.LogFileInfo] | None:
         with self._lock:
             log = self._by_id.get(log_id)
             return None if log is None else (log.source, log.meta)
@@ -264,7 +269,10 @@ class County:
         with self._lock:
             views = []
             for log in self._logs.values():
-                heads = src.read_signed_heads(log.source.path)
+                heads = [
+                    signed.head for signed, _ in src.read_head_entries(log.source.path)
+                ]
+                cosigned = src.latest_checkpoint(log.source.path)
                 anchored = log.anchored
                 matches = None
                 if anchored is not None and anchored.tree_size <= log.tree.size:
@@ -281,7 +289,7 @@ class County:
                         size=log.meta.size,
                         signed_heads=len(heads),
                         latest_signed_size=heads[-1].tree_size if heads else None,
-                        latest_signed_ms=heads[-1].timestamp_ms if heads else None,
+                        latest_signed_ms=heads[-1].timestamp if heads else None,
                         anchors=log.anchor_count,
                         anchored_size=None if anchored is None else anchored.tree_size,
                         anchored_block=None
@@ -291,6 +299,11 @@ class County:
                         if anchored is None
                         else anchored.root_hash.hex(),
                         root_matches_anchor=matches,
+                        checkpoint_size=None
+                        if cosigned is None
+                        else cosigned.tree_size,
+                        checkpoints=0 if cosigned is None else cosigned.checkpoints,
+                        cosigners=() if cosigned is None else cosigned.cosigners,
                     )
                 )
             return views

@@ -23,13 +23,13 @@ import anyio
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from fedgov.portal import _sources as src
 from fedgov.portal.inputs import InputError, query_text
 from fedgov.portal.register import EntryKind, RegisterEntry
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from fedgov.portal import _sources as src
     from fedgov.portal._context import PortalContext
 
 __all__ = ["job_progress", "routes"]
@@ -46,7 +46,7 @@ def _accuracies(run: src.RunFolder | None) -> dict[int, float | None]:
     for row in rounds:
         if isinstance(row, dict) and "server_round" in row:
             evaluation = row.get("aggregated_evaluate") or {}
-            value = evaluation.get("eval-accuracy")
+            value = evaluation.get(src.Metric.EVAL_ACCURACY)
             out[int(row["server_round"])] = (
                 float(value) if isinstance(value, int | float) else None
             )
@@ -64,8 +64,8 @@ def job_progress(entry: RegisterEntry, run: src.RunFolder | None) -> dict[str, A
         rounds.append(
             {
                 "round": progress.round,
-                "trained": sorted(statuses.pop("trained", [])),
-                "refused": sorted(statuses.pop("refused", [])),
+                "trained": sorted(statuses.pop(src.Outcome.TRAINED, [])),
+                "refused": sorted(statuses.pop(src.Outcome.REFUSED, [])),
                 "other": {k: sorted(v) for k, v in sorted(statuses.items())},
                 "epsilon_total": dict(progress.epsilon_total),
                 "accuracy": accuracy.get(progress.round),

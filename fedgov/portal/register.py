@@ -23,6 +23,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from fedgov.portal._sources import (
+    ENTRY_DEPARTMENT,
+    ENTRY_QUERY,
+    PHASE_QUERY,
+    ROSTER_PREFIX,
+    Action,
+    Metric,
+    Outcome,
+    Role,
+)
+
 __all__ = [
     "DepartmentUse",
     "EntryKind",
@@ -226,9 +237,9 @@ class RegisterBuilder:
         details = record.get("details")
         if not job or not isinstance(details, dict):
             return
-        if role == "coordinator":
+        if role == Role.COORDINATOR:
             self._coordinator(str(action), job, record, details, ref)
-        elif role == "department":
+        elif role == Role.DEPARTMENT:
             self._department(str(action), job, record, details, ref, department)
 
     def _coordinator(
@@ -239,45 +250,45 @@ class RegisterBuilder:
         details: dict[str, str],
         ref: RecordRef,
     ) -> None:
-        if action == "job_submit":
+        if action == Action.JOB_SUBMIT:
             entry = self._entry(EntryKind.TRAINING, job)
             entry.seen(record)
             entry.coordinator_record = ref
             entry.rounds_planned = int(details.get("num-rounds", "0") or 0) or None
             entry.detail = f"{details.get('strategy', '')}".strip()
             for key in details:
-                if key.startswith("department:"):
-                    entry.use(key.removeprefix("department:"))
-        elif action == "aggregate":
+                if key.startswith(ROSTER_PREFIX):
+                    entry.use(key.removeprefix(ROSTER_PREFIX))
+        elif action == Action.AGGREGATE:
             entry = self._entry(EntryKind.TRAINING, job)
             entry.seen(record)
             number = int(record.get("round", 0))
             progress = entry.rounds.setdefault(number, _Round())
             progress.timestamp_ms = int(record.get("timestamp_ms", 0))
-            if details.get("entry") == "department":
+            if details.get("entry") == ENTRY_DEPARTMENT:
                 name = details.get("department", "")
                 progress.statuses[name] = details.get("train", "")
-                total = _float(details.get("epsilon-total"))
+                total = _float(details.get(Metric.EPSILON_TOTAL))
                 if total is not None:
                     progress.epsilon_total[name] = total
                 use = entry.use(name)
-                if details.get("train") == "refused":
-                    use.status, use.reason = "refused", details.get("reason", "")
-        elif action == "model_export":
+                if details.get("train") == Outcome.REFUSED:
+                    use.status, use.reason = Outcome.REFUSED, details.get("reason", "")
+        elif action == Action.MODEL_EXPORT:
             entry = self._entry(EntryKind.TRAINING, job)
             entry.seen(record)
             entry.finished = True
-        elif action == "analytics_query":
+        elif action == Action.ANALYTICS_QUERY:
             entry = self._entry(EntryKind.QUERY, job)
             entry.seen(record)
-            if details.get("entry") == "query":
+            if details.get("entry") == ENTRY_QUERY:
                 entry.coordinator_record = ref
                 entry.finished = True
                 parts = [details.get("kind", ""), details.get("column", "")]
                 if details.get("group-by"):
                     parts.append(f"by {details['group-by']}")
                 entry.detail = " ".join(p for p in parts if p)
-            elif details.get("entry") == "department":
+            elif details.get("entry") == ENTRY_DEPARTMENT:
                 use = entry.use(details.get("department", ""))
                 use.status = use.status or details.get("status", "")
                 use.reason = use.reason or details.get("reason", "")
@@ -291,23 +302,25 @@ class RegisterBuilder:
         ref: RecordRef,
         folder: str,
     ) -> None:
-        if action not in ("budget_spend", "access_denied"):
+        if action not in (Action.BUDGET_SPEND, Action.ACCESS_DENIED):
             return
         kind = (
-            EntryKind.QUERY if details.get("phase") == "query" else EntryKind.TRAINING
+            EntryKind.QUERY
+            if details.get("phase") == PHASE_QUERY
+            else EntryKind.TRAINING
         )
         entry = self._entry(kind, job)
         entry.seen(record)
         use = entry.use(details.get("department") or folder)
         use.records.append(ref)
-        if action == "access_denied":
-            use.status, use.reason = "refused", details.get("reason", "")
+        if action == Action.ACCESS_DENIED:
+            use.status, use.reason = Outcome.REFUSED, details.get("reason", "")
             return
         use.status = "charged"
         use.epsilon += _float(record.get("epsilon")) or 0.0
         use.delta = _float(record.get("delta")) or use.delta
         use.spends += 1
-        use.epsilon_total = _float(details.get("epsilon-total"))
+        use.epsilon_total = _float(details.get(Metric.EPSILON_TOTAL))
 
     def entries(self) -> list[RegisterEntry]:
         """Every entry, newest first (refreezing only what changed)."""

@@ -18,7 +18,6 @@ answer, commits and signs the ballot; the portal only
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -295,7 +294,7 @@ def routes(ctx: PortalContext) -> list[Route]:
                 "this portal runs no registrar's desk: download the request and "
                 "hand it to the registrar (fedgov vote issue)",
             )
-        request_doc = src.parse_request(json.dumps(await json_body(request)))
+        request_doc = src.parse_request(await json_body(request))
 
         def issue() -> dict[str, Any]:
             info = consultations.info(number)

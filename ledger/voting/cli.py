@@ -38,8 +38,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fedgov._signals import wait_for_stop_signal
 from fedgov.errors import ConfigurationError
+from fedgov.signals import wait_for_stop_signal
 from ledger.chain import AnvilProcess, Chain
 from ledger.chain_roles import Roles
 from ledger.records import Role

@@ -23,6 +23,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+from ledger.contract import DeployedContract
 from ledger.errors import ChainError
 from ledger.voting._events import ChainEvent, EventDecoder, consultation_logs
 from ledger.voting.ballot import BallotScope
@@ -192,12 +193,13 @@ def question_data_uri(question: str) -> str:
     return "data:text/plain;charset=utf-8," + urllib.parse.quote(question)
 
 
-class ConsultationContract:
+class ConsultationContract(DeployedContract):
     """Client of one deployed Consultation contract."""
 
+    ARTIFACT = CONTRACT_NAME
+
     def __init__(self, chain: Chain, contract: Contract) -> None:
-        self._chain = chain
-        self._contract = contract
+        super().__init__(chain, contract)
         self._decoder = EventDecoder(contract.abi)
 
     @classmethod
@@ -205,31 +207,11 @@ class ConsultationContract:
         cls, chain: Chain, roles: Roles, *, sender: LocalAccount
     ) -> ConsultationContract:
         """Deploy a Consultation contract reading roles from ``roles``."""
-        contract = chain.deploy(
-            CONTRACT_NAME, roles.address, sender=sender, gas=GAS["deploy"]
-        )
-        return cls(chain, contract)
-
-    @classmethod
-    def at(cls, chain: Chain, address: str) -> ConsultationContract:
-        """The Consultation contract at ``address`` (its code is checked)."""
-        return cls(chain, chain.contract(CONTRACT_NAME, address))
-
-    @property
-    def chain(self) -> Chain:
-        return self._chain
-
-    @property
-    def address(self) -> str:
-        return str(self._contract.address)
-
-    @property
-    def contract(self) -> Contract:
-        return self._contract
+        return cls._deploy(chain, roles.address, sender=sender, gas=GAS["deploy"])
 
     @property
     def roles_address(self) -> str:
-        return to_checksum_address(self._chain.call(self._contract.functions.roles()))
+        return self._call_address(self._contract.functions.roles())
 
     def scope(self, consultation_id: int) -> BallotScope:
         return BallotScope(self._chain.chain_id, self.address, consultation_id)

@@ -2,7 +2,7 @@
 
 Most tests drive :func:`run_query` through an in-process grid that hands each
 QUERY message straight to a department's real ClientApp (a test double of the
-SuperLink, no Ray); ``test_analytics_cli`` runs the real simulation engine.
+SuperLink, no Ray); ``tests/fedgov/commands/test_query.py`` runs the real simulation engine.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from coordinator.analytics import (
     run_query,
 )
 from coordinator.server_app import make_server_app
-from department_nodes.analytics import KEY_ANSWER, KEY_NOISE_STD, department_records
+from department_nodes.analytics import department_records
 from department_nodes.client_app import make_client_app
-from experiments.inprocess import NodeHandler, WireGrid
 from fedgov import protocol as p
 from fedgov.data import department_ids, load_pooled
+from fedgov.engines.inprocess import NodeHandler, WireGrid
 from fedgov.job import TrainJob
-from privacy.budget import Budget, department_ledger
+from privacy.budget import Budget, open_budget_book
 from privacy.mechanisms import Query, QueryError, exact_answer, plan_answer
 
 DEPARTMENTS = [str(d) for d in department_ids("randhie")]
@@ -114,7 +114,7 @@ def test_grouped_histogram_over_six_departments(tmp_path: Path) -> None:
         assert report.epsilon_total == pytest.approx(0.5, abs=1e-6)
         assert report.epsilon_limit == 2.0
         history = (
-            department_ledger(tmp_path, report.department).status("randhie").history
+            open_budget_book(tmp_path, report.department).status("randhie").history
         )
         assert [r.job_id for r in history] == [query.query_id]
     # error bars: six independent noises add up; the truth lies well inside
@@ -130,7 +130,7 @@ def test_departments_over_budget_refuse_and_are_reported(tmp_path: Path) -> None
     # Prepare: two departments have already spent most of a 1.0 limit
     query = _histogram(0.5)
     for department in DEPARTMENTS[:2]:
-        ledger = department_ledger(tmp_path, department)
+        ledger = open_budget_book(tmp_path, department)
         ledger.ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
         ledger.charge(
             "randhie", plan_answer(_histogram(0.95)).spend, kind="query", job_id="x"
@@ -145,11 +145,11 @@ def test_departments_over_budget_refuse_and_are_reported(tmp_path: Path) -> None
     refused = {r.department: r for r in result.refused}
     assert set(refused) == set(DEPARTMENTS[:2])
     for report in refused.values():
-        assert report.status == p.STATUS_REFUSED
+        assert report.status == p.Status.REFUSED
         assert "would be exceeded" in report.reason
         assert report.epsilon_total == pytest.approx(0.95, abs=1e-6)
         history = (
-            department_ledger(tmp_path, report.department).status("randhie").history
+            open_budget_book(tmp_path, report.department).status("randhie").history
         )
         assert [r.job_id for r in history] == ["x"]
     assert result.estimates[0][0].std == pytest.approx(sigma * 2.0)  # sqrt(4)
@@ -172,14 +172,16 @@ def _fake_reply(
 ) -> Message:
     content = RecordDict(
         {
-            p.FEDGOV: ConfigRecord(
+            p.Record.FEDGOV: ConfigRecord(
                 {
-                    p.KEY_DEPARTMENT: department,
-                    p.KEY_STATUS: p.STATUS_OK,
-                    p.KEY_REASON: "",
+                    p.Reply.DEPARTMENT: department,
+                    p.Reply.STATUS: p.Status.OK,
+                    p.Reply.REASON: "",
                 }
             ),
-            p.METRICS: MetricRecord({KEY_ANSWER: answer, KEY_NOISE_STD: stds}),
+            p.Record.METRICS: MetricRecord(
+                {p.Metric.QUERY_ANSWER: answer, p.Metric.QUERY_NOISE_STD: stds}
+            ),
         }
     )
     return Message(content=content, reply_to=msg)

@@ -36,7 +36,7 @@ def _reply(
     department: str,
     *,
     arrays: dict[str, np.ndarray] | None,
-    status: str = p.STATUS_OK,
+    status: str = p.Status.OK,
     num_examples: int = 10,
 ) -> Message:
     sent = Message(
@@ -44,18 +44,20 @@ def _reply(
     )
     content = RecordDict(
         {
-            p.METRICS: MetricRecord({p.NUM_EXAMPLES: num_examples, "train-loss": 0.5}),
-            p.FEDGOV: ConfigRecord(
+            p.Record.METRICS: MetricRecord(
+                {p.Metric.NUM_EXAMPLES: num_examples, "train-loss": 0.5}
+            ),
+            p.Record.FEDGOV: ConfigRecord(
                 {
-                    p.KEY_DEPARTMENT: department,
-                    p.KEY_STATUS: status,
-                    p.KEY_REASON: "over budget" if status != p.STATUS_OK else "",
+                    p.Reply.DEPARTMENT: department,
+                    p.Reply.STATUS: status,
+                    p.Reply.REASON: "over budget" if status != p.Status.OK else "",
                 }
             ),
         }
     )
     if arrays is not None:
-        content[p.ARRAYS] = ArrayRecord({k: Array(v) for k, v in arrays.items()})
+        content[p.Record.ARRAYS] = ArrayRecord({k: Array(v) for k, v in arrays.items()})
     return Message(content=content, reply_to=sent)
 
 
@@ -78,7 +80,7 @@ def test_good_updates_are_averaged_and_bad_ones_reported() -> None:
         _reply(4, "c", arrays=nan),
         _reply(5, "d", arrays=wrong_shape),
         _reply(6, "e", arrays=huge),
-        _reply(7, "f", arrays=None, status=p.STATUS_REFUSED),
+        _reply(7, "f", arrays=None, status=p.Status.REFUSED),
         _reply(8, "g", arrays={"w": GLOBAL["w"]}),
     ]
     guard = _guard()

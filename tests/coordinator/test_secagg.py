@@ -33,7 +33,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from coordinator.guard import FAILED, REFUSED, REJECTED, TRAINED, RoundReport
+from coordinator.guard import RoundReport
 from coordinator.secagg import (
     MODULUS_RANGE,
     TRAINING_MAX_WEIGHT,
@@ -44,20 +44,19 @@ from coordinator.secagg import (
     run_secure_training,
     secure_sum,
 )
-from coordinator.training import model_spec
 from department_nodes.client_app import make_client_app
 from department_nodes.node import NodePolicy
 from department_nodes.secagg import (
-    KEY_TASK,
     SecureSumContribution,
     SecureSumRefusedError,
     SecureSumRequest,
     handle_secure_round,
 )
-from experiments.inprocess import WireGrid
 from fedgov import protocol as p
+from fedgov.engines.inprocess import WireGrid
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from fedgov.job_data import model_spec
 from fedgov.models import build_model
 
 # -- an in-process federation --------------------------------------------------
@@ -114,14 +113,16 @@ class FixedDepartment:
     policy: NodePolicy
     difference: dict[str, np.ndarray]
     num_examples: int
-    status: str = p.STATUS_OK
+    status: str = p.Status.OK
     rounds: list[int] = field(default_factory=list)
 
     def train(self, msg: Message) -> Message:
-        self.rounds.append(int(msg.content[p.CONFIG]["server-round"]))  # type: ignore[arg-type]
+        self.rounds.append(int(msg.content[p.Record.CONFIG]["server-round"]))  # type: ignore[arg-type]
         metrics = MetricRecord(
             {
-                p.NUM_EXAMPLES: self.num_examples if self.status == p.STATUS_OK else 0,
+                p.Metric.NUM_EXAMPLES: self.num_examples
+                if self.status == p.Status.OK
+                else 0,
                 "epsilon-total": 0.25,
                 "epsilon-job": 0.25,
                 "epsilon-limit": 8.0,
@@ -129,21 +130,21 @@ class FixedDepartment:
         )
         content = RecordDict(
             {
-                p.METRICS: metrics,
-                p.FEDGOV: ConfigRecord(
+                p.Record.METRICS: metrics,
+                p.Record.FEDGOV: ConfigRecord(
                     {
-                        p.KEY_DEPARTMENT: self.policy.department,
-                        p.KEY_STATUS: self.status,
-                        p.KEY_REASON: "over budget"
-                        if self.status != p.STATUS_OK
+                        p.Reply.DEPARTMENT: self.policy.department,
+                        p.Reply.STATUS: self.status,
+                        p.Reply.REASON: "over budget"
+                        if self.status != p.Status.OK
                         else "",
                     }
                 ),
             }
         )
-        if self.status == p.STATUS_OK:
-            global_ = p.arrays_to_numpy(msg.content.array_records[p.ARRAYS])
-            content[p.ARRAYS] = ArrayRecord(
+        if self.status == p.Status.OK:
+            global_ = p.arrays_to_numpy(msg.content.array_records[p.Record.ARRAYS])
+            content[p.Record.ARRAYS] = ArrayRecord(
                 array_dict={
                     k: Array((global_[k] + self.difference[k]).astype(np.float32))
                     for k in global_
@@ -348,7 +349,7 @@ def test_switch_travels_in_run_config() -> None:
 def test_hydra_switch_reaches_the_job() -> None:
     from hydra import compose, initialize_config_dir
 
-    from experiments.config import build_job, register_schemas
+    from fedgov.commands.config import build_job, register_schemas
 
     register_schemas()
     configs = Path(__file__).resolve().parents[2] / "configs"
@@ -377,9 +378,9 @@ def test_aggregate_equals_fedavg_up_to_quantization(tmp_path: Path) -> None:
     assert 0 < worst <= bound
     [report] = rounds
     assert sorted((o.department, o.status) for o in report.train) == [
-        ("dept-0", TRAINED),
-        ("dept-1", TRAINED),
-        ("dept-2", TRAINED),
+        ("dept-0", p.Outcome.TRAINED),
+        ("dept-1", p.Outcome.TRAINED),
+        ("dept-2", p.Outcome.TRAINED),
     ]
     # Epsilon travels in the clear; no individual update can be hashed.
     assert all(
@@ -391,7 +392,7 @@ def test_aggregate_equals_fedavg_up_to_quantization(tmp_path: Path) -> None:
 
 def test_a_refusing_department_adds_nothing_and_is_reported(tmp_path: Path) -> None:
     departments = _departments(JOB, [3000, 2000, 1000])
-    departments[1].status = p.STATUS_REFUSED
+    departments[1].status = p.Status.REFUSED
     grid = InProcessGrid({i + 1: _app(d) for i, d in enumerate(departments)})
 
     final, [report], _ = _run(JOB, grid, tmp_path)
@@ -401,7 +402,7 @@ def test_a_refusing_department_adds_nothing_and_is_reported(tmp_path: Path) -> N
     settings = SecAggSettings.for_training(JOB, num_departments=3)
     bound = _bound(settings, [d.num_examples for d in contributors])
     assert max(float(np.max(np.abs(final[k] - expected[k]))) for k in expected) <= bound
-    refused = [o for o in report.train if o.status == REFUSED]
+    refused = [o for o in report.train if o.status == p.Outcome.REFUSED]
     assert [(o.department, o.reason) for o in refused] == [("dept-1", "over budget")]
     assert refused[0].metrics["epsilon-limit"] == 8.0
 
@@ -423,8 +424,11 @@ def test_training_survives_a_department_vanishing_mid_round(
     settings = SecAggSettings.for_training(job, num_departments=6)
     bound = _bound(settings, [d.num_examples for d in survivors])
     assert max(float(np.max(np.abs(final[k] - expected[k]))) for k in expected) <= bound
-    assert sorted(o.status for o in report.train) == [FAILED] + [TRAINED] * 5
-    assert [o.node_id for o in report.train if o.status == FAILED] == [3]
+    assert (
+        sorted(o.status for o in report.train)
+        == [p.Outcome.FAILED] + [p.Outcome.TRAINED] * 5
+    )
+    assert [o.node_id for o in report.train if o.status == p.Outcome.FAILED] == [3]
     assert extra["secure_aggregation"]["halted_rounds"] == []  # type: ignore[index]
 
 
@@ -440,7 +444,7 @@ def test_a_department_vanishing_at_unmask_is_still_in_the_sum(tmp_path: Path) ->
     settings = SecAggSettings.for_training(JOB, num_departments=3)
     bound = _bound(settings, [d.num_examples for d in departments])
     assert max(float(np.max(np.abs(final[k] - expected[k]))) for k in expected) <= bound
-    assert [o.status for o in report.train] == [TRAINED] * 3
+    assert [o.status for o in report.train] == [p.Outcome.TRAINED] * 3
 
 
 def test_a_department_crashing_in_training_drops_out(tmp_path: Path) -> None:
@@ -457,7 +461,7 @@ def test_a_department_crashing_in_training_drops_out(tmp_path: Path) -> None:
     settings = SecAggSettings.for_training(JOB, num_departments=3)
     bound = _bound(settings, [3000, 1000])
     assert max(float(np.max(np.abs(final[k] - expected[k]))) for k in expected) <= bound
-    assert [o.node_id for o in report.train if o.status == FAILED] == [2]
+    assert [o.node_id for o in report.train if o.status == p.Outcome.FAILED] == [2]
 
 
 def test_too_many_dropouts_halt_the_round_and_keep_the_model(tmp_path: Path) -> None:
@@ -471,7 +475,7 @@ def test_too_many_dropouts_halt_the_round_and_keep_the_model(tmp_path: Path) -> 
 
     initial = _initial(JOB)
     assert all(np.array_equal(final[k], initial[k]) for k in initial)
-    assert [o.status for o in report.train] == [FAILED] * 3
+    assert [o.status for o in report.train] == [p.Outcome.FAILED] * 3
     assert "halted" in report.train[0].reason
     assert extra["secure_aggregation"]["halted_rounds"] == [1]  # type: ignore[index]
 
@@ -489,7 +493,7 @@ def test_a_department_withholds_an_update_it_finds_unfit(
 
     final, [report], _ = _run(JOB, grid, tmp_path)
 
-    [rejected] = [o for o in report.train if o.status == REJECTED]
+    [rejected] = [o for o in report.train if o.status == p.Outcome.REJECTED]
     assert rejected.department == "dept-0"
     assert why in rejected.reason
     expected = _fedavg(JOB, departments[1:])
@@ -530,11 +534,11 @@ def test_real_departments_train_and_one_over_budget_refuses(tmp_path: Path) -> N
     assert any(not np.array_equal(final[k], initial[k]) for k in initial)
     for report in rounds:
         outcomes = {o.department: o for o in report.train}
-        assert outcomes["dept-1"].status == REFUSED
+        assert outcomes["dept-1"].status == p.Outcome.REFUSED
         assert "budget" in outcomes["dept-1"].reason
         assert outcomes["dept-1"].metrics["epsilon-limit"] == 0.5
         for trained in ("dept-0", "dept-2"):
-            assert outcomes[trained].status == TRAINED
+            assert outcomes[trained].status == p.Outcome.TRAINED
             assert 0 < outcomes[trained].metrics["epsilon-job"] <= 1.0 + 1e-6
         assert report.aggregate_hash
         assert 0 <= report.aggregated_evaluate["eval-accuracy"] <= 1
@@ -555,17 +559,22 @@ def test_a_department_refuses_a_cleartext_round_of_a_secure_job(tmp_path: Path) 
     )
     arrays = ArrayRecord(array_dict={k: Array(v) for k, v in _initial(job).items()})
     msg = Message(
-        RecordDict({p.ARRAYS: arrays, p.CONFIG: ConfigRecord({"server-round": 1})}),
+        RecordDict(
+            {
+                p.Record.ARRAYS: arrays,
+                p.Record.CONFIG: ConfigRecord({"server-round": 1}),
+            }
+        ),
         1,
         MessageType.TRAIN,
     )
 
     reply = app(msg, context)
 
-    fedgov = reply.content.config_records[p.FEDGOV]
-    assert fedgov[p.KEY_STATUS] == p.STATUS_REFUSED
-    assert "requires secure aggregation" in str(fedgov[p.KEY_REASON])
-    assert p.ARRAYS not in reply.content.array_records
+    fedgov = reply.content.config_records[p.Record.FEDGOV]
+    assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
+    assert "requires secure aggregation" in str(fedgov[p.Reply.REASON])
+    assert p.Record.ARRAYS not in reply.content.array_records
 
 
 def test_secure_sum_rejects_reserved_query_keys() -> None:
@@ -582,7 +591,7 @@ def test_secure_sum_rejects_reserved_query_keys() -> None:
             length=3,
             bound=10.0,
             num_departments=3,
-            query={KEY_TASK: "train"},
+            query={p.SecAgg.TASK: "train"},
         )
     assert info.value.argument == "query"
 
@@ -659,12 +668,12 @@ def test_secure_sum_of_histograms(tmp_path: Path) -> None:
     assert result.max_error < 1e-4
     assert sorted(result.contributors) == ["dept-0", "dept-1", "dept-2", "dept-5"]
     reasons = {o.department: (o.status, o.reason) for o in result.outcomes}
-    assert reasons["dept-3"] == (REFUSED, "dept-3 is over its budget")
+    assert reasons["dept-3"] == (p.Outcome.REFUSED, "dept-3 is over its budget")
     # Figures reported beside the vector, or with a refusal, travel in the clear.
     metrics = {o.department: o.metrics for o in result.outcomes}
     assert metrics["dept-3"]["epsilon-total"] == 8.0
     assert metrics["dept-5"]["epsilon-query"] == 0.1
-    assert reasons["dept-4"][0] == REFUSED
+    assert reasons["dept-4"][0] == p.Outcome.REFUSED
     assert "no secure-sum task" in reasons["dept-4"][1]
 
 
@@ -719,7 +728,7 @@ def test_secure_sum_rejects_out_of_bound_vectors_at_the_department() -> None:
     )
 
     assert np.allclose(result.total, [4.0, 6.0], atol=result.max_error)
-    [rejected] = [o for o in result.outcomes if o.status == REJECTED]
+    [rejected] = [o for o in result.outcomes if o.status == p.Outcome.REJECTED]
     assert rejected.department == "dept-1"
     assert "clipped" in rejected.reason
 
@@ -786,7 +795,7 @@ def test_secure_sum_survives_a_department_dropping_before_sharing_keys() -> None
     )
 
     assert np.allclose(result.total, [5.0], atol=result.max_error)
-    assert [o.status for o in result.outcomes if o.node_id == 1] == [FAILED]
+    assert [o.status for o in result.outcomes if o.node_id == 1] == [p.Outcome.FAILED]
 
 
 def test_secure_sum_halts_below_the_threshold() -> None:

@@ -11,13 +11,14 @@ from flwr.clientapp.typing import ClientAppCallable
 from flwr.common import Scalar
 from flwr.serverapp import Grid, ServerApp
 
-from coordinator.guard import FAILED, TRAINED
 from coordinator.secagg import SecureSumResult, secure_sum
-from coordinator.simulation import run_simulated_job, simulate
 from department_nodes.client_app import make_client_app
-from department_nodes.data_access import DepartmentDataAccess, departments_for
+from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.secagg import SecureSumRequest
+from fedgov import protocol as p
+from fedgov.engines.simulation import run_simulated_job, simulate
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +43,7 @@ def test_secure_training_completes_with_dp_and_reports_epsilon(tmp_path: Path) -
     record = run_simulated_job(job, num_cpus=2)
 
     assert [sorted(o["status"] for o in r["train"]) for r in record.rounds] == [
-        [TRAINED] * 3
+        [p.Outcome.TRAINED] * 3
     ] * 2
     assert all(r["aggregate_hash"] for r in record.rounds)
     assert all(o["update_hash"] == "" for r in record.rounds for o in r["train"])
@@ -81,10 +82,11 @@ def test_training_survives_a_department_lost_after_sharing_keys(tmp_path: Path) 
     first, second = record.rounds
     lost = departments_for(job)[0]
     assert sorted((o["department"], o["status"]) for o in first["train"]) == sorted(
-        [(lost, FAILED)] + [(d, TRAINED) for d in departments_for(job)[1:]]
+        [(lost, p.Outcome.FAILED)]
+        + [(d, p.Outcome.TRAINED) for d in departments_for(job)[1:]]
     )
     assert first["aggregate_hash"]
-    assert sorted(o["status"] for o in second["train"]) == [TRAINED] * 3
+    assert sorted(o["status"] for o in second["train"]) == [p.Outcome.TRAINED] * 3
     # The lost department never trained in round 1, so it was charged once.
     summary = {d.department: d for d in record.departments}
     assert summary[lost].rounds_trained == 1

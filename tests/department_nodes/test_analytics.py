@@ -18,25 +18,15 @@ from flwr.app import (
 from flwr.supercore.task_identity import TaskIdentity
 
 import department_nodes.analytics as analytics
-from coordinator.training import model_spec
-from department_nodes.analytics import (
-    KEY_ANSWER,
-    KEY_EPSILON_LIMIT,
-    KEY_EPSILON_QUERY,
-    KEY_EPSILON_TOTAL,
-    KEY_NOISE_STD,
-    QUERY_RECORD,
-    REPLY_METRIC_KEYS,
-    SPEND_KIND,
-    answer_query,
-)
+from department_nodes.analytics import REPLY_METRIC_KEYS, SPEND_KIND, answer_query
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
 from fedgov.data import get_dataset
 from fedgov.job import TrainJob
+from fedgov.job_data import model_spec
 from fedgov.models import build_model
 from privacy.boundary import BoundaryPolicy, check_outgoing
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 from privacy.mechanisms import MAX_ANSWER_LENGTH, Query, plan_answer
 
 DEPARTMENT = "health-site-3"
@@ -76,7 +66,7 @@ def _context(node_config: dict[str, bool | float | int | str] | None = None) -> 
 def _message(
     config: dict[str, object], message_type: str = MessageType.QUERY
 ) -> Message:
-    content = RecordDict({QUERY_RECORD: ConfigRecord(config)})  # type: ignore[arg-type]
+    content = RecordDict({p.Record.QUERY: ConfigRecord(config)})  # type: ignore[arg-type]
     return Message(content=content, dst_node_id=7, message_type=message_type)
 
 
@@ -96,16 +86,19 @@ def test_answer_is_noisy_shaped_charged_and_guard_friendly(tmp_path: Path) -> No
     reply = answer_query(_message(query.to_config()), _context(), job=_job(tmp_path))
 
     # Assert
-    fedgov = reply.content.config_records[p.FEDGOV]
-    metrics = reply.content.metric_records[p.METRICS]
-    assert (fedgov[p.KEY_DEPARTMENT], fedgov[p.KEY_STATUS]) == (DEPARTMENT, p.STATUS_OK)
+    fedgov = reply.content.config_records[p.Record.FEDGOV]
+    metrics = reply.content.metric_records[p.Record.METRICS]
+    assert (fedgov[p.Reply.DEPARTMENT], fedgov[p.Reply.STATUS]) == (
+        DEPARTMENT,
+        p.Status.OK,
+    )
     assert set(metrics) == REPLY_METRIC_KEYS
-    assert len(metrics[KEY_ANSWER]) == 12  # type: ignore[arg-type]
-    assert metrics[KEY_NOISE_STD] == list(plan_answer(query).noise_std)
-    assert metrics[KEY_EPSILON_QUERY] == pytest.approx(0.5, abs=1e-6)
-    assert metrics[KEY_EPSILON_TOTAL] == pytest.approx(0.5, abs=1e-6)
-    assert metrics[KEY_EPSILON_LIMIT] == 2.0
-    history = department_ledger(tmp_path, DEPARTMENT).status("randhie").history
+    assert len(metrics[p.Metric.QUERY_ANSWER]) == 12  # type: ignore[arg-type]
+    assert metrics[p.Metric.QUERY_NOISE_STD] == list(plan_answer(query).noise_std)
+    assert metrics[p.Metric.EPSILON_QUERY] == pytest.approx(0.5, abs=1e-6)
+    assert metrics[p.Metric.EPSILON_TOTAL] == pytest.approx(0.5, abs=1e-6)
+    assert metrics[p.Metric.EPSILON_LIMIT] == 2.0
+    history = open_budget_book(tmp_path, DEPARTMENT).status("randhie").history
     assert [(r.kind, r.job_id) for r in history] == [(SPEND_KIND, query.query_id)]
     assert history[0].spend == plan_answer(query).spend
 
@@ -138,11 +131,11 @@ def test_invalid_query_is_refused_and_spends_nothing(
     reply = answer_query(_message(config), _context(), job=job)
 
     # Assert
-    fedgov = reply.content.config_records[p.FEDGOV]
-    assert fedgov[p.KEY_STATUS] == p.STATUS_REFUSED
-    assert fedgov[p.KEY_DEPARTMENT] == DEPARTMENT
-    assert "nothing spent" in str(fedgov[p.KEY_REASON])
-    assert p.METRICS not in reply.content
+    fedgov = reply.content.config_records[p.Record.FEDGOV]
+    assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
+    assert fedgov[p.Reply.DEPARTMENT] == DEPARTMENT
+    assert "nothing spent" in str(fedgov[p.Reply.REASON])
+    assert p.Record.METRICS not in reply.content
     assert _ledger_bytes(tmp_path) == before
 
 
@@ -153,7 +146,10 @@ def test_missing_query_record_is_refused(tmp_path: Path) -> None:
 
     reply = answer_query(message, _context(), job=_job(tmp_path))
 
-    assert reply.content.config_records[p.FEDGOV][p.KEY_STATUS] == p.STATUS_REFUSED
+    assert (
+        reply.content.config_records[p.Record.FEDGOV][p.Reply.STATUS]
+        == p.Status.REFUSED
+    )
 
 
 def test_department_of_another_dataset_refuses(tmp_path: Path) -> None:
@@ -161,9 +157,9 @@ def test_department_of_another_dataset_refuses(tmp_path: Path) -> None:
 
     reply = answer_query(_message(config), _context(), job=_job(tmp_path))
 
-    fedgov = reply.content.config_records[p.FEDGOV]
-    assert fedgov[p.KEY_STATUS] == p.STATUS_REFUSED
-    assert "no records of adult" in str(fedgov[p.KEY_REASON])
+    fedgov = reply.content.config_records[p.Record.FEDGOV]
+    assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
+    assert "no records of adult" in str(fedgov[p.Reply.REASON])
 
 
 def _no_data_access(*args: object, **kwargs: object) -> None:
@@ -176,7 +172,7 @@ def test_over_budget_is_refused_before_reading_data(
     # Prepare: a limit of 1.0, of which 0.9 is spent
     job = _job(tmp_path, budget=1.0)
     first = answer_query(_message(_histogram(0.9).to_config()), _context(), job=job)
-    assert first.content.config_records[p.FEDGOV][p.KEY_STATUS] == p.STATUS_OK
+    assert first.content.config_records[p.Record.FEDGOV][p.Reply.STATUS] == p.Status.OK
     before = _ledger_bytes(tmp_path)
     monkeypatch.setattr(analytics, "department_records", _no_data_access)
 
@@ -184,13 +180,13 @@ def test_over_budget_is_refused_before_reading_data(
     reply = answer_query(_message(_histogram(0.5).to_config()), _context(), job=job)
 
     # Assert
-    fedgov = reply.content.config_records[p.FEDGOV]
-    metrics = reply.content.metric_records[p.METRICS]
-    assert fedgov[p.KEY_STATUS] == p.STATUS_REFUSED
-    assert "would be exceeded" in str(fedgov[p.KEY_REASON])
-    assert KEY_ANSWER not in metrics
-    assert metrics[KEY_EPSILON_TOTAL] == pytest.approx(0.9, abs=1e-6)
-    assert metrics[KEY_EPSILON_LIMIT] == 1.0
+    fedgov = reply.content.config_records[p.Record.FEDGOV]
+    metrics = reply.content.metric_records[p.Record.METRICS]
+    assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
+    assert "would be exceeded" in str(fedgov[p.Reply.REASON])
+    assert p.Metric.QUERY_ANSWER not in metrics
+    assert metrics[p.Metric.EPSILON_TOTAL] == pytest.approx(0.9, abs=1e-6)
+    assert metrics[p.Metric.EPSILON_LIMIT] == 1.0
     assert _ledger_bytes(tmp_path) == before
 
 
@@ -198,8 +194,8 @@ def _train_message(job: TrainJob) -> Message:
     model = build_model(model_spec(job), seed=job.seed)
     content = RecordDict(
         {
-            p.ARRAYS: ArrayRecord(model.state_dict()),
-            p.CONFIG: ConfigRecord({"server-round": 1, "job-id": job.job_id}),
+            p.Record.ARRAYS: ArrayRecord(model.state_dict()),
+            p.Record.CONFIG: ConfigRecord({"server-round": 1, "job-id": job.job_id}),
         }
     )
     return Message(content=content, dst_node_id=7, message_type=MessageType.TRAIN)
@@ -215,19 +211,20 @@ def test_queries_and_training_share_one_budget(tmp_path: Path) -> None:
     for epsilon in (0.4, 0.4):
         query = _message(_histogram(epsilon).to_config())
         assert (
-            app(query, context).content.config_records[p.FEDGOV][p.KEY_STATUS] == "ok"
+            app(query, context).content.config_records[p.Record.FEDGOV][p.Reply.STATUS]
+            == "ok"
         )
-    spent = department_ledger(tmp_path, DEPARTMENT).status("randhie").spent
+    spent = open_budget_book(tmp_path, DEPARTMENT).status("randhie").spent
     assert 0.5 < spent < 0.9  # two answers compose below 0.8 in RDP
 
     # Execute: a one-round training job that costs epsilon 1.0 on its own
     reply = app(_train_message(job), context)
 
     # Assert: refused by the same ledger, which records nothing more
-    fedgov = reply.content.config_records[p.FEDGOV]
-    assert fedgov[p.KEY_STATUS] == p.STATUS_REFUSED
-    assert "would be exceeded" in str(fedgov[p.KEY_REASON])
-    status = department_ledger(tmp_path, DEPARTMENT).status("randhie")
+    fedgov = reply.content.config_records[p.Record.FEDGOV]
+    assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
+    assert "would be exceeded" in str(fedgov[p.Reply.REASON])
+    status = open_budget_book(tmp_path, DEPARTMENT).status("randhie")
     assert [r.kind for r in status.history] == [SPEND_KIND, SPEND_KIND]
     assert status.spent == pytest.approx(spent)
 
@@ -240,8 +237,8 @@ def test_replies_pass_the_boundary_guard_with_the_query_allow_list(
     policy = BoundaryPolicy(
         parameters={},
         columns=tuple(get_dataset("randhie").schema),
-        allowed_keys=REPLY_METRIC_KEYS | {p.KEY_DEPARTMENT, p.KEY_STATUS},
-        free_text_keys=frozenset({p.KEY_REASON}),
+        allowed_keys=REPLY_METRIC_KEYS | {p.Reply.DEPARTMENT, p.Reply.STATUS},
+        free_text_keys=frozenset({p.Reply.REASON}),
         max_list_length=MAX_ANSWER_LENGTH,
         local_shape=records.shape,
     )
@@ -252,4 +249,7 @@ def test_replies_pass_the_boundary_guard_with_the_query_allow_list(
     # Execute / Assert: a histogram of a SENSITIVE column, and a refusal, pass
     check_outgoing(ok.content, policy)
     check_outgoing(refused.content, policy)
-    assert refused.content.config_records[p.FEDGOV][p.KEY_STATUS] == p.STATUS_REFUSED
+    assert (
+        refused.content.config_records[p.Record.FEDGOV][p.Reply.STATUS]
+        == p.Status.REFUSED
+    )

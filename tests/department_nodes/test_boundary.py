@@ -19,11 +19,11 @@ from flwr.app import (
 )
 from flwr.supercore.task_identity import TaskIdentity
 
-from coordinator.training import model_spec
 from department_nodes.client_app import make_client_app
 from department_nodes.data_access import DepartmentDataAccess
 from fedgov import protocol as p
 from fedgov.job import TrainJob
+from fedgov.job_data import model_spec
 from fedgov.models import build_model
 
 Leak = Callable[[Message], None]
@@ -64,8 +64,10 @@ def _send(tmp_path: Path, leak: Leak | None) -> Message:
     app = make_client_app(job=job, mods=mods)
     content = RecordDict(
         {
-            p.ARRAYS: ArrayRecord(build_model(model_spec(job), seed=0).state_dict()),
-            p.CONFIG: ConfigRecord({"server-round": 1}),
+            p.Record.ARRAYS: ArrayRecord(
+                build_model(model_spec(job), seed=0).state_dict()
+            ),
+            p.Record.CONFIG: ConfigRecord({"server-round": 1}),
         }
     )
     context = Context(
@@ -87,14 +89,14 @@ def _records(tmp_path: Path) -> np.ndarray:
 def test_an_honest_reply_leaves(tmp_path: Path) -> None:
     reply = _send(tmp_path, None)
     assert not reply.has_error()
-    assert p.ARRAYS in reply.content.array_records
+    assert p.Record.ARRAYS in reply.content.array_records
 
 
 @pytest.mark.parametrize(
     "leak",
     [
         pytest.param(
-            lambda r, x: r.content.array_records[p.ARRAYS].__setitem__(
+            lambda r, x: r.content.array_records[p.Record.ARRAYS].__setitem__(
                 "data", Array(x)
             ),
             id="the data matrix as an extra tensor",
@@ -106,14 +108,14 @@ def test_an_honest_reply_leaves(tmp_path: Path) -> None:
             id="a raw record as a metric list",
         ),
         pytest.param(
-            lambda r, x: r.content.metric_records[p.METRICS].__setitem__(
+            lambda r, x: r.content.metric_records[p.Record.METRICS].__setitem__(
                 "mean:income", 1.0
             ),
             id="a sensitive column in a metric key",
         ),
         pytest.param(
-            lambda r, x: r.content.config_records[p.FEDGOV].__setitem__(
-                p.KEY_REASON, "zper 125024"
+            lambda r, x: r.content.config_records[p.Record.FEDGOV].__setitem__(
+                p.Reply.REASON, "zper 125024"
             ),
             id="a direct identifier in free text",
         ),

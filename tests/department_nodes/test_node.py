@@ -15,12 +15,14 @@ from flwr.app import (
 )
 from flwr.supercore.task_identity import TaskIdentity
 
-from coordinator.training import model_spec
 from department_nodes.client_app import make_client_app
+from department_nodes.node import NodePolicy
 from fedgov import protocol as p
+from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for, model_spec
 from fedgov.models import build_model
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 
 
 @pytest.fixture(autouse=True)
@@ -56,13 +58,16 @@ def _context(job: TrainJob, partition: int = 0) -> Context:
 def _message(job: TrainJob, kind: str, server_round: int) -> Message:
     arrays = ArrayRecord(build_model(model_spec(job), seed=0).state_dict())
     content = RecordDict(
-        {p.ARRAYS: arrays, p.CONFIG: ConfigRecord({"server-round": server_round})}
+        {
+            p.Record.ARRAYS: arrays,
+            p.Record.CONFIG: ConfigRecord({"server-round": server_round}),
+        }
     )
     return Message(content=content, dst_node_id=10, message_type=kind)
 
 
 def _status(reply: Message) -> str:
-    return str(reply.content.config_records[p.FEDGOV][p.KEY_STATUS])
+    return str(reply.content.config_records[p.Record.FEDGOV][p.Reply.STATUS])
 
 
 def test_train_reply_carries_an_update_and_the_epsilon_spent(tmp_path: Path) -> None:
@@ -73,11 +78,11 @@ def test_train_reply_carries_an_update_and_the_epsilon_spent(tmp_path: Path) -> 
     # Execute
     reply = app(_message(job, MessageType.TRAIN, 1), context)
     # Assert
-    assert _status(reply) == p.STATUS_OK
-    metrics = reply.content.metric_records[p.METRICS]
-    assert metrics[p.NUM_EXAMPLES] > 0
+    assert _status(reply) == p.Status.OK
+    metrics = reply.content.metric_records[p.Record.METRICS]
+    assert metrics[p.Metric.NUM_EXAMPLES] > 0
     assert 0 < float(metrics["epsilon-job"]) < job.epsilon  # one round of two
-    assert set(reply.content.array_records[p.ARRAYS].keys()) == {
+    assert set(reply.content.array_records[p.Record.ARRAYS].keys()) == {
         "0.weight",
         "0.bias",
         "2.weight",
@@ -96,15 +101,15 @@ def test_spend_survives_a_restart_and_the_budget_refuses(tmp_path: Path) -> None
     second = app(_message(job, MessageType.TRAIN, 2), _context(job))
     third = app(_message(job, MessageType.TRAIN, 3), _context(job))
     # Assert
-    assert _status(first) == _status(second) == p.STATUS_OK
-    total = float(second.content.metric_records[p.METRICS]["epsilon-total"])
+    assert _status(first) == _status(second) == p.Status.OK
+    total = float(second.content.metric_records[p.Record.METRICS]["epsilon-total"])
     assert 0.95 <= total <= 1.0
-    assert _status(third) == p.STATUS_REFUSED
-    reason = str(third.content.config_records[p.FEDGOV][p.KEY_REASON])
+    assert _status(third) == p.Status.REFUSED
+    reason = str(third.content.config_records[p.Record.FEDGOV][p.Reply.REASON])
     assert "would be exceeded" in reason
-    assert p.ARRAYS not in third.content.array_records
-    department = str(third.content.config_records[p.FEDGOV][p.KEY_DEPARTMENT])
-    history = department_ledger(job.state_dir, department).status("randhie").history
+    assert p.Record.ARRAYS not in third.content.array_records
+    department = str(third.content.config_records[p.Record.FEDGOV][p.Reply.DEPARTMENT])
+    history = open_budget_book(job.state_dir, department).status("randhie").history
     assert [r.round for r in history] == [1, 2]
 
 
@@ -114,9 +119,9 @@ def test_a_second_job_continues_the_same_budget(tmp_path: Path) -> None:
     app = make_client_app()
     first = app(_message(job_a, MessageType.TRAIN, 1), _context(job_a))
     second = app(_message(job_b, MessageType.TRAIN, 1), _context(job_b))
-    total_a = float(first.content.metric_records[p.METRICS]["epsilon-total"])
-    total_b = float(second.content.metric_records[p.METRICS]["epsilon-total"])
-    job_b_eps = float(second.content.metric_records[p.METRICS]["epsilon-job"])
+    total_a = float(first.content.metric_records[p.Record.METRICS]["epsilon-total"])
+    total_b = float(second.content.metric_records[p.Record.METRICS]["epsilon-total"])
+    job_b_eps = float(second.content.metric_records[p.Record.METRICS]["epsilon-job"])
     assert total_b > total_a
     assert job_b_eps == pytest.approx(total_a, rel=0.05)  # same plan, fresh job
 
@@ -126,18 +131,39 @@ def test_non_private_jobs_are_refused_unless_the_department_allows(
 ) -> None:
     job = _job(tmp_path, epsilon=None)
     refused = make_client_app()(_message(job, MessageType.TRAIN, 1), _context(job))
-    assert _status(refused) == p.STATUS_REFUSED
-    assert "non-private" in str(refused.content.config_records[p.FEDGOV][p.KEY_REASON])
+    assert _status(refused) == p.Status.REFUSED
+    assert "non-private" in str(
+        refused.content.config_records[p.Record.FEDGOV][p.Reply.REASON]
+    )
     with pytest.warns(UserWarning, match="WITHOUT differential privacy"):
         allowed = make_client_app(allow_non_private=True)(
             _message(job, MessageType.TRAIN, 1), _context(job)
         )
-    assert _status(allowed) == p.STATUS_OK
+    assert _status(allowed) == p.Status.OK
 
 
 def test_evaluate_reports_held_out_metrics(tmp_path: Path) -> None:
     job = _job(tmp_path)
     reply = make_client_app()(_message(job, MessageType.EVALUATE, 1), _context(job, 1))
-    metrics = reply.content.metric_records[p.METRICS]
-    assert metrics[p.NUM_EXAMPLES] > 0
+    metrics = reply.content.metric_records[p.Record.METRICS]
+    assert metrics[p.Metric.NUM_EXAMPLES] > 0
     assert 0.0 <= float(metrics["eval-accuracy"]) <= 1.0
+
+
+def test_the_renamed_budget_key_is_read_and_the_old_name_refused(
+    tmp_path: Path,
+) -> None:
+    # Prepare
+    job = _job(tmp_path)
+    context = _context(job)
+    key_file = tmp_path / "budget.key"
+
+    # Act
+    context.node_config["budget-key"] = f"file:{key_file}"
+    policy = NodePolicy.from_context(context, job, departments_for(job))
+    context.node_config["ledger-key"] = f"file:{key_file}"
+
+    # Assert: the old key says what it became rather than being ignored
+    assert policy.budget_key == f"file:{key_file}"
+    with pytest.raises(ConfigurationError, match="renamed budget-key"):
+        NodePolicy.from_context(context, job, departments_for(job))

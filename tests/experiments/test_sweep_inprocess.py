@@ -15,10 +15,10 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Message, RecordDict
 from flwr.common.serde import message_to_proto
 from flwr.supercore.task_identity import TaskIdentity
 
-from coordinator.run_record import RunRecord
-from coordinator.simulation import SimulationEngine
-from experiments.inprocess import InProcessEngine, _through_the_wire
+from fedgov.engines.inprocess import InProcessEngine, _through_the_wire
+from fedgov.engines.simulation import SimulationEngine
 from fedgov.job import TrainJob
+from fedgov.run_record import RunRecord
 
 
 def _job(tmp_path: Path, **changes: object) -> TrainJob:

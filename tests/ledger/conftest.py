@@ -1,7 +1,21 @@
-"""Fixtures for the ledger tests: a chain per backend and the deployed contracts."""
+"""Fixtures for the audit tests here: a chain per backend, an audit environment."""
 
 from __future__ import annotations
 
-from tests.chain_fixtures import chain, ledger_contracts
+from tests.audit_fixtures import (
+    audit_env,
+    chain,
+    embedded_env,
+    flower_task,
+    ledger_contracts,
+    sites_env,
+)
 
-__all__ = ["chain", "ledger_contracts"]
+__all__ = [
+    "audit_env",
+    "chain",
+    "embedded_env",
+    "flower_task",
+    "ledger_contracts",
+    "sites_env",
+]

@@ -16,14 +16,13 @@ from cryptography.x509.oid import NameOID
 from fedgov.errors import ConfigurationError
 from ledger._proto import audit_log_pb2 as pb
 from ledger._proto import audit_log_pb2_grpc as pb_grpc
-from ledger._transport import ClientTLS, InsecureTransportWarning, ServerTLS
 from ledger.client import LogClient
 from ledger.errors import LogServiceError
 from ledger.export import verify_exported_log
 from ledger.merkle import verify_consistency
 from ledger.service import MAX_PAGE, HostedLog, LogServer
-from ledger.sink import RemoteLogSink
 from ledger.store import LogStore
+from ledger.transport import ClientTLS, InsecureTransportWarning, ServerTLS
 from ledger.tree_head import recover_signer
 from tests.ledger._log_fixtures import ACTOR, DOMAIN, OTHER, make_record
 
@@ -177,13 +176,11 @@ def test_server_refuses_non_canonical_bytes(
     assert stores[0].size == 0
 
 
-def test_remote_sink_emits_durably(
+def test_the_client_appends_durably(
     client: LogClient, stores: tuple[LogStore, LogStore]
 ) -> None:
-    sink = RemoteLogSink(client, stores[0].log_id)
-
-    sink.emit(make_record(0))
-    sink.emit_many([make_record(1), make_record(2)])
+    client.append(stores[0].log_id, [make_record(0)])
+    client.append(stores[0].log_id, [make_record(1), make_record(2)])
 
     assert stores[0].records(0) == [make_record(i) for i in range(3)]
 

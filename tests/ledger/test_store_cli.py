@@ -15,11 +15,11 @@ import pytest
 from eth_account import Account
 
 from fedgov.errors import ConfigurationError
-from ledger._transport import InsecureTransportWarning
 from ledger.client import LogClient
 from ledger.errors import LogIntegrityError
 from ledger.log_cli import configure
 from ledger.store import LogStore
+from ledger.transport import InsecureTransportWarning
 from ledger.tree_head import recover_signer
 from tests.ledger._log_fixtures import ACTOR, DOMAIN, make_record
 

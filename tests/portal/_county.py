@@ -22,16 +22,17 @@ from eth_account import Account
 
 from coordinator.analytics import run_query
 from department_nodes.client_app import make_client_app
-from department_nodes.data_access import departments_for
-from experiments.inprocess import InProcessEngine, WireGrid
+from fedgov.engines.audit import AuditEnvironment
+from fedgov.engines.inprocess import InProcessEngine, WireGrid
 from fedgov.job import TrainJob
-from fedgov.portal import KeyFile, PortalSettings, RegistrarDesk
+from fedgov.job_data import departments_for
 from fedgov.portal.security import add_token
-from ledger.anchor import AnchorPolicy
-from ledger.audit import AuditEnvironment, PlaintextKeyWarning
+from fedgov.portal.settings import KeyFile, PortalSettings, RegistrarDesk
 from ledger.chain import Chain
 from ledger.chain_roles import Roles
+from ledger.keys import PlaintextKeyWarning
 from ledger.records import Role
+from ledger.relay import AnchorPolicy
 from ledger.voting._clock import latest_timestamp
 from ledger.voting.consultation import ConsultationContract
 from ledger.voting.registrar import (
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from coordinator.analytics import QueryResult
-    from coordinator.run_record import RunRecord
+    from fedgov.run_record import RunRecord
     from ledger.chain import AnvilProcess
 
 PASSWORD_ENV = "FEDGOV_PORTAL_TEST_PASSWORD"

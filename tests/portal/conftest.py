@@ -11,16 +11,16 @@ import pytest
 import uvicorn
 from starlette.testclient import TestClient
 
-from fedgov.portal import create_app
+from fedgov.portal.app import create_app
 from ledger.chain import AnvilProcess
+from tests.audit_fixtures import flower_task
 from tests.chain_fixtures import ANVIL_SKIP_REASON, anvil_missing
-from tests.ledger.audit.conftest import flower_task
 from tests.portal._county import County, build_county
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from fedgov.portal import PortalSettings
+    from fedgov.portal.settings import PortalSettings
 
 __all__ = ["client_for", "county", "flower_task", "served"]
 

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from department_nodes.data_access import departments_for
-from experiments.inprocess import InProcessEngine
+from fedgov.engines.audit import AuditEnvironment
+from fedgov.engines.inprocess import InProcessEngine
 from fedgov.job import TrainJob
-from ledger.audit import AuditEnvironment, PlaintextKeyWarning
+from fedgov.job_data import departments_for
+from ledger.keys import PlaintextKeyWarning
 from ledger.voting import resident
 from ledger.voting._clock import advance_to
 from ledger.voting.registrar import Registrar

@@ -12,9 +12,10 @@ import uvicorn
 
 from fedgov.cli import main
 from fedgov.errors import ConfigurationError
-from fedgov.portal import PortalSettings, app
+from fedgov.portal import app
 from fedgov.portal.cli import InsecurePortalWarning, configure, settings_from_args
 from fedgov.portal.security import Auditors
+from fedgov.portal.settings import PortalSettings
 
 ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 

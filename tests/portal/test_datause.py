@@ -10,7 +10,7 @@ import pytest
 
 from ledger.errors import ProofError
 from ledger.merkle import leaf_hash, verify_inclusion
-from privacy.budget import department_ledger
+from privacy.budget import open_budget_book
 from tests.portal._county import JOB_ID, PURPOSE, QUERY_ID, copy_state
 from tests.portal._node import run_js
 from tests.portal.conftest import client_for
@@ -27,7 +27,7 @@ def _budget_spends(county: County, job: str) -> dict[str, float]:
     """Epsilon each department's budget ledger charged for ``job``."""
     out: dict[str, float] = {}
     for folder in sorted((county.state_dir / "departments").iterdir()):
-        status = department_ledger(county.state_dir, folder.name).status("randhie")
+        status = open_budget_book(county.state_dir, folder.name).status("randhie")
         mine = [r for r in status.history if r.job_id == job]
         before = [r for r in status.history if r.timestamp < mine[0].timestamp]
         out[folder.name] = mine[-1].epsilon_after - (
@@ -205,7 +205,7 @@ def test_budgets_match_each_department_s_ledger(county: County) -> None:
     assert 'id="budget-data"' in page.text
     assert len(series) == 6
     for s in series:
-        status = department_ledger(county.state_dir, s["department"]).status(
+        status = open_budget_book(county.state_dir, s["department"]).status(
             s["dataset"]
         )
         assert s["limit"] == status.limit.epsilon

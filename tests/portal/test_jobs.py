@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import pytest
 
+from fedgov.engines.audit import AuditEnvironment
 from fedgov.job import TrainJob
-from ledger.audit import AuditEnvironment, PlaintextKeyWarning
-from tests.ledger.audit._federation import run_job
+from ledger.keys import PlaintextKeyWarning
+from tests.audit_federation import run_job
 from tests.portal._county import JOB_ID, copy_state
 from tests.portal.conftest import client_for, served
 

@@ -1,4 +1,4 @@
-"""The durable budget ledger: persistence, refusal, concurrency, tampering."""
+"""The durable budget book: persistence, refusal, concurrency, tampering."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from privacy.accounting import GaussianSpend, epsilon_spent
-from privacy.budget import Budget, BudgetLedger
-from privacy.errors import BudgetExceeded, BudgetLedgerError
+from privacy.budget import Budget, BudgetBook
+from privacy.errors import BudgetBookError, BudgetExceeded
 
 ROUND = GaussianSpend(noise_multiplier=1.0, sample_rate=0.1, steps=10)
 
 
-def _ledger(tmp_path: Path, department: str = "health-site-1") -> BudgetLedger:
-    return BudgetLedger(tmp_path / "budget.json", department=department)
+def _ledger(tmp_path: Path, department: str = "health-site-1") -> BudgetBook:
+    return BudgetBook(tmp_path / "budget.json", department=department)
 
 
 def test_spend_survives_a_restart(tmp_path: Path) -> None:
@@ -72,15 +72,13 @@ def test_ensure_limit_keeps_the_limit_on_file(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(BudgetLedgerError, match="no budget set for dataset 'adult'"):
+    with pytest.raises(BudgetBookError, match="no budget set for dataset 'adult'"):
         _ledger(tmp_path).status("adult")
 
 
 def test_a_ledger_of_another_department_is_refused(tmp_path: Path) -> None:
     _ledger(tmp_path).ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
-    with pytest.raises(
-        BudgetLedgerError, match="belongs to department 'health-site-1'"
-    ):
+    with pytest.raises(BudgetBookError, match="belongs to department 'health-site-1'"):
         _ledger(tmp_path, department="health-site-2").status("randhie")
 
 
@@ -88,12 +86,12 @@ def test_a_corrupt_file_is_reported_not_reset(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path)
     ledger.ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
     ledger.path.write_bytes(b"{not json")
-    with pytest.raises(BudgetLedgerError, match="unreadable"):
+    with pytest.raises(BudgetBookError, match="unreadable"):
         ledger.status("randhie")
 
 
 def _charge_many(path: str, count: int) -> None:
-    ledger = BudgetLedger(path, department="health-site-1")
+    ledger = BudgetBook(path, department="health-site-1")
     for i in range(count):
         with contextlib.suppress(BudgetExceeded):
             ledger.charge("randhie", ROUND, kind="train_round", job_id="race", round=i)

@@ -256,6 +256,25 @@ def test_schema_classes_refuse_forbidden_columns() -> None:
     assert "not declared" in report.violations[3].detail
 
 
+def test_internal_records_leave_only_to_a_named_recipient() -> None:
+    # Prepare
+    policy = ReleasePolicy.from_schema(SCHEMA, k=2, min_group_size=1)
+    table = pd.DataFrame(
+        {"age_band": ["a", "a"], "diagnosis": ["a", "b"], "year": ["a", "a"]}
+    )
+
+    # Act
+    published = assess_release(table, policy=policy)
+    shared = assess_release(table, policy=policy, recipient="health-site-2")
+
+    # Assert: the recipient lifts the INTERNAL rule, and nothing else.
+    assert [v.columns for v in published.violations] == [("age_band",), ("diagnosis",)]
+    assert "fingerprinted extract for a named recipient" in (
+        published.violations[0].detail
+    )
+    assert [v.columns for v in shared.violations] == [("diagnosis",)]
+
+
 def test_schema_allows_an_aggregated_count_table() -> None:
     # Prepare
     policy = ReleasePolicy.from_schema(SCHEMA, k=5, min_group_size=10)

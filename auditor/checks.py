@@ -1,0 +1,104 @@
+"""The auditor's checks, pure: logs and chain facts in, a report out.
+
+:func:`audit_logs` runs every check over logs already read and chain facts
+already fetched; :func:`auditor.verify.verify_audit` does the fetching.
+Keeping the two apart lets tests (and other front ends: a log service, an
+offline bundle) feed the same checks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from auditor._budget_checks import EpsilonOf, Mechanism
+from auditor._log_checks import (
+    AuditedLog,
+    AuditOptions,
+    ChainFacts,
+    Findings,
+    LogInput,
+    RoleSpan,
+    check_log,
+)
+from auditor._party_checks import check_parties
+from auditor.report import AuditReport, Check, LogSummary
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "AuditOptions",
+    "ChainFacts",
+    "EpsilonOf",
+    "LogInput",
+    "Mechanism",
+    "RoleSpan",
+    "audit_logs",
+]
+
+
+def audit_logs(
+    inputs: Sequence[LogInput],
+    *,
+    options: AuditOptions,
+    epsilon_of: EpsilonOf | None = None,
+    run_record: Mapping[str, Any] | None = None,
+    checkpoint_sha256: bytes | None = None,
+) -> AuditReport:
+    """Check every log, then every party against the others.
+
+    ``epsilon_of`` recomputes a job's epsilon from its recorded mechanisms
+    (without it, only the figures' consistency is checked); ``run_record``
+    (the coordinator's JSON) and ``checkpoint_sha256`` are checked against
+    the coordinator's records when given.
+    """
+    out = Findings()
+    audited: list[AuditedLog] = []
+    seen: dict[bytes, str] = {}
+    for item in inputs:
+        if item.log is not None and item.log.log_id in seen:
+            out.fail(
+                Check.IDENTITY,
+                item.label,
+                f"is the same log as {seen[item.log.log_id]}, given twice",
+            )
+            continue
+        checked = check_log(item, options, out)
+        if checked is not None:
+            seen[checked.log.log_id] = item.label
+            audited.append(checked)
+    if epsilon_of is None:
+        out.warn(
+            Check.BUDGET,
+            "",
+            "epsilon was not recomputed from the recorded mechanisms",
+        )
+    parties = check_parties(
+        audited,
+        out,
+        epsilon_of=epsilon_of,
+        run_record=run_record,
+        checkpoint_sha256=checkpoint_sha256,
+    )
+    summaries = tuple(
+        LogSummary(
+            label=log.label,
+            actor=log.actor,
+            role=log.role.value if log.role is not None else "",
+            department=log.department,
+            records=len(log.records),
+            signed_heads=len(log.log.heads),
+            anchors=log.anchors,
+            anchored_size=log.anchored_size,
+            witnessed_size=log.witnessed_size,
+        )
+        for log in audited
+    )
+    return AuditReport(
+        logs=summaries,
+        failures=tuple(out.failures),
+        warnings=tuple(out.warnings),
+        jobs=tuple(sorted({run.job for run in parties.runs})),
+        rounds=sum(len(run.rounds) for run in parties.runs),
+        queries=len(parties.queries),
+    )

@@ -1,0 +1,172 @@
+"""``fedgov audit``: the auditor's command line.
+
+    verify  --rpc URL --registry ADDR [--roles ADDR]
+            (--log FILE ... | --state-dir DIR | --service HOST:PORT --log-id ID ...)
+            [--run-record FILE] [--checkpoint FILE] [--allow-unanchored]
+            [--witness-policy FILE] [--no-epsilon] [--json]
+    export  --state-dir DIR --out DIR
+
+``verify`` audits the logs against the anchors on the chain at ``--rpc``
+and exits 0 when every check passes, 1 when any fails (the last line names
+the first failure: its log, record or anchor, and why). ``export`` writes
+every actor log under a fedgov state folder as export files for an auditor.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditor.verify import LogSource, load_log, verify_audit
+from fedgov.errors import ConfigurationError
+from ledger.actor_log import export_logs
+from ledger.chain import Chain
+from ledger.client import LogClient
+from ledger.layout import find_logs
+from ledger.transport import ClientTLS
+from ledger.witness_policy import WitnessPolicy
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["configure"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``verify`` and ``export`` sub-commands."""
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    verify = commands.add_parser(
+        "verify", help="verify audit logs against their on-chain anchors"
+    )
+    verify.add_argument("--rpc", required=True, help="JSON-RPC URL of the chain")
+    verify.add_argument("--registry", required=True, help="AnchorRegistry address")
+    verify.add_argument(
+        "--roles", help="Roles address (checked against the registry's)"
+    )
+    sources = verify.add_argument_group("logs (at least one kind)")
+    sources.add_argument(
+        "--log", type=Path, action="append", default=[], help="export or LogStore file"
+    )
+    sources.add_argument(
+        "--state-dir", type=Path, help="every actor log under a state folder"
+    )
+    sources.add_argument("--service", help="audit log service, host:port")
+    sources.add_argument(
+        "--log-id",
+        action="append",
+        default=[],
+        help="0x log id to fetch from --service",
+    )
+    sources.add_argument("--service-ca", type=Path, help="the service's TLS CA (PEM)")
+    sources.add_argument(
+        "--service-insecure",
+        action="store_true",
+        help="plaintext to --service (tests only)",
+    )
+    verify.add_argument(
+        "--run-record", type=Path, help="the coordinator's run_record.json"
+    )
+    verify.add_argument("--checkpoint", type=Path, help="the exported model file")
+    verify.add_argument(
+        "--allow-unanchored",
+        action="store_true",
+        help="report records after the last anchor (or witnessed checkpoint) as "
+        "warnings, not failures",
+    )
+    verify.add_argument(
+        "--witness-policy",
+        type=Path,
+        help="C2SP tlog-policy file: every log's checkpoints need its quorum",
+    )
+    verify.add_argument(
+        "--no-epsilon",
+        action="store_true",
+        help="skip recomputing epsilon (saves loading the accountant)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=_verify)
+
+    export = commands.add_parser(
+        "export", help="export every actor log of a state folder"
+    )
+    export.add_argument("--state-dir", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True, help="folder for the files")
+    export.set_defaults(func=_export)
+
+
+def _sources(args: argparse.Namespace) -> list[LogSource]:
+    sources: list[LogSource] = list(args.log)
+    if args.state_dir is not None:
+        found = find_logs(args.state_dir)
+        if not found:
+            raise ConfigurationError(
+                "--state-dir", f"no actor log under {args.state_dir}"
+            )
+        sources.extend(found)
+    if args.service is not None:
+        sources.extend(_fetch(args))
+    elif args.log_id:
+        raise ConfigurationError("--log-id", "needs --service")
+    if not sources:
+        raise ConfigurationError("--log", "give --log, --state-dir or --service")
+    return sources
+
+
+def _fetch(args: argparse.Namespace) -> list[LogSource]:
+    if not args.log_id:
+        raise ConfigurationError("--log-id", "name the logs to fetch from --service")
+    tls = ClientTLS.from_files(args.service_ca) if args.service_ca else None
+    with LogClient(args.service, tls=tls, insecure=args.service_insecure) as client:
+        return [client.fetch_log(_log_id(text)) for text in args.log_id]
+
+
+def _log_id(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError as e:
+        raise ConfigurationError("--log-id", f"{text!r} is not hex") from e
+    if len(value) != 32:
+        raise ConfigurationError("--log-id", f"{text!r} is not 32 bytes")
+    return value
+
+
+def _verify(args: argparse.Namespace) -> int:
+    sources = _sources(args)
+    policy = (
+        WitnessPolicy.read(args.witness_policy)
+        if args.witness_policy is not None
+        else None
+    )
+    chain = Chain.connect(args.rpc, accounts=[])
+    report = verify_audit(
+        sources,
+        chain=chain,
+        registry=args.registry,
+        roles=args.roles,
+        run_record=args.run_record,
+        checkpoint=args.checkpoint,
+        allow_unanchored=args.allow_unanchored,
+        recompute_epsilon=not args.no_epsilon,
+        witness_policy=policy,
+    )
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.summary())
+    if report.first_failure is not None:
+        print(f"fedgov audit verify: FAILED: {report.first_failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    logs = find_logs(args.state_dir)
+    if not logs:
+        raise ConfigurationError("--state-dir", f"no actor log under {args.state_dir}")
+    for target in export_logs(logs, args.out):
+        log = load_log(target)
+        print(f"{target}: {len(log.records)} records, {len(log.heads)} signed heads")
+    return 0

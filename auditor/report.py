@@ -1,0 +1,147 @@
+"""What an audit found: findings, per-log summaries, and the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from auditor.errors import AuditFailedError
+
+__all__ = ["AuditFinding", "AuditReport", "Check", "LogSummary"]
+
+
+class Check(StrEnum):
+    """The family of checks a finding comes from, in the order they run."""
+
+    INTEGRITY = "integrity"
+    """A log's records against its own signed heads, and its structure."""
+    FORK = "fork"
+    """Two validly signed heads of one log disagree about the same size."""
+    ANCHOR = "anchor"
+    """A log against the heads anchored on chain."""
+    ROLE = "role"
+    """The writer's on-chain role when it wrote and anchored."""
+    WITNESS = "witness"
+    """A log's checkpoints against the witness policy (when one is given)."""
+    IDENTITY = "identity"
+    """Which log speaks for which department."""
+    COMPLETENESS = "completeness"
+    """The coordinator's records against the departments'."""
+    BUDGET = "budget"
+    """Privacy spending, recomputed from the recorded mechanisms."""
+    RUN_RECORD = "run-record"
+    """The coordinator's run record against the audit records."""
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    """One problem: which check, which log, which record or anchor, and why."""
+
+    check: Check
+    log: str
+    """The log's label (``""`` when the finding concerns no single log)."""
+    message: str
+    index: int | None = None
+    """The first record known to be concerned, in that log."""
+    block: int | None = None
+    """The block of the anchor concerned."""
+
+    def __str__(self) -> str:
+        where = self.log or "audit"
+        if self.index is not None:
+            where += f", record {self.index}"
+        if self.block is not None:
+            where += f", anchor in block {self.block}"
+        return f"[{self.check.value}] {where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """One audited log as the auditor saw it."""
+
+    label: str
+    actor: str
+    role: str
+    department: str
+    records: int
+    signed_heads: int
+    anchors: int
+    anchored_size: int
+    witnessed_size: int | None = None
+    """Records covered by a checkpoint the policy's quorum cosigned (no policy: None)."""
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The verdict: ``ok`` when no check failed. Warnings do not fail it."""
+
+    logs: tuple[LogSummary, ...]
+    failures: tuple[AuditFinding, ...]
+    warnings: tuple[AuditFinding, ...]
+    jobs: tuple[str, ...]
+    rounds: int
+    """Coordinator rounds whose departments' records were cross-checked."""
+    queries: int = 0
+    """Coordinator queries whose departments' records were cross-checked."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def first_failure(self) -> AuditFinding | None:
+        return self.failures[0] if self.failures else None
+
+    @property
+    def records(self) -> int:
+        return sum(log.records for log in self.logs)
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`AuditFailedError` naming the first failure, if any."""
+        if self.failures:
+            raise AuditFailedError(self.failures[0], len(self.failures))
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as plain JSON values."""
+
+        def finding(f: AuditFinding) -> dict[str, Any]:
+            return {**asdict(f), "check": f.check.value, "text": str(f)}
+
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "rounds": self.rounds,
+            "jobs": list(self.jobs),
+            "queries": self.queries,
+            "logs": [asdict(log) for log in self.logs],
+            "failures": [finding(f) for f in self.failures],
+            "warnings": [finding(f) for f in self.warnings],
+        }
+
+    def summary(self) -> str:
+        """A human-readable account: logs, verdict, then every finding."""
+        lines = []
+        for log in self.logs:
+            who = f"{log.role} {log.department}".strip() or "unknown role"
+            lines.append(
+                f"  {who:<28} {log.actor}  {log.records:>6} records, "
+                f"{log.signed_heads} signed heads, {log.anchors} anchors "
+                f"(anchored up to {log.anchored_size}"
+                + (
+                    f", witnessed up to {log.witnessed_size}"
+                    if log.witnessed_size is not None
+                    else ""
+                )
+                + f")  [{log.label}]"
+            )
+        verdict = "OK" if self.ok else f"FAILED ({len(self.failures)} failure(s))"
+        head = (
+            f"audit {verdict}: {len(self.logs)} logs, {self.records} records, "
+            f"{self.rounds} rounds of {len(self.jobs)} job(s) and {self.queries} "
+            f"quer{'y' if self.queries == 1 else 'ies'} cross-checked"
+        )
+        body = [head, *lines]
+        body += [f"FAIL {f}" for f in self.failures]
+        body += [f"warn {f}" for f in self.warnings]
+        return "\n".join(body)

@@ -1,0 +1,201 @@
+"""The auditor's entry point: fetch logs and chain facts, run the checks.
+
+:func:`verify_audit` takes the logs (export files, LogStore files, or
+:class:`~ledger.export.ExportedLog` objects, e.g. from
+:meth:`ledger.client.LogClient.fetch_log`), a chain connection and the
+AnchorRegistry's address (the Roles contract is the one the registry reads,
+checked against ``roles`` when given), and returns an
+:class:`~auditor.report.AuditReport`. What it reads from the chain:
+
+- every anchor of every log (:meth:`AnchorRegistry.history`: one
+  single-block query per anchor);
+- every grant and revoke of the coordinator and department roles to each
+  log's writer (:meth:`Roles.history`).
+
+Block *times* are not used: dev chains (py-evm, anvil) stamp blocks a
+second apart whatever the wall clock says, so roles are judged by block
+numbers (an anchor's block), never by comparing timestamps.
+
+The checks themselves are :func:`auditor.checks.audit_logs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eth_utils.address import to_checksum_address
+
+from auditor.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
+from fedgov.errors import ConfigurationError
+from fedgov.run_record import RunRecord, RunRecordError, run_record_json
+from ledger.anchor_registry import AnchorRegistry
+from ledger.chain_roles import Roles
+from ledger.errors import LedgerError
+from ledger.export import ExportedLog, read_export
+from ledger.record_fields import file_sha256
+from ledger.records import Role
+from ledger.store import LogStore
+from privacy.accounting import GaussianSpend, epsilon_spent
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from auditor.checks import Mechanism
+    from auditor.report import AuditReport
+    from ledger.chain import Chain
+    from ledger.chain_roles import RoleChange
+    from ledger.witness_policy import WitnessPolicy
+
+__all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
+
+LogSource = ExportedLog | str | Path
+"""A log as the auditor holds it: an export file, a LogStore file, or in memory."""
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def load_log(path: str | Path) -> ExportedLog:
+    """Read a log file: an export (JSON Lines) or a LogStore (SQLite).
+
+    A LogStore is integrity-checked on opening; either kind raises a
+    :class:`~ledger.errors.LedgerError` naming the first bad record it finds.
+    """
+    file = Path(path)
+    try:
+        with file.open("rb") as data:
+            magic = data.read(len(_SQLITE_MAGIC))
+    except OSError as e:
+        raise ConfigurationError("log", f"cannot read {file}: {e.strerror}") from e
+    if magic != _SQLITE_MAGIC:
+        return read_export(file)
+    with LogStore(file) as store:
+        return ExportedLog(
+            actor=store.actor,
+            log_name=store.log_name,
+            log_id=store.log_id,
+            records=tuple(store.encoded_records(0)),
+            heads=tuple(store.signed_head_entries()),
+            checkpoints=tuple(store.checkpoints()),
+        )
+
+
+def load_run_record(
+    source: RunRecord | Mapping[str, Any] | str | Path,
+) -> dict[str, Any]:
+    """A run record as plain JSON values (from the object or its file)."""
+    try:
+        return run_record_json(source)
+    except RunRecordError as e:
+        raise ConfigurationError("run_record", str(e)) from e
+
+
+class _ChainReader:
+    """Reads a log's anchors and its writer's role history."""
+
+    def __init__(self, chain: Chain, registry: AnchorRegistry, roles: Roles) -> None:
+        self._registry = registry
+        self._roles = roles
+        self._latest = chain.block_number
+
+    def facts(self, log: ExportedLog) -> ChainFacts:
+        anchors = tuple(self._registry.history(log.log_id))
+        spans: list[RoleSpan] = []
+        for role in (Role.COORDINATOR, Role.DEPARTMENT):
+            spans.extend(_spans(role, self._roles.history(log.actor, role)))
+        return ChainFacts(
+            anchors=anchors, spans=tuple(spans), latest_block=self._latest
+        )
+
+
+def _spans(role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
+    """Grant/revoke history (oldest first) as the stretches the role was held."""
+    spans: list[RoleSpan] = []
+    granted: int | None = None
+    for change in changes:
+        if change.granted and granted is None:
+            granted = change.block_number
+        elif not change.granted and granted is not None:
+            spans.append(RoleSpan(role, granted, change.block_number))
+            granted = None
+    if granted is not None:
+        spans.append(RoleSpan(role, granted))
+    return spans
+
+
+def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:
+    return epsilon_spent(
+        [GaussianSpend(noise, rate, steps) for noise, rate, steps in mechanisms],
+        delta=delta,
+    )
+
+
+def _input(source: LogSource, reader: _ChainReader) -> LogInput:
+    if isinstance(source, ExportedLog):
+        label = f"log 0x{source.log_id.hex()[:12]}… of {source.actor}"
+        log = source
+    else:
+        label = str(source)
+        try:
+            log = load_log(source)
+        except LedgerError as e:
+            return LogInput(label, None, e)
+    return LogInput(label, log, chain=reader.facts(log))
+
+
+def verify_audit(
+    logs: Sequence[LogSource],
+    *,
+    chain: Chain,
+    registry: str,
+    roles: str | None = None,
+    run_record: RunRecord | Mapping[str, Any] | str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    allow_unanchored: bool = False,
+    recompute_epsilon: bool = True,
+    witness_policy: WitnessPolicy | None = None,
+) -> AuditReport:
+    """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
+
+    ``checkpoint`` (default: the run record's, when that file exists) is
+    hashed and compared with the ``model_export`` record. With a
+    ``witness_policy``, each log's checkpoints must carry its quorum of
+    cosignatures (:mod:`ledger.witness_policy`). Unreadable logs
+    are findings; an unreachable chain raises.
+    """
+    if not logs:
+        raise ConfigurationError("logs", "give at least one log to audit")
+    anchor_registry = AnchorRegistry.at(chain, registry)
+    roles_address = anchor_registry.roles_address
+    if roles is not None and to_checksum_address(roles) != roles_address:
+        raise ConfigurationError(
+            "roles",
+            f"the registry {anchor_registry.address} reads roles from {roles_address}, "
+            f"not {roles}",
+        )
+    reader = _ChainReader(chain, anchor_registry, Roles.at(chain, roles_address))
+    record = load_run_record(run_record) if run_record is not None else None
+    digest = None
+    checkpoint_path = Path(checkpoint) if checkpoint is not None else None
+    if checkpoint_path is None and record is not None and record.get("checkpoint"):
+        candidate = Path(str(record["checkpoint"]))
+        checkpoint_path = candidate if candidate.is_file() else None
+    if checkpoint_path is not None:
+        try:
+            digest = file_sha256(checkpoint_path)
+        except OSError as e:
+            raise ConfigurationError(
+                "checkpoint", f"cannot read {checkpoint_path}: {e.strerror}"
+            ) from e
+    return audit_logs(
+        [_input(source, reader) for source in logs],
+        options=AuditOptions(
+            domain=anchor_registry.domain,
+            allow_unanchored=allow_unanchored,
+            witness_policy=witness_policy,
+        ),
+        epsilon_of=_epsilon_of if recompute_epsilon else None,
+        run_record=record,
+        checkpoint_sha256=digest,
+    )

@@ -1,0 +1,384 @@
+"""The coordinator's audit hook: an ``on_round`` observer and the job's bookends.
+
+:class:`CoordinatorAudit` writes the coordinator's side of a job into its own
+log (:class:`~ledger.actor_log.ActorLog`), signing a head after each
+commit:
+
+- ``job_submit`` (:meth:`CoordinatorAudit.record_roster`): the job, its
+  purpose and privacy parameters, and the audit address of every department
+  taking part (``details["department:<name>"]``), so that an auditor knows
+  whose log speaks for which department;
+- per round (:meth:`CoordinatorAudit.observe`, the ``on_round`` callback),
+  one ``aggregate`` record per department (``details["entry"] ==
+  "department"``: its train status, the update hash it sent, the epsilon it
+  reported, its reason when refused or rejected, whether it evaluated), then
+  one ``aggregate`` record for the round (``"entry" == "round"``) carrying
+  the aggregate's hash. One record per department keeps every record small
+  whatever the federation's size;
+- ``model_export`` (:meth:`CoordinatorAudit.record_model_export`): the
+  SHA-256 of the checkpoint file and the final aggregate's hash;
+- per DP analytics query (:meth:`CoordinatorAudit.record_query`, the
+  ``on_result`` callback), one ``analytics_query`` record per department
+  (its status and reported epsilon), then one for the query (what was asked,
+  who answered or refused, the digest of the released result).
+
+In a SecAgg+ job the coordinator never sees a department's update: the
+per-department ``aggregate`` records carry no update hash and, like the
+round's, ``details["aggregation"] == "secagg+"``; the round's hash is of the
+new global model, as in a plain round.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fedgov import protocol as p
+from fedgov.types import ActorId, DatasetId, JobId
+from ledger.errors import AuditError
+from ledger.record_fields import (
+    AGGREGATION,
+    ENTRY_DEPARTMENT,
+    ENTRY_QUERY,
+    ENTRY_ROUND,
+    MAX_REASON_CHARS,
+    ROSTER_PREFIX,
+    SECURE_AGGREGATION,
+    file_sha256,
+    number_text,
+    query_result_sha256,
+    query_sha256,
+)
+from ledger.records import ZERO_HASH, Action, AuditRecord, Role, now_ms
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from coordinator.analytics import QueryResult
+    from coordinator.guard import DepartmentOutcome, RoundReport
+    from fedgov.job import TrainJob
+    from fedgov.run_record import RunRecord
+    from ledger.actor_log import ActorLog
+
+__all__ = [
+    "CoordinatorAudit",
+    "coordinator_query_records",
+    "model_export_record",
+    "roster_record",
+    "round_records",
+]
+
+_REPORTED = (p.Metric.EPSILON_JOB, p.Metric.EPSILON_TOTAL, p.Metric.EPSILON_LIMIT)
+
+
+def _record(
+    job: TrainJob, actor: str, action: Action, timestamp_ms: int, **fields: object
+) -> AuditRecord:
+    return AuditRecord(
+        actor=ActorId(actor),
+        role=Role.COORDINATOR,
+        action=action,
+        timestamp_ms=timestamp_ms,
+        dataset=DatasetId(job.dataset),
+        purpose=job.purpose,
+        job=JobId(job.job_id),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def roster_record(
+    job: TrainJob, *, actor: str, departments: Mapping[str, str], timestamp_ms: int
+) -> AuditRecord:
+    """The ``job_submit`` record: the job and who speaks for each department."""
+    details = {
+        f"{ROSTER_PREFIX}{name}": address for name, address in departments.items()
+    }
+    details.update(
+        {
+            "strategy": job.strategy,
+            "num-rounds": str(job.num_rounds),
+            "epsilon": "none" if job.epsilon is None else number_text(job.epsilon),
+            "delta": number_text(job.delta),
+            "budget-epsilon": number_text(job.budget_epsilon),
+        }
+    )
+    return _record(job, actor, Action.JOB_SUBMIT, timestamp_ms, details=details)
+
+
+def _aggregation(job: TrainJob) -> dict[str, str]:
+    # Said only when updates were not summed in the clear, so that plain
+    # rounds' records stay as they were.
+    return {AGGREGATION: SECURE_AGGREGATION} if job.secure_aggregation else {}
+
+
+def _entry(
+    job: TrainJob,
+    actor: str,
+    timestamp_ms: int,
+    server_round: int,
+    name: str,
+    train: DepartmentOutcome | None,
+    evaluate: DepartmentOutcome | None,
+) -> AuditRecord:
+    details = {
+        "entry": ENTRY_DEPARTMENT,
+        "department": name,
+        "train": train.status if train is not None else "none",
+        "evaluate": "none" if evaluate is None else evaluate.status,
+        **_aggregation(job),
+    }
+    examples = 0
+    update = ZERO_HASH
+    if train is not None:
+        details["node"] = str(train.node_id)
+        if train.reason:
+            details["reason"] = train.reason[:MAX_REASON_CHARS]
+        details.update(
+            (key, number_text(train.metrics[key]))
+            for key in _REPORTED
+            if key in train.metrics
+        )
+        examples = int(train.metrics.get(p.Metric.NUM_EXAMPLES, 0))
+        if train.update_hash:
+            update = bytes.fromhex(train.update_hash)
+    return _record(
+        job,
+        actor,
+        Action.AGGREGATE,
+        timestamp_ms,
+        round=server_round,
+        record_count=examples,
+        result_hash=update,
+        details=details,
+    )
+
+
+def round_records(
+    report: RoundReport, *, job: TrainJob, actor: str, timestamp_ms: int
+) -> list[AuditRecord]:
+    """A round's ``aggregate`` records: one per department, then the round's."""
+    train = {o.department: o for o in report.train}
+    evaluate = {o.department: o for o in report.evaluate}
+    names = list(dict.fromkeys([*train, *evaluate]))
+    out = [
+        _entry(
+            job,
+            actor,
+            timestamp_ms,
+            report.server_round,
+            name,
+            train.get(name),
+            evaluate.get(name),
+        )
+        for name in names
+    ]
+    by_status: dict[str, list[str]] = {}
+    for outcome in report.train:
+        by_status.setdefault(outcome.status, []).append(outcome.department)
+    trained = [o for o in report.train if o.update_hash]
+    details = {
+        "entry": ENTRY_ROUND,
+        "strategy": job.strategy,
+        **_aggregation(job),
+        **{status: json.dumps(sorted(who)) for status, who in by_status.items()},
+    }
+    out.append(
+        _record(
+            job,
+            actor,
+            Action.AGGREGATE,
+            timestamp_ms,
+            round=report.server_round,
+            record_count=sum(
+                int(o.metrics.get(p.Metric.NUM_EXAMPLES, 0)) for o in trained
+            ),
+            result_hash=bytes.fromhex(report.aggregate_hash)
+            if report.aggregate_hash
+            else ZERO_HASH,
+            details=details,
+        )
+    )
+    return out
+
+
+def model_export_record(
+    record: RunRecord, *, job: TrainJob, actor: str, timestamp_ms: int
+) -> AuditRecord:
+    """The ``model_export`` record of a finished run (its checkpoint's SHA-256)."""
+    if record.checkpoint is None:
+        raise AuditError("the run record names no checkpoint: no model was exported")
+    checkpoint = Path(record.checkpoint)
+    try:
+        digest = file_sha256(checkpoint)
+    except OSError as e:
+        raise AuditError(
+            f"cannot hash the checkpoint {checkpoint}: {e.strerror}"
+        ) from e
+    hashes = [str(r.get("aggregate_hash", "")) for r in record.rounds]
+    final = next((h for h in reversed(hashes) if h), "")
+    return _record(
+        job,
+        actor,
+        Action.MODEL_EXPORT,
+        timestamp_ms,
+        round=len(record.rounds),
+        result_hash=digest,
+        details={
+            "checkpoint": checkpoint.name,
+            "final-aggregate": final,
+            "engine": record.engine,
+        },
+    )
+
+
+def coordinator_query_records(
+    result: QueryResult, *, job: TrainJob, actor: str, timestamp_ms: int
+) -> list[AuditRecord]:
+    """The coordinator's ``analytics_query`` records of one query it ran.
+
+    One per department (``details["entry"] == "department"``: its status,
+    reason and the epsilon figures it reported), then one for the query
+    (``"entry" == "query"``: what was asked, who answered or refused, and the
+    digest of the released result, :func:`query_result_sha256`). ``job``
+    supplies the declared purpose.
+    """
+    query = result.query
+    asked = query_sha256(query).hex()
+
+    def record(*, details: Mapping[str, str], **fields: object) -> AuditRecord:
+        return AuditRecord(
+            actor=ActorId(actor),
+            role=Role.COORDINATOR,
+            action=Action.ANALYTICS_QUERY,
+            timestamp_ms=timestamp_ms,
+            dataset=DatasetId(query.dataset),
+            purpose=job.purpose,
+            job=JobId(query.query_id),
+            details={"query-sha256": asked, **details},
+            **fields,  # type: ignore[arg-type]
+        )
+
+    out = []
+    by_status: dict[str, list[str]] = {}
+    for report in result.departments:
+        by_status.setdefault(report.status, []).append(report.department)
+        details = {
+            "entry": ENTRY_DEPARTMENT,
+            "department": report.department,
+            "status": report.status,
+        }
+        if report.reason:
+            details["reason"] = report.reason[:MAX_REASON_CHARS]
+        if report.status == p.Status.OK:
+            details[p.Metric.EPSILON_QUERY] = number_text(report.epsilon_query)
+        if report.status == p.Status.OK or report.epsilon_limit > 0:
+            details[p.Metric.EPSILON_TOTAL] = number_text(report.epsilon_total)
+            details[p.Metric.EPSILON_LIMIT] = number_text(report.epsilon_limit)
+        out.append(record(details=details))
+    out.append(
+        record(
+            details={
+                "entry": ENTRY_QUERY,
+                "kind": query.kind,
+                "column": query.column or "",
+                "group-by": query.group_by or "",
+                "confidence": number_text(result.confidence),
+                **{
+                    status: json.dumps(sorted(who)) for status, who in by_status.items()
+                },
+            },
+            epsilon=query.epsilon,
+            delta=query.delta,
+            result_hash=query_result_sha256(result.to_json()),
+        )
+    )
+    return out
+
+
+class CoordinatorAudit:
+    """Writes the coordinator's records for ``job`` into ``log``.
+
+    ``on_commit`` runs after every commit (the anchoring relay's wake-up).
+    """
+
+    def __init__(
+        self,
+        log: ActorLog,
+        job: TrainJob,
+        *,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.log = log
+        self.job = job
+        self._on_commit = on_commit
+
+    @property
+    def actor(self) -> str:
+        return str(self.log.account.address)
+
+    def _commit(self, records: list[AuditRecord]) -> None:
+        self.log.commit(records)
+        if self._on_commit is not None:
+            self._on_commit()
+
+    def record_roster(self, departments: Mapping[str, str]) -> None:
+        """Write the ``job_submit`` record naming each department's address."""
+        self._commit(
+            [
+                roster_record(
+                    self.job,
+                    actor=self.actor,
+                    departments=departments,
+                    timestamp_ms=now_ms(),
+                )
+            ]
+        )
+
+    def observe(self, report: RoundReport) -> None:
+        """The ``on_round`` callback: record what the round did."""
+        self._commit(
+            round_records(report, job=self.job, actor=self.actor, timestamp_ms=now_ms())
+        )
+
+    def record_model_export(self, record: RunRecord) -> None:
+        """Write the ``model_export`` record of the finished run."""
+        self._commit(
+            [
+                model_export_record(
+                    record, job=self.job, actor=self.actor, timestamp_ms=now_ms()
+                )
+            ]
+        )
+
+    def record_query(self, result: QueryResult) -> None:
+        """Write the ``analytics_query`` records of a query the coordinator ran."""
+        self._commit(
+            coordinator_query_records(
+                result, job=self.job, actor=self.actor, timestamp_ms=now_ms()
+            )
+        )
+
+    def query_observer(
+        self, then: Callable[[QueryResult], None] | None = None
+    ) -> Callable[[QueryResult], None]:
+        """An ``on_result`` callback that records the query, then calls ``then``."""
+
+        def on_result(result: QueryResult) -> None:
+            self.record_query(result)
+            if then is not None:
+                then(result)
+
+        return on_result
+
+    def observer(
+        self, then: Callable[[RoundReport], None] | None = None
+    ) -> Callable[[RoundReport], None]:
+        """An ``on_round`` callback that records the round, then calls ``then``."""
+
+        def on_round(report: RoundReport) -> None:
+            self.observe(report)
+            if then is not None:
+                then(report)
+
+        return on_round

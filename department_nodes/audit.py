@@ -1,0 +1,248 @@
+"""The department's audit hook: a Flower ClientApp mod.
+
+:class:`DepartmentAuditMod` wraps the department's handlers. Before a
+handler runs it opens the department's key and log (a department that
+cannot audit does not touch its data: the error propagates and Flower
+answers with an error reply); after it, it derives the records from the
+message and the reply, appends them in one durable transaction and signs a
+new tree head, and only then lets the reply go. It audits
+
+- plain train and evaluate messages (:mod:`department_nodes._audit_rounds`);
+- the stage of a SecAgg+ round that trains (collect_masked_vectors of a
+  ``train`` task): the same records as a plain round, the update's digest
+  being that of the *unmasked* local update, which only the department
+  ever sees; the other stages exchange keys and shares and touch no data;
+- DP analytics queries (:mod:`department_nodes._audit_queries`).
+
+Every record names the dataset, the job's declared purpose, the job (a
+query's id for a query), the Flower run and the round, and carries
+``details["department"]`` and ``["phase"]``. Secure sums pass through: their
+vectors come from providers the department registers, which do their own
+accounting.
+
+Order in ``ClientApp(mods=[...])``: the privacy boundary guard outermost,
+this mod right after it, so it sees exactly what the handler returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from flwr.app import Message, MessageType
+
+from department_nodes._audit_queries import department_query_records, parse_query
+from department_nodes._audit_rounds import (
+    department_round_records,
+    is_training_stage,
+    plain_outcome,
+    secure_outcome,
+)
+from department_nodes.node import NodePolicy
+from department_nodes.secagg import is_secure_round, take_local_update
+from fedgov import protocol as p
+from fedgov.data import department_ids
+from fedgov.job import TrainJob
+from fedgov.job_data import departments_for
+from fedgov.notices import warn_once
+from ledger.actor_log import ActorLog, append_and_sign
+from ledger.keys import key_password, load_or_create_key
+from ledger.layout import KEY_FILE, department_dir
+from ledger.records import AuditRecord, now_ms
+from ledger.tree_head import SigningDomain
+
+if TYPE_CHECKING:
+    from flwr.app import Context
+    from flwr.clientapp.typing import ClientAppCallable
+
+    from ledger.store import LogStore
+    from privacy.mechanisms import Query
+
+__all__ = [
+    "DepartmentAuditMod",
+    "department_records",
+    "job_domain",
+    "previous_job_epsilon",
+]
+
+_log = logging.getLogger(__name__)
+
+
+def job_domain(job: TrainJob) -> SigningDomain | None:
+    """The EIP-712 domain ``job``'s tree heads are signed for, if any."""
+    if not job.ledger_registry:
+        return None
+    return SigningDomain(job.ledger_chain_id, job.ledger_registry)
+
+
+def department_records(
+    msg: Message,
+    reply: Message,
+    *,
+    job: TrainJob,
+    department: str,
+    actor: str,
+    previous_epsilon_job: float,
+    timestamp_ms: int,
+) -> list[AuditRecord]:
+    """The records one handled plain message (train, evaluate, query) leaves.
+
+    ``previous_epsilon_job`` is the job's epsilon as the department's last
+    ``budget_spend`` record of this job reported it (0 for the job's first;
+    unused for queries). An error reply yields no record: what happened is
+    unknown here.
+    """
+    if reply.has_error():
+        return []
+    if msg.metadata.message_type == MessageType.QUERY:
+        return department_query_records(
+            msg,
+            reply,
+            parse_query(msg),
+            job=job,
+            department=department,
+            actor=actor,
+            timestamp_ms=timestamp_ms,
+        )
+    return department_round_records(
+        plain_outcome(msg, reply),
+        job=job,
+        department=department,
+        actor=actor,
+        run=str(msg.metadata.run_id),
+        previous_epsilon_job=previous_epsilon_job,
+        timestamp_ms=timestamp_ms,
+    )
+
+
+def previous_job_epsilon(store: LogStore, *, job_id: str, dataset: str) -> float:
+    """The job's epsilon in the newest ``budget_spend`` record of this job.
+
+    Scans backwards; the raw bytes are filtered before any record is decoded,
+    so older records of other jobs cost a substring search each.
+    """
+    action = b'"action":"budget_spend"'
+    job = b'"job":' + json.dumps(job_id, ensure_ascii=False).encode()
+    end = store.size
+    while end > 0:
+        start = max(0, end - 256)
+        chunk = store.encoded_records(start, end)
+        for data in reversed(chunk):
+            if action in data and job in data:
+                found = AuditRecord.decode(data)
+                if found.job == job_id and found.dataset == dataset:
+                    return float(found.details.get(p.Metric.EPSILON_JOB, "0"))
+        end = start
+    return 0.0
+
+
+class _Kind(Enum):
+    ROUND = "round"
+    """A plain train or evaluate message."""
+    SECURE_TRAINING = "secure-training"
+    """The stage of a SecAgg+ round that trains."""
+    QUERY = "query"
+
+
+def _kind(msg: Message) -> _Kind | None:
+    """What ``msg`` is to the audit; ``None``: nothing to audit."""
+    message_type = msg.metadata.message_type
+    if message_type == MessageType.QUERY:
+        return _Kind.QUERY
+    if message_type == MessageType.EVALUATE:
+        return _Kind.ROUND
+    if message_type != MessageType.TRAIN:
+        return None
+    if not is_secure_round(msg):
+        return _Kind.ROUND
+    # The other stages exchange keys and shares and touch no data.
+    return _Kind.SECURE_TRAINING if is_training_stage(msg) else None
+
+
+class DepartmentAuditMod:
+    """A Flower ClientApp mod that audits the department's rounds and queries.
+
+    ``job`` is the job in-process simulations run (they have no run_config);
+    without it the job comes from the run_config, as in a deployment. Its
+    ``audit`` switch, signing domain and declared ``purpose`` apply to every
+    message audited, queries included. The department and its state folder
+    come from the node, as the handlers resolve them
+    (:class:`department_nodes.node.NodePolicy`).
+    """
+
+    def __init__(self, job: TrainJob | None = None) -> None:
+        self._job = job
+
+    def __call__(
+        self, msg: Message, context: Context, call_next: ClientAppCallable
+    ) -> Message:
+        kind = _kind(msg)
+        if kind is None:
+            return call_next(msg, context)
+        job = self._job or TrainJob.from_run_config(context.run_config)
+        if not job.audit:
+            _warn_disabled(job.job_id)
+            return call_next(msg, context)
+        query = parse_query(msg) if kind is _Kind.QUERY else None
+        department, state_dir = _department_of(context, job, kind, query)
+        directory = department_dir(state_dir, department)
+        account = load_or_create_key(directory / KEY_FILE, password=key_password())
+        log = ActorLog(directory, account, job_domain(job))
+        with log.open() as store:
+            if kind is _Kind.SECURE_TRAINING:
+                # One an unaudited earlier round left behind is not this round's.
+                take_local_update(context)
+            reply = call_next(msg, context)
+            previous = (
+                previous_job_epsilon(store, job_id=job.job_id, dataset=job.dataset)
+                if msg.metadata.message_type == MessageType.TRAIN
+                else 0.0
+            )
+            if kind is not _Kind.SECURE_TRAINING:
+                records = department_records(
+                    msg,
+                    reply,
+                    job=job,
+                    department=department,
+                    actor=account.address,
+                    previous_epsilon_job=previous,
+                    timestamp_ms=now_ms(),
+                )
+            elif reply.has_error():
+                records = []
+            else:
+                records = department_round_records(
+                    secure_outcome(msg, reply, take_local_update(context)),
+                    job=job,
+                    department=department,
+                    actor=account.address,
+                    run=str(msg.metadata.run_id),
+                    previous_epsilon_job=previous,
+                    timestamp_ms=now_ms(),
+                )
+            if records:
+                append_and_sign(store, records, account, log.domain)
+        return reply
+
+
+def _department_of(
+    context: Context, job: TrainJob, kind: _Kind, query: Query | None
+) -> tuple[str, str]:
+    if kind is _Kind.QUERY:
+        # As answer_query resolves it: the query's dataset, natural partition.
+        dataset = query.dataset if query is not None else job.dataset
+        names = [str(d) for d in department_ids(dataset)]
+    else:
+        names = departments_for(job)
+    policy = NodePolicy.from_context(context, job, names)
+    return policy.department, str(policy.state_dir)
+
+
+def _warn_disabled(job_id: str) -> None:
+    message = (
+        f"job {job_id!r} runs with audit=False: this department keeps NO audit "
+        "records of the data it reads"
+    )
+    warn_once(f"department-audit-off:{job_id}", message, stacklevel=3)

@@ -1,0 +1,137 @@
+"""``fedgov query``: ask the departments one federated DP analytics query.
+
+``fedgov query histogram --dataset randhie --column mdvis --bins
+0,1,2,5,10,20,80 --group-by female --epsilon 0.5 --state-dir runs/state``
+runs the query in the simulation engine (one simulated SuperNode per
+department, each charging its own budget book under ``--state-dir``) and
+prints the combined table with error bars, then what each department spent.
+``--json`` prints the same as JSON. An invalid query is refused before any
+department is asked (exit 1); a query no department answered exits 1 too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import cast
+
+from coordinator.analytics import format_result
+from fedgov.engines.queries import run_simulated_query
+from fedgov.errors import ConfigurationError
+from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
+
+__all__ = ["build_query", "configure"]
+
+
+def _numbers(argument: str) -> Callable[[str], tuple[float, ...]]:
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            return tuple(float(part) for part in text.split(",") if part.strip())
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(
+                f"{argument} takes comma-separated numbers, got {text!r}"
+            ) from e
+
+    return parse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add ``fedgov query``'s arguments."""
+    parser.add_argument("kind", choices=QUERY_KINDS, help="the aggregate to release")
+    parser.add_argument(
+        "--dataset", required=True, help="catalog dataset, e.g. randhie"
+    )
+    parser.add_argument("--column", help="the measured column (not for count)")
+    parser.add_argument(
+        "--group-by", help="a PUBLIC/INTERNAL categorical or binary column"
+    )
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="keep records matching EXPR, e.g. 'xage>=65' (repeatable: all must hold)",
+    )
+    parser.add_argument(
+        "--bins",
+        type=_numbers("--bins"),
+        default=(),
+        help="histogram/quantile bin edges covering the column's bounds, e.g. 0,1,2,5,80",
+    )
+    parser.add_argument(
+        "--quantiles",
+        type=_numbers("--quantiles"),
+        default=(0.25, 0.5, 0.75),
+        help="probabilities for a quantiles query (default 0.25,0.5,0.75)",
+    )
+    parser.add_argument(
+        "--rows-per-person",
+        type=int,
+        help="records counted per person (default: the dataset's maximum, 5 for randhie)",
+    )
+    parser.add_argument(
+        "--epsilon", type=float, required=True, help="epsilon each department spends"
+    )
+    parser.add_argument(
+        "--delta", type=float, default=1e-5, help="delta (default 1e-5)"
+    )
+    parser.add_argument(
+        "--query-id", default="", help="label of the spend in the ledgers"
+    )
+    parser.add_argument(
+        "--state-dir",
+        default="",
+        help="where the simulated departments keep their budget books "
+        "(default: $FEDGOV_HOME or ~/.fedgov)",
+    )
+    parser.add_argument(
+        "--budget-epsilon",
+        type=float,
+        help="lifetime limit a department sets on first use of the dataset",
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=0.95, help="interval level (default 0.95)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for the answers"
+    )
+    parser.add_argument("--num-cpus", type=int, help="CPUs for the simulation engine")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=_run)
+
+
+def build_query(args: argparse.Namespace) -> Query:
+    """The validated :class:`Query` the arguments describe."""
+    kind = cast(QueryKind, args.kind)
+    return Query(
+        kind=kind,
+        dataset=args.dataset,
+        column=args.column,
+        group_by=args.group_by,
+        where=tuple(Predicate.parse(text) for text in args.where),
+        bins=tuple(args.bins),
+        quantiles=tuple(args.quantiles) if kind == "quantiles" else (),
+        rows_per_person=args.rows_per_person,
+        query_id=args.query_id,
+        epsilon=args.epsilon,
+        delta=args.delta,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not 0 < args.confidence < 1:
+        raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
+    query = build_query(args)
+    result = run_simulated_query(
+        query,
+        state_dir=args.state_dir,
+        budget_epsilon=args.budget_epsilon,
+        confidence=args.confidence,
+        timeout=args.timeout,
+        num_cpus=args.num_cpus,
+    )
+    print(
+        json.dumps(result.to_json(), indent=2) if args.json else format_result(result)
+    )
+    return 0 if result.answered else 1

@@ -1,0 +1,253 @@
+"""A local federation: one SuperLink and one SuperNode per department, ready to run.
+
+:func:`start_federation` lays out the run folder, starts the processes,
+waits until the SuperLink answers and every SuperNode has registered, and
+stops everything when its block ends. :class:`LocalFederation` runs a Flower
+App on it with ``flwr run`` and follows the run's streamed log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fedgov.engines._deployment_flower import (
+    flower_environment,
+    health_ok,
+    online_node_count,
+    parse_run_id,
+    run_command,
+    run_entry,
+    run_list_command,
+    superlink_command,
+    supernode_command,
+    supernode_list_command,
+    write_flower_config,
+)
+from fedgov.engines._deployment_processes import (
+    DeploymentError,
+    ManagedProcess,
+    ProcessSupervisor,
+    free_port,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from pathlib import Path
+
+    from fedgov.engines._deployment_flower import TlsFiles
+
+__all__ = ["LocalFederation", "start_federation"]
+
+logger = logging.getLogger(__name__)
+stream_logger = logging.getLogger("fedgov.engines.deployment.stream")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_POLL_SECONDS = 0.5
+_CLI_TIMEOUT_SECONDS = 60.0
+
+
+def safe_name(name: str) -> str:
+    """``name`` usable as a file name (departments name log files and folders)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+class _LogFollower:
+    """Hands out the complete lines appended to a log file since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+
+    def new_lines(self) -> list[str]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self._offset)
+                data = handle.read()
+        except OSError:
+            return []
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        return [_ANSI.sub("", raw.decode("utf-8", "replace")).rstrip() for raw in lines]
+
+
+@dataclass(frozen=True)
+class LocalFederation:
+    """The processes of a started federation and how to reach its SuperLink."""
+
+    supervisor: ProcessSupervisor
+    address: str
+    departments: tuple[str, ...]
+    startup_seconds: float
+
+    def flwr(self, argv: list[str]) -> str:
+        """Output of a short ``flwr`` CLI call against this SuperLink."""
+        return _flwr_cli(self.supervisor, argv)
+
+    def run_app(self, *, app_dir: Path, run_config: Path, timeout: float) -> int:
+        """``flwr run`` the app in ``app_dir`` to its end; return the run id.
+
+        Every line of the run's log goes to the ``fedgov.engines.deployment.stream``
+        logger as it arrives. Raises :class:`DeploymentError` when ``flwr run``
+        fails, a SuperLink or SuperNode exits meanwhile, or ``timeout`` passes.
+        """
+        flwr_run = self.supervisor.start(
+            "flwr-run", run_command(app_dir=app_dir, run_config=run_config)
+        )
+        follower = _LogFollower(flwr_run.log_path)
+        deadline = time.monotonic() + timeout
+        run_id: int | None = None
+        while True:
+            finished = not flwr_run.running()
+            for line in follower.new_lines():
+                if line:
+                    stream_logger.info("%s", line)
+                run_id = run_id if run_id is not None else parse_run_id(line)
+            if finished:
+                break
+            for process in self.supervisor.processes:
+                if process is not flwr_run and not process.running():
+                    raise process.exited_error("during the run")
+            if time.monotonic() > deadline:
+                raise DeploymentError(
+                    f"the run did not finish within {timeout} s",
+                    process="flwr-run",
+                    log_tail=flwr_run.tail(),
+                )
+            time.sleep(_POLL_SECONDS)
+        if flwr_run.popen.returncode != 0 or run_id is None:
+            raise flwr_run.exited_error("before the run finished")
+        return run_id
+
+    def run_info(self, run_id: int) -> dict[str, object]:
+        """The SuperLink's account of a run (see ``run_entry``)."""
+        return run_entry(self.flwr(run_list_command(run_id)))
+
+
+def _flwr_cli(supervisor: ProcessSupervisor, argv: list[str]) -> str:
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=supervisor.cwd,
+            env=supervisor.env,
+            capture_output=True,
+            timeout=_CLI_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DeploymentError(
+            f"`{' '.join(argv)}` did not answer within {_CLI_TIMEOUT_SECONDS} s"
+        ) from exc
+    return done.stdout.decode("utf-8", "replace")
+
+
+def _wait_for_superlink(
+    superlink: ManagedProcess, port: int, tls: TlsFiles | None, deadline: float
+) -> None:
+    while not health_ok(port, tls=tls):
+        if not superlink.running():
+            raise superlink.exited_error("while starting")
+        if time.monotonic() > deadline:
+            raise DeploymentError(
+                f"the SuperLink did not answer on 127.0.0.1:{port} in time",
+                process="superlink",
+                log_tail=superlink.tail(),
+            )
+        time.sleep(_POLL_SECONDS)
+
+
+def _wait_for_nodes(
+    supervisor: ProcessSupervisor, expected: int, deadline: float
+) -> None:
+    while True:
+        supervisor.check_running(what="while SuperNodes were registering")
+        online = online_node_count(_flwr_cli(supervisor, supernode_list_command()))
+        if online >= expected:
+            return
+        if time.monotonic() > deadline:
+            tails = "\n".join(
+                f"[{p.name}]\n{p.tail(10)}"
+                for p in supervisor.processes
+                if p.name.startswith("supernode-")
+            )
+            raise DeploymentError(
+                f"{online} of {expected} SuperNodes registered in time",
+                process="supernodes",
+                log_tail=tails,
+            )
+        time.sleep(_POLL_SECONDS)
+
+
+@contextlib.contextmanager
+def start_federation(
+    run_dir: Path,
+    nodes: Mapping[str, Mapping[str, str | int | float | bool]],
+    *,
+    tls: TlsFiles | None,
+    startup_timeout: float,
+) -> Iterator[LocalFederation]:
+    """Start a SuperLink, and a SuperNode per ``nodes`` entry (department: node config).
+
+    Layout under ``run_dir``: ``flwr-home/`` (FLWR_HOME of the SuperLink and
+    the flwr CLI, with the connection in ``config.toml``), ``superlink.db``,
+    ``nodes/<department>/`` (each SuperNode's FLWR_HOME, as on its own
+    machine) and ``logs/<process>.log``. Everything started is stopped when
+    the block ends, however it ends.
+    """
+    started = time.monotonic()
+    deadline = started + startup_timeout
+    logs = run_dir / "logs"
+    flwr_home = run_dir / "flwr-home"
+    database = run_dir / "superlink.db"
+    # An earlier launch in this folder left runs and nodes that are gone.
+    database.unlink(missing_ok=True)
+    for stale in (logs, run_dir / "nodes"):
+        shutil.rmtree(stale, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    write_flower_config(flwr_home, address=address, tls=tls)
+    env = flower_environment(
+        os.environ, flwr_home=flwr_home, ray_tmpdir=run_dir / "ray"
+    )
+    with ProcessSupervisor(
+        token=secrets.token_hex(12), env=env, cwd=run_dir, log_dir=logs
+    ) as supervisor:
+        superlink = supervisor.start(
+            "superlink", superlink_command(port=port, database=database, tls=tls)
+        )
+        _wait_for_superlink(superlink, port, tls, deadline)
+        for department, node_config in nodes.items():
+            supervisor.start(
+                f"supernode-{safe_name(department)}",
+                supernode_command(
+                    superlink_address=address,
+                    port=free_port(),
+                    node_config=node_config,
+                    tls=tls,
+                ),
+                env={"FLWR_HOME": str(run_dir / "nodes" / safe_name(department))},
+            )
+        _wait_for_nodes(supervisor, len(nodes), deadline)
+        federation = LocalFederation(
+            supervisor=supervisor,
+            address=address,
+            departments=tuple(nodes),
+            startup_seconds=time.monotonic() - started,
+        )
+        logger.info(
+            "SuperLink on %s, %d SuperNodes registered in %.1f s",
+            address,
+            len(nodes),
+            federation.startup_seconds,
+        )
+        yield federation

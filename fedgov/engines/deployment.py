@@ -1,0 +1,205 @@
+"""The deployment engine: a real SuperLink and one SuperNode process per department.
+
+:class:`DeploymentEngine` runs a job the way a county runs it across
+machines, but on this one: ``flower-superlink`` on 127.0.0.1, one
+``flower-supernode`` per department (told its department and state folder
+through ``--node-config``), then ``flwr run`` of this repository's Flower App
+(the ``[tool.flwr.app]`` of ``pyproject.toml``) with the job as its
+run_config. Everything lives in the job's run folder::
+
+    <run_dir>/flwr-home/         FLWR_HOME of the SuperLink and the flwr CLI
+    <run_dir>/nodes/<dept>/      FLWR_HOME of each SuperNode (its installed apps)
+    <run_dir>/superlink.db       the SuperLink's state
+    <run_dir>/run_config.toml    the job's run_config
+    <run_dir>/logs/*.log         superlink, supernode-<dept>, flwr-run (the run's log)
+    <run_dir>/run_record.json    written by the ServerApp; returned by run()
+
+Every process started, and every process they start, is stopped when
+:meth:`DeploymentEngine.run` returns or raises (see
+:mod:`fedgov.engines._deployment_processes`). ``fedgov deploy``
+(:mod:`fedgov.commands.deploy`) is the command line. See ``docs/deployment.md`` for a real multi-machine deployment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coordinator.guard import RoundReport
+from coordinator.summary import round_from_json
+from department_nodes.node import default_state_dir
+from fedgov.engines._deployment_federation import start_federation
+from fedgov.engines._deployment_flower import (
+    APP_DIR,
+    TlsFiles,
+    packed_into_app,
+    write_run_config,
+)
+from fedgov.engines._deployment_processes import DeploymentError, log_tail
+from fedgov.errors import ConfigurationError
+from fedgov.files import write_json_atomic
+from fedgov.job import TrainJob
+from fedgov.job_data import departments_for
+from fedgov.notices import warn_once
+from fedgov.run_record import (
+    RUN_RECORD_FILE,
+    RunRecord,
+    RunRecordError,
+    read_run_record,
+    run_dir_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from flwr.clientapp.typing import Mod
+
+__all__ = ["DeploymentEngine", "DeploymentError", "TlsFiles"]
+
+logger = logging.getLogger(__name__)
+
+
+class DeploymentEngine:
+    """Runs jobs on a local SuperLink and one local SuperNode per department.
+
+    ``startup_timeout`` bounds the SuperLink start and the SuperNodes'
+    registration, ``run_timeout`` the ``flwr run`` itself (seconds).
+    ``state_dir`` is where departments keep durable state such as privacy
+    budget books (default: the job's ``state_dir``, else ``$FEDGOV_HOME``
+    or ``~/.fedgov``). Without ``tls`` every connection is plaintext on
+    127.0.0.1, which is fine on one machine and wrong across machines.
+    ``allow_non_private`` lets departments train without DP (baselines only).
+    ``app_dir`` is the Flower App (default: this repository).
+    """
+
+    def __init__(
+        self,
+        *,
+        startup_timeout: float = 120.0,
+        run_timeout: float = 3600.0,
+        state_dir: str | None = None,
+        tls: TlsFiles | None = None,
+        allow_non_private: bool = False,
+        app_dir: str | None = None,
+    ) -> None:
+        if not startup_timeout > 0:
+            raise ConfigurationError(
+                "startup_timeout", f"must be positive, got {startup_timeout}"
+            )
+        if not run_timeout > 0:
+            raise ConfigurationError(
+                "run_timeout", f"must be positive, got {run_timeout}"
+            )
+        self.app_dir = Path(app_dir).resolve() if app_dir else APP_DIR
+        if not (self.app_dir / "pyproject.toml").is_file():
+            raise ConfigurationError(
+                "app_dir",
+                f"{self.app_dir} has no pyproject.toml: it is not a Flower App",
+            )
+        self.startup_timeout = startup_timeout
+        self.run_timeout = run_timeout
+        self.state_dir = state_dir
+        self.tls = tls
+        self.allow_non_private = allow_non_private
+        if tls is None:
+            text = (
+                "deployment engine: SuperLink and SuperNodes talk WITHOUT TLS on "
+                "127.0.0.1 (a local launcher; never run a real federation without TLS)"
+            )
+            warn_once("deployment-without-tls", text)
+        if allow_non_private:
+            text = "deployment engine allows NON-PRIVATE training: for baselines only"
+            warn_once("deployment-non-private", text)
+
+    def run(
+        self,
+        job: TrainJob,
+        *,
+        on_round: Callable[[RoundReport], None] | None = None,
+        client_mods: Sequence[Mod] = (),
+    ) -> RunRecord:
+        """Run ``job`` on fresh processes; return its run record.
+
+        The coordinator runs in another process, so ``on_round`` cannot see
+        rounds as they end: progress is the run's streamed log (logged under
+        ``fedgov.engines.deployment.stream`` and kept in ``logs/flwr-run.log``),
+        and ``on_round`` is called for each round from the record once the
+        run is over. ``client_mods`` cannot cross into SuperNode processes.
+        """
+        if client_mods:
+            raise ConfigurationError(
+                "client_mods",
+                "ClientApp mods cannot be passed to SuperNode processes; "
+                "use the simulation engine, or add them to the ClientApp itself",
+            )
+        run_dir = run_dir_of(job)
+        if packed_into_app(self.app_dir, run_dir):
+            raise ConfigurationError(
+                "run_dir",
+                f"{run_dir} is inside the Flower App {self.app_dir} and not in its "
+                ".gitignore: `flwr run` would pack the run folder (installed apps, "
+                "logs) into the app bundle; use runs/<job-id> or a folder outside",
+            )
+        # The ServerApp runs with another working directory: give it an absolute path.
+        job = dataclasses.replace(job, run_dir=str(run_dir))
+        state_dir = Path(
+            self.state_dir or job.state_dir or default_state_dir()
+        ).resolve()
+        departments = departments_for(job)
+        record_path = run_dir / RUN_RECORD_FILE
+        nodes = {d: self._node_config(d, state_dir) for d in departments}
+        launched_at = time.time()
+        with start_federation(
+            run_dir, nodes, tls=self.tls, startup_timeout=self.startup_timeout
+        ) as federation:
+            run_config = write_run_config(
+                run_dir / "run_config.toml", job.to_run_config()
+            )
+            logger.info("running job %r on %s", job.job_id, ", ".join(departments))
+            run_id = federation.run_app(
+                app_dir=self.app_dir, run_config=run_config, timeout=self.run_timeout
+            )
+            info = federation.run_info(run_id)
+        write_json_atomic(run_dir / "flwr-run.json", info)
+        status = str(info.get("status", ""))
+        if status != "finished:completed":
+            raise DeploymentError(
+                f"run {run_id} of job {job.job_id!r} ended with status "
+                f"{status or 'unknown'!r}",
+                process="flwr-run",
+                log_tail=log_tail(run_dir / "logs" / "flwr-run.log"),
+            )
+        if not record_path.is_file():
+            raise DeploymentError(
+                f"run of job {job.job_id!r} finished without writing {record_path}",
+                process="flwr-run",
+                log_tail=log_tail(run_dir / "logs" / "flwr-run.log"),
+            )
+        try:
+            record = read_run_record(record_path)
+        except RunRecordError as e:
+            raise DeploymentError(str(e)) from e
+        if record.started_at < launched_at - 1.0:
+            raise DeploymentError(
+                f"{record_path} is from an earlier run (started "
+                f"{record.started_at:.0f}, this launch {launched_at:.0f}): "
+                "the ServerApp wrote no new record"
+            )
+        if on_round is not None:
+            for data in record.rounds:
+                on_round(round_from_json(data))
+        return record
+
+    def _node_config(
+        self, department: str, state_dir: Path
+    ) -> dict[str, str | int | float | bool]:
+        config: dict[str, str | int | float | bool] = {
+            "department": department,
+            "state-dir": str(state_dir),
+        }
+        if self.allow_non_private:
+            config["allow-non-private"] = True
+        return config

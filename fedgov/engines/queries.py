@@ -1,0 +1,72 @@
+"""A DP analytics query run on Flower's simulation engine, in this process.
+
+One simulated SuperNode per department of the dataset's natural partition,
+each answering from its own budget file under ``state_dir``; the
+coordinator's side is :func:`coordinator.analytics.run_query`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from flwr.clientapp.typing import Mod
+
+from coordinator.analytics import QueryResult, make_query_server_app
+from department_nodes.client_app import make_client_app
+from fedgov.data import department_ids
+from fedgov.engines.simulation import SimulationError, simulate
+from fedgov.job import TrainJob
+from privacy.mechanisms import Query
+
+__all__ = ["run_simulated_query"]
+
+
+def run_simulated_query(
+    query: Query,
+    *,
+    state_dir: str | Path = "",
+    budget_epsilon: float | None = None,
+    confidence: float = 0.95,
+    timeout: float = 600.0,
+    num_cpus: int | None = None,
+    client_mods: Sequence[Mod] = (),
+    on_result: Callable[[QueryResult], None] | None = None,
+) -> QueryResult:
+    """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
+    (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
+
+    ``budget_epsilon`` is the lifetime limit a department sets the first time
+    it sees the dataset (default: :class:`~fedgov.job.TrainJob`'s); a limit
+    already on file wins, exactly as for training. ``client_mods`` wrap each
+    department's ClientApp (its audit mod); ``on_result`` is called with the
+    result before this returns, and its errors propagate (the coordinator's
+    audit hook, ``AuditEnvironment.query_observer()``).
+    """
+    job = TrainJob(
+        job_id=query.query_id,
+        dataset=query.dataset,
+        state_dir=str(state_dir) if state_dir else "",
+    )
+    if budget_epsilon is not None:
+        job = replace(job, budget_epsilon=budget_epsilon)
+    results: list[QueryResult] = []
+    server_app = make_query_server_app(
+        query, on_result=results.append, timeout=timeout, confidence=confidence
+    )
+    client_app = make_client_app(job=job, mods=client_mods)
+    simulate(
+        server_app,
+        client_app,
+        num_supernodes=len(department_ids(query.dataset)),
+        num_cpus=num_cpus,
+    )
+    if not results:
+        raise SimulationError(
+            f"simulation of query {query.query_id!r} ended without a result; see the log above"
+        )
+    if on_result is not None:
+        # Here, not in the ServerApp: the simulation would only log its errors.
+        on_result(results[0])
+    return results[0]

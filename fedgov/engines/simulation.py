@@ -1,0 +1,136 @@
+"""The embedded engine: Flower's simulation runtime, in this process.
+
+Departments run as Ray actors on this machine; the coordinator runs in a
+thread of this process, so the run record comes straight back to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+
+from flwr.clientapp import ClientApp
+from flwr.clientapp.typing import Mod
+from flwr.serverapp import ServerApp
+from flwr.simulation import run_simulation
+
+from coordinator.guard import RoundReport
+from coordinator.server_app import make_server_app
+from department_nodes.client_app import make_client_app
+from fedgov.errors import ConfigurationError, FedgovError
+from fedgov.job import TrainJob
+from fedgov.job_data import departments_for
+from fedgov.notices import warn_once
+from fedgov.run_record import RunRecord, run_dir_of
+
+__all__ = ["SimulationEngine", "SimulationError", "run_simulated_job", "simulate"]
+
+logger = logging.getLogger(__name__)
+
+
+class SimulationError(FedgovError):
+    """The simulation ended without producing a run record."""
+
+
+def _quiet_ray_environment() -> None:
+    # Ray keeps sockets and logs under RAY_TMPDIR; /tmp paths must stay short
+    # (unix socket names are limited to 107 bytes), hence mkdtemp, not run_dir.
+    os.environ.setdefault("RAY_TMPDIR", tempfile.mkdtemp(prefix="fedgov-ray-"))
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Flower's natural-id partitioner draws a tqdm bar in every Ray worker.
+    os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def simulate(
+    server_app: ServerApp,
+    client_app: ClientApp,
+    *,
+    num_supernodes: int,
+    num_cpus: int | None = None,
+) -> None:
+    """Run ``server_app`` against ``num_supernodes`` simulated SuperNodes of
+    ``client_app`` in this process; returns when the ServerApp's main does."""
+    _quiet_ray_environment()
+    cpus = num_cpus or os.cpu_count() or 1
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
+        # A tip about GPU visibility; these simulations never use a GPU.
+        warnings.filterwarnings(
+            "ignore", message="Tip: In future versions of Ray", category=FutureWarning
+        )
+        run_simulation(
+            server_app=server_app,
+            client_app=client_app,
+            num_supernodes=num_supernodes,
+            backend_config={
+                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                "init_args": {"num_cpus": cpus, "include_dashboard": False},
+            },
+        )
+
+
+def run_simulated_job(
+    job: TrainJob,
+    *,
+    on_round: Callable[[RoundReport], None] | None = None,
+    allow_non_private: bool = False,
+    client_mods: Sequence[Mod] = (),
+    num_cpus: int | None = None,
+) -> RunRecord:
+    """Run ``job`` with one simulated SuperNode per department; return its record."""
+    run_dir_of(job).mkdir(parents=True, exist_ok=True)
+    departments = departments_for(job)
+    records: list[RunRecord] = []
+
+    # The ServerApp runs in a thread of this process, so its record comes back.
+    server_app = make_server_app(
+        job=job, engine="simulation", on_round=on_round, on_record=records.append
+    )
+    client_app = make_client_app(
+        job=job, allow_non_private=allow_non_private, mods=client_mods
+    )
+    simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
+    if not records:
+        raise SimulationError(
+            f"simulation of job {job.job_id!r} ended without a run record; see the log above"
+        )
+    return records[0]
+
+
+class SimulationEngine:
+    """The embedded engine as a configurable object (Hydra's ``engine=simulation``)."""
+
+    def __init__(
+        self, *, num_cpus: int | None = None, allow_non_private: bool = False
+    ) -> None:
+        if num_cpus is not None and num_cpus < 1:
+            raise ConfigurationError("num_cpus", f"must be >= 1, got {num_cpus}")
+        self.num_cpus = num_cpus
+        self.allow_non_private = allow_non_private
+        if allow_non_private:
+            warn_once(
+                "simulation-non-private",
+                "simulation engine allows NON-PRIVATE training: for baselines only",
+            )
+
+    def run(
+        self,
+        job: TrainJob,
+        *,
+        on_round: Callable[[RoundReport], None] | None = None,
+        client_mods: Sequence[Mod] = (),
+    ) -> RunRecord:
+        return run_simulated_job(
+            job,
+            on_round=on_round,
+            allow_non_private=self.allow_non_private,
+            client_mods=client_mods,
+            num_cpus=self.num_cpus,
+        )

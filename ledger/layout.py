@@ -1,0 +1,75 @@
+"""Where actors keep their audit keys and logs inside a fedgov state folder.
+
+    <state>/departments/<department>/audit-key.json     the department's key
+    <state>/departments/<department>/audit-<address>.db its log (one per key)
+    <state>/departments/<department>/audit-<address>.note-key.pem
+                                                        its log's checkpoint key
+    <state>/coordinator/audit-key.json                  the coordinator's key
+    <state>/coordinator/audit-<address>.db              its log
+
+A log belongs to one key (its id derives from the address), so a rotated key
+starts a new file next to the old one; the budget ledger shares the
+department's folder (``department_nodes.node``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eth_utils.address import to_checksum_address
+
+from fedgov.errors import ConfigurationError
+
+__all__ = [
+    "KEY_FILE",
+    "LOCK_FILE",
+    "LOG_NAME",
+    "coordinator_dir",
+    "department_dir",
+    "find_logs",
+    "log_path",
+    "note_key_path",
+]
+
+LOG_NAME = "audit"
+"""Every actor's log name: with the address it derives the log id."""
+KEY_FILE = "audit-key.json"
+LOCK_FILE = "audit.lock"
+
+
+def department_dir(state_dir: str | Path, department: str) -> Path:
+    """The folder of ``department``'s durable state."""
+    if (
+        not department
+        or department in (".", "..")
+        or "/" in department
+        or "\\" in department
+    ):
+        raise ConfigurationError(
+            "department",
+            f"{department!r} cannot name a folder (empty, '.', '..' or a path)",
+        )
+    return Path(state_dir) / "departments" / department
+
+
+def coordinator_dir(state_dir: str | Path) -> Path:
+    """The folder of the coordinator's durable state."""
+    return Path(state_dir) / "coordinator"
+
+
+def log_path(actor_dir: Path, address: str) -> Path:
+    """The log file of the key ``address`` in ``actor_dir``."""
+    return actor_dir / f"audit-{to_checksum_address(address)}.db"
+
+
+def note_key_path(log: Path) -> Path:
+    """The Ed25519 key that signs the checkpoints of the log file ``log``."""
+    return log.with_name(f"{log.stem}.note-key.pem")
+
+
+def find_logs(state_dir: str | Path) -> list[Path]:
+    """Every actor log under ``state_dir``: the coordinator's, then departments'."""
+    root = Path(state_dir)
+    return sorted(coordinator_dir(root).glob("audit-0x*.db")) + sorted(
+        (root / "departments").glob("*/audit-0x*.db")
+    )
