@@ -8,9 +8,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fedgov.cli import main
+from ledger.checkpoint import Checkpoint, origin_for, sign_checkpoint
+from ledger.cosignature import Cosigner
 from ledger.export import read_export
+from ledger.note import NoteSigner
+from ledger.store import LogStore
 from tests.portal._county import copy_state
 from tests.portal.conftest import client_for
 
@@ -148,3 +153,47 @@ def test_the_report_download_is_the_stored_json(county: County, tmp_path: Path) 
         == 'attachment; filename="audit-report.json"'
     )
     assert json.loads(download.content) == stored
+
+
+def test_a_logs_checkpoint_and_its_cosigners_are_shown_and_exported(
+    county: County, tmp_path: Path
+) -> None:
+    # Prepare: health-site-1 published a checkpoint of its newest signed head,
+    # cosigned by one witness; the other logs published none.
+    state = copy_state(county, tmp_path / "state")
+    log = next((state / "departments" / "health-site-1").glob("audit-0x*.db"))
+    with LogStore(log) as store:
+        head = store.latest_tree_head()
+        assert head is not None
+        origin = origin_for("lakeview", store.actor, store.log_name)
+        note = sign_checkpoint(
+            Checkpoint(origin, head.head.tree_size, head.head.root_hash),
+            NoteSigner(origin, Ed25519PrivateKey.generate()),
+        )
+        witness = Cosigner(
+            "witness.lakeview.example/civic", Ed25519PrivateKey.generate()
+        )
+        store.add_checkpoint(
+            note.with_signatures([witness.cosign(note.text, 1_764_000_000)])
+        )
+        published = store.checkpoints()
+    client = client_for(
+        county.settings(state_dirs=(state,), data_dir=tmp_path / "data")
+    )
+    portal = client.app.state.portal  # type: ignore[attr-defined]
+    portal.county.refresh(force=True)
+    views = {v.department or v.role: v for v in portal.county.logs()}
+
+    # Execute
+    page = client.get("/audit")
+    export = client.get(f"/audit/logs/{views['health-site-1'].log_id}.jsonl")
+    (tmp_path / "export.jsonl").write_bytes(export.content)
+
+    # Assert
+    cosigned = views["health-site-1"]
+    assert (cosigned.checkpoint_size, cosigned.checkpoints) == (head.head.tree_size, 1)
+    assert cosigned.cosigners == ("witness.lakeview.example/civic",)
+    assert views["health-site-2"].checkpoint_size is None
+    assert f"size {head.head.tree_size}; witness.lakeview.example/civic" in page.text
+    assert page.text.count('<span class="muted">none</span>') == len(views) - 1
+    assert read_export(tmp_path / "export.jsonl").checkpoints == tuple(published)
