@@ -39,6 +39,7 @@ from flwr.compat.common import recorddict_compat as compat
 from fedgov import protocol as p
 from fedgov.types import ActorId, DatasetId, JobId, RunId
 from ledger.record_fields import (
+    ACCOUNTANT,
     AGGREGATION,
     MAX_REASON_CHARS,
     PHASE_EVALUATE,
@@ -230,9 +231,14 @@ def department_round_records(
             record(
                 Action.BUDGET_SPEND,
                 details={
-                    key: number_text(metrics[key])
-                    for key in BUDGET_DETAILS
-                    if key in metrics
+                    **{
+                        key: number_text(metrics[key])
+                        for key in BUDGET_DETAILS
+                        if key in metrics
+                    },
+                    # The job's accountant calibrated the round's noise and
+                    # composed its epsilon figures; the auditor follows it.
+                    ACCOUNTANT: job.accountant.value,
                 },
                 # A decrease is not spending: recorded as 0, and the auditor,
                 # who recomputes every figure, reports the inconsistency.

@@ -35,7 +35,7 @@ from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
 from fedgov.notices import warn_once
-from privacy.accounting import epsilon_spent
+from privacy.accounting import history_epsilon
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
 
@@ -156,6 +156,7 @@ class DepartmentNode:
                 sample_rate=_number(saved, p.Metric.SAMPLE_RATE),
                 steps_per_round=int(_number(saved, "steps-per-round")),
                 noise_multiplier=noise if noise > 0 else None,
+                accountant=self.job.accountant,
             )
         plan = plan_local_training(
             num_examples=self.data.num_train_examples(),
@@ -164,6 +165,7 @@ class DepartmentNode:
             num_rounds=self.job.num_rounds,
             epsilon=self.job.epsilon,
             delta=self.job.delta,
+            accountant=self.job.accountant,
         )
         self._state[key] = ConfigRecord(
             {
@@ -261,6 +263,7 @@ class DepartmentNode:
                 record = self.budget_book.charge(
                     self.job.dataset,
                     spend,
+                    accountant=plan.accountant,
                     kind="train_round",
                     job_id=self.job.job_id,
                     round=server_round,
@@ -297,8 +300,12 @@ class DepartmentNode:
         )
         job_epsilon = 0.0
         if status is not None:
-            job_epsilon = epsilon_spent(
-                [r.spend for r in status.history if r.job_id == self.job.job_id],
+            job_epsilon = history_epsilon(
+                [
+                    (r.spend, r.accountant)
+                    for r in status.history
+                    if r.job_id == self.job.job_id
+                ],
                 delta=self.job.delta,
             )
         metrics: dict[str, float | int] = {

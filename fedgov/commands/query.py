@@ -19,6 +19,7 @@ from typing import cast
 from coordinator.analytics import format_result
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
 __all__ = ["build_query", "configure"]
@@ -77,6 +78,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--delta", type=float, default=1e-5, help="delta (default 1e-5)"
     )
     parser.add_argument(
+        "--accountant",
+        choices=[a.value for a in Accountant],
+        default=DEFAULT_ACCOUNTANT.value,
+        help=f"calibrates the noise and accounts the spend "
+        f"(default {DEFAULT_ACCOUNTANT.value}; docs/analytics.md)",
+    )
+    parser.add_argument(
         "--query-id", default="", help="label of the spend in the ledgers"
     )
     parser.add_argument(
@@ -116,6 +124,7 @@ def build_query(args: argparse.Namespace) -> Query:
         query_id=args.query_id,
         epsilon=args.epsilon,
         delta=args.delta,
+        accountant=parse_accountant(args.accountant),
     )
 
 
