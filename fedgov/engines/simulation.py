@@ -20,6 +20,7 @@ from flwr.simulation import run_simulation
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
+from fedgov.engines._ray_workers import start_ray
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
@@ -60,18 +61,18 @@ def simulate(
     _quiet_ray_environment()
     cpus = num_cpus or os.cpu_count() or 1
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
         # A tip about GPU visibility; these simulations never use a GPU.
         warnings.filterwarnings(
             "ignore", message="Tip: In future versions of Ray", category=FutureWarning
         )
+        start_ray(cpus)
+        warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
         run_simulation(
             server_app=server_app,
             client_app=client_app,
             num_supernodes=num_supernodes,
             backend_config={
                 "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                "init_args": {"num_cpus": cpus, "include_dashboard": False},
             },
         )
 
