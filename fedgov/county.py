@@ -65,6 +65,7 @@ __all__ = [
     "CountyConfigError",
     "CountyPaths",
     "county_home",
+    "default_state_dir",
     "find_county",
     "load_county",
 ]
@@ -194,7 +195,11 @@ class CountyConfig:
             f"auditor_dir = {self._path_text(self.paths.auditor_dir)}",
         ]
         if self.witness_policy is not None:
-            lines += ["", "[witness]", f"policy = {self._path_text(self.witness_policy)}"]
+            lines += [
+                "",
+                "[witness]",
+                f"policy = {self._path_text(self.witness_policy)}",
+            ]
         return "\n".join(lines) + "\n"
 
     def write(self) -> None:
@@ -279,7 +284,8 @@ def _parse(file: Path, data: dict[str, Any]) -> CountyConfig:
         raise read.error("format", f"must be {FORMAT!r}: this is no county file")
     if data.get("version") != VERSION:
         raise read.error(
-            "version", f"is {data.get('version')!r}; this fedgov reads version {VERSION}"
+            "version",
+            f"is {data.get('version')!r}; this fedgov reads version {VERSION}",
         )
     county = read.required(data, "", "county")
     if not _LABEL.fullmatch(county):
@@ -287,7 +293,9 @@ def _parse(file: Path, data: dict[str, Any]) -> CountyConfig:
             "county", f"{county!r} must be a DNS label: a-z, 0-9, '-', at most 63"
         )
 
-    chain = read.table("chain", required=True, known={"chain_id", "rpc_url", "node_dir"})
+    chain = read.table(
+        "chain", required=True, known={"chain_id", "rpc_url", "node_dir"}
+    )
     chain_id = chain.get("chain_id")
     if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id < 1:
         raise read.error("chain.chain_id", "must be a positive integer")
@@ -382,3 +390,13 @@ def find_county(home: str | Path | None = None) -> CountyConfig | None:
     """
     file = county_home(home) / COUNTY_FILE
     return load_county(file) if file.exists() else None
+
+
+def default_state_dir() -> Path:
+    """Where actors keep durable state when nothing else is configured.
+
+    The county's state folder when a county is installed at
+    :func:`county_home`, else that home folder itself.
+    """
+    county = find_county()
+    return county.paths.state_dir if county is not None else county_home()

@@ -114,7 +114,8 @@ class DurableNode:
     ) -> None:
         if snapshot_every < 1:
             raise ChainError(
-                "start the chain node", f"snapshot_every must be >= 1, got {snapshot_every}"
+                "start the chain node",
+                f"snapshot_every must be >= 1, got {snapshot_every}",
             )
         self.folder = folder
         self.chain_id = chain_id
@@ -205,9 +206,14 @@ class DurableNode:
         ident = call.get("id")
         method = call["method"]
         params = call.get("params", [])
-        if method not in _READ_ONLY and method not in _CLOCK and method not in (
-            _SEND,
-            _MINE,
+        if (
+            method not in _READ_ONLY
+            and method not in _CLOCK
+            and method
+            not in (
+                _SEND,
+                _MINE,
+            )
         ):
             return _error(
                 ident,
@@ -394,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 < length <= _MAX_BODY:
             self._send(413 if length else 400, _error(None, -32600, "bad body size"))
@@ -421,7 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         _log.debug("%s " + format, self.address_string(), *args)
 
 

@@ -83,7 +83,9 @@ class JournalEntry:
                 tx_hash=str(data.get("tx_hash", "")),
             )
         except (KeyError, TypeError, ValueError) as e:
-            raise ChainError("read the chain journal", f"{where}: malformed entry") from e
+            raise ChainError(
+                "read the chain journal", f"{where}: malformed entry"
+            ) from e
 
 
 class Journal:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 
 from fedgov.files import write_atomic
 from fedgov.notices import warn_once
@@ -42,6 +43,7 @@ __all__ = [
     "PlaintextKeyWarning",
     "check_plaintext_mode",
     "install_key_file",
+    "key_address",
     "key_password",
     "load_key",
     "load_or_create_key",
@@ -125,6 +127,26 @@ def _read(file: Path, password: str | None) -> LocalAccount:
         # eth-account says "MAC mismatch" for a wrong password; never echo the key.
         raise KeyFileError(str(file), f"cannot be decrypted: {e}") from e
     return account
+
+
+def key_address(path: str | Path) -> str | None:
+    """The address a key file names, read without unlocking it (``None``: no file).
+
+    Only a hint (a roster, a listing): whoever needs the key itself loads it,
+    which checks the address against the key.
+    """
+    file = Path(path)
+    try:
+        document: Any = json.loads(file.read_text(encoding="utf-8"))
+        address = str(document["address"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise KeyFileError(str(file), "names no address") from e
+    try:
+        return str(to_checksum_address(address))
+    except ValueError as e:
+        raise KeyFileError(str(file), f"names no valid address: {address!r}") from e
 
 
 def check_plaintext_mode(file: Path) -> None:

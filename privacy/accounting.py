@@ -25,12 +25,16 @@ from opacus.accountants.utils import get_noise_multiplier
 from fedgov.errors import ConfigurationError
 
 __all__ = [
+    "ACCOUNTANT",
     "RDP_ORDERS",
     "GaussianSpend",
     "calibrate_noise_multiplier",
     "epsilon_spent",
     "gaussian_query_spend",
 ]
+
+ACCOUNTANT = "rdp"
+"""The accountant :func:`epsilon_spent` composes with (named in audit records)."""
 
 # Opacus' default orders stop at 63; strong noise with small sampling rates has
 # its optimum above that, so the default grid would overstate epsilon.
