@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils.address import is_address, to_checksum_address
 
 from fedgov.errors import ConfigurationError
+from ledger._store_files import LogTail, read_log_tail
 from ledger.checkpoint import Checkpoint
 from ledger.errors import LogIntegrityError, LogRangeError, LogStorageError
 from ledger.export import read_export, verify_exported_log, write_export
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
     from eth_account.signers.local import LocalAccount
 
-__all__ = ["LogStore"]
+__all__ = ["LogStore", "LogTail", "read_log_tail"]
 
 _SCHEMA_VERSION = "1"
 _SCHEMA = (
