@@ -361,14 +361,14 @@ class DurableNode:
                 self._mine_at(timestamp, _MINE, [])
 
     def _mine_at(self, timestamp: int, method: str, params: list[Any]) -> None:
-        """Make ``method`` mine its block stamped exactly ``timestamp``."""
-        if timestamp > self._timestamp(self._block_number()):
-            self._call("evm_setNextBlockTimestamp", [timestamp])
-            self._call(method, params)
-            return
-        # anvil stamps several blocks in one second alike, but refuses to be
-        # told so; its clock set to that second mines there, unless the wall
-        # clock ticks in between: then the block is taken back and mined again.
+        """Make ``method`` mine its block stamped exactly ``timestamp``.
+
+        ``evm_setNextBlockTimestamp`` cannot do it: anvil refuses a time
+        before its own clock (a restart's wall clock, or an equal stamp, which
+        anvil gives several blocks mined in one second). Its clock, set to
+        that second, mines there unless the wall clock ticks in between: then
+        the block is taken back (``evm_revert``) and mined again.
+        """
         for _attempt in range(_RETRIES):
             checkpoint = self._call("evm_snapshot", [])
             self._call("evm_setTime", [timestamp])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +43,12 @@ from fedgov.notices import warn_once
 from ledger.anchor_registry import AnchorRegistry
 from ledger.chain import Chain
 from ledger.chain_roles import Roles
-from ledger.keys import KEY_PASSWORD_ENV, key_password, load_or_create_key
+from ledger.keys import (
+    KEY_PASSWORD_ENV,
+    PlaintextKeyWarning,
+    key_password,
+    load_or_create_key,
+)
 from ledger.layout import KEY_FILE, coordinator_dir
 from ledger.node import create_node, start_node
 from ledger.records import Role
@@ -90,13 +96,16 @@ def create_county(
         )
     keys = home / "keys"
     state = home / "state"
-    accounts = {
-        name: load_or_create_key(keys / f"{name}.json", password=password)
-        for name in ("admin", "relayer", "registrar")
-    }
-    coordinator = load_or_create_key(
-        coordinator_dir(state) / KEY_FILE, password=password
-    )
+    with warnings.catch_warnings():
+        # Said once above for the whole county, not once per key file.
+        warnings.simplefilter("ignore", PlaintextKeyWarning)
+        accounts = {
+            name: load_or_create_key(keys / f"{name}.json", password=password)
+            for name in ("admin", "relayer", "registrar")
+        }
+        coordinator = load_or_create_key(
+            coordinator_dir(state) / KEY_FILE, password=password
+        )
     node_dir = home / "chain"
     settings = create_node(
         node_dir,
