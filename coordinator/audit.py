@@ -352,6 +352,7 @@ class CoordinatorAudit:
         ledger: CountyLedger | None,
         state_dir: Path,
         departments: Sequence[str],
+        relay_policy: AnchorPolicy = RELAY_POLICY,
     ) -> CoordinatorAudit:
         """The coordinator's hook for ``job``: its key, log, roster and relay.
 
@@ -394,7 +395,7 @@ class CoordinatorAudit:
             log_path(department_dir(state_dir, name), address)
             for name, address in roster.items()
         ]
-        relay = ledger.relay(dict.fromkeys(watched), policy=RELAY_POLICY)
+        relay = ledger.relay(dict.fromkeys(watched), policy=relay_policy)
         relay.start()
         return cls(log, job, relay=relay, roster=roster, state_dir=state_dir)
 

@@ -43,7 +43,7 @@ from department_nodes._audit_rounds import (
     plain_outcome,
     secure_outcome,
 )
-from department_nodes._handled import Handled, take_handled
+from department_nodes._handled import Handled, record_handled, take_handled
 from department_nodes.node import NodePolicy
 from department_nodes.secagg import is_secure_round, take_local_update
 from fedgov import protocol as p
@@ -69,9 +69,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DepartmentAuditMod",
+    "Handled",
     "LedgerSettings",
     "department_records",
     "job_domain",
+    "record_handled",
 ]
 
 _log = logging.getLogger(__name__)

@@ -22,13 +22,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fedgov.engines.audit import AuditEnvironment
 from ledger.chain import AnvilProcess, Chain
 from ledger.cosignature import Cosigner
 from ledger.keys import PlaintextKeyWarning
 from ledger.note import Note, NoteSignature
 from tests.audit_federation import run_job, small_job
-from tests.audit_fixtures import DEPARTMENTS, FAST_RELAY
+from tests.audit_fixtures import harness
 from tests.chain_fixtures import requires_anvil
 
 REPO = Path(__file__).parents[2]
@@ -71,10 +70,7 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
         chain = Chain.connect(anvil.url, accounts=anvil.accounts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlaintextKeyWarning)
-            env = AuditEnvironment.create(
-                chain, tmp_path / "state", DEPARTMENTS, policy=FAST_RELAY
-            )
-            with env:
+            for env in harness(chain, tmp_path):
                 run_job(env, small_job(), tmp_path / "run")
         shell_env = _shell_env(anvil.url, env.registry.address)
 

@@ -18,12 +18,12 @@ import pytest
 
 from auditor.report import Check
 from auditor.verify import verify_audit
-from fedgov.engines.audit import AuditEnvironment
 from fedgov.engines.simulation import SimulationEngine
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from ledger.chain import AnvilProcess, Chain
 from ledger.keys import PlaintextKeyWarning
+from tests.audit_fixtures import AuditHarness
 from tests.chain_fixtures import requires_anvil
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _job(tmp_path: Path) -> TrainJob:
     )
 
 
-def _run(chain: Chain, tmp_path: Path) -> tuple[AuditEnvironment, RunRecord, list[int]]:
+def _run(chain: Chain, tmp_path: Path) -> tuple[AuditHarness, RunRecord, list[int]]:
     job = _job(tmp_path)
     seen: list[int] = []
 
@@ -57,7 +57,7 @@ def _run(chain: Chain, tmp_path: Path) -> tuple[AuditEnvironment, RunRecord, lis
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaintextKeyWarning)
-        env = AuditEnvironment.create(chain, tmp_path / "state", departments_for(job))
+        env = AuditHarness.create(chain, tmp_path / "state", departments_for(job))
         job = env.configure(job)
         record = SimulationEngine(num_cpus=2).run(
             job, on_round=env.observer(on_round), client_mods=[env.client_mod()]

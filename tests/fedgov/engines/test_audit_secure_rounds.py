@@ -26,7 +26,7 @@ from department_nodes.secagg import handle_secure_round
 from fedgov import protocol as p
 from ledger.records import ZERO_HASH, Action, AuditRecord
 from privacy.accounting import GaussianSpend, epsilon_spent
-from tests.audit_fixtures import DEPARTMENTS
+from tests.audit_fixtures import DEPARTMENTS, AuditHarness
 from tests.coordinator.test_secagg import (
     JOB,
     FixedDepartment,
@@ -40,19 +40,18 @@ if TYPE_CHECKING:
 
     from flwr.clientapp.typing import Mod
 
-    from fedgov.engines.audit import AuditEnvironment
     from fedgov.job import TrainJob
     from fedgov.run_record import RunRecord
 
 pytestmark = pytest.mark.usefixtures("flower_task")
 
 
-def _records(env: AuditEnvironment, index: int) -> list[AuditRecord]:
+def _records(env: AuditHarness, index: int) -> list[AuditRecord]:
     """The records of log ``index`` (0: the coordinator's, then each department's)."""
     return [AuditRecord.decode(d) for d in load_log(env.log_paths()[index]).records]
 
 
-def _train(env: AuditEnvironment, job: TrainJob, grid: InProcessGrid) -> RunRecord:
+def _train(env: AuditHarness, job: TrainJob, grid: InProcessGrid) -> RunRecord:
     context = Context(
         run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config={}
     )
@@ -64,7 +63,7 @@ def _train(env: AuditEnvironment, job: TrainJob, grid: InProcessGrid) -> RunReco
 
 
 def test_a_secure_round_is_audited_at_both_ends(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: real departments, the audit mod in their ClientApp.
     job = embedded_env.configure(replace(JOB, run_dir=str(tmp_path / "run")))
@@ -145,7 +144,7 @@ def _audited(department: FixedDepartment, mod: Mod) -> ClientApp:
 
 
 def test_an_update_a_department_withholds_is_logged_as_withheld(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: dept-0's update is too large to send.
     job = embedded_env.configure(replace(JOB, run_dir=str(tmp_path / "run")))
@@ -183,7 +182,7 @@ def _without_secure_updates(
 
 
 def test_a_secure_round_missing_from_a_departments_log_is_an_omission(
-    embedded_env: AuditEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    embedded_env: AuditHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Prepare
     job = embedded_env.configure(replace(JOB, run_dir=str(tmp_path / "run")))
