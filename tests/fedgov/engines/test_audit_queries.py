@@ -68,7 +68,7 @@ def test_a_query_is_audited_end_to_end(
     job = sites_env.configure(
         TrainJob(job_id="county-statistics", dataset="randhie", purpose="approval #7")
     )
-    app = make_client_app(job=job, mods=[sites_env.client_mod()])
+    app = make_client_app(job=job)
     replies: list[Message] = []
 
     def department(msg: Message, context: Context) -> Message:

@@ -21,6 +21,7 @@ from auditor.verify import load_log
 from coordinator.secagg import run_secure_training
 from department_nodes import audit as department_mod
 from department_nodes._audit_rounds import department_round_records
+from department_nodes.audit import Handled, record_handled
 from department_nodes.client_app import make_client_app
 from department_nodes.secagg import handle_secure_round
 from fedgov import protocol as p
@@ -67,7 +68,7 @@ def test_a_secure_round_is_audited_at_both_ends(
 ) -> None:
     # Prepare: real departments, the audit mod in their ClientApp.
     job = embedded_env.configure(replace(JOB, run_dir=str(tmp_path / "run")))
-    app = make_client_app(job=job, mods=[embedded_env.client_mod()])
+    app = make_client_app(job=job)
     grid = InProcessGrid({1: app, 2: app, 3: app})
 
     # Act
@@ -107,12 +108,28 @@ class PrivateFixedDepartment(FixedDepartment):
     """A fixed update, with the DP figures of a department charging each round."""
 
     spends: list[GaussianSpend] = field(default_factory=list)
+    state: RecordDict | None = None
+    """The node's Context.state, where it says what it did (as a real node)."""
 
     def train(self, msg: Message) -> Message:
         spend = GaussianSpend(1.1, 0.05, 20)
+        before = epsilon_spent(self.spends, delta=self.job.delta) if self.spends else 0.0
         self.spends.append(spend)
         reply = super().train(msg)
         epsilon = epsilon_spent(self.spends, delta=self.job.delta)
+        if self.state is not None:
+            record_handled(
+                self.state,
+                Handled(
+                    phase="train",
+                    rows=self.num_examples,
+                    epsilon=epsilon - before,
+                    accountant="rdp",
+                    noise_multiplier=spend.noise_multiplier,
+                    sample_rate=spend.sample_rate,
+                    steps=spend.steps,
+                ),
+            )
         figures: dict[str, int | float] = {
             "epsilon-job": epsilon,
             "epsilon-total": epsilon,
@@ -136,9 +153,14 @@ def _fixed(job: TrainJob, *, scale: float = 0.05) -> list[PrivateFixedDepartment
 def _audited(department: FixedDepartment, mod: Mod) -> ClientApp:
     app = ClientApp(mods=[mod])
 
+    def node(context: Context) -> FixedDepartment:
+        if isinstance(department, PrivateFixedDepartment):
+            department.state = context.state
+        return department
+
     @app.train()
     def train(msg: Message, context: Context) -> Message:
-        return handle_secure_round(msg, context, node=lambda _: department)
+        return handle_secure_round(msg, context, node=node)
 
     return app
 
