@@ -73,7 +73,7 @@ def ledger_on(chain: Chain) -> CountyLedger:
         registry=registry,
         relayer=relayer,
         admin=admin,
-        county="testcounty",
+        county="lakeview",
         persistent=False,
     )
 

@@ -123,7 +123,11 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
         # Attack 2: a cosignature forged into one log's store.
         store = sorted((tmp_path / "state" / "departments").glob("*/audit-0x*.db"))[0]
         with sqlite3.connect(store) as db:
-            (stored,) = db.execute("SELECT note FROM checkpoints").fetchone()
+            # The note `publish` stored (every signed head's own came before).
+            (stored,) = db.execute(
+                "SELECT note FROM checkpoints ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            (count,) = db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()
             note = Note.parse(stored)
             real = note.signatures[1]
             forged = NoteSignature(
@@ -162,4 +166,6 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
     assert {w["check"] for w in lenient_report["warnings"]} >= {"witness"}
     assert forged_run.returncode == 1
     label = store.relative_to(tmp_path)
-    assert f"[witness] {label}: checkpoint 1: note not verified" in forged_run.stderr
+    assert f"[witness] {label}: checkpoint {count}: note not verified" in (
+        forged_run.stderr
+    )
