@@ -74,6 +74,7 @@ def create_county(
     *,
     county: str,
     chain_id: int = 31337,
+    host: str = "127.0.0.1",
     port: int = 8545,
     witness_policy: Path | None = None,
 ) -> CreatedCounty:
@@ -110,6 +111,7 @@ def create_county(
     settings = create_node(
         node_dir,
         chain_id=chain_id,
+        host=host,
         port=port,
         funded={account.address: _FUNDS for account in accounts.values()},
     )
@@ -160,6 +162,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--chain-id", type=int, default=31337, help="(31337)")
     parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address the chain node listens on (127.0.0.1; the coordinator's "
+        "machine must reach it)",
+    )
+    parser.add_argument(
         "--port", type=int, default=8545, help="the chain node's RPC port (8545)"
     )
     parser.add_argument(
@@ -177,6 +185,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             county_home(args.home),
             county=args.county,
             chain_id=args.chain_id,
+            host=args.host,
             port=args.port,
             witness_policy=args.witness_policy,
         )
