@@ -187,6 +187,7 @@ def _verify(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "--since", "verifies log store files only (--state-dir or the county's)"
         )
+    state: AuditorState | None
     if previous is not None:
         report, state = verify_since(
             previous,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flwr.app import ConfigRecord
+from flwr.app.typing import ConfigRecordValues
 
 from fedgov import protocol as p
 
@@ -48,7 +49,7 @@ class Handled:
 
 def record_handled(state: RecordDict, handled: Handled) -> None:
     """Leave ``handled`` in a node's ``Context.state``."""
-    values: dict[str, int | float | str | bytes] = {
+    values: dict[str, ConfigRecordValues] = {
         "phase": handled.phase,
         p.Metric.NUM_EXAMPLES: handled.rows,
         "epsilon": handled.epsilon,

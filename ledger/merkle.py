@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 __all__ = [
-    "CompactRange",
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "CompactRange",
     "ConsistencyProof",
     "InclusionProof",
     "MerkleTree",

@@ -236,7 +236,9 @@ class StandInDepartment:
         return reply(msg, metrics, department=self.name)
 
     def evaluate(self, msg: Message, context: Context) -> Message:
-        record_handled(context.state, Handled(phase="evaluate", rows=self.examples // 4))
+        record_handled(
+            context.state, Handled(phase="evaluate", rows=self.examples // 4)
+        )
         metrics: dict[str, int | float | list[int] | list[float]] = {
             p.Metric.NUM_EXAMPLES: self.examples // 4,
             "eval-loss": 0.4,

@@ -25,7 +25,7 @@ from ledger.relay import AnchorPolicy
 from tests.chain_fixtures import chain, ledger_contracts
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Generator, Iterator
 
     from coordinator.analytics import QueryResult
     from coordinator.guard import RoundReport
@@ -88,9 +88,14 @@ class AuditHarness:
     """
 
     def __init__(
-        self, ledger: CountyLedger, state_dir: Path, departments: tuple[str, ...]
+        self,
+        ledger: CountyLedger,
+        state_dir: Path,
+        departments: tuple[str, ...],
+        policy: AnchorPolicy = FAST_RELAY,
     ) -> None:
         self.ledger = ledger
+        self.policy = policy
         self.env = AuditEnvironment(ledger, state_dir)
         self.names = departments
         self._job: TrainJob | None = None
@@ -112,7 +117,8 @@ class AuditHarness:
 
     @property
     def relay(self) -> AnchorRelay:
-        assert self._audit is not None and self._audit.relay is not None
+        assert self._audit is not None
+        assert self._audit.relay is not None
         return self._audit.relay
 
     @property
@@ -140,7 +146,7 @@ class AuditHarness:
             ledger=self.ledger,
             state_dir=self.state_dir,
             departments=list(self.names),
-            relay_policy=FAST_RELAY,
+            relay_policy=self.policy,
         )
         self._audit.record_roster()
         self._job = job
@@ -193,13 +199,18 @@ class AuditHarness:
 
 
 def harness(
-    chain: Chain, tmp_path: Path, departments: tuple[str, ...] = DEPARTMENTS
-) -> Iterator[AuditHarness]:
+    chain: Chain,
+    tmp_path: Path,
+    departments: tuple[str, ...] = DEPARTMENTS,
+    policy: AnchorPolicy = FAST_RELAY,
+) -> Generator[AuditHarness, None, None]:
     """An :class:`AuditHarness` for ``departments`` on ``chain``, closed after."""
     with warnings.catch_warnings():
         # Demo-mode keys warn on first use in each process; tests know.
         warnings.simplefilter("ignore", PlaintextKeyWarning)
-        harness = AuditHarness(ledger_on(chain), tmp_path / "state", departments)
+        harness = AuditHarness(
+            ledger_on(chain), tmp_path / "state", departments, policy
+        )
         try:
             yield harness
         finally:

@@ -67,7 +67,11 @@ def _records(actor: str, start: int, count: int) -> list[AuditRecord]:
 
 def _write(log: ActorLog, start: int, count: int, batch: int) -> None:
     for offset in range(start, start + count, batch):
-        log.commit(_records(str(log.account.address), offset, min(batch, start + count - offset)))
+        log.commit(
+            _records(
+                str(log.account.address), offset, min(batch, start + count - offset)
+            )
+        )
 
 
 def main() -> None:

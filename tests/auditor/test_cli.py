@@ -22,6 +22,7 @@ from tests.chain_fixtures import requires_anvil
 if TYPE_CHECKING:
     from pathlib import Path
 
+
 def test_verify_without_logs_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

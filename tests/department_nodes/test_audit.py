@@ -386,7 +386,9 @@ def test_a_handler_that_does_not_say_what_it_did_gets_no_reply_out(
 
     # Act, Assert: the mod refuses to let an unaccounted reply leave.
     with pytest.raises(AuditError, match="did not say what it did"):
-        DepartmentAuditMod(job)(incoming(MessageType.TRAIN, 1, 1), node_context(0), silent)
+        DepartmentAuditMod(job)(
+            incoming(MessageType.TRAIN, 1, 1), node_context(0), silent
+        )
     assert _records(tmp_path) == []
 
 

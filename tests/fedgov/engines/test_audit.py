@@ -48,9 +48,7 @@ def _job(tmp_path: Path) -> TrainJob:
     )
 
 
-def _run(
-    chain: Chain, tmp_path: Path
-) -> tuple[AuditEnvironment, RunRecord, list[int]]:
+def _run(chain: Chain, tmp_path: Path) -> tuple[AuditEnvironment, RunRecord, list[int]]:
     # The engine alone: the apps attach both sides' hooks, nobody wires them.
     job = _job(tmp_path)
     seen: list[int] = []

@@ -61,9 +61,7 @@ def _records(env: AuditHarness, name: str | None) -> list[AuditRecord]:
     return [AuditRecord.decode(data) for data in load_log(path).records]
 
 
-def test_a_query_is_audited_end_to_end(
-    sites_env: AuditHarness, tmp_path: Path
-) -> None:
+def test_a_query_is_audited_end_to_end(sites_env: AuditHarness, tmp_path: Path) -> None:
     # Prepare: the real department ClientApp, audit mod included.
     job = sites_env.configure(
         TrainJob(job_id="county-statistics", dataset="randhie", purpose="approval #7")

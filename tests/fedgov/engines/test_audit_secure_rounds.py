@@ -113,7 +113,9 @@ class PrivateFixedDepartment(FixedDepartment):
 
     def train(self, msg: Message) -> Message:
         spend = GaussianSpend(1.1, 0.05, 20)
-        before = epsilon_spent(self.spends, delta=self.job.delta) if self.spends else 0.0
+        before = (
+            epsilon_spent(self.spends, delta=self.job.delta) if self.spends else 0.0
+        )
         self.spends.append(spend)
         reply = super().train(msg)
         epsilon = epsilon_spent(self.spends, delta=self.job.delta)
