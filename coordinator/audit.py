@@ -377,7 +377,7 @@ class CoordinatorAudit:
             )
             if domain is None:
                 warn_once(
-                    f"coordinator-unanchored:{state_dir}",
+                    "coordinator-unanchored",
                     "no county ledger (`fedgov init`): audit records are kept in "
                     f"{state_dir} but no tree head is signed or anchored",
                 )

@@ -143,7 +143,7 @@ class TrainJob:
         )
         if not self.audit:
             warn_once(
-                f"job-audit-off:{self.job_id}",
+                "job-audit-off",
                 "audit=False: departments and the coordinator keep NO audit records; "
                 "nothing this job does can be verified by an auditor",
             )

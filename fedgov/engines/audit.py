@@ -5,7 +5,7 @@ The hooks themselves are attached by the apps (the coordinator's in
 :func:`department_nodes.client_app.make_client_app`), so every engine and
 every command is audited by construction. What an engine does before a
 run, on the machine that starts it, is :func:`prepare_job`: find the
-county's ledger (:func:`resolve_ledger`), make sure the coordinator and
+county's ledger (:func:`ledger.county_ledger.resolve_ledger`), make sure the coordinator and
 every department running here hold a key and their role, and write the
 ledger into the job, so that both sides sign their heads for the county's
 AnchorRegistry and publish checkpoints of its county.

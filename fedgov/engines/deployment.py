@@ -143,7 +143,8 @@ class DeploymentEngine:
             self.state_dir or job.state_dir or default_state_dir()
         ).resolve()
         job = prepare_job(
-            dataclasses.replace(job, state_dir=str(state_dir)), CountyLedger.find()
+            dataclasses.replace(job, state_dir=str(state_dir)),
+            CountyLedger.find() if job.audit else None,
         )
         departments = departments_for(job)
         record_path = run_dir / RUN_RECORD_FILE

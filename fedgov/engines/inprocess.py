@@ -237,7 +237,7 @@ class InProcessEngine:
         *,
         on_round: Callable[[RoundReport], None] | None = None,
     ) -> RunRecord:
-        ledger = resolve_ledger(self.ledger)
+        ledger = resolve_ledger(self.ledger) if job.audit else None
         job = prepare_job(job, ledger)
         departments = departments_for(job)
         apps = [

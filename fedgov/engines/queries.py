@@ -57,7 +57,7 @@ def run_simulated_query(
         job = replace(job, budget_epsilon=budget_epsilon)
     if purpose is not None:
         job = replace(job, purpose=purpose)
-    resolved = resolve_ledger(ledger)
+    resolved = resolve_ledger(ledger) if job.audit else None
     job = prepare_job(
         job, resolved, departments=[str(d) for d in department_ids(query.dataset)]
     )

@@ -93,7 +93,7 @@ def run_simulated_job(
     Audit heads are anchored on ``ledger`` (default: the county's; ``None``:
     records are kept, nothing is anchored).
     """
-    resolved = resolve_ledger(ledger)
+    resolved = resolve_ledger(ledger) if job.audit else None
     job = prepare_job(job, resolved)
     run_dir_of(job).mkdir(parents=True, exist_ok=True)
     departments = departments_for(job)
