@@ -7,7 +7,7 @@ ANVIL_VERSION := 1.7.1
 ANVIL  := .tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-slow lint anvil contracts bench report clean
+.PHONY: venv demo test test-slow lint anvil postgres contracts bench report clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/fedgov demo
 
 ## The test suite (CI runs this and test-slow).
-test: $(STAMP) anvil
+test: $(STAMP) anvil postgres
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## Long end-to-end suites: real SuperLink + SuperNodes, scale tests.
@@ -41,6 +41,17 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 anvil: $(ANVIL)
+
+## PostgreSQL binaries for the data-source tests, which start their own
+## server on a free port (Debian's package; no cluster of its own is created).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-common && \
+	  sed -i 's/^#*create_main_cluster = .*/create_main_cluster = false/' \
+	    /etc/postgresql-common/createcluster.conf && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
 
 ## Recompile the Vyper contracts into ledger/contracts/artifacts/ (committed).
 contracts: $(STAMP)
@@ -56,8 +67,11 @@ bench: $(STAMP) anvil
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.audit_verify
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.audit_incremental
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.analytics
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.accounting
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.secagg
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.voting
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.watermark
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.data_sources
 
 ## The experiments report (reports/): recomputes every point of every sweep.
 ## `python -m experiments.report` alone reuses stored points (resumes a run).

@@ -2,14 +2,18 @@
 
 A department's ``budget_spend`` records (training rounds and analytics
 queries alike: they share one budget per dataset) each name the mechanism
-charged and the totals the department reported. Over one department's logs,
-in order, this check recomputes
+charged, the accountant that calibrated it (``accountant``; a record without
+one is RDP's, as every record was before fedgov named them) and the totals
+the department reported. A record naming an accountant fedgov does not know
+fails. Over one department's logs, in order, this check recomputes
 
 - a job's epsilon (``epsilon-job``) from the mechanisms of that job's
   spends (a query is a job of one spend), at the record's delta;
 - the department's epsilon on the dataset (``epsilon-total``) from *every*
   spend logged on it so far, training and queries together, as the
-  department's budget book composes them;
+  department's budget book composes them
+  (:func:`privacy.accounting.history_epsilon`: each accountant named
+  composes the whole history, the smallest result counts);
 
 so a department that under-reports, or that spent without logging, is
 caught by its own records. The ledger composes at its limit's delta, which
@@ -17,7 +21,9 @@ no record names; the total is accepted at any delta the department's spends
 on that dataset name (in practice there is one: the jobs' and queries'
 common delta). It also checks that each record's ``epsilon`` is the job's
 increase, that totals never decrease nor exceed the limit, and that a job's
-epsilon never exceeds the total.
+epsilon never exceeds the total. A total may go down at one record only: the
+first on its dataset to name a new accountant, which re-accounts the whole
+history (``docs/audit-log.md``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from auditor._index import as_float, same
 from auditor.report import Check
 from fedgov import protocol as p
 from fedgov.errors import FedgovError
-from ledger.record_fields import PHASE_QUERY
+from fedgov.job import Accountant
+from ledger.record_fields import ACCOUNTANT, PHASE_QUERY
 from ledger.records import Action, AuditRecord
 
 if TYPE_CHECKING:
@@ -38,10 +45,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SPEND_KEYS", "EpsilonOf", "Mechanism", "check_budget"]
 
-Mechanism = tuple[float, float, int]
-"""(noise multiplier, sample rate, steps) of one ``budget_spend``."""
+Mechanism = tuple[float, float, int, Accountant]
+"""(noise multiplier, sample rate, steps, accountant) of one ``budget_spend``."""
 EpsilonOf = Callable[[Sequence[Mechanism], float], float]
-"""Epsilon at ``delta`` of running the mechanisms in sequence."""
+"""Epsilon at ``delta`` of running the mechanisms in sequence, each accounted
+as it names (:func:`privacy.accounting.history_epsilon`)."""
 
 SPEND_KEYS = (
     p.Metric.NOISE_MULTIPLIER,
@@ -56,14 +64,22 @@ _TOLERANCE = 1e-9
 
 def _figures(
     record: AuditRecord,
-) -> tuple[Mechanism, float, float, float] | None:
+) -> tuple[Mechanism, float, float, float] | str:
     values = [as_float(record.details, key) for key in SPEND_KEYS]
     if any(value is None for value in values):
-        return None
+        return f"a budget_spend record must name {', '.join(SPEND_KEYS)}"
+    name = record.details.get(ACCOUNTANT, Accountant.RDP.value)
+    if name not in tuple(Accountant):
+        return (
+            f"names accountant {name!r}, which fedgov does not know (known: "
+            f"{', '.join(a.value for a in Accountant)}): its epsilon cannot be "
+            "recomputed"
+        )
     noise, rate, steps, spent_job, spent_total, limit = (
         float(v or 0.0) for v in values
     )
-    return (noise, rate, int(steps)), spent_job, spent_total, limit
+    mechanism = (noise, rate, int(steps), Accountant(name))
+    return mechanism, spent_job, spent_total, limit
 
 
 def _compose(
@@ -94,13 +110,8 @@ def check_budget(
     for ref in spends:
         record, label, index = ref.record, ref.log.label, ref.index
         figures = _figures(record)
-        if figures is None:
-            out.fail(
-                Check.BUDGET,
-                label,
-                f"a budget_spend record must name {', '.join(SPEND_KEYS)}",
-                index=index,
-            )
+        if isinstance(figures, str):
+            out.fail(Check.BUDGET, label, figures, index=index)
             continue
         mechanism, spent_job, spent_total, limit = figures
         query = record.details.get("phase") == PHASE_QUERY
@@ -109,6 +120,9 @@ def check_budget(
         history = [mechanism] if query else [*jobs.get(key, []), mechanism]
         jobs[key] = history
         on_dataset = datasets.setdefault(record.dataset, [])
+        # The first spend under an accountant re-accounts the whole history,
+        # which may lower the total (privacy.accounting.history_epsilon).
+        reaccounted = bool(on_dataset) and all(m[3] != mechanism[3] for m in on_dataset)
         on_dataset.append(mechanism)
         if epsilon_of is not None:
             _recompute(
@@ -132,7 +146,7 @@ def check_budget(
             )
         job_epsilon[key] = spent_job
         before = total.get(record.dataset)
-        if before is not None and spent_total < before - _TOLERANCE:
+        if before is not None and spent_total < before - _TOLERANCE and not reaccounted:
             out.fail(
                 Check.BUDGET,
                 label,
@@ -156,7 +170,9 @@ def check_budget(
                 f"{spent_total!r}",
                 index=index,
             )
-        total[record.dataset] = max(spent_total, before or 0.0)
+        total[record.dataset] = (
+            spent_total if reaccounted else max(spent_total, before or 0.0)
+        )
 
 
 def _recompute(

@@ -38,7 +38,7 @@ from ledger.export import ExportedLog, read_export
 from ledger.record_fields import file_sha256
 from ledger.records import Role
 from ledger.store import LogStore
-from privacy.accounting import GaussianSpend, epsilon_spent
+from privacy.accounting import GaussianSpend, history_epsilon
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -110,8 +110,11 @@ class _ChainReader:
 
 
 def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:
-    return epsilon_spent(
-        [GaussianSpend(noise, rate, steps) for noise, rate, steps in mechanisms],
+    return history_epsilon(
+        [
+            (GaussianSpend(noise, rate, steps), accountant)
+            for noise, rate, steps, accountant in mechanisms
+        ],
         delta=delta,
     )
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from fedgov import protocol as p
 from fedgov.types import ActorId, DatasetId, JobId, RunId
 from ledger.record_fields import (
+    ACCOUNTANT,
     MAX_REASON_CHARS,
     PHASE_QUERY,
     answer_sha256,
@@ -134,6 +135,7 @@ def department_query_records(
             p.Metric.NOISE_MULTIPLIER: number_text(plan.spend.noise_multiplier),
             p.Metric.SAMPLE_RATE: number_text(plan.spend.sample_rate),
             p.Metric.STEPS: number_text(plan.spend.steps),
+            ACCOUNTANT: plan.accountant.value,
             # A query is a job of one spend: its epsilon is the job's.
             p.Metric.EPSILON_JOB: number_text(epsilon),
             **{key: number_text(figures[key]) for key in _REPORTED if key in figures},

@@ -40,6 +40,7 @@ from fedgov import protocol as p
 from fedgov.types import ActorId, DatasetId, JobId, RunId
 from ledger.errors import AuditError
 from ledger.record_fields import (
+    ACCOUNTANT,
     AGGREGATION,
     MAX_REASON_CHARS,
     PHASE_EVALUATE,
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
     from fedgov.job import TrainJob
 
 __all__ = [
-    "ACCOUNTANT",
     "RoundOutcome",
     "department_round_records",
     "is_training_stage",
@@ -66,8 +66,6 @@ __all__ = [
 ]
 
 _REPORTED = (p.Metric.EPSILON_JOB, p.Metric.EPSILON_TOTAL, p.Metric.EPSILON_LIMIT)
-ACCOUNTANT = "accountant"
-"""The ``budget_spend`` detail naming the accountant that computed its epsilon."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +230,9 @@ def department_round_records(
                 p.Metric.NOISE_MULTIPLIER: number_text(handled.noise_multiplier),
                 p.Metric.SAMPLE_RATE: number_text(handled.sample_rate),
                 p.Metric.STEPS: number_text(handled.steps),
-                ACCOUNTANT: handled.accountant,
+                # The accountant that charged the round and composed its
+                # epsilon figures; the auditor follows it.
+                ACCOUNTANT: handled.accountant or job.accountant.value,
             }
         )
         out.append(

@@ -181,7 +181,11 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
     )
     try:
         record = node.budget_book.charge(
-            query.dataset, plan.spend, kind=SPEND_KIND, job_id=query.query_id
+            query.dataset,
+            plan.spend,
+            accountant=plan.accountant,
+            kind=SPEND_KIND,
+            job_id=query.query_id,
         )
     except BudgetExceeded as exc:
         return LocalAnswer(

@@ -37,7 +37,7 @@ from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
 from fedgov.notices import warn_once
 from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
-from privacy.accounting import ACCOUNTANT, epsilon_spent
+from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
 
@@ -153,6 +153,7 @@ class DepartmentNode:
                 sample_rate=_number(saved, p.Metric.SAMPLE_RATE),
                 steps_per_round=int(_number(saved, "steps-per-round")),
                 noise_multiplier=noise if noise > 0 else None,
+                accountant=self.job.accountant,
             )
         plan = plan_local_training(
             num_examples=self.data.num_train_examples(),
@@ -161,6 +162,7 @@ class DepartmentNode:
             num_rounds=self.job.num_rounds,
             epsilon=self.job.epsilon,
             delta=self.job.delta,
+            accountant=self.job.accountant,
         )
         self._state[key] = ConfigRecord(
             {
@@ -258,6 +260,7 @@ class DepartmentNode:
                 record = self.budget_book.charge(
                     self.job.dataset,
                     spend,
+                    accountant=plan.accountant,
                     kind="train_round",
                     job_id=self.job.job_id,
                     round=server_round,
@@ -293,12 +296,19 @@ class DepartmentNode:
             self.budget_book.status(self.job.dataset) if spend is not None else None
         )
         job_epsilon = added = 0.0
+        history: list[tuple[GaussianSpend, str]] = []
         if status is not None:
-            spends = [r.spend for r in status.history if r.job_id == self.job.job_id]
-            job_epsilon = epsilon_spent(spends, delta=self.job.delta)
-            # This round's share of the job's epsilon, by the same accountant.
+            history = [
+                (r.spend, r.accountant)
+                for r in status.history
+                if r.job_id == self.job.job_id
+            ]
+            job_epsilon = history_epsilon(history, delta=self.job.delta)
+            # This round's share of the job's epsilon, by the same accountants.
             before = (
-                epsilon_spent(spends[:-1], delta=self.job.delta) if spends[:-1] else 0.0
+                history_epsilon(history[:-1], delta=self.job.delta)
+                if history[:-1]
+                else 0.0
             )
             added = job_epsilon - before
         arrays = ArrayRecord(model.state_dict())
@@ -309,7 +319,7 @@ class DepartmentNode:
                 rows=len(labels),
                 update_sha256=p.hash_arrays(arrays),
                 epsilon=added,
-                accountant=ACCOUNTANT if spend is not None else "",
+                accountant=history[-1][1] if history else "",
                 noise_multiplier=plan.noise_multiplier or 0.0,
                 sample_rate=plan.sample_rate,
                 steps=plan.steps_per_round,

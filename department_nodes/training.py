@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from fedgov.errors import ConfigurationError
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant
 from privacy.accounting import GaussianSpend, calibrate_noise_multiplier
 
 __all__ = ["LocalPlan", "plan_local_training", "train_locally"]
@@ -37,6 +38,9 @@ class LocalPlan:
     sample_rate: float
     steps_per_round: int
     noise_multiplier: float | None
+    accountant: Accountant = DEFAULT_ACCOUNTANT
+    """What ``noise_multiplier`` was calibrated with, and what a round's
+    spend is charged under."""
 
     @property
     def round_spend(self) -> GaussianSpend | None:
@@ -58,8 +62,10 @@ def plan_local_training(
     num_rounds: int,
     epsilon: float | None,
     delta: float,
+    accountant: Accountant = DEFAULT_ACCOUNTANT,
 ) -> LocalPlan:
-    """Calibrate noise for *every* local step of *every* round of the job together.
+    """Calibrate noise for *every* local step of *every* round of the job together,
+    with ``accountant``.
 
     Poisson sampling with rate ``1 / steps_per_epoch`` matches Opacus'
     ``DPDataLoader``, so the accounting describes what actually runs.
@@ -78,6 +84,7 @@ def plan_local_training(
             delta=delta,
             sample_rate=sample_rate,
             steps=steps_per_round * num_rounds,
+            accountant=accountant,
         )
     return LocalPlan(
         num_examples=num_examples,
@@ -86,6 +93,7 @@ def plan_local_training(
         sample_rate=sample_rate,
         steps_per_round=steps_per_round,
         noise_multiplier=noise,
+        accountant=accountant,
     )
 
 

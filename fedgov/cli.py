@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
     "release": ("privacy.release_cli", "make or trace fingerprinted extracts"),
+    "data": (
+        "fedgov.commands.data",
+        "check a department's table, draft a dataset declaration",
+    ),
     "query": ("fedgov.commands.query", "ask a federated DP analytics query"),
     "ledger": ("ledger.cli", "operate the audit log service and ledger contracts"),
     "audit": ("auditor.cli", "verify audit logs against on-chain anchors"),

@@ -12,12 +12,21 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from fedgov.errors import ConfigurationError
 from fedgov.notices import warn_once
 
-__all__ = ["PARTITIONS", "SECURE_STRATEGIES", "STRATEGIES", "TrainJob"]
+__all__ = [
+    "DEFAULT_ACCOUNTANT",
+    "PARTITIONS",
+    "SECURE_STRATEGIES",
+    "STRATEGIES",
+    "Accountant",
+    "TrainJob",
+    "parse_accountant",
+]
 
 STRATEGIES = ("fedavg", "fedavgm", "fedprox", "fedmedian", "fedtrimmedavg", "krum")
 # Under SecAgg+ the coordinator sees only the weighted sum of the updates;
@@ -26,6 +35,31 @@ SECURE_STRATEGIES = ("fedavg", "fedprox")
 PARTITIONS = ("natural", "dirichlet")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _COUNTY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+class Accountant(StrEnum):
+    """How a spend's (epsilon, delta) is computed: named in jobs, queries,
+    budget histories and audit records (``docs/analytics.md``)."""
+
+    PLD = "pld"
+    """Privacy-loss distributions (Google's ``dp-accounting``): tight."""
+    RDP = "rdp"
+    """Rényi DP (Opacus' analysis): what fedgov used before, and reads for
+    records that name no accountant."""
+
+
+DEFAULT_ACCOUNTANT = Accountant.PLD
+
+
+def parse_accountant(value: str, *, argument: str = "accountant") -> Accountant:
+    """``value`` as an :class:`Accountant`; ``ConfigurationError`` naming ``argument``."""
+    try:
+        return Accountant(value)
+    except ValueError as e:
+        raise ConfigurationError(
+            argument,
+            f"must be one of {[a.value for a in Accountant]}, got {value!r}",
+        ) from e
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +95,7 @@ class TrainJob:
     momentum: float = 0.0
     epsilon: float | None = 1.0
     delta: float = 1e-5
+    accountant: Accountant = DEFAULT_ACCOUNTANT
     max_grad_norm: float = 1.0
     budget_epsilon: float = 8.0
     secure_rng: bool = True
@@ -109,6 +144,7 @@ class TrainJob:
             "delta",
             f"must lie strictly between 0 and 1, got {self.delta}",
         )
+        object.__setattr__(self, "accountant", parse_accountant(self.accountant))
         rule(self.max_grad_norm > 0, "max_grad_norm", "must be positive")
         rule(self.budget_epsilon > 0, "budget_epsilon", "must be positive")
         rule(
@@ -163,6 +199,8 @@ class TrainJob:
         """Flat ``run_config`` keys (kebab-case), ``epsilon = 0`` meaning no DP."""
         out: dict[str, bool | int | float | str] = {}
         for key, value in asdict(self).items():
+            if isinstance(value, StrEnum):
+                value = value.value
             out[key.replace("_", "-")] = 0.0 if value is None else value
         return out
 
@@ -183,7 +221,7 @@ class TrainJob:
                 value = int(value)
             elif field.type == "float":
                 value = float(value)
-            elif field.type == "str":
+            elif field.type in ("str", "Accountant"):
                 value = str(value)
             kwargs[field.name] = value
         return cls(**kwargs)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "ACCOUNTANT",
     "AGGREGATION",
     "ENTRY_DEPARTMENT",
     "ENTRY_QUERY",
@@ -49,6 +50,9 @@ ENTRY_ROUND: Final = "round"
 """``details["entry"]`` of a coordinator's ``aggregate`` record for the round."""
 ENTRY_QUERY: Final = "query"
 """``details["entry"]`` of a coordinator's ``analytics_query`` record for the query."""
+
+ACCOUNTANT: Final = "accountant"
+"""``budget_spend`` details key naming the accountant (absent: RDP, as before)."""
 
 AGGREGATION: Final = "aggregation"
 """Details key naming how a round's updates were summed, when not in the clear."""

@@ -5,11 +5,13 @@ encryption at rest, release checks and the message boundary guard.
 from __future__ import annotations
 
 from privacy.accounting import (
+    PLD_DISCRETIZATION,
     RDP_ORDERS,
     GaussianSpend,
     calibrate_noise_multiplier,
     epsilon_spent,
     gaussian_query_spend,
+    history_epsilon,
 )
 from privacy.at_rest import (
     AtRestKey,
@@ -98,6 +100,7 @@ from privacy.watermark import (
 
 __all__ = [
     "DEFAULT_AGGREGATE_OPS",
+    "PLD_DISCRETIZATION",
     "RDP_ORDERS",
     "AtRestKey",
     "BoundaryGuard",
@@ -157,6 +160,7 @@ __all__ = [
     "dump_keys",
     "epsilon_spent",
     "gaussian_query_spend",
+    "history_epsilon",
     "key_source_from_spec",
     "load_keys",
     "make_release",

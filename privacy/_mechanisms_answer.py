@@ -68,7 +68,12 @@ def answer_length(query: Query) -> int:
 
 def plan_answer(query: Query) -> GaussianPlan:
     """The noise and spend of one department's answer; needs no data."""
-    return plan_gaussian(noise_blocks(query), epsilon=query.epsilon, delta=query.delta)
+    return plan_gaussian(
+        noise_blocks(query),
+        epsilon=query.epsilon,
+        delta=query.delta,
+        accountant=query.accountant,
+    )
 
 
 def _cells_per_group(query: Query) -> int:

@@ -1,18 +1,29 @@
 """The Gaussian mechanism for DP analytics: calibration, accounting, sampling.
 
-Calibration goes through fedgov's one accountant
-(:func:`privacy.accounting.epsilon_spent`), so what a department charges to
-its ledger and what the analyst asked for are computed the same way, and
-an answer composes with DP-SGD rounds in the same Rényi-DP history.
+Calibration goes through fedgov's accountants
+(:func:`privacy.accounting.calibrate_noise_multiplier`), so what a department
+charges to its ledger and what the analyst asked for are computed the same
+way, under the accountant the query names, and an answer composes with
+DP-SGD rounds in the same history.
 
-Sampling is OpenDP's: the discrete Gaussian on integers for counts, and on
-a fine dyadic grid for real-valued sums. Both are exact samplers driven by
-the operating system's CSPRNG, so they are free of the floating-point
-attacks that break textbook ``mean + std * normal()`` noise (Mironov 2012);
-and OpenDP's own privacy map says what each block costs, in zero-concentrated
-DP (``rho``), which converts to one RDP-equivalent Gaussian spend exactly:
-``rho``-zCDP is the RDP curve ``alpha * rho``, the curve of a Gaussian with
-noise multiplier ``1 / sqrt(2 rho)``.
+Sampling is OpenDP's discrete Gaussian on a dyadic grid of reals as fine as
+a float allows (``2^-1074``), an exact sampler driven by the operating
+system's CSPRNG, so it is free of the floating-point attacks that break
+textbook ``mean + std * normal()`` noise (Mironov 2012). Counts are the grid
+sample rounded to the nearest integer, which is post-processing and costs
+nothing. The integer lattice is deliberately *not* used for counts: the
+discrete Gaussian on the integers has the Gaussian's Rényi curve (so the RDP
+accountant was sound for it) but not its privacy-loss distribution; at noise
+1 per unit of sensitivity it costs epsilon 4.43 at delta 1e-5 where the
+continuous Gaussian costs 4.38, so a PLD accountant treating it as Gaussian
+would under-report. On the float grid the difference is far below anything
+a float can hold.
+
+OpenDP's own privacy map says what each block costs, in zero-concentrated DP
+(``rho``), which converts to one Gaussian spend exactly: independent
+Gaussian blocks compose to the Gaussian of noise multiplier
+``1 / sqrt(2 * sum rho)`` (their privacy-loss distributions are Gaussian,
+and so are their Rényi curves ``alpha * rho``).
 """
 
 from __future__ import annotations
@@ -20,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -28,7 +38,12 @@ import opendp.prelude as dp
 from numpy.typing import NDArray
 
 from fedgov.errors import ConfigurationError
-from privacy.accounting import RDP_ORDERS, GaussianSpend, epsilon_spent
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
+from privacy.accounting import (
+    GaussianSpend,
+    calibrate_noise_multiplier,
+    epsilon_spent,
+)
 
 __all__ = [
     "GaussianPlan",
@@ -41,13 +56,9 @@ __all__ = [
 
 dp.enable_features("contrib")
 
-# Bisection stops once the bracket is this tight, relative: noise within one
-# part in a million of the smallest that meets epsilon.
-_RELATIVE_PRECISION = 1e-7
 # OpenDP rounds its privacy map upwards; scaling the noise by a hair more than
 # that rounding keeps the recorded spend at or below the requested epsilon.
 _ROUNDING_MARGIN = 1.0 + 1e-9
-_MAX_NOISE_MULTIPLIER = 1e6
 
 
 def _check_privacy(epsilon: float, delta: float) -> None:
@@ -61,47 +72,30 @@ def _check_privacy(epsilon: float, delta: float) -> None:
         )
 
 
-def _single_answer_epsilon(noise_multiplier: float, delta: float) -> float:
-    spend = GaussianSpend(noise_multiplier=noise_multiplier, sample_rate=1.0, steps=1)
-    return epsilon_spent([spend], delta=delta)
-
-
-@lru_cache(maxsize=256)
-def gaussian_noise_multiplier(*, epsilon: float, delta: float) -> float:
+def gaussian_noise_multiplier(
+    *,
+    epsilon: float,
+    delta: float,
+    accountant: Accountant | str = DEFAULT_ACCOUNTANT,
+) -> float:
     """The smallest noise multiplier (noise std / L2 sensitivity) of one answer
-    that costs at most ``epsilon`` at ``delta`` under fedgov's accountant.
-
-    Unlike the training calibration, whose tolerance is absolute in epsilon,
-    this one is relative, so small analytics epsilons (0.1) waste no budget.
-    """
+    that costs at most ``epsilon`` at ``delta`` under ``accountant``."""
     _check_privacy(epsilon, delta)
-    low, high = 0.0, 1.0
-    while _single_answer_epsilon(high, delta) > epsilon:
-        if high > _MAX_NOISE_MULTIPLIER:
-            # The RDP-to-(epsilon, delta) conversion over a finite grid of
-            # orders has a floor, about log(1/delta) / (max order - 1).
-            raise ConfigurationError(
-                "epsilon",
-                f"{epsilon!r} is below what the accountant certifies at delta "
-                f"{delta!r} (its Renyi orders end at {max(RDP_ORDERS):g}); "
-                "ask for a larger epsilon or delta",
-            )
-        low, high = high, 2.0 * high
-    while high - low > _RELATIVE_PRECISION * high:
-        middle = 0.5 * (low + high)
-        if _single_answer_epsilon(middle, delta) > epsilon:
-            low = middle
-        else:
-            high = middle
-    return high
+    return calibrate_noise_multiplier(
+        epsilon=epsilon,
+        delta=delta,
+        sample_rate=1.0,
+        steps=1,
+        accountant=accountant,
+    )
 
 
 @dataclass(frozen=True)
 class NoiseBlock:
     """A run of ``size`` entries of an answer vector with one L2 sensitivity.
 
-    ``integer`` blocks (counts) get discrete Gaussian noise on the integers;
-    the others (sums) get it on OpenDP's dyadic grid of reals.
+    Every block gets OpenDP's Gaussian noise on its finest dyadic grid of
+    reals; ``integer`` blocks (counts) are then rounded to whole numbers.
     """
 
     size: int
@@ -130,8 +124,8 @@ class GaussianPlan:
     """How one answer is noised and what it costs, fixed before any data is read.
 
     ``noise_std`` is per block; ``spend`` is what the department's ledger
-    records; ``epsilon`` is that spend's epsilon at ``delta`` (at most the
-    epsilon asked for).
+    records; ``epsilon`` is that spend's epsilon at ``delta`` under
+    ``accountant`` (at most the epsilon asked for).
     """
 
     blocks: tuple[NoiseBlock, ...]
@@ -139,6 +133,7 @@ class GaussianPlan:
     spend: GaussianSpend
     epsilon: float
     delta: float
+    accountant: Accountant
 
     @property
     def length(self) -> int:
@@ -146,26 +141,28 @@ class GaussianPlan:
         return sum(block.size for block in self.blocks)
 
 
-def _measurement(block: NoiseBlock, scale: float) -> dp.Measurement:
-    if block.integer:
-        space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l2_distance(T="i64")
-    else:
-        space = (
-            dp.vector_domain(dp.atom_domain(T=float, nan=False)),
-            dp.l2_distance(T=float),
-        )
+def _measurement(scale: float) -> dp.Measurement:
+    space = (
+        dp.vector_domain(dp.atom_domain(T=float, nan=False)),
+        dp.l2_distance(T=float),
+    )
     return dp.m.make_gaussian(*space, scale=scale)
 
 
 def _rho(block: NoiseBlock, scale: float) -> float:
-    d_in = int(block.sensitivity) if block.integer else float(block.sensitivity)
-    return float(_measurement(block, scale).map(d_in))  # type: ignore[no-untyped-call]
+    measurement = _measurement(scale)
+    return float(measurement.map(float(block.sensitivity)))  # type: ignore[no-untyped-call]
 
 
 def plan_gaussian(
-    blocks: Sequence[NoiseBlock], *, epsilon: float, delta: float
+    blocks: Sequence[NoiseBlock],
+    *,
+    epsilon: float,
+    delta: float,
+    accountant: Accountant | str = DEFAULT_ACCOUNTANT,
 ) -> GaussianPlan:
-    """Noise for ``blocks`` so that releasing all of them costs at most ``epsilon``.
+    """Noise for ``blocks`` so that releasing all of them costs at most ``epsilon``
+    under ``accountant``.
 
     Each block gets an equal share of the zCDP budget (``rho``): its noise is
     its sensitivity times ``z * sqrt(len(blocks))``, ``z`` being the noise
@@ -177,7 +174,8 @@ def plan_gaussian(
     if not blocks:
         raise ConfigurationError("blocks", "an answer needs at least one noise block")
     blocks = tuple(blocks)
-    z = gaussian_noise_multiplier(epsilon=epsilon, delta=delta)
+    chosen = parse_accountant(accountant)
+    z = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=chosen)
     scales = [
         b.sensitivity * z * math.sqrt(len(blocks)) * _ROUNDING_MARGIN for b in blocks
     ]
@@ -185,7 +183,7 @@ def plan_gaussian(
     spend = GaussianSpend(
         noise_multiplier=1.0 / math.sqrt(2.0 * rho), sample_rate=1.0, steps=1
     )
-    spent = epsilon_spent([spend], delta=delta)
+    spent = epsilon_spent([spend], delta=delta, accountant=chosen)
     if spent > epsilon:
         # Cannot happen unless OpenDP's map rounds by more than the margin:
         # refusing is the only safe answer, since nothing has been spent yet.
@@ -194,7 +192,12 @@ def plan_gaussian(
             f"calibrated noise would cost {spent!r} > the {epsilon!r} asked for",
         )
     return GaussianPlan(
-        blocks=blocks, noise_std=tuple(scales), spend=spend, epsilon=spent, delta=delta
+        blocks=blocks,
+        noise_std=tuple(scales),
+        spend=spend,
+        epsilon=spent,
+        delta=delta,
+        accountant=chosen,
     )
 
 
@@ -218,16 +221,15 @@ def release_gaussian(
     start = 0
     for block, scale in zip(plan.blocks, plan.noise_std, strict=True):
         part = exact[start : start + block.size]
-        measurement = _measurement(block, scale)
-        if block.integer:
-            if not np.all(part == np.round(part)):
-                raise ConfigurationError(
-                    "values",
-                    f"entries {start}..{start + block.size - 1} must be whole counts",
-                )
-            noisy[start : start + block.size] = measurement([int(v) for v in part])
-        else:
-            noisy[start : start + block.size] = measurement([float(v) for v in part])
+        if block.integer and not np.all(part == np.round(part)):
+            raise ConfigurationError(
+                "values",
+                f"entries {start}..{start + block.size - 1} must be whole counts",
+            )
+        released = np.asarray(_measurement(scale)([float(v) for v in part]))
+        noisy[start : start + block.size] = (
+            np.rint(released) if block.integer else released
+        )
         start += block.size
     return noisy
 
@@ -235,8 +237,10 @@ def release_gaussian(
 def confidence_half_width(std: float, *, confidence: float) -> float:
     """Half the width of the two-sided normal interval at ``confidence``.
 
-    The discrete Gaussian's variance is at most that of the continuous one
-    with the same scale, so the interval is, if anything, conservative.
+    OpenDP's grid Gaussian is the continuous one to within float precision.
+    Rounding a count adds at most 1/2 per department, which the interval
+    leaves out: about 1/12 of a unit of variance, small next to the noise's
+    unless its standard deviation is below about 1.
     """
     if not 0 < confidence < 1:
         raise ConfigurationError(

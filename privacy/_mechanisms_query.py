@@ -45,6 +45,7 @@ from fedgov.data import (
 )
 from fedgov.data.errors import UnknownDatasetError
 from fedgov.errors import ConfigurationError
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
 from privacy._columns import may_be_aggregated
 from privacy._mechanisms_gaussian import gaussian_noise_multiplier
 from privacy.errors import PrivacyError
@@ -169,8 +170,9 @@ class Query:
     records matching every predicate; ``bins`` are histogram (and quantile)
     edges, half-open ``[a, b)`` but for the last, closed; ``quantiles`` are
     probabilities for the ``quantiles`` kind. ``epsilon``/``delta`` is the
-    DP cost of the answer at each department. An empty ``query_id`` gets a
-    random one, which labels the spend in every department's ledger.
+    DP cost of the answer at each department, calibrated and accounted by
+    ``accountant``. An empty ``query_id`` gets a random one, which labels
+    the spend in every department's ledger.
     """
 
     kind: QueryKind
@@ -184,6 +186,7 @@ class Query:
     quantiles: tuple[float, ...] = ()
     rows_per_person: int | None = None
     query_id: str = ""
+    accountant: Accountant = DEFAULT_ACCOUNTANT
     spec: DatasetSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -261,7 +264,14 @@ class Query:
                 "delta", f"must lie strictly between 0 and 1, got {self.delta!r}"
             )
         try:
-            gaussian_noise_multiplier(epsilon=self.epsilon, delta=self.delta)
+            accountant = parse_accountant(self.accountant)
+        except ConfigurationError as e:
+            raise QueryError("accountant", e.rule) from e
+        object.__setattr__(self, "accountant", accountant)
+        try:
+            gaussian_noise_multiplier(
+                epsilon=self.epsilon, delta=self.delta, accountant=accountant
+            )
         except ConfigurationError as e:
             raise QueryError("epsilon", e.rule) from e
 
@@ -426,11 +436,16 @@ class Query:
             "rows-per-person": int(cast(int, self.rows_per_person)),
             "epsilon": float(self.epsilon),
             "delta": float(self.delta),
+            "accountant": self.accountant.value,
         }
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> Query:
-        """Parse and re-validate :meth:`to_config`'s keys; ``QueryError`` if malformed."""
+        """Parse and re-validate :meth:`to_config`'s keys; ``QueryError`` if malformed.
+
+        A query without ``accountant`` (from a coordinator older than the
+        key) gets the default one, on both sides alike.
+        """
         missing = sorted(set(_WIRE_KEYS) - set(config))
         if missing:
             raise QueryError("query", f"missing keys {missing}")
@@ -449,6 +464,9 @@ class Query:
                 epsilon=float(cast(float, config["epsilon"])),
                 delta=float(cast(float, config["delta"])),
                 query_id=str(config["query-id"]),
+                accountant=cast(
+                    Accountant, str(config.get("accountant", DEFAULT_ACCOUNTANT))
+                ),
             )
         except (TypeError, ValueError) as e:
             if isinstance(e, QueryError):

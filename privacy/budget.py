@@ -2,9 +2,12 @@
 
 One file per department holds, for each dataset, the department's lifetime
 (epsilon, delta) limit and every spend made against it: DP-SGD rounds and DP
-analytics answers alike (see :mod:`privacy.accounting`). The epsilon spent is
-always recomputed from the whole history, so neither a node restart, a second
-job nor a new process resets it.
+analytics answers alike, each with the accountant its noise was calibrated
+with (see :mod:`privacy.accounting`; a record from before accountants were
+named is RDP's). The epsilon spent is always recomputed from the whole
+history by :func:`privacy.accounting.history_epsilon`, so neither a node
+restart, a second job nor a new process resets it, and a history mixing
+accountants is composed by the one rule the limit check and the auditor use.
 
 A spend is checked and recorded in one step, under an exclusive file lock,
 *before* the data is touched: two processes (Flower's deployment runtime
@@ -23,7 +26,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +34,8 @@ from typing import Any, Protocol
 
 from fedgov.errors import ConfigurationError
 from fedgov.files import write_atomic
-from privacy.accounting import GaussianSpend, epsilon_spent
+from fedgov.job import Accountant, parse_accountant
+from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.at_rest import SealingCodec, key_source_from_spec
 from privacy.errors import BudgetBookError, BudgetExceeded
 
@@ -83,6 +87,9 @@ class SpendRecord:
     spend: GaussianSpend
     epsilon_after: float
     timestamp: float
+    accountant: Accountant
+    """What ``spend`` was calibrated and accounted with (RDP for records
+    written before fedgov named one)."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +116,19 @@ class BudgetCodec(Protocol):
 
 
 def _record_to_json(record: SpendRecord) -> dict[str, Any]:
-    return asdict(record)
+    return {**asdict(record), "accountant": record.accountant.value}
 
 
-def _record_from_json(data: dict[str, Any]) -> SpendRecord:
+def _record_from_json(data: dict[str, Any], *, where: str) -> SpendRecord:
+    name = data.get("accountant", Accountant.RDP.value)
+    try:
+        accountant = Accountant(name)
+    except ValueError as e:
+        raise BudgetBookError(
+            where,
+            f"spend {data.get('spend_id')!r} names accountant {name!r}, which "
+            f"fedgov does not know (known: {[a.value for a in Accountant]})",
+        ) from e
     return SpendRecord(
         spend_id=str(data["spend_id"]),
         dataset=str(data["dataset"]),
@@ -122,6 +138,7 @@ def _record_from_json(data: dict[str, Any]) -> SpendRecord:
         spend=GaussianSpend(**data["spend"]),
         epsilon_after=float(data["epsilon_after"]),
         timestamp=float(data["timestamp"]),
+        accountant=accountant,
     )
 
 
@@ -204,8 +221,10 @@ class BudgetBook:
     def _status(self, doc: dict[str, Any], dataset: str) -> BudgetStatus:
         entry = self._entry(doc, dataset)
         limit = Budget(**entry["limit"])
-        history = tuple(_record_from_json(r) for r in entry["spends"])
-        spent = epsilon_spent([r.spend for r in history], delta=limit.delta)
+        history = tuple(
+            _record_from_json(r, where=str(self.path)) for r in entry["spends"]
+        )
+        spent = _composed(history, limit.delta)
         return BudgetStatus(self.department, dataset, limit, spent, history)
 
     def status(self, dataset: str) -> BudgetStatus:
@@ -239,9 +258,11 @@ class BudgetBook:
             entry["limit"] = asdict(budget)
             self._write(doc)
 
-    def _project(self, status: BudgetStatus, spend: GaussianSpend) -> float:
-        history = [r.spend for r in status.history] + [spend]
-        projected = epsilon_spent(history, delta=status.limit.delta)
+    def _project(
+        self, status: BudgetStatus, spend: GaussianSpend, accountant: Accountant
+    ) -> float:
+        history = [*_accounted(status.history), (spend, accountant)]
+        projected = history_epsilon(history, delta=status.limit.delta)
         if projected > status.limit.epsilon + _TOLERANCE:
             raise BudgetExceeded(
                 department=self.department,
@@ -252,28 +273,33 @@ class BudgetBook:
             )
         return projected
 
-    def check(self, dataset: str, spend: GaussianSpend) -> float:
+    def check(
+        self, dataset: str, spend: GaussianSpend, *, accountant: Accountant
+    ) -> float:
         """The epsilon ``spend`` would bring ``dataset`` to; raises if over the limit."""
         with self._locked():
-            return self._project(self._status(self._read(), dataset), spend)
+            status = self._status(self._read(), dataset)
+            return self._project(status, spend, accountant)
 
     def charge(
         self,
         dataset: str,
         spend: GaussianSpend,
         *,
+        accountant: Accountant,
         kind: str,
         job_id: str,
         round: int = 0,
     ) -> SpendRecord:
-        """Check ``spend`` against the limit and record it, atomically.
+        """Check ``spend``, calibrated with ``accountant``, against the limit and
+        record it, atomically.
 
         Raises :class:`BudgetExceeded` and records nothing when it would not fit.
         """
         with self._locked():
             doc = self._read()
             status = self._status(doc, dataset)
-            projected = self._project(status, spend)
+            projected = self._project(status, spend, accountant)
             record = SpendRecord(
                 spend_id=uuid.uuid4().hex,
                 dataset=dataset,
@@ -283,10 +309,21 @@ class BudgetBook:
                 spend=spend,
                 epsilon_after=projected,
                 timestamp=time.time(),
+                accountant=parse_accountant(accountant),
             )
             doc["datasets"][dataset]["spends"].append(_record_to_json(record))
             self._write(doc)
             return record
+
+
+def _accounted(
+    history: Iterable[SpendRecord],
+) -> list[tuple[GaussianSpend, Accountant]]:
+    return [(r.spend, r.accountant) for r in history]
+
+
+def _composed(history: Iterable[SpendRecord], delta: float) -> float:
+    return history_epsilon(_accounted(history), delta=delta)
 
 
 def open_budget_book(

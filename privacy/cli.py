@@ -53,6 +53,7 @@ def _status_json(status: BudgetStatus, *, history: bool) -> dict[str, Any]:
                 "sample_rate": record.spend.sample_rate,
                 "steps": record.spend.steps,
                 "epsilon_after": record.epsilon_after,
+                "accountant": record.accountant.value,
             }
             for record in status.history
         ]
@@ -82,10 +83,12 @@ def _show(args: argparse.Namespace) -> int:
             print(
                 f"    {when} {spend['kind']:<15} job {spend['job']} round {spend['round']}: "
                 f"sigma {spend['noise_multiplier']:.3f} q {spend['sample_rate']:.4f} "
-                f"x{spend['steps']} -> epsilon {spend['epsilon_after']:.4f}"
+                f"x{spend['steps']} ({spend['accountant']}) "
+                f"-> epsilon {spend['epsilon_after']:.4f}"
             )
     print(
-        "(delta per dataset as in 'limit'; epsilon by RDP composition of every spend)"
+        "(delta per dataset as in 'limit'; epsilon composes every spend under each "
+        "accountant named, the least counting: docs/analytics.md#accountants)"
     )
     return 0
 

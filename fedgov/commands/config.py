@@ -22,7 +22,7 @@ from fedgov.engines.base import Engine
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.engines.simulation import SimulationEngine
-from fedgov.job import TrainJob
+from fedgov.job import TrainJob, parse_accountant
 
 __all__ = [
     "CONFIGS",
@@ -82,6 +82,7 @@ class PrivacyConf:
     _target_: str = "fedgov.commands.config.PrivacyConf"
     epsilon: float | None = 1.0
     delta: float = 1e-5
+    accountant: str = "pld"
     max_grad_norm: float = 1.0
     budget_epsilon: float = 8.0
     secure_rng: bool = True
@@ -195,6 +196,7 @@ def build_job(cfg: DictConfig) -> tuple[TrainJob, Engine]:
         server_momentum=strategy.server_momentum,
         epsilon=privacy.epsilon,
         delta=privacy.delta,
+        accountant=parse_accountant(privacy.accountant),
         max_grad_norm=privacy.max_grad_norm,
         budget_epsilon=privacy.budget_epsilon,
         secure_rng=privacy.secure_rng,

@@ -127,7 +127,10 @@ def _print_tables(record: RunRecord, baseline: BaselineResult) -> None:
         f"  {'base':>5}  {_fmt(baseline.held_out.accuracy):>8}  {_fmt(baseline.held_out.auc):>6}  "
         f"{_fmt(baseline.held_out.loss):>6}   <- {baseline.name}, pooled records, same split"
     )
-    print("\nPrivacy per department (epsilon at delta = job delta; RDP accountant)")
+    print(
+        "\nPrivacy per department (epsilon at delta = job delta; "
+        f"{record.job.get('accountant', 'rdp')} accountant)"
+    )
     print(
         f"  {'department':<16} {'records':>7} {'rounds':>6} {'eps job':>8} "
         f"{'eps total':>9} {'limit':>6} {'accuracy':>8} {'AUC':>6}"

@@ -23,6 +23,7 @@ from coordinator.analytics import format_result
 from fedgov.commands.county import require_county
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
 from ledger.county_ledger import FROM_COUNTY, CountyLedger
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
@@ -82,6 +83,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--delta", type=float, default=1e-5, help="delta (default 1e-5)"
     )
     parser.add_argument(
+        "--accountant",
+        choices=[a.value for a in Accountant],
+        default=DEFAULT_ACCOUNTANT.value,
+        help=f"calibrates the noise and accounts the spend "
+        f"(default {DEFAULT_ACCOUNTANT.value}; docs/analytics.md)",
+    )
+    parser.add_argument(
         "--query-id", default="", help="label of the spend in the ledgers"
     )
     parser.add_argument(
@@ -129,6 +137,7 @@ def build_query(args: argparse.Namespace) -> Query:
         query_id=args.query_id,
         epsilon=args.epsilon,
         delta=args.delta,
+        accountant=parse_accountant(args.accountant),
     )
 
 

@@ -80,7 +80,7 @@ class CleaningReport:
         return f"{self.dataset}: {parts}"
 
 
-def _impute_rule(fill_value: object) -> str:
+def impute_rule(fill_value: object) -> str:
     """The report's wording of the impute rule, shared by every caller."""
     return f"impute declared value {fill_value!r} for a missing value"
 
@@ -107,6 +107,6 @@ def clean(
         if column.kind in (ColumnKind.INTEGER, ColumnKind.BINARY):
             cleaned[column.name] = cleaned[column.name].astype("int64")
         actions.append(
-            CleaningAction(column.name, _impute_rule(column.fill_value), count)
+            CleaningAction(column.name, impute_rule(column.fill_value), count)
         )
     return cleaned, CleaningReport(schema.dataset, tuple(actions))

@@ -10,14 +10,22 @@ the encoding. The feature order is :attr:`DatasetSchema.feature_names`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from fedgov.data.errors import DataValidationError
 from fedgov.data.schema import ColumnKind, ColumnSpec, DatasetSchema, Transform
+from fedgov.data.task import RegressionTarget
+from fedgov.errors import ConfigurationError
 
-__all__ = ["encode_features", "encode_labels"]
+__all__ = ["Labels", "decode_targets", "encode_features", "encode_labels"]
+
+Labels = npt.NDArray[Any]
+"""Encoded labels: ``int64`` class indices for a binary (0/1) or multi-class
+(0..k-1) task, ``float32`` targets in [0, 1] for a regression task."""
 
 
 def encode_features(
@@ -32,9 +40,47 @@ def encode_features(
     return np.ascontiguousarray(np.concatenate(blocks, axis=1), dtype=np.float32)
 
 
-def encode_labels(schema: DatasetSchema, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """``int64 [n]``: the schema's label rule applied to every record."""
-    return schema.label.apply(frame)
+def encode_labels(schema: DatasetSchema, frame: pd.DataFrame) -> Labels:
+    """The label of every record of a validated ``frame``, as its task needs it.
+
+    Binary: ``int64`` 0/1 by the declared rule. Multi-class: ``int64`` index
+    of the value in the declared classes. Regression: ``float32``, the value
+    min-max scaled to [0, 1] with the label column's *declared* bounds (as a
+    feature is), so that a model's output range and DP-SGD's clipping see the
+    same scale on every department; :func:`decode_targets` maps predictions
+    back to the column's unit for RMSE and MAE.
+    """
+    label = schema.label
+    if not isinstance(label, RegressionTarget):
+        return label.apply(frame)
+    low, high = _label_bounds(schema)
+    numbers = frame[label.column].to_numpy(dtype=np.float64, na_value=np.nan)
+    _reject(
+        schema,
+        schema.column(label.column),
+        frame,
+        np.isnan(numbers),
+        "missing value left uncleaned",
+    )
+    return ((numbers - low) / (high - low)).astype(np.float32)
+
+
+def decode_targets(
+    schema: DatasetSchema, scaled: npt.NDArray[np.floating[Any]]
+) -> npt.NDArray[np.float64]:
+    """Scaled regression targets or predictions back in the label column's unit."""
+    low, high = _label_bounds(schema)
+    return np.asarray(scaled, dtype=np.float64) * (high - low) + low
+
+
+def _label_bounds(schema: DatasetSchema) -> tuple[float, float]:
+    label = schema.label
+    bounds = schema.column(label.column).bounds
+    if not isinstance(label, RegressionTarget) or bounds is None:
+        raise ConfigurationError(
+            "task", f"dataset {schema.dataset!r} has no regression target"
+        )
+    return bounds
 
 
 def _encode_column(

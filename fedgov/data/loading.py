@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from fedgov.data.catalog import department_ids, get_dataset
 from fedgov.data.cleaning import CleaningAction, CleaningReport, clean
-from fedgov.data.encoding import encode_features, encode_labels
+from fedgov.data.encoding import Labels, encode_features, encode_labels
 from fedgov.data.errors import (
     EmptyPartitionError,
     NoPublicTestSplitError,
@@ -35,9 +35,12 @@ from fedgov.data.partition import (
     dirichlet_assignment,
     natural_assignment,
 )
+from fedgov.data.reading import read_source
 from fedgov.data.schema import MissingPolicy
 from fedgov.data.splitting import held_out_mask
+from fedgov.data.task import RegressionTarget
 from fedgov.data.validation import validate, validate_column
+from fedgov.errors import ConfigurationError
 from fedgov.types import DatasetId, DepartmentId
 
 if TYPE_CHECKING:
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pandas as pd
 
+    from fedgov.data.sources import Source
     from fedgov.data.spec import DatasetSpec, RawTable, Split
 
 __all__ = [
@@ -66,15 +70,17 @@ DEFAULT_HELD_OUT_FRACTION = 0.2
 
 @dataclass(frozen=True, eq=False)
 class EncodedSplit:
-    """Records and their encoding: ``X`` float32 ``[n, d]``, ``y`` int64 ``[n]``.
+    """Records and their encoding: ``X`` float32 ``[n, d]``, ``y`` ``[n]``.
 
-    ``records`` are the cleaned records, indexed by original row label, row
-    ``i`` of ``records`` being row ``i`` of ``X`` and ``y``. They never leave
-    the node: DP analytics read them there.
+    ``y`` is int64 for a binary or multi-class task, float32 for regression
+    (:data:`~fedgov.data.encoding.Labels`). ``records`` are the cleaned
+    records, indexed by original row label, row ``i`` of ``records`` being
+    row ``i`` of ``X`` and ``y``. They never leave the node: DP analytics
+    read them there.
     """
 
     X: npt.NDArray[np.float32]
-    y: npt.NDArray[np.int64]
+    y: Labels
     records: pd.DataFrame
 
     def __len__(self) -> int:
@@ -128,32 +134,61 @@ def load_department(
     partition: PartitionSpec = "natural",
     seed: int,
     held_out_fraction: float = DEFAULT_HELD_OUT_FRACTION,
+    source: Source | None = None,
 ) -> DepartmentData:
-    """The records ``department_id`` holds under ``partition``, split and encoded.
+    """The records ``department_id`` holds, split and encoded.
 
-    Deterministic: the same arguments always give the same records, split and
-    encoding. Raises :class:`UnknownDatasetError` / :class:`UnknownDepartmentError`
-    for ids not in the catalog or partition, :class:`EmptyPartitionError` for a
-    department without records and :class:`DataValidationError` for records
-    that break the schema.
+    ``source`` is the department's own table (a deployed node, or a
+    simulation given :class:`~fedgov.data.sources.DepartmentSources`): it is
+    checked in the database and read whole. Without one, a built-in
+    dataset's department is its share of the installed file under
+    ``partition``.
+
+    Deterministic: the same arguments (and records) always give the same
+    records, split and encoding. Raises :class:`UnknownDatasetError` /
+    :class:`UnknownDepartmentError` for ids not in the catalog or partition,
+    :class:`EmptyPartitionError` for a department without records, a
+    :class:`DataValidationError` for records that break the declaration and
+    :class:`~fedgov.data.errors.SourceUnreadableError` /
+    :class:`~fedgov.data.errors.SourceConnectionError` for a source that
+    cannot be read.
     """
     spec = get_dataset(dataset_id)
-    known = department_ids(spec.id, partition)
     department = DepartmentId(department_id)
-    if department not in known:
-        raise UnknownDepartmentError(spec.id, department, known)
-    positions = _assignment(spec.id, partition).get(department)
-    if positions is None or len(positions) == 0:
-        dirichlet = as_dirichlet(partition)
-        raise EmptyPartitionError(spec.id, department, str(dirichlet or "natural"))
-    raw = _raw(spec.id, "train")
-    train, held_out, report = _prepare(
-        spec,
-        raw.frame.iloc[positions],
-        raw.fixes_at(positions),
-        seed=seed,
-        held_out_fraction=held_out_fraction,
-    )
+    if source is not None:
+        if partition != "natural":
+            raise ConfigurationError(
+                "partition",
+                "a department reading its own source holds its whole table; "
+                "partitions split a built-in dataset's file",
+            )
+        frame, _check = read_source(
+            spec.schema, source, department=department, dataset=spec.id
+        )
+        train, held_out, report = _prepare(
+            spec,
+            frame,
+            [],
+            seed=seed,
+            held_out_fraction=held_out_fraction,
+            validated=True,
+        )
+    else:
+        known = department_ids(dataset_id, partition)
+        if department not in known:
+            raise UnknownDepartmentError(spec.id, department, known)
+        positions = _assignment(dataset_id, partition).get(department)
+        if positions is None or len(positions) == 0:
+            dirichlet = as_dirichlet(partition)
+            raise EmptyPartitionError(spec.id, department, str(dirichlet or "natural"))
+        raw = _raw(dataset_id, "train")
+        train, held_out, report = _prepare(
+            spec,
+            raw.frame.iloc[positions],
+            raw.fixes_at(positions),
+            seed=seed,
+            held_out_fraction=held_out_fraction,
+        )
     logger.info(
         "%s/%s: %d train + %d held-out records; %s",
         spec.id,
@@ -184,7 +219,7 @@ def load_pooled(
     experiments: no federated component may call it.
     """
     spec = get_dataset(dataset_id)
-    raw = _raw(spec.id, "train")
+    raw = _raw(dataset_id, "train")
     train, held_out, report = _prepare(
         spec, raw.frame, raw.fixes_at(), seed=seed, held_out_fraction=held_out_fraction
     )
@@ -210,7 +245,7 @@ def load_public_test(dataset_id: str) -> PublicTestData:
     spec = get_dataset(dataset_id)
     if not spec.has_public_test:
         raise NoPublicTestSplitError(spec.id)
-    raw = _raw(spec.id, "test")
+    raw = _raw(dataset_id, "test")
     cleaned, report = _clean(spec, raw.frame, raw.fixes_at())
     logger.info("%s public test: %d records; %s", spec.id, len(cleaned), report)
     return PublicTestData(
@@ -228,17 +263,24 @@ def _prepare(
     *,
     seed: int,
     held_out_fraction: float,
+    validated: bool = False,
 ) -> tuple[EncodedSplit, EncodedSplit, CleaningReport]:
-    cleaned, report = _clean(spec, frame, fixes)
+    cleaned, report = _clean(spec, frame, fixes, validated=validated)
     keys = cleaned.index if spec.split_key is None else cleaned[spec.split_key]
     held = held_out_mask(keys, seed=seed, fraction=held_out_fraction)
     return _encode(spec, cleaned[~held]), _encode(spec, cleaned[held]), report
 
 
 def _clean(
-    spec: DatasetSpec, frame: pd.DataFrame, fixes: list[CleaningAction]
+    spec: DatasetSpec,
+    frame: pd.DataFrame,
+    fixes: list[CleaningAction],
+    *,
+    validated: bool = False,
 ) -> tuple[pd.DataFrame, CleaningReport]:
-    validate(spec.schema, frame)
+    """``validated``: checked at its source already, not again in memory."""
+    if not validated:
+        validate(spec.schema, frame)
     cleaned, report = clean(spec.schema, frame)
     return cleaned, CleaningReport(spec.id, (*fixes, *report.actions))
 
@@ -252,23 +294,37 @@ def _encode(spec: DatasetSpec, records: pd.DataFrame) -> EncodedSplit:
 
 
 @cache
-def _raw(dataset_id: DatasetId, split: Split) -> RawTable:
+def _raw(dataset_id: str, split: Split) -> RawTable:
     """A parsed file, read once per process. Callers never modify its frame."""
-    return get_dataset(dataset_id).reader(split)
+    reader = get_dataset(dataset_id).reader
+    if reader is None:
+        raise ConfigurationError(
+            "source",
+            f"dataset {dataset_id!r} has no built-in records: every department "
+            "loads its own source (load_department(..., source=...))",
+        )
+    return reader(split)
 
 
 @lru_cache(maxsize=32)
-def _assignment(dataset_id: DatasetId, partition: PartitionSpec) -> Assignment:
+def _assignment(dataset_id: str, partition: PartitionSpec) -> Assignment:
     """Which rows of the training file each department holds, computed once."""
     spec = get_dataset(dataset_id)
     frame = _raw(dataset_id, "train").frame
     schema = spec.schema
     dirichlet = as_dirichlet(partition)
     if dirichlet is not None:
+        if isinstance(schema.label, RegressionTarget):
+            raise ConfigurationError(
+                "partition",
+                f"a Dirichlet partition splits by class label; {spec.id!r} is a "
+                "regression task",
+            )
         # Every label must be valid before Flower splits by it.
         validate_column(schema, frame, schema.label.column)
         return dirichlet_assignment(schema.label.apply(frame), dirichlet)
     natural = spec.natural_partition
+    assert natural is not None  # department_ids checked it
     column = schema.column(natural.column)
     validate_column(schema, frame, column.name)
     values = frame[column.name]

@@ -20,15 +20,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
-from fedgov.errors import ConfigurationError
+from fedgov.data.errors import SchemaRuleError
+from fedgov.data.task import Label, LabelRule, MulticlassLabel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    import pandas as pd
 
     from fedgov.types import DatasetId
 
@@ -39,7 +35,6 @@ __all__ = [
     "ColumnRole",
     "ColumnSpec",
     "DatasetSchema",
-    "LabelRule",
     "MissingPolicy",
     "Transform",
 ]
@@ -152,9 +147,11 @@ class ColumnSpec:
     def __post_init__(self) -> None:
         where = f"column {self.name!r}"
         if not self.name:
-            raise ConfigurationError("name", "a column needs a non-empty name")
+            raise SchemaRuleError(
+                "name", "a column needs a non-empty name", field="name"
+            )
         if not self.roles:
-            raise ConfigurationError(where, "needs at least one role")
+            raise SchemaRuleError(where, "needs at least one role", field="roles")
         # A set passed by mistake would make the spec unhashable.
         object.__setattr__(self, "roles", frozenset(self.roles))
         self._check_values(where)
@@ -165,37 +162,53 @@ class ColumnSpec:
     def _check_values(self, where: str) -> None:
         if self.kind is ColumnKind.CATEGORICAL:
             if self.bounds is not None:
-                raise ConfigurationError(
-                    where, "a categorical column takes categories, not bounds"
+                raise SchemaRuleError(
+                    where,
+                    "a categorical column takes categories, not bounds",
+                    field="bounds",
                 )
             if not self.categories:
-                raise ConfigurationError(
-                    where, "a categorical column needs declared categories"
+                raise SchemaRuleError(
+                    where,
+                    "a categorical column needs declared categories",
+                    field="categories",
                 )
             if len(set(self.categories)) != len(self.categories):
-                raise ConfigurationError(where, "categories must be unique")
+                raise SchemaRuleError(
+                    where, "categories must be unique", field="categories"
+                )
             if len({type(c) for c in self.categories}) != 1:
-                raise ConfigurationError(
-                    where, "categories must be all text or all integers"
+                raise SchemaRuleError(
+                    where,
+                    "categories must be all text or all integers",
+                    field="categories",
                 )
             return
         if self.categories:
-            raise ConfigurationError(
-                where, f"a {self.kind.value} column takes bounds, not categories"
+            raise SchemaRuleError(
+                where,
+                f"a {self.kind.value} column takes bounds, not categories",
+                field="categories",
             )
         if self.kind is ColumnKind.BINARY:
             if self.bounds not in (None, (0, 1)):
-                raise ConfigurationError(where, "a binary column's bounds are (0, 1)")
+                raise SchemaRuleError(
+                    where, "a binary column's bounds are (0, 1)", field="bounds"
+                )
             object.__setattr__(self, "bounds", (0.0, 1.0))
             return
         if self.bounds is None:
-            raise ConfigurationError(
-                where, f"a {self.kind.value} column needs declared bounds"
+            raise SchemaRuleError(
+                where,
+                f"a {self.kind.value} column needs declared bounds",
+                field="bounds",
             )
         low, high = self.bounds
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ConfigurationError(
-                where, f"bounds {self.bounds} must be finite with min < max"
+            raise SchemaRuleError(
+                where,
+                f"bounds {self.bounds} must be finite with min < max",
+                field="bounds",
             )
         # Floats throughout, so that DP code reading the bounds gets one type.
         object.__setattr__(self, "bounds", (float(low), float(high)))
@@ -204,71 +217,95 @@ class ColumnSpec:
         roles = self.roles
         if ColumnRole.DIRECT_IDENTIFIER in roles:
             if roles != {ColumnRole.DIRECT_IDENTIFIER}:
-                raise ConfigurationError(
-                    where, "a direct identifier can have no other role"
+                raise SchemaRuleError(
+                    where, "a direct identifier can have no other role", field="roles"
                 )
             if self.classification is not Classification.CORE:
-                raise ConfigurationError(
-                    where, "a direct identifier is classified CORE"
+                raise SchemaRuleError(
+                    where,
+                    "a direct identifier is classified CORE",
+                    field="classification",
                 )
         elif self.classification is Classification.CORE:
-            raise ConfigurationError(
-                where, "only direct identifiers are classified CORE"
+            raise SchemaRuleError(
+                where,
+                "only direct identifiers are classified CORE",
+                field="classification",
             )
         if {ColumnRole.FEATURE, ColumnRole.LABEL} <= roles:
-            raise ConfigurationError(where, "a label column cannot also be a feature")
+            raise SchemaRuleError(
+                where, "a label column cannot also be a feature", field="roles"
+            )
         if ColumnRole.FEATURE in roles and ColumnRole.AUXILIARY in roles:
-            raise ConfigurationError(where, "an auxiliary column is never a feature")
+            raise SchemaRuleError(
+                where, "an auxiliary column is never a feature", field="roles"
+            )
         if (
             ColumnRole.SENSITIVE in roles
             and self.classification is not Classification.SENSITIVE
         ):
-            raise ConfigurationError(
-                where, "a sensitive attribute is classified SENSITIVE"
+            raise SchemaRuleError(
+                where,
+                "a sensitive attribute is classified SENSITIVE",
+                field="classification",
             )
 
     def _check_missing(self, where: str) -> None:
         if self.missing is MissingPolicy.IMPUTE:
             if self.fill_value is None:
-                raise ConfigurationError(
-                    where, "the impute policy needs a declared fill_value"
+                raise SchemaRuleError(
+                    where,
+                    "the impute policy needs a declared fill_value",
+                    field="fill_value",
                 )
             if not self.allows(self.fill_value):
-                raise ConfigurationError(
-                    where, f"fill_value {self.fill_value!r} is not an allowed value"
+                raise SchemaRuleError(
+                    where,
+                    f"fill_value {self.fill_value!r} is not an allowed value",
+                    field="fill_value",
                 )
         elif self.fill_value is not None:
-            raise ConfigurationError(where, "fill_value is only for the impute policy")
+            raise SchemaRuleError(
+                where, "fill_value is only for the impute policy", field="fill_value"
+            )
         if self.missing is MissingPolicy.KEEP and self.roles & {
             ColumnRole.FEATURE,
             ColumnRole.LABEL,
         }:
-            raise ConfigurationError(
-                where, "features and labels cannot keep missing values"
+            raise SchemaRuleError(
+                where, "features and labels cannot keep missing values", field="missing"
             )
         if ColumnRole.LABEL in self.roles and self.missing is not MissingPolicy.ERROR:
-            raise ConfigurationError(
-                where, "a label is never imputed: its policy is 'error'"
+            raise SchemaRuleError(
+                where,
+                "a label is never imputed: its policy is 'error'",
+                field="missing",
             )
 
     def _check_transform(self, where: str) -> None:
         if not self.is_feature:
             if self.transform is not Transform.NONE:
-                raise ConfigurationError(where, "only features are transformed")
+                raise SchemaRuleError(
+                    where, "only features are transformed", field="transform"
+                )
             return
         one_hot = self.transform is Transform.ONE_HOT
         if (self.kind is ColumnKind.CATEGORICAL) != one_hot:
-            raise ConfigurationError(
-                where, "categorical features, and only they, are one-hot"
+            raise SchemaRuleError(
+                where,
+                "categorical features, and only they, are one-hot",
+                field="transform",
             )
         if self.transform is Transform.LOG1P:
             if self.kind is ColumnKind.BINARY:
-                raise ConfigurationError(
-                    where, "log1p makes no sense on a binary column"
+                raise SchemaRuleError(
+                    where, "log1p makes no sense on a binary column", field="transform"
                 )
             assert self.bounds is not None  # numeric kinds always have bounds here
             if self.bounds[0] <= -1:
-                raise ConfigurationError(where, "log1p needs a lower bound above -1")
+                raise SchemaRuleError(
+                    where, "log1p needs a lower bound above -1", field="transform"
+                )
 
     @property
     def is_feature(self) -> bool:
@@ -302,76 +339,66 @@ class ColumnSpec:
         return (self.name,)
 
 
-@dataclass(frozen=True, kw_only=True)
-class LabelRule:
-    """How the binary label is computed from the label column.
-
-    Exactly one of ``greater_than`` (numeric label column: positive where the
-    value exceeds it) and ``positive_values`` (categorical: positive where the
-    value is one of them) is set.
-    """
-
-    name: str
-    column: str
-    description: str
-    greater_than: float | None = None
-    positive_values: tuple[Category, ...] = ()
-
-    def __post_init__(self) -> None:
-        if (self.greater_than is None) == (not self.positive_values):
-            raise ConfigurationError(
-                f"label {self.name!r}",
-                "set exactly one of greater_than and positive_values",
-            )
-
-    def apply(self, frame: pd.DataFrame) -> npt.NDArray[np.int64]:
-        """The label of every record of ``frame`` (validated beforehand)."""
-        values = frame[self.column]
-        if self.greater_than is not None:
-            positive = values.to_numpy(dtype=np.float64) > self.greater_than
-        else:
-            positive = values.isin(self.positive_values).to_numpy(dtype=bool)
-        return positive.astype(np.int64)
-
-
 @dataclass(frozen=True)
 class DatasetSchema:
-    """Every column of a dataset, in file order, and its label rule."""
+    """Every column of a dataset, in file order, and its task's label."""
 
     dataset: DatasetId
     columns: tuple[ColumnSpec, ...]
-    label: LabelRule
+    label: Label
     _by_name: dict[str, ColumnSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        where = f"schema {self.dataset!r}"
         by_name = {c.name: c for c in self.columns}
         if len(by_name) != len(self.columns):
-            raise ConfigurationError(
-                f"schema {self.dataset!r}", "column names must be unique"
-            )
+            raise SchemaRuleError(where, "column names must be unique", field="columns")
         object.__setattr__(self, "_by_name", by_name)
         labels = [c.name for c in self.columns if c.has_role(ColumnRole.LABEL)]
         if labels != [self.label.column]:
-            raise ConfigurationError(
-                f"schema {self.dataset!r}",
+            raise SchemaRuleError(
+                where,
                 f"exactly one column, the label rule's {self.label.column!r}, has the "
                 f"LABEL role (found {labels})",
+                field="task.column",
             )
-        label_column = by_name[self.label.column]
-        for value in self.label.positive_values:
-            if not label_column.allows(value):
-                raise ConfigurationError(
-                    f"label {self.label.name!r}",
-                    f"positive value {value!r} is not allowed",
-                )
-        if self.label.greater_than is not None and not label_column.is_numeric:
-            raise ConfigurationError(
-                f"label {self.label.name!r}",
-                "greater_than needs a numeric label column",
-            )
+        self._check_label(by_name[self.label.column])
         if not self.features:
-            raise ConfigurationError(
-                f"schema {self.dataset!r}", "needs at least one feature"
+            raise SchemaRuleError(where, "needs at least one feature", field="columns")
+
+    def _check_label(self, column: ColumnSpec) -> None:
+        label = self.label
+        where = f"label {label.name!r}"
+        if isinstance(label, LabelRule):
+            for value in label.positive_values:
+                if not column.allows(value):
+                    raise SchemaRuleError(
+                        where,
+                        f"positive value {value!r} is not allowed",
+                        field="task.positive_values",
+                    )
+            if label.greater_than is not None and not column.is_numeric:
+                raise SchemaRuleError(
+                    where,
+                    "greater_than needs a numeric label column",
+                    field="task.greater_than",
+                )
+        elif isinstance(label, MulticlassLabel):
+            if column.kind is not ColumnKind.CATEGORICAL or set(label.classes) != set(
+                column.categories
+            ):
+                raise SchemaRuleError(
+                    where,
+                    f"the classes must be exactly the declared categories of the "
+                    f"categorical label column {column.name!r}",
+                    field="task.classes",
+                )
+        elif column.kind not in (ColumnKind.INTEGER, ColumnKind.FLOAT):
+            raise SchemaRuleError(
+                where,
+                f"a regression target is an integer or float column; "
+                f"{column.name!r} is {column.kind.value}",
+                field="task.column",
             )
 
     def __iter__(self) -> Iterator[ColumnSpec]:

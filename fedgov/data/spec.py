@@ -1,13 +1,15 @@
-"""What the catalog knows about a dataset: schema, provenance, task, departments.
+"""What a dataset declaration says: schema, task, unit of privacy, provenance, departments.
 
-A :class:`DatasetSpec` is metadata plus a reader of the files an installed
-package ships. Readers only parse: they never validate, clean or drop; a fix
+A :class:`DatasetSpec` is read from a declaration file
+(:mod:`fedgov.data.declaration`); a built-in dataset adds a reader of the
+files an installed package ships. Readers only parse: they never validate, clean or drop; a fix
 they must make to a file's format to read it (Adult's test labels end in a
 ``.``) is a :class:`SourceFix`, counted per row like any cleaning rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -15,14 +17,15 @@ import numpy as np
 import numpy.typing as npt
 
 from fedgov.data.cleaning import CleaningAction
+from fedgov.data.errors import SchemaRuleError
 from fedgov.data.schema import Category, ColumnKind, ColumnRole, DatasetSchema
-from fedgov.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from pathlib import Path
 
     import pandas as pd
 
+    from fedgov.data.task import TaskKind
     from fedgov.types import DatasetId, DepartmentId
 
 __all__ = [
@@ -30,8 +33,10 @@ __all__ = [
     "DepartmentGroup",
     "NaturalPartition",
     "RawTable",
+    "Reader",
     "SourceFix",
     "Split",
+    "UnitOfPrivacy",
 ]
 
 Split = Literal["train", "test"]
@@ -91,15 +96,17 @@ class NaturalPartition:
     def __post_init__(self) -> None:
         departments = [g.department for g in self.groups]
         if not departments or departments != sorted(set(departments)):
-            raise ConfigurationError(
+            raise SchemaRuleError(
                 "natural_partition",
                 "needs unique department ids listed in sorted order",
+                field="natural_partition.departments",
             )
         values = [v for g in self.groups for v in g.values]
         if len(values) != len(set(values)):
-            raise ConfigurationError(
+            raise SchemaRuleError(
                 "natural_partition",
                 "a value of the partition column maps to one department",
+                field="natural_partition.departments",
             )
 
     @property
@@ -112,12 +119,53 @@ class NaturalPartition:
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnitOfPrivacy:
+    """Who differential privacy protects: one person.
+
+    ``column`` identifies a person (a DIRECT_IDENTIFIER column) when a person
+    may have several records, at most ``max_records_per_unit`` of which any
+    aggregate counts; ``None`` declares one record per person.
+    """
+
+    column: str | None
+    max_records_per_unit: int = 1
+
+    def __post_init__(self) -> None:
+        records = self.max_records_per_unit
+        if isinstance(records, bool) or not isinstance(records, int) or records < 1:
+            raise SchemaRuleError(
+                "unit_of_privacy",
+                f"max_records_per_unit must be an integer >= 1, got {records!r}",
+                field="unit_of_privacy.max_records_per_unit",
+            )
+        if self.column is None and records != 1:
+            raise SchemaRuleError(
+                "unit_of_privacy",
+                "one record per person means max_records_per_unit 1",
+                field="unit_of_privacy.max_records_per_unit",
+            )
+
+    @property
+    def one_record_per_person(self) -> bool:
+        return self.column is None
+
+
+Reader = Callable[[Split], RawTable]
+"""Parses one of a built-in dataset's files, as an installed package ships it."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatasetSpec:
-    """One dataset of the catalog.
+    """One declared dataset: schema, task, unit of privacy, provenance, departments.
 
     ``split_key`` names the column whose value decides a record's train /
     held-out side (``None``: the record's own row label), see
-    :mod:`fedgov.data.splitting`. ``reader`` parses one of the dataset's files.
+    :mod:`fedgov.data.splitting`; with a person column in ``unit`` it must be
+    that column, so that one person's records are never on both sides.
+    ``natural_partition`` is the dataset's own grouping into departments, if it
+    has one. ``reader`` parses a built-in dataset's files (``None``: every
+    department reads its own source). ``declaration`` is the file the spec was
+    read from.
     """
 
     id: DatasetId
@@ -126,43 +174,94 @@ class DatasetSpec:
     source: str
     licence: str
     task: str
-    natural_partition: NaturalPartition
+    unit: UnitOfPrivacy
+    natural_partition: NaturalPartition | None
     split_key: str | None
     has_public_test: bool
-    reader: Callable[[Split], RawTable] = field(repr=False, compare=False)
+    reader: Reader | None = field(default=None, repr=False, compare=False)
+    declaration: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         where = f"dataset {self.id!r}"
         if self.schema.dataset != self.id:
-            raise ConfigurationError(where, "its schema is another dataset's")
-        natural = self.natural_partition
+            raise SchemaRuleError(
+                where, "its schema is another dataset's", field="name"
+            )
+        if self.natural_partition is not None:
+            self._check_partition(self.natural_partition)
+        if self.split_key is not None and self.split_key not in self.schema:
+            raise SchemaRuleError(
+                where, f"split key {self.split_key!r} is undeclared", field="split_key"
+            )
+        person = self.unit.column
+        if person is not None:
+            if person not in self.schema:
+                raise SchemaRuleError(
+                    where,
+                    f"the unit of privacy's column {person!r} is undeclared",
+                    field="unit_of_privacy.column",
+                )
+            if not self.schema.column(person).has_role(ColumnRole.DIRECT_IDENTIFIER):
+                raise SchemaRuleError(
+                    where,
+                    f"the unit of privacy's column {person!r} identifies a person: "
+                    "its role is direct_identifier",
+                    field="unit_of_privacy.column",
+                )
+            if self.split_key != person:
+                raise SchemaRuleError(
+                    where,
+                    f"the split key must be the person column {person!r}, so that one "
+                    "person's records are never on both sides of the split",
+                    field="split_key",
+                )
+        if self.has_public_test and self.reader is None:
+            raise SchemaRuleError(
+                where,
+                "only a built-in dataset read from an installed package has a public "
+                "test split",
+                field="public_test",
+            )
+
+    def _check_partition(self, natural: NaturalPartition) -> None:
+        where = f"dataset {self.id!r}"
         if natural.column not in self.schema:
-            raise ConfigurationError(
-                where, f"partition column {natural.column!r} is undeclared"
+            raise SchemaRuleError(
+                where,
+                f"partition column {natural.column!r} is undeclared",
+                field="natural_partition.column",
             )
         column = self.schema.column(natural.column)
         if (
             not column.has_role(ColumnRole.PARTITION)
             or column.kind is not ColumnKind.CATEGORICAL
         ):
-            raise ConfigurationError(
+            raise SchemaRuleError(
                 where,
                 f"partition column {column.name!r} must be categorical, role PARTITION",
+                field="natural_partition.column",
             )
         if set(natural.department_of) != set(column.categories):
-            raise ConfigurationError(
+            raise SchemaRuleError(
                 where,
                 f"the natural partition must cover every category of {column.name!r}",
-            )
-        if self.split_key is not None and self.split_key not in self.schema:
-            raise ConfigurationError(
-                where, f"split key {self.split_key!r} is undeclared"
+                field="natural_partition.departments",
             )
 
     @property
     def departments(self) -> tuple[DepartmentId, ...]:
-        """The natural departments, in order: department ``k`` is partition id ``k``."""
+        """The natural departments, in order: department ``k`` is partition id ``k``.
+
+        Empty when the dataset has no natural partition (its departments are
+        those given sources).
+        """
+        if self.natural_partition is None:
+            return ()
         return self.natural_partition.departments
+
+    @property
+    def task_kind(self) -> TaskKind:
+        return self.schema.label.kind
 
     @property
     def label_definition(self) -> str:

@@ -12,8 +12,25 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from fedgov.data.errors import DataValidationError, RowLabel
-from fedgov.data.schema import ColumnKind, ColumnSpec, DatasetSchema, MissingPolicy
+from fedgov.data.errors import (
+    DataValidationError,
+    EmptyTableError,
+    MissingColumnError,
+    MissingValueError,
+    NonFiniteValueError,
+    OutOfRangeError,
+    RowLabel,
+    UndeclaredColumnError,
+    UnknownCategoryError,
+    WrongTypeError,
+)
+from fedgov.data.schema import (
+    Classification,
+    ColumnKind,
+    ColumnSpec,
+    DatasetSchema,
+    MissingPolicy,
+)
 
 __all__ = ["validate", "validate_column"]
 
@@ -32,11 +49,11 @@ def validate(schema: DatasetSchema, frame: pd.DataFrame) -> None:
         _require_column(schema, frame, column.name)
     for name in frame.columns:
         if name not in schema:
-            raise DataValidationError(
+            raise UndeclaredColumnError(
                 schema.dataset, str(name), None, "column is not declared in the schema"
             )
     if frame.empty:
-        raise DataValidationError(
+        raise EmptyTableError(
             schema.dataset, None, None, "no records: a frame must hold at least one"
         )
     for column in schema:
@@ -56,6 +73,7 @@ def validate_column(schema: DatasetSchema, frame: pd.DataFrame, name: str) -> No
             frame,
             missing,
             "missing value; this column's policy is 'error'",
+            MissingValueError,
         )
     present = ~missing
     if column.kind is ColumnKind.CATEGORICAL:
@@ -66,7 +84,7 @@ def validate_column(schema: DatasetSchema, frame: pd.DataFrame, name: str) -> No
 
 def _require_column(schema: DatasetSchema, frame: pd.DataFrame, name: str) -> None:
     if name not in frame.columns:
-        raise DataValidationError(
+        raise MissingColumnError(
             schema.dataset, name, None, "declared column is missing"
         )
 
@@ -86,7 +104,8 @@ def _check_numbers(
             column,
             frame,
             present & ~is_number,
-            f"wrong type: expected a number ({column.kind.value}), got {{value!r}}",
+            f"wrong type: expected a number ({column.kind.value}), got {{value}}",
+            WrongTypeError,
         )
     numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     _reject_first(
@@ -94,7 +113,8 @@ def _check_numbers(
         column,
         frame,
         present & ~np.isfinite(numbers),
-        "non-finite value {value!r}",
+        "non-finite value {value}",
+        NonFiniteValueError,
     )
     if column.kind is not ColumnKind.FLOAT:
         _reject_first(
@@ -102,17 +122,18 @@ def _check_numbers(
             column,
             frame,
             present & (numbers != np.floor(numbers)),
-            f"wrong type: {{value!r}} is not an integer ({column.kind.value})",
+            f"wrong type: {{value}} is not an integer ({column.kind.value})",
+            WrongTypeError,
         )
     assert column.bounds is not None
     low, high = column.bounds
     if column.kind is ColumnKind.BINARY:
-        rule = "value {value!r} is not binary (0 or 1)"
+        rule = "value {value} is not binary (0 or 1)"
         outside = present & (numbers != 0) & (numbers != 1)
     else:
-        rule = f"value {{value!r}} is outside the declared range [{low:g}, {high:g}]"
+        rule = f"value {{value}} is outside the declared range [{low:g}, {high:g}]"
         outside = present & ((numbers < low) | (numbers > high))
-    _reject_first(schema, column, frame, outside, rule)
+    _reject_first(schema, column, frame, outside, rule, OutOfRangeError)
 
 
 def _check_categories(
@@ -126,7 +147,12 @@ def _check_categories(
     numeric = pd.api.types.is_numeric_dtype(values.dtype)
     if text and numeric:
         _reject_first(
-            schema, column, frame, present, "wrong type: expected text, got {value!r}"
+            schema,
+            column,
+            frame,
+            present,
+            "wrong type: expected text, got {value}",
+            WrongTypeError,
         )
     if not text and not numeric:
         _reject_first(
@@ -134,7 +160,8 @@ def _check_categories(
             column,
             frame,
             present,
-            "wrong type: expected an integer code, got {value!r}",
+            "wrong type: expected an integer code, got {value}",
+            WrongTypeError,
         )
     shown = ", ".join(repr(c) for c in column.categories[:_SHOWN_CATEGORIES])
     if len(column.categories) > _SHOWN_CATEGORIES:
@@ -145,7 +172,8 @@ def _check_categories(
         column,
         frame,
         unknown,
-        f"unknown category {{value!r}}; declared: {shown}",
+        f"unknown category {{value}}; declared: {shown}",
+        UnknownCategoryError,
     )
 
 
@@ -159,8 +187,13 @@ def _reject_first(
     frame: pd.DataFrame,
     bad: npt.NDArray[np.bool_],
     rule: str,
+    error: type[DataValidationError],
 ) -> None:
-    """Raise for the first record flagged in ``bad``; ``{value!r}`` shows its value."""
+    """Raise ``error`` for the first record flagged in ``bad``.
+
+    ``{value}`` in ``rule`` shows its value for PUBLIC and INTERNAL columns;
+    a SENSITIVE or CORE column's value is never put in a message.
+    """
     if not bad.any():
         return
     position = int(np.flatnonzero(bad)[0])
@@ -168,6 +201,9 @@ def _reject_first(
     value = frame[column.name].iloc[position]
     if isinstance(value, np.generic):
         value = value.item()
-    raise DataValidationError(
-        schema.dataset, column.name, label, rule.format(value=value)
+    shown = (
+        repr(value)
+        if column.classification in (Classification.PUBLIC, Classification.INTERNAL)
+        else "(value withheld: a sensitive column)"
     )
+    raise error(schema.dataset, column.name, label, rule.format(value=shown))

@@ -132,8 +132,13 @@ def test_departments_over_budget_refuse_and_are_reported(tmp_path: Path) -> None
     for department in DEPARTMENTS[:2]:
         ledger = open_budget_book(tmp_path, department)
         ledger.ensure_limit("randhie", Budget(epsilon=1.0, delta=1e-5))
+        plan = plan_answer(_histogram(0.95))
         ledger.charge(
-            "randhie", plan_answer(_histogram(0.95)).spend, kind="query", job_id="x"
+            "randhie",
+            plan.spend,
+            accountant=plan.accountant,
+            kind="query",
+            job_id="x",
         )
     sigma = plan_answer(query).noise_std[0]
 

@@ -90,6 +90,7 @@ def test_a_private_training_round_leaves_spend_read_and_update(tmp_path: Path) -
     assert spend.delta == job.delta
     assert spend.details["noise-multiplier"] == "1.1"
     assert spend.details["steps"] == "20"
+    assert spend.details["accountant"] == job.accountant.value == "pld"
     assert read.record_count == update.record_count == 1000
     assert read.details["split"] == "train"
     assert update.result_hash == p.hash_arrays(

@@ -19,9 +19,10 @@ from department_nodes.client_app import make_client_app
 from department_nodes.node import NodePolicy
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
-from fedgov.job import TrainJob
+from fedgov.job import Accountant, TrainJob
 from fedgov.job_data import departments_for, model_spec
 from fedgov.models import build_model
+from privacy.accounting import GaussianSpend, epsilon_spent
 from privacy.budget import open_budget_book
 
 
@@ -90,6 +91,35 @@ def test_train_reply_carries_an_update_and_the_epsilon_spent(tmp_path: Path) -> 
     }
     # The job's noise plan is kept in the node's Context.state for later rounds.
     assert f"fedgov.plan.{job.job_id}" in context.state
+
+
+@pytest.mark.parametrize("accountant", list(Accountant))
+def test_the_jobs_accountant_calibrates_and_is_recorded(
+    tmp_path: Path, accountant: Accountant
+) -> None:
+    # Prepare
+    job = _job(tmp_path, accountant=accountant)
+    app = make_client_app()
+
+    # Act
+    reply = app(_message(job, MessageType.TRAIN, 1), _context(job))
+
+    # Assert: the job's noise meets its epsilon under its accountant, and the
+    # ledger records that accountant with the round
+    metrics = reply.content.metric_records[p.Record.METRICS]
+    department = str(reply.content.config_records[p.Record.FEDGOV][p.Reply.DEPARTMENT])
+    [record] = open_budget_book(job.state_dir, department).status("randhie").history
+    assert record.accountant is accountant
+    whole_job = GaussianSpend(
+        float(metrics[p.Metric.NOISE_MULTIPLIER]),
+        float(metrics[p.Metric.SAMPLE_RATE]),
+        int(metrics[p.Metric.STEPS]) * job.num_rounds,
+    )
+    cost = epsilon_spent([whole_job], delta=job.delta, accountant=accountant)
+    assert 0.999 * job.epsilon <= cost <= job.epsilon
+    assert float(metrics[p.Metric.EPSILON_JOB]) == pytest.approx(
+        epsilon_spent([record.spend], delta=job.delta, accountant=accountant)
+    )
 
 
 def test_spend_survives_a_restart_and_the_budget_refuses(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fedgov.errors import ConfigurationError
-from fedgov.job import TrainJob
+from fedgov.job import Accountant, TrainJob
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,6 +16,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_round_trip_through_run_config() -> None:
     job = TrainJob(dataset="adult", epsilon=3.0, strategy="fedprox", num_rounds=4)
     assert TrainJob.from_run_config(job.to_run_config()) == job
+
+
+def test_the_accountant_defaults_to_pld_and_travels_as_its_name() -> None:
+    assert TrainJob().accountant is Accountant.PLD
+    job = TrainJob(accountant=Accountant.RDP)
+    assert job.to_run_config()["accountant"] == "rdp"
+    assert type(job.to_run_config()["accountant"]) is str
+    parsed = TrainJob.from_run_config({"accountant": "rdp"})
+    assert parsed.accountant is Accountant.RDP
+    assert parsed == job
 
 
 def test_zero_epsilon_means_non_private() -> None:
@@ -42,6 +52,7 @@ def test_pyproject_declares_every_job_key_with_its_default() -> None:
         ({"num_rounds": 0}, "num_rounds"),
         ({"trimmed_beta": 0.5}, "trimmed_beta"),
         ({"partition": "random"}, "partition"),
+        ({"accountant": "zcdp"}, "accountant"),
     ],
 )
 def test_invalid_jobs_name_the_argument(

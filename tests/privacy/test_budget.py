@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 from pathlib import Path
 
 import pytest
 
+from fedgov.job import Accountant
 from privacy.accounting import GaussianSpend, epsilon_spent
 from privacy.budget import Budget, BudgetBook
 from privacy.errors import BudgetBookError, BudgetExceeded
 
+PLD = Accountant.PLD
 ROUND = GaussianSpend(noise_multiplier=1.0, sample_rate=0.1, steps=10)
 
 
@@ -23,7 +26,9 @@ def test_spend_survives_a_restart(tmp_path: Path) -> None:
     # Prepare
     first = _ledger(tmp_path)
     first.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
-    first.charge("randhie", ROUND, kind="train_round", job_id="job-1", round=1)
+    first.charge(
+        "randhie", ROUND, accountant=PLD, kind="train_round", job_id="job-1", round=1
+    )
     # Execute: a new process would open the same file.
     reopened = _ledger(tmp_path)
     status = reopened.status("randhie")
@@ -36,9 +41,11 @@ def test_spend_survives_a_restart(tmp_path: Path) -> None:
 def test_a_second_job_does_not_reset_the_spend(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path)
     ledger.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
-    ledger.charge("randhie", ROUND, kind="train_round", job_id="job-1", round=1)
+    ledger.charge(
+        "randhie", ROUND, accountant=PLD, kind="train_round", job_id="job-1", round=1
+    )
     second = ledger.charge(
-        "randhie", ROUND, kind="train_round", job_id="job-2", round=1
+        "randhie", ROUND, accountant=PLD, kind="train_round", job_id="job-2", round=1
     )
     assert second.epsilon_after == pytest.approx(
         epsilon_spent([ROUND, ROUND], delta=1e-5)
@@ -51,10 +58,14 @@ def test_refusal_records_nothing(tmp_path: Path) -> None:
     two = epsilon_spent([ROUND, ROUND], delta=1e-5)
     ledger = _ledger(tmp_path)
     ledger.ensure_limit("randhie", Budget(epsilon=(one + two) / 2, delta=1e-5))
-    ledger.charge("randhie", ROUND, kind="train_round", job_id="j", round=1)
+    ledger.charge(
+        "randhie", ROUND, accountant=PLD, kind="train_round", job_id="j", round=1
+    )
     # Execute / Assert
     with pytest.raises(BudgetExceeded) as info:
-        ledger.charge("randhie", ROUND, kind="train_round", job_id="j", round=2)
+        ledger.charge(
+            "randhie", ROUND, accountant=PLD, kind="train_round", job_id="j", round=2
+        )
     assert info.value.spent == pytest.approx(one)
     assert info.value.requested == pytest.approx(two)
     assert info.value.limit == pytest.approx((one + two) / 2)
@@ -94,7 +105,14 @@ def _charge_many(path: str, count: int) -> None:
     ledger = BudgetBook(path, department="health-site-1")
     for i in range(count):
         with contextlib.suppress(BudgetExceeded):
-            ledger.charge("randhie", ROUND, kind="train_round", job_id="race", round=i)
+            ledger.charge(
+                "randhie",
+                ROUND,
+                accountant=PLD,
+                kind="train_round",
+                job_id="race",
+                round=i,
+            )
 
 
 def test_concurrent_processes_cannot_overspend(tmp_path: Path) -> None:
@@ -114,3 +132,100 @@ def test_concurrent_processes_cannot_overspend(tmp_path: Path) -> None:
         w.join(timeout=120)
     # Assert
     assert len(ledger.status("randhie").history) == 3
+
+
+# -- accountants -------------------------------------------------------------------
+
+RDP = Accountant.RDP
+
+
+def _old_file(tmp_path: Path, spends: int) -> BudgetBook:
+    """A ledger as fedgov wrote it before it named accountants: no such key."""
+    ledger = _ledger(tmp_path)
+    ledger.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
+    for i in range(spends):
+        ledger.charge(
+            "randhie", ROUND, accountant=RDP, kind="train_round", job_id="old", round=i
+        )
+    doc = json.loads(ledger.path.read_bytes())
+    for record in doc["datasets"]["randhie"]["spends"]:
+        del record["accountant"]
+    ledger.path.write_text(json.dumps(doc))
+    return ledger
+
+
+def test_records_name_their_accountant_and_old_ones_read_as_rdp(
+    tmp_path: Path,
+) -> None:
+    # Prepare
+    ledger = _old_file(tmp_path, spends=2)
+
+    # Act
+    status = ledger.status("randhie")
+
+    # Assert: the old figures stand, under RDP
+    assert [r.accountant for r in status.history] == [RDP, RDP]
+    assert status.spent == epsilon_spent([ROUND] * 2, delta=1e-5, accountant=RDP)
+
+
+def test_a_mixed_history_is_composed_by_the_tightest_accountant_named(
+    tmp_path: Path,
+) -> None:
+    # Prepare: two RDP rounds from before, then a PLD round
+    ledger = _old_file(tmp_path, spends=2)
+    before = ledger.status("randhie").spent
+
+    # Act
+    projected = ledger.check("randhie", ROUND, accountant=PLD)
+    record = ledger.charge(
+        "randhie", ROUND, accountant=PLD, kind="train_round", job_id="new", round=1
+    )
+
+    # Assert: the whole history re-accounted under PLD, which is less than
+    # RDP says for it, and (here) less than RDP said for the first two alone
+    history = [ROUND] * 3
+    pld = epsilon_spent(history, delta=1e-5, accountant=PLD)
+    rdp = epsilon_spent(history, delta=1e-5, accountant=RDP)
+    assert projected == record.epsilon_after == pld < rdp
+    assert pld < before
+    status = ledger.status("randhie")
+    assert status.spent == pld
+    assert [r.accountant for r in status.history] == [RDP, RDP, PLD]
+    stored = json.loads(ledger.path.read_bytes())["datasets"]["randhie"]["spends"]
+    assert stored[-1]["accountant"] == "pld"
+
+
+def test_the_limit_check_uses_the_mixed_composition(tmp_path: Path) -> None:
+    # Prepare: a limit that three rounds fit under PLD but not under RDP
+    history = [ROUND] * 3
+    pld = epsilon_spent(history, delta=1e-5, accountant=PLD)
+    rdp = epsilon_spent(history, delta=1e-5, accountant=RDP)
+    ledger = _old_file(tmp_path, spends=2)
+    ledger.set_limit("randhie", Budget(epsilon=(pld + rdp) / 2, delta=1e-5))
+
+    # Act / Assert: refused as RDP, allowed as PLD
+    with pytest.raises(BudgetExceeded) as info:
+        ledger.charge(
+            "randhie", ROUND, accountant=RDP, kind="train_round", job_id="n", round=1
+        )
+    assert info.value.requested == pytest.approx(rdp)
+    assert ledger.charge(
+        "randhie", ROUND, accountant=PLD, kind="train_round", job_id="n", round=1
+    ).epsilon_after == pytest.approx(pld)
+
+
+def test_a_record_naming_an_unknown_accountant_is_refused(tmp_path: Path) -> None:
+    # Prepare
+    ledger = _ledger(tmp_path)
+    ledger.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
+    ledger.charge("randhie", ROUND, accountant=PLD, kind="q", job_id="q", round=0)
+    doc = json.loads(ledger.path.read_bytes())
+    doc["datasets"]["randhie"]["spends"][0]["accountant"] = "zcdp"
+    ledger.path.write_text(json.dumps(doc))
+
+    # Act / Assert: neither read nor charged against
+    with pytest.raises(BudgetBookError, match="accountant 'zcdp'") as info:
+        ledger.status("randhie")
+    assert str(ledger.path) in str(info.value)
+    with pytest.raises(BudgetBookError, match="accountant 'zcdp'"):
+        ledger.charge("randhie", ROUND, accountant=PLD, kind="q", job_id="q2")

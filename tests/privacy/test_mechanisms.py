@@ -10,8 +10,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import optimize
+from scipy.stats import norm
 
 from fedgov.errors import ConfigurationError
+from fedgov.job import Accountant
 from privacy.accounting import GaussianSpend, epsilon_spent
 from privacy.mechanisms import (
     MAX_ANSWER_LENGTH,
@@ -46,6 +49,8 @@ def _query(kind: str = "histogram", **kwargs: object) -> Query:
     return Query(**fields)  # type: ignore[arg-type]
 
 
+PLD, RDP = Accountant.PLD, Accountant.RDP
+
 # -- calibration -------------------------------------------------------------------
 
 
@@ -58,11 +63,11 @@ def _query(kind: str = "histogram", **kwargs: object) -> Query:
         (2.0, 1e-6, 2.38258),
     ],
 )
-def test_noise_multiplier_fixed_values(
+def test_rdp_noise_multiplier_fixed_values(
     epsilon: float, delta: float, expected: float
 ) -> None:
     # Prepare / Execute
-    z = gaussian_noise_multiplier(epsilon=epsilon, delta=delta)
+    z = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=RDP)
 
     # Assert: pinned values, tighter than the classical sqrt(2 ln(1.25/delta))/epsilon
     assert z == pytest.approx(expected, rel=1e-5)
@@ -70,7 +75,38 @@ def test_noise_multiplier_fixed_values(
         assert z < math.sqrt(2 * math.log(1.25 / delta)) / epsilon
 
 
-@settings(max_examples=30, deadline=None)
+def _analytic_gaussian_noise(epsilon: float, delta: float) -> float:
+    """Balle & Wang (2018): the least noise multiplier with
+    Phi(1/(2 z) - eps z) - e^eps Phi(-1/(2 z) - eps z) <= delta."""
+
+    def excess(z: float) -> float:
+        tight = norm.cdf(0.5 / z - epsilon * z)
+        loose = math.exp(epsilon) * norm.cdf(-0.5 / z - epsilon * z)
+        return float(tight - loose) - delta
+
+    return float(optimize.brentq(excess, 1e-3, 1e4, xtol=1e-12))
+
+
+@pytest.mark.parametrize(
+    ("epsilon", "delta"), [(0.1, 1e-5), (0.5, 1e-5), (1.0, 1e-5), (2.0, 1e-6)]
+)
+def test_pld_noise_multiplier_is_the_analytic_gaussians(
+    epsilon: float, delta: float
+) -> None:
+    # Prepare: the exact calibration, computed from the normal CDF
+    exact = _analytic_gaussian_noise(epsilon, delta)
+
+    # Act
+    z = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=PLD)
+
+    # Assert: never less noise than exact, at most 0.3 % more (the PLD's
+    # pessimistic discretization), and 5-15 % less than RDP asks for
+    assert exact <= z <= exact * 1.003
+    rdp = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=RDP)
+    assert 0.85 * rdp < z < 0.95 * rdp
+
+
+@settings(max_examples=8, deadline=None)
 @given(
     epsilon=st.floats(min_value=0.1, max_value=10.0),
     delta=st.floats(min_value=1e-8, max_value=1e-2),
@@ -88,16 +124,18 @@ def test_calibration_meets_epsilon_and_wastes_little(
     assert epsilon_spent(slightly_less, delta=delta) > epsilon * (1 - 1e-3)
 
 
-def test_epsilon_below_the_accountants_floor_is_refused() -> None:
-    # log(1e10) / 255 ~ 0.09: no noise gets one answer below it at delta 1e-10.
-    with pytest.raises(ConfigurationError, match="below what the accountant"):
-        gaussian_noise_multiplier(epsilon=0.05, delta=1e-10)
+def test_epsilon_below_the_rdp_accountants_floor_is_refused() -> None:
+    # log(1e10) / 255 ~ 0.09: no noise gets one answer below it at delta 1e-10
+    # under RDP; PLD has no such floor.
+    with pytest.raises(ConfigurationError, match="below what the rdp accountant"):
+        gaussian_noise_multiplier(epsilon=0.05, delta=1e-10, accountant=RDP)
+    assert gaussian_noise_multiplier(epsilon=0.05, delta=1e-10, accountant=PLD) > 0
 
 
 @pytest.mark.parametrize(("epsilon", "delta"), [(0.1, 1e-5), (1.0, 1e-5), (2.0, 1e-6)])
-def test_opendp_conversion_agrees_with_the_ledger(epsilon: float, delta: float) -> None:
+def test_opendp_conversion_agrees_with_rdp(epsilon: float, delta: float) -> None:
     # An independent accountant (OpenDP's zCDP -> approx-DP) on the same noise.
-    z = gaussian_noise_multiplier(epsilon=epsilon, delta=delta)
+    z = gaussian_noise_multiplier(epsilon=epsilon, delta=delta, accountant=RDP)
     measurement = dp.c.make_fix_delta(
         dp.c.make_zCDP_to_approxDP(
             dp.m.make_gaussian(
@@ -215,7 +253,8 @@ BAD_QUERIES = [
     ("epsilon", {"epsilon": -1.0}),
     ("epsilon", {"epsilon": float("nan")}),
     ("epsilon", {"epsilon": float("inf")}),
-    ("epsilon", {"epsilon": 0.05, "delta": 1e-10}),
+    ("epsilon", {"epsilon": 0.05, "delta": 1e-10, "accountant": "rdp"}),
+    ("accountant", {"accountant": "zcdp"}),
     ("delta", {"delta": 0.0}),
     ("delta", {"delta": 1.0}),
     ("quantiles", {"kind": "quantiles", "column": "xage", "bins": (), "quantiles": ()}),
@@ -269,6 +308,24 @@ def test_wire_form_round_trips_and_is_revalidated() -> None:
     assert caught.value.argument == "column"
     with pytest.raises(QueryError, match="malformed"):
         Query.from_config({**config, "epsilon": "lots"})
+
+
+def test_the_accountant_travels_with_the_query_and_defaults_to_pld() -> None:
+    # Prepare
+    rdp = _query(accountant="rdp")
+    config = rdp.to_config()
+
+    # Act
+    older = {k: v for k, v in config.items() if k != "accountant"}
+
+    # Assert: named on the wire; a coordinator older than the key gets PLD
+    assert config["accountant"] == "rdp"
+    assert Query.from_config(config).accountant is RDP
+    assert Query.from_config(older).accountant is PLD
+    assert plan_answer(rdp).accountant is RDP
+    assert plan_answer(rdp).spend.noise_multiplier > (
+        plan_answer(_query()).spend.noise_multiplier
+    )
 
 
 def test_defaults_and_shape() -> None:

@@ -30,7 +30,7 @@ from fedgov.cli import main
 from fedgov.commands import query as query_command
 from fedgov.commands.query import build_query, configure
 from fedgov.data import department_ids
-from fedgov.job import TrainJob
+from fedgov.job import Accountant, TrainJob
 from fedgov.job_data import model_spec
 from fedgov.models import build_model
 from privacy.budget import open_budget_book
@@ -73,6 +73,9 @@ def test_arguments_build_the_query() -> None:
     quantiles = build_query(_parse(["quantiles", "--dataset", "randhie", "--column",
                                     "xage", "--epsilon", "1"]))  # fmt: skip
     assert quantiles.quantiles == (0.25, 0.5, 0.75)
+    assert query.accountant is Accountant.PLD
+    rdp = build_query(_parse([*HISTOGRAM, "--accountant", "rdp"]))
+    assert rdp.accountant is Accountant.RDP
 
 
 @pytest.mark.parametrize(

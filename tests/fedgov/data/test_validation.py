@@ -18,6 +18,7 @@ from fedgov.data import (
     DatasetSchema,
     DataValidationError,
     UnknownDatasetError,
+    WrongTypeError,
     get_dataset,
     validate,
 )
@@ -88,8 +89,20 @@ def test_text_in_a_numeric_column(randhie_raw: pd.DataFrame) -> None:
     error = _rejection(RANDHIE, frame)
 
     assert (error.column, error.row) == ("income", randhie_raw.index[7])
+    assert isinstance(error, WrongTypeError)
+    assert error.reason_class == "wrong-type"
     assert error.reason.startswith("wrong type")
-    assert "'lots'" in error.reason
+    # income is SENSITIVE: its value never appears in a message.
+    assert "lots" not in str(error)
+    assert "withheld" in error.reason
+
+
+def test_an_internal_columns_value_is_named(randhie_raw: pd.DataFrame) -> None:
+    frame = _with_value(_rows(randhie_raw), "xage", 7, "old")
+
+    error = _rejection(RANDHIE, frame)
+
+    assert "'old'" in error.reason
 
 
 def test_number_in_a_text_column(adult_raw: pd.DataFrame) -> None:
