@@ -35,7 +35,7 @@ from coordinator.guard import DepartmentOutcome, RoundReport
 from coordinator.summary import round_to_json, summarize_departments
 from department_nodes.audit import Handled, record_handled
 from fedgov import protocol as p
-from fedgov.job import TrainJob
+from fedgov.job import DEFAULT_ACCOUNTANT, TrainJob
 from fedgov.run_record import RunRecord
 from privacy.accounting import GaussianSpend, epsilon_spent
 from privacy.mechanisms import Query, plan_answer
@@ -193,7 +193,7 @@ class StandInDepartment:
                 rows=self.examples,
                 update_sha256=p.hash_arrays(arrays),
                 epsilon=added,
-                accountant="rdp",
+                accountant=DEFAULT_ACCOUNTANT.value,
                 noise_multiplier=self.noise,
                 sample_rate=self.rate,
                 steps=self.steps,

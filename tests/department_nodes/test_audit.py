@@ -431,4 +431,4 @@ def test_the_spend_recorded_is_the_handlers_own_not_a_difference_of_totals(
     exact = epsilon_spent([GaussianSpend(1.1, 0.05, 20)], delta=job.delta)
     assert spend.epsilon == pytest.approx(exact, rel=1e-12)
     assert float(spend.details["epsilon-job"]) == pytest.approx(exact / 2, rel=1e-12)
-    assert spend.details["accountant"] == "rdp"
+    assert spend.details["accountant"] == job.accountant.value

@@ -25,6 +25,7 @@ from department_nodes.audit import Handled, record_handled
 from department_nodes.client_app import make_client_app
 from department_nodes.secagg import handle_secure_round
 from fedgov import protocol as p
+from fedgov.job import DEFAULT_ACCOUNTANT
 from ledger.records import ZERO_HASH, Action, AuditRecord
 from privacy.accounting import GaussianSpend, epsilon_spent
 from tests.audit_fixtures import DEPARTMENTS, AuditHarness
@@ -126,7 +127,7 @@ class PrivateFixedDepartment(FixedDepartment):
                     phase="train",
                     rows=self.num_examples,
                     epsilon=epsilon - before,
-                    accountant="rdp",
+                    accountant=DEFAULT_ACCOUNTANT.value,
                     noise_multiplier=spend.noise_multiplier,
                     sample_rate=spend.sample_rate,
                     steps=spend.steps,
