@@ -191,6 +191,7 @@ class AnvilProcess:
             command += ["--load-state", str(self._load_state)]
         elif self._genesis is not None:
             command += ["--init", str(self._genesis)]
+        start = log_path.stat().st_size if log_path.exists() else 0
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 command,
@@ -202,7 +203,7 @@ class AnvilProcess:
         self._process = process
         try:
             self._port, keys = self._wait_until_listening(
-                process, log_path, config_path
+                process, log_path, config_path, start
             )
         except BaseException:
             self._terminate()
@@ -236,26 +237,37 @@ class AnvilProcess:
         self.close()
 
     def _wait_until_listening(
-        self, process: subprocess.Popen[bytes], log_path: Path, config_path: Path
+        self,
+        process: subprocess.Popen[bytes],
+        log_path: Path,
+        config_path: Path,
+        start: int,
     ) -> tuple[int, list[str]]:
-        """The port anvil bound and its dev accounts' keys, once it listens."""
+        """The port anvil bound and its dev accounts' keys, once it listens.
+
+        ``start`` is where this start's output begins in the (appended) log.
+        """
         deadline = time.monotonic() + self._startup_timeout_s
-        start = log_path.stat().st_size if log_path.exists() else 0
-        while time.monotonic() < deadline:
+
+        def output() -> str:
             with log_path.open("rb") as handle:
                 handle.seek(start)
-                output = handle.read().decode("utf-8", errors="replace")
-            match = _LISTENING.search(output)
+                return handle.read().decode("utf-8", errors="replace")
+
+        while time.monotonic() < deadline:
+            exited = process.poll() is not None
+            text = output()  # after the exit check: all an exited node wrote
+            match = _LISTENING.search(text)
             if match:
                 try:
                     config = json.loads(config_path.read_text(encoding="utf-8"))
                     return int(match.group(2)), list(config["private_keys"])
                 except (OSError, ValueError, KeyError):
                     pass  # the config file is not fully written yet
-            if process.poll() is not None:
+            if exited:
                 raise ChainUnavailableError(
                     f"anvil on port {self._port}",
-                    f"exited with code {process.returncode}: {output[-500:]}",
+                    f"exited with code {process.returncode}: {text[-500:]}",
                 )
             time.sleep(0.01)
         raise ChainUnavailableError(
