@@ -186,15 +186,22 @@ def _read_plaintext(
 
 
 def warn_plaintext_key(file: Path, message: str, power: str) -> None:
-    """Warn once per key file, loudly and in the log, that it holds a plaintext key.
+    """Warn once per actor, loudly and in the log, that it holds plaintext keys.
 
-    ``power`` says what whoever reads the file can do with it.
+    An actor's keys (its audit key, its log's checkpoint key) share its
+    folder: the warning names the first one loaded and is said once per
+    folder and command. ``power`` says what whoever reads the file can do.
     """
     full = (
-        f"{message} (demo mode): anyone who reads the file can {power}. "
-        f"Set ${KEY_PASSWORD_ENV} for an encrypted keystore."
+        f"{message} (demo mode): anyone who reads the file can {power}; so may "
+        f"the other keys beside it. Set ${KEY_PASSWORD_ENV} for sealed keys."
     )
-    warn_once(f"plaintext-key:{file}", full, PlaintextKeyWarning, stacklevel=3)
+    warn_once(
+        f"plaintext-key:{file.parent.resolve()}",
+        full,
+        PlaintextKeyWarning,
+        stacklevel=3,
+    )
 
 
 def install_key_file(file: Path, content: bytes) -> bool:
