@@ -98,14 +98,15 @@ def check_parties(
     out: Findings,
     *,
     epsilon_of: EpsilonOf | None,
-    run_record: Mapping[str, Any] | None = None,
-    checkpoint_sha256: bytes | None = None,
+    run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
     listing: ChainListing | None = None,
 ) -> Parties:
     """Cross-check every party's records; return the coordinator's jobs and queries.
 
-    With the chain's ``listing``, every roster address must be one the Roles
-    contract granted the department role.
+    ``run_records`` pairs each coordinator run record with the SHA-256 of its
+    checkpoint file (``None``: not checked). With the chain's ``listing``,
+    every roster address must be one the Roles contract granted the
+    department role.
     """
     departments = _departments(logs, out)
     runs = _coordinator_runs(logs, out)
@@ -122,7 +123,7 @@ def check_parties(
     for department in departments.values():
         check_budget(department, out, epsilon_of)
         check_book_changes(department, out)
-    if run_record is not None:
+    for run_record, checkpoint_sha256 in run_records:
         _check_run_record(runs, run_record, checkpoint_sha256, out)
     return Parties(runs, queries)
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
+from auditor._log_checks import role_spans
 from auditor.checks import (
     AuditOptions,
     ChainFacts,
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
     from auditor.checks import Mechanism
     from auditor.report import AuditReport
     from ledger.chain import Chain
-    from ledger.chain_roles import RoleChange
     from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
@@ -122,7 +122,7 @@ class _ChainReader:
         if account not in self._spans:
             spans: list[RoleSpan] = []
             for role in (Role.COORDINATOR, Role.DEPARTMENT):
-                spans.extend(_spans(role, self._roles.history(account, role)))
+                spans.extend(role_spans(role, self._roles.history(account, role)))
             self._spans[account] = tuple(spans)
         return self._spans[account]
 
@@ -139,21 +139,6 @@ class _ChainReader:
         return ChainListing(
             logs=logs, actors={account: self.spans(account) for account in accounts}
         )
-
-
-def _spans(role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
-    """Grant/revoke history (oldest first) as the stretches the role was held."""
-    spans: list[RoleSpan] = []
-    granted: int | None = None
-    for change in changes:
-        if change.granted and granted is None:
-            granted = change.block_number
-        elif not change.granted and granted is not None:
-            spans.append(RoleSpan(role, granted, change.block_number))
-            granted = None
-    if granted is not None:
-        spans.append(RoleSpan(role, granted))
-    return spans
 
 
 def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:
@@ -192,6 +177,7 @@ def verify_audit(
     allow_unanchored: bool = False,
     recompute_epsilon: bool = True,
     witness_policy: WitnessPolicy | None = None,
+    run_records: Sequence[str | Path] = (),
     only: Sequence[str] = (),
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
@@ -202,8 +188,10 @@ def verify_audit(
     out. ``checkpoint`` (default: the run record's, when that file exists) is
     hashed and compared with the ``model_export`` record. With a
     ``witness_policy``, each log's checkpoints must carry its quorum of
-    cosignatures (:mod:`ledger.witness_policy`). Unreadable logs
-    are findings; an unreachable chain raises.
+    cosignatures (:mod:`ledger.witness_policy`). ``run_records`` are more
+    run record files (a county's runs folder), each checked with the
+    checkpoint it names. Unreadable logs are findings; an unreachable chain
+    raises.
     """
     if not logs:
         raise ConfigurationError("logs", "give at least one log to audit")
@@ -230,6 +218,11 @@ def verify_audit(
                 "checkpoint", f"cannot read {checkpoint_path}: {e.strerror}"
             ) from e
     inputs = [_input(source, reader) for source in logs]
+    more = []
+    for path in run_records:
+        extra = load_run_record(path)
+        named = Path(str(extra.get("checkpoint") or ""))
+        more.append((extra, file_sha256(named) if named.is_file() else None))
     return audit_logs(
         inputs,
         options=AuditOptions(
@@ -241,5 +234,6 @@ def verify_audit(
         epsilon_of=_epsilon_of if recompute_epsilon else None,
         run_record=record,
         checkpoint_sha256=digest,
+        run_records=more,
         listing=reader.listing(),
     )

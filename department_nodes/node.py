@@ -8,7 +8,6 @@ a department over budget answers with a refusal instead of an update.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 import zlib
@@ -28,19 +27,22 @@ from flwr.app import (
 )
 
 from department_nodes._budget_floor import take_budget_floor
+from department_nodes._handled import Handled, record_handled
 from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
+from fedgov.county import default_state_dir
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
 from fedgov.notices import warn_once
-from privacy.accounting import history_epsilon
+from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
+from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded, BudgetRolledBack
 
-__all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
+__all__ = ["DepartmentNode", "NodePolicy"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +54,6 @@ def _number(record: ConfigRecord, key: str) -> float:
             key, f"must be a number in the saved plan, got {value!r}"
         )
     return float(value)
-
-
-def default_state_dir() -> Path:
-    """Where a department keeps durable state when nothing else is configured."""
-    return Path(os.environ.get("FEDGOV_HOME", Path.home() / ".fedgov"))
 
 
 @dataclass(frozen=True)
@@ -312,16 +309,36 @@ class DepartmentNode:
         status = (
             self.budget_book.status(self.job.dataset) if spend is not None else None
         )
-        job_epsilon = 0.0
+        job_epsilon = added = 0.0
+        history: list[tuple[GaussianSpend, str]] = []
         if status is not None:
-            job_epsilon = history_epsilon(
-                [
-                    (r.spend, r.accountant)
-                    for r in status.history
-                    if r.job_id == self.job.job_id
-                ],
-                delta=self.job.delta,
+            history = [
+                (r.spend, r.accountant)
+                for r in status.history
+                if r.job_id == self.job.job_id
+            ]
+            job_epsilon = history_epsilon(history, delta=self.job.delta)
+            # This round's share of the job's epsilon, by the same accountants.
+            before = (
+                history_epsilon(history[:-1], delta=self.job.delta)
+                if history[:-1]
+                else 0.0
             )
+            added = job_epsilon - before
+        arrays = ArrayRecord(model.state_dict())
+        record_handled(
+            self._state,
+            Handled(
+                phase=PHASE_TRAIN,
+                rows=len(labels),
+                update_sha256=p.hash_arrays(arrays),
+                epsilon=added,
+                accountant=history[-1][1] if history else "",
+                noise_multiplier=plan.noise_multiplier or 0.0,
+                sample_rate=plan.sample_rate,
+                steps=plan.steps_per_round,
+            ),
+        )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: len(labels),
             p.Metric.TRAIN_LOSS: loss,
@@ -334,17 +351,15 @@ class DepartmentNode:
             # Lets the coordinator tell its round overhead from local work.
             p.Metric.COMPUTE_SECONDS: time.perf_counter() - started,
         }
-        return self._reply(
-            msg,
-            status=p.Status.OK,
-            metrics=metrics,
-            arrays=ArrayRecord(model.state_dict()),
-        )
+        return self._reply(msg, status=p.Status.OK, metrics=metrics, arrays=arrays)
 
     def evaluate(self, msg: Message) -> Message:
         model = self._model(msg.content.array_records[p.Record.ARRAYS])
         features, labels = self.data.heldout_split()
         result = evaluate_model(model, features, labels)
+        record_handled(
+            self._state, Handled(phase=PHASE_EVALUATE, rows=result.num_examples)
+        )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: result.num_examples,
             p.Metric.EVAL_LOSS: result.loss,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from department_nodes.budget_admin import set_limit_on_record
+from fedgov.county import default_state_dir, find_county
 from fedgov.errors import ConfigurationError
 from fedgov.types import check_address, check_name
 from ledger.tree_head import SigningDomain
@@ -78,7 +79,7 @@ def _rows(
 
 
 def _show(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir)
+    state_dir = Path(args.state_dir or default_state_dir())
     if args.dataset:
         check_name("--dataset", args.dataset)
     rows: list[dict[str, Any]] = []
@@ -132,7 +133,11 @@ def _domain(args: argparse.Namespace) -> SigningDomain | None:
             "--chain-id", "and --registry go together: both (sign a head) or neither"
         )
     if args.registry is None:
-        return None
+        # The county's registry, as its departments sign for (fedgov init).
+        county = find_county()
+        if county is None:
+            return None
+        return SigningDomain(county.chain.chain_id, county.contracts.anchor_registry)
     return SigningDomain(args.chain_id, check_address("--registry", args.registry))
 
 
@@ -141,8 +146,9 @@ def _set(args: argparse.Namespace) -> int:
     dataset = check_name("--dataset", args.dataset)
     if not args.reason.strip():
         raise ConfigurationError("--reason", "say why the limit changes")
+    state_dir = Path(args.state_dir or default_state_dir())
     change = set_limit_on_record(
-        Path(args.state_dir),
+        state_dir,
         department,
         dataset,
         Budget(epsilon=args.epsilon, delta=args.delta),
@@ -151,14 +157,16 @@ def _set(args: argparse.Namespace) -> int:
         key=args.key,
         domain=_domain(args),
     )
-    status = open_budget_book(Path(args.state_dir), department, key=args.key).status(
-        dataset
-    )
+    status = open_budget_book(state_dir, department, key=args.key).status(dataset)
     print(
         f"{department}/{dataset}: limit epsilon {status.limit.epsilon} at delta "
         f"{status.limit.delta}; spent {status.spent:.4f}, remaining {status.remaining:.4f}"
     )
-    signed = "" if change.signed else " (head not signed: no --registry given)"
+    signed = (
+        ""
+        if change.signed
+        else " (head not signed: no --registry given and no county installed)"
+    )
     print(
         f"recorded as budget_grant, book generation {change.grant.generation}, "
         f"in {change.log}{signed}"
@@ -171,7 +179,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--state-dir", required=True, help="the departments' state folder"
+        "--state-dir",
+        default=None,
+        help="the departments' state folder (default: the county's, fedgov init)",
     )
     common.add_argument(
         "--key",

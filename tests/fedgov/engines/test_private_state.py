@@ -11,11 +11,11 @@ from tests.fedgov.test_files import open_to_others
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from fedgov.engines.audit import AuditEnvironment
+    from tests.audit_fixtures import AuditHarness
 
 
 def test_an_audited_job_leaves_nothing_readable_by_others(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Keys, audit databases, budget books, locks, the model and run record:
     # they used to be created 0644 in 0755 folders.
