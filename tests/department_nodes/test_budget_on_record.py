@@ -23,7 +23,6 @@ from flwr.app import (
 )
 from flwr.supercore.task_identity import TaskIdentity
 
-from department_nodes.audit import DepartmentAuditMod
 from department_nodes.budget_admin import set_limit_on_record
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
@@ -69,7 +68,7 @@ def _job(tmp_path: Path) -> TrainJob:
 
 
 def _app(job: TrainJob) -> ClientApp:
-    return make_client_app(job=job, mods=[DepartmentAuditMod(job)])
+    return make_client_app(job=job)
 
 
 def _context(job: TrainJob) -> Context:

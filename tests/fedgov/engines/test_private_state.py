@@ -20,13 +20,14 @@ def test_an_audited_job_leaves_nothing_readable_by_others(
     # Keys, audit databases, budget books, locks, the model and run record:
     # they used to be created 0644 in 0755 folders.
     run_dir = tmp_path / "run"
-    job = embedded_env.configure(
-        small_job(num_rounds=1, model="logreg", hidden="", run_dir=str(run_dir))
+    job = small_job(
+        num_rounds=1,
+        model="logreg",
+        hidden="",
+        run_dir=str(run_dir),
+        state_dir=str(embedded_env.state_dir),
     )
-    record = InProcessEngine().run(
-        job, on_round=embedded_env.observer(), client_mods=[embedded_env.client_mod()]
-    )
-    embedded_env.finish(record)
+    record = InProcessEngine(ledger=embedded_env.ledger).run(job)
     assert record.checkpoint is not None
 
     assert open_to_others(embedded_env.state_dir) == []
