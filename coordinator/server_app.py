@@ -51,7 +51,12 @@ def make_server_app(
         )
         query = query_from_run_config(context.run_config) if job is None else None
         if query is not None:
-            result = run_query(grid, query, timeout=run_job.round_timeout)
+            result = run_query(
+                grid,
+                query,
+                timeout=run_job.round_timeout,
+                departments=run_job.department_ids,
+            )
             run_dir = Path(run_job.run_dir or Path("runs") / query.query_id)
             write_json_atomic(run_dir / QUERY_RESULT_FILE, result.to_json())
             logger.info("query answered:\n%s", format_result(result))

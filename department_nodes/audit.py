@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -40,12 +41,13 @@ from department_nodes._audit_rounds import (
     plain_outcome,
     secure_outcome,
 )
-from department_nodes.node import NodePolicy
+from department_nodes.data_access import DatasetMismatchError
+from department_nodes.node import NodePolicy, default_state_dir, own_declaration
 from department_nodes.secagg import is_secure_round, take_local_update
 from fedgov import protocol as p
-from fedgov.data import department_ids
+from fedgov.data import DataError
+from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
-from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from ledger.actor_log import ActorLog, append_and_sign
 from ledger.keys import key_password, load_or_create_key
@@ -185,8 +187,17 @@ class DepartmentAuditMod:
         if not job.audit:
             _warn_disabled(job.job_id)
             return call_next(msg, context)
-        query = parse_query(msg) if kind is _Kind.QUERY else None
-        department, state_dir = _department_of(context, job, kind, query)
+        query = None
+        if kind is _Kind.QUERY:
+            named = str(
+                (msg.content.config_records.get(p.Record.QUERY) or {}).get(
+                    "dataset", job.dataset
+                )
+            )
+            query = parse_query(
+                msg, declaration=own_declaration(context, self._job, named)
+            )
+        department, state_dir = _department_of(context, job, self._job, kind, query)
         directory = department_dir(state_dir, department)
         account = load_or_create_key(directory / KEY_FILE, password=key_password())
         log = ActorLog(directory, account, job_domain(job))
@@ -228,15 +239,27 @@ class DepartmentAuditMod:
 
 
 def _department_of(
-    context: Context, job: TrainJob, kind: _Kind, query: Query | None
+    context: Context,
+    job: TrainJob,
+    in_process: TrainJob | None,
+    kind: _Kind,
+    query: Query | None,
 ) -> tuple[str, str]:
+    # As the handlers resolve it: a query's dataset, natural partition.
     if kind is _Kind.QUERY:
-        # As answer_query resolves it: the query's dataset, natural partition.
-        dataset = query.dataset if query is not None else job.dataset
-        names = [str(d) for d in department_ids(dataset)]
-    else:
-        names = departments_for(job)
-    policy = NodePolicy.from_context(context, job, names)
+        dataset = query.dataset_id if query is not None else job.dataset
+        job = replace(job, dataset=dataset, partition="natural")
+    try:
+        policy = NodePolicy.from_context(
+            context, job, declaration=own_declaration(context, in_process, job.dataset)
+        )
+    except (ConfigurationError, DatasetMismatchError, DataError):
+        # The handler refuses this message; its refusal is still this node's
+        # to log, in the state folder the node config names.
+        node = context.node_config
+        name = node.get("department", f"partition-{node.get('partition-id', '?')}")
+        state = node.get("state-dir") or job.state_dir or default_state_dir()
+        return str(name), str(state)
     return policy.department, str(policy.state_dir)
 
 

@@ -5,6 +5,8 @@
 runs the query in the simulation engine (one simulated SuperNode per
 department, each charging its own budget book under ``--state-dir``) and
 prints the combined table with error bars, then what each department spent.
+A dataset of your own: ``--dataset clinics.yaml --sources departments/``
+(a folder of ``<department>.csv`` or ``.parquet`` files).
 ``--json`` prints the same as JSON. An invalid query is refused before any
 department is asked (exit 1); a query no department answered exits 1 too.
 """
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import cast
 
 from coordinator.analytics import format_result
+from fedgov.commands.config import sources_from
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
@@ -41,7 +44,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``fedgov query``'s arguments."""
     parser.add_argument("kind", choices=QUERY_KINDS, help="the aggregate to release")
     parser.add_argument(
-        "--dataset", required=True, help="catalog dataset, e.g. randhie"
+        "--dataset",
+        required=True,
+        help="a built-in dataset (randhie, adult) or a declaration file (*.yaml)",
+    )
+    parser.add_argument(
+        "--sources",
+        help="a folder of <department>.csv / <department>.parquet files, one per "
+        "department (default: a built-in dataset's installed files)",
     )
     parser.add_argument("--column", help="the measured column (not for count)")
     parser.add_argument(
@@ -69,7 +79,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows-per-person",
         type=int,
-        help="records counted per person (default: the dataset's maximum, 5 for randhie)",
+        help="records counted per person (default: the declared max_records_per_unit, "
+        "5 for randhie)",
     )
     parser.add_argument(
         "--epsilon", type=float, required=True, help="epsilon each department spends"
@@ -139,6 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         timeout=args.timeout,
         num_cpus=args.num_cpus,
+        sources=sources_from(args.sources),
     )
     print(
         json.dumps(result.to_json(), indent=2) if args.json else format_result(result)

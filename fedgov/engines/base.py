@@ -7,21 +7,46 @@ processes); what they do is the same apps everywhere
 :func:`department_nodes.client_app.make_client_app`). The caller's hooks
 travel with the job: ``on_round`` sees each round's report (the
 coordinator's audit hook, progress lines) and ``client_mods`` wrap every
-department's ClientApp (the department's audit hook).
+department's ClientApp (the department's audit hook). ``sources`` says where
+each department's records are (a simulated department reads the operator's
+mapping; a deployed one is started with its own ``data-source``): the
+departments given sources are the departments of the job
+(:func:`job_with_sources`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from flwr.clientapp.typing import Mod
 
 from coordinator.guard import RoundReport
+from fedgov.data import DepartmentSources
+from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.run_record import RunRecord
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "job_with_sources"]
+
+
+def job_with_sources(job: TrainJob, sources: DepartmentSources | None) -> TrainJob:
+    """``job`` over the departments given ``sources`` (``None``: unchanged).
+
+    A job naming its departments must give each a source; a job naming none
+    takes the sources' departments.
+    """
+    if sources is None:
+        return job
+    if not job.department_ids:
+        return replace(job, departments=",".join(sources.departments))
+    missing = sorted(set(job.department_ids) - set(sources.departments))
+    if missing:
+        raise ConfigurationError(
+            "sources", f"departments {missing} of the job have no source"
+        )
+    return job
 
 
 class Engine(Protocol):
@@ -33,8 +58,9 @@ class Engine(Protocol):
         *,
         on_round: Callable[[RoundReport], None] | None = None,
         client_mods: Sequence[Mod] = (),
+        sources: DepartmentSources | None = None,
     ) -> RunRecord:
-        """Run ``job``; ``on_round`` and ``client_mods`` as the module says.
+        """Run ``job``; ``on_round``, ``client_mods`` and ``sources`` as the module says.
 
         An engine whose coordinator runs in another process calls
         ``on_round`` after the fact, from the run record, and refuses

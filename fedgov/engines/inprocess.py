@@ -36,6 +36,8 @@ from flwr.supercore.task_identity import TaskIdentity
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
+from fedgov.data import DepartmentSources
+from fedgov.engines.base import job_with_sources
 from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
@@ -229,11 +231,16 @@ class InProcessEngine:
         *,
         on_round: Callable[[RoundReport], None] | None = None,
         client_mods: Sequence[Mod] = (),
+        sources: DepartmentSources | None = None,
     ) -> RunRecord:
+        job = job_with_sources(job, sources)
         departments = departments_for(job)
         apps = [
             make_client_app(
-                job=job, allow_non_private=self.allow_non_private, mods=client_mods
+                job=job,
+                allow_non_private=self.allow_non_private,
+                mods=client_mods,
+                sources=sources,
             )
             for _ in departments
         ]

@@ -1,8 +1,9 @@
 """A DP analytics query run on Flower's simulation engine, in this process.
 
-One simulated SuperNode per department of the dataset's natural partition,
-each answering from its own budget file under ``state_dir``; the
-coordinator's side is :func:`coordinator.analytics.run_query`.
+One simulated SuperNode per department (the dataset's natural partition,
+or the departments given ``sources``), each answering from its own records
+and its own budget file under ``state_dir``; the coordinator's side is
+:func:`coordinator.analytics.run_query`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from flwr.clientapp.typing import Mod
 
 from coordinator.analytics import QueryResult, make_query_server_app
 from department_nodes.client_app import make_client_app
-from fedgov.data import department_ids
+from fedgov.data import DepartmentSources
+from fedgov.engines.base import job_with_sources
 from fedgov.engines.simulation import SimulationError, simulate
 from fedgov.job import TrainJob
+from fedgov.job_data import dataset_fields, departments_for
 from privacy.mechanisms import Query
 
 __all__ = ["run_simulated_query"]
@@ -33,6 +36,7 @@ def run_simulated_query(
     num_cpus: int | None = None,
     client_mods: Sequence[Mod] = (),
     on_result: Callable[[QueryResult], None] | None = None,
+    sources: DepartmentSources | None = None,
 ) -> QueryResult:
     """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
     (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
@@ -42,24 +46,34 @@ def run_simulated_query(
     already on file wins, exactly as for training. ``client_mods`` wrap each
     department's ClientApp (its audit mod); ``on_result`` is called with the
     result before this returns, and its errors propagate (the coordinator's
-    audit hook, ``AuditEnvironment.query_observer()``).
+    audit hook, ``AuditEnvironment.query_observer()``). ``sources`` are the
+    departments' own records (their share of a built-in dataset's installed
+    file without them).
     """
+    dataset, declaration = dataset_fields(query.dataset)
     job = TrainJob(
         job_id=query.query_id,
-        dataset=query.dataset,
+        dataset=dataset,
+        declaration=declaration,
         state_dir=str(state_dir) if state_dir else "",
     )
     if budget_epsilon is not None:
         job = replace(job, budget_epsilon=budget_epsilon)
+    job = job_with_sources(job, sources)
+    departments = departments_for(job)
     results: list[QueryResult] = []
     server_app = make_query_server_app(
-        query, on_result=results.append, timeout=timeout, confidence=confidence
+        query,
+        on_result=results.append,
+        timeout=timeout,
+        confidence=confidence,
+        departments=departments,
     )
-    client_app = make_client_app(job=job, mods=client_mods)
+    client_app = make_client_app(job=job, mods=client_mods, sources=sources)
     simulate(
         server_app,
         client_app,
-        num_supernodes=len(department_ids(query.dataset)),
+        num_supernodes=len(departments),
         num_cpus=num_cpus,
     )
     if not results:

@@ -20,6 +20,8 @@ from flwr.simulation import run_simulation
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
+from fedgov.data import DepartmentSources
+from fedgov.engines.base import job_with_sources
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
@@ -83,8 +85,14 @@ def run_simulated_job(
     allow_non_private: bool = False,
     client_mods: Sequence[Mod] = (),
     num_cpus: int | None = None,
+    sources: DepartmentSources | None = None,
 ) -> RunRecord:
-    """Run ``job`` with one simulated SuperNode per department; return its record."""
+    """Run ``job`` with one simulated SuperNode per department; return its record.
+
+    ``sources``: each department's own records (its share of a built-in
+    dataset's installed file without them).
+    """
+    job = job_with_sources(job, sources)
     run_dir_of(job).mkdir(parents=True, exist_ok=True)
     departments = departments_for(job)
     records: list[RunRecord] = []
@@ -94,7 +102,7 @@ def run_simulated_job(
         job=job, engine="simulation", on_round=on_round, on_record=records.append
     )
     client_app = make_client_app(
-        job=job, allow_non_private=allow_non_private, mods=client_mods
+        job=job, allow_non_private=allow_non_private, mods=client_mods, sources=sources
     )
     simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
     if not records:
@@ -126,6 +134,7 @@ class SimulationEngine:
         *,
         on_round: Callable[[RoundReport], None] | None = None,
         client_mods: Sequence[Mod] = (),
+        sources: DepartmentSources | None = None,
     ) -> RunRecord:
         return run_simulated_job(
             job,
@@ -133,4 +142,5 @@ class SimulationEngine:
             allow_non_private=self.allow_non_private,
             client_mods=client_mods,
             num_cpus=self.num_cpus,
+            sources=sources,
         )
