@@ -183,7 +183,13 @@ class UnitDPSGD:
                 param.grad_sample = torch.zeros((0, *param.shape), dtype=param.dtype)
         else:
             loss = self.loss(self.module(features), labels)
-            loss.backward()
+            with warnings.catch_warnings():
+                # Opacus' hooks on a first layer whose inputs need no gradient
+                # trigger this torch warning on every step; it is harmless.
+                warnings.filterwarnings(
+                    "ignore", message="Full backward hook is firing"
+                )
+                loss.backward()
             total = float(loss.item())
             _, index = torch.unique(units, return_inverse=True)
             count = int(index.max()) + 1
@@ -286,20 +292,18 @@ def train_locally(
 
     if units is not None and plan.noise_multiplier is not None:
         model.train()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Full backward hook is firing")
-            return _train_units(
-                model,
-                features,
-                labels,
-                units,
-                plan=plan,
-                optimizer=optimizer,
-                max_grad_norm=max_grad_norm,
-                task=task,
-                generator=generator,
-                after_step=pull,
-            )
+        return _train_units(
+            model,
+            features,
+            labels,
+            units,
+            plan=plan,
+            optimizer=optimizer,
+            max_grad_norm=max_grad_norm,
+            task=task,
+            generator=generator,
+            after_step=pull,
+        )
     dataset = TensorDataset(
         torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)),
         _label_tensor(labels, task),
