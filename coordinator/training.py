@@ -67,7 +67,10 @@ def central_evaluation(
         result = evaluate_model(
             model, features, labels, task=task.kind, decode=task.decode
         )
-        return MetricRecord(evaluation_metrics(result, task.kind, scope="test"))
+        metrics: dict[str, int | float | list[int] | list[float]] = {
+            **evaluation_metrics(result, task.kind, scope="test")
+        }
+        return MetricRecord(metrics)
 
     return evaluate
 

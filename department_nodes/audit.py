@@ -189,11 +189,8 @@ class DepartmentAuditMod:
             return call_next(msg, context)
         query = None
         if kind is _Kind.QUERY:
-            named = str(
-                (msg.content.config_records.get(p.Record.QUERY) or {}).get(
-                    "dataset", job.dataset
-                )
-            )
+            wire = msg.content.config_records.get(p.Record.QUERY)
+            named = str(wire.get("dataset", job.dataset) if wire else job.dataset)
             query = parse_query(
                 msg, declaration=own_declaration(context, self._job, named)
             )

@@ -41,9 +41,10 @@ from fedgov.data import (
     list_datasets,
     load_department,
 )
-from fedgov.errors import FedgovError
+from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import num_features, partition_of
+from privacy.boundary import BoundaryPolicy
 
 __all__ = [
     "JOB_DATA_CACHE_SIZE",
@@ -52,6 +53,7 @@ __all__ = [
     "DepartmentDataset",
     "UnitSplit",
     "bound_units",
+    "check_department_name",
 ]
 
 JOB_DATA_CACHE_SIZE = 16
@@ -119,6 +121,26 @@ class DepartmentDataset:
             f"the coordinator's declaration of {self.spec.id!r} ({theirs}) is not "
             f"this department's ({self.reference}, digest {self.spec.digest[:12]}): "
             "nothing read, nothing spent"
+        )
+
+
+def check_department_name(department: str, spec: DatasetSpec) -> None:
+    """Refuse a department id that names a SENSITIVE or CORE column of ``spec``.
+
+    Every reply carries the department's id, and the boundary guard refuses
+    any reply naming such a column, word for word: a department called
+    ``health-west`` could send nothing about a dataset with a SENSITIVE
+    ``health`` column.
+    """
+    named = BoundaryPolicy(parameters={}, columns=tuple(spec.schema)).mentions(
+        department
+    )
+    if named:
+        raise ConfigurationError(
+            "department",
+            f"{department!r} names the column {named[0]!r} of {spec.id}, which is "
+            f"{spec.schema.column(named[0]).classification.value.upper()}: the "
+            "boundary guard refuses every reply carrying it; rename the department",
         )
 
 
@@ -195,7 +217,8 @@ class DepartmentDataAccess:
         )
 
     @property
-    def _data(self) -> DepartmentData:
+    def data(self) -> DepartmentData:
+        """The department's records for the job, split and encoded (read once)."""
         return _load(
             self.job.job_id,
             self.dataset.reference,
@@ -211,18 +234,18 @@ class DepartmentDataAccess:
         return num_features(self.dataset.spec)
 
     def num_train_examples(self) -> int:
-        return len(self._data.train)
+        return len(self.data.train)
 
     def train_split(self) -> tuple[NDArray[np.float32], NDArray[np.generic]]:
-        return self._data.train.X, self._data.train.y
+        return self.data.train.X, self.data.train.y
 
     def heldout_split(self) -> tuple[NDArray[np.float32], NDArray[np.generic]]:
-        return self._data.held_out.X, self._data.held_out.y
+        return self.data.held_out.X, self.data.held_out.y
 
     def train_units(self) -> UnitSplit:
         """The train split by unit of privacy (a dataset declaring a person column)."""
         unit = self.dataset.spec.unit
-        train = self._data.train
+        train = self.data.train
         if unit.column is None:
             raise FedgovError(
                 f"dataset {self.dataset.spec.id!r} holds one record per person"

@@ -42,6 +42,7 @@ from department_nodes.data_access import (
     DatasetMismatchError,
     DepartmentDataAccess,
     DepartmentDataset,
+    check_department_name,
 )
 from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
@@ -241,6 +242,7 @@ class DepartmentNode:
         self.dataset = DepartmentDataset.resolve(
             job.dataset, declaration=policy.declaration, source=policy.source
         )
+        check_department_name(policy.department, self.dataset.spec)
         self.data = DepartmentDataAccess(job, policy.department, self.dataset)
         self.task = task_of(self.dataset.spec)
         self.model_spec: ModelSpec = model_spec(job, self.dataset.spec)

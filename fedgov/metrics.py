@@ -166,8 +166,10 @@ def evaluation_metrics(
     split holding one class has no AUC). Regression: loss, RMSE and MAE.
     """
     loss, accuracy, auc, f1, rmse, mae = _SCOPES[scope]
+    metrics: dict[str, float]
     if task is TaskKind.REGRESSION:
-        return {loss: result.loss, rmse: result.rmse, mae: result.mae}
+        metrics = {loss: result.loss, rmse: result.rmse, mae: result.mae}
+        return metrics
     metrics = {loss: result.loss, accuracy: result.accuracy}
     for key, value in ((auc, result.auc), (f1, result.macro_f1)):
         if math.isfinite(value):

@@ -26,7 +26,9 @@ from coordinator.guard import RoundReport
 from fedgov.data import DepartmentSources
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from fedgov.job_data import dataset_spec
 from fedgov.run_record import RunRecord
+from privacy.boundary import BoundaryPolicy
 
 __all__ = ["Engine", "job_with_sources"]
 
@@ -35,10 +37,23 @@ def job_with_sources(job: TrainJob, sources: DepartmentSources | None) -> TrainJ
     """``job`` over the departments given ``sources`` (``None``: unchanged).
 
     A job naming its departments must give each a source; a job naming none
-    takes the sources' departments.
+    takes the sources' departments. A department whose id (its file's name)
+    names a SENSITIVE or CORE column could send nothing past its boundary
+    guard, and is refused here, before anything starts.
     """
     if sources is None:
         return job
+    columns = tuple(dataset_spec(job).schema)
+    guard = BoundaryPolicy(parameters={}, columns=columns)
+    for department in sources.departments:
+        named = guard.mentions(department)
+        if named:
+            raise ConfigurationError(
+                "sources",
+                f"department {department!r} names the column {named[0]!r}, which "
+                "is SENSITIVE or CORE: the boundary guard would refuse every "
+                "reply carrying the department's id; rename its file",
+            )
     if not job.department_ids:
         return replace(job, departments=",".join(sources.departments))
     missing = sorted(set(job.department_ids) - set(sources.departments))
