@@ -70,7 +70,7 @@ class TrainJob:
     ``dataset`` is the dataset's declared name; ``declaration`` the file the
     coordinator's operator declared it in (empty for a built-in dataset,
     which ships with fedgov). Each department checks the declaration against
-    its own copy before reading a record (``docs/own-data.md``).
+    its own copy before reading a record (``docs/datasets.md``).
     ``departments`` lists the departments taking part, comma-separated;
     empty: the dataset's natural partition (or the Dirichlet split's).
 

@@ -1,4 +1,4 @@
-"""The worked example of docs/own-data.md as test fixtures: four regional
+"""The worked example of docs/datasets.md as test fixtures: four regional
 offices' CSV files of the NMES 1988 survey, and its declarations."""
 
 from __future__ import annotations
