@@ -34,6 +34,7 @@ def _block(page: Path, heading: str) -> str:
 
 def _clone(folder: Path) -> Path:
     """What a user's clone holds that the commands use."""
+    folder.mkdir()
     (folder / ".venv").symlink_to(Path(sys.prefix))
     shutil.copytree(
         ROOT / EXAMPLE,
