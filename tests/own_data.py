@@ -4,8 +4,10 @@ offices' CSV files of the NMES 1988 survey, and its declarations."""
 from __future__ import annotations
 
 import runpy
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from fedgov.job import TrainJob
@@ -23,6 +25,16 @@ def write_departments(folder: Path) -> Path:
     """The example's ``make_departments.py``, as shipped, writing into ``folder``."""
     runpy.run_path(str(EXAMPLE / "make_departments.py"))["main"](str(folder))
     return folder
+
+
+def break_one_office(source: Path, target: Path, office: str) -> Path:
+    """A copy of the offices' files in which ``office`` holds an age outside
+    the declared bounds [6.5, 11.0]."""
+    shutil.copytree(source, target)
+    frame = pd.read_csv(target / f"{office}.csv")
+    frame.loc[3, "age"] = 12.5
+    frame.to_csv(target / f"{office}.csv", index=False)
+    return target
 
 
 @pytest.fixture(scope="session")

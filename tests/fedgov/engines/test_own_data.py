@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import pytest
 
 from coordinator.summary import round_from_json
@@ -17,7 +16,13 @@ from fedgov.engines.inprocess import InProcessEngine
 from fedgov.errors import ConfigurationError
 from fedgov.metrics import pooled_rmse
 from privacy.budget import open_budget_book
-from tests.own_data import DECLARATIONS, OFFICES, nmes_departments, nmes_job
+from tests.own_data import (
+    DECLARATIONS,
+    OFFICES,
+    break_one_office,
+    nmes_departments,
+    nmes_job,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -70,21 +75,11 @@ def test_every_task_trains_and_reports_its_own_metrics(
     assert ("RMSE" in line) == (task == "regression")
 
 
-def _break_one_office(source: Path, target: Path, office: str) -> Path:
-    shutil.copytree(source, target)
-    frame = pd.read_csv(target / f"{office}.csv")
-    frame.loc[3, "age"] = 12.5  # declared bounds [6.5, 11.0]
-    frame.to_csv(target / f"{office}.csv", index=False)
-    return target
-
-
 def test_a_department_whose_records_break_the_declaration_refuses_and_spends_nothing(
     tmp_path: Path, nmes_departments: Path
 ) -> None:
     # Prepare: one office's table holds an age outside the declared bounds
-    folder = _break_one_office(
-        nmes_departments, tmp_path / "departments", "office-west"
-    )
+    folder = break_one_office(nmes_departments, tmp_path / "departments", "office-west")
     job = nmes_job(tmp_path, num_rounds=2)
 
     # Execute
@@ -120,9 +115,7 @@ def test_a_department_whose_records_break_the_declaration_refuses_and_spends_not
 def test_a_round_with_fewer_departments_than_the_minimum_changes_nothing(
     tmp_path: Path, nmes_departments: Path
 ) -> None:
-    folder = _break_one_office(
-        nmes_departments, tmp_path / "departments", "office-west"
-    )
+    folder = break_one_office(nmes_departments, tmp_path / "departments", "office-west")
     job = nmes_job(tmp_path, min_departments=4)
 
     record = InProcessEngine().run(job, sources=DepartmentSources.from_folder(folder))
