@@ -92,10 +92,13 @@ def check_parties(
     out: Findings,
     *,
     epsilon_of: EpsilonOf | None,
-    run_record: Mapping[str, Any] | None = None,
-    checkpoint_sha256: bytes | None = None,
+    run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
 ) -> Parties:
-    """Cross-check every party's records; return the coordinator's jobs and queries."""
+    """Cross-check every party's records; return the coordinator's jobs and queries.
+
+    ``run_records`` pairs each coordinator run record with the SHA-256 of its
+    checkpoint file (``None``: not checked).
+    """
     departments = _departments(logs, out)
     runs = _coordinator_runs(logs, out)
     if departments and not any(log.role is Role.COORDINATOR for log in logs):
@@ -110,7 +113,7 @@ def check_parties(
     queries = check_queries(logs, departments, out)
     for department in departments.values():
         check_budget(department, out, epsilon_of)
-    if run_record is not None:
+    for run_record, checkpoint_sha256 in run_records:
         _check_run_record(runs, run_record, checkpoint_sha256, out)
     return Parties(runs, queries)
 

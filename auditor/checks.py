@@ -44,13 +44,15 @@ def audit_logs(
     epsilon_of: EpsilonOf | None = None,
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
+    run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
 ) -> AuditReport:
     """Check every log, then every party against the others.
 
     ``epsilon_of`` recomputes a job's epsilon from its recorded mechanisms
     (without it, only the figures' consistency is checked); ``run_record``
     (the coordinator's JSON) and ``checkpoint_sha256`` are checked against
-    the coordinator's records when given.
+    the coordinator's records when given, as is each of ``run_records``
+    (a run record and its checkpoint's digest).
     """
     out = Findings()
     audited: list[AuditedLog] = []
@@ -77,8 +79,10 @@ def audit_logs(
         audited,
         out,
         epsilon_of=epsilon_of,
-        run_record=run_record,
-        checkpoint_sha256=checkpoint_sha256,
+        run_records=[
+            *([(run_record, checkpoint_sha256)] if run_record is not None else []),
+            *run_records,
+        ],
     )
     summaries = tuple(
         LogSummary(

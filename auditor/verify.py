@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
+from auditor._log_checks import role_spans
 from auditor.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
 from fedgov.errors import ConfigurationError
 from fedgov.run_record import RunRecord, RunRecordError, run_record_json
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
     from auditor.checks import Mechanism
     from auditor.report import AuditReport
     from ledger.chain import Chain
-    from ledger.chain_roles import RoleChange
     from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
@@ -103,25 +103,10 @@ class _ChainReader:
         anchors = tuple(self._registry.history(log.log_id))
         spans: list[RoleSpan] = []
         for role in (Role.COORDINATOR, Role.DEPARTMENT):
-            spans.extend(_spans(role, self._roles.history(log.actor, role)))
+            spans.extend(role_spans(role, self._roles.history(log.actor, role)))
         return ChainFacts(
             anchors=anchors, spans=tuple(spans), latest_block=self._latest
         )
-
-
-def _spans(role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
-    """Grant/revoke history (oldest first) as the stretches the role was held."""
-    spans: list[RoleSpan] = []
-    granted: int | None = None
-    for change in changes:
-        if change.granted and granted is None:
-            granted = change.block_number
-        elif not change.granted and granted is not None:
-            spans.append(RoleSpan(role, granted, change.block_number))
-            granted = None
-    if granted is not None:
-        spans.append(RoleSpan(role, granted))
-    return spans
 
 
 def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:
@@ -158,14 +143,17 @@ def verify_audit(
     allow_unanchored: bool = False,
     recompute_epsilon: bool = True,
     witness_policy: WitnessPolicy | None = None,
+    run_records: Sequence[str | Path] = (),
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
 
     ``checkpoint`` (default: the run record's, when that file exists) is
     hashed and compared with the ``model_export`` record. With a
     ``witness_policy``, each log's checkpoints must carry its quorum of
-    cosignatures (:mod:`ledger.witness_policy`). Unreadable logs
-    are findings; an unreachable chain raises.
+    cosignatures (:mod:`ledger.witness_policy`). ``run_records`` are more
+    run record files (a county's runs folder), each checked with the
+    checkpoint it names. Unreadable logs are findings; an unreachable chain
+    raises.
     """
     if not logs:
         raise ConfigurationError("logs", "give at least one log to audit")
@@ -191,6 +179,11 @@ def verify_audit(
             raise ConfigurationError(
                 "checkpoint", f"cannot read {checkpoint_path}: {e.strerror}"
             ) from e
+    more = []
+    for path in run_records:
+        extra = load_run_record(path)
+        named = Path(str(extra.get("checkpoint") or ""))
+        more.append((extra, file_sha256(named) if named.is_file() else None))
     return audit_logs(
         [_input(source, reader) for source in logs],
         options=AuditOptions(
@@ -201,4 +194,5 @@ def verify_audit(
         epsilon_of=_epsilon_of if recompute_epsilon else None,
         run_record=record,
         checkpoint_sha256=digest,
+        run_records=more,
     )

@@ -1,11 +1,14 @@
-"""The department's Flower ClientApp (Message API).
+"""The department's Flower ClientApp (Message API), audited by construction.
 
 ``app`` is what ``[tool.flwr.app.components]`` names: a SuperNode started with
 ``--node-config "department='health-site-1' state-dir='/srv/fedgov'"`` runs it
 for that department; a department holding a dataset of its own adds
 ``data-source='csv:/srv/health/records.csv'
-dataset-declaration='/srv/health/clinics.yaml'``.
-:func:`make_client_app` builds variants for simulations.
+dataset-declaration='/srv/health/clinics.yaml'``. :func:`make_client_app`
+builds it for every engine, with the department's audit mod
+(:class:`department_nodes.audit.DepartmentAuditMod`) always inside the
+boundary guard: every train, evaluate, SecAgg+ and query message of a job
+with ``audit`` on is recorded before its reply leaves.
 """
 
 from __future__ import annotations
@@ -87,13 +90,15 @@ def make_client_app(
     ``job`` replaces the run_config (in-process simulations have none);
     ``allow_non_private`` is for baseline experiments only;
     ``secure_sum_providers`` name the vectors this department contributes to
-    secure sums (:func:`coordinator.secagg.secure_sum`); ``sources`` is a
-    simulation's mapping of departments to their sources (a deployed
-    department names its own, ``data-source`` in its node config).
+    secure sums (:func:`coordinator.secagg.secure_sum`); ``mods`` run inside
+    the audit mod (a fault injected there is audited as the handler's);
+    ``sources`` is a simulation's mapping of departments to their sources (a
+    deployed department names its own, ``data-source`` in its node config).
     """
     # The boundary guard is the outermost mod: it sees the reply after every
     # other mod and lets it leave only if it carries nothing it should not.
-    client_app = ClientApp(mods=[boundary_guard(job), *mods])
+    # The audit mod sees exactly what the handler (and any inner mod) returned.
+    client_app = ClientApp(mods=[boundary_guard(job), DepartmentAuditMod(job), *mods])
 
     def node(context: Context) -> DepartmentNode:
         return _node(context, job, allow_non_private=allow_non_private, sources=sources)
@@ -139,6 +144,4 @@ def make_client_app(
     return client_app
 
 
-# A deployed department audits every train/evaluate message unless the job's
-# run_config says ``audit = false``; the boundary guard wraps the audit mod.
-app = make_client_app(mods=[DepartmentAuditMod()])
+app = make_client_app()

@@ -18,7 +18,6 @@ the declaration file; a built-in dataset needs none).
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 import zlib
@@ -38,6 +37,7 @@ from flwr.app import (
 )
 from numpy.typing import NDArray
 
+from department_nodes._handled import Handled, record_handled
 from department_nodes.data_access import (
     DatasetMismatchError,
     DepartmentDataAccess,
@@ -46,6 +46,7 @@ from department_nodes.data_access import (
 )
 from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
+from fedgov.county import default_state_dir
 from fedgov.data import DataError, DepartmentSources, Source
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
@@ -53,7 +54,8 @@ from fedgov.job_data import departments_for, model_spec, task_of
 from fedgov.metrics import evaluate_model, evaluation_metrics
 from fedgov.models import ModelSpec, build_model, numpy_to_state
 from fedgov.notices import warn_once
-from privacy.accounting import history_epsilon
+from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
+from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
 
@@ -62,7 +64,6 @@ __all__ = [
     "NODE_DECLARATION",
     "DepartmentNode",
     "NodePolicy",
-    "default_state_dir",
     "own_declaration",
     "refusal",
 ]
@@ -124,11 +125,6 @@ def own_declaration(context: Context, job: TrainJob | None, dataset: str) -> str
     if job is not None and job.dataset == dataset:
         return job.declaration
     return ""
-
-
-def default_state_dir() -> Path:
-    """Where a department keeps durable state when nothing else is configured."""
-    return Path(os.environ.get("FEDGOV_HOME", Path.home() / ".fedgov"))
 
 
 @dataclass(frozen=True)
@@ -487,16 +483,36 @@ class DepartmentNode:
         status = (
             self.budget_book.status(self.job.dataset) if spend is not None else None
         )
-        job_epsilon = 0.0
+        job_epsilon = added = 0.0
+        history: list[tuple[GaussianSpend, str]] = []
         if status is not None:
-            job_epsilon = history_epsilon(
-                [
-                    (r.spend, r.accountant)
-                    for r in status.history
-                    if r.job_id == self.job.job_id
-                ],
-                delta=self.job.delta,
+            history = [
+                (r.spend, r.accountant)
+                for r in status.history
+                if r.job_id == self.job.job_id
+            ]
+            job_epsilon = history_epsilon(history, delta=self.job.delta)
+            # This round's share of the job's epsilon, by the same accountants.
+            before = (
+                history_epsilon(history[:-1], delta=self.job.delta)
+                if history[:-1]
+                else 0.0
             )
+            added = job_epsilon - before
+        arrays = ArrayRecord(model.state_dict())
+        record_handled(
+            self._state,
+            Handled(
+                phase=PHASE_TRAIN,
+                rows=len(labels),
+                update_sha256=p.hash_arrays(arrays),
+                epsilon=added,
+                accountant=history[-1][1] if history else "",
+                noise_multiplier=plan.noise_multiplier or 0.0,
+                sample_rate=plan.sample_rate,
+                steps=plan.steps_per_round,
+            ),
+        )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: len(labels),
             p.Metric.TRAIN_LOSS: loss,
@@ -509,12 +525,7 @@ class DepartmentNode:
             # Lets the coordinator tell its round overhead from local work.
             p.Metric.COMPUTE_SECONDS: time.perf_counter() - started,
         }
-        return self._reply(
-            msg,
-            status=p.Status.OK,
-            metrics=metrics,
-            arrays=ArrayRecord(model.state_dict()),
-        )
+        return self._reply(msg, status=p.Status.OK, metrics=metrics, arrays=arrays)
 
     def evaluate(self, msg: Message) -> Message:
         try:
@@ -528,6 +539,9 @@ class DepartmentNode:
         model = self._model(msg.content.array_records[p.Record.ARRAYS])
         result = evaluate_model(
             model, features, labels, task=self.task.kind, decode=self.task.decode
+        )
+        record_handled(
+            self._state, Handled(phase=PHASE_EVALUATE, rows=result.num_examples)
         )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: result.num_examples,

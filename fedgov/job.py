@@ -36,6 +36,7 @@ PARTITIONS = ("natural", "dirichlet")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 # A dataset or department name: also a file name, never a path.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_COUNTY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class Accountant(StrEnum):
@@ -78,7 +79,9 @@ class TrainJob:
     own node configuration allows it (baselines in experiments only).
     ``audit`` has both sides keep audit records for ``purpose``; tree heads
     are signed for the AnchorRegistry ``ledger_registry`` on chain
-    ``ledger_chain_id`` (both unset: records are kept, heads are not signed).
+    ``ledger_chain_id`` (both unset: records are kept, heads are not signed)
+    and published as C2SP checkpoints of the county ``ledger_county``
+    (unset: no checkpoints, unless a department's node names its county).
     """
 
     job_id: str = "job"
@@ -119,6 +122,7 @@ class TrainJob:
     purpose: str = "federated-training"
     ledger_chain_id: int = 0
     ledger_registry: str = ""
+    ledger_county: str = ""
 
     def __post_init__(self) -> None:
         def rule(ok: bool, argument: str, text: str) -> None:
@@ -202,9 +206,15 @@ class TrainJob:
             "ledger_chain_id",
             "and ledger_registry go together: both set (sign tree heads) or neither",
         )
+        rule(
+            self.ledger_county == ""
+            or _COUNTY.fullmatch(self.ledger_county) is not None,
+            "ledger_county",
+            f"must be empty or a DNS label (a-z, 0-9, '-'), got {self.ledger_county!r}",
+        )
         if not self.audit:
             warn_once(
-                f"job-audit-off:{self.job_id}",
+                "job-audit-off",
                 "audit=False: departments and the coordinator keep NO audit records; "
                 "nothing this job does can be verified by an auditor",
             )

@@ -1,6 +1,8 @@
 """``fedgov deploy``: one job on a local SuperLink and one SuperNode per department.
 
-The command line of :class:`~fedgov.engines.deployment.DeploymentEngine`.
+The command line of :class:`~fedgov.engines.deployment.DeploymentEngine`, in
+the county installed at ``$FEDGOV_HOME``: its state folder, its runs folder,
+both sides' audit logs anchored on its chain by the deployed ServerApp.
 A dataset of your own: ``--dataset clinics.yaml --sources departments/``;
 each SuperNode is then started with its department's own ``data-source``
 and ``dataset-declaration``, as on the department's own machine.
@@ -9,12 +11,14 @@ and ``dataset-declaration``, as on the department's own machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from coordinator.summary import round_from_json
 from fedgov import protocol as p
 from fedgov.commands.config import sources_from
+from fedgov.commands.county import require_county
 from fedgov.data import TaskKind
 from fedgov.engines.deployment import DeploymentEngine, TlsFiles
 from fedgov.errors import ConfigurationError
@@ -99,7 +103,10 @@ def _deploy(args: argparse.Namespace) -> int:
             "give all of --tls-ca-certfile, --tls-certfile and --tls-keyfile, or none",
         )
     tls = TlsFiles(*(Path(p) for p in tls_parts)) if all(tls_parts) else None
+    county = require_county()
     job = _job_from_args(args)
+    if not job.run_dir:
+        job = dataclasses.replace(job, run_dir=str(county.paths.runs_dir / job.job_id))
     engine = DeploymentEngine(
         startup_timeout=args.startup_timeout,
         run_timeout=args.run_timeout,
@@ -117,7 +124,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Start a SuperLink and one SuperNode per department on this machine, run one "
         "training job through `flwr run`, print its rounds and privacy spend, stop "
-        "everything. Logs and the run record go to the run folder (runs/<job-id>)."
+        "everything. Logs and the run record go to the run folder (the county's "
+        "runs/<job-id>); both sides' audit logs are anchored on the county's chain."
     )
     parser.add_argument("--job-id", help="job id (default: job); names the run folder")
     parser.add_argument(
@@ -141,8 +149,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epsilon", type=float, help="DP epsilon of the job; 0 = non-private"
     )
-    parser.add_argument("--run-dir", help="run folder (default: runs/<job-id>)")
-    parser.add_argument("--state-dir", help="departments' durable state (budget books)")
+    parser.add_argument(
+        "--run-dir", help="run folder (default: the county's runs/<job-id>)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        help="departments' durable state: keys, logs, budget books "
+        "(default: the county's)",
+    )
     parser.add_argument(
         "--set",
         action="append",

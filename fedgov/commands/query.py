@@ -3,10 +3,12 @@
 ``fedgov query histogram --dataset randhie --column mdvis --bins
 0,1,2,5,10,20,80 --group-by female --epsilon 0.5 --state-dir runs/state``
 runs the query in the simulation engine (one simulated SuperNode per
-department, each charging its own budget book under ``--state-dir``) and
-prints the combined table with error bars, then what each department spent.
-A dataset of your own: ``--dataset clinics.yaml --sources departments/``
-(a folder of ``<department>.csv`` or ``.parquet`` files).
+department, each charging its own budget book under ``--state-dir``, by
+default the county's) and prints the combined table with error bars, then
+what each department spent. Both sides' audit records are anchored on the
+county's chain (``--ephemeral``: an in-process chain that ends with the
+command). A dataset of your own: ``--dataset clinics.yaml --sources
+departments/`` (a folder of ``<department>.csv`` or ``.parquet`` files).
 ``--json`` prints the same as JSON. An invalid query is refused before any
 department is asked (exit 1); a query no department answered exits 1 too.
 """
@@ -20,9 +22,11 @@ from typing import cast
 
 from coordinator.analytics import format_result
 from fedgov.commands.config import sources_from
+from fedgov.commands.county import require_county
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
+from ledger.county_ledger import FROM_COUNTY, CountyLedger
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
 __all__ = ["build_query", "configure"]
@@ -102,7 +106,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         default="",
         help="where the simulated departments keep their budget books "
-        "(default: $FEDGOV_HOME or ~/.fedgov)",
+        "(default: the county's state folder)",
+    )
+    parser.add_argument(
+        "--purpose", help="the declared purpose the query is audited under"
+    )
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="no county: anchor on an in-process chain that ends with the command",
     )
     parser.add_argument(
         "--budget-epsilon",
@@ -143,6 +155,11 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 < args.confidence < 1:
         raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
     query = build_query(args)
+    ledger: CountyLedger | str = FROM_COUNTY
+    if args.ephemeral:
+        ledger = CountyLedger.ephemeral()
+    else:
+        require_county()
     result = run_simulated_query(
         query,
         state_dir=args.state_dir,
@@ -150,6 +167,8 @@ def _run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         timeout=args.timeout,
         num_cpus=args.num_cpus,
+        ledger=ledger,  # type: ignore[arg-type]
+        purpose=args.purpose,
         sources=sources_from(args.sources),
     )
     print(

@@ -9,30 +9,39 @@ The configuration is ``configs/train.yaml`` and its groups, found by absolute
 path (:data:`~fedgov.commands.config.CONFIGS`), so the command works from any
 folder. ``dataset=`` takes a built-in dataset or a declaration file
 (``*.yaml``: read as ``dataset.name=FILE``); ``data.sources=`` a folder of
-per-department files. Each round prints the task's metrics on the
-departments' held-out records (or the public test split) and every
-department that refused, with its reason. Sweeps over many settings are
-``python -m experiments.sweep``.
+per-department files. The job runs in the county installed at
+``$FEDGOV_HOME`` (``fedgov init``): its state folder, its runs folder
+(``runs/<job_id>``), and both sides' audit logs anchored on its chain.
+``--ephemeral`` runs without a county, on an in-process chain that ends with
+the command (its anchors are gone afterwards: for trying things, never for a
+record). Each round prints the task's metrics on the departments' held-out
+records (or the public test split) and every department that refused, with
+its reason. Sweeps over many settings are ``python -m experiments.sweep``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
-import sys
 from collections.abc import Callable
 
-import hydra
-from omegaconf import DictConfig
+from hydra import compose, initialize_config_dir
 
 from coordinator.guard import RoundReport
 from fedgov import protocol as p
 from fedgov.commands.config import CONFIGS, build_job, build_sources, register_schemas
+from fedgov.commands.county import require_county
 from fedgov.data import TaskKind
+from fedgov.engines.deployment import DeploymentEngine
+from fedgov.engines.inprocess import InProcessEngine
+from fedgov.engines.simulation import SimulationEngine
+from fedgov.errors import ConfigurationError
 from fedgov.job_data import dataset_spec
 from fedgov.metrics import headline_metrics
+from ledger.county_ledger import CountyLedger
 
-__all__ = ["configure", "main", "round_line"]
+__all__ = ["configure", "round_line", "train"]
 
 logger = logging.getLogger(__name__)
 register_schemas()
@@ -73,11 +82,27 @@ def _progress(task: TaskKind) -> Callable[[RoundReport], None]:
     return show
 
 
-# An absolute path: Hydra resolves a relative config_path of a module that a
-# console script imports as a package resource (pkg://), where configs/ is not.
-@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")
-def main(cfg: DictConfig) -> None:
+def train(overrides: list[str], *, ephemeral: bool = False) -> int:
+    """Compose the job from ``overrides``, run it, print each department's spend."""
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=_overrides(overrides))
     job, engine = build_job(cfg)
+    if ephemeral:
+        if isinstance(engine, DeploymentEngine):
+            raise ConfigurationError(
+                "--ephemeral",
+                "the deployment engine's processes cannot reach an in-process "
+                "chain: use the county (`fedgov init`)",
+            )
+        assert isinstance(engine, SimulationEngine | InProcessEngine)
+        engine.ledger = CountyLedger.ephemeral()
+        print(f"audit logs anchored on {engine.ledger.describe()}")
+    else:
+        county = require_county()
+        if not job.run_dir:
+            job = dataclasses.replace(
+                job, run_dir=str(county.paths.runs_dir / job.job_id)
+            )
     task = dataset_spec(job).task_kind
     record = engine.run(job, on_round=_progress(task), sources=build_sources(cfg))
     for dept in record.departments:
@@ -85,6 +110,7 @@ def main(cfg: DictConfig) -> None:
             f"{dept.department:<28} epsilon job {dept.epsilon_job:.3f} "
             f"(lifetime {dept.epsilon_total:.3f} of {dept.epsilon_limit:.3f})"
         )
+    return 0
 
 
 def _overrides(arguments: list[str]) -> list[str]:
@@ -100,14 +126,15 @@ def _overrides(arguments: list[str]) -> list[str]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """``fedgov train [OVERRIDES...]``: Hydra overrides pass straight through."""
+    """``fedgov train [--ephemeral] [OVERRIDES...]``: Hydra overrides pass through."""
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="no county: anchor on an in-process chain that ends with the command",
+    )
     parser.add_argument(
         "overrides", nargs="*", help="Hydra overrides, e.g. privacy.epsilon=3"
     )
-
-    def run(args: argparse.Namespace) -> int:
-        sys.argv = [sys.argv[0], *_overrides(args.overrides)]
-        main()
-        return 0
-
-    parser.set_defaults(func=run)
+    parser.set_defaults(
+        func=lambda args: train(args.overrides, ephemeral=args.ephemeral)
+    )

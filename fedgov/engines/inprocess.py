@@ -22,10 +22,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.app.user_config import UserConfigValue
-from flwr.clientapp.typing import Mod
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.common.serde import message_from_proto, message_to_proto
 from flwr.proto.message_pb2 import Message as ProtoMessage
@@ -37,12 +37,14 @@ from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
 from fedgov.data import DepartmentSources
+from fedgov.engines.audit import prepare_job
 from fedgov.engines.base import job_with_sources
 from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from fedgov.run_record import RunRecord
+from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 
 __all__ = [
     "InProcessEngine",
@@ -217,8 +219,14 @@ class InProcessEngine:
     departments) and up, and the seconds elapsed since the job started.
     """
 
-    def __init__(self, *, allow_non_private: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        allow_non_private: bool = False,
+        ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+    ) -> None:
         self.allow_non_private = allow_non_private
+        self.ledger = ledger
         if allow_non_private:
             warn_once(
                 "inprocess-non-private",
@@ -230,17 +238,15 @@ class InProcessEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
-        client_mods: Sequence[Mod] = (),
         sources: DepartmentSources | None = None,
     ) -> RunRecord:
         job = job_with_sources(job, sources)
+        ledger = resolve_ledger(self.ledger) if job.audit else None
+        job = prepare_job(job, ledger)
         departments = departments_for(job)
         apps = [
             make_client_app(
-                job=job,
-                allow_non_private=self.allow_non_private,
-                mods=client_mods,
-                sources=sources,
+                job=job, allow_non_private=self.allow_non_private, sources=sources
             )
             for _ in departments
         ]
@@ -251,6 +257,7 @@ class InProcessEngine:
             engine="inprocess",
             on_round=recorder.round_done,
             on_record=recorder.records.append,
+            ledger=ledger,
         )
         # Flower stamps the coordinator's messages with the running task's
         # identity; its simulation sets the same for the ServerApp thread.

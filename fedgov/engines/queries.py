@@ -8,19 +8,21 @@ and its own budget file under ``state_dir``; the coordinator's side is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
-from flwr.clientapp.typing import Mod
-
-from coordinator.analytics import QueryResult, make_query_server_app
+from coordinator.analytics import QueryResult
+from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
 from fedgov.data import DepartmentSources
+from fedgov.engines.audit import prepare_job
 from fedgov.engines.base import job_with_sources
 from fedgov.engines.simulation import SimulationError, simulate
 from fedgov.job import TrainJob
 from fedgov.job_data import dataset_fields, departments_for
+from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 from privacy.mechanisms import Query
 
 __all__ = ["run_simulated_query"]
@@ -34,21 +36,22 @@ def run_simulated_query(
     confidence: float = 0.95,
     timeout: float = 600.0,
     num_cpus: int | None = None,
-    client_mods: Sequence[Mod] = (),
     on_result: Callable[[QueryResult], None] | None = None,
+    ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+    purpose: str | None = None,
     sources: DepartmentSources | None = None,
 ) -> QueryResult:
-    """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
-    (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
+    """Run ``query`` over simulated departments keeping their budget books in
+    ``state_dir`` (empty: the county's state folder, else ``$FEDGOV_HOME``).
 
     ``budget_epsilon`` is the lifetime limit a department sets the first time
     it sees the dataset (default: :class:`~fedgov.job.TrainJob`'s); a limit
-    already on file wins, exactly as for training. ``client_mods`` wrap each
-    department's ClientApp (its audit mod); ``on_result`` is called with the
-    result before this returns, and its errors propagate (the coordinator's
-    audit hook, ``AuditEnvironment.query_observer()``). ``sources`` are the
-    departments' own records (their share of a built-in dataset's installed
-    file without them).
+    already on file wins, exactly as for training. Both sides are audited
+    under ``purpose`` (default: the job's) and anchored on ``ledger``
+    (default: the county's). ``on_result`` is called with the result before
+    this returns, and its errors propagate. ``sources`` are the departments'
+    own records (their share of a built-in dataset's installed file without
+    them).
     """
     dataset, declaration = dataset_fields(query.dataset)
     job = TrainJob(
@@ -56,24 +59,28 @@ def run_simulated_query(
         dataset=dataset,
         declaration=declaration,
         state_dir=str(state_dir) if state_dir else "",
+        round_timeout=timeout,
     )
     if budget_epsilon is not None:
         job = replace(job, budget_epsilon=budget_epsilon)
+    if purpose is not None:
+        job = replace(job, purpose=purpose)
     job = job_with_sources(job, sources)
-    departments = departments_for(job)
+    resolved = resolve_ledger(ledger) if job.audit else None
+    job = prepare_job(job, resolved)
     results: list[QueryResult] = []
-    server_app = make_query_server_app(
-        query,
+    server_app = make_server_app(
+        job=job,
+        query=query,
         on_result=results.append,
-        timeout=timeout,
         confidence=confidence,
-        departments=departments,
+        ledger=resolved,
     )
-    client_app = make_client_app(job=job, mods=client_mods, sources=sources)
+    client_app = make_client_app(job=job, sources=sources)
     simulate(
         server_app,
         client_app,
-        num_supernodes=len(departments),
+        num_supernodes=len(departments_for(job)),
         num_cpus=num_cpus,
     )
     if not results:
