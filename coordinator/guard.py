@@ -1,12 +1,14 @@
 """A wrapper around any Flower strategy that vets replies before aggregation.
 
 Flower's strategies average whatever arrives. Before that, fedgov sorts each
-reply into trained, refused (a department over its privacy budget says so
-instead of training) or rejected (an update with NaN/inf, the wrong tensors
-or shapes, or an absurd norm; a reported number no department could honestly
-report, or a second reply for the same department:
-:mod:`coordinator._reply_checks`), reports every department's outcome, and
-hands only trained updates to the wrapped strategy.
+reply into trained, refused (a department over its privacy budget, or whose
+records break the declaration, says so instead of training) or rejected (an
+update with NaN/inf, the wrong tensors or shapes, or an absurd norm; a
+reported number no department could honestly report, or a second reply for
+the same department: :mod:`coordinator._reply_checks`), reports every
+department's outcome, and hands only trained updates to the wrapped
+strategy, and only when at least ``min_departments`` of them arrived;
+otherwise the round leaves the model unchanged and says why.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class RoundReport:
     aggregate_hash: str = ""
     train_seconds: float = 0.0
     round_seconds: float = 0.0
+    skipped: str = ""
+    """Why the round's updates were not aggregated (the model is unchanged)."""
 
 
 def check_update(
@@ -144,7 +148,10 @@ def _common_metric_keys(replies: list[Message]) -> None:
 
 
 class GuardedStrategy(Strategy):
-    """Delegates to ``inner`` after vetting replies; keeps one report per round."""
+    """Delegates to ``inner`` after vetting replies; keeps one report per round.
+
+    A round aggregates only when at least ``min_departments`` updates passed.
+    """
 
     def __init__(
         self,
@@ -154,6 +161,7 @@ class GuardedStrategy(Strategy):
         max_examples: int,
         membership: Membership,
         on_round: Callable[[RoundReport], None] | None = None,
+        min_departments: int = 1,
     ) -> None:
         self.inner = inner
         self.membership = membership
@@ -163,6 +171,7 @@ class GuardedStrategy(Strategy):
         self.max_examples = max_examples
         self._examples: dict[tuple[str, str], int] = {}
         """The ``num-examples`` each department first reported, per message type."""
+        self.min_departments = min_departments
         self.reports: list[RoundReport] = []
         self._on_round = on_round
         self._global: dict[str, np.ndarray] = {}
@@ -263,10 +272,12 @@ class GuardedStrategy(Strategy):
             )
             self._remember(msg, department, MessageType.TRAIN)
             accepted.append(msg)
-        if not accepted:
-            logger.warning(
-                "round %d: no update to aggregate; the model is unchanged", server_round
+        if len(accepted) < self.min_departments:
+            report.skipped = (
+                f"{len(accepted)} department(s) trained, fewer than min_departments "
+                f"{self.min_departments}: the model is unchanged"
             )
+            logger.warning("round %d: %s", server_round, report.skipped)
             return None, None
         _common_metric_keys(accepted)
         arrays, metrics = self.inner.aggregate_train(server_round, accepted)
@@ -338,10 +349,23 @@ class GuardedStrategy(Strategy):
                     )
                 )
                 continue
-            department, _, _ = _department(msg)
+            department, status, reason = _department(msg)
             node_id = msg.metadata.src_node_id
             if department in claimed:
                 report.evaluate.append(_duplicate(department, node_id))
+                continue
+            if status == p.Status.REFUSED:
+                logger.warning(
+                    "round %d: %s refused to evaluate: %s",
+                    server_round,
+                    department,
+                    reason,
+                )
+                report.evaluate.append(
+                    DepartmentOutcome(
+                        department, node_id, p.Outcome.REFUSED, reason, _metrics(msg)
+                    )
+                )
                 continue
             problem = self._vet(msg, department, MessageType.EVALUATE)
             if problem is not None:

@@ -7,9 +7,10 @@ department, each charging its own budget book under ``--state-dir``, by
 default the county's) and prints the combined table with error bars, then
 what each department spent. Both sides' audit records are anchored on the
 county's chain (``--ephemeral``: an in-process chain that ends with the
-command). ``--json`` prints the same as JSON. An invalid query is refused
-before any department is asked (exit 1); a query no department answered
-exits 1 too.
+command). A dataset of your own: ``--dataset clinics.yaml --sources
+departments/`` (a folder of ``<department>.csv`` or ``.parquet`` files).
+``--json`` prints the same as JSON. An invalid query is refused before any
+department is asked (exit 1); a query no department answered exits 1 too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import cast
 
 from coordinator.analytics import format_result
+from fedgov.commands.config import sources_from
 from fedgov.commands.county import require_county
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
@@ -46,7 +48,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``fedgov query``'s arguments."""
     parser.add_argument("kind", choices=QUERY_KINDS, help="the aggregate to release")
     parser.add_argument(
-        "--dataset", required=True, help="catalog dataset, e.g. randhie"
+        "--dataset",
+        required=True,
+        help="a built-in dataset (randhie, adult) or a declaration file (*.yaml)",
+    )
+    parser.add_argument(
+        "--sources",
+        help="a folder of <department>.csv / <department>.parquet files, one per "
+        "department (default: a built-in dataset's installed files)",
     )
     parser.add_argument("--column", help="the measured column (not for count)")
     parser.add_argument(
@@ -74,7 +83,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows-per-person",
         type=int,
-        help="records counted per person (default: the dataset's maximum, 5 for randhie)",
+        help="records counted per person (default: the declared max_records_per_unit, "
+        "5 for randhie)",
     )
     parser.add_argument(
         "--epsilon", type=float, required=True, help="epsilon each department spends"
@@ -159,6 +169,7 @@ def _run(args: argparse.Namespace) -> int:
         num_cpus=args.num_cpus,
         ledger=ledger,  # type: ignore[arg-type]
         purpose=args.purpose,
+        sources=sources_from(args.sources),
     )
     print(
         json.dumps(result.to_json(), indent=2) if args.json else format_result(result)

@@ -22,8 +22,10 @@ from flwr.simulation import run_simulation
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
+from fedgov.data import DepartmentSources
 from fedgov.engines._ray_workers import start_ray
 from fedgov.engines.audit import prepare_job
+from fedgov.engines.base import job_with_sources
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.files import private_dir
 from fedgov.job import TrainJob
@@ -89,12 +91,16 @@ def run_simulated_job(
     allow_non_private: bool = False,
     num_cpus: int | None = None,
     ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+    sources: DepartmentSources | None = None,
 ) -> RunRecord:
     """Run ``job`` with one simulated SuperNode per department; return its record.
 
     Audit heads are anchored on ``ledger`` (default: the county's; ``None``:
-    records are kept, nothing is anchored).
+    records are kept, nothing is anchored). ``sources``: each department's
+    own records (its share of a built-in dataset's installed file without
+    them).
     """
+    job = job_with_sources(job, sources)
     resolved = resolve_ledger(ledger) if job.audit else None
     job = prepare_job(job, resolved)
     private_dir(run_dir_of(job))
@@ -109,7 +115,9 @@ def run_simulated_job(
         on_record=records.append,
         ledger=resolved,
     )
-    client_app = make_client_app(job=job, allow_non_private=allow_non_private)
+    client_app = make_client_app(
+        job=job, allow_non_private=allow_non_private, sources=sources
+    )
     simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
     if not records:
         raise SimulationError(
@@ -147,6 +155,7 @@ class SimulationEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
+        sources: DepartmentSources | None = None,
     ) -> RunRecord:
         return run_simulated_job(
             job,
@@ -154,4 +163,5 @@ class SimulationEngine:
             allow_non_private=self.allow_non_private,
             num_cpus=self.num_cpus,
             ledger=self.ledger,
+            sources=sources,
         )

@@ -259,11 +259,11 @@ def test_replies_pass_the_boundary_guard_with_the_query_allow_list(
 def test_a_failure_after_the_charge_reports_the_charge(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Prepare: the department's records cannot be read once it has charged.
-    def unreadable(*args: object, **kwargs: object) -> None:
+    # Prepare: answering fails once the department has charged.
+    def failing(*args: object, **kwargs: object) -> None:
         raise OSError("records/randhie.parquet: permission denied")
 
-    monkeypatch.setattr(analytics, "department_records", unreadable)
+    monkeypatch.setattr(analytics, "exact_answer", failing)
     query = _histogram(0.5)
 
     # Execute
