@@ -9,7 +9,6 @@ on purpose, and checks the auditor asks the chain which logs exist.
 from __future__ import annotations
 
 import shutil
-import warnings
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,14 +16,12 @@ from eth_account import Account
 
 from auditor.report import Check
 from auditor.verify import verify_audit
-from fedgov.engines.audit import AuditEnvironment
 from fedgov.errors import ConfigurationError
 from ledger.chain import Chain
-from ledger.keys import PlaintextKeyWarning
 from ledger.layout import find_logs
 from ledger.records import Role
 from tests.audit_federation import run_job, small_job
-from tests.audit_fixtures import DEPARTMENTS, FAST_RELAY
+from tests.audit_fixtures import AuditHarness, harness
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,26 +31,21 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="module")
-def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditEnvironment]:
+def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuditHarness]:
     """One honest, fully anchored job on the embedded chain."""
     root = tmp_path_factory.mktemp("coverage")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PlaintextKeyWarning)
-        env = AuditEnvironment.create(
-            Chain.embedded(), root / "state", DEPARTMENTS, policy=FAST_RELAY
-        )
-        with env:
-            run_job(env, small_job(), root / "run")
-            yield env
+    for env in harness(Chain.embedded(), root):
+        run_job(env, small_job(), root / "run")
+        yield env
 
 
-def _state_copy(env: AuditEnvironment, tmp_path: Path) -> Path:
+def _state_copy(env: AuditHarness, tmp_path: Path) -> Path:
     copy = tmp_path / "state"
     shutil.copytree(env.state_dir, copy)
     return copy
 
 
-def _verify(env: AuditEnvironment, state: Path, **options: object) -> AuditReport:
+def _verify(env: AuditHarness, state: Path, **options: object) -> AuditReport:
     return verify_audit(
         find_logs(state),
         chain=env.chain,
@@ -68,7 +60,7 @@ def _log_of(state: Path, folder: str) -> Path:
 
 
 def test_the_whole_state_folder_passes_and_says_the_chain_was_asked(
-    audited: AuditEnvironment, tmp_path: Path
+    audited: AuditHarness, tmp_path: Path
 ) -> None:
     # Act
     report = _verify(audited, _state_copy(audited, tmp_path))
@@ -80,7 +72,7 @@ def test_the_whole_state_folder_passes_and_says_the_chain_was_asked(
 
 
 def test_deleting_the_coordinators_log_fails(
-    audited: AuditEnvironment, tmp_path: Path
+    audited: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: the issue's attack, as typed into the state folder.
     state = _state_copy(audited, tmp_path)
@@ -98,7 +90,7 @@ def test_deleting_the_coordinators_log_fails(
 
 
 def test_deleting_the_coordinator_and_failing_departments_logs_fails_for_each(
-    audited: AuditEnvironment, tmp_path: Path
+    audited: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: leave only the logs that carry nothing inconvenient.
     state = _state_copy(audited, tmp_path)
@@ -113,13 +105,11 @@ def test_deleting_the_coordinator_and_failing_departments_logs_fails_for_each(
     assert len(missing) == 3
     for name in ("dept-1", "dept-2"):
         assert sum(audited.departments[name] in m for m in missing) == 1
-    assert sum(audited.coordinator.address in m for m in missing) == 1
+    assert sum(audited.coordinator_address in m for m in missing) == 1
     assert report.summary().startswith("audit FAILED")
 
 
-def test_an_unreadable_log_is_named_once(
-    audited: AuditEnvironment, tmp_path: Path
-) -> None:
+def test_an_unreadable_log_is_named_once(audited: AuditHarness, tmp_path: Path) -> None:
     # Prepare
     state = _state_copy(audited, tmp_path)
     log = _log_of(state, "dept-0")
@@ -139,7 +129,7 @@ def test_an_unreadable_log_is_named_once(
 
 
 def test_only_narrows_the_audit_and_the_report_names_what_it_left_out(
-    audited: AuditEnvironment, tmp_path: Path
+    audited: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     state = _state_copy(audited, tmp_path)
@@ -164,14 +154,14 @@ def test_only_narrows_the_audit_and_the_report_names_what_it_left_out(
 
 
 def test_a_roster_address_the_chain_never_registered_fails(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: a second job whose roster speaks for dept-1 with a key of the
     # coordinator's choosing, one the Roles contract never registered.
     env = embedded_env
     run_job(env, small_job(), tmp_path / "run")
-    env.departments["dept-1"] = Account.create().address
     env.configure(small_job(job_id="second"))
+    env.audit.record_roster({**env.departments, "dept-1": Account.create().address})
     env.finish()
 
     # Act
@@ -183,16 +173,18 @@ def test_a_roster_address_the_chain_never_registered_fails(
 
 
 def test_a_registered_actor_without_any_log_is_a_warning(
-    audited: AuditEnvironment, tmp_path: Path
+    audited: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: a fourth department is granted its role and never writes.
     idle = Account.create()
-    audited.roles.grant(idle.address, Role.DEPARTMENT, sender=audited.admin)
+    admin = audited.ledger.admin
+    assert admin is not None
+    audited.roles.grant(idle.address, Role.DEPARTMENT, sender=admin)
     try:
         # Act
         report = _verify(audited, _state_copy(audited, tmp_path))
     finally:
-        audited.roles.revoke(idle.address, Role.DEPARTMENT, sender=audited.admin)
+        audited.roles.revoke(idle.address, Role.DEPARTMENT, sender=admin)
 
     # Assert
     assert report.ok, report.summary()
