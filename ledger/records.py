@@ -95,6 +95,8 @@ class Role(StrEnum):
     DEPARTMENT = "department"
     AUDITOR = "auditor"
     REGISTRAR = "registrar"
+    ANALYST = "analyst"
+    """Asks for training jobs and queries, each signed (:mod:`ledger.access`)."""
 
 
 class Action(StrEnum):
