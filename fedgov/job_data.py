@@ -27,6 +27,7 @@ __all__ = [
     "num_features",
     "partition_of",
     "public_test_split",
+    "training_columns",
 ]
 
 
@@ -57,6 +58,12 @@ def public_test_split(
         return None
     test = load_public_test(dataset).test
     return test.X, test.y
+
+
+def training_columns(dataset: str) -> tuple[str, ...]:
+    """The columns a training job on ``dataset`` reads: its features and label."""
+    schema = get_dataset(dataset).schema
+    return tuple(sorted({*(c.name for c in schema.features), schema.label.column}))
 
 
 def model_spec(job: TrainJob) -> ModelSpec:
