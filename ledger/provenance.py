@@ -181,7 +181,11 @@ class SignedProvenance:
     @classmethod
     def from_json(cls, data: Any, *, origin: str) -> SignedProvenance:
         try:
-            if data["format"] != FORMAT or data["version"] != _VERSION:
+            if (
+                not isinstance(data, dict)
+                or data.get("format") != FORMAT
+                or data.get("version") != _VERSION
+            ):
                 raise ProvenanceError(
                     origin, f"is not a {FORMAT} version {_VERSION} document"
                 )
