@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auditor._access_checks import AccessFacts
 from auditor._budget_checks import EpsilonOf, Mechanism
 from auditor._log_checks import (
     AuditedLog,
@@ -21,17 +22,20 @@ from auditor._log_checks import (
     check_log,
 )
 from auditor._party_checks import check_parties
+from auditor._provenance_checks import ProvenanceInput
 from auditor.report import AuditReport, Check, LogSummary
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = [
+    "AccessFacts",
     "AuditOptions",
     "ChainFacts",
     "EpsilonOf",
     "LogInput",
     "Mechanism",
+    "ProvenanceInput",
     "RoleSpan",
     "audit_logs",
 ]
@@ -44,13 +48,17 @@ def audit_logs(
     epsilon_of: EpsilonOf | None = None,
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
+    access: AccessFacts | None = None,
+    provenance: ProvenanceInput | None = None,
 ) -> AuditReport:
     """Check every log, then every party against the others.
 
     ``epsilon_of`` recomputes a job's epsilon from its recorded mechanisms
     (without it, only the figures' consistency is checked); ``run_record``
     (the coordinator's JSON) and ``checkpoint_sha256`` are checked against
-    the coordinator's records when given.
+    the coordinator's records when given; ``access`` enables the checks of
+    analysts' signed requests (:mod:`auditor._access_checks`); ``provenance``
+    checks a model file's manifest (:mod:`auditor._provenance_checks`).
     """
     out = Findings()
     audited: list[AuditedLog] = []
@@ -79,6 +87,9 @@ def audit_logs(
         epsilon_of=epsilon_of,
         run_record=run_record,
         checkpoint_sha256=checkpoint_sha256,
+        access=access,
+        provenance=provenance,
+        allow_unanchored=options.allow_unanchored,
     )
     summaries = tuple(
         LogSummary(
@@ -101,4 +112,5 @@ def audit_logs(
         jobs=tuple(sorted({run.job for run in parties.runs})),
         rounds=sum(len(run.rounds) for run in parties.runs),
         queries=len(parties.queries),
+        open_departments=parties.open_departments,
     )

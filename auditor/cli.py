@@ -3,6 +3,7 @@
     verify  --rpc URL --registry ADDR [--roles ADDR]
             (--log FILE ... | --state-dir DIR | --service HOST:PORT --log-id ID ...)
             [--run-record FILE] [--checkpoint FILE] [--allow-unanchored]
+            [--require-access]
             [--witness-policy FILE] [--no-epsilon] [--json]
     export  --state-dir DIR --out DIR
 
@@ -69,7 +70,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     verify.add_argument(
         "--run-record", type=Path, help="the coordinator's run_record.json"
     )
-    verify.add_argument("--checkpoint", type=Path, help="the exported model file")
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="the exported model file: checked against its signed provenance "
+        "manifest (<file>.provenance.json) and the coordinator's log",
+    )
+    verify.add_argument(
+        "--require-access",
+        action="store_true",
+        help="fail every spend or read no signed request covers, even at a "
+        "department without an access policy",
+    )
     verify.add_argument(
         "--allow-unanchored",
         action="store_true",
@@ -151,6 +163,7 @@ def _verify(args: argparse.Namespace) -> int:
         allow_unanchored=args.allow_unanchored,
         recompute_epsilon=not args.no_epsilon,
         witness_policy=policy,
+        require_access=args.require_access,
     )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

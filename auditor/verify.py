@@ -16,7 +16,13 @@ Block *times* are not used: dev chains (py-evm, anvil) stamp blocks a
 second apart whatever the wall clock says, so roles are judged by block
 numbers (an anchor's block), never by comparing timestamps.
 
-The checks themselves are :func:`auditor.checks.audit_logs`.
+- the analyst role's history of every analyst a department's
+  ``access_granted`` records name, and the county's access domain (chain id
+  and the Roles contract the registry reads).
+
+A model file (``checkpoint``) is checked against its signed provenance
+manifest (:mod:`ledger.provenance`). The checks themselves are
+:func:`auditor.checks.audit_logs`.
 """
 
 from __future__ import annotations
@@ -27,15 +33,26 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
-from auditor.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
+from auditor._access_checks import analysts_in
+from auditor.checks import (
+    AccessFacts,
+    AuditOptions,
+    ChainFacts,
+    LogInput,
+    ProvenanceInput,
+    RoleSpan,
+    audit_logs,
+)
 from fedgov.errors import ConfigurationError
 from fedgov.run_record import RunRecord, RunRecordError, run_record_json
+from ledger.access import AccessDomain
 from ledger.anchor_registry import AnchorRegistry
 from ledger.chain_roles import Roles
 from ledger.errors import LedgerError
 from ledger.export import ExportedLog, read_export
+from ledger.provenance import ProvenanceError, verify_manifest
 from ledger.record_fields import file_sha256
-from ledger.records import Role
+from ledger.records import AuditRecord, Role
 from ledger.store import LogStore
 from privacy.accounting import GaussianSpend, history_epsilon
 
@@ -46,6 +63,7 @@ if TYPE_CHECKING:
     from auditor.report import AuditReport
     from ledger.chain import Chain
     from ledger.chain_roles import RoleChange
+    from ledger.tree_head import SigningDomain
     from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
@@ -98,6 +116,9 @@ class _ChainReader:
         self._registry = registry
         self._roles = roles
         self._latest = chain.block_number
+
+    def analyst_spans(self, analyst: str) -> tuple[RoleSpan, ...]:
+        return tuple(_spans(Role.ANALYST, self._roles.history(analyst, Role.ANALYST)))
 
     def facts(self, log: ExportedLog) -> ChainFacts:
         anchors = tuple(self._registry.history(log.log_id))
@@ -158,14 +179,19 @@ def verify_audit(
     allow_unanchored: bool = False,
     recompute_epsilon: bool = True,
     witness_policy: WitnessPolicy | None = None,
+    require_access: bool = False,
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
 
     ``checkpoint`` (default: the run record's, when that file exists) is
     hashed and compared with the ``model_export`` record. With a
     ``witness_policy``, each log's checkpoints must carry its quorum of
-    cosignatures (:mod:`ledger.witness_policy`). Unreadable logs
-    are findings; an unreachable chain raises.
+    cosignatures (:mod:`ledger.witness_policy`); the checkpoint's provenance
+    manifest is checked too (missing: a failure when ``checkpoint`` is given,
+    a warning when it comes from the run record). ``require_access`` fails
+    spends and reads that no signed request covers even at a department
+    without an access policy. Unreadable logs are findings; an unreachable
+    chain raises.
     """
     if not logs:
         raise ConfigurationError("logs", "give at least one log to audit")
@@ -180,7 +206,9 @@ def verify_audit(
     reader = _ChainReader(chain, anchor_registry, Roles.at(chain, roles_address))
     record = load_run_record(run_record) if run_record is not None else None
     digest = None
+    provenance = None
     checkpoint_path = Path(checkpoint) if checkpoint is not None else None
+    required = checkpoint_path is not None
     if checkpoint_path is None and record is not None and record.get("checkpoint"):
         candidate = Path(str(record["checkpoint"]))
         checkpoint_path = candidate if candidate.is_file() else None
@@ -191,8 +219,20 @@ def verify_audit(
             raise ConfigurationError(
                 "checkpoint", f"cannot read {checkpoint_path}: {e.strerror}"
             ) from e
+        provenance = _provenance(
+            checkpoint_path, anchor_registry.domain, required=required
+        )
+    inputs = [_input(source, reader) for source in logs]
+    access = AccessFacts(
+        domain=AccessDomain(chain.chain_id, roles_address),
+        analyst_spans={
+            analyst: reader.analyst_spans(analyst)
+            for analyst in analysts_in(_grant_records(inputs))
+        },
+        require=require_access,
+    )
     return audit_logs(
-        [_input(source, reader) for source in logs],
+        inputs,
         options=AuditOptions(
             domain=anchor_registry.domain,
             allow_unanchored=allow_unanchored,
@@ -201,4 +241,29 @@ def verify_audit(
         epsilon_of=_epsilon_of if recompute_epsilon else None,
         run_record=record,
         checkpoint_sha256=digest,
+        access=access,
+        provenance=provenance,
     )
+
+
+def _grant_records(inputs: Sequence[LogInput]) -> list[AuditRecord]:
+    # Filtered on the raw bytes: only grants are decoded here.
+    needle = b'"action":"access_granted"'
+    return [
+        AuditRecord.decode(data)
+        for item in inputs
+        if item.log is not None
+        for data in item.log.records
+        if needle in data
+    ]
+
+
+def _provenance(
+    model: Path, domain: SigningDomain, *, required: bool
+) -> ProvenanceInput:
+    try:
+        return ProvenanceInput(
+            str(model), verify_manifest(model, domain=domain), required=required
+        )
+    except ProvenanceError as e:
+        return ProvenanceInput(str(model), None, e, required=required)

@@ -16,7 +16,10 @@ commit:
   the aggregate's hash. One record per department keeps every record small
   whatever the federation's size;
 - ``model_export`` (:meth:`CoordinatorAudit.record_model_export`): the
-  SHA-256 of the checkpoint file and the final aggregate's hash;
+  SHA-256 of the checkpoint file and the final aggregate's hash; once a
+  head covering it is signed, the model's provenance manifest (job,
+  departments, each one's epsilon, that head) is written next to the file,
+  signed with the coordinator's key (:mod:`ledger.provenance`);
 - per DP analytics query (:meth:`CoordinatorAudit.record_query`, the
   ``on_result`` callback), one ``analytics_query`` record per department
   (its status and reported epsilon), then one for the query (what was asked,
@@ -37,6 +40,8 @@ from typing import TYPE_CHECKING
 from fedgov import protocol as p
 from fedgov.types import ActorId, DatasetId, JobId
 from ledger.errors import AuditError
+from ledger.layout import LOG_NAME
+from ledger.provenance import ModelProvenance, SignedProvenance, write_manifest
 from ledger.record_fields import (
     AGGREGATION,
     ENTRY_DEPARTMENT,
@@ -51,6 +56,7 @@ from ledger.record_fields import (
     query_sha256,
 )
 from ledger.records import ZERO_HASH, Action, AuditRecord, Role, now_ms
+from ledger.tree_head import log_id_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -60,6 +66,7 @@ if TYPE_CHECKING:
     from fedgov.job import TrainJob
     from fedgov.run_record import RunRecord
     from ledger.actor_log import ActorLog
+    from ledger.tree_head import SignedTreeHead
 
 __all__ = [
     "CoordinatorAudit",
@@ -317,10 +324,11 @@ class CoordinatorAudit:
     def actor(self) -> str:
         return str(self.log.account.address)
 
-    def _commit(self, records: list[AuditRecord]) -> None:
-        self.log.commit(records)
+    def _commit(self, records: list[AuditRecord]) -> SignedTreeHead | None:
+        head = self.log.commit(records)
         if self._on_commit is not None:
             self._on_commit()
+        return head
 
     def record_roster(self, departments: Mapping[str, str]) -> None:
         """Write the ``job_submit`` record naming each department's address."""
@@ -341,14 +349,32 @@ class CoordinatorAudit:
             round_records(report, job=self.job, actor=self.actor, timestamp_ms=now_ms())
         )
 
-    def record_model_export(self, record: RunRecord) -> None:
-        """Write the ``model_export`` record of the finished run."""
-        self._commit(
-            [
-                model_export_record(
-                    record, job=self.job, actor=self.actor, timestamp_ms=now_ms()
-                )
-            ]
+    def record_model_export(self, record: RunRecord) -> Path | None:
+        """Write the ``model_export`` record of the finished run, then the
+        model's signed provenance manifest; return the manifest's path
+        (``None`` when no head is signed: no registry to sign for)."""
+        export = model_export_record(
+            record, job=self.job, actor=self.actor, timestamp_ms=now_ms()
+        )
+        head = self._commit([export])
+        if head is None or self.log.domain is None or record.checkpoint is None:
+            return None
+        statement = ModelProvenance(
+            model_sha256=export.result_hash,
+            job=self.job.job_id,
+            job_digest=self.job.digest(),
+            epsilons=tuple(
+                (d.department, d.epsilon_job)
+                for d in record.departments
+                if d.rounds_trained > 0
+            ),
+            log_id=log_id_for(self.actor, LOG_NAME),
+            tree_size=head.head.tree_size,
+            root_hash=head.head.root_hash,
+        )
+        return write_manifest(
+            record.checkpoint,
+            SignedProvenance.sign(statement, self.log.account, self.log.domain),
         )
 
     def record_query(self, result: QueryResult) -> None:

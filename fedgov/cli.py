@@ -37,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "start a real SuperLink and one SuperNode per department, run a job, stop",
     ),
     "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
+    "access": (
+        "fedgov.commands.access",
+        "analysts' role, data-use agreements: who may ask what",
+    ),
     "release": ("privacy.release_cli", "make or trace fingerprinted extracts"),
     "data": (
         "fedgov.commands.data",
