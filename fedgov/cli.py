@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fedgov.commands.access",
         "analysts' role, data-use agreements: who may ask what",
     ),
-    "release": ("privacy.release_cli", "make or trace fingerprinted extracts"),
+    "release": ("fedgov.commands.release", "make or trace fingerprinted extracts"),
     "data": (
         "fedgov.commands.data",
         "check a department's table, draft a dataset declaration",

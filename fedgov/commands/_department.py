@@ -40,10 +40,13 @@ __all__ = [
 ]
 
 
-def add_chain_arguments(parser: argparse.ArgumentParser, *, registry: bool) -> None:
-    """``--chain-id`` and ``--roles`` (the access domain), and ``--registry``."""
+def add_chain_arguments(
+    parser: argparse.ArgumentParser, *, registry: bool, roles: bool = True
+) -> None:
+    """``--chain-id``, ``--roles`` (the access domain) and ``--registry``."""
     parser.add_argument("--chain-id", type=int, help="the county chain's id")
-    parser.add_argument("--roles", help="the county's Roles contract address")
+    if roles:
+        parser.add_argument("--roles", help="the county's Roles contract address")
     if registry:
         parser.add_argument(
             "--registry",

@@ -123,7 +123,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--reason", help="why (default with --due: the retention period)"
     )
     destroy.add_argument("--key-dir", type=Path, help="where the data key is kept")
-    add_chain_arguments(destroy, registry=True)
+    add_chain_arguments(destroy, registry=True, roles=False)
     destroy.set_defaults(func=_destroy)
 
 
