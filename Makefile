@@ -69,6 +69,8 @@ bench: $(STAMP) anvil
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.accounting
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.secagg
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.voting
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.watermark
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.data_sources
 
 ## The experiments report (reports/): recomputes every point of every sweep.
 ## `python -m experiments.report` alone reuses stored points (resumes a run).
