@@ -239,7 +239,16 @@ class GuardedStrategy(Strategy):
                     )
                 )
                 continue
-            department, _, _ = _department(msg)
+            department, status, reason = _department(msg)
+            if status == p.Status.REFUSED:
+                # A department may refuse to read its held-out records (its
+                # access policy): nothing to aggregate from it.
+                report.evaluate.append(
+                    DepartmentOutcome(
+                        department, msg.metadata.src_node_id, p.Outcome.REFUSED, reason
+                    )
+                )
+                continue
             report.evaluate.append(
                 DepartmentOutcome(
                     department,

@@ -1,10 +1,12 @@
-"""A department's side of a DP analytics query: budget first, then data, then noise.
+"""A department's side of a DP analytics query: access, budget, then data, then noise.
 
 A query arrives as a Flower ``QUERY`` message whose ``"query"`` ConfigRecord
 holds :meth:`privacy.mechanisms.Query.to_config`. The department
 
 1. re-validates the query against the dataset's schema (it never trusts the
-   coordinator's checks) and refuses a bad one, spending nothing;
+   coordinator's checks) and refuses a bad one, spending nothing; then its
+   access gate (:mod:`department_nodes.access`) checks the analyst's signed
+   request for exactly this query, and refuses one outside its policy;
 2. computes the noise and the spend from the query alone;
 3. charges the spend to the *same* durable budget book DP-SGD rounds charge
    (``kind="query"``), atomically, and refuses cleanly when it would go over
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -30,11 +33,14 @@ import pandas as pd
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from numpy.typing import NDArray
 
+from department_nodes.access import RoleSource, Subject
+from department_nodes.data_access import open_records
 from department_nodes.node import DepartmentNode, NodePolicy
 from fedgov import protocol as p
-from fedgov.data import department_ids, load_department
+from fedgov.data import department_ids
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from ledger.record_fields import PHASE_QUERY
 from privacy.budget import Budget
 from privacy.errors import BudgetExceeded
 from privacy.mechanisms import (
@@ -71,9 +77,24 @@ SPEND_KIND: Final = "query"
 """The ``kind`` of a query's spend in the budget book."""
 
 
-def department_records(dataset: str, department: str, *, seed: int) -> pd.DataFrame:
-    """Every record ``department`` holds of ``dataset`` (both sides of its split)."""
-    data = load_department(dataset, department, partition="natural", seed=seed)
+def department_records(
+    dataset: str,
+    department: str,
+    *,
+    seed: int,
+    state_dir: Path,
+    key_dir: Path | None = None,
+) -> pd.DataFrame:
+    """Every record ``department`` holds of ``dataset`` (both sides of its split),
+    through its vault under ``state_dir`` (refused once destroyed)."""
+    data = open_records(
+        dataset,
+        department,
+        partition="natural",
+        seed=seed,
+        state_dir=state_dir,
+        key_dir=key_dir,
+    )
     return pd.concat([data.train.records, data.held_out.records])
 
 
@@ -122,12 +143,18 @@ def _policy(context: Context, job: TrainJob, dataset: str) -> NodePolicy:
 
 
 def answer_query(
-    msg: Message, context: Context, *, job: TrainJob | None = None
+    msg: Message,
+    context: Context,
+    *,
+    job: TrainJob | None = None,
+    roles: RoleSource | None = None,
 ) -> Message:
     """Answer one QUERY message for the department ``context`` names.
 
     ``job`` replaces the run_config (in-process simulations have none); it
-    supplies the state directory and the default budget, as for training.
+    supplies the state directory, the default budget and the analyst's
+    signed request, as for training. ``roles`` answers who holds the analyst
+    role (default: the chain the node configuration names).
     """
     run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
     config = msg.content.config_records.get(p.Record.QUERY)
@@ -145,7 +172,9 @@ def answer_query(
         return _refuse(
             msg, _unresolved_name(context), f"no records of {query.dataset}: {exc}"
         )
-    return _answer(msg, query, DepartmentNode(run_job, policy, context.state))
+    return _answer(
+        msg, query, DepartmentNode(run_job, policy, context.state, roles=roles)
+    )
 
 
 @dataclass(frozen=True)
@@ -166,11 +195,20 @@ class LocalAnswer:
 
 
 def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
-    """Charge ``query``'s spend to ``node``'s budget book, then answer it from its records.
+    """Admit ``query`` through ``node``'s access gate, charge its spend to the
+    budget book, then answer it from the department's records.
 
-    A spend that would exceed the limit is refused before any record is read.
+    A query the gate refuses, or a spend that would exceed the limit, is
+    refused before any record is read.
     """
     department = node.policy.department
+    access = node.admit(
+        Subject.query(query, node.job), server_round=0, phase=PHASE_QUERY
+    )
+    if not access.allowed:
+        return LocalAnswer(
+            department, None, (), 0.0, 0.0, 0.0, reason=access.decision.reason
+        )
     plan = plan_answer(query)
     limit = node.budget_book.ensure_limit(
         query.dataset,
@@ -199,7 +237,13 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
         plan.epsilon,
         record.epsilon_after,
     )
-    records = department_records(query.dataset, department, seed=node.job.seed)
+    records = department_records(
+        query.dataset,
+        department,
+        seed=node.job.seed,
+        state_dir=node.policy.state_dir,
+        key_dir=node.policy.vault_key_dir,
+    )
     return LocalAnswer(
         department,
         release_gaussian(plan, exact_answer(query, records)),

@@ -12,7 +12,9 @@ new tree head, and only then lets the reply go. It audits
   ``train`` task): the same records as a plain round, the update's digest
   being that of the *unmasked* local update, which only the department
   ever sees; the other stages exchange keys and shares and touch no data;
-- DP analytics queries (:mod:`department_nodes._audit_queries`).
+- DP analytics queries (:mod:`department_nodes._audit_queries`);
+- the access gate's decision on each of them (:mod:`department_nodes._audit_access`):
+  the analyst's signed request it granted, or why it refused.
 
 Every record names the dataset, the job's declared purpose, the job (a
 query's id for a query), the Flower run and the round, and carries
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from flwr.app import Message, MessageType
 
+from department_nodes._audit_access import with_access_records
 from department_nodes._audit_queries import department_query_records, parse_query
 from department_nodes._audit_rounds import (
     department_round_records,
@@ -40,6 +43,7 @@ from department_nodes._audit_rounds import (
     plain_outcome,
     secure_outcome,
 )
+from department_nodes.access import take_access
 from department_nodes.node import NodePolicy
 from department_nodes.secagg import is_secure_round, take_local_update
 from fedgov import protocol as p
@@ -191,10 +195,12 @@ class DepartmentAuditMod:
         account = load_or_create_key(directory / KEY_FILE, password=key_password())
         log = ActorLog(directory, account, job_domain(job))
         with log.open() as store:
+            # What an unaudited earlier message left behind is not this one's.
+            take_access(context.state)
             if kind is _Kind.SECURE_TRAINING:
-                # One an unaudited earlier round left behind is not this round's.
                 take_local_update(context)
             reply = call_next(msg, context)
+            access = take_access(context.state)
             previous = (
                 previous_job_epsilon(store, job_id=job.job_id, dataset=job.dataset)
                 if msg.metadata.message_type == MessageType.TRAIN
@@ -222,6 +228,7 @@ class DepartmentAuditMod:
                     previous_epsilon_job=previous,
                     timestamp_ms=now_ms(),
                 )
+            records = with_access_records(records, access, store, timestamp_ms=now_ms())
             if records:
                 append_and_sign(store, records, account, log.domain)
         return reply

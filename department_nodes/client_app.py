@@ -15,6 +15,7 @@ from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 
+from department_nodes.access import RoleSource
 from department_nodes.analytics import answer_query
 from department_nodes.audit import DepartmentAuditMod
 from department_nodes.boundary import boundary_guard
@@ -33,7 +34,11 @@ __all__ = ["app", "make_client_app"]
 
 
 def _node(
-    context: Context, job: TrainJob | None, *, allow_non_private: bool
+    context: Context,
+    job: TrainJob | None,
+    *,
+    allow_non_private: bool,
+    roles: RoleSource | None,
 ) -> DepartmentNode:
     # Each department trains single-threaded: several share a machine in
     # simulation, and torch's thread pool would oversubscribe the cores.
@@ -43,7 +48,7 @@ def _node(
     policy = NodePolicy.from_context(context, job, departments_for(job))
     if allow_non_private and not policy.allow_non_private:
         policy = replace(policy, allow_non_private=True)
-    return DepartmentNode(job, policy, context.state)
+    return DepartmentNode(job, policy, context.state, roles=roles)
 
 
 def make_client_app(
@@ -52,20 +57,23 @@ def make_client_app(
     allow_non_private: bool = False,
     mods: Sequence[Mod] = (),
     secure_sum_providers: Mapping[str, SecureSumProvider] | None = None,
+    roles: RoleSource | None = None,
 ) -> ClientApp:
     """A department ClientApp.
 
     ``job`` replaces the run_config (in-process simulations have none);
     ``allow_non_private`` is for baseline experiments only;
     ``secure_sum_providers`` name the vectors this department contributes to
-    secure sums (:func:`coordinator.secagg.secure_sum`).
+    secure sums (:func:`coordinator.secagg.secure_sum`); ``roles`` answers
+    who holds the analyst role (in-process chains; default: the chain each
+    department's node configuration names).
     """
     # The boundary guard is the outermost mod: it sees the reply after every
     # other mod and lets it leave only if it carries nothing it should not.
     client_app = ClientApp(mods=[boundary_guard(job), *mods])
 
     def node(context: Context) -> DepartmentNode:
-        return _node(context, job, allow_non_private=allow_non_private)
+        return _node(context, job, allow_non_private=allow_non_private, roles=roles)
 
     @client_app.train()
     def train(msg: Message, context: Context) -> Message:
@@ -80,11 +88,11 @@ def make_client_app(
 
     @client_app.evaluate()
     def evaluate(msg: Message, context: Context) -> Message:
-        return _node(context, job, allow_non_private=allow_non_private).evaluate(msg)
+        return node(context).evaluate(msg)
 
     @client_app.query()
     def query(msg: Message, context: Context) -> Message:
-        return answer_query(msg, context, job=job)
+        return answer_query(msg, context, job=job, roles=roles)
 
     return client_app
 

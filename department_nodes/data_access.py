@@ -36,14 +36,17 @@ def open_records(
     *,
     partition: PartitionSpec,
     seed: int,
-    state_dir: Path,
+    state_dir: Path | None,
     key_dir: Path | None = None,
 ) -> DepartmentData:
     """The records ``department`` holds of ``dataset``, through its vault.
 
     Raises :class:`~privacy.errors.DatasetDestroyedError` once the department
-    destroyed them.
+    destroyed them. ``state_dir=None`` reads a built-in dataset's share
+    outside any department's state (experiments' baselines), vault-less.
     """
+    if state_dir is None:
+        return load_department(dataset, department, partition=partition, seed=seed)
     vault = DatasetVault(state_dir, department, dataset, key_dir=key_dir)
     vault.open_or_create()
     if vault.has(RECORDS):
@@ -55,14 +58,15 @@ def open_records(
 
 
 class DepartmentDataAccess:
-    """One department's records for one job, loaded on first use."""
+    """One department's records for one job, loaded on first use, through its
+    vault under ``state_dir`` (``None``: vault-less, see :func:`open_records`)."""
 
     def __init__(
         self,
         job: TrainJob,
         department: str,
         *,
-        state_dir: Path,
+        state_dir: Path | None = None,
         key_dir: Path | None = None,
     ) -> None:
         self.job = job

@@ -1,8 +1,11 @@
-"""A department's side of a federated job: budget first, then data, then training.
+"""A department's side of a federated job: access, then budget, then data, then training.
 
-Order matters for privacy: the round's spend is checked against the
-department's durable budget and recorded *before* its records are loaded, and
-a department over budget answers with a refusal instead of an update.
+Order matters for privacy: the department's access gate
+(:mod:`department_nodes.access`: the analyst's signed request, the analyst's
+role, the department's own policy) admits the message first; then the
+round's spend is checked against the department's durable budget and
+recorded *before* its records are loaded. A department that refuses, or is
+over budget, answers with a refusal instead of an update.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from flwr.app import (
     RecordDict,
 )
 
+from department_nodes.access import (
+    AccessGate,
+    AccessOutcome,
+    AccessSettings,
+    RoleSource,
+    Subject,
+    remember_access,
+)
 from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
@@ -35,6 +46,7 @@ from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
 from fedgov.notices import warn_once
+from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
 from privacy.accounting import history_epsilon
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
@@ -65,6 +77,10 @@ class NodePolicy:
     ``budget_epsilon`` sets the lifetime budget the first time a dataset is
     used; afterwards the limit on file wins. ``budget_key`` names the key that
     seals the budget book at rest (``privacy.at_rest.key_source_from_spec``).
+    ``access`` is who may ask what (:class:`~department_nodes.access.AccessSettings`,
+    from ``access-policy``, ``access-chain-id``, ``access-roles``,
+    ``access-rpc``); ``vault_key_dir`` (``vault-key-dir``) keeps the data
+    keys of the department's vaults apart from its state.
     """
 
     department: str
@@ -72,6 +88,17 @@ class NodePolicy:
     allow_non_private: bool = False
     budget_epsilon: float | None = None
     budget_key: str = "auto"
+    access: AccessSettings | None = None
+    vault_key_dir: Path | None = None
+
+    @property
+    def access_settings(self) -> AccessSettings:
+        """:attr:`access`, or the defaults of a node configuration naming none."""
+        if self.access is not None:
+            return self.access
+        return AccessSettings.resolve(
+            {}, state_dir=self.state_dir, department=self.department
+        )
 
     @classmethod
     def from_context(
@@ -109,26 +136,67 @@ class NodePolicy:
                 "ledger-key", "renamed budget-key: set budget-key in the node config"
             )
         budget = node.get("budget-epsilon")
+        key_dir = node.get("vault-key-dir")
         return cls(
             department=department,
             state_dir=Path(str(state)),
             allow_non_private=allow,
             budget_epsilon=float(budget) if budget is not None else None,
             budget_key=str(node.get("budget-key", "auto")),
+            access=AccessSettings.resolve(
+                node, state_dir=Path(str(state)), department=department
+            ),
+            vault_key_dir=Path(str(key_dir)) if key_dir else None,
         )
 
 
 class DepartmentNode:
-    """Handles one message for one department (Flower makes one per message)."""
+    """Handles one message for one department (Flower makes one per message).
 
-    def __init__(self, job: TrainJob, policy: NodePolicy, state: RecordDict) -> None:
+    ``roles`` answers who holds the analyst role (default: the chain the
+    node configuration names).
+    """
+
+    def __init__(
+        self,
+        job: TrainJob,
+        policy: NodePolicy,
+        state: RecordDict,
+        *,
+        roles: RoleSource | None = None,
+    ) -> None:
         self.job = job
         self.policy = policy
         self._state = state
-        self.data = DepartmentDataAccess(job, policy.department)
+        self.gate = AccessGate(policy.access_settings, roles=roles)
+        self.data = DepartmentDataAccess(
+            job,
+            policy.department,
+            state_dir=policy.state_dir,
+            key_dir=policy.vault_key_dir,
+        )
         self.budget_book = open_budget_book(
             policy.state_dir, policy.department, key=policy.budget_key
         )
+
+    def admit(
+        self, subject: Subject, *, server_round: int, phase: str
+    ) -> AccessOutcome:
+        """The access gate's decision on a message, left for the audit hook.
+
+        Runs before anything is spent or read; a refusal is the caller's to
+        send (its reason says why).
+        """
+        outcome = self.gate.check(
+            subject,
+            signed=self.job.access_request,
+            server_round=server_round,
+            phase=phase,
+        )
+        remember_access(self._state, outcome)
+        if not outcome.allowed:
+            logger.warning("%s: %s", self.policy.department, outcome.decision.reason)
+        return outcome
 
     # -- helpers -------------------------------------------------------------
 
@@ -231,6 +299,16 @@ class DepartmentNode:
                 msg.content.config_records[p.Record.CONFIG], p.Instruction.SERVER_ROUND
             )
         )
+        access = self.admit(
+            Subject.training(self.job), server_round=server_round, phase=PHASE_TRAIN
+        )
+        if not access.allowed:
+            return self._reply(
+                msg,
+                status=p.Status.REFUSED,
+                metrics={p.Metric.NUM_EXAMPLES: 0},
+                reason=access.decision.reason,
+            )
         plan = self._plan()
         spend = plan.round_spend
         epsilon_total = 0.0
@@ -328,6 +406,20 @@ class DepartmentNode:
         )
 
     def evaluate(self, msg: Message) -> Message:
+        config = msg.content.config_records.get(p.Record.CONFIG, ConfigRecord())
+        server_round = config.get(p.Instruction.SERVER_ROUND, 0)
+        access = self.admit(
+            Subject.training(self.job),
+            server_round=server_round if isinstance(server_round, int) else 0,
+            phase=PHASE_EVALUATE,
+        )
+        if not access.allowed:
+            return self._reply(
+                msg,
+                status=p.Status.REFUSED,
+                metrics={p.Metric.NUM_EXAMPLES: 0},
+                reason=access.decision.reason,
+            )
         model = self._model(msg.content.array_records[p.Record.ARRAYS])
         features, labels = self.data.heldout_split()
         result = evaluate_model(model, features, labels)
