@@ -84,6 +84,7 @@ __all__ = [
     "AccessSettings",
     "AgreementStore",
     "RoleSource",
+    "RpcRoles",
     "Subject",
     "UsedRequests",
     "take_access",
@@ -101,9 +102,32 @@ _USED = "used-requests.jsonl"
 
 
 class RoleSource(Protocol):
-    """Who holds which role now: the county's Roles contract, in practice."""
+    """Who holds which role now: the county's Roles contract, in practice
+    (:class:`ledger.chain_roles.Roles`, or :class:`RpcRoles`)."""
+
+    @property
+    def access_domain(self) -> AccessDomain:
+        """The domain requests are signed for: the chain and the Roles contract."""
+        ...
 
     def check_now(self, account: str, role: Role) -> RoleCheck: ...
+
+
+@dataclass(frozen=True)
+class RpcRoles:
+    """The Roles contract at ``roles`` on the chain at ``rpc_url``, reached on
+    first use (so a department's settings can travel to simulated nodes)."""
+
+    rpc_url: str
+    roles: str
+    chain_id: int
+
+    @property
+    def access_domain(self) -> AccessDomain:
+        return AccessDomain(self.chain_id, self.roles)
+
+    def check_now(self, account: str, role: Role) -> RoleCheck:
+        return _chain_roles(self.rpc_url, self.roles).check_now(account, role)
 
 
 @dataclass(frozen=True)
@@ -408,7 +432,12 @@ class AccessGate:
                 "the department has an access policy but no chain to read analysts' "
                 "roles from: set access-chain-id, access-roles and access-rpc",
             )
-        return _chain_roles(self.settings.rpc_url, domain.roles)
+        return RpcRoles(self.settings.rpc_url, domain.roles, domain.chain_id)
+
+    def _domain(self) -> AccessDomain | None:
+        if self.settings.domain is not None:
+            return self.settings.domain
+        return self.roles.access_domain if self.roles is not None else None
 
     def check(
         self, subject: Subject, *, signed: str, server_round: int, phase: str
@@ -458,7 +487,7 @@ class AccessGate:
                 ),
                 policy=policy,
             )
-        domain = self.settings.domain
+        domain = self._domain()
         if domain is None:
             return AccessOutcome(
                 Decision.refuse(

@@ -22,6 +22,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+from ledger.access import AccessDomain
 from ledger.contract import DeployedContract
 from ledger.errors import ChainError
 from ledger.records import Role
@@ -108,6 +109,11 @@ class Roles(DeployedContract):
             to_checksum_address(account), role_id(role)
         )
         return bool(self._call(function))
+
+    @property
+    def access_domain(self) -> AccessDomain:
+        """The domain analysts sign requests for: this chain and this contract."""
+        return AccessDomain(self._chain.chain_id, self.address)
 
     def check_now(self, account: str, role: Role) -> RoleCheck:
         """Whether ``account`` holds ``role`` at the chain's latest block, and which

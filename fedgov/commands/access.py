@@ -38,17 +38,23 @@ from typing import TYPE_CHECKING
 
 from department_nodes.access import POLICY_FILE, AgreementStore
 from fedgov.access import Agreement, ApprovalRequest
-from fedgov.access_policy import load_policy
+from fedgov.access_policy import AccessPolicy, load_policy
 from fedgov.commands._department import (
     access_domain,
     add_chain_arguments,
     add_department_arguments,
     commit_department_records,
+    department_log_records,
     load_person_key,
 )
 from fedgov.errors import ConfigurationError
 from ledger.access import SignedAgreement, SignedApprovalRequest
-from ledger.access_records import agreement_record, application_denied_record
+from ledger.access_records import (
+    POLICY_SHA256,
+    agreement_record,
+    application_denied_record,
+    policy_record,
+)
 from ledger.chain import Chain
 from ledger.chain_roles import Roles
 from ledger.keys import key_password, load_or_create_key
@@ -229,7 +235,7 @@ def _request(args: argparse.Namespace) -> int:
 
 def _application(
     args: argparse.Namespace,
-) -> tuple[SignedApprovalRequest, str, LocalAccount]:
+) -> tuple[SignedApprovalRequest, str, LocalAccount, AccessPolicy]:
     domain = access_domain(args)
     try:
         text = args.application.read_text(encoding="utf-8")
@@ -253,11 +259,11 @@ def _application(
             f"{officer.address} is not a data officer of {args.department} "
             f"({policy_file} names {list(policy.data_officers)})",
         )
-    return signed, signed.id(domain), officer
+    return signed, signed.id(domain), officer, policy
 
 
 def _approve(args: argparse.Namespace) -> int:
-    signed, application_id, officer = _application(args)
+    signed, application_id, officer, policy = _application(args)
     domain = access_domain(args)
     application = signed.statement
     now = int(time.time())
@@ -272,9 +278,20 @@ def _approve(args: argparse.Namespace) -> int:
     )
     signed_agreement = SignedAgreement.sign(agreement, officer, domain)
     agreement_id = signed_agreement.id(domain)
+    # The agreement is signed under this policy (which names the officer):
+    # the log holds it first, unless it is the newest policy there already.
+    recorded = department_log_records(args, b"access_policy")
+    policy_is_new = (
+        not recorded or recorded[-1].details.get(POLICY_SHA256) != policy.digest().hex()
+    )
     commit_department_records(
         args,
         lambda actor: [
+            *(
+                [policy_record(policy, actor=actor, timestamp_ms=now_ms())]
+                if policy_is_new
+                else []
+            ),
             agreement_record(
                 actor=actor,
                 department=args.department,
@@ -287,7 +304,7 @@ def _approve(args: argparse.Namespace) -> int:
                 application=signed.to_text(domain),
                 application_id=application_id,
                 timestamp_ms=now_ms(),
-            )
+            ),
         ],
     )
     AgreementStore(department_dir(args.state_dir, args.department)).add(
@@ -302,7 +319,7 @@ def _approve(args: argparse.Namespace) -> int:
 
 
 def _deny(args: argparse.Namespace) -> int:
-    signed, application_id, officer = _application(args)
+    signed, application_id, officer, _ = _application(args)
     application = signed.statement
     commit_department_records(
         args,

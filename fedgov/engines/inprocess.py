@@ -35,6 +35,7 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
+from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
 from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
@@ -213,10 +214,15 @@ class InProcessEngine:
     record's ``engine`` is ``"inprocess"``; ``extra["traffic"]`` lists each
     round's message count and serialised bytes down (coordinator to
     departments) and up, and the seconds elapsed since the job started.
+    ``roles`` is where the departments read analysts' roles (default: each
+    department's node configuration).
     """
 
-    def __init__(self, *, allow_non_private: bool = False) -> None:
+    def __init__(
+        self, *, allow_non_private: bool = False, roles: RoleSource | None = None
+    ) -> None:
         self.allow_non_private = allow_non_private
+        self.roles = roles
         if allow_non_private:
             warn_once(
                 "inprocess-non-private",
@@ -233,7 +239,10 @@ class InProcessEngine:
         departments = departments_for(job)
         apps = [
             make_client_app(
-                job=job, allow_non_private=self.allow_non_private, mods=client_mods
+                job=job,
+                allow_non_private=self.allow_non_private,
+                mods=client_mods,
+                roles=self.roles,
             )
             for _ in departments
         ]

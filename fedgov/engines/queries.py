@@ -14,6 +14,7 @@ from pathlib import Path
 from flwr.clientapp.typing import Mod
 
 from coordinator.analytics import QueryResult, make_query_server_app
+from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
 from fedgov.data import department_ids
 from fedgov.engines.simulation import SimulationError, simulate
@@ -33,6 +34,9 @@ def run_simulated_query(
     num_cpus: int | None = None,
     client_mods: Sequence[Mod] = (),
     on_result: Callable[[QueryResult], None] | None = None,
+    access_request: str = "",
+    purpose: str = "",
+    roles: RoleSource | None = None,
 ) -> QueryResult:
     """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
     (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
@@ -42,20 +46,26 @@ def run_simulated_query(
     already on file wins, exactly as for training. ``client_mods`` wrap each
     department's ClientApp (its audit mod); ``on_result`` is called with the
     result before this returns, and its errors propagate (the coordinator's
-    audit hook, ``AuditEnvironment.query_observer()``).
+    audit hook, ``AuditEnvironment.query_observer()``). ``access_request`` is
+    the analyst's signed request for the query, asked for ``purpose``;
+    ``roles`` is where the departments read analysts' roles (it must pickle:
+    :class:`~department_nodes.access.RpcRoles`).
     """
     job = TrainJob(
         job_id=query.query_id,
         dataset=query.dataset,
         state_dir=str(state_dir) if state_dir else "",
+        access_request=access_request,
     )
+    if purpose:
+        job = replace(job, purpose=purpose)
     if budget_epsilon is not None:
         job = replace(job, budget_epsilon=budget_epsilon)
     results: list[QueryResult] = []
     server_app = make_query_server_app(
         query, on_result=results.append, timeout=timeout, confidence=confidence
     )
-    client_app = make_client_app(job=job, mods=client_mods)
+    client_app = make_client_app(job=job, mods=client_mods, roles=roles)
     simulate(
         server_app,
         client_app,

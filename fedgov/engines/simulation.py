@@ -19,6 +19,7 @@ from flwr.simulation import run_simulation
 
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
+from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
@@ -83,8 +84,13 @@ def run_simulated_job(
     allow_non_private: bool = False,
     client_mods: Sequence[Mod] = (),
     num_cpus: int | None = None,
+    roles: RoleSource | None = None,
 ) -> RunRecord:
-    """Run ``job`` with one simulated SuperNode per department; return its record."""
+    """Run ``job`` with one simulated SuperNode per department; return its record.
+
+    ``roles`` is where the departments read analysts' roles; it travels to
+    Ray's actors, so it must pickle (:class:`~department_nodes.access.RpcRoles`).
+    """
     run_dir_of(job).mkdir(parents=True, exist_ok=True)
     departments = departments_for(job)
     records: list[RunRecord] = []
@@ -94,7 +100,7 @@ def run_simulated_job(
         job=job, engine="simulation", on_round=on_round, on_record=records.append
     )
     client_app = make_client_app(
-        job=job, allow_non_private=allow_non_private, mods=client_mods
+        job=job, allow_non_private=allow_non_private, mods=client_mods, roles=roles
     )
     simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
     if not records:
@@ -108,11 +114,16 @@ class SimulationEngine:
     """The embedded engine as a configurable object (Hydra's ``engine=simulation``)."""
 
     def __init__(
-        self, *, num_cpus: int | None = None, allow_non_private: bool = False
+        self,
+        *,
+        num_cpus: int | None = None,
+        allow_non_private: bool = False,
+        roles: RoleSource | None = None,
     ) -> None:
         if num_cpus is not None and num_cpus < 1:
             raise ConfigurationError("num_cpus", f"must be >= 1, got {num_cpus}")
         self.num_cpus = num_cpus
+        self.roles = roles
         self.allow_non_private = allow_non_private
         if allow_non_private:
             warn_once(
@@ -133,4 +144,5 @@ class SimulationEngine:
             allow_non_private=self.allow_non_private,
             client_mods=client_mods,
             num_cpus=self.num_cpus,
+            roles=self.roles,
         )
