@@ -5,9 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.fedgov-installed
 ANVIL_VERSION := 1.7.1
 ANVIL  := .tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+# The portal's browser code: npm packages pinned by package-lock.json, bundled
+# by esbuild into fedgov/portal/static/dist/ (built, not committed).
+PORTAL_WEB    := fedgov/portal/web
+PORTAL_NPM    := $(PORTAL_WEB)/node_modules/.package-lock.json
+PORTAL_BUNDLE := fedgov/portal/static/dist/.built
+CHROMIUM      := /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-slow lint anvil postgres contracts bench report clean
+.PHONY: venv demo test test-slow lint anvil postgres contracts bench report clean portal-assets chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +33,11 @@ demo: $(STAMP)
 	$(BIN)/fedgov demo
 
 ## The test suite (CI runs this and test-slow).
-test: $(STAMP) anvil postgres
+test: $(STAMP) anvil postgres portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## Long end-to-end suites: real SuperLink + SuperNodes, scale tests.
-test-slow: $(STAMP) anvil
+test-slow: $(STAMP) anvil portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -58,7 +64,7 @@ contracts: $(STAMP)
 	$(BIN)/python -m ledger.contracts.build
 
 ## Every benchmark; each prints ratios measured side by side in one run.
-bench: $(STAMP) anvil
+bench: $(STAMP) anvil portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.dp_overhead
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.round_overhead
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.ledger_ingest
@@ -71,6 +77,7 @@ bench: $(STAMP) anvil
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.voting
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.watermark
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.data_sources
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.portal
 
 ## The experiments report (reports/): recomputes every point of every sweep.
 ## `python -m experiments.report` alone reuses stored points (resumes a run).
@@ -82,5 +89,23 @@ $(ANVIL):
 	npm install --silent --no-audit --no-fund --prefix .tools/anvil @foundry-rs/anvil@$(ANVIL_VERSION)
 	test -x $(ANVIL) || chmod +x $(ANVIL)
 
+## The portal's page scripts (`fedgov portal serve` needs them).
+portal-assets: $(PORTAL_BUNDLE)
+
+$(PORTAL_NPM): $(PORTAL_WEB)/package.json $(PORTAL_WEB)/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix $(PORTAL_WEB)
+
+$(PORTAL_BUNDLE): $(PORTAL_NPM) $(PORTAL_WEB)/build.mjs $(shell find $(PORTAL_WEB)/src -name '*.js')
+	node $(PORTAL_WEB)/build.mjs
+	touch $(PORTAL_BUNDLE)
+
+## Debian's chromium for the portal's browser tests (apt-get needs root, as CI has).
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache runs outputs multirun
+	rm -rf $(PORTAL_WEB)/node_modules fedgov/portal/static/dist

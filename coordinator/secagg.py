@@ -38,7 +38,7 @@ from coordinator._secagg_sum import SecureSumResult, SecureSumStrategy
 from coordinator._secagg_training import FedgovEvaluation, SecureTrainingStrategy
 from coordinator.guard import GuardedStrategy, RoundReport
 from coordinator.strategies import build_strategy
-from coordinator.training import central_evaluation, finish_run
+from coordinator.training import central_evaluation, finish_run, progress_writer
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job_data import departments_for, model_spec
@@ -98,7 +98,7 @@ def run_secure_training(
         names=list(state),
         initial=[t.detach().cpu().numpy() for t in state.values()],
         evaluate_fn=central_evaluation(job),
-        on_round=on_round,
+        on_round=progress_writer(job, then=on_round),
     )
     guard = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),

@@ -26,9 +26,9 @@ from fedgov.job import TrainJob
 from fedgov.job_data import departments_for, model_spec, public_test_split
 from fedgov.metrics import evaluate_model
 from fedgov.models import build_model, numpy_to_state
-from fedgov.run_record import RUN_RECORD_FILE, RunRecord, run_dir_of
+from fedgov.run_record import PROGRESS_FILE, RUN_RECORD_FILE, RunRecord, run_dir_of
 
-__all__ = ["central_evaluation", "finish_run", "run_training"]
+__all__ = ["central_evaluation", "finish_run", "progress_writer", "run_training"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def run_training(
     strategy = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
-        on_round=on_round,
+        on_round=progress_writer(job, then=on_round),
     )
     model = build_model(model_spec(job), seed=job.seed)
     result = strategy.start(
@@ -89,6 +89,27 @@ def run_training(
         reports=strategy.reports,
         final=result.arrays,
     )
+
+
+def progress_writer(
+    job: TrainJob, *, then: Callable[[RoundReport], None] | None = None
+) -> Callable[[RoundReport], None]:
+    """An ``on_round`` that rewrites the run folder's progress file, then calls ``then``.
+
+    The file holds every round so far, so that a job can be followed while it
+    runs (the county portal does), before its run record exists; it is
+    rewritten whole and atomically, so a reader never sees half a round.
+    """
+    path = run_dir_of(job) / PROGRESS_FILE
+    rounds: list[dict[str, Any]] = []
+
+    def on_round(report: RoundReport) -> None:
+        rounds.append(round_to_json(report))
+        write_json_atomic(path, {"job-id": job.job_id, "rounds": rounds})
+        if then is not None:
+            then(report)
+
+    return on_round
 
 
 def finish_run(

@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ledger.voting.cli",
         "community consultations: registrar, resident, auditor",
     ),
+    "portal": ("fedgov.portal.cli", "serve the county portal (residents, auditors)"),
 }
 
 

@@ -18,6 +18,7 @@ from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
 
 __all__ = [
+    "PROGRESS_FILE",
     "QUERY_RESULT_FILE",
     "RUN_RECORD_FILE",
     "DepartmentSummary",
@@ -31,6 +32,9 @@ __all__ = [
 RUN_RECORD_FILE: Final = "run_record.json"
 QUERY_RESULT_FILE: Final = "query_result.json"
 """What a query run writes into its run folder instead of a run record."""
+PROGRESS_FILE: Final = "progress.json"
+"""The rounds so far (``{"job-id": ..., "rounds": [...]}``), rewritten after
+every round while a training job runs, before its run record exists."""
 
 
 class RunRecordError(FedgovError):

@@ -4,7 +4,8 @@ actors' hooks write and the auditor reads.
 
 - records and their fields: :mod:`ledger.records`, :mod:`ledger.record_fields`;
 - one actor's log: :mod:`ledger.store`, :mod:`ledger.actor_log`,
-  :mod:`ledger.keys`, :mod:`ledger.layout`, :mod:`ledger.rotation`;
+  :mod:`ledger.keys`, :mod:`ledger.layout`, :mod:`ledger.rotation`; read from
+  outside its writer: :mod:`ledger.log_files`;
 - proofs and heads: :mod:`ledger.merkle`, :mod:`ledger.tree_head`,
   :mod:`ledger.export`;
 - the chain: :mod:`ledger.chain`, :mod:`ledger.anchor_registry`,

@@ -24,8 +24,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ledger._store_files import stored_size
 from ledger.layout import LOCK_FILE, LOG_NAME, log_path
+from ledger.log_files import stored_size
 from ledger.records import now_ms
 from ledger.store import LogStore
 

@@ -16,7 +16,7 @@ durable on disk meanwhile and the next anchor covers them all.
 :meth:`AnchorRelay.flush` anchors everything signed so far (end of a job).
 
 The relay reads the newest head straight from the log's SQLite file,
-read-only (:mod:`ledger._store_files`), so polling costs one small
+read-only (:mod:`ledger.log_files`), so polling costs one small
 query per log, never a rehash of the log, and never interferes with the
 process writing it.
 """
@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from fedgov.errors import ConfigurationError, FedgovError
 from ledger._polling import PollingThread
-from ledger._store_files import LatestHead, read_latest_head
 from ledger.errors import AnchorError
+from ledger.log_files import LatestHead, read_latest_head
 from ledger.tree_head import recover_signer
 
 if TYPE_CHECKING:

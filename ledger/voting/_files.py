@@ -16,7 +16,7 @@ from ledger.voting.errors import VotingFileError
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["read_json", "write_json", "write_private_bytes"]
+__all__ = ["check_kind", "read_json", "write_json", "write_private_bytes"]
 
 
 def write_json(path: Path, document: dict[str, Any], *, private: bool) -> None:
@@ -46,6 +46,11 @@ def read_json(path: Path, *, kind: str) -> dict[str, Any]:
         raise VotingFileError(str(path), f"cannot read: {e.strerror}") from e
     except ValueError as e:
         raise VotingFileError(str(path), f"not JSON: {e}") from e
+    return check_kind(document, kind=kind, source=str(path))
+
+
+def check_kind(document: object, *, kind: str, source: str) -> dict[str, Any]:
+    """``document`` (decoded JSON) if it is an object whose ``format`` is ``kind``."""
     if not isinstance(document, dict) or document.get("format") != kind:
-        raise VotingFileError(str(path), f"not a {kind} file")
+        raise VotingFileError(source, f"not a {kind} file")
     return document

@@ -27,11 +27,11 @@ recorded?":
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
-from ledger.voting._files import read_json, write_json
+from ledger.voting._files import check_kind, read_json, write_json
 from ledger.voting.ballot import BallotScope, commitment, scope_fields, scope_from
 from ledger.voting.consultation import Phase
 from ledger.voting.errors import VotingFileError
@@ -63,9 +63,9 @@ class Receipt:
         if (self.choice is None) != (self.salt is None):
             raise VotingFileError("receipt", "give both choice and salt, or neither")
 
-    def save(self, path: Path) -> None:
-        """Write the receipt as JSON; owner-only when it holds the choice."""
-        document: dict[str, object] = {
+    def to_document(self) -> dict[str, Any]:
+        """The receipt as the JSON object its file holds."""
+        document: dict[str, Any] = {
             "format": _FORMAT,
             **scope_fields(self.scope),
             "voting_key": self.voting_key,
@@ -76,26 +76,33 @@ class Receipt:
         if self.choice is not None and self.salt is not None:
             document["choice"] = self.choice
             document["salt"] = self.salt.hex()
-        write_json(path, document, private=self.choice is not None)
+        return document
+
+    def save(self, path: Path) -> None:
+        """Write the receipt as JSON; owner-only when it holds the choice."""
+        write_json(path, self.to_document(), private=self.choice is not None)
 
     @classmethod
     def load(cls, path: Path) -> Receipt:
-        document = read_json(path, kind=_FORMAT)
+        return cls.from_document(read_json(path, kind=_FORMAT), source=str(path))
+
+    @classmethod
+    def from_document(cls, document: object, *, source: str = "receipt") -> Receipt:
+        """A receipt from its file's JSON, decoded; errors name ``source``."""
+        fields = check_kind(document, kind=_FORMAT, source=source)
         try:
-            salt = document.get("salt")
+            salt = fields.get("salt")
             return cls(
-                scope=scope_from(document),
-                voting_key=to_checksum_address(document["voting_key"]),
-                commitment=bytes.fromhex(document["commitment"]),
-                transaction_hash=bytes.fromhex(document["transaction_hash"]),
-                block_number=int(document["block_number"]),
-                choice=None
-                if document.get("choice") is None
-                else int(document["choice"]),
+                scope=scope_from(fields),
+                voting_key=to_checksum_address(fields["voting_key"]),
+                commitment=bytes.fromhex(fields["commitment"]),
+                transaction_hash=bytes.fromhex(fields["transaction_hash"]),
+                block_number=int(fields["block_number"]),
+                choice=None if fields.get("choice") is None else int(fields["choice"]),
                 salt=None if salt is None else bytes.fromhex(salt),
             )
         except (ValueError, KeyError, TypeError) as e:
-            raise VotingFileError(str(path), f"malformed receipt: {e!r}") from e
+            raise VotingFileError(source, f"malformed receipt: {e!r}") from e
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ Issuing a credential (:meth:`Registrar.issue`) is, in this order:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from Crypto.PublicKey import RSA
 
@@ -69,21 +69,21 @@ class IssuedCredential:
     transaction_hash: bytes
     block_number: int
 
+    def to_document(self) -> dict[str, Any]:
+        """The answer as the JSON object its file holds (it names no voting key)."""
+        return {
+            "format": _RESPONSE_FORMAT,
+            **scope_fields(self.scope),
+            "blind_signature": self.blind_signature.hex(),
+            "roll_entry": self.roll_entry.hex(),
+            "roll_salt": self.roll_salt.hex(),
+            "transaction_hash": self.transaction_hash.hex(),
+            "block_number": self.block_number,
+        }
+
     def save(self, path: Path) -> None:
-        """Write the answer for the resident (it names no voting key)."""
-        write_json(
-            path,
-            {
-                "format": _RESPONSE_FORMAT,
-                **scope_fields(self.scope),
-                "blind_signature": self.blind_signature.hex(),
-                "roll_entry": self.roll_entry.hex(),
-                "roll_salt": self.roll_salt.hex(),
-                "transaction_hash": self.transaction_hash.hex(),
-                "block_number": self.block_number,
-            },
-            private=False,
-        )
+        """Write the answer for the resident."""
+        write_json(path, self.to_document(), private=False)
 
     @classmethod
     def load(cls, path: Path) -> IssuedCredential:

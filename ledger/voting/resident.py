@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
@@ -37,7 +37,7 @@ from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
 from ledger.voting import blind_rsa
-from ledger.voting._files import read_json, write_json
+from ledger.voting._files import check_kind, read_json, write_json
 from ledger.voting.ballot import (
     BallotScope,
     commitment,
@@ -142,33 +142,39 @@ class CredentialRequest:
         """Who signed the request (``None`` for a signature of nobody)."""
         return request_signer(self.scope, keccak(self.blinded_message), self.signature)
 
+    def to_document(self) -> dict[str, Any]:
+        """The request as the JSON object its file holds."""
+        return {
+            "format": _REQUEST_FORMAT,
+            **scope_fields(self.scope),
+            "blinded_message": self.blinded_message.hex(),
+            "roll_key": self.roll_key,
+            "signature": self.signature.hex(),
+        }
+
     def save(self, path: Path) -> None:
-        write_json(
-            path,
-            {
-                "format": _REQUEST_FORMAT,
-                **scope_fields(self.scope),
-                "blinded_message": self.blinded_message.hex(),
-                "roll_key": self.roll_key,
-                "signature": self.signature.hex(),
-            },
-            private=False,
-        )
+        write_json(path, self.to_document(), private=False)
 
     @classmethod
     def load(cls, path: Path) -> CredentialRequest:
         document = read_json(path, kind=_REQUEST_FORMAT)
+        return cls.from_document(document, source=str(path))
+
+    @classmethod
+    def from_document(
+        cls, document: object, *, source: str = "request"
+    ) -> CredentialRequest:
+        """A request from its file's JSON, decoded; errors name ``source``."""
+        fields = check_kind(document, kind=_REQUEST_FORMAT, source=source)
         try:
             return cls(
-                scope=scope_from(document),
-                blinded_message=bytes.fromhex(document["blinded_message"]),
-                roll_key=to_checksum_address(document["roll_key"]),
-                signature=bytes.fromhex(document["signature"]),
+                scope=scope_from(fields),
+                blinded_message=bytes.fromhex(fields["blinded_message"]),
+                roll_key=to_checksum_address(fields["roll_key"]),
+                signature=bytes.fromhex(fields["signature"]),
             )
         except (ValueError, KeyError, TypeError) as e:
-            raise VotingFileError(
-                str(path), f"malformed credential request: {e!r}"
-            ) from e
+            raise VotingFileError(source, f"malformed credential request: {e!r}") from e
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from fedgov.job import TrainJob
 from fedgov.job_data import departments_for, model_spec
 from fedgov.metrics import evaluate_model
 from fedgov.models import build_model
+from fedgov.run_record import PROGRESS_FILE
 
 
 def test_three_departments_two_dp_rounds(tmp_path: Path) -> None:
@@ -50,4 +51,6 @@ def test_three_departments_two_dp_rounds(tmp_path: Path) -> None:
         assert department.epsilon_total <= department.epsilon_limit == 2.0
     written = json.loads((tmp_path / "run" / "run_record.json").read_text())
     assert written["job"]["epsilon"] == 1.0
+    progress = json.loads((tmp_path / "run" / PROGRESS_FILE).read_text())
+    assert progress == {"job-id": "it", "rounds": written["rounds"]}
     assert (tmp_path / "run" / "final_model.pt").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import stat
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from ledger.voting.ballot import BallotScope
 from ledger.voting.consultation import Phase
 from ledger.voting.errors import VotingFileError
 from ledger.voting.receipt import Receipt, check_receipt
+from ledger.voting.resident import CredentialRequest
 from tests.ledger.voting._helpers import (
     certify,
     open_consultation,
@@ -152,3 +154,49 @@ def test_malformed_receipt_files_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(VotingFileError, match="malformed receipt"):
         Receipt.load(path)
+
+
+def test_documents_read_as_their_files_do(voting: Voting, tmp_path: Path) -> None:
+    # Prepare: a receipt, a credential request and the registrar's answer
+    info = open_consultation(voting)
+    _wallet, request = resident.request_credential(info, voting.roll_keys["alice"])
+    issued = voting.registrar.issue(info, "alice", request)
+    wallet = certify(voting, info, "carol")
+    to_commit(voting, info)
+    _, receipt = resident.cast_ballot(
+        voting.contract,
+        wallet,
+        info,
+        1,
+        relayer=voting.relayer,
+        receipt_with_choice=True,
+    )
+
+    # Execute
+    receipt.save(tmp_path / "receipt")
+    request.save(tmp_path / "request")
+    issued.save(tmp_path / "response")
+    on_disk = {
+        name: json.loads((tmp_path / name).read_text())
+        for name in ("receipt", "request", "response")
+    }
+
+    # Assert: one format, whether it comes as a file or as its JSON
+    assert on_disk["receipt"] == receipt.to_document()
+    assert on_disk["request"] == request.to_document()
+    assert on_disk["response"] == issued.to_document()
+    assert Receipt.from_document(on_disk["receipt"]) == receipt
+    assert CredentialRequest.from_document(on_disk["request"]) == request
+
+
+def test_bad_documents_are_refused_naming_their_source() -> None:
+    wrong_kind = {"format": "fedgov-credential-request-v2"}
+
+    with pytest.raises(VotingFileError, match=r"^pasted: not a fedgov-ballot-rec"):
+        Receipt.from_document(wrong_kind, source="pasted")
+    with pytest.raises(VotingFileError, match=r"^receipt: not a fedgov-ballot-rec"):
+        Receipt.from_document(["not", "an", "object"])
+    with pytest.raises(VotingFileError, match=r"^receipt: malformed receipt"):
+        Receipt.from_document({"format": "fedgov-ballot-receipt-v1", "chain_id": 1})
+    with pytest.raises(VotingFileError, match=r"^request: malformed credential req"):
+        CredentialRequest.from_document(wrong_kind)
