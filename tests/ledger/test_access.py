@@ -96,6 +96,11 @@ def test_a_request_signed_by_someone_else_or_for_another_county_fails() -> None:
         SignedRequest.sign(_request(), COORDINATOR, DOMAIN)
 
 
+def _verified(text: str) -> str:
+    signed, _ = SignedRequest.from_text(text)
+    return signed.verify(DOMAIN)
+
+
 def test_malformed_signed_json_is_named() -> None:
     text = SignedRequest.sign(_request(), ANALYST, DOMAIN).to_text(DOMAIN)
     data = json.loads(text)
@@ -109,8 +114,7 @@ def test_malformed_signed_json_is_named() -> None:
     ]
     for case in cases:
         with pytest.raises(AccessSignatureError):
-            signed, _ = SignedRequest.from_text(case)
-            signed.verify(DOMAIN)
+            _verified(case)
 
 
 def test_an_agreement_answers_a_signed_application() -> None:

@@ -93,7 +93,7 @@ def test_an_altered_manifest_is_caught(
 def test_a_missing_or_foreign_manifest_is_named(tmp_path: Path) -> None:
     model = _model(tmp_path)
 
-    with pytest.raises(ProvenanceError, match="another|not for chain"):
+    with pytest.raises(ProvenanceError, match="not for chain"):
         verify_manifest(model, domain=SigningDomain(1, DOMAIN.verifying_contract))
     manifest_path(model).unlink()
     with pytest.raises(ProvenanceError, match="is missing"):
