@@ -6,11 +6,14 @@ The command line of :class:`~fedgov.engines.deployment.DeploymentEngine`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from coordinator.summary import round_from_json
 from fedgov import protocol as p
+from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine, TlsFiles
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
@@ -86,11 +89,17 @@ def _deploy(args: argparse.Namespace) -> int:
         )
     tls = TlsFiles(*(Path(p) for p in tls_parts)) if all(tls_parts) else None
     job = _job_from_args(args)
+    if args.purpose:
+        job = dataclasses.replace(job, purpose=args.purpose)
+    access = analyst_access(args)
+    if access is not None:
+        job = sign_job(job, access.analyst, access.roles.access_domain)
     engine = DeploymentEngine(
         startup_timeout=args.startup_timeout,
         run_timeout=args.run_timeout,
         tls=tls,
         allow_non_private=args.allow_non_private,
+        roles=access.roles if access is not None else None,
     )
     record = engine.run(job)
     print(format_record(record))
@@ -142,4 +151,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let departments train without DP (baselines only)",
     )
+    add_analyst_arguments(parser)
     parser.set_defaults(func=_deploy)

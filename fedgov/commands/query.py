@@ -7,6 +7,9 @@ department, each charging its own budget book under ``--state-dir``) and
 prints the combined table with error bars, then what each department spent.
 ``--json`` prints the same as JSON. An invalid query is refused before any
 department is asked (exit 1); a query no department answered exits 1 too.
+With ``--analyst-key`` the query carries the analyst's signed request for
+``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with an
+access policy require.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from collections.abc import Callable
 from typing import cast
 
 from coordinator.analytics import format_result
+from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.engines.access import sign_query
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
-from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, TrainJob, parse_accountant
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
 __all__ = ["build_query", "configure"]
@@ -106,6 +111,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-cpus", type=int, help="CPUs for the simulation engine")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_analyst_arguments(parser)
     parser.set_defaults(func=_run)
 
 
@@ -132,6 +138,13 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 < args.confidence < 1:
         raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
     query = build_query(args)
+    purpose = args.purpose or TrainJob().purpose
+    access = analyst_access(args)
+    request = ""
+    if access is not None:
+        request = sign_query(
+            query, access.analyst, access.roles.access_domain, purpose=purpose
+        )
     result = run_simulated_query(
         query,
         state_dir=args.state_dir,
@@ -139,6 +152,9 @@ def _run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         timeout=args.timeout,
         num_cpus=args.num_cpus,
+        access_request=request,
+        purpose=purpose,
+        roles=access.roles if access is not None else None,
     )
     print(
         json.dumps(result.to_json(), indent=2) if args.json else format_result(result)

@@ -6,23 +6,35 @@ Example::
 
 The configuration is ``configs/train.yaml`` and its groups, found by absolute
 path (:data:`~fedgov.commands.config.CONFIGS`), so the command works from any
-folder. Sweeps over many settings are ``python -m experiments.sweep``.
+folder. With ``--analyst-key`` the job carries the analyst's signed request
+for ``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with
+an access policy require. Sweeps over many settings are
+``python -m experiments.sweep``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
-import sys
 
-import hydra
-from omegaconf import DictConfig
+from hydra import compose, initialize_config_dir
 
 from coordinator.guard import RoundReport
 from fedgov import protocol as p
+from fedgov.commands._analyst import (
+    AnalystAccess,
+    add_analyst_arguments,
+    analyst_access,
+)
 from fedgov.commands.config import CONFIGS, build_job, register_schemas
+from fedgov.engines.access import sign_job
+from fedgov.engines.deployment import DeploymentEngine
+from fedgov.engines.inprocess import InProcessEngine
+from fedgov.engines.simulation import SimulationEngine
+from fedgov.errors import ConfigurationError
 
-__all__ = ["configure", "main"]
+__all__ = ["configure", "train"]
 
 logger = logging.getLogger(__name__)
 register_schemas()
@@ -41,28 +53,45 @@ def _progress(report: RoundReport) -> None:
     )
 
 
-# An absolute path: Hydra resolves a relative config_path of a module that a
-# console script imports as a package resource (pkg://), where configs/ is not.
-@hydra.main(version_base="1.3", config_path=str(CONFIGS), config_name="train")
-def main(cfg: DictConfig) -> None:
+def train(
+    overrides: list[str],
+    *,
+    access: AnalystAccess | None = None,
+    purpose: str | None = None,
+) -> int:
+    """Compose the job from ``overrides``, sign it when ``access`` is given,
+    run it, print each department's spend."""
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
     job, engine = build_job(cfg)
+    if purpose:
+        job = dataclasses.replace(job, purpose=purpose)
+    if access is not None:
+        job = sign_job(job, access.analyst, access.roles.access_domain)
+        if not isinstance(
+            engine, SimulationEngine | InProcessEngine | DeploymentEngine
+        ):
+            raise ConfigurationError(
+                "engine", f"{type(engine).__name__} cannot check analysts' roles"
+            )
+        engine.roles = access.roles
     record = engine.run(job, on_round=_progress)
     for dept in record.departments:
         print(
             f"{dept.department:<28} epsilon job {dept.epsilon_job:.3f} "
             f"(lifetime {dept.epsilon_total:.3f} of {dept.epsilon_limit:.3f})"
         )
+    return 0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """``fedgov train [OVERRIDES...]``: Hydra overrides pass straight through."""
+    """``fedgov train [--analyst-key FILE ...] [OVERRIDES...]``."""
+    add_analyst_arguments(parser)
     parser.add_argument(
         "overrides", nargs="*", help="Hydra overrides, e.g. privacy.epsilon=3"
     )
-
-    def run(args: argparse.Namespace) -> int:
-        sys.argv = [sys.argv[0], *args.overrides]
-        main()
-        return 0
-
-    parser.set_defaults(func=run)
+    parser.set_defaults(
+        func=lambda args: train(
+            args.overrides, access=analyst_access(args), purpose=args.purpose
+        )
+    )
