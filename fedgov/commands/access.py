@@ -23,6 +23,11 @@ the department's audit log)::
         [--days N] [--max-epsilon E] [--columns a,b]
     fedgov access deny application.json --key officer.json --reason TEXT ...
     fedgov access agreements --department D --state-dir DIR --chain-id N --roles ADDR
+    fedgov access policy [FILE | --department D --state-dir DIR]
+
+``policy`` checks a department's policy file (exit 1 naming the key and the
+rule it breaks) and prints what it allows, with the digest its audit
+records name.
 
 Keys are read sealed with ``$FEDGOV_KEY_PASSWORD``, or as plaintext demo
 keys (which warn). See ``docs/access.md``.
@@ -159,6 +164,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_department_arguments(agreements)
     add_chain_arguments(agreements, registry=False)
     agreements.set_defaults(func=_agreements)
+
+    policy = commands.add_parser(
+        "policy", help="data officer: check a policy file, show what it allows"
+    )
+    policy.add_argument(
+        "file",
+        type=Path,
+        nargs="?",
+        help=f"the policy (default: the department's {POLICY_FILE})",
+    )
+    policy.add_argument("--department", help="the department whose policy to show")
+    policy.add_argument("--state-dir", type=Path, help="the department's state folder")
+    policy.set_defaults(func=_policy)
 
 
 # -- the admin ------------------------------------------------------------------------
@@ -356,4 +374,35 @@ def _agreements(args: argparse.Namespace) -> int:
         )
     if not found:
         print(f"{args.department} holds no data-use agreement")
+    return 0
+
+
+def _policy(args: argparse.Namespace) -> int:
+    if args.file is None:
+        if args.department is None or args.state_dir is None:
+            raise ConfigurationError(
+                "file", "name a policy file, or --department and --state-dir"
+            )
+        file = department_dir(args.state_dir, args.department) / POLICY_FILE
+    else:
+        file = args.file
+    policy = load_policy(file)
+    if args.department is not None and policy.department != args.department:
+        raise ConfigurationError(
+            "--department", f"{file} is the policy of {policy.department}"
+        )
+    print(f"{file}: the access policy of {policy.department}")
+    print(f"  sha256 {policy.digest().hex()}")
+    print(f"  data officers: {', '.join(policy.data_officers) or 'none'}")
+    print(f"  epsilon <= {policy.max_epsilon} per request")
+    for rule in policy.rules:
+        limit = rule.max_epsilon if rule.max_epsilon is not None else policy.max_epsilon
+        print(
+            f"  {rule.dataset}: {', '.join(k.value for k in rule.kinds)} for "
+            f"{', '.join(repr(p) for p in rule.purposes)} by "
+            f"{'any analyst' if rule.analysts is None else ', '.join(rule.analysts)}"
+            f", columns {'any' if rule.columns is None else ', '.join(rule.columns)}"
+            f", epsilon <= {min(limit, policy.max_epsilon)}"
+            f"{', data-use agreement required' if rule.approval else ''}"
+        )
     return 0
