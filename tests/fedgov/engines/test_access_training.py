@@ -20,12 +20,14 @@ from auditor.report import Check
 from auditor.verify import load_log, verify_audit
 from fedgov import protocol as p
 from fedgov.access_policy import Refusal
+from fedgov.cli import main
 from fedgov.engines.access import sign_job
 from fedgov.engines.inprocess import InProcessEngine
 from ledger.layout import department_dir
 from ledger.provenance import manifest_path, read_manifest
 from ledger.records import Action, AuditRecord, Role
 from tests.audit_federation import small_job
+from tests.chain_fixtures import requires_anvil
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -34,21 +36,18 @@ if TYPE_CHECKING:
     from fedgov.job import TrainJob
 
 
-@pytest.fixture
-def analyst(embedded_env: AuditEnvironment) -> LocalAccount:
+def _county_analyst(env: AuditEnvironment) -> LocalAccount:
     """An analyst holding the role, and a policy at every department."""
     account = Account.create()
-    assert embedded_env.admin is not None
-    embedded_env.roles.grant(account.address, Role.ANALYST, sender=embedded_env.admin)
-    for name in embedded_env.departments:
-        (
-            department_dir(embedded_env.state_dir, name) / "access-policy.yaml"
-        ).write_text(
+    assert env.admin is not None
+    env.roles.grant(account.address, Role.ANALYST, sender=env.admin)
+    for name in env.departments:
+        (department_dir(env.state_dir, name) / "access-policy.yaml").write_text(
             textwrap.dedent(
                 f"""\
                 fedgov_access_policy: 1
                 department: {name}
-                data_officers: ["{embedded_env.admin.address}"]
+                data_officers: ["{env.admin.address}"]
                 max_epsilon: 2.0
                 rules:
                   - dataset: randhie
@@ -58,6 +57,12 @@ def analyst(embedded_env: AuditEnvironment) -> LocalAccount:
             )
         )
     return account
+
+
+@pytest.fixture
+def analyst(embedded_env: AuditEnvironment) -> LocalAccount:
+    """An analyst holding the role, and a policy at every department."""
+    return _county_analyst(embedded_env)
 
 
 def _job(env: AuditEnvironment, tmp_path: Path) -> TrainJob:
@@ -153,3 +158,41 @@ def test_a_job_the_coordinator_altered_is_refused_everywhere(
         for o in round_one["train"]
     )
     assert all(d.rounds_trained == 0 for d in record.departments)
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize(
+    "chain", [pytest.param("anvil", marks=requires_anvil)], indirect=True
+)
+def test_the_auditor_checks_a_model_from_the_command_line(
+    audit_env: AuditEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Prepare: a signed job on a JSON-RPC chain, its model and manifest
+    env = audit_env
+    analyst = _county_analyst(env)
+    job = sign_job(_job(env, tmp_path), analyst, env.roles.access_domain)
+    record = InProcessEngine(roles=env.roles).run(
+        job, on_round=env.observer(), client_mods=[env.client_mod()]
+    )
+    env.finish(record)
+    assert record.checkpoint is not None
+    model = Path(record.checkpoint)
+    argv = ["audit", "verify", "--rpc", env.chain.endpoint, "--registry",
+            env.registry.address, "--roles", env.roles.address, "--state-dir",
+            str(env.state_dir), "--require-access", "--checkpoint", str(model)]  # fmt: skip
+
+    # Act: the honest model, then one whose manifest claims less epsilon
+    honest = main(argv)
+    capsys.readouterr()
+    file = manifest_path(model)
+    data = json.loads(file.read_text())
+    data["departments"][0]["epsilon"] = "0.1"
+    file.write_text(json.dumps(data))
+    altered = main(argv)
+
+    # Assert
+    assert honest == 0
+    assert altered == 1
+    err = capsys.readouterr().err
+    assert "FAILED: [provenance]" in err
+    assert "the manifest was altered" in err
