@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 def _county_analyst(env: AuditEnvironment) -> LocalAccount:
     """An analyst holding the role, and a policy at every department."""
-    account = Account.create()
+    account: LocalAccount = Account.create()
     assert env.admin is not None
     env.roles.grant(account.address, Role.ANALYST, sender=env.admin)
     for name in env.departments:
