@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ledger.anchor_registry import AnchoredHead
+    from ledger.chain_roles import RoleChange
     from ledger.export import ExportedLog
     from ledger.tree_head import SigningDomain
     from ledger.witness_policy import WitnessPolicy
@@ -35,6 +36,7 @@ __all__ = [
     "LogInput",
     "RoleSpan",
     "check_log",
+    "role_spans",
 ]
 
 _ANCHORED_ROLES = (Role.COORDINATOR, Role.DEPARTMENT)
@@ -53,6 +55,21 @@ class RoleSpan:
         return self.granted_block <= block and (
             self.revoked_block is None or block < self.revoked_block
         )
+
+
+def role_spans(role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
+    """Grant/revoke history (oldest first) as the stretches the role was held."""
+    spans: list[RoleSpan] = []
+    granted: int | None = None
+    for change in changes:
+        if change.granted and granted is None:
+            granted = change.block_number
+        elif not change.granted and granted is not None:
+            spans.append(RoleSpan(role, granted, change.block_number))
+            granted = None
+    if granted is not None:
+        spans.append(RoleSpan(role, granted))
+    return spans
 
 
 @dataclass(frozen=True)

@@ -96,18 +96,18 @@ def check_parties(
     out: Findings,
     *,
     epsilon_of: EpsilonOf | None,
-    run_record: Mapping[str, Any] | None = None,
-    checkpoint_sha256: bytes | None = None,
+    run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
     access: AccessFacts | None = None,
     provenance: ProvenanceInput | None = None,
     allow_unanchored: bool = False,
 ) -> Parties:
     """Cross-check every party's records; return the coordinator's jobs and queries.
 
-    ``access`` (the county's access domain and its analysts' roles) enables
-    the checks of signed requests; destruction is checked regardless.
-    ``provenance`` is a model file's manifest to check against the
-    coordinator's log.
+    ``run_records`` pairs each coordinator run record with the SHA-256 of its
+    checkpoint file (``None``: not checked). ``access`` (the county's access
+    domain and its analysts' roles) enables the checks of signed requests;
+    destruction is checked regardless. ``provenance`` is a model file's
+    manifest to check against the coordinator's log.
     """
     departments = _departments(logs, out)
     runs = _coordinator_runs(logs, out)
@@ -128,7 +128,7 @@ def check_parties(
             department, out, access, lambda ref: ref.log.anchor_block(ref.index)
         ):
             open_departments.append(department.name)
-    if run_record is not None:
+    for run_record, checkpoint_sha256 in run_records:
         _check_run_record(runs, run_record, checkpoint_sha256, out)
     if provenance is not None:
         check_provenance(
@@ -137,7 +137,7 @@ def check_parties(
             runs,
             out,
             allow_unanchored=allow_unanchored,
-            run_record=run_record,
+            run_records=[run_record for run_record, _ in run_records],
         )
     return Parties(runs, queries, tuple(sorted(open_departments)))
 

@@ -12,8 +12,8 @@ checks what the manifest states:
 - the departments and the epsilon each spent are those the coordinator
   recorded for that job (each department's last reported ``epsilon-job``);
 - the head is anchored (else a failure, or a warning with
-  ``--allow-unanchored``), and, given a run record, the job's digest is
-  the run record's job's.
+  ``--allow-unanchored``), and, given the job's run record, the job's
+  digest is the run record's job's.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def check_provenance(
     out: Findings,
     *,
     allow_unanchored: bool,
-    run_record: Mapping[str, Any] | None,
+    run_records: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Check ``item`` against the coordinator's logs and runs (module docs)."""
     label = item.label
@@ -140,13 +140,15 @@ def check_provenance(
     )
     if run is not None:
         _check_epsilons(item, run, out)
-    if run_record is not None and statement.job_digest != ZERO_HASH:
+    if statement.job_digest == ZERO_HASH:
+        return
+    for run_record in run_records:
         try:
-            digest = TrainJob.from_run_config(run_record.get("job", {})).digest()
+            job = TrainJob.from_run_config(run_record.get("job", {}))
         except FedgovError as e:
             out.fail(Check.PROVENANCE, label, f"the run record's job is invalid: {e}")
             return
-        if digest != statement.job_digest:
+        if job.job_id == statement.job and job.digest() != statement.job_digest:
             out.fail(
                 Check.PROVENANCE,
                 label,

@@ -48,6 +48,7 @@ def audit_logs(
     epsilon_of: EpsilonOf | None = None,
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
+    run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
     access: AccessFacts | None = None,
     provenance: ProvenanceInput | None = None,
 ) -> AuditReport:
@@ -56,9 +57,11 @@ def audit_logs(
     ``epsilon_of`` recomputes a job's epsilon from its recorded mechanisms
     (without it, only the figures' consistency is checked); ``run_record``
     (the coordinator's JSON) and ``checkpoint_sha256`` are checked against
-    the coordinator's records when given; ``access`` enables the checks of
-    analysts' signed requests (:mod:`auditor._access_checks`); ``provenance``
-    checks a model file's manifest (:mod:`auditor._provenance_checks`).
+    the coordinator's records when given, as is each of ``run_records``
+    (a run record and its checkpoint's digest); ``access`` enables the
+    checks of analysts' signed requests (:mod:`auditor._access_checks`);
+    ``provenance`` checks a model file's manifest
+    (:mod:`auditor._provenance_checks`).
     """
     out = Findings()
     audited: list[AuditedLog] = []
@@ -85,8 +88,10 @@ def audit_logs(
         audited,
         out,
         epsilon_of=epsilon_of,
-        run_record=run_record,
-        checkpoint_sha256=checkpoint_sha256,
+        run_records=[
+            *([(run_record, checkpoint_sha256)] if run_record is not None else []),
+            *run_records,
+        ],
         access=access,
         provenance=provenance,
         allow_unanchored=options.allow_unanchored,

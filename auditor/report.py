@@ -1,14 +1,29 @@
-"""What an audit found: findings, per-log summaries, and the verdict."""
+"""What an audit found: findings, per-log summaries, and the verdict.
+
+:meth:`AuditReport.to_json` is the stable, versioned report
+``fedgov audit verify --json`` prints (docs/audit-log.md, "The report"):
+a change that removes or renames a key raises :data:`REPORT_VERSION`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from auditor.errors import AuditFailedError
 
-__all__ = ["AuditFinding", "AuditReport", "Check", "LogSummary"]
+__all__ = [
+    "REPORT_FORMAT",
+    "REPORT_VERSION",
+    "AuditFinding",
+    "AuditReport",
+    "Check",
+    "LogSummary",
+]
+
+REPORT_FORMAT: Final = "fedgov-audit-report"
+REPORT_VERSION: Final = 1
 
 
 class Check(StrEnum):
@@ -75,6 +90,12 @@ class LogSummary:
     anchored_size: int
     witnessed_size: int | None = None
     """Records covered by a checkpoint the policy's quorum cosigned (no policy: None)."""
+    new_records: int | None = None
+    """Records verified in this run (an incremental one); ``None``: all of them."""
+    verified_from: int | None = None
+    """The size verified before, where an incremental run started."""
+    consistency_proof: tuple[str, ...] = ()
+    """RFC 9162 proof (hex, bottom-up) from ``verified_from`` to ``anchored_size``."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,10 @@ class AuditReport:
     open_departments: tuple[str, ...] = ()
     """Departments that served spends or reads without an access policy
     (development mode: nobody's signed request was checked)."""
+    mode: str = "full"
+    """``full``, or ``incremental`` (``--since``: only what is new)."""
+    checks: tuple[str, ...] = tuple(c.value for c in Check)
+    """The families of checks this run made (an incremental run makes fewer)."""
 
     @property
     def ok(self) -> bool:
@@ -111,19 +136,32 @@ class AuditReport:
             raise AuditFailedError(self.failures[0], len(self.failures))
 
     def to_json(self) -> dict[str, Any]:
-        """The report as plain JSON values."""
+        """The report as plain JSON values: the documented, versioned schema."""
 
         def finding(f: AuditFinding) -> dict[str, Any]:
             return {**asdict(f), "check": f.check.value, "text": str(f)}
 
+        def log(summary: LogSummary) -> dict[str, Any]:
+            return {
+                **asdict(summary),
+                "consistency_proof": list(summary.consistency_proof),
+            }
+
         return {
+            "format": REPORT_FORMAT,
+            "version": REPORT_VERSION,
+            "mode": self.mode,
+            "checks": list(self.checks),
             "ok": self.ok,
             "records": self.records,
+            "new_records": sum(
+                s.records if s.new_records is None else s.new_records for s in self.logs
+            ),
             "rounds": self.rounds,
             "jobs": list(self.jobs),
             "queries": self.queries,
             "open_departments": list(self.open_departments),
-            "logs": [asdict(log) for log in self.logs],
+            "logs": [log(summary) for summary in self.logs],
             "failures": [finding(f) for f in self.failures],
             "warnings": [finding(f) for f in self.warnings],
         }
@@ -145,11 +183,20 @@ class AuditReport:
                 + f")  [{log.label}]"
             )
         verdict = "OK" if self.ok else f"FAILED ({len(self.failures)} failure(s))"
-        head = (
-            f"audit {verdict}: {len(self.logs)} logs, {self.records} records, "
-            f"{self.rounds} rounds of {len(self.jobs)} job(s) and {self.queries} "
-            f"quer{'y' if self.queries == 1 else 'ies'} cross-checked"
-        )
+        if self.mode == "incremental":
+            new = sum(s.new_records or 0 for s in self.logs)
+            head = (
+                f"audit {verdict} (incremental): {len(self.logs)} logs, {new} new "
+                f"records of {self.records} verified against the heads checked "
+                f"last time ({', '.join(self.checks)}; a full run cross-checks "
+                "the parties)"
+            )
+        else:
+            head = (
+                f"audit {verdict}: {len(self.logs)} logs, {self.records} records, "
+                f"{self.rounds} rounds of {len(self.jobs)} job(s) and {self.queries} "
+                f"quer{'y' if self.queries == 1 else 'ies'} cross-checked"
+            )
         body = [head, *lines]
         if self.open_departments:
             body.append(

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils.address import to_checksum_address
 
 from auditor._access_checks import analysts_in
+from auditor._log_checks import role_spans
 from auditor.checks import (
     AccessFacts,
     AuditOptions,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
     from auditor.checks import Mechanism
     from auditor.report import AuditReport
     from ledger.chain import Chain
-    from ledger.chain_roles import RoleChange
     from ledger.tree_head import SigningDomain
     from ledger.witness_policy import WitnessPolicy
 
@@ -118,31 +118,18 @@ class _ChainReader:
         self._latest = chain.block_number
 
     def analyst_spans(self, analyst: str) -> tuple[RoleSpan, ...]:
-        return tuple(_spans(Role.ANALYST, self._roles.history(analyst, Role.ANALYST)))
+        return tuple(
+            role_spans(Role.ANALYST, self._roles.history(analyst, Role.ANALYST))
+        )
 
     def facts(self, log: ExportedLog) -> ChainFacts:
         anchors = tuple(self._registry.history(log.log_id))
         spans: list[RoleSpan] = []
         for role in (Role.COORDINATOR, Role.DEPARTMENT):
-            spans.extend(_spans(role, self._roles.history(log.actor, role)))
+            spans.extend(role_spans(role, self._roles.history(log.actor, role)))
         return ChainFacts(
             anchors=anchors, spans=tuple(spans), latest_block=self._latest
         )
-
-
-def _spans(role: Role, changes: Sequence[RoleChange]) -> list[RoleSpan]:
-    """Grant/revoke history (oldest first) as the stretches the role was held."""
-    spans: list[RoleSpan] = []
-    granted: int | None = None
-    for change in changes:
-        if change.granted and granted is None:
-            granted = change.block_number
-        elif not change.granted and granted is not None:
-            spans.append(RoleSpan(role, granted, change.block_number))
-            granted = None
-    if granted is not None:
-        spans.append(RoleSpan(role, granted))
-    return spans
 
 
 def _epsilon_of(mechanisms: Sequence[Mechanism], delta: float) -> float:
@@ -179,6 +166,7 @@ def verify_audit(
     allow_unanchored: bool = False,
     recompute_epsilon: bool = True,
     witness_policy: WitnessPolicy | None = None,
+    run_records: Sequence[str | Path] = (),
     require_access: bool = False,
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
@@ -188,10 +176,11 @@ def verify_audit(
     ``witness_policy``, each log's checkpoints must carry its quorum of
     cosignatures (:mod:`ledger.witness_policy`); the checkpoint's provenance
     manifest is checked too (missing: a failure when ``checkpoint`` is given,
-    a warning when it comes from the run record). ``require_access`` fails
-    spends and reads that no signed request covers even at a department
-    without an access policy. Unreadable logs are findings; an unreachable
-    chain raises.
+    a warning when it comes from the run record). ``run_records`` are more
+    run record files (a county's runs folder), each checked with the
+    checkpoint it names. ``require_access`` fails spends and reads that no
+    signed request covers even at a department without an access policy.
+    Unreadable logs are findings; an unreachable chain raises.
     """
     if not logs:
         raise ConfigurationError("logs", "give at least one log to audit")
@@ -222,6 +211,11 @@ def verify_audit(
         provenance = _provenance(
             checkpoint_path, anchor_registry.domain, required=required
         )
+    more = []
+    for path in run_records:
+        extra = load_run_record(path)
+        named = Path(str(extra.get("checkpoint") or ""))
+        more.append((extra, file_sha256(named) if named.is_file() else None))
     inputs = [_input(source, reader) for source in logs]
     access = AccessFacts(
         domain=AccessDomain(chain.chain_id, roles_address),
@@ -241,6 +235,7 @@ def verify_audit(
         epsilon_of=_epsilon_of if recompute_epsilon else None,
         run_record=record,
         checkpoint_sha256=digest,
+        run_records=more,
         access=access,
         provenance=provenance,
     )

@@ -8,12 +8,13 @@ refusal, sums the answers and turns the sum into estimates with error bars
 figure: each answer is already DP at the department that sent it, and only
 their sum is used, so the sum could come from secure aggregation instead.
 
-Engines: :func:`make_query_server_app` is a ServerApp whose main runs one
-query; :func:`fedgov.engines.queries.run_simulated_query` runs it in
-Flower's simulation engine, one simulated SuperNode per department of the
-dataset's natural partition. A deployed run (``flwr run``) carries the query in its run_config
-(:func:`query_to_run_config`, :func:`query_from_run_config`); the deployed
-departments' ClientApp already answers QUERY messages.
+Engines: the coordinator's ServerApp (:func:`coordinator.server_app.make_server_app`
+with ``query=``) runs one query, audited like training;
+:func:`fedgov.engines.queries.run_simulated_query` runs it in Flower's
+simulation engine, one simulated SuperNode per department of the dataset's
+natural partition. A deployed run (``flwr run``) carries the query in its
+run_config (:func:`query_to_run_config`, :func:`query_from_run_config`); the
+deployed departments' ClientApp already answers QUERY messages.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import numpy as np
-from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
-from flwr.serverapp import Grid, ServerApp
+from flwr.app import ConfigRecord, Message, MessageType, RecordDict
+from flwr.serverapp import Grid
 
 from coordinator._analytics_result import (
     DepartmentReport,
@@ -47,7 +48,6 @@ __all__ = [
     "Estimate",
     "QueryResult",
     "format_result",
-    "make_query_server_app",
     "query_from_run_config",
     "query_to_run_config",
     "run_query",
@@ -231,20 +231,3 @@ def query_from_run_config(run_config: Mapping[str, object]) -> Query | None:
     if not isinstance(config, dict):
         raise QueryError(RUN_CONFIG_QUERY, "must be a JSON object")
     return Query.from_config(config)
-
-
-def make_query_server_app(
-    query: Query,
-    *,
-    on_result: Callable[[QueryResult], None],
-    timeout: float = 600.0,
-    confidence: float = 0.95,
-) -> ServerApp:
-    """A ServerApp whose main runs ``query`` and hands the result to ``on_result``."""
-    server_app = ServerApp()
-
-    @server_app.main()
-    def main(grid: Grid, context: Context) -> None:
-        on_result(run_query(grid, query, timeout=timeout, confidence=confidence))
-
-    return server_app

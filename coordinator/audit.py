@@ -34,13 +34,25 @@ new global model, as in a plain round.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedgov import protocol as p
+from fedgov.notices import warn_once
 from fedgov.types import ActorId, DatasetId, JobId
-from ledger.errors import AuditError
-from ledger.layout import LOG_NAME
+from ledger.actor_log import ActorLog
+from ledger.errors import AuditError, LedgerError
+from ledger.keys import key_password, load_or_create_key
+from ledger.layout import (
+    KEY_FILE,
+    LOG_NAME,
+    coordinator_dir,
+    department_address,
+    department_dir,
+    find_logs,
+    log_path,
+)
 from ledger.provenance import ModelProvenance, SignedProvenance, write_manifest
 from ledger.record_fields import (
     AGGREGATION,
@@ -56,25 +68,35 @@ from ledger.record_fields import (
     query_sha256,
 )
 from ledger.records import ZERO_HASH, Action, AuditRecord, Role, now_ms
-from ledger.tree_head import log_id_for
+from ledger.relay import AnchorPolicy
+from ledger.tree_head import SigningDomain, log_id_for
+from ledger.witness_client import CheckpointPublisher
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from coordinator.analytics import QueryResult
     from coordinator.guard import DepartmentOutcome, RoundReport
     from fedgov.job import TrainJob
     from fedgov.run_record import RunRecord
-    from ledger.actor_log import ActorLog
+    from ledger.anchor_registry import AnchoredHead
+    from ledger.county_ledger import CountyLedger
+    from ledger.relay import AnchorRelay
     from ledger.tree_head import SignedTreeHead
 
 __all__ = [
+    "RELAY_POLICY",
     "CoordinatorAudit",
     "coordinator_query_records",
     "model_export_record",
     "roster_record",
     "round_records",
 ]
+
+_log = logging.getLogger(__name__)
+
+RELAY_POLICY = AnchorPolicy(interval_s=5.0, every_records=1_000, poll_s=0.5)
+"""The relay's policy during a run: a record waits at most ~5 s for an anchor."""
 
 _REPORTED = (p.Metric.EPSILON_JOB, p.Metric.EPSILON_TOTAL, p.Metric.EPSILON_LIMIT)
 
@@ -306,7 +328,10 @@ def coordinator_query_records(
 class CoordinatorAudit:
     """Writes the coordinator's records for ``job`` into ``log``.
 
-    ``on_commit`` runs after every commit (the anchoring relay's wake-up).
+    ``relay`` anchors the heads of every log it watches (the coordinator's
+    and the departments' under the same state folder) while the run lasts;
+    :meth:`close` anchors what is left. :meth:`open` builds all of it from
+    the job and the county's ledger.
     """
 
     def __init__(
@@ -314,11 +339,71 @@ class CoordinatorAudit:
         log: ActorLog,
         job: TrainJob,
         *,
-        on_commit: Callable[[], None] | None = None,
+        relay: AnchorRelay | None = None,
+        roster: Mapping[str, str] | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self.log = log
         self.job = job
-        self._on_commit = on_commit
+        self.relay = relay
+        self.roster = dict(roster or {})
+        """Department name -> the audit address it writes under."""
+        self.state_dir = state_dir
+
+    @classmethod
+    def open(
+        cls,
+        job: TrainJob,
+        *,
+        ledger: CountyLedger | None,
+        state_dir: Path,
+        departments: Sequence[str],
+        relay_policy: AnchorPolicy = RELAY_POLICY,
+    ) -> CoordinatorAudit:
+        """The coordinator's hook for ``job``: its key, log, roster and relay.
+
+        The key is created in ``state_dir`` on first use. With a ``ledger``,
+        heads are signed for its registry, published as checkpoints of its
+        county, and anchored by a relay (the coordinator's role is granted
+        when the ledger holds the admin key); without one, for the job's own
+        registry if it names one, else not at all (a warning says so).
+        """
+        directory = coordinator_dir(state_dir)
+        account = load_or_create_key(directory / KEY_FILE, password=key_password())
+        roster = {
+            name: address
+            for name in departments
+            if (address := department_address(state_dir, name)) is not None
+        }
+        if ledger is None:
+            domain = (
+                SigningDomain(job.ledger_chain_id, job.ledger_registry)
+                if job.ledger_registry
+                else None
+            )
+            if domain is None:
+                warn_once(
+                    "coordinator-unanchored",
+                    "no county ledger (`fedgov init`): audit records are kept in "
+                    f"{state_dir} but no tree head is signed or anchored",
+                )
+            log = ActorLog(directory, account, domain)
+            return cls(log, job, roster=roster, state_dir=state_dir)
+        ledger.ensure_role(account.address, Role.COORDINATOR)
+        log = ActorLog(
+            directory,
+            account,
+            ledger.domain,
+            checkpoints=CheckpointPublisher(ledger.county, ledger.witness_policy),
+        )
+        watched = [log.path, *find_logs(state_dir)]
+        watched += [
+            log_path(department_dir(state_dir, name), address)
+            for name, address in roster.items()
+        ]
+        relay = ledger.relay(dict.fromkeys(watched), policy=relay_policy)
+        relay.start()
+        return cls(log, job, relay=relay, roster=roster, state_dir=state_dir)
 
     @property
     def actor(self) -> str:
@@ -326,18 +411,18 @@ class CoordinatorAudit:
 
     def _commit(self, records: list[AuditRecord]) -> SignedTreeHead | None:
         head = self.log.commit(records)
-        if self._on_commit is not None:
-            self._on_commit()
+        if self.relay is not None:
+            self.relay.notify()
         return head
 
-    def record_roster(self, departments: Mapping[str, str]) -> None:
+    def record_roster(self, departments: Mapping[str, str] | None = None) -> None:
         """Write the ``job_submit`` record naming each department's address."""
         self._commit(
             [
                 roster_record(
                     self.job,
                     actor=self.actor,
-                    departments=departments,
+                    departments=self.roster if departments is None else departments,
                     timestamp_ms=now_ms(),
                 )
             ]
@@ -385,18 +470,6 @@ class CoordinatorAudit:
             )
         )
 
-    def query_observer(
-        self, then: Callable[[QueryResult], None] | None = None
-    ) -> Callable[[QueryResult], None]:
-        """An ``on_result`` callback that records the query, then calls ``then``."""
-
-        def on_result(result: QueryResult) -> None:
-            self.record_query(result)
-            if then is not None:
-                then(result)
-
-        return on_result
-
     def observer(
         self, then: Callable[[RoundReport], None] | None = None
     ) -> Callable[[RoundReport], None]:
@@ -408,3 +481,27 @@ class CoordinatorAudit:
                 then(report)
 
         return on_round
+
+    def close(self, *, timeout_s: float = 60.0) -> list[AnchoredHead]:
+        """Anchor every head signed so far (the departments' too), stop the relay.
+
+        A chain that cannot be reached in ``timeout_s`` is logged, not
+        raised: the records are durable, and the next run's relay (or
+        ``fedgov ledger anchor``) anchors them.
+        """
+        if self.relay is None:
+            return []
+        if self.state_dir is not None:
+            for path in find_logs(self.state_dir):
+                self.relay.watch(path)
+        try:
+            return self.relay.flush(timeout_s)
+        except LedgerError as e:
+            _log.error(
+                "audit heads not anchored yet (%s); they are kept and anchored by "
+                "the next run or `fedgov ledger anchor`",
+                e,
+            )
+            return []
+        finally:
+            self.relay.stop(flush=False)

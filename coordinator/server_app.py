@@ -1,4 +1,4 @@
-"""The coordinator's Flower ServerApp.
+"""The coordinator's Flower ServerApp, audited by construction.
 
 ``app`` is what ``[tool.flwr.app.components]`` names; it reads the job from
 flat ``run_config`` keys (``flwr run . --run-config "epsilon=2.0"``). A
@@ -6,6 +6,14 @@ run_config whose ``query`` key holds a query (JSON, see
 :func:`coordinator.analytics.query_to_run_config`) asks the departments that
 DP analytics query instead of training, through the same SuperLink, and
 writes the answer to ``<run-dir>/query_result.json``.
+
+Every engine runs this one app (:func:`make_server_app`), and the
+coordinator's audit hook (:class:`coordinator.audit.CoordinatorAudit`) is
+attached here, from the job, whenever ``audit`` is on: the job's roster,
+every round (plain or SecAgg+), every query, the exported model, and a
+relay that anchors every actor's signed heads on the county's chain while
+the run lasts and flushes them when it ends. A deployed ServerApp finds the
+county at ``$FEDGOV_HOME`` (:mod:`fedgov.county`) on the machine it runs on.
 """
 
 from __future__ import annotations
@@ -13,17 +21,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from flwr.app import Context
 from flwr.serverapp import Grid, ServerApp
 
-from coordinator.analytics import format_result, query_from_run_config, run_query
+from coordinator.analytics import (
+    QueryResult,
+    format_result,
+    query_from_run_config,
+    run_query,
+)
+from coordinator.audit import CoordinatorAudit
 from coordinator.guard import RoundReport
 from coordinator.secagg import run_secure_training
 from coordinator.training import run_training
+from fedgov.county import default_state_dir
+from fedgov.data import department_ids
 from fedgov.files import write_json_atomic
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for
 from fedgov.run_record import QUERY_RESULT_FILE, RunRecord
+from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
+from privacy.mechanisms import Query
 
 __all__ = ["app", "make_server_app"]
 
@@ -33,14 +53,21 @@ logger = logging.getLogger(__name__)
 def make_server_app(
     *,
     job: TrainJob | None = None,
+    query: Query | None = None,
     engine: str = "deployment",
     on_round: Callable[[RoundReport], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
+    on_result: Callable[[QueryResult], None] | None = None,
+    ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+    confidence: float = 0.95,
 ) -> ServerApp:
     """A coordinator ServerApp; ``on_round`` sees each round's report as it ends.
 
-    ``job`` replaces the run_config (in-process simulations have none);
-    ``on_record`` receives the finished run record.
+    ``job`` replaces the run_config (in-process engines have none) and
+    ``query`` makes the run answer that query instead of training;
+    ``on_record`` receives the finished run record, ``on_result`` the
+    query's result. ``ledger`` is where audit heads are anchored (default:
+    the county's; ``None``: nowhere, records are still kept).
     """
     server_app = ServerApp()
 
@@ -49,21 +76,53 @@ def make_server_app(
         run_job = (
             job if job is not None else TrainJob.from_run_config(context.run_config)
         )
-        query = query_from_run_config(context.run_config) if job is None else None
-        if query is not None:
-            result = run_query(grid, query, timeout=run_job.round_timeout)
-            run_dir = Path(run_job.run_dir or Path("runs") / query.query_id)
-            write_json_atomic(run_dir / QUERY_RESULT_FILE, result.to_json())
-            logger.info("query answered:\n%s", format_result(result))
-            return
-        if run_job.secure_aggregation:
-            record = run_secure_training(
-                grid, context, run_job, engine=engine, on_round=on_round
+        asked = query
+        if asked is None and job is None:
+            asked = query_from_run_config(context.run_config)
+        audit = None
+        if run_job.audit:
+            departments = (
+                [str(d) for d in department_ids(asked.dataset)]
+                if asked is not None
+                else departments_for(run_job)
             )
-        else:
-            record = run_training(grid, run_job, engine=engine, on_round=on_round)
-        if on_record is not None:
-            on_record(record)
+            audit = CoordinatorAudit.open(
+                run_job,
+                ledger=resolve_ledger(ledger),
+                state_dir=Path(run_job.state_dir or default_state_dir()),
+                departments=departments,
+            )
+        try:
+            if asked is not None:
+                result = run_query(
+                    grid, asked, timeout=run_job.round_timeout, confidence=confidence
+                )
+                if audit is not None:
+                    audit.record_query(result)
+                if on_result is not None:
+                    on_result(result)
+                else:
+                    run_dir = Path(run_job.run_dir or Path("runs") / asked.query_id)
+                    write_json_atomic(run_dir / QUERY_RESULT_FILE, result.to_json())
+                    logger.info("query answered:\n%s", format_result(result))
+                return
+            observe = on_round
+            if audit is not None:
+                audit.record_roster()
+                observe = audit.observer(then=on_round)
+            if run_job.secure_aggregation:
+                record = run_secure_training(
+                    grid, context, run_job, engine=engine, on_round=observe
+                )
+            else:
+                record = run_training(grid, run_job, engine=engine, on_round=observe)
+            if audit is not None:
+                audit.record_model_export(record)
+            if on_record is not None:
+                on_record(record)
+        finally:
+            if audit is not None:
+                audit.close()
 
     return server_app
 

@@ -38,6 +38,7 @@ from flwr.compat.common import recorddict_compat as compat
 
 from fedgov import protocol as p
 from fedgov.types import ActorId, DatasetId, JobId, RunId
+from ledger.errors import AuditError
 from ledger.record_fields import (
     ACCOUNTANT,
     AGGREGATION,
@@ -52,11 +53,11 @@ from ledger.records import ZERO_HASH, Action, AuditRecord, Role
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from department_nodes._handled import Handled
     from department_nodes.secagg import LocalUpdate
     from fedgov.job import TrainJob
 
 __all__ = [
-    "BUDGET_DETAILS",
     "RoundOutcome",
     "department_round_records",
     "is_training_stage",
@@ -64,15 +65,7 @@ __all__ = [
     "secure_outcome",
 ]
 
-BUDGET_DETAILS = (
-    p.Metric.EPSILON_JOB,
-    p.Metric.EPSILON_TOTAL,
-    p.Metric.EPSILON_LIMIT,
-    p.Metric.NOISE_MULTIPLIER,
-    p.Metric.SAMPLE_RATE,
-    p.Metric.STEPS,
-)
-"""What a ``budget_spend`` names: the department's totals and the mechanism."""
+_REPORTED = (p.Metric.EPSILON_JOB, p.Metric.EPSILON_TOTAL, p.Metric.EPSILON_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -173,14 +166,16 @@ def department_round_records(
     department: str,
     actor: str,
     run: str,
-    previous_epsilon_job: float,
+    handled: Handled | None,
     timestamp_ms: int,
 ) -> list[AuditRecord]:
     """The records ``outcome`` leaves in the department's log.
 
-    ``previous_epsilon_job`` is the job's epsilon as the department's last
-    ``budget_spend`` record of this job reported it (0 for the job's first).
-    A secure round that neither trained nor refused (an unexpected status)
+    ``handled`` is what the handler said it did (:mod:`department_nodes._handled`):
+    the rows it read and, for a private round, the mechanism it charged and
+    what that added to the job's epsilon. A message that trained or
+    evaluated without saying so is an :class:`~ledger.errors.AuditError`. A
+    secure round that neither trained nor refused (an unexpected status)
     leaves nothing: what happened is unknown here.
     """
 
@@ -213,36 +208,38 @@ def department_round_records(
     if outcome.status not in (p.Status.OK, p.Status.REJECTED):
         return []
 
-    examples = (
-        outcome.examples
-        if outcome.examples is not None
-        else int(metrics.get(p.Metric.NUM_EXAMPLES, 0))
-    )
+    if handled is None or handled.phase != outcome.phase:
+        raise AuditError(
+            f"{department}'s {outcome.phase} handler answered {outcome.status} but did "
+            "not say what it did: nothing to audit, so the reply may not leave"
+        )
+    examples = outcome.examples if outcome.examples is not None else handled.rows
     split = "train" if outcome.phase == PHASE_TRAIN else "held-out"
     read = record(Action.DATA_READ, details={"split": split}, record_count=examples)
     if outcome.phase == PHASE_EVALUATE:
         return [read, record(Action.EVALUATE, details={}, record_count=examples)]
 
-    private = metrics.get(p.Metric.NOISE_MULTIPLIER, 0.0) > 0
+    private = handled.noise_multiplier > 0
     out: list[AuditRecord] = []
     if private:
-        epsilon_job = float(metrics.get(p.Metric.EPSILON_JOB, 0.0))
+        details = {
+            key: number_text(metrics[key]) for key in _REPORTED if key in metrics
+        }
+        details.update(
+            {
+                p.Metric.NOISE_MULTIPLIER: number_text(handled.noise_multiplier),
+                p.Metric.SAMPLE_RATE: number_text(handled.sample_rate),
+                p.Metric.STEPS: number_text(handled.steps),
+                # The accountant that charged the round and composed its
+                # epsilon figures; the auditor follows it.
+                ACCOUNTANT: handled.accountant or job.accountant.value,
+            }
+        )
         out.append(
             record(
                 Action.BUDGET_SPEND,
-                details={
-                    **{
-                        key: number_text(metrics[key])
-                        for key in BUDGET_DETAILS
-                        if key in metrics
-                    },
-                    # The job's accountant calibrated the round's noise and
-                    # composed its epsilon figures; the auditor follows it.
-                    ACCOUNTANT: job.accountant.value,
-                },
-                # A decrease is not spending: recorded as 0, and the auditor,
-                # who recomputes every figure, reports the inconsistency.
-                epsilon=max(0.0, epsilon_job - previous_epsilon_job),
+                details=details,
+                epsilon=max(0.0, handled.epsilon),
                 delta=job.delta,
             )
         )

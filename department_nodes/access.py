@@ -48,6 +48,7 @@ from fedgov.access_policy import (
     decide,
     load_policy,
 )
+from fedgov.county import find_county
 from fedgov.errors import ConfigurationError
 from fedgov.job_data import training_columns
 from fedgov.notices import warn_once
@@ -138,7 +139,8 @@ class AccessSettings:
     when that file exists; none: development mode), ``access-chain-id`` and
     ``access-roles`` (the county's chain and Roles contract: the domain
     requests are signed for, and where roles are read) and ``access-rpc``
-    (the chain's JSON-RPC URL).
+    (the chain's JSON-RPC URL); without them, those of the county installed
+    on the machine (:func:`fedgov.county.find_county`), if any.
     """
 
     department: str
@@ -168,13 +170,21 @@ class AccessSettings:
                 )
             except ValueError as e:
                 raise ConfigurationError("access-chain-id", str(e)) from e
+        rpc_url = str(node_config.get("access-rpc", ""))
+        county = find_county() if domain is None else None
+        if county is not None:
+            # As for its audit heads (department_nodes.audit.LedgerSettings):
+            # the node's own configuration first, then the county installed
+            # on this machine.
+            domain = AccessDomain(county.chain.chain_id, county.contracts.roles)
+            rpc_url = rpc_url or county.chain.rpc_url
         return cls(
             department=department,
             folder=folder,
             state_dir=state_dir,
             policy=policy,
             domain=domain,
-            rpc_url=str(node_config.get("access-rpc", "")),
+            rpc_url=rpc_url,
         )
 
 

@@ -28,14 +28,17 @@ this mod right after it, so it sees exactly what the handler returned.
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flwr.app import Message, MessageType
 
 from department_nodes._audit_access import with_access_records
+from department_nodes._audit_push import push_to_county
 from department_nodes._audit_queries import department_query_records, parse_query
 from department_nodes._audit_rounds import (
     department_round_records,
@@ -43,32 +46,38 @@ from department_nodes._audit_rounds import (
     plain_outcome,
     secure_outcome,
 )
+from department_nodes._handled import Handled, record_handled, take_handled
 from department_nodes.access import take_access
 from department_nodes.node import NodePolicy
 from department_nodes.secagg import is_secure_round, take_local_update
 from fedgov import protocol as p
+from fedgov.county import find_county
 from fedgov.data import department_ids
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from ledger.actor_log import ActorLog, append_and_sign
+from ledger.errors import AuditError
 from ledger.keys import key_password, load_or_create_key
 from ledger.layout import KEY_FILE, department_dir
 from ledger.records import AuditRecord, now_ms
 from ledger.tree_head import SigningDomain
+from ledger.witness_client import CheckpointPublisher
+from ledger.witness_policy import WitnessPolicy
 
 if TYPE_CHECKING:
     from flwr.app import Context
     from flwr.clientapp.typing import ClientAppCallable
 
-    from ledger.store import LogStore
     from privacy.mechanisms import Query
 
 __all__ = [
     "DepartmentAuditMod",
+    "Handled",
+    "LedgerSettings",
     "department_records",
     "job_domain",
-    "previous_job_epsilon",
+    "record_handled",
 ]
 
 _log = logging.getLogger(__name__)
@@ -81,6 +90,64 @@ def job_domain(job: TrainJob) -> SigningDomain | None:
     return SigningDomain(job.ledger_chain_id, job.ledger_registry)
 
 
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Where a department's heads go: the domain it signs for, its checkpoints."""
+
+    domain: SigningDomain | None
+    county: str
+    witness_policy: Path | None
+
+    @classmethod
+    def resolve(
+        cls, node_config: Mapping[str, object], job: TrainJob
+    ) -> LedgerSettings:
+        """The department's own node config first, then the job, then the county
+        installed on this machine (:mod:`fedgov.county`).
+
+        A department decides which registry it commits to, as it decides its
+        budget: a node config naming one (``ledger-chain-id``,
+        ``ledger-registry``) wins over whatever the job says.
+        """
+        county = find_county()
+        domain: SigningDomain | None = None
+        if node_config.get("ledger-registry"):
+            domain = SigningDomain(
+                int(str(node_config.get("ledger-chain-id", 0))),
+                str(node_config["ledger-registry"]),
+            )
+        elif job.ledger_registry:
+            domain = job_domain(job)
+        elif county is not None:
+            domain = SigningDomain(
+                county.chain.chain_id, county.contracts.anchor_registry
+            )
+        name = str(
+            node_config.get("county")
+            or job.ledger_county
+            or (county.county if county is not None else "")
+        )
+        policy = node_config.get("witness-policy")
+        return cls(
+            domain=domain,
+            county=name,
+            witness_policy=Path(str(policy))
+            if policy
+            else (county.witness_policy if county is not None else None),
+        )
+
+    def checkpoints(self) -> CheckpointPublisher | None:
+        """The publisher of this department's checkpoints (``None``: no county)."""
+        if self.domain is None or not self.county:
+            return None
+        policy = (
+            WitnessPolicy.read(self.witness_policy)
+            if self.witness_policy is not None
+            else None
+        )
+        return CheckpointPublisher(self.county, policy)
+
+
 def department_records(
     msg: Message,
     reply: Message,
@@ -88,15 +155,14 @@ def department_records(
     job: TrainJob,
     department: str,
     actor: str,
-    previous_epsilon_job: float,
+    handled: Handled | None,
     timestamp_ms: int,
 ) -> list[AuditRecord]:
     """The records one handled plain message (train, evaluate, query) leaves.
 
-    ``previous_epsilon_job`` is the job's epsilon as the department's last
-    ``budget_spend`` record of this job reported it (0 for the job's first;
-    unused for queries). An error reply yields no record: what happened is
-    unknown here.
+    ``handled`` is what the train or evaluate handler said it did (unused
+    for queries). An error reply yields no record: what happened is unknown
+    here.
     """
     if reply.has_error():
         return []
@@ -110,36 +176,26 @@ def department_records(
             actor=actor,
             timestamp_ms=timestamp_ms,
         )
+    outcome = plain_outcome(msg, reply)
+    if (
+        handled is not None
+        and handled.update_sha256 is not None
+        and outcome.status == p.Status.OK
+        and handled.update_sha256 != outcome.update_hash
+    ):
+        raise AuditError(
+            f"{department}'s reply carries an update ({outcome.update_hash.hex()}) "
+            f"other than the one it trained ({handled.update_sha256.hex()})"
+        )
     return department_round_records(
-        plain_outcome(msg, reply),
+        outcome,
         job=job,
         department=department,
         actor=actor,
         run=str(msg.metadata.run_id),
-        previous_epsilon_job=previous_epsilon_job,
+        handled=handled,
         timestamp_ms=timestamp_ms,
     )
-
-
-def previous_job_epsilon(store: LogStore, *, job_id: str, dataset: str) -> float:
-    """The job's epsilon in the newest ``budget_spend`` record of this job.
-
-    Scans backwards; the raw bytes are filtered before any record is decoded,
-    so older records of other jobs cost a substring search each.
-    """
-    action = b'"action":"budget_spend"'
-    job = b'"job":' + json.dumps(job_id, ensure_ascii=False).encode()
-    end = store.size
-    while end > 0:
-        start = max(0, end - 256)
-        chunk = store.encoded_records(start, end)
-        for data in reversed(chunk):
-            if action in data and job in data:
-                found = AuditRecord.decode(data)
-                if found.job == job_id and found.dataset == dataset:
-                    return float(found.details.get(p.Metric.EPSILON_JOB, "0"))
-        end = start
-    return 0.0
 
 
 class _Kind(Enum):
@@ -193,44 +249,59 @@ class DepartmentAuditMod:
         department, state_dir = _department_of(context, job, kind, query)
         directory = department_dir(state_dir, department)
         account = load_or_create_key(directory / KEY_FILE, password=key_password())
-        log = ActorLog(directory, account, job_domain(job))
-        with log.open() as store:
-            # What an unaudited earlier message left behind is not this one's.
-            take_access(context.state)
-            if kind is _Kind.SECURE_TRAINING:
-                take_local_update(context)
-            reply = call_next(msg, context)
-            access = take_access(context.state)
-            previous = (
-                previous_job_epsilon(store, job_id=job.job_id, dataset=job.dataset)
-                if msg.metadata.message_type == MessageType.TRAIN
-                else 0.0
+        settings = LedgerSettings.resolve(context.node_config, job)
+        if settings.domain is None:
+            warn_once(
+                f"department-unsigned:{department}",
+                f"{department}: no registry to sign audit heads for (no county, no "
+                "ledger-registry in the job or the node config): records are kept "
+                "but commit the department to nothing",
             )
-            if kind is not _Kind.SECURE_TRAINING:
-                records = department_records(
-                    msg,
-                    reply,
-                    job=job,
-                    department=department,
-                    actor=account.address,
-                    previous_epsilon_job=previous,
-                    timestamp_ms=now_ms(),
+        checkpoints = settings.checkpoints()
+        log = ActorLog(directory, account, settings.domain, checkpoints=checkpoints)
+        try:
+            with log.open() as store:
+                # Whatever an earlier, unaudited message left is not this one's.
+                take_handled(context)
+                take_access(context.state)
+                if kind is _Kind.SECURE_TRAINING:
+                    take_local_update(context)
+                reply = call_next(msg, context)
+                handled = take_handled(context)
+                access = take_access(context.state)
+                if kind is not _Kind.SECURE_TRAINING:
+                    records = department_records(
+                        msg,
+                        reply,
+                        job=job,
+                        department=department,
+                        actor=account.address,
+                        handled=handled,
+                        timestamp_ms=now_ms(),
+                    )
+                elif reply.has_error():
+                    records = []
+                else:
+                    records = department_round_records(
+                        secure_outcome(msg, reply, take_local_update(context)),
+                        job=job,
+                        department=department,
+                        actor=account.address,
+                        run=str(msg.metadata.run_id),
+                        handled=handled,
+                        timestamp_ms=now_ms(),
+                    )
+                records = with_access_records(
+                    records, access, store, timestamp_ms=now_ms()
                 )
-            elif reply.has_error():
-                records = []
-            else:
-                records = department_round_records(
-                    secure_outcome(msg, reply, take_local_update(context)),
-                    job=job,
-                    department=department,
-                    actor=account.address,
-                    run=str(msg.metadata.run_id),
-                    previous_epsilon_job=previous,
-                    timestamp_ms=now_ms(),
-                )
-            records = with_access_records(records, access, store, timestamp_ms=now_ms())
-            if records:
-                append_and_sign(store, records, account, log.domain)
+                if records:
+                    append_and_sign(
+                        store, records, account, log.domain, log.checkpoints
+                    )
+                    push_to_county(context.node_config, store)
+        finally:
+            if checkpoints is not None:
+                checkpoints.close()
         return reply
 
 

@@ -1,8 +1,11 @@
-"""The department's Flower ClientApp (Message API).
+"""The department's Flower ClientApp (Message API), audited by construction.
 
 ``app`` is what ``[tool.flwr.app.components]`` names: a SuperNode started with
 ``--node-config "department='health-site-1' state-dir='/srv/fedgov'"`` runs it
-for that department. :func:`make_client_app` builds variants for simulations.
+for that department. :func:`make_client_app` builds it for every engine, with
+the department's audit mod (:class:`department_nodes.audit.DepartmentAuditMod`)
+always inside the boundary guard: every train, evaluate, SecAgg+ and query
+message of a job with ``audit`` on is recorded before its reply leaves.
 """
 
 from __future__ import annotations
@@ -64,13 +67,15 @@ def make_client_app(
     ``job`` replaces the run_config (in-process simulations have none);
     ``allow_non_private`` is for baseline experiments only;
     ``secure_sum_providers`` name the vectors this department contributes to
-    secure sums (:func:`coordinator.secagg.secure_sum`); ``roles`` answers
-    who holds the analyst role (in-process chains; default: the chain each
-    department's node configuration names).
+    secure sums (:func:`coordinator.secagg.secure_sum`); ``mods`` run inside
+    the audit mod (a fault injected there is audited as the handler's);
+    ``roles`` answers who holds the analyst role (in-process chains;
+    default: the chain each department's node configuration names).
     """
     # The boundary guard is the outermost mod: it sees the reply after every
     # other mod and lets it leave only if it carries nothing it should not.
-    client_app = ClientApp(mods=[boundary_guard(job), *mods])
+    # The audit mod sees exactly what the handler (and any inner mod) returned.
+    client_app = ClientApp(mods=[boundary_guard(job), DepartmentAuditMod(job), *mods])
 
     def node(context: Context) -> DepartmentNode:
         return _node(context, job, allow_non_private=allow_non_private, roles=roles)
@@ -97,6 +102,4 @@ def make_client_app(
     return client_app
 
 
-# A deployed department audits every train/evaluate message unless the job's
-# run_config says ``audit = false``; the boundary guard wraps the audit mod.
-app = make_client_app(mods=[DepartmentAuditMod()])
+app = make_client_app()

@@ -11,7 +11,6 @@ over budget, answers with a refusal instead of an update.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 import zlib
@@ -30,6 +29,7 @@ from flwr.app import (
     RecordDict,
 )
 
+from department_nodes._handled import Handled, record_handled
 from department_nodes.access import (
     AccessGate,
     AccessOutcome,
@@ -41,17 +41,18 @@ from department_nodes.access import (
 from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
+from fedgov.county import default_state_dir
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.metrics import evaluate_model
 from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
 from fedgov.notices import warn_once
 from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
-from privacy.accounting import history_epsilon
+from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
 
-__all__ = ["DepartmentNode", "NodePolicy", "default_state_dir"]
+__all__ = ["DepartmentNode", "NodePolicy"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +64,6 @@ def _number(record: ConfigRecord, key: str) -> float:
             key, f"must be a number in the saved plan, got {value!r}"
         )
     return float(value)
-
-
-def default_state_dir() -> Path:
-    """Where a department keeps durable state when nothing else is configured."""
-    return Path(os.environ.get("FEDGOV_HOME", Path.home() / ".fedgov"))
 
 
 @dataclass(frozen=True)
@@ -376,16 +372,36 @@ class DepartmentNode:
         status = (
             self.budget_book.status(self.job.dataset) if spend is not None else None
         )
-        job_epsilon = 0.0
+        job_epsilon = added = 0.0
+        history: list[tuple[GaussianSpend, str]] = []
         if status is not None:
-            job_epsilon = history_epsilon(
-                [
-                    (r.spend, r.accountant)
-                    for r in status.history
-                    if r.job_id == self.job.job_id
-                ],
-                delta=self.job.delta,
+            history = [
+                (r.spend, r.accountant)
+                for r in status.history
+                if r.job_id == self.job.job_id
+            ]
+            job_epsilon = history_epsilon(history, delta=self.job.delta)
+            # This round's share of the job's epsilon, by the same accountants.
+            before = (
+                history_epsilon(history[:-1], delta=self.job.delta)
+                if history[:-1]
+                else 0.0
             )
+            added = job_epsilon - before
+        arrays = ArrayRecord(model.state_dict())
+        record_handled(
+            self._state,
+            Handled(
+                phase=PHASE_TRAIN,
+                rows=len(labels),
+                update_sha256=p.hash_arrays(arrays),
+                epsilon=added,
+                accountant=history[-1][1] if history else "",
+                noise_multiplier=plan.noise_multiplier or 0.0,
+                sample_rate=plan.sample_rate,
+                steps=plan.steps_per_round,
+            ),
+        )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: len(labels),
             p.Metric.TRAIN_LOSS: loss,
@@ -398,12 +414,7 @@ class DepartmentNode:
             # Lets the coordinator tell its round overhead from local work.
             p.Metric.COMPUTE_SECONDS: time.perf_counter() - started,
         }
-        return self._reply(
-            msg,
-            status=p.Status.OK,
-            metrics=metrics,
-            arrays=ArrayRecord(model.state_dict()),
-        )
+        return self._reply(msg, status=p.Status.OK, metrics=metrics, arrays=arrays)
 
     def evaluate(self, msg: Message) -> Message:
         config = msg.content.config_records.get(p.Record.CONFIG, ConfigRecord())
@@ -423,6 +434,9 @@ class DepartmentNode:
         model = self._model(msg.content.array_records[p.Record.ARRAYS])
         features, labels = self.data.heldout_split()
         result = evaluate_model(model, features, labels)
+        record_handled(
+            self._state, Handled(phase=PHASE_EVALUATE, rows=result.num_examples)
+        )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: result.num_examples,
             p.Metric.EVAL_LOSS: result.loss,

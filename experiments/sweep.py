@@ -190,11 +190,14 @@ def run_point(
     record: RunRecord | None = None
     final: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="fedgov-sweep-") as scratch:
+        # A research point, not a county's job: nothing to audit or anchor
+        # (its state is a scratch folder); fedgov says so once per command.
         job = replace(
             job,
             job_id=run_id,
             run_dir=str(Path(scratch) / "run"),
             state_dir=str(Path(scratch) / "state"),
+            audit=False,
         )
         if baseline == "centralized":
             final["centralized"] = _baseline_json(

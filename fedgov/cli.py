@@ -27,6 +27,8 @@ class _CommandModule(Protocol):
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("fedgov.commands.init", "create the county installation (once)"),
+    "county": ("fedgov.commands.county", "show the county, enrol a department"),
     "demo": ("fedgov.commands.demo", "run the end-to-end demo on embedded defaults"),
     "train": (
         "fedgov.commands.train",

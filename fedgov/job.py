@@ -51,6 +51,7 @@ _NOT_DIGESTED = frozenset(
         "access-request",
     }
 )
+_COUNTY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 class Accountant(StrEnum):
@@ -86,7 +87,9 @@ class TrainJob:
     own node configuration allows it (baselines in experiments only).
     ``audit`` has both sides keep audit records for ``purpose``; tree heads
     are signed for the AnchorRegistry ``ledger_registry`` on chain
-    ``ledger_chain_id`` (both unset: records are kept, heads are not signed).
+    ``ledger_chain_id`` (both unset: records are kept, heads are not signed)
+    and published as C2SP checkpoints of the county ``ledger_county``
+    (unset: no checkpoints, unless a department's node names its county).
     ``access_request`` is the requesting analyst's signed request
     (:mod:`ledger.access`, JSON), covering :meth:`digest`; departments with an
     access policy refuse a job without one.
@@ -128,6 +131,7 @@ class TrainJob:
     purpose: str = "federated-training"
     ledger_chain_id: int = 0
     ledger_registry: str = ""
+    ledger_county: str = ""
     access_request: str = ""
 
     def __post_init__(self) -> None:
@@ -188,9 +192,15 @@ class TrainJob:
             "ledger_chain_id",
             "and ledger_registry go together: both set (sign tree heads) or neither",
         )
+        rule(
+            self.ledger_county == ""
+            or _COUNTY.fullmatch(self.ledger_county) is not None,
+            "ledger_county",
+            f"must be empty or a DNS label (a-z, 0-9, '-'), got {self.ledger_county!r}",
+        )
         if not self.audit:
             warn_once(
-                f"job-audit-off:{self.job_id}",
+                "job-audit-off",
                 "audit=False: departments and the coordinator keep NO audit records; "
                 "nothing this job does can be verified by an auditor",
             )

@@ -9,7 +9,9 @@ actors' hooks write and the auditor reads.
 - proofs and heads: :mod:`ledger.merkle`, :mod:`ledger.tree_head`,
   :mod:`ledger.export`;
 - the chain: :mod:`ledger.chain`, :mod:`ledger.anchor_registry`,
-  :mod:`ledger.chain_roles`, :mod:`ledger.relay`;
+  :mod:`ledger.chain_roles`, :mod:`ledger.relay`; the county's chain and
+  contracts :mod:`ledger.county_ledger`; its durable chain node
+  :mod:`ledger.node`;
 - the log service: :mod:`ledger.service`, :mod:`ledger.client`;
 - C2SP checkpoints and witnesses: :mod:`ledger.note`, :mod:`ledger.checkpoint`,
   :mod:`ledger.cosignature`, :mod:`ledger.witness`, :mod:`ledger.witness_client`,
@@ -17,5 +19,6 @@ actors' hooks write and the auditor reads.
 - community votes: :mod:`ledger.voting`.
 
 Import the modules themselves: this package re-exports nothing, so that a
-department's ClientApp, which writes its log, never loads web3 or gRPC.
+department's ClientApp, which writes its log (and may push it to the
+county's log service over gRPC), never loads web3.
 """

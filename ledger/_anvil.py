@@ -11,6 +11,7 @@ node's own working folder: without them anvil persists historical states to
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -42,7 +43,16 @@ _REPO_ROOT = Path(__file__).resolve().parents[1]
 _TOOLS_ANVIL = (
     _REPO_ROOT / ".tools/anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 )
+_PR_SET_PDEATHSIG = 1
 _LISTENING = re.compile(r"Listening on ([0-9.]+):(\d+)")
+
+
+def _die_with_parent() -> None:
+    # Linux: the node gets SIGKILL when the process that started it dies, so a
+    # supervisor killed with SIGKILL takes its node along instead of leaving
+    # an orphan that keeps the port.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def find_anvil() -> Path | None:
@@ -76,6 +86,10 @@ class AnvilProcess:
         persist_state: bool = False,
         accounts: int = 10,
         startup_timeout_s: float = 15.0,
+        chain_id: int | None = None,
+        genesis: Path | None = None,
+        load_state: Path | None = None,
+        die_with_parent: bool = False,
     ) -> None:
         resolved = binary or find_anvil()
         if resolved is None or not resolved.is_file():
@@ -85,8 +99,17 @@ class AnvilProcess:
             )
         if not 0 <= port <= 65535:
             raise ConfigurationError("port", f"must be in 0..65535, got {port}")
-        if accounts < 1:
-            raise ConfigurationError("accounts", f"must be at least 1, got {accounts}")
+        if accounts < (0 if genesis is not None else 1):
+            raise ConfigurationError(
+                "accounts",
+                f"must be at least 1 (0 with a genesis that funds some), got {accounts}",
+            )
+        if persist_state and load_state is not None:
+            raise ConfigurationError(
+                "load_state", "give persist_state or load_state, not both"
+            )
+        if chain_id is not None and chain_id < 1:
+            raise ConfigurationError("chain_id", f"must be positive, got {chain_id}")
         if startup_timeout_s <= 0:
             raise ConfigurationError(
                 "startup_timeout_s", f"must be positive, got {startup_timeout_s}"
@@ -98,6 +121,10 @@ class AnvilProcess:
         self._persist_state = persist_state
         self._accounts_count = accounts
         self._startup_timeout_s = startup_timeout_s
+        self._chain_id = chain_id
+        self._genesis = genesis
+        self._load_state = load_state
+        self._die_with_parent = die_with_parent
         self._process: subprocess.Popen[bytes] | None = None
         self._accounts: tuple[LocalAccount, ...] = ()
 
@@ -123,6 +150,11 @@ class AnvilProcess:
     def accounts(self) -> tuple[LocalAccount, ...]:
         """The node's funded dev accounts (anvil's default mnemonic)."""
         return self._accounts
+
+    @property
+    def pid(self) -> int | None:
+        """The node's process id while it runs."""
+        return self._process.pid if self.running and self._process else None
 
     @property
     def running(self) -> bool:
@@ -153,17 +185,25 @@ class AnvilProcess:
         ]
         if self._persist_state:
             command += ["--state", str(self._workdir / "state.json")]
-        with log_path.open("wb") as log_file:
+        if self._chain_id is not None:
+            command += ["--chain-id", str(self._chain_id)]
+        if self._load_state is not None:
+            command += ["--load-state", str(self._load_state)]
+        elif self._genesis is not None:
+            command += ["--init", str(self._genesis)]
+        start = log_path.stat().st_size if log_path.exists() else 0
+        with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 command,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if self._die_with_parent else None,
             )
         self._process = process
         try:
             self._port, keys = self._wait_until_listening(
-                process, log_path, config_path
+                process, log_path, config_path, start
             )
         except BaseException:
             self._terminate()
@@ -197,29 +237,50 @@ class AnvilProcess:
         self.close()
 
     def _wait_until_listening(
-        self, process: subprocess.Popen[bytes], log_path: Path, config_path: Path
+        self,
+        process: subprocess.Popen[bytes],
+        log_path: Path,
+        config_path: Path,
+        start: int,
     ) -> tuple[int, list[str]]:
-        """The port anvil bound and its dev accounts' keys, once it listens."""
+        """The port anvil bound and its dev accounts' keys, once it listens.
+
+        ``start`` is where this start's output begins in the (appended) log.
+        """
         deadline = time.monotonic() + self._startup_timeout_s
+
+        def output() -> str:
+            with log_path.open("rb") as handle:
+                handle.seek(start)
+                return handle.read().decode("utf-8", errors="replace")
+
         while time.monotonic() < deadline:
-            output = log_path.read_text(encoding="utf-8", errors="replace")
-            match = _LISTENING.search(output)
+            exited = process.poll() is not None
+            text = output()  # after the exit check: all an exited node wrote
+            match = _LISTENING.search(text)
             if match:
                 try:
                     config = json.loads(config_path.read_text(encoding="utf-8"))
                     return int(match.group(2)), list(config["private_keys"])
                 except (OSError, ValueError, KeyError):
                     pass  # the config file is not fully written yet
-            if process.poll() is not None:
+            if exited:
                 raise ChainUnavailableError(
                     f"anvil on port {self._port}",
-                    f"exited with code {process.returncode}: {output[-500:]}",
+                    f"exited with code {process.returncode}: {text[-500:]}",
                 )
             time.sleep(0.01)
         raise ChainUnavailableError(
             f"anvil on port {self._port}",
             f"not listening after {self._startup_timeout_s} s (log: {log_path})",
         )
+
+    def kill(self) -> None:
+        """SIGKILL the node, as a crash would: no state is dumped."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
     def _terminate(self) -> None:
         process, self._process = self._process, None

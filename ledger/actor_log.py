@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from ledger.records import AuditRecord
     from ledger.tree_head import SignedTreeHead, SigningDomain
+    from ledger.witness_client import CheckpointPublisher
 
 __all__ = ["ActorLog", "append_and_sign", "export_logs"]
 
@@ -45,14 +46,22 @@ class ActorLog:
 
     ``domain=None`` keeps records without signing heads (no registry is
     configured): they are durable, but nothing commits the actor to them.
+    With ``checkpoints``, every signed head is also published as a C2SP
+    checkpoint (and cosigned by the county's witnesses).
     """
 
     def __init__(
-        self, directory: Path, account: LocalAccount, domain: SigningDomain | None
+        self,
+        directory: Path,
+        account: LocalAccount,
+        domain: SigningDomain | None,
+        *,
+        checkpoints: CheckpointPublisher | None = None,
     ) -> None:
         self.directory = directory
         self.account = account
         self.domain = domain
+        self.checkpoints = checkpoints
 
     @property
     def path(self) -> Path:
@@ -77,7 +86,9 @@ class ActorLog:
         if not records:
             return None
         with self.open() as store:
-            return append_and_sign(store, records, self.account, self.domain)
+            return append_and_sign(
+                store, records, self.account, self.domain, self.checkpoints
+            )
 
 
 _MAX_OPEN = 16
@@ -117,8 +128,10 @@ def append_and_sign(
     records: Sequence[AuditRecord],
     account: LocalAccount,
     domain: SigningDomain | None,
+    checkpoints: CheckpointPublisher | None = None,
 ) -> SignedTreeHead | None:
-    """Append ``records`` to the open ``store``; sign its head if ``domain``."""
+    """Append ``records`` to the open ``store``; sign its head if ``domain``,
+    and publish it as a checkpoint with ``checkpoints``."""
     store.append_many(records)
     if domain is None:
         return None
@@ -126,7 +139,10 @@ def append_and_sign(
     # Heads may not go back in time; a clock stepped back must not stop the
     # actor from committing to what it just wrote.
     floor = latest.head.timestamp if latest is not None else 0
-    return store.sign_head(account, domain, timestamp_ms=max(now_ms(), floor))
+    signed = store.sign_head(account, domain, timestamp_ms=max(now_ms(), floor))
+    if checkpoints is not None:
+        checkpoints.publish(store)
+    return signed
 
 
 def export_logs(paths: Iterable[Path], directory: Path) -> list[Path]:

@@ -130,20 +130,25 @@ class AnchorRegistry(DeployedContract):
     def anchor_count(self, log_id: bytes) -> int:
         return int(self._call(self._contract.functions.anchor_count(log_id)))
 
-    def history(self, log_id: bytes) -> list[AnchoredHead]:
-        """Every anchored head of ``log_id``, oldest first.
+    def history(self, log_id: bytes, *, after: int = 0) -> list[AnchoredHead]:
+        """The anchored heads of ``log_id`` after its first ``after``, oldest first.
 
         Walks the chain of ``previousAnchorBlock`` pointers back from the
-        latest anchor: one single-block log query per block holding anchors.
+        latest anchor: one single-block log query per block holding anchors,
+        and only as far back as the ``after``-th anchor (an auditor that
+        checked those before reads only what is new).
         """
+        wanted = self.anchor_count(log_id) - after if after else None
         newest_first: list[AnchoredHead] = []
         _size, _root, _time, _signer, block = self._call(
             self._contract.functions.latest(log_id)
         )
-        while block != 0:
+        while block != 0 and (wanted is None or len(newest_first) < wanted):
             in_block = self._anchors_in_block(log_id, int(block))
             newest_first.extend(reversed(in_block))
             block = in_block[0].previous_anchor_block
+        if wanted is not None:
+            newest_first = newest_first[: max(wanted, 0)]
         return list(reversed(newest_first))
 
     def digest(self, head: TreeHead) -> bytes:

@@ -19,23 +19,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedgov.errors import ConfigurationError
-from ledger.checkpoint import origin_for
 from ledger.cosignature import cosignature_timestamp
 from ledger.errors import MalformedNoteError
-from ledger.keys import key_password
-from ledger.layout import find_logs, note_key_path
-from ledger.note import Note, NoteSigner
-from ledger.note_keys import load_or_create_note_key
+from ledger.layout import find_logs
+from ledger.note import Note
 from ledger.store import LogStore
-from ledger.witness_client import WitnessClient, publish_checkpoint
+from ledger.witness_client import WitnessClient, checkpoint_signer, publish_checkpoint
 from ledger.witness_policy import WitnessPolicy
 
 if TYPE_CHECKING:
     import argparse
 
 __all__ = ["configure"]
-
-_POWER = "sign checkpoints of this log"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -75,17 +70,10 @@ def _logs(state_dir: Path) -> list[Path]:
     return logs
 
 
-def _signer(store: LogStore, county: str) -> NoteSigner:
-    key = load_or_create_note_key(
-        note_key_path(store.path), password=key_password(), power=_POWER
-    )
-    return NoteSigner(origin_for(county, store.actor, store.log_name), key)
-
-
 def _keys(args: argparse.Namespace) -> int:
     for path in _logs(args.state_dir):
         with LogStore(path) as store:
-            print(f"log {_signer(store, args.county).vkey}")
+            print(f"log {checkpoint_signer(store, args.county).vkey}")
     return 0
 
 
@@ -107,7 +95,7 @@ def _publish(args: argparse.Namespace) -> int:
                 print(f"{path}: no signed head yet, nothing to publish")
                 continue
             published = publish_checkpoint(
-                store, _signer(store, args.county), witnesses
+                store, checkpoint_signer(store, args.county), witnesses
             )
         cosigners = ", ".join(published.cosigned_by) or "no witness"
         checkpoint = published.checkpoint

@@ -21,7 +21,12 @@ import grpc
 from fedgov.errors import ConfigurationError
 from ledger._proto import audit_log_pb2 as pb
 from ledger._proto import audit_log_pb2_grpc as pb_grpc
-from ledger._wire import consistency_from_wire, head_from_wire, inclusion_from_wire
+from ledger._wire import (
+    consistency_from_wire,
+    head_from_wire,
+    head_to_wire,
+    inclusion_from_wire,
+)
 from ledger.errors import LogServiceError
 from ledger.export import ExportedLog
 from ledger.records import AuditRecord
@@ -103,11 +108,15 @@ class LogClient:
         Records go in batches of a few MiB, one server transaction each: if a
         later batch fails, the earlier ones stay appended.
         """
+        return self.append_encoded(log_id, (record.encode() for record in records))
+
+    def append_encoded(self, log_id: bytes, records: Iterable[bytes]) -> int:
+        """Durably append records given as their canonical bytes (a replica's
+        push); return the index of the first. Batched as :meth:`append`."""
         first: int | None = None
         batch: list[bytes] = []
         batch_bytes = 0
-        for record in records:
-            data = record.encode()
+        for data in records:
             if batch and batch_bytes + len(data) > _BATCH_BYTES:
                 index = self._append_batch(log_id, batch)
                 first = index if first is None else first
@@ -130,7 +139,30 @@ class LogClient:
         )
         return signed
 
+    def add_signed_heads(self, log_id: bytes, entries: Iterable[HeadEntry]) -> int:
+        """Store heads the actor signed elsewhere in the server's replica; how many
+        were new."""
+        response = self._call(
+            "AddSignedTreeHeads",
+            pb.AddSignedTreeHeadsRequest(
+                log_id=log_id, signed_heads=[head_to_wire(e) for e in entries]
+            ),
+        )
+        return int(response.stored)
+
+    def add_checkpoints(self, log_id: bytes, notes: Iterable[str]) -> int:
+        """Store checkpoint notes in the server's replica; how many were new."""
+        response = self._call(
+            "AddCheckpoints", pb.AddCheckpointsRequest(log_id=log_id, notes=list(notes))
+        )
+        return int(response.stored)
+
     # -- reading --
+
+    def checkpoints(self, log_id: bytes) -> list[str]:
+        """The log's checkpoint notes, oldest first, as transmitted."""
+        response = self._call("GetCheckpoints", pb.GetCheckpointsRequest(log_id=log_id))
+        return list(response.notes)
 
     def log_info(self, log_id: bytes) -> LogInfo:
         """The log's actor, name, current size and root."""
@@ -219,9 +251,11 @@ class LogClient:
         """Everything the log holds, as an export file would: for
         :func:`ledger.export.verify_exported_log`.
 
-        Heads are read first, so every head covers records that are fetched.
+        Heads and checkpoints are read first, so each covers records that are
+        fetched.
         """
         heads = self.signed_head_entries(log_id)
+        checkpoints = self.checkpoints(log_id)
         info = self.log_info(log_id)
         return ExportedLog(
             actor=info.actor,
@@ -229,6 +263,7 @@ class LogClient:
             log_id=info.log_id,
             records=tuple(self.encoded_records(log_id, 0, info.size)),
             heads=tuple(heads),
+            checkpoints=tuple(checkpoints),
         )
 
     # -- lifetime --

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 
 from fedgov.files import write_atomic
 from fedgov.notices import warn_once
@@ -42,6 +43,7 @@ __all__ = [
     "PlaintextKeyWarning",
     "check_plaintext_mode",
     "install_key_file",
+    "key_address",
     "key_password",
     "load_key",
     "load_or_create_key",
@@ -127,6 +129,26 @@ def _read(file: Path, password: str | None) -> LocalAccount:
     return account
 
 
+def key_address(path: str | Path) -> str | None:
+    """The address a key file names, read without unlocking it (``None``: no file).
+
+    Only a hint (a roster, a listing): whoever needs the key itself loads it,
+    which checks the address against the key.
+    """
+    file = Path(path)
+    try:
+        document: Any = json.loads(file.read_text(encoding="utf-8"))
+        address = str(document["address"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise KeyFileError(str(file), "names no address") from e
+    try:
+        return str(to_checksum_address(address))
+    except ValueError as e:
+        raise KeyFileError(str(file), f"names no valid address: {address!r}") from e
+
+
 def check_plaintext_mode(file: Path) -> None:
     """Refuse a plaintext key file that anyone but its owner may read."""
     mode = stat.S_IMODE(file.stat().st_mode)
@@ -164,15 +186,22 @@ def _read_plaintext(
 
 
 def warn_plaintext_key(file: Path, message: str, power: str) -> None:
-    """Warn once per key file, loudly and in the log, that it holds a plaintext key.
+    """Warn once per actor, loudly and in the log, that it holds plaintext keys.
 
-    ``power`` says what whoever reads the file can do with it.
+    An actor's keys (its audit key, its log's checkpoint key) share its
+    folder: the warning names the first one loaded and is said once per
+    folder and command. ``power`` says what whoever reads the file can do.
     """
     full = (
-        f"{message} (demo mode): anyone who reads the file can {power}. "
-        f"Set ${KEY_PASSWORD_ENV} for an encrypted keystore."
+        f"{message} (demo mode): anyone who reads the file can {power}; so may "
+        f"the other keys beside it. Set ${KEY_PASSWORD_ENV} for sealed keys."
     )
-    warn_once(f"plaintext-key:{file}", full, PlaintextKeyWarning, stacklevel=3)
+    warn_once(
+        f"plaintext-key:{file.parent.resolve()}",
+        full,
+        PlaintextKeyWarning,
+        stacklevel=3,
+    )
 
 
 def install_key_file(file: Path, content: bytes) -> bool:

@@ -19,16 +19,19 @@ from pathlib import Path
 from eth_utils.address import to_checksum_address
 
 from fedgov.errors import ConfigurationError
+from ledger.keys import key_address
 
 __all__ = [
     "KEY_FILE",
     "LOCK_FILE",
     "LOG_NAME",
     "coordinator_dir",
+    "department_address",
     "department_dir",
     "find_logs",
     "log_path",
     "note_key_path",
+    "replica_logs",
 ]
 
 LOG_NAME = "audit"
@@ -72,4 +75,35 @@ def find_logs(state_dir: str | Path) -> list[Path]:
     root = Path(state_dir)
     return sorted(coordinator_dir(root).glob("audit-0x*.db")) + sorted(
         (root / "departments").glob("*/audit-0x*.db")
+    )
+
+
+def department_address(state_dir: str | Path, department: str) -> str | None:
+    """The audit address ``department`` writes under in ``state_dir``, if known.
+
+    Its key file's address where the department runs on this machine; where
+    it runs elsewhere, the actor of the newest log replica kept here (made
+    when the county enrolled it). ``None`` when neither exists.
+    """
+    folder = department_dir(state_dir, department)
+    address = key_address(folder / KEY_FILE)
+    if address is not None:
+        return address
+    replicas = sorted(folder.glob("audit-0x*.db"), key=lambda p: p.stat().st_mtime)
+    if not replicas:
+        return None
+    return str(to_checksum_address(replicas[-1].stem.removeprefix("audit-")))
+
+
+def replica_logs(state_dir: str | Path) -> list[Path]:
+    """The logs of departments that run elsewhere: folders with a log, no key.
+
+    The county keeps a replica of each (created when it enrolled the
+    department, filled by the department's pushes).
+    """
+    root = Path(state_dir) / "departments"
+    return sorted(
+        path
+        for path in root.glob("*/audit-0x*.db")
+        if not (path.parent / KEY_FILE).exists()
     )

@@ -1,7 +1,8 @@
 """Command line for audit logs: serve them, inspect, export and verify them.
 
-    serve   --log DB [--log DB ...] (--tls-cert C --tls-key K [--client-ca CA]
-            | --insecure) [--key-file KEYSTORE --chain-id N --registry ADDR]
+    serve   (--log DB [--log DB ...] | --replicas DIR) (--tls-cert C --tls-key K
+            [--client-ca CA] | --insecure) [--key-file KEYSTORE --chain-id N
+            --registry ADDR]
     info    DB
     export  DB OUT.jsonl
     verify  OUT.jsonl [--chain-id N --registry ADDR]
@@ -9,7 +10,11 @@
 ``serve`` hosts every ``--log`` until interrupted, signing heads for the logs
 whose actor owns a ``--key-file`` (an encrypted keystore; its password is
 read from the environment variable named by ``--password-env``, never from
-the command line). ``verify`` is the auditor's offline check of an export.
+the command line). ``--replicas DIR`` hosts the county's replicas of the
+departments that run elsewhere (every department folder under the state
+folder DIR that holds a log but no key), including those enrolled while it
+runs: the departments push to them (``department_nodes._audit_push``).
+``verify`` is the auditor's offline check of an export.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from fedgov.errors import ConfigurationError
 from fedgov.signals import wait_for_stop_signal
 from ledger.chain import account_from_key_file
 from ledger.export import verify_export
+from ledger.layout import replica_logs
 from ledger.service import HostedLog, LogServer
 from ledger.store import LogStore
 from ledger.transport import ServerTLS
@@ -40,7 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="serve audit logs over gRPC")
-    serve.add_argument("--log", type=Path, action="append", required=True, help="store")
+    serve.add_argument("--log", type=Path, action="append", default=[], help="store")
+    serve.add_argument(
+        "--replicas", type=Path, help="state folder: host its departments' replicas"
+    )
     serve.add_argument("--address", default="127.0.0.1:50051", help="host:port")
     serve.add_argument("--tls-cert", type=Path, help="server certificate chain (PEM)")
     serve.add_argument("--tls-key", type=Path, help="server private key (PEM)")
@@ -108,14 +117,40 @@ def _serve(args: argparse.Namespace) -> int:
         for key_file in args.key_file:
             account = account_from_key_file(key_file, password)
             signers[account.address] = account
+    if not args.log and args.replicas is None:
+        raise ConfigurationError("--log", "give --log files or --replicas DIR")
     stores = [_existing_store(path) for path in args.log]
+    discover = None
+    if args.replicas is not None:
+        folder: Path = args.replicas
+
+        def discover(known: set[bytes]) -> list[HostedLog]:
+            found = []
+            for path in replica_logs(folder):
+                store = LogStore(path)
+                if store.log_id in known:
+                    store.close()
+                    continue
+                stores.append(store)
+                found.append(HostedLog(store))
+            return found
+
+        stores_found = discover(set())
+    else:
+        stores_found = []
     hosted = [
         HostedLog(
             store, signers.get(store.actor), domain if store.actor in signers else None
         )
-        for store in stores
-    ]
-    server = LogServer(hosted, address=args.address, tls=tls, insecure=args.insecure)
+        for store in stores[: len(args.log)]
+    ] + stores_found
+    server = LogServer(
+        hosted,
+        address=args.address,
+        tls=tls,
+        insecure=args.insecure,
+        discover=discover,
+    )
     with server:
         for log in hosted:
             signing = "signs heads" if log.signer else "no signing key"

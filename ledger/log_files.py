@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 __all__ = [
     "LatestHead",
     "LogFileInfo",
+    "LogTail",
     "StoredRow",
     "latest_signed_size",
     "read_checkpoints",
     "read_head_entries",
     "read_latest_head",
     "read_log_info",
+    "read_log_tail",
     "read_record",
     "read_rows",
     "stored_size",
@@ -209,4 +211,88 @@ def read_latest_head(path: Path, domain: SigningDomain) -> LatestHead | None:
     head = TreeHead(log_id_for(actor, log_name), int(size), bytes(root), int(timestamp))
     return LatestHead(
         actor, log_name, SignedTreeHead(head, str(signer), bytes(signature))
+    )
+
+
+@dataclass(frozen=True)
+class LogTail:
+    """What a log file holds past a point: for an auditor who read the rest before."""
+
+    actor: str
+    log_name: str
+    log_id: bytes
+    size: int
+    records: list[tuple[bytes, bytes]]
+    """``(canonical bytes, stored leaf hash)`` of records ``[start, size)``."""
+    heads: list[HeadEntry]
+    """Signed heads after the first ``heads_after``, oldest first."""
+    head_count: int
+    checkpoints: list[str]
+    """Checkpoint notes after the first ``checkpoints_after``."""
+    checkpoint_count: int
+
+
+def read_log_tail(
+    path: Path, *, start: int, heads_after: int = 0, checkpoints_after: int = 0
+) -> LogTail:
+    """Records from ``start`` on, and the heads and checkpoints stored since,
+    read-only in one snapshot of the file (no rehash of what came before)."""
+    with _read_only(path, "its records") as db:
+        if db is None or (identity := _identity(db)) is None:
+            raise LogStorageError(str(path), "is not a log yet")
+        db.execute("BEGIN")
+        (size,) = db.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM records").fetchone()
+        rows = db.execute(
+            "SELECT idx, data, leaf_hash FROM records WHERE idx >= ? ORDER BY idx",
+            (start,),
+        ).fetchall()
+        heads = db.execute(
+            "SELECT tree_size, root_hash, timestamp_ms, signer, signature, chain_id, "
+            "verifying_contract FROM signed_heads WHERE seq > ? ORDER BY seq",
+            (heads_after,),
+        ).fetchall()
+        (head_count,) = db.execute("SELECT COUNT(*) FROM signed_heads").fetchone()
+        has_checkpoints = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+            ("checkpoints",),
+        ).fetchall()
+        notes: list[tuple[str]] = []
+        note_count = 0
+        if has_checkpoints:
+            notes = db.execute(
+                "SELECT note FROM checkpoints WHERE seq > ? ORDER BY seq",
+                (checkpoints_after,),
+            ).fetchall()
+            (note_count,) = db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()
+        db.execute("COMMIT")
+    actor, log_name = identity
+    log_id = log_id_for(actor, log_name)
+    expected = start
+    records = []
+    for index, data, leaf in rows:
+        if index != expected:
+            raise LogStorageError(str(path), f"record {expected} is missing")
+        records.append((bytes(data), bytes(leaf)))
+        expected += 1
+    entries: list[HeadEntry] = [
+        (
+            SignedTreeHead(
+                TreeHead(log_id, int(size_), bytes(root), int(timestamp)),
+                str(signer),
+                bytes(signature),
+            ),
+            SigningDomain(int(chain_id), str(contract)),
+        )
+        for size_, root, timestamp, signer, signature, chain_id, contract in heads
+    ]
+    return LogTail(
+        actor=actor,
+        log_name=log_name,
+        log_id=log_id,
+        size=int(size),
+        records=records,
+        heads=entries,
+        head_count=int(head_count),
+        checkpoints=[str(note) for (note,) in notes],
+        checkpoint_count=int(note_count),
     )

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "CompactRange",
     "ConsistencyProof",
     "InclusionProof",
     "MerkleTree",
@@ -174,6 +175,18 @@ class MerkleTree:
             proof.append(self._range_hash(low, high))
         proof.reverse()
         return proof
+
+    def frontier(self, size: int | None = None) -> list[bytes]:
+        """The roots of the complete subtrees the first ``size`` leaves make,
+        largest first: what :class:`CompactRange` needs to go on from there."""
+        size = self._size if size is None else size
+        self._check_index("size", size, self._size + 1)
+        out, start = [], 0
+        for level in reversed(range(size.bit_length())):
+            if size >> level & 1:
+                out.append(self._subtree(level, start >> level))
+                start += 1 << level
+        return out
 
     def _subtree(self, level: int, position: int) -> bytes:
         start = position * HASH_SIZE
@@ -362,3 +375,124 @@ class ConsistencyProof:
     def verify(self, root1: bytes, root2: bytes) -> None:
         """Raise :class:`ProofError` unless ``root1`` is a prefix of ``root2``."""
         verify_consistency(self.size1, self.size2, root1, root2, self.hashes)
+
+
+class CompactRange:
+    """An RFC 9162 tree known only by its right edge, then grown by new leaves.
+
+    ``frontier`` holds the roots of the complete subtrees the first
+    ``size`` leaves make, largest first (:meth:`MerkleTree.frontier`): about
+    log2(size) hashes instead of the leaves. From them and the leaves
+    appended since, it gives the root at any size from ``size`` on, and the
+    RFC 9162 consistency proof from ``size`` to a later size: an auditor who
+    kept the frontier of the last head it checked verifies a log's new
+    records without reading the old ones.
+    """
+
+    def __init__(self, size: int = 0, frontier: Sequence[bytes] = ()) -> None:
+        if size < 0:
+            raise ConfigurationError("size", f"must be >= 0, got {size}")
+        expected = bin(size).count("1")
+        if len(frontier) != expected:
+            raise ConfigurationError(
+                "frontier",
+                f"a tree of {size} leaves has {expected} complete subtrees on its "
+                f"edge, not {len(frontier)}",
+            )
+        self._base = size
+        self._size = size
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        start = 0
+        hashes = iter(frontier)
+        for level in reversed(range(size.bit_length())):
+            if size >> level & 1:
+                node = _require_hash("frontier", next(hashes))
+                self._nodes[(level, start >> level)] = node
+                start += 1 << level
+
+    @property
+    def base(self) -> int:
+        """The size the range started from."""
+        return self._base
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append leaf hashes after the range's end."""
+        nodes = self._nodes
+        for item in leaf_hashes:
+            node = _require_hash("leaf_hash", item)
+            position, level = self._size, 0
+            nodes[(0, position)] = node
+            while position & 1:
+                node = node_hash(nodes[(level, position - 1)], node)
+                level += 1
+                position >>= 1
+                nodes[(level, position)] = node
+            self._size += 1
+
+    def root(self, size: int | None = None) -> bytes:
+        """The root of the first ``size`` leaves, ``base <= size <= self.size``."""
+        size = self._size if size is None else size
+        if not self._base <= size <= self._size:
+            raise LogRangeError("size", size, self._size + 1)
+        return self._range_hash(0, size) if size else EMPTY_ROOT
+
+    def frontier(self, size: int | None = None) -> list[bytes]:
+        """The frontier at ``size`` (to go on from there next time)."""
+        size = self._size if size is None else size
+        self.root(size)  # checks the range
+        out, start = [], 0
+        for level in reversed(range(size.bit_length())):
+            if size >> level & 1:
+                out.append(self._node(level, start >> level))
+                start += 1 << level
+        return out
+
+    def consistency_proof(self, size2: int | None = None) -> list[bytes]:
+        """RFC 9162 ``PROOF(base, D[size2])``: the range's start is a prefix."""
+        size1, size2 = self._base, self._size if size2 is None else size2
+        self.root(size2)
+        if not 0 < size1 <= size2:
+            raise ConfigurationError(
+                "size1", "nothing is provable about the empty tree (base 0)"
+            )
+        proof: list[bytes] = []
+        low, high, remaining, whole = 0, size2, size1, True
+        while remaining != high - low:
+            middle = low + _split(high - low)
+            if remaining <= middle - low:
+                proof.append(self._range_hash(middle, high))
+                high = middle
+            else:
+                proof.append(self._range_hash(low, middle))
+                remaining -= middle - low
+                low = middle
+                whole = False
+        if not whole:
+            proof.append(self._range_hash(low, high))
+        proof.reverse()
+        return proof
+
+    def _node(self, level: int, position: int) -> bytes:
+        try:
+            return self._nodes[(level, position)]
+        except KeyError:
+            raise ProofError(
+                f"the subtree at level {level}, position {position} lies before "
+                f"the compact range's start ({self._base} leaves) and is not on its edge"
+            ) from None
+
+    def _range_hash(self, start: int, end: int) -> bytes:
+        pieces: list[bytes] = []
+        count = end - start
+        for level in reversed(range(count.bit_length())):
+            if count >> level & 1:
+                pieces.append(self._node(level, start >> level))
+                start += 1 << level
+        result = pieces.pop()
+        while pieces:
+            result = node_hash(pieces.pop(), result)
+        return result

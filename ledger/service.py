@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass
@@ -26,14 +27,21 @@ import grpc
 from fedgov.errors import ConfigurationError, FedgovError
 from ledger._proto import audit_log_pb2 as pb
 from ledger._proto import audit_log_pb2_grpc as pb_grpc
-from ledger._wire import consistency_to_wire, head_to_wire, inclusion_to_wire
+from ledger._wire import (
+    consistency_to_wire,
+    head_from_wire,
+    head_to_wire,
+    inclusion_to_wire,
+)
 from ledger.errors import (
     LogIntegrityError,
     LogRangeError,
     LogServiceError,
     LogStorageError,
+    MalformedNoteError,
     RecordError,
 )
+from ledger.note import Note
 from ledger.records import AuditRecord
 from ledger.transport import ServerTLS, warn_insecure
 
@@ -110,11 +118,22 @@ def _rpc(method: _Method[_Request, _Response]) -> _Method[_Request, _Response]:
 
 
 class _Servicer(pb_grpc.AuditLogServicer):
-    def __init__(self, logs: dict[bytes, HostedLog]) -> None:
+    def __init__(
+        self,
+        logs: dict[bytes, HostedLog],
+        discover: Callable[[set[bytes]], Iterable[HostedLog]] | None,
+    ) -> None:
         self._logs = logs
+        self._discover = discover
+        self._lock = threading.Lock()
 
     def _hosted(self, log_id: bytes, context: Any) -> HostedLog:
         hosted = self._logs.get(log_id)
+        if hosted is None and self._discover is not None:
+            with self._lock:
+                for found in self._discover(set(self._logs)):
+                    self._logs.setdefault(found.store.log_id, found)
+                hosted = self._logs.get(log_id)
         if hosted is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no log 0x{log_id.hex()} here")
             raise AssertionError("unreachable: abort raises")
@@ -216,18 +235,61 @@ class _Servicer(pb_grpc.AuditLogServicer):
             start=request.start, records=store.encoded_records(request.start, end)
         )
 
+    @_rpc
+    def AddSignedTreeHeads(  # noqa: N802
+        self, request: pb.AddSignedTreeHeadsRequest, context: Any
+    ) -> pb.AddSignedTreeHeadsResponse:
+        store = self._hosted(request.log_id, context).store
+        stored = 0
+        for position, message in enumerate(request.signed_heads):
+            try:
+                signed, domain = head_from_wire(message)
+            except ConfigurationError as e:
+                raise ConfigurationError(f"signed_heads[{position}]", e.rule) from e
+            stored += store.add_signed_head(signed, domain)
+        return pb.AddSignedTreeHeadsResponse(stored=stored)
+
+    @_rpc
+    def GetCheckpoints(  # noqa: N802
+        self, request: pb.GetCheckpointsRequest, context: Any
+    ) -> pb.GetCheckpointsResponse:
+        store = self._hosted(request.log_id, context).store
+        return pb.GetCheckpointsResponse(notes=store.checkpoints())
+
+    @_rpc
+    def AddCheckpoints(  # noqa: N802
+        self, request: pb.AddCheckpointsRequest, context: Any
+    ) -> pb.AddCheckpointsResponse:
+        store = self._hosted(request.log_id, context).store
+        known = set(store.checkpoints())
+        stored = 0
+        for position, text in enumerate(request.notes):
+            if text in known:
+                continue
+            try:
+                store.add_checkpoint(Note.parse(text))
+            except MalformedNoteError as e:
+                raise ConfigurationError(f"notes[{position}]", str(e)) from e
+            known.add(text)
+            stored += 1
+        return pb.AddCheckpointsResponse(stored=stored)
+
 
 class LogServer:
     """A gRPC server for ``logs`` on ``address`` (``host:port``; port 0 picks one).
 
     Pass ``tls``, or ``insecure=True`` to serve plaintext (it warns). The
     port is bound on construction; :meth:`start` serves, :meth:`stop` ends.
+    ``discover`` is asked, with the ids hosted so far, for logs that appeared
+    since (a department enrolled while the server runs) whenever a call
+    names an unknown log.
     """
 
     def __init__(
         self,
         logs: Iterable[HostedLog],
         *,
+        discover: Callable[[set[bytes]], Iterable[HostedLog]] | None = None,
         address: str = "127.0.0.1:0",
         tls: ServerTLS | None = None,
         insecure: bool = False,
@@ -255,7 +317,7 @@ class LogServer:
         )
         # The generated module is untyped (grpcio-tools writes no annotations).
         pb_grpc.add_AuditLogServicer_to_server(  # type: ignore[no-untyped-call]
-            _Servicer(hosted), self._server
+            _Servicer(hosted, discover), self._server
         )
         try:
             if tls is None:

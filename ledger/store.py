@@ -31,6 +31,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.errors import LogIntegrityError, LogRangeError, LogStorageError
 from ledger.export import read_export, verify_exported_log, write_export
 from ledger.integrity import HeadEntry, check_signed_heads
+from ledger.log_files import LogTail, read_log_tail
 from ledger.merkle import ConsistencyProof, InclusionProof, MerkleTree, leaf_hash
 from ledger.note import Note
 from ledger.records import AuditRecord, now_ms
@@ -40,6 +41,7 @@ from ledger.tree_head import (
     SigningDomain,
     TreeHead,
     log_id_for,
+    recover_signer,
     sign_tree_head,
 )
 
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 
     from eth_account.signers.local import LocalAccount
 
-__all__ = ["LogStore"]
+__all__ = ["LogStore", "LogTail", "read_log_tail"]
 
 _SCHEMA_VERSION = "1"
 _SCHEMA = (
@@ -323,6 +325,48 @@ class LogStore:
             signed = sign_tree_head(head, account, domain)
             self._store_head(signed, domain)
             return signed
+
+    def add_signed_head(self, signed: SignedTreeHead, domain: SigningDomain) -> bool:
+        """Store a head the actor signed elsewhere (this file being a replica).
+
+        It must be this log's, signed under ``domain`` by the log's actor, at
+        a size this replica holds and with its root there, and no older than
+        the latest stored head. A head stored already is skipped: returns
+        whether it was new.
+        """
+        head = signed.head
+        with self._lock:
+            if any(
+                known.head == head and known.signature == signed.signature
+                for known, _ in self._heads
+            ):
+                return False
+            if head.log_id != self._log_id:
+                raise ConfigurationError("signed_head", "is another log's head")
+            if signed.signer != self._actor or recover_signer(signed, domain) != (
+                self._actor
+            ):
+                raise ConfigurationError(
+                    "signed_head",
+                    f"is not signed by the log's actor {self._actor} under {domain}",
+                )
+            if head.tree_size > self._tree.size:
+                raise LogRangeError(
+                    "signed_head.tree_size", head.tree_size, self._tree.size
+                )
+            if self._tree.root(head.tree_size) != head.root_hash:
+                raise LogIntegrityError(
+                    None,
+                    f"{self._path}: the signed head at size {head.tree_size} has "
+                    "another root than the records here",
+                )
+            if self._heads and head.timestamp < self._heads[-1][0].head.timestamp:
+                raise ConfigurationError(
+                    "signed_head.timestamp",
+                    "is before the latest stored head's: heads are stored in order",
+                )
+            self._store_head(signed, domain)
+            return True
 
     def _store_head(self, signed: SignedTreeHead, domain: SigningDomain) -> None:
         head = signed.head

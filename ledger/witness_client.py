@@ -17,31 +17,40 @@ note with the cosignatures it got beside its heads
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fedgov.errors import ConfigurationError
-from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.checkpoint import Checkpoint, origin_for, sign_checkpoint
 from ledger.cosignature import CosignatureVerifier
 from ledger.errors import MalformedNoteError, UnverifiedNoteError, WitnessError
-from ledger.note import Note, NoteSignature, open_note
+from ledger.keys import key_password
+from ledger.layout import note_key_path
+from ledger.note import Note, NoteSignature, NoteSigner, open_note
+from ledger.note_keys import load_or_create_note_key
 from ledger.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from types import TracebackType
 
-    from ledger.note import NoteSigner, VerifierKey
+    from ledger.note import VerifierKey
     from ledger.store import LogStore
+    from ledger.witness_policy import WitnessPolicy
 
 __all__ = [
+    "CheckpointPublisher",
     "PublishedCheckpoint",
     "WitnessClient",
+    "checkpoint_signer",
     "publish_checkpoint",
     "witnessed_size",
 ]
+
+_POWER = "sign checkpoints of this log"
 
 
 class WitnessClient:
@@ -156,6 +165,9 @@ class WitnessClient:
         self.close()
 
 
+_log = logging.getLogger(__name__)
+
+
 def _conflict_size(url: str, content_type: str, body: bytes) -> int:
     text = body.decode(errors="replace")
     if content_type.split(";")[0].strip() != SIZE_CONTENT_TYPE or not (
@@ -229,3 +241,52 @@ def publish_checkpoint(
     note = note.with_signatures(cosignatures)
     store.add_checkpoint(note)
     return PublishedCheckpoint(checkpoint, note, tuple(cosigned_by), tuple(failures))
+
+
+def checkpoint_signer(store: LogStore, county: str) -> NoteSigner:
+    """The note signer of ``store``'s checkpoints in ``county``.
+
+    Its Ed25519 key lives beside the log (:func:`ledger.layout.note_key_path`),
+    created on first use, sealed with ``$FEDGOV_KEY_PASSWORD`` when set.
+    """
+    key = load_or_create_note_key(
+        note_key_path(store.path), password=key_password(), power=_POWER
+    )
+    return NoteSigner(origin_for(county, store.actor, store.log_name), key)
+
+
+class CheckpointPublisher:
+    """Publishes a log's latest signed head as a checkpoint of ``county``.
+
+    Used where heads are signed (:class:`ledger.actor_log.ActorLog`), so
+    every signed head is also a C2SP checkpoint, cosigned by the witnesses
+    of ``policy`` that have a URL. A witness that refuses or is away is
+    logged; the note is kept with the cosignatures that came.
+    """
+
+    def __init__(self, county: str, policy: WitnessPolicy | None = None) -> None:
+        origin_for(county, "0x" + "00" * 20, "audit")  # the county must name origins
+        self.county = county
+        self.witnesses = tuple(
+            WitnessClient(w.url, w.vkey)
+            for w in (policy.witnesses if policy is not None else ())
+            if w.url is not None
+        )
+
+    def publish(self, store: LogStore) -> PublishedCheckpoint:
+        """Checkpoint ``store``'s latest signed head; have it cosigned; store it."""
+        published = publish_checkpoint(
+            store, checkpoint_signer(store, self.county), self.witnesses
+        )
+        for failure in published.failures:
+            _log.warning(
+                "checkpoint %s size %d: %s",
+                published.checkpoint.origin,
+                published.checkpoint.tree_size,
+                failure,
+            )
+        return published
+
+    def close(self) -> None:
+        for witness in self.witnesses:
+            witness.close()

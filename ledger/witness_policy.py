@@ -37,7 +37,7 @@ from ledger.note import Note, NoteVerifier, SignatureType, VerifierKey, open_not
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from ledger.merkle import MerkleTree
+    from ledger.merkle import CompactRange, MerkleTree
 
 __all__ = [
     "NONE",
@@ -273,7 +273,9 @@ def judge_checkpoints(
     actor: str,
     log_name: str,
     checkpoints: Sequence[str],
-    tree: MerkleTree,
+    tree: MerkleTree | CompactRange,
+    witnessed_before: int = 0,
+    first_index: int = 0,
 ) -> WitnessVerdict:
     """Judge the stored ``checkpoints`` of the log (``actor``, ``log_name``).
 
@@ -281,7 +283,10 @@ def judge_checkpoints(
     (any county); each checkpoint must be that origin's, signed by it,
     carry only valid cosignatures by policy witnesses, and match ``tree``
     (the log rebuilt from its records) at its size. Records beyond the
-    largest checkpoint cosigned by a quorum are unwitnessed.
+    largest checkpoint cosigned by a quorum are unwitnessed. An auditor
+    judging only the checkpoints stored since its last check passes the
+    size witnessed then (``witnessed_before``), the number of checkpoints it
+    judged then (``first_index``) and a :class:`~ledger.merkle.CompactRange`.
     """
     problems: list[WitnessProblem] = []
     logs = [
@@ -308,8 +313,8 @@ def judge_checkpoints(
         NoteVerifier(log.vkey),
         *(CosignatureVerifier(w.vkey) for w in policy.witnesses),
     ]
-    witnessed = 0
-    for k, text in enumerate(checkpoints):
+    witnessed = witnessed_before
+    for k, text in enumerate(checkpoints, start=first_index):
         size = _judge_one(k, text, log, verifiers, names, policy, tree, problems)
         witnessed = max(witnessed, size)
     if policy.quorum != NONE and witnessed < tree.size:
@@ -331,7 +336,7 @@ def _judge_one(
     verifiers: Sequence[NoteVerifier | CosignatureVerifier],
     names: Mapping[VerifierKey, str],
     policy: WitnessPolicy,
-    tree: MerkleTree,
+    tree: MerkleTree | CompactRange,
     problems: list[WitnessProblem],
 ) -> int:
     """Check checkpoint ``k``; return its size if a quorum witnessed it, else 0."""

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fedgov.county import default_state_dir
 from fedgov.errors import ConfigurationError
 from privacy.budget import Budget, BudgetStatus, open_budget_book
 
@@ -60,7 +61,7 @@ def _status_json(status: BudgetStatus, *, history: bool) -> dict[str, Any]:
 
 
 def _show(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir)
+    state_dir = Path(args.state_dir or default_state_dir())
     rows: list[dict[str, Any]] = []
     for department in _departments(state_dir, args.department):
         book = open_budget_book(state_dir, department, key=args.key)
@@ -93,7 +94,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace) -> int:
-    book = open_budget_book(Path(args.state_dir), args.department, key=args.key)
+    book = open_budget_book(
+        Path(args.state_dir or default_state_dir()), args.department, key=args.key
+    )
     book.set_limit(args.dataset, Budget(epsilon=args.epsilon, delta=args.delta))
     status = book.status(args.dataset)
     print(
@@ -108,7 +111,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--state-dir", required=True, help="the departments' state folder"
+        "--state-dir",
+        default=None,
+        help="the departments' state folder (default: the county's, fedgov init)",
     )
     common.add_argument(
         "--key",

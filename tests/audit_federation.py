@@ -33,8 +33,9 @@ from flwr.app import (
 from coordinator.analytics import run_query
 from coordinator.guard import DepartmentOutcome, RoundReport
 from coordinator.summary import round_to_json, summarize_departments
+from department_nodes.audit import Handled, record_handled
 from fedgov import protocol as p
-from fedgov.job import TrainJob
+from fedgov.job import DEFAULT_ACCOUNTANT, TrainJob
 from fedgov.run_record import RunRecord
 from privacy.accounting import GaussianSpend, epsilon_spent
 from privacy.mechanisms import Query, plan_answer
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from flwr.clientapp.typing import Mod
 
     from coordinator.analytics import QueryResult
-    from fedgov.engines.audit import AuditEnvironment
+    from tests.audit_fixtures import AuditHarness
 
 FLOWER_RUN = 4242
 
@@ -159,9 +160,11 @@ class StandInDepartment:
                 reason=f"{self.name}: budget exhausted",
             )
         spend = GaussianSpend(self.noise, self.rate, self.steps)
+        before = epsilon_spent(self.spends, delta=self.delta) if self.spends else 0.0
         self.spends.append(spend)
         self.history.append(spend)
         epsilon = epsilon_spent(self.spends, delta=self.delta)
+        added = epsilon - before
         total = epsilon_spent(self.history, delta=self.delta)
         if self.under_report:
             epsilon, total = epsilon / 2, total / 2
@@ -182,6 +185,20 @@ class StandInDepartment:
             "steps": self.steps,
         }
         arrays = ArrayRecord({"w": Array(weights)})
+        # What a department node tells its audit mod it did.
+        record_handled(
+            context.state,
+            Handled(
+                phase="train",
+                rows=self.examples,
+                update_sha256=p.hash_arrays(arrays),
+                epsilon=added,
+                accountant=DEFAULT_ACCOUNTANT.value,
+                noise_multiplier=self.noise,
+                sample_rate=self.rate,
+                steps=self.steps,
+            ),
+        )
         return reply(msg, metrics, department=self.name, arrays=arrays)
 
     def query(self, msg: Message, context: Context) -> Message:
@@ -219,6 +236,9 @@ class StandInDepartment:
         return reply(msg, metrics, department=self.name)
 
     def evaluate(self, msg: Message, context: Context) -> Message:
+        record_handled(
+            context.state, Handled(phase="evaluate", rows=self.examples // 4)
+        )
         metrics: dict[str, int | float | list[int] | list[float]] = {
             p.Metric.NUM_EXAMPLES: self.examples // 4,
             "eval-loss": 0.4,
@@ -256,7 +276,7 @@ class JobResult:
 
 
 def run_job(
-    env: AuditEnvironment,
+    env: AuditHarness,
     job: TrainJob,
     run_dir: Path,
     *,
@@ -339,7 +359,7 @@ def run_job(
 
 
 def ask(
-    env: AuditEnvironment,
+    env: AuditHarness,
     query: Query,
     departments: dict[str, StandInDepartment],
     *,

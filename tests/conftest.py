@@ -15,7 +15,12 @@ os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 
 
 @pytest.fixture(autouse=True)
-def _each_test_is_a_command(monkeypatch: pytest.MonkeyPatch) -> None:
+def _each_test_is_a_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # fedgov.notices says a warning once per command; every test starts afresh
     # so that a test expecting a warning sees it whatever ran before.
     monkeypatch.delenv(WARNED_ENV, raising=False)
+    # No test reads or writes the county of whoever runs the suite: each sees
+    # an empty home (a test that needs a county creates one there).
+    monkeypatch.setenv("FEDGOV_HOME", str(tmp_path_factory.mktemp("home")))

@@ -2,8 +2,8 @@
 
 Run ``python -m experiments.bench.audit_verify`` (``--help`` for sizes). It
 runs a job of ``--departments`` departments and ``--rounds`` DP rounds
-through the real audit hooks (the department mod, the coordinator observer,
-the relay) on the embedded chain or anvil. Departments answer with the test
+through the real audit hooks (the department mod, the coordinator's hook and
+its relay, at the product's relay policy) on the embedded chain or anvil. Departments answer with the test
 suite's stand-in handlers (DP figures from the real accountant, random
 updates: :mod:`tests.audit_federation`), so the figures are the
 audit's own cost, not training's. It prints, side by side:
@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING
 from flwr.app import Context, Message
 
 from auditor.verify import verify_audit
+from coordinator.audit import RELAY_POLICY
 from experiments.bench._chains import chain_on
-from fedgov.engines.audit import AuditEnvironment
 from ledger.chain import find_anvil
 from ledger.keys import PlaintextKeyWarning
 from tests.audit_federation import run_job, small_job
+from tests.audit_fixtures import harness
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,11 +73,12 @@ def _bench(backend: str, departments: int, rounds: int) -> None:
     with chain_on(backend) as chain, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         job = small_job(job_id="bench", num_departments=departments, num_rounds=rounds)
-        names = [f"dept-{i}" for i in range(departments)]
+        names = tuple(f"dept-{i}" for i in range(departments))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlaintextKeyWarning)
-            env = AuditEnvironment.create(chain, root / "state", names)
-        with env:
+            harnessed = harness(chain, root, names, RELAY_POLICY)
+            env = next(harnessed)
+        try:
             timed: list[_Timed] = []
 
             def wrap(mod: Mod) -> Mod:
@@ -99,6 +101,8 @@ def _bench(backend: str, departments: int, rounds: int) -> None:
                     recompute_epsilon=epsilon,
                 )
                 timings[epsilon] = time.perf_counter() - started
+        finally:
+            harnessed.close()
         (mod,) = timed
         hook_ms = (mod.total - mod.handlers) / mod.messages * 1000
         handler_ms = mod.handlers / mod.messages * 1000

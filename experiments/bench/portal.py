@@ -43,7 +43,7 @@ from starlette.testclient import TestClient
 
 from coordinator.audit import roster_record, round_records
 from coordinator.guard import DepartmentOutcome, RoundReport
-from fedgov.engines.audit import AuditEnvironment
+from fedgov.engines.audit import AuditEnvironment, prepare_job
 from fedgov.job import TrainJob
 from fedgov.portal.app import create_app
 from fedgov.portal.settings import KeyFile, PortalSettings, RegistrarDesk
@@ -64,6 +64,7 @@ from ledger.voting.registrar import (
 )
 from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll
+from tests.audit_fixtures import ledger_on
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -299,12 +300,18 @@ def build_county(
     root: Path, chain: Chain, *, jobs: int, records: int
 ) -> tuple[AuditEnvironment, int]:
     """The county's logs, written, signed and anchored; the number of records."""
+    env = AuditEnvironment(ledger_on(chain), root / "state")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaintextKeyWarning)
-        env = AuditEnvironment.create(
-            chain, root / "state", DEPARTMENTS, policy=_POLICY
+        # Keys and roles as an engine gives them before a run.
+        prepare_job(
+            TrainJob(job_id="setup", dataset="randhie"),
+            env.ledger,
+            state_dir=env.state_dir,
+            departments=DEPARTMENTS,
         )
-    coordinator = env.coordinator
+    coordinator = _key(coordinator_dir(env.state_dir))
+    departments = env.departments()
     logs: dict[str | None, list[AuditRecord]] = {None: []}
     for department in DEPARTMENTS:
         logs[department] = []
@@ -314,7 +321,7 @@ def build_county(
         job_id = f"job-{number:04d}"
         when += 60_000
         if number % 5 == 4:
-            for department, address in env.departments.items():
+            for department, address in departments.items():
                 logs[department] += _query(address, department, job_id, when)
             logs[None] += _coordinator_query(str(coordinator.address), job_id, when)
             continue
@@ -329,13 +336,13 @@ def build_county(
             roster_record(
                 job,
                 actor=str(coordinator.address),
-                departments=env.departments,
+                departments=departments,
                 timestamp_ms=when,
             )
         )
         for server_round in range(1, rounds + 1):
             report = RoundReport(server_round=server_round, started=0.0)
-            for index, (department, address) in enumerate(env.departments.items()):
+            for index, (department, address) in enumerate(departments.items()):
                 logs[department] += _training_round(
                     address, department, job_id, server_round, when
                 )
@@ -369,9 +376,9 @@ def build_county(
         ) as store:
             for start in range(0, len(written), 10_000):
                 store.append_many(written[start : start + 10_000])
-            store.sign_head(account, env.registry.domain)
+            store.sign_head(account, env.ledger.registry.domain)
         total += len(written)
-    env.relay.flush(timeout_s=120)
+    env.ledger.relay(env.log_paths(), policy=_POLICY).flush(timeout_s=120)
     return env, total
 
 
@@ -523,10 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = PortalSettings(
             rpc_url=anvil.url,
             state_dirs=(env.state_dir,),
-            registry=env.registry.address,
+            registry=env.ledger.registry.address,
             data_dir=root / "data",
         )
-        env.close()
         print(
             f"county: {args.jobs} jobs, {records:,} audit records in 7 logs, anchored ({built:.1f} s to write)"
         )

@@ -3,9 +3,11 @@
 ``fedgov train``, ``fedgov query`` and ``fedgov deploy`` take
 ``--analyst-key FILE`` (sealed with ``$FEDGOV_KEY_PASSWORD``, or a
 plaintext demo key, which warns) and sign the job or query with it for the
-county's chain (``--rpc``) and Roles contract (``--roles``); the departments
-read analysts' roles from the same contract. Without ``--analyst-key`` the
-job travels unsigned, and departments with an access policy refuse it.
+county's chain and Roles contract: the county installed at
+``$FEDGOV_HOME`` (:mod:`fedgov.county`), or ``--rpc`` and ``--roles``. The
+departments read analysts' roles from the same contract. Without
+``--analyst-key`` the job travels unsigned, and departments with an access
+policy refuse it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
     from eth_account.signers.local import LocalAccount
 
+    from fedgov.county import CountyConfig
+
 __all__ = ["AnalystAccess", "add_analyst_arguments", "analyst_access"]
 
 
@@ -35,28 +39,49 @@ class AnalystAccess:
     roles: RpcRoles
 
 
-def add_analyst_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--analyst-key``, ``--purpose``, ``--rpc`` and ``--roles``."""
+def add_analyst_arguments(
+    parser: argparse.ArgumentParser, *, purpose: bool = True
+) -> None:
+    """``--analyst-key``, ``--rpc``, ``--roles`` and (unless the command has
+    one already) ``--purpose``."""
     group = parser.add_argument_group("the analyst's signed request")
     group.add_argument(
         "--analyst-key", type=Path, help="sign the request with this key file"
     )
-    group.add_argument("--purpose", help="the declared purpose (recorded everywhere)")
-    group.add_argument("--rpc", help="the county chain's JSON-RPC URL")
-    group.add_argument("--roles", help="the county's Roles contract")
+    if purpose:
+        group.add_argument(
+            "--purpose", help="the declared purpose (recorded everywhere)"
+        )
+    group.add_argument(
+        "--rpc", help="the county chain's JSON-RPC URL (default: the county's)"
+    )
+    group.add_argument(
+        "--roles", help="the county's Roles contract (default: the county's)"
+    )
 
 
-def analyst_access(args: argparse.Namespace) -> AnalystAccess | None:
-    """The analyst's key and the county's Roles contract, when a key is given."""
-    if args.analyst_key is None:
-        if args.rpc or args.roles:
+def analyst_access(
+    analyst_key: Path | None,
+    *,
+    rpc: str | None,
+    roles: str | None,
+    county: CountyConfig | None,
+) -> AnalystAccess | None:
+    """The analyst's key and the county's Roles contract, when a key is given.
+
+    ``rpc`` and ``roles`` default to ``county``'s chain and contract.
+    """
+    if analyst_key is None:
+        if rpc or roles:
             raise ConfigurationError("--analyst-key", "--rpc and --roles sign with it")
         return None
-    if not args.rpc or not args.roles:
+    rpc = rpc or (county.chain.rpc_url if county is not None else None)
+    roles = roles or (county.contracts.roles if county is not None else None)
+    if not rpc or not roles:
         raise ConfigurationError(
-            "--rpc/--roles", "name the county chain and its Roles contract to sign for"
+            "--rpc/--roles",
+            "name the county chain and its Roles contract to sign for (no county "
+            "is installed: `fedgov init`)",
         )
-    chain_id = Chain.connect(args.rpc, accounts=[]).chain_id
-    return AnalystAccess(
-        load_person_key(args.analyst_key), RpcRoles(args.rpc, args.roles, chain_id)
-    )
+    chain_id = Chain.connect(rpc, accounts=[]).chain_id
+    return AnalystAccess(load_person_key(analyst_key), RpcRoles(rpc, roles, chain_id))

@@ -6,7 +6,9 @@ EVM as the county's ledger:
 1. a centralized non-private baseline on the pooled records (something the
    product itself never does; it tells a county what DP federation costs);
 2. federated DP-SGD through Flower's simulation engine, every department
-   under its own durable budget, every step written to its audit log;
+   under its own durable budget, every step written to its audit log (the
+   apps audit by construction, anchored on an in-process chain: the demo
+   is ephemeral and needs no ``fedgov init``);
 3. a grouped DP histogram answered by the same departments from the same
    budgets, audited like the training;
 4. the budgets: limit, spent, remaining;
@@ -36,7 +38,7 @@ from fedgov.engines.simulation import SimulationEngine
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.run_record import RunRecord
-from ledger.chain import Chain
+from ledger.county_ledger import CountyLedger
 from ledger.voting import RehearsalReport, rehearse_consultation
 from privacy.budget import open_budget_book
 from privacy.mechanisms import Query
@@ -210,56 +212,47 @@ def run_demo(
         f"({elapsed()})\n"
     )
 
-    chain = Chain.embedded()
-    audit = AuditEnvironment.create(chain, output / "state", departments_for(job))
-    try:
-        job = audit.configure(job)
-        print(
-            f"[2/6] federated training: Flower simulation engine, {rounds} rounds, "
-            f"strategy {job.strategy}, model {job.model}; audit logs anchored on "
-            f"{chain.endpoint} (chain id {chain.chain_id}) ..."
-        )
-        record = SimulationEngine().run(
-            job,
-            on_round=audit.observer(_progress(rounds, started)),  # type: ignore[arg-type]
-            client_mods=[audit.client_mod()],
-        )
-        _print_tables(record, baseline)
+    ledger = CountyLedger.ephemeral()
+    chain = ledger.chain
+    audit = AuditEnvironment(ledger, output / "state")
+    print(
+        f"[2/6] federated training: Flower simulation engine, {rounds} rounds, "
+        f"strategy {job.strategy}, model {job.model}; audit logs anchored on "
+        f"{ledger.describe()} ..."
+    )
+    record = SimulationEngine(ledger=ledger).run(
+        job,
+        on_round=_progress(rounds, started),  # type: ignore[arg-type]
+    )
+    _print_tables(record, baseline)
 
-        query = Query(
-            kind="histogram",
-            dataset=job.dataset,
-            column="mdvis",
-            bins=(0, 1, 2, 5, 10, 20, 80),
-            group_by="female",
-            epsilon=query_epsilon,
-            delta=job.delta,
-            query_id=f"{job.job_id}-visits-by-sex",
-        )
-        print(
-            f"\n[3/6] federated DP analytics: doctor visits per year by sex, "
-            f"epsilon {query_epsilon} per department, from the same budgets ..."
-        )
-        result = run_simulated_query(
-            query,
-            state_dir=job.state_dir,
-            client_mods=[audit.client_mod()],
-            on_result=audit.query_observer(),
-        )
-        print("\n".join(f"  {line}" for line in format_result(result).splitlines()))
+    query = Query(
+        kind="histogram",
+        dataset=job.dataset,
+        column="mdvis",
+        bins=(0, 1, 2, 5, 10, 20, 80),
+        group_by="female",
+        epsilon=query_epsilon,
+        delta=job.delta,
+        query_id=f"{job.job_id}-visits-by-sex",
+    )
+    print(
+        f"\n[3/6] federated DP analytics: doctor visits per year by sex, "
+        f"epsilon {query_epsilon} per department, from the same budgets ..."
+    )
+    result = run_simulated_query(query, state_dir=job.state_dir, ledger=ledger)
+    print("\n".join(f"  {line}" for line in format_result(result).splitlines()))
 
-        print(f"\n[4/6] privacy budgets after training and the query ({elapsed()})")
-        _print_budgets(job)
+    print(f"\n[4/6] privacy budgets after training and the query ({elapsed()})")
+    _print_budgets(job)
 
-        print(
-            "\n[5/6] audit: anchoring every log's signed tree head, then verifying ..."
-        )
-        anchored = audit.finish(record)
-        report = audit.verify(run_record=record)
-        print(f"  {len(anchored)} anchor transactions on the chain ({elapsed()})")
-        print("\n".join(f"  {line}" for line in report.summary().splitlines()))
-    finally:
-        audit.close()
+    print(
+        "\n[5/6] audit: every log's signed heads anchored as they were written; verifying ..."
+    )
+    report = audit.verify(run_record=record)
+    anchors = sum(log.anchors for log in report.logs)
+    print(f"  {anchors} anchor transactions on the chain ({elapsed()})")
+    print("\n".join(f"  {line}" for line in report.summary().splitlines()))
 
     print(
         f"\n[6/6] community consultation: {residents} residents on the same chain ..."

@@ -1,6 +1,8 @@
 """``fedgov deploy``: one job on a local SuperLink and one SuperNode per department.
 
-The command line of :class:`~fedgov.engines.deployment.DeploymentEngine`.
+The command line of :class:`~fedgov.engines.deployment.DeploymentEngine`, in
+the county installed at ``$FEDGOV_HOME``: its state folder, its runs folder,
+both sides' audit logs anchored on its chain by the deployed ServerApp.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from coordinator.summary import round_from_json
 from fedgov import protocol as p
 from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands.county import require_county
 from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine, TlsFiles
 from fedgov.errors import ConfigurationError
@@ -88,10 +91,15 @@ def _deploy(args: argparse.Namespace) -> int:
             "give all of --tls-ca-certfile, --tls-certfile and --tls-keyfile, or none",
         )
     tls = TlsFiles(*(Path(p) for p in tls_parts)) if all(tls_parts) else None
+    county = require_county()
     job = _job_from_args(args)
+    if not job.run_dir:
+        job = dataclasses.replace(job, run_dir=str(county.paths.runs_dir / job.job_id))
     if args.purpose:
         job = dataclasses.replace(job, purpose=args.purpose)
-    access = analyst_access(args)
+    access = analyst_access(
+        args.analyst_key, rpc=args.rpc, roles=args.roles, county=county
+    )
     if access is not None:
         job = sign_job(job, access.analyst, access.roles.access_domain)
     engine = DeploymentEngine(
@@ -112,7 +120,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Start a SuperLink and one SuperNode per department on this machine, run one "
         "training job through `flwr run`, print its rounds and privacy spend, stop "
-        "everything. Logs and the run record go to the run folder (runs/<job-id>)."
+        "everything. Logs and the run record go to the run folder (the county's "
+        "runs/<job-id>); both sides' audit logs are anchored on the county's chain."
     )
     parser.add_argument("--job-id", help="job id (default: job); names the run folder")
     parser.add_argument("--dataset", help="dataset name, e.g. randhie or adult")
@@ -128,8 +137,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epsilon", type=float, help="DP epsilon of the job; 0 = non-private"
     )
-    parser.add_argument("--run-dir", help="run folder (default: runs/<job-id>)")
-    parser.add_argument("--state-dir", help="departments' durable state (budget books)")
+    parser.add_argument(
+        "--run-dir", help="run folder (default: the county's runs/<job-id>)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        help="departments' durable state: keys, logs, budget books "
+        "(default: the county's)",
+    )
     parser.add_argument(
         "--set",
         action="append",

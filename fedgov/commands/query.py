@@ -3,13 +3,15 @@
 ``fedgov query histogram --dataset randhie --column mdvis --bins
 0,1,2,5,10,20,80 --group-by female --epsilon 0.5 --state-dir runs/state``
 runs the query in the simulation engine (one simulated SuperNode per
-department, each charging its own budget book under ``--state-dir``) and
-prints the combined table with error bars, then what each department spent.
-``--json`` prints the same as JSON. An invalid query is refused before any
-department is asked (exit 1); a query no department answered exits 1 too.
-With ``--analyst-key`` the query carries the analyst's signed request for
-``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with an
-access policy require.
+department, each charging its own budget book under ``--state-dir``, by
+default the county's) and prints the combined table with error bars, then
+what each department spent. Both sides' audit records are anchored on the
+county's chain (``--ephemeral``: an in-process chain that ends with the
+command). ``--json`` prints the same as JSON. An invalid query is refused
+before any department is asked (exit 1); a query no department answered
+exits 1 too. With ``--analyst-key`` the query carries the analyst's signed
+request for ``--purpose`` (:mod:`fedgov.commands._analyst`), which
+departments with an access policy require.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from typing import cast
 
 from coordinator.analytics import format_result
 from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands.county import require_county
 from fedgov.engines.access import sign_query
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, TrainJob, parse_accountant
+from ledger.county_ledger import FROM_COUNTY, CountyLedger
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
 __all__ = ["build_query", "configure"]
@@ -96,7 +100,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         default="",
         help="where the simulated departments keep their budget books "
-        "(default: $FEDGOV_HOME or ~/.fedgov)",
+        "(default: the county's state folder)",
+    )
+    parser.add_argument(
+        "--purpose", help="the declared purpose the query is audited under"
+    )
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="no county: anchor on an in-process chain that ends with the command",
     )
     parser.add_argument(
         "--budget-epsilon",
@@ -111,7 +123,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-cpus", type=int, help="CPUs for the simulation engine")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    add_analyst_arguments(parser)
+    add_analyst_arguments(parser, purpose=False)
     parser.set_defaults(func=_run)
 
 
@@ -138,8 +150,16 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 < args.confidence < 1:
         raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
     query = build_query(args)
+    ledger: CountyLedger | str = FROM_COUNTY
+    county = None
+    if args.ephemeral:
+        ledger = CountyLedger.ephemeral()
+    else:
+        county = require_county()
     purpose = args.purpose or TrainJob().purpose
-    access = analyst_access(args)
+    access = analyst_access(
+        args.analyst_key, rpc=args.rpc, roles=args.roles, county=county
+    )
     request = ""
     if access is not None:
         request = sign_query(
@@ -152,8 +172,9 @@ def _run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         timeout=args.timeout,
         num_cpus=args.num_cpus,
-        access_request=request,
+        ledger=ledger,  # type: ignore[arg-type]
         purpose=purpose,
+        access_request=request,
         roles=access.roles if access is not None else None,
     )
     print(

@@ -6,9 +6,14 @@ Example::
 
 The configuration is ``configs/train.yaml`` and its groups, found by absolute
 path (:data:`~fedgov.commands.config.CONFIGS`), so the command works from any
-folder. With ``--analyst-key`` the job carries the analyst's signed request
-for ``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with
-an access policy require. Sweeps over many settings are
+folder. The job runs in the county installed at ``$FEDGOV_HOME``
+(``fedgov init``): its state folder, its runs folder (``runs/<job_id>``),
+and both sides' audit logs anchored on its chain. ``--ephemeral`` runs
+without a county, on an in-process chain that ends with the command (its
+anchors are gone afterwards: for trying things, never for a record). With
+``--analyst-key`` the job carries the analyst's signed request for
+``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with an
+access policy require. Sweeps over many settings are
 ``python -m experiments.sweep``.
 """
 
@@ -17,22 +22,21 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
 from coordinator.guard import RoundReport
 from fedgov import protocol as p
-from fedgov.commands._analyst import (
-    AnalystAccess,
-    add_analyst_arguments,
-    analyst_access,
-)
+from fedgov.commands._analyst import add_analyst_arguments, analyst_access
 from fedgov.commands.config import CONFIGS, build_job, register_schemas
+from fedgov.commands.county import require_county
 from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.engines.simulation import SimulationEngine
 from fedgov.errors import ConfigurationError
+from ledger.county_ledger import CountyLedger
 
 __all__ = ["configure", "train"]
 
@@ -56,24 +60,41 @@ def _progress(report: RoundReport) -> None:
 def train(
     overrides: list[str],
     *,
-    access: AnalystAccess | None = None,
+    ephemeral: bool = False,
+    analyst_key: Path | None = None,
     purpose: str | None = None,
+    rpc: str | None = None,
+    roles: str | None = None,
 ) -> int:
-    """Compose the job from ``overrides``, sign it when ``access`` is given,
-    run it, print each department's spend."""
+    """Compose the job from ``overrides``, sign it with ``analyst_key`` for
+    the county's Roles contract (or ``rpc`` and ``roles``) when given, run
+    it, print each department's spend."""
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     job, engine = build_job(cfg)
+    if not isinstance(engine, SimulationEngine | InProcessEngine | DeploymentEngine):
+        raise ConfigurationError("engine", f"{type(engine).__name__} is not known here")
+    county = None
+    if ephemeral:
+        if isinstance(engine, DeploymentEngine):
+            raise ConfigurationError(
+                "--ephemeral",
+                "the deployment engine's processes cannot reach an in-process "
+                "chain: use the county (`fedgov init`)",
+            )
+        engine.ledger = CountyLedger.ephemeral()
+        print(f"audit logs anchored on {engine.ledger.describe()}")
+    else:
+        county = require_county()
+        if not job.run_dir:
+            job = dataclasses.replace(
+                job, run_dir=str(county.paths.runs_dir / job.job_id)
+            )
+    access = analyst_access(analyst_key, rpc=rpc, roles=roles, county=county)
     if purpose:
         job = dataclasses.replace(job, purpose=purpose)
     if access is not None:
         job = sign_job(job, access.analyst, access.roles.access_domain)
-        if not isinstance(
-            engine, SimulationEngine | InProcessEngine | DeploymentEngine
-        ):
-            raise ConfigurationError(
-                "engine", f"{type(engine).__name__} cannot check analysts' roles"
-            )
         engine.roles = access.roles
     record = engine.run(job, on_round=_progress)
     for dept in record.departments:
@@ -85,13 +106,23 @@ def train(
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """``fedgov train [--analyst-key FILE ...] [OVERRIDES...]``."""
+    """``fedgov train [--ephemeral] [--analyst-key FILE ...] [OVERRIDES...]``."""
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="no county: anchor on an in-process chain that ends with the command",
+    )
     add_analyst_arguments(parser)
     parser.add_argument(
         "overrides", nargs="*", help="Hydra overrides, e.g. privacy.epsilon=3"
     )
     parser.set_defaults(
         func=lambda args: train(
-            args.overrides, access=analyst_access(args), purpose=args.purpose
+            args.overrides,
+            ephemeral=args.ephemeral,
+            analyst_key=args.analyst_key,
+            purpose=args.purpose,
+            rpc=args.rpc,
+            roles=args.roles,
         )
     )

@@ -1,330 +1,193 @@
-"""Audit set-up for a federated job: contracts, keys, roles, hooks, relay.
+"""The audit side of running jobs: the county's ledger, the actors' keys and roles.
 
-:class:`AuditEnvironment` is what a demo, an experiment or a test calls::
+The hooks themselves are attached by the apps (the coordinator's in
+:func:`coordinator.server_app.make_server_app`, the department's in
+:func:`department_nodes.client_app.make_client_app`), so every engine and
+every command is audited by construction. What an engine does before a
+run, on the machine that starts it, is :func:`prepare_job`: find the
+county's ledger (:func:`ledger.county_ledger.resolve_ledger`), make sure the coordinator and
+every department running here hold a key and their role, and write the
+ledger into the job, so that both sides sign their heads for the county's
+AnchorRegistry and publish checkpoints of its county.
 
-    env = AuditEnvironment.create(chain, state_dir, departments_for(job))
-    job = env.configure(job)
-    record = SimulationEngine().run(
-        job, on_round=env.observer(on_round), client_mods=[env.client_mod()]
-    )
-    result = run_simulated_query(            # a DP query from the same budgets
-        query, state_dir=job.state_dir, client_mods=[env.client_mod()],
-        on_result=env.query_observer(),
-    )
-    env.finish(record)
-    report = env.verify(run_record=record)
+A department that runs on another machine is enrolled once
+(:func:`enroll_department`, ``fedgov county enroll``): the county grants its
+address the department role and keeps an empty replica of its log, which
+the department fills over the audit log service.
 
-:meth:`AuditEnvironment.create` deploys Roles and AnchorRegistry (the
-chain's first account is the admin unless told otherwise), creates or loads
-the key of every department and of the coordinator in their state folders,
-and grants them their roles; :meth:`AuditEnvironment.attach` does the same
-against contracts deployed earlier. A background :class:`AnchorRelay` (the
-chain's second account pays) anchors the actors' signed heads while the job
-runs; :meth:`AuditEnvironment.finish` records the exported model and
-anchors everything still pending.
+:class:`AuditEnvironment` is the auditor's and the operator's view of one
+state folder: verify it, rotate or replace a key.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eth_account import Account
 
 from auditor.verify import verify_audit
-from coordinator.audit import CoordinatorAudit
-from department_nodes.audit import DepartmentAuditMod
+from fedgov.county import default_state_dir
 from fedgov.errors import ConfigurationError
 from fedgov.job_data import departments_for
 from ledger.actor_log import ActorLog, export_logs
-from ledger.anchor_registry import AnchorRegistry
-from ledger.chain_roles import Roles
-from ledger.keys import key_password, load_key, load_or_create_key, replace_key
+from ledger.keys import key_address, key_password, load_key, load_or_create_key
+from ledger.keys import replace_key as replace_key_file
 from ledger.layout import (
     KEY_FILE,
+    LOG_NAME,
     coordinator_dir,
+    department_address,
     department_dir,
     find_logs,
     log_path,
 )
 from ledger.records import Role, now_ms
-from ledger.relay import AnchorPolicy, AnchorRelay
 from ledger.rotation import rotation_record
+from ledger.store import LogStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
-    from types import TracebackType
+    from collections.abc import Iterable
 
     from eth_account.signers.local import LocalAccount
 
     from auditor.report import AuditReport
-    from coordinator.analytics import QueryResult
-    from coordinator.guard import RoundReport
     from fedgov.job import TrainJob
     from fedgov.run_record import RunRecord
-    from ledger.anchor_registry import AnchoredHead
-    from ledger.chain import Chain
+    from ledger.county_ledger import CountyLedger
 
-__all__ = ["RELAY_POLICY", "AuditDeployment", "AuditEnvironment"]
+__all__ = ["AuditEnvironment", "enroll_department", "prepare_job"]
 
 _log = logging.getLogger(__name__)
 
-RELAY_POLICY = AnchorPolicy(interval_s=5.0, every_records=1_000, poll_s=0.5)
-"""The relay's default: a log's records wait at most ~5 s for an anchor."""
+
+def _ensure_key(directory: Path, ledger: CountyLedger, role: Role) -> str:
+    account = load_or_create_key(directory / KEY_FILE, password=key_password())
+    ledger.ensure_role(account.address, role)
+    return str(account.address)
 
 
-@dataclass(frozen=True)
-class AuditDeployment:
-    """Where an auditor finds the anchors: what ``fedgov audit verify`` needs."""
+def prepare_job(
+    job: TrainJob,
+    ledger: CountyLedger | None,
+    *,
+    state_dir: str | Path | None = None,
+    departments: Iterable[str] | None = None,
+) -> TrainJob:
+    """``job`` ready to run audited against ``ledger``.
 
-    chain_id: int
-    roles: str
-    registry: str
+    Its state folder is the job's, else ``state_dir``, else the county's.
+    With audit on and a ledger, the coordinator and each of ``departments``
+    (default: the job's) that runs here gets its key and role (a department
+    enrolled from elsewhere must hold its role already), and the job names
+    the ledger's chain, registry and county.
+    """
+    state = Path(job.state_dir or state_dir or default_state_dir()).absolute()
+    job = dataclasses.replace(job, state_dir=str(state))
+    if not job.audit or ledger is None:
+        return job
+    _ensure_key(coordinator_dir(state), ledger, Role.COORDINATOR)
+    for name in departments if departments is not None else departments_for(job):
+        folder = department_dir(state, name)
+        address = department_address(state, name)
+        if address is not None and not (folder / KEY_FILE).exists():
+            if not ledger.roles.has_role(address, Role.DEPARTMENT):
+                raise ConfigurationError(
+                    "department",
+                    f"{name} ({address}) was enrolled but does not hold the "
+                    "department role",
+                )
+            continue
+        _ensure_key(folder, ledger, Role.DEPARTMENT)
+    return dataclasses.replace(
+        job,
+        ledger_chain_id=ledger.chain.chain_id,
+        ledger_registry=ledger.registry.address,
+        ledger_county=ledger.county,
+    )
+
+
+def enroll_department(
+    ledger: CountyLedger, state_dir: str | Path, department: str, address: str
+) -> Path:
+    """Enrol ``department``, running elsewhere under audit key ``address``.
+
+    Grants the address the department role and creates the county's empty
+    replica of its log (which the department then fills over the audit log
+    service); returns the replica's path. Enrolling again is harmless.
+    """
+    folder = department_dir(state_dir, department)
+    if (folder / KEY_FILE).exists():
+        raise ConfigurationError(
+            "department",
+            f"{department} runs on this machine (its key is in {folder}); only a "
+            "department that runs elsewhere is enrolled",
+        )
+    ledger.ensure_role(address, Role.DEPARTMENT)
+    path = log_path(folder, address)
+    folder.mkdir(parents=True, exist_ok=True)
+    LogStore(path, actor=address, log_name=LOG_NAME).close()
+    _log.info("enrolled %s (%s): replica %s", department, address, path)
+    return path
 
 
 class AuditEnvironment:
-    """Keys, roles, hooks and relay of the audited jobs under ``state_dir``.
+    """The audit logs of one state folder and the ledger they are anchored on."""
 
-    Build it with :meth:`create` or :meth:`attach`; close it (or use it as a
-    context manager) to stop the relay's thread.
-    """
+    def __init__(self, ledger: CountyLedger, state_dir: str | Path) -> None:
+        self.ledger = ledger
+        self.state_dir = Path(state_dir)
 
-    def __init__(
-        self,
-        *,
-        chain: Chain,
-        roles: Roles,
-        registry: AnchorRegistry,
-        relayer: LocalAccount,
-        state_dir: Path,
-        coordinator: LocalAccount,
-        departments: dict[str, str],
-        admin: LocalAccount | None = None,
-        policy: AnchorPolicy = RELAY_POLICY,
-        key_iterations: int | None = None,
-    ) -> None:
-        self.chain = chain
-        self.admin = admin
-        """Grants and revokes roles (key rotation); ``None``: nobody here may."""
-        self.roles = roles
-        self.registry = registry
-        self.state_dir = state_dir
-        self.coordinator = coordinator
-        self.departments = dict(departments)
-        """Department name -> the address of its current audit key."""
-        self.relay = AnchorRelay(
-            registry, sender=relayer, policy=policy, logs=self.log_paths(existing=False)
-        )
-        self._job: TrainJob | None = None
-        self._audit: CoordinatorAudit | None = None
-        self._key_iterations = key_iterations
-        self.relay.start()
-
-    # -- construction ----------------------------------------------------------
-
-    @classmethod
-    def create(
-        cls,
-        chain: Chain,
-        state_dir: str | Path,
-        departments: Iterable[str],
-        *,
-        admin: LocalAccount | None = None,
-        relayer: LocalAccount | None = None,
-        policy: AnchorPolicy = RELAY_POLICY,
-        key_iterations: int | None = None,
-    ) -> AuditEnvironment:
-        """Deploy the contracts on ``chain``, create the keys, grant the roles.
-
-        ``admin`` deploys and grants (default: the chain's first account);
-        ``relayer`` pays for anchors (default: its second).
-        """
-        admin = admin or _account(chain, 0)
-        roles = Roles.deploy(chain, admin=admin)
-        registry = AnchorRegistry.deploy(chain, roles, sender=admin)
-        _log.info(
-            "audit contracts: Roles %s, AnchorRegistry %s",
-            roles.address,
-            registry.address,
-        )
-        return cls._with_keys(
-            chain,
-            roles,
-            registry,
-            Path(state_dir),
-            departments,
-            admin=admin,
-            relayer=relayer or _account(chain, 1),
-            policy=policy,
-            key_iterations=key_iterations,
-        )
-
-    @classmethod
-    def attach(
-        cls,
-        chain: Chain,
-        state_dir: str | Path,
-        departments: Iterable[str],
-        *,
-        roles: str,
-        registry: str,
-        relayer: LocalAccount,
-        admin: LocalAccount | None = None,
-        policy: AnchorPolicy = RELAY_POLICY,
-        key_iterations: int | None = None,
-    ) -> AuditEnvironment:
-        """Use contracts deployed earlier; ``admin`` grants roles still missing
-        (without one, a key lacking its role is a configuration error)."""
-        roles_contract = Roles.at(chain, roles)
-        registry_contract = AnchorRegistry.at(chain, registry)
-        if registry_contract.roles_address != roles_contract.address:
-            raise ConfigurationError(
-                "roles",
-                f"the registry {registry_contract.address} reads roles from "
-                f"{registry_contract.roles_address}, not {roles_contract.address}",
-            )
-        return cls._with_keys(
-            chain,
-            roles_contract,
-            registry_contract,
-            Path(state_dir),
-            departments,
-            admin=admin,
-            relayer=relayer,
-            policy=policy,
-            key_iterations=key_iterations,
-        )
-
-    @classmethod
-    def _with_keys(
-        cls,
-        chain: Chain,
-        roles: Roles,
-        registry: AnchorRegistry,
-        state_dir: Path,
-        departments: Iterable[str],
-        *,
-        admin: LocalAccount | None,
-        relayer: LocalAccount,
-        policy: AnchorPolicy,
-        key_iterations: int | None,
-    ) -> AuditEnvironment:
-        names = list(dict.fromkeys(departments))
-        if not names:
-            raise ConfigurationError("departments", "name at least one department")
-        password = key_password()
-
-        def key(directory: Path) -> LocalAccount:
-            return load_or_create_key(
-                directory / KEY_FILE, password=password, iterations=key_iterations
-            )
-
-        coordinator = key(coordinator_dir(state_dir))
-        addresses = {
-            name: str(key(department_dir(state_dir, name)).address) for name in names
-        }
-        wanted = [(coordinator.address, Role.COORDINATOR)] + [
-            (address, Role.DEPARTMENT) for address in addresses.values()
-        ]
-        for address, role in wanted:
-            if roles.has_role(address, role):
-                continue
-            if admin is None:
-                raise ConfigurationError(
-                    "admin",
-                    f"{address} lacks the {role.value} role and no admin may grant it",
-                )
-            roles.grant(address, role, sender=admin)
-        return cls(
-            chain=chain,
-            roles=roles,
-            registry=registry,
-            relayer=relayer,
-            state_dir=state_dir,
-            coordinator=coordinator,
-            departments=addresses,
-            admin=admin,
-            policy=policy,
-            key_iterations=key_iterations,
-        )
-
-    # -- what a job needs --------------------------------------------------------
-
-    @property
-    def deployment(self) -> AuditDeployment:
-        return AuditDeployment(
-            self.chain.chain_id, self.roles.address, self.registry.address
-        )
-
-    def configure(self, job: TrainJob) -> TrainJob:
-        """``job`` with auditing on, signing for this registry, state here.
-
-        Records the job and its roster (``job_submit``) in the coordinator's log.
-        """
-        taking_part = departments_for(job)
-        if sorted(taking_part) != sorted(self.departments):
-            raise ConfigurationError(
-                "job",
-                f"its departments {taking_part} are not this environment's "
-                f"{sorted(self.departments)}",
-            )
+    def prepare(self, job: TrainJob) -> TrainJob:
+        """:func:`prepare_job` for this folder and ledger."""
         if job.state_dir and Path(job.state_dir).resolve() != self.state_dir.resolve():
             raise ConfigurationError(
                 "job.state_dir",
                 f"is {job.state_dir}, but the audit keys live under {self.state_dir}",
             )
-        configured = dataclasses.replace(
-            job,
-            audit=True,
-            state_dir=str(self.state_dir),
-            ledger_chain_id=self.chain.chain_id,
-            ledger_registry=self.registry.address,
+        return prepare_job(job, self.ledger, state_dir=self.state_dir)
+
+    def departments(self) -> dict[str, str]:
+        """Department name -> the address of its current audit key (or replica)."""
+        root = self.state_dir / "departments"
+        out: dict[str, str] = {}
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            address = key_address(folder / KEY_FILE)
+            if address is not None:
+                out[folder.name] = address
+        return out
+
+    def log_paths(self) -> list[Path]:
+        """Every actor log under the folder: the coordinator's, then departments'."""
+        return find_logs(self.state_dir)
+
+    def export_logs(self, directory: str | Path) -> list[Path]:
+        """Export every actor's log into ``directory`` (one JSONL file each)."""
+        return export_logs(self.log_paths(), Path(directory))
+
+    def anchor(self, *, timeout_s: float = 60.0) -> int:
+        """Anchor every signed head not anchored yet; the anchors sent."""
+        relay = self.ledger.relay(self.log_paths())
+        return len(relay.flush(timeout_s))
+
+    def verify(
+        self,
+        *,
+        run_record: RunRecord | None = None,
+        allow_unanchored: bool = False,
+    ) -> AuditReport:
+        """Audit every actor's log against the ledger (:func:`verify_audit`)."""
+        return verify_audit(
+            self.log_paths(),
+            chain=self.ledger.chain,
+            registry=self.ledger.registry.address,
+            roles=self.ledger.roles.address,
+            run_record=run_record,
+            allow_unanchored=allow_unanchored,
+            witness_policy=self.ledger.witness_policy,
         )
-        log = ActorLog(
-            coordinator_dir(self.state_dir), self.coordinator, self.registry.domain
-        )
-        self._audit = CoordinatorAudit(log, configured, on_commit=self.relay.notify)
-        self._audit.record_roster(self.departments)
-        self._job = configured
-        return configured
-
-    def _configured(self) -> tuple[TrainJob, CoordinatorAudit]:
-        if self._job is None or self._audit is None:
-            raise ConfigurationError("AuditEnvironment", "call configure(job) first")
-        return self._job, self._audit
-
-    def client_mod(self) -> DepartmentAuditMod:
-        """The departments' ClientApp mod for the configured job."""
-        job, _ = self._configured()
-        return DepartmentAuditMod(job)
-
-    def observer(
-        self, on_round: Callable[[RoundReport], None] | None = None
-    ) -> Callable[[RoundReport], None]:
-        """The coordinator's ``on_round`` callback; it calls ``on_round`` after."""
-        _, audit = self._configured()
-        return audit.observer(then=on_round)
-
-    def query_observer(
-        self, on_result: Callable[[QueryResult], None] | None = None
-    ) -> Callable[[QueryResult], None]:
-        """The coordinator's ``on_result`` callback for DP queries; it calls
-        ``on_result`` after. Queries are recorded under the configured job's
-        purpose, as the departments' mod records them."""
-        _, audit = self._configured()
-        return audit.query_observer(then=on_result)
-
-    def finish(
-        self, record: RunRecord | None = None, *, timeout_s: float = 60.0
-    ) -> list[AnchoredHead]:
-        """Record the run's exported model, then anchor every signed head."""
-        if record is not None:
-            _, audit = self._configured()
-            audit.record_model_export(record)
-        return self.relay.flush(timeout_s)
 
     # -- key rotation -------------------------------------------------------------------
 
@@ -345,7 +208,7 @@ class AuditEnvironment:
         """
         directory, role, old = self._actor(department)
         new = Account.create()
-        ActorLog(directory, old, self.registry.domain).commit(
+        ActorLog(directory, old, self.ledger.domain).commit(
             [
                 rotation_record(
                     actor=old.address,
@@ -358,7 +221,7 @@ class AuditEnvironment:
             ]
         )
         # The hand-over must be anchored while the old key may still anchor.
-        self.relay.flush(timeout_s)
+        self.ledger.relay([log_path(directory, old.address)]).flush(timeout_s)
         return self._install(department, directory, role, old, new, reason)
 
     def replace_lost_key(
@@ -375,28 +238,21 @@ class AuditEnvironment:
         return self._install(department, directory, role, old, Account.create(), reason)
 
     def _actor(self, department: str | None) -> tuple[Path, Role, LocalAccount]:
-        if self.admin is None:
+        if self.ledger.admin is None:
             raise ConfigurationError(
-                "admin", "rotating a key needs an admin to grant roles"
+                "admin", "rotating a key needs the admin key to grant roles"
             )
-        password = key_password()
-        if department is None:
-            directory = coordinator_dir(self.state_dir)
-            return (
-                directory,
-                Role.COORDINATOR,
-                load_key(directory / KEY_FILE, password=password),
-            )
-        if department not in self.departments:
-            raise ConfigurationError(
-                "department", f"{department!r} is not one of {sorted(self.departments)}"
-            )
-        directory = department_dir(self.state_dir, department)
-        return (
-            directory,
-            Role.DEPARTMENT,
-            load_key(directory / KEY_FILE, password=password),
+        directory = (
+            coordinator_dir(self.state_dir)
+            if department is None
+            else department_dir(self.state_dir, department)
         )
+        role = Role.COORDINATOR if department is None else Role.DEPARTMENT
+        if not (directory / KEY_FILE).exists():
+            raise ConfigurationError(
+                "department", f"{department or 'the coordinator'} has no key here"
+            )
+        return directory, role, load_key(directory / KEY_FILE, password=key_password())
 
     def _install(
         self,
@@ -407,17 +263,12 @@ class AuditEnvironment:
         new: LocalAccount,
         reason: str,
     ) -> str:
-        assert self.admin is not None
-        self.roles.grant(new.address, role, sender=self.admin)
-        self.roles.revoke(old.address, role, sender=self.admin)
-        replace_key(
-            directory / KEY_FILE,
-            new,
-            password=key_password(),
-            iterations=self._key_iterations,
-        )
-        log = ActorLog(directory, new, self.registry.domain)
-        log.commit(
+        admin = self.ledger.admin
+        assert admin is not None
+        self.ledger.roles.grant(new.address, role, sender=admin)
+        self.ledger.roles.revoke(old.address, role, sender=admin)
+        replace_key_file(directory / KEY_FILE, new, password=key_password())
+        ActorLog(directory, new, self.ledger.domain).commit(
             [
                 rotation_record(
                     actor=new.address,
@@ -429,13 +280,6 @@ class AuditEnvironment:
                 )
             ]
         )
-        self.relay.watch(log.path)
-        if department is None:
-            self.coordinator = new
-            if self._audit is not None:
-                self._audit.log = ActorLog(directory, new, self.registry.domain)
-        else:
-            self.departments[department] = str(new.address)
         _log.info(
             "%s: key %s replaced by %s (%s)",
             department or "coordinator",
@@ -444,67 +288,3 @@ class AuditEnvironment:
             reason,
         )
         return str(new.address)
-
-    # -- what an auditor needs -----------------------------------------------------
-
-    def log_paths(self, *, existing: bool = True) -> list[Path]:
-        """The coordinator's log files, then each department's (every key's).
-
-        ``existing=False``: the current keys' logs, whether written yet or not.
-        """
-        current = [
-            log_path(coordinator_dir(self.state_dir), self.coordinator.address)
-        ] + [
-            log_path(department_dir(self.state_dir, name), address)
-            for name, address in self.departments.items()
-        ]
-        if not existing:
-            return current
-        folders = {path.parent for path in current}
-        return [path for path in find_logs(self.state_dir) if path.parent in folders]
-
-    def export_logs(self, directory: str | Path) -> list[Path]:
-        """Export every actor's log into ``directory`` (one JSONL file each)."""
-        return export_logs(self.log_paths(), Path(directory))
-
-    def verify(
-        self,
-        *,
-        run_record: RunRecord | None = None,
-        allow_unanchored: bool = False,
-    ) -> AuditReport:
-        """Audit every actor's log against this chain (:func:`verify_audit`)."""
-        return verify_audit(
-            self.log_paths(),
-            chain=self.chain,
-            registry=self.registry.address,
-            roles=self.roles.address,
-            run_record=run_record,
-            allow_unanchored=allow_unanchored,
-        )
-
-    # -- lifetime ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stop the relay's thread (without anchoring: call :meth:`finish`)."""
-        self.relay.stop(flush=False)
-
-    def __enter__(self) -> AuditEnvironment:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def _account(chain: Chain, index: int) -> LocalAccount:
-    accounts = chain.accounts
-    if not accounts:
-        raise ConfigurationError(
-            "chain", f"{chain.endpoint} comes with no funded account"
-        )
-    return accounts[min(index, len(accounts) - 1)]

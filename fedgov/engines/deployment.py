@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from coordinator.guard import RoundReport
 from coordinator.summary import round_from_json
 from department_nodes.access import RpcRoles
-from department_nodes.node import default_state_dir
+from fedgov.county import default_state_dir
 from fedgov.engines._deployment_federation import start_federation
 from fedgov.engines._deployment_flower import (
     APP_DIR,
@@ -40,6 +40,7 @@ from fedgov.engines._deployment_flower import (
     write_run_config,
 )
 from fedgov.engines._deployment_processes import DeploymentError, log_tail
+from fedgov.engines.audit import prepare_job
 from fedgov.errors import ConfigurationError
 from fedgov.files import write_json_atomic
 from fedgov.job import TrainJob
@@ -52,11 +53,10 @@ from fedgov.run_record import (
     read_run_record,
     run_dir_of,
 )
+from ledger.county_ledger import CountyLedger
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-    from flwr.clientapp.typing import Mod
+    from collections.abc import Callable
 
 __all__ = ["DeploymentEngine", "DeploymentError", "TlsFiles"]
 
@@ -125,7 +125,6 @@ class DeploymentEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
-        client_mods: Sequence[Mod] = (),
     ) -> RunRecord:
         """Run ``job`` on fresh processes; return its run record.
 
@@ -133,14 +132,9 @@ class DeploymentEngine:
         rounds as they end: progress is the run's streamed log (logged under
         ``fedgov.engines.deployment.stream`` and kept in ``logs/flwr-run.log``),
         and ``on_round`` is called for each round from the record once the
-        run is over. ``client_mods`` cannot cross into SuperNode processes.
+        run is over. The processes find the county at ``$FEDGOV_HOME``, as
+        this one does: the ServerApp anchors on its chain.
         """
-        if client_mods:
-            raise ConfigurationError(
-                "client_mods",
-                "ClientApp mods cannot be passed to SuperNode processes; "
-                "use the simulation engine, or add them to the ClientApp itself",
-            )
         run_dir = run_dir_of(job)
         if packed_into_app(self.app_dir, run_dir):
             raise ConfigurationError(
@@ -154,6 +148,10 @@ class DeploymentEngine:
         state_dir = Path(
             self.state_dir or job.state_dir or default_state_dir()
         ).resolve()
+        job = prepare_job(
+            dataclasses.replace(job, state_dir=str(state_dir)),
+            CountyLedger.find() if job.audit else None,
+        )
         departments = departments_for(job)
         record_path = run_dir / RUN_RECORD_FILE
         nodes = {d: self._node_config(d, state_dir) for d in departments}

@@ -22,10 +22,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.app.user_config import UserConfigValue
-from flwr.clientapp.typing import Mod
 from flwr.common.constant import SUPERLINK_NODE_ID, ErrorCode
 from flwr.common.serde import message_from_proto, message_to_proto
 from flwr.proto.message_pb2 import Message as ProtoMessage
@@ -37,11 +37,13 @@ from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
+from fedgov.engines.audit import prepare_job
 from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from fedgov.run_record import RunRecord
+from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 
 __all__ = [
     "InProcessEngine",
@@ -219,9 +221,14 @@ class InProcessEngine:
     """
 
     def __init__(
-        self, *, allow_non_private: bool = False, roles: RoleSource | None = None
+        self,
+        *,
+        allow_non_private: bool = False,
+        ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+        roles: RoleSource | None = None,
     ) -> None:
         self.allow_non_private = allow_non_private
+        self.ledger = ledger
         self.roles = roles
         if allow_non_private:
             warn_once(
@@ -234,15 +241,13 @@ class InProcessEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
-        client_mods: Sequence[Mod] = (),
     ) -> RunRecord:
+        ledger = resolve_ledger(self.ledger) if job.audit else None
+        job = prepare_job(job, ledger)
         departments = departments_for(job)
         apps = [
             make_client_app(
-                job=job,
-                allow_non_private=self.allow_non_private,
-                mods=client_mods,
-                roles=self.roles,
+                job=job, allow_non_private=self.allow_non_private, roles=self.roles
             )
             for _ in departments
         ]
@@ -253,6 +258,7 @@ class InProcessEngine:
             engine="inprocess",
             on_round=recorder.round_done,
             on_record=recorder.records.append,
+            ledger=ledger,
         )
         # Flower stamps the coordinator's messages with the running task's
         # identity; its simulation sets the same for the ServerApp thread.

@@ -7,18 +7,20 @@ coordinator's side is :func:`coordinator.analytics.run_query`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
-from flwr.clientapp.typing import Mod
-
-from coordinator.analytics import QueryResult, make_query_server_app
+from coordinator.analytics import QueryResult
+from coordinator.server_app import make_server_app
 from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
 from fedgov.data import department_ids
+from fedgov.engines.audit import prepare_job
 from fedgov.engines.simulation import SimulationError, simulate
 from fedgov.job import TrainJob
+from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 from privacy.mechanisms import Query
 
 __all__ = ["run_simulated_query"]
@@ -32,40 +34,49 @@ def run_simulated_query(
     confidence: float = 0.95,
     timeout: float = 600.0,
     num_cpus: int | None = None,
-    client_mods: Sequence[Mod] = (),
     on_result: Callable[[QueryResult], None] | None = None,
+    ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+    purpose: str | None = None,
     access_request: str = "",
-    purpose: str = "",
     roles: RoleSource | None = None,
 ) -> QueryResult:
-    """Run ``query`` over simulated departments keeping their ledgers in ``state_dir``
-    (empty: the departments' default, ``$FEDGOV_HOME`` or ``~/.fedgov``).
+    """Run ``query`` over simulated departments keeping their budget books in
+    ``state_dir`` (empty: the county's state folder, else ``$FEDGOV_HOME``).
 
     ``budget_epsilon`` is the lifetime limit a department sets the first time
     it sees the dataset (default: :class:`~fedgov.job.TrainJob`'s); a limit
-    already on file wins, exactly as for training. ``client_mods`` wrap each
-    department's ClientApp (its audit mod); ``on_result`` is called with the
-    result before this returns, and its errors propagate (the coordinator's
-    audit hook, ``AuditEnvironment.query_observer()``). ``access_request`` is
-    the analyst's signed request for the query, asked for ``purpose``;
-    ``roles`` is where the departments read analysts' roles (it must pickle:
+    already on file wins, exactly as for training. Both sides are audited
+    under ``purpose`` (default: the job's) and anchored on ``ledger``
+    (default: the county's). ``on_result`` is called with the result before
+    this returns, and its errors propagate. ``access_request`` is the
+    analyst's signed request for the query, asked for ``purpose``; ``roles``
+    is where the departments read analysts' roles (it must pickle:
     :class:`~department_nodes.access.RpcRoles`).
     """
     job = TrainJob(
         job_id=query.query_id,
         dataset=query.dataset,
         state_dir=str(state_dir) if state_dir else "",
+        round_timeout=timeout,
         access_request=access_request,
     )
-    if purpose:
-        job = replace(job, purpose=purpose)
     if budget_epsilon is not None:
         job = replace(job, budget_epsilon=budget_epsilon)
-    results: list[QueryResult] = []
-    server_app = make_query_server_app(
-        query, on_result=results.append, timeout=timeout, confidence=confidence
+    if purpose is not None:
+        job = replace(job, purpose=purpose)
+    resolved = resolve_ledger(ledger) if job.audit else None
+    job = prepare_job(
+        job, resolved, departments=[str(d) for d in department_ids(query.dataset)]
     )
-    client_app = make_client_app(job=job, mods=client_mods, roles=roles)
+    results: list[QueryResult] = []
+    server_app = make_server_app(
+        job=job,
+        query=query,
+        on_result=results.append,
+        confidence=confidence,
+        ledger=resolved,
+    )
+    client_app = make_client_app(job=job, roles=roles)
     simulate(
         server_app,
         client_app,

@@ -2,6 +2,8 @@
 
 Departments run as Ray actors on this machine; the coordinator runs in a
 thread of this process, so the run record comes straight back to the caller.
+Both sides are audited by construction (the apps attach their hooks); the
+heads are anchored on ``ledger`` (default: the county's chain).
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import Literal
 
 from flwr.clientapp import ClientApp
-from flwr.clientapp.typing import Mod
 from flwr.serverapp import ServerApp
 from flwr.simulation import run_simulation
 
@@ -21,11 +23,14 @@ from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
+from fedgov.engines._ray_workers import start_ray
+from fedgov.engines.audit import prepare_job
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from fedgov.run_record import RunRecord, run_dir_of
+from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 
 __all__ = ["SimulationEngine", "SimulationError", "run_simulated_job", "simulate"]
 
@@ -61,18 +66,18 @@ def simulate(
     _quiet_ray_environment()
     cpus = num_cpus or os.cpu_count() or 1
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
         # A tip about GPU visibility; these simulations never use a GPU.
         warnings.filterwarnings(
             "ignore", message="Tip: In future versions of Ray", category=FutureWarning
         )
+        start_ray(cpus)
+        warnings.filterwarnings("ignore", message=".*run_simulation.*deprecated.*")
         run_simulation(
             server_app=server_app,
             client_app=client_app,
             num_supernodes=num_supernodes,
             backend_config={
                 "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-                "init_args": {"num_cpus": cpus, "include_dashboard": False},
             },
         )
 
@@ -82,25 +87,33 @@ def run_simulated_job(
     *,
     on_round: Callable[[RoundReport], None] | None = None,
     allow_non_private: bool = False,
-    client_mods: Sequence[Mod] = (),
     num_cpus: int | None = None,
+    ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
     roles: RoleSource | None = None,
 ) -> RunRecord:
     """Run ``job`` with one simulated SuperNode per department; return its record.
 
-    ``roles`` is where the departments read analysts' roles; it travels to
-    Ray's actors, so it must pickle (:class:`~department_nodes.access.RpcRoles`).
+    Audit heads are anchored on ``ledger`` (default: the county's; ``None``:
+    records are kept, nothing is anchored). ``roles`` is where the
+    departments read analysts' roles; it travels to Ray's actors, so it must
+    pickle (:class:`~department_nodes.access.RpcRoles`).
     """
+    resolved = resolve_ledger(ledger) if job.audit else None
+    job = prepare_job(job, resolved)
     run_dir_of(job).mkdir(parents=True, exist_ok=True)
     departments = departments_for(job)
     records: list[RunRecord] = []
 
     # The ServerApp runs in a thread of this process, so its record comes back.
     server_app = make_server_app(
-        job=job, engine="simulation", on_round=on_round, on_record=records.append
+        job=job,
+        engine="simulation",
+        on_round=on_round,
+        on_record=records.append,
+        ledger=resolved,
     )
     client_app = make_client_app(
-        job=job, allow_non_private=allow_non_private, mods=client_mods, roles=roles
+        job=job, allow_non_private=allow_non_private, roles=roles
     )
     simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
     if not records:
@@ -111,13 +124,18 @@ def run_simulated_job(
 
 
 class SimulationEngine:
-    """The embedded engine as a configurable object (Hydra's ``engine=simulation``)."""
+    """The embedded engine as a configurable object (Hydra's ``engine=simulation``).
+
+    ``ledger`` is where audit heads are anchored (default: the county's);
+    ``roles`` is where the departments read analysts' roles.
+    """
 
     def __init__(
         self,
         *,
         num_cpus: int | None = None,
         allow_non_private: bool = False,
+        ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
         roles: RoleSource | None = None,
     ) -> None:
         if num_cpus is not None and num_cpus < 1:
@@ -125,6 +143,7 @@ class SimulationEngine:
         self.num_cpus = num_cpus
         self.roles = roles
         self.allow_non_private = allow_non_private
+        self.ledger = ledger
         if allow_non_private:
             warn_once(
                 "simulation-non-private",
@@ -136,13 +155,12 @@ class SimulationEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
-        client_mods: Sequence[Mod] = (),
     ) -> RunRecord:
         return run_simulated_job(
             job,
             on_round=on_round,
             allow_non_private=self.allow_non_private,
-            client_mods=client_mods,
             num_cpus=self.num_cpus,
+            ledger=self.ledger,
             roles=self.roles,
         )

@@ -165,3 +165,43 @@ class GetRecordsResponse(_message.Message):
     start: int
     records: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, start: _Optional[int] = ..., records: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AddSignedTreeHeadsRequest(_message.Message):
+    __slots__ = ("log_id", "signed_heads")
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_HEADS_FIELD_NUMBER: _ClassVar[int]
+    log_id: bytes
+    signed_heads: _containers.RepeatedCompositeFieldContainer[SignedTreeHead]
+    def __init__(self, log_id: _Optional[bytes] = ..., signed_heads: _Optional[_Iterable[_Union[SignedTreeHead, _Mapping]]] = ...) -> None: ...
+
+class AddSignedTreeHeadsResponse(_message.Message):
+    __slots__ = ("stored",)
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    stored: int
+    def __init__(self, stored: _Optional[int] = ...) -> None: ...
+
+class GetCheckpointsRequest(_message.Message):
+    __slots__ = ("log_id",)
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    log_id: bytes
+    def __init__(self, log_id: _Optional[bytes] = ...) -> None: ...
+
+class GetCheckpointsResponse(_message.Message):
+    __slots__ = ("notes",)
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AddCheckpointsRequest(_message.Message):
+    __slots__ = ("log_id", "notes")
+    LOG_ID_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    log_id: bytes
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, log_id: _Optional[bytes] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AddCheckpointsResponse(_message.Message):
+    __slots__ = ("stored",)
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    stored: int
+    def __init__(self, stored: _Optional[int] = ...) -> None: ...

@@ -74,6 +74,21 @@ class AuditLogStub:
                 request_serializer=ledger_dot___proto_dot_audit__log__pb2.GetRecordsRequest.SerializeToString,
                 response_deserializer=ledger_dot___proto_dot_audit__log__pb2.GetRecordsResponse.FromString,
                 _registered_method=True)
+        self.AddSignedTreeHeads = channel.unary_unary(
+                '/fedgov.ledger.v1.AuditLog/AddSignedTreeHeads',
+                request_serializer=ledger_dot___proto_dot_audit__log__pb2.AddSignedTreeHeadsRequest.SerializeToString,
+                response_deserializer=ledger_dot___proto_dot_audit__log__pb2.AddSignedTreeHeadsResponse.FromString,
+                _registered_method=True)
+        self.GetCheckpoints = channel.unary_unary(
+                '/fedgov.ledger.v1.AuditLog/GetCheckpoints',
+                request_serializer=ledger_dot___proto_dot_audit__log__pb2.GetCheckpointsRequest.SerializeToString,
+                response_deserializer=ledger_dot___proto_dot_audit__log__pb2.GetCheckpointsResponse.FromString,
+                _registered_method=True)
+        self.AddCheckpoints = channel.unary_unary(
+                '/fedgov.ledger.v1.AuditLog/AddCheckpoints',
+                request_serializer=ledger_dot___proto_dot_audit__log__pb2.AddCheckpointsRequest.SerializeToString,
+                response_deserializer=ledger_dot___proto_dot_audit__log__pb2.AddCheckpointsResponse.FromString,
+                _registered_method=True)
 
 
 class AuditLogServicer:
@@ -131,6 +146,30 @@ class AuditLogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddSignedTreeHeads(self, request, context):
+        """Store heads the log's actor signed where it runs (the service keeps a
+        replica of a log written on another machine). Each must be signed by
+        the actor and commit to the replica's root at its size; heads already
+        stored are skipped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCheckpoints(self, request, context):
+        """The log's C2SP checkpoints (signed notes, cosignatures included), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCheckpoints(self, request, context):
+        """Store checkpoints of heads the log signed (replicas); known notes are skipped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditLogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -173,6 +212,21 @@ def add_AuditLogServicer_to_server(servicer, server):
                     servicer.GetRecords,
                     request_deserializer=ledger_dot___proto_dot_audit__log__pb2.GetRecordsRequest.FromString,
                     response_serializer=ledger_dot___proto_dot_audit__log__pb2.GetRecordsResponse.SerializeToString,
+            ),
+            'AddSignedTreeHeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddSignedTreeHeads,
+                    request_deserializer=ledger_dot___proto_dot_audit__log__pb2.AddSignedTreeHeadsRequest.FromString,
+                    response_serializer=ledger_dot___proto_dot_audit__log__pb2.AddSignedTreeHeadsResponse.SerializeToString,
+            ),
+            'GetCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCheckpoints,
+                    request_deserializer=ledger_dot___proto_dot_audit__log__pb2.GetCheckpointsRequest.FromString,
+                    response_serializer=ledger_dot___proto_dot_audit__log__pb2.GetCheckpointsResponse.SerializeToString,
+            ),
+            'AddCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCheckpoints,
+                    request_deserializer=ledger_dot___proto_dot_audit__log__pb2.AddCheckpointsRequest.FromString,
+                    response_serializer=ledger_dot___proto_dot_audit__log__pb2.AddCheckpointsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +445,87 @@ class AuditLog:
             '/fedgov.ledger.v1.AuditLog/GetRecords',
             ledger_dot___proto_dot_audit__log__pb2.GetRecordsRequest.SerializeToString,
             ledger_dot___proto_dot_audit__log__pb2.GetRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddSignedTreeHeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.ledger.v1.AuditLog/AddSignedTreeHeads',
+            ledger_dot___proto_dot_audit__log__pb2.AddSignedTreeHeadsRequest.SerializeToString,
+            ledger_dot___proto_dot_audit__log__pb2.AddSignedTreeHeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.ledger.v1.AuditLog/GetCheckpoints',
+            ledger_dot___proto_dot_audit__log__pb2.GetCheckpointsRequest.SerializeToString,
+            ledger_dot___proto_dot_audit__log__pb2.GetCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedgov.ledger.v1.AuditLog/AddCheckpoints',
+            ledger_dot___proto_dot_audit__log__pb2.AddCheckpointsRequest.SerializeToString,
+            ledger_dot___proto_dot_audit__log__pb2.AddCheckpointsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,6 +24,8 @@ Roles and Consultation once, and prints the ``FEDGOV_RPC_URL`` and
     auditor    status --id N    tally --id N [--verify]
     dev chain  advance-time SECONDS
 
+Without ``--rpc-url``/``--contract`` (or their variables), the county installed
+at ``$FEDGOV_HOME`` gives its chain and its Consultation contract.
 Transactions are signed with ``--key-file`` (keystore, password from
 ``--password-env``) or, on a dev chain, ``--dev-account N``; a resident's
 commit and reveal are sent by such a *relayer* account, never by the voting
@@ -38,6 +40,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fedgov.county import find_county
 from fedgov.errors import ConfigurationError
 from fedgov.signals import wait_for_stop_signal
 from ledger.chain import AnvilProcess, Chain
@@ -253,6 +256,9 @@ def _chain_arguments(
 
 
 def _connect(args: argparse.Namespace, accounts: Sequence[LocalAccount] = ()) -> Chain:
+    county = find_county()
+    if not args.rpc_url and county is not None:
+        args.rpc_url = county.chain.rpc_url
     if not args.rpc_url:
         raise ConfigurationError(
             "--rpc-url",
@@ -264,6 +270,9 @@ def _connect(args: argparse.Namespace, accounts: Sequence[LocalAccount] = ()) ->
 
 
 def _contract(args: argparse.Namespace, chain: Chain) -> ConsultationContract:
+    county = find_county()
+    if not args.contract and county is not None:
+        args.contract = county.contracts.consultation
     if not args.contract:
         raise ConfigurationError("--contract", f"required (or ${CONTRACT_ENV})")
     return ConsultationContract.at(chain, args.contract)

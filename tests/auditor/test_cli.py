@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from fedgov.cli import main
-from fedgov.engines.audit import AuditEnvironment
 from fedgov.files import write_json_atomic
 from ledger.chain import AnvilProcess, Chain
 from ledger.keys import PlaintextKeyWarning
@@ -17,7 +16,7 @@ from ledger.service import HostedLog, LogServer
 from ledger.store import LogStore
 from ledger.transport import InsecureTransportWarning
 from tests.audit_federation import run_job, small_job
-from tests.audit_fixtures import DEPARTMENTS, FAST_RELAY
+from tests.audit_fixtures import harness
 from tests.chain_fixtures import requires_anvil
 
 if TYPE_CHECKING:
@@ -67,10 +66,7 @@ def test_verify_and_export_from_the_command_line(
         chain = Chain.connect(anvil.url, accounts=anvil.accounts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlaintextKeyWarning)
-            env = AuditEnvironment.create(
-                chain, tmp_path / "state", DEPARTMENTS, policy=FAST_RELAY
-            )
-            with env:
+            for env in harness(chain, tmp_path):
                 result = run_job(env, small_job(), tmp_path / "run")
         record = tmp_path / "run" / "run_record.json"
         write_json_atomic(record, result.record)

@@ -24,7 +24,6 @@ from auditor.report import Check
 from auditor.verify import verify_audit
 from coordinator.guard import DepartmentOutcome
 from department_nodes.audit import DepartmentAuditMod
-from fedgov.engines.audit import AuditEnvironment
 from fedgov.errors import ConfigurationError
 from ledger.chain import Chain
 from ledger.errors import AnchorError
@@ -40,7 +39,7 @@ from tests.audit_federation import (
     run_job,
     small_job,
 )
-from tests.audit_fixtures import DEPARTMENTS, FAST_RELAY
+from tests.audit_fixtures import DEPARTMENTS, AuditHarness, harness
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -55,7 +54,7 @@ TRAIN_ROUND_2 = (5, 8)
 
 @dataclass
 class Honest:
-    env: AuditEnvironment
+    env: AuditHarness
     result: JobResult
     exports: dict[str, Path]
     """Export file per actor: "coordinator", "dept-0", ..."""
@@ -66,10 +65,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Honest]:
     root = tmp_path_factory.mktemp("honest")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaintextKeyWarning)
-        env = AuditEnvironment.create(
-            Chain.embedded(), root / "state", DEPARTMENTS, policy=FAST_RELAY
-        )
-        with env:
+        for env in harness(Chain.embedded(), root):
             result = run_job(env, small_job(), root / "run")
             exports = {
                 path.name.split("-audit-")[0]: path
@@ -78,7 +74,7 @@ def honest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Honest]:
             yield Honest(env, result, exports)
 
 
-def _verify(env: AuditEnvironment, logs: list[Path], **options: Any) -> AuditReport:
+def _verify(env: AuditHarness, logs: list[Path], **options: Any) -> AuditReport:
     return verify_audit(
         logs,
         chain=env.chain,
@@ -118,7 +114,7 @@ def _truncate_to_8(lines: list[dict[str, Any]]) -> None:
 
 
 def test_an_honest_job_passes_and_a_truncation_fails_on_both_backends(
-    audit_env: AuditEnvironment, tmp_path: Path
+    audit_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     result = run_job(audit_env, small_job(), tmp_path / "run")
@@ -321,7 +317,7 @@ def test_a_replayed_tree_head_is_refused(honest: Honest, tmp_path: Path) -> None
 
     def replay(lines: list[dict[str, Any]]) -> None:
         heads = [line for line in lines if "signed_head" in line]
-        lines.append(heads[0])
+        lines.insert(lines.index(heads[-1]) + 1, heads[0])
 
     _edit(files["dept-1"], replay)
 
@@ -438,7 +434,7 @@ def test_a_swapped_checkpoint_is_named(honest: Honest, tmp_path: Path) -> None:
 
 
 def test_a_department_that_trained_without_logging_is_an_omission(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     run_job(
@@ -463,7 +459,7 @@ def test_a_department_that_trained_without_logging_is_an_omission(
 
 
 def test_a_coordinator_swapping_an_update_is_caught_by_the_departments_log(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     def swap(report: RoundReport) -> None:
@@ -488,7 +484,7 @@ def test_a_coordinator_swapping_an_update_is_caught_by_the_departments_log(
 
 
 def test_a_department_under_reporting_its_epsilon_is_caught_by_its_own_records(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     run_job(
@@ -507,7 +503,7 @@ def test_a_department_under_reporting_its_epsilon_is_caught_by_its_own_records(
 
 
 def test_records_after_a_revoked_role_cannot_be_anchored_and_fail(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: a job, then dept-2 loses its role and keeps writing.
     env = embedded_env
@@ -536,7 +532,7 @@ def test_records_after_a_revoked_role_cannot_be_anchored_and_fail(
 
 
 def test_a_log_without_any_role_is_refused(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: an outsider with a key of its own writes "department" records.
     env = embedded_env
@@ -579,7 +575,7 @@ def test_verification_needs_logs_and_the_registrys_own_roles(honest: Honest) -> 
 
 
 def test_a_node_that_never_answered_is_a_warning_not_a_failure(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     def lose_a_node(report: RoundReport) -> None:

@@ -161,8 +161,7 @@ def test_the_observer_commits_the_round_then_calls_the_next_callback(
 ) -> None:
     # Prepare
     log = ActorLog(tmp_path, COORDINATOR, domain=None)
-    commits: list[int] = []
-    audit = CoordinatorAudit(log, small_job(), on_commit=lambda: commits.append(1))
+    audit = CoordinatorAudit(log, small_job())
     seen: list[list[AuditRecord]] = []
 
     def next_callback(report: RoundReport) -> None:
@@ -176,4 +175,3 @@ def test_the_observer_commits_the_round_then_calls_the_next_callback(
     # Assert
     assert len(seen) == 1
     assert len(seen[0]) == 5
-    assert commits == [1]

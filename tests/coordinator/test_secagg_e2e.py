@@ -12,6 +12,7 @@ from flwr.common import Scalar
 from flwr.serverapp import Grid, ServerApp
 
 from coordinator.secagg import SecureSumResult, secure_sum
+from coordinator.server_app import make_server_app
 from department_nodes.client_app import make_client_app
 from department_nodes.data_access import DepartmentDataAccess
 from department_nodes.secagg import SecureSumRequest
@@ -19,6 +20,7 @@ from fedgov import protocol as p
 from fedgov.engines.simulation import run_simulated_job, simulate
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
+from fedgov.run_record import RunRecord
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +42,7 @@ def _job(tmp_path: Path, **overrides: object) -> TrainJob:
 def test_secure_training_completes_with_dp_and_reports_epsilon(tmp_path: Path) -> None:
     job = _job(tmp_path)
 
-    record = run_simulated_job(job, num_cpus=2)
+    record = run_simulated_job(job, num_cpus=2, ledger=None)
 
     assert [sorted(o["status"] for o in r["train"]) for r in record.rounds] == [
         [p.Outcome.TRAINED] * 3
@@ -75,9 +77,14 @@ def _crash_department_0_in_round_1(
 def test_training_survives_a_department_lost_after_sharing_keys(tmp_path: Path) -> None:
     job = _job(tmp_path, job_id="secagg-dropout")
 
-    record = run_simulated_job(
-        job, num_cpus=2, client_mods=[_crash_department_0_in_round_1]
+    # The product's apps, with a fault injected inside the department's mods.
+    records: list[RunRecord] = []
+    server_app = make_server_app(
+        job=job, engine="simulation", on_record=records.append, ledger=None
     )
+    client_app = make_client_app(job=job, mods=[_crash_department_0_in_round_1])
+    simulate(server_app, client_app, num_supernodes=3, num_cpus=2)
+    (record,) = records
 
     first, second = record.rounds
     lost = departments_for(job)[0]

@@ -16,10 +16,11 @@ from flwr.common.secure_aggregation.secaggplus_constants import (
 from flwr.compat.common import recorddict_compat as compat
 
 from auditor.verify import load_log
+from department_nodes._handled import HANDLED_STATE
 from department_nodes.analytics import answer_query
-from department_nodes.audit import DepartmentAuditMod, previous_job_epsilon
+from department_nodes.audit import DepartmentAuditMod, Handled, record_handled
 from fedgov import protocol as p
-from ledger.errors import KeyFileError
+from ledger.errors import AuditError, KeyFileError
 from ledger.keys import PlaintextKeyWarning
 from ledger.layout import KEY_FILE, department_dir, find_logs
 from ledger.records import Action, AuditRecord, Role
@@ -217,6 +218,12 @@ def test_a_non_private_round_spends_nothing(tmp_path: Path) -> None:
     def baseline(msg: Message, context: Context) -> Message:
         answer = department.train(msg, context)
         answer.content.metric_records[p.Record.METRICS]["noise-multiplier"] = 0.0
+        # A non-private round charges nothing, and its handler says so.
+        arrays = answer.content.array_records[p.Record.ARRAYS]
+        record_handled(
+            context.state,
+            Handled(phase="train", rows=1000, update_sha256=p.hash_arrays(arrays)),
+        )
         return answer
 
     # Act
@@ -366,28 +373,62 @@ def test_the_mod_reads_the_job_from_the_run_config_in_a_deployment(
     assert [r.action for r in _records(tmp_path, "dept-1")][-1] is Action.TRAIN_ROUND
 
 
-def test_previous_epsilon_skips_other_jobs_and_datasets(tmp_path: Path) -> None:
-    # Prepare
-    first = _job(tmp_path, job_id="first")
-    second = _job(tmp_path, job_id="second")
-    department = StandInDepartment("dept-0", delta=first.delta)
-    DepartmentAuditMod(first)(
-        incoming(MessageType.TRAIN, 1, 1), node_context(0), department.train
-    )
-    department.spends.clear()
-    DepartmentAuditMod(second)(
-        incoming(MessageType.TRAIN, 1, 1), node_context(0), department.train
-    )
-    (path,) = find_logs(tmp_path)
+def test_a_handler_that_does_not_say_what_it_did_gets_no_reply_out(
+    tmp_path: Path,
+) -> None:
+    # Prepare: a handler that trains (its reply says so) but leaves no account.
+    job = _job(tmp_path)
+    department = StandInDepartment("dept-0", delta=job.delta)
+
+    def silent(msg: Message, context: Context) -> Message:
+        answer = department.train(msg, context)
+        context.state.config_records.pop(HANDLED_STATE)
+        return answer
+
+    # Act, Assert: the mod refuses to let an unaccounted reply leave.
+    with pytest.raises(AuditError, match="did not say what it did"):
+        DepartmentAuditMod(job)(
+            incoming(MessageType.TRAIN, 1, 1), node_context(0), silent
+        )
+    assert _records(tmp_path) == []
+
+
+def test_a_reply_carrying_another_update_than_the_one_trained_is_refused(
+    tmp_path: Path,
+) -> None:
+    # Prepare: a handler whose reply is swapped after it trained.
+    job = _job(tmp_path)
+    department = StandInDepartment("dept-0", delta=job.delta)
+    other = StandInDepartment("dept-0", delta=job.delta)
+
+    def swapped(msg: Message, context: Context) -> Message:
+        department.train(msg, context)
+        return other.train(incoming(MessageType.TRAIN, 1, 2), node_context(1))
+
+    # Act, Assert
+    with pytest.raises(AuditError, match="other than the one it trained"):
+        DepartmentAuditMod(job)(
+            incoming(MessageType.TRAIN, 1, 1), node_context(0), swapped
+        )
+
+
+def test_the_spend_recorded_is_the_handlers_own_not_a_difference_of_totals(
+    tmp_path: Path,
+) -> None:
+    # Prepare: a department whose reported totals are off (halved), as a
+    # buggy or dishonest one; its handler still says what it charged.
+    job = _job(tmp_path)
+    department = StandInDepartment("dept-0", delta=job.delta, under_report=True)
 
     # Act
-    with LogStore(path) as store:
-        first_epsilon = previous_job_epsilon(store, job_id="first", dataset="randhie")
-        other_dataset = previous_job_epsilon(store, job_id="first", dataset="adult")
-        unknown = previous_job_epsilon(store, job_id="third", dataset="randhie")
-
-    # Assert
-    assert first_epsilon == pytest.approx(
-        epsilon_spent([GaussianSpend(1.1, 0.05, 20)], delta=first.delta)
+    DepartmentAuditMod(job)(
+        incoming(MessageType.TRAIN, 1, 1), node_context(0), department.train
     )
-    assert (other_dataset, unknown) == (0.0, 0.0)
+
+    # Assert: the spend is the accountant's, the reported figure stays as
+    # reported (the auditor recomputes and compares them).
+    (spend,) = [r for r in _records(tmp_path) if r.action is Action.BUDGET_SPEND]
+    exact = epsilon_spent([GaussianSpend(1.1, 0.05, 20)], delta=job.delta)
+    assert spend.epsilon == pytest.approx(exact, rel=1e-12)
+    assert float(spend.details["epsilon-job"]) == pytest.approx(exact / 2, rel=1e-12)
+    assert spend.details["accountant"] == job.accountant.value

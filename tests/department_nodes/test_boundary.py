@@ -127,5 +127,8 @@ def test_a_leaking_reply_is_replaced_by_an_error(
     records = _records(tmp_path)
     reply = _send(tmp_path, lambda r: leak(r, records))
     assert reply.has_error()
-    assert "refused" in (reply.error.reason or "")
+    # An extra tensor also changes the update from the one the department
+    # trained: its audit mod refuses it first (the guard would after).
+    reason = reply.error.reason or ""
+    assert "refused" in reason or "raised AuditError" in reason
     assert not reply.has_content()

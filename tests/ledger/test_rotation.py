@@ -13,11 +13,10 @@ from ledger.errors import AnchorError
 from ledger.layout import KEY_FILE, department_dir
 from ledger.records import Action, AuditRecord, Role
 from tests.audit_federation import run_job, small_job
+from tests.audit_fixtures import AuditHarness
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from fedgov.engines.audit import AuditEnvironment
 
 
 def _records(path: Path) -> list[AuditRecord]:
@@ -25,7 +24,7 @@ def _records(path: Path) -> list[AuditRecord]:
 
 
 def test_a_rotated_key_hands_over_and_both_logs_verify(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     env = embedded_env
@@ -65,7 +64,7 @@ def test_a_rotated_key_hands_over_and_both_logs_verify(
 
 
 def test_a_lost_key_leaves_a_reported_gap_and_the_new_key_carries_on(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: dept-2's last records are never anchored before its key is lost.
     env = embedded_env
@@ -93,7 +92,7 @@ def test_a_lost_key_leaves_a_reported_gap_and_the_new_key_carries_on(
 
 
 def test_the_coordinator_can_rotate_too(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare
     env = embedded_env

@@ -22,13 +22,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fedgov.engines.audit import AuditEnvironment
 from ledger.chain import AnvilProcess, Chain
 from ledger.cosignature import Cosigner
 from ledger.keys import PlaintextKeyWarning
 from ledger.note import Note, NoteSignature
 from tests.audit_federation import run_job, small_job
-from tests.audit_fixtures import DEPARTMENTS, FAST_RELAY
+from tests.audit_fixtures import harness
 from tests.chain_fixtures import requires_anvil
 
 REPO = Path(__file__).parents[2]
@@ -71,10 +70,7 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
         chain = Chain.connect(anvil.url, accounts=anvil.accounts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlaintextKeyWarning)
-            env = AuditEnvironment.create(
-                chain, tmp_path / "state", DEPARTMENTS, policy=FAST_RELAY
-            )
-            with env:
+            for env in harness(chain, tmp_path):
                 run_job(env, small_job(), tmp_path / "run")
         shell_env = _shell_env(anvil.url, env.registry.address)
 
@@ -127,7 +123,11 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
         # Attack 2: a cosignature forged into one log's store.
         store = sorted((tmp_path / "state" / "departments").glob("*/audit-0x*.db"))[0]
         with sqlite3.connect(store) as db:
-            (stored,) = db.execute("SELECT note FROM checkpoints").fetchone()
+            # The note `publish` stored (every signed head's own came before).
+            (stored,) = db.execute(
+                "SELECT note FROM checkpoints ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            (count,) = db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()
             note = Note.parse(stored)
             real = note.signatures[1]
             forged = NoteSignature(
@@ -166,4 +166,6 @@ def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(
     assert {w["check"] for w in lenient_report["warnings"]} >= {"witness"}
     assert forged_run.returncode == 1
     label = store.relative_to(tmp_path)
-    assert f"[witness] {label}: checkpoint 1: note not verified" in forged_run.stderr
+    assert f"[witness] {label}: checkpoint {count}: note not verified" in (
+        forged_run.stderr
+    )

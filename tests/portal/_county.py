@@ -22,7 +22,6 @@ from eth_account import Account
 
 from coordinator.analytics import run_query
 from department_nodes.client_app import make_client_app
-from fedgov.engines.audit import AuditEnvironment
 from fedgov.engines.inprocess import InProcessEngine, WireGrid
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
@@ -43,6 +42,7 @@ from ledger.voting.registrar import (
 from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll
 from privacy.mechanisms import Query
+from tests.audit_fixtures import AuditHarness, ledger_on
 
 if TYPE_CHECKING:
     from Crypto.PublicKey.RSA import RsaKey
@@ -185,28 +185,22 @@ def build_county(root: Path, anvil: AnvilProcess) -> County:
         delta=job.delta,
         query_id=QUERY_ID,
     )
+    ledger = ledger_on(chain, admin=admin, relayer=relayer_for_anchors)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaintextKeyWarning)
-        with AuditEnvironment.create(
-            chain,
-            state_dir,
-            departments_for(job),
-            admin=admin,
-            relayer=relayer_for_anchors,
-            policy=_POLICY,
-        ) as env:
-            job = env.configure(job)
-            record = InProcessEngine().run(
-                job, on_round=env.observer(), client_mods=[env.client_mod()]
-            )
-            apps = [
-                make_client_app(job=job, mods=[env.client_mod()])
-                for _ in departments_for(job)
-            ]
+        # The product's path: the engine audits both sides and anchors.
+        record = InProcessEngine(ledger=ledger).run(job)
+        # The query through real department apps, their audit mod attached by
+        # the app itself; the coordinator's side through its own hook.
+        env = AuditHarness(ledger, state_dir, tuple(departments_for(job)), _POLICY)
+        try:
+            configured = env.configure(job)
+            apps = [make_client_app(job=configured) for _ in departments_for(job)]
             result = run_query(WireGrid.numbered(apps), query, node_wait=0.0)
             env.query_observer()(result)
-            env.finish(record)
-            deployment = env.deployment
+            env.finish()
+        finally:
+            env.close()
     roles = Roles.deploy(chain, admin=admin)
     roles.grant(registrar_account.address, Role.REGISTRAR, sender=admin)
     consultation = ConsultationContract.deploy(chain, roles, sender=admin)
@@ -239,8 +233,8 @@ def build_county(root: Path, anvil: AnvilProcess) -> County:
         chain=chain,
         state_dir=state_dir,
         runs_dir=runs_dir,
-        registry=deployment.registry,
-        roles=deployment.roles,
+        registry=ledger.registry.address,
+        roles=ledger.roles.address,
         job=job,
         record=record,
         query=query,

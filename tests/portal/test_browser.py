@@ -24,10 +24,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fedgov.engines.audit import AuditEnvironment
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.job import TrainJob
-from fedgov.job_data import departments_for
 from ledger.keys import PlaintextKeyWarning
 from ledger.voting import resident
 from ledger.voting._clock import advance_to
@@ -35,6 +33,7 @@ from ledger.voting.registrar import Registrar
 from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll
 from ledger.voting.tally import retally
+from tests.audit_fixtures import ledger_on
 from tests.portal._browser import (
     PortalProcess,
     chromium,
@@ -354,30 +353,22 @@ def test_budgets_chart_and_a_job_followed_live(county: County, tmp_path: Path) -
         state_dir=str(state),
         purpose="live demonstration",
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PlaintextKeyWarning)
-        # Contracts of its own: anchoring the copy's logs in the county's
-        # registry would make the county's files look truncated.
-        env = AuditEnvironment.create(
-            county.chain,
-            state,
-            departments_for(job),
-            admin=county.chain.accounts[9],
-            relayer=county.chain.accounts[8],
-        )
-    job = env.configure(job)
+    # Contracts of its own: anchoring the copy's logs in the county's
+    # registry would make the county's files look truncated.
+    ledger = ledger_on(
+        county.chain, admin=county.chain.accounts[9], relayer=county.chain.accounts[8]
+    )
 
     def train() -> None:
-        record = InProcessEngine().run(
-            job, on_round=env.observer(), client_mods=[env.client_mod()]
-        )
-        env.finish(record)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlaintextKeyWarning)
+            InProcessEngine(ledger=ledger).run(job)
 
     worker = threading.Thread(target=train)
     try:
         with (
             _serve(
-                county, tmp_path, state=state, registry=env.registry.address
+                county, tmp_path, state=state, registry=ledger.registry.address
             ) as portal,
             chromium(tmp_path / "profile") as browser,
         ):
@@ -410,7 +401,6 @@ def test_budgets_chart_and_a_job_followed_live(county: County, tmp_path: Path) -
     finally:
         if worker.is_alive():
             worker.join(timeout=300)
-        env.close()
 
     # Assert
     assert before == "0"

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import pytest
 
-from fedgov.engines.audit import AuditEnvironment
 from fedgov.job import TrainJob
 from ledger.keys import PlaintextKeyWarning
 from tests.audit_federation import run_job
+from tests.audit_fixtures import AuditHarness, ledger_on
 from tests.portal._county import JOB_ID, copy_state
 from tests.portal.conftest import client_for, served
 
@@ -99,12 +99,14 @@ def test_a_running_job_is_streamed_round_by_round(
         warnings.simplefilter("ignore", PlaintextKeyWarning)
         # Contracts of its own: anchoring the copy's logs in the county's
         # registry would make the county's files look truncated.
-        env = AuditEnvironment.create(
-            county.chain,
+        env = AuditHarness(
+            ledger_on(
+                county.chain,
+                admin=county.chain.accounts[9],
+                relayer=county.chain.accounts[8],
+            ),
             state,
-            [f"health-site-{i}" for i in range(1, 7)],
-            admin=county.chain.accounts[9],
-            relayer=county.chain.accounts[8],
+            tuple(f"health-site-{i}" for i in range(1, 7)),
         )
     job = TrainJob(job_id="live-job", dataset="randhie", num_rounds=2, purpose="live")
     worker = threading.Thread(

@@ -165,7 +165,15 @@ def test_cli_table_over_an_in_process_federation(
         return run_query(grid, query, confidence=float(options["confidence"]))  # type: ignore[arg-type]
 
     monkeypatch.setattr(query_command, "run_simulated_query", in_process)
-    argv = ["query", *HISTOGRAM, "--state-dir", str(tmp_path), "--confidence", "0.9"]
+    argv = [
+        "query",
+        *HISTOGRAM,
+        "--state-dir",
+        str(tmp_path),
+        "--confidence",
+        "0.9",
+        "--ephemeral",
+    ]
 
     # Execute: the same query twice; the second would overrun a 1.0 limit
     first = main(argv)
@@ -191,7 +199,14 @@ def test_cli_histogram_then_the_same_budget_refuses_training(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Execute 1: the analyst's query, in the simulation engine, budget 1.0
-    argv = [*HISTOGRAM, "--state-dir", str(tmp_path), "--budget-epsilon", "1.0"]
+    argv = [
+        *HISTOGRAM,
+        "--state-dir",
+        str(tmp_path),
+        "--budget-epsilon",
+        "1.0",
+        "--ephemeral",
+    ]
     code = main(["query", *argv, "--json", "--num-cpus", "2"])
 
     # Assert 1: an answer with error bars from all six, each charged 0.9

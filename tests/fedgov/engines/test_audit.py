@@ -1,7 +1,7 @@
 """A real simulated federation (Flower + Ray, DP-SGD), audited end to end.
 
-Three Dirichlet departments of RandHIE train two DP rounds with the audit
-mod and observer on; the auditor accepts the run, then catches a tampered
+Three Dirichlet departments of RandHIE train two DP rounds through the
+engine alone (the apps attach both sides' hooks); the auditor accepts the run, then catches a tampered
 log. Once in process on the embedded chain, once on anvil with the
 ``fedgov audit verify`` command in a subprocess, as an auditor would run it.
 """
@@ -21,9 +21,9 @@ from auditor.verify import verify_audit
 from fedgov.engines.audit import AuditEnvironment
 from fedgov.engines.simulation import SimulationEngine
 from fedgov.job import TrainJob
-from fedgov.job_data import departments_for
 from ledger.chain import AnvilProcess, Chain
 from ledger.keys import PlaintextKeyWarning
+from tests.audit_fixtures import ledger_on
 from tests.chain_fixtures import requires_anvil
 
 if TYPE_CHECKING:
@@ -49,21 +49,18 @@ def _job(tmp_path: Path) -> TrainJob:
 
 
 def _run(chain: Chain, tmp_path: Path) -> tuple[AuditEnvironment, RunRecord, list[int]]:
+    # The engine alone: the apps attach both sides' hooks, nobody wires them.
     job = _job(tmp_path)
     seen: list[int] = []
 
     def on_round(report: RoundReport) -> None:
         seen.append(report.server_round)
 
+    ledger = ledger_on(chain)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlaintextKeyWarning)
-        env = AuditEnvironment.create(chain, tmp_path / "state", departments_for(job))
-        job = env.configure(job)
-        record = SimulationEngine(num_cpus=2).run(
-            job, on_round=env.observer(on_round), client_mods=[env.client_mod()]
-        )
-        env.finish(record)
-    return env, record, seen
+        record = SimulationEngine(num_cpus=2, ledger=ledger).run(job, on_round=on_round)
+    return AuditEnvironment(ledger, tmp_path / "state"), record, seen
 
 
 def _tamper(export: Path) -> None:
@@ -81,14 +78,16 @@ def test_a_simulated_federation_is_audited_and_tampering_is_caught(
     env, record, seen = _run(Chain.embedded(), tmp_path)
 
     # Act
-    with env:
-        report = env.verify(run_record=record)
-        exports = env.export_logs(tmp_path / "exports")
-        department = next(p for p in exports if p.name.startswith("dept-1-"))
-        _tamper(department)
-        tampered = verify_audit(
-            exports, chain=env.chain, registry=env.registry.address, run_record=record
-        )
+    report = env.verify(run_record=record)
+    exports = env.export_logs(tmp_path / "exports")
+    department = next(p for p in exports if p.name.startswith("dept-1-"))
+    _tamper(department)
+    tampered = verify_audit(
+        exports,
+        chain=env.ledger.chain,
+        registry=env.ledger.registry.address,
+        run_record=record,
+    )
 
     # Assert
     assert report.ok, report.summary()
@@ -115,8 +114,7 @@ def test_the_command_line_verifies_a_simulated_federation_on_anvil(
         env, record, _ = _run(
             Chain.connect(anvil.url, accounts=anvil.accounts), tmp_path
         )
-        with env:
-            exports = env.export_logs(tmp_path / "exports")
+        exports = env.export_logs(tmp_path / "exports")
         command = [
             sys.executable,
             "-m",
@@ -126,9 +124,9 @@ def test_the_command_line_verifies_a_simulated_federation_on_anvil(
             "--rpc",
             anvil.url,
             "--registry",
-            env.registry.address,
+            env.ledger.registry.address,
             "--roles",
-            env.roles.address,
+            env.ledger.roles.address,
             "--run-record",
             str(tmp_path / "run" / "run_record.json"),
             *(arg for path in exports for arg in ("--log", str(path))),

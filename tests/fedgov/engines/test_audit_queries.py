@@ -28,7 +28,7 @@ from ledger.records import Action, AuditRecord
 from privacy.accounting import epsilon_spent
 from privacy.mechanisms import Query, plan_answer
 from tests.audit_federation import StandInDepartment, ask, run_job
-from tests.audit_fixtures import SITES
+from tests.audit_fixtures import SITES, AuditHarness
 from tests.coordinator.test_analytics import InProcessGrid
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
     from flwr.app import Context, Message
 
-    from fedgov.engines.audit import AuditEnvironment
 
 pytestmark = pytest.mark.usefixtures("flower_task")
 
@@ -55,21 +54,19 @@ def _histogram(query_id: str) -> Query:
     )
 
 
-def _records(env: AuditEnvironment, name: str | None) -> list[AuditRecord]:
+def _records(env: AuditHarness, name: str | None) -> list[AuditRecord]:
     """The records of a department's log (``None``: the coordinator's)."""
     paths = env.log_paths()
     path = paths[0] if name is None else paths[1 + sorted(env.departments).index(name)]
     return [AuditRecord.decode(data) for data in load_log(path).records]
 
 
-def test_a_query_is_audited_end_to_end(
-    sites_env: AuditEnvironment, tmp_path: Path
-) -> None:
+def test_a_query_is_audited_end_to_end(sites_env: AuditHarness, tmp_path: Path) -> None:
     # Prepare: the real department ClientApp, audit mod included.
     job = sites_env.configure(
         TrainJob(job_id="county-statistics", dataset="randhie", purpose="approval #7")
     )
-    app = make_client_app(job=job, mods=[sites_env.client_mod()])
+    app = make_client_app(job=job)
     replies: list[Message] = []
 
     def department(msg: Message, context: Context) -> Message:
@@ -120,7 +117,7 @@ def test_a_query_is_audited_end_to_end(
 
 
 def test_training_and_queries_are_composed_into_one_budget(
-    sites_env: AuditEnvironment, tmp_path: Path
+    sites_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: two DP rounds; then a query that one department, near its
     # limit, refuses.
@@ -171,7 +168,7 @@ def _dropping(
 
 
 def test_a_query_spend_missing_from_a_departments_log_is_caught(
-    sites_env: AuditEnvironment, monkeypatch: pytest.MonkeyPatch
+    sites_env: AuditHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Prepare
     sites_env.configure(TrainJob(job_id="queries", dataset="randhie"))

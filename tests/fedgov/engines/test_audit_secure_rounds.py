@@ -21,12 +21,14 @@ from auditor.verify import load_log
 from coordinator.secagg import run_secure_training
 from department_nodes import audit as department_mod
 from department_nodes._audit_rounds import department_round_records
+from department_nodes.audit import Handled, record_handled
 from department_nodes.client_app import make_client_app
 from department_nodes.secagg import handle_secure_round
 from fedgov import protocol as p
+from fedgov.job import DEFAULT_ACCOUNTANT
 from ledger.records import ZERO_HASH, Action, AuditRecord
 from privacy.accounting import GaussianSpend, epsilon_spent
-from tests.audit_fixtures import DEPARTMENTS
+from tests.audit_fixtures import DEPARTMENTS, AuditHarness
 from tests.coordinator.test_secagg import (
     JOB,
     FixedDepartment,
@@ -40,19 +42,18 @@ if TYPE_CHECKING:
 
     from flwr.clientapp.typing import Mod
 
-    from fedgov.engines.audit import AuditEnvironment
     from fedgov.job import TrainJob
     from fedgov.run_record import RunRecord
 
 pytestmark = pytest.mark.usefixtures("flower_task")
 
 
-def _records(env: AuditEnvironment, index: int) -> list[AuditRecord]:
+def _records(env: AuditHarness, index: int) -> list[AuditRecord]:
     """The records of log ``index`` (0: the coordinator's, then each department's)."""
     return [AuditRecord.decode(d) for d in load_log(env.log_paths()[index]).records]
 
 
-def _train(env: AuditEnvironment, job: TrainJob, grid: InProcessGrid) -> RunRecord:
+def _train(env: AuditHarness, job: TrainJob, grid: InProcessGrid) -> RunRecord:
     context = Context(
         run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config={}
     )
@@ -64,11 +65,11 @@ def _train(env: AuditEnvironment, job: TrainJob, grid: InProcessGrid) -> RunReco
 
 
 def test_a_secure_round_is_audited_at_both_ends(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: real departments, the audit mod in their ClientApp.
     job = embedded_env.configure(replace(JOB, run_dir=str(tmp_path / "run")))
-    app = make_client_app(job=job, mods=[embedded_env.client_mod()])
+    app = make_client_app(job=job)
     grid = InProcessGrid({1: app, 2: app, 3: app})
 
     # Act
@@ -108,12 +109,30 @@ class PrivateFixedDepartment(FixedDepartment):
     """A fixed update, with the DP figures of a department charging each round."""
 
     spends: list[GaussianSpend] = field(default_factory=list)
+    state: RecordDict | None = None
+    """The node's Context.state, where it says what it did (as a real node)."""
 
     def train(self, msg: Message) -> Message:
         spend = GaussianSpend(1.1, 0.05, 20)
+        before = (
+            epsilon_spent(self.spends, delta=self.job.delta) if self.spends else 0.0
+        )
         self.spends.append(spend)
         reply = super().train(msg)
         epsilon = epsilon_spent(self.spends, delta=self.job.delta)
+        if self.state is not None:
+            record_handled(
+                self.state,
+                Handled(
+                    phase="train",
+                    rows=self.num_examples,
+                    epsilon=epsilon - before,
+                    accountant=DEFAULT_ACCOUNTANT.value,
+                    noise_multiplier=spend.noise_multiplier,
+                    sample_rate=spend.sample_rate,
+                    steps=spend.steps,
+                ),
+            )
         figures: dict[str, int | float] = {
             "epsilon-job": epsilon,
             "epsilon-total": epsilon,
@@ -137,15 +156,20 @@ def _fixed(job: TrainJob, *, scale: float = 0.05) -> list[PrivateFixedDepartment
 def _audited(department: FixedDepartment, mod: Mod) -> ClientApp:
     app = ClientApp(mods=[mod])
 
+    def node(context: Context) -> FixedDepartment:
+        if isinstance(department, PrivateFixedDepartment):
+            department.state = context.state
+        return department
+
     @app.train()
     def train(msg: Message, context: Context) -> Message:
-        return handle_secure_round(msg, context, node=lambda _: department)
+        return handle_secure_round(msg, context, node=node)
 
     return app
 
 
 def test_an_update_a_department_withholds_is_logged_as_withheld(
-    embedded_env: AuditEnvironment, tmp_path: Path
+    embedded_env: AuditHarness, tmp_path: Path
 ) -> None:
     # Prepare: dept-0's update is too large to send.
     job = embedded_env.configure(replace(JOB, run_dir=str(tmp_path / "run")))
@@ -183,7 +207,7 @@ def _without_secure_updates(
 
 
 def test_a_secure_round_missing_from_a_departments_log_is_an_omission(
-    embedded_env: AuditEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    embedded_env: AuditHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Prepare
     job = embedded_env.configure(replace(JOB, run_dir=str(tmp_path / "run")))

@@ -92,19 +92,6 @@ def test_insecure_engine_warns() -> None:
         DeploymentEngine()
 
 
-def test_client_mods_are_refused_before_anything_starts(tmp_path: Path) -> None:
-    # Prepare
-    engine = DeploymentEngine()
-    job = TrainJob(run_dir=str(tmp_path / "run"))
-
-    # Execute
-    with pytest.raises(ConfigurationError, match="client_mods"):
-        engine.run(job, client_mods=[lambda msg, ctx, call_next: call_next(msg, ctx)])
-
-    # Assert
-    assert not (tmp_path / "run").exists()
-
-
 def test_a_run_folder_flwr_would_pack_is_refused(tmp_path: Path) -> None:
     # Prepare: a Flower App whose .gitignore does not cover the run folder.
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")

@@ -37,8 +37,8 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def make_tls_files(folder: Path) -> TlsFiles:
-    """A throw-away CA and a SuperLink certificate for 127.0.0.1 signed by it."""
+def make_tls_files(folder: Path, ips: tuple[str, ...] = ("127.0.0.1",)) -> TlsFiles:
+    """A throw-away CA and a server certificate for ``ips`` signed by it."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -81,7 +81,7 @@ def make_tls_files(folder: Path) -> TlsFiles:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
             ),
             critical=False,
         )
