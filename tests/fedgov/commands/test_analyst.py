@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from department_nodes.access import AccessSettings, RpcRoles
-from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands._analyst import (
+    AnalystAccess,
+    add_analyst_arguments,
+    analyst_access,
+)
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.errors import ConfigurationError
 from ledger.access import AccessDomain
@@ -20,14 +24,16 @@ if TYPE_CHECKING:
 ROLES = "0x" + "ab" * 20
 
 
-def _args(argv: list[str]) -> argparse.Namespace:
+def _access(argv: list[str]) -> AnalystAccess | None:
+    """``analyst_access`` of the flags ``argv``, on a machine with no county."""
     parser = argparse.ArgumentParser()
     add_analyst_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    return analyst_access(args.analyst_key, rpc=args.rpc, roles=args.roles, county=None)
 
 
 def test_without_a_key_the_request_travels_unsigned() -> None:
-    assert analyst_access(_args(["--purpose", "research"])) is None
+    assert _access(["--purpose", "research"]) is None
 
 
 @pytest.mark.parametrize(
@@ -41,7 +47,7 @@ def test_without_a_key_the_request_travels_unsigned() -> None:
 )
 def test_half_given_flags_are_refused_by_name(argv: list[str], argument: str) -> None:
     with pytest.raises(ConfigurationError, match=argument):
-        analyst_access(_args(argv))
+        _access(argv)
 
 
 @pytest.mark.filterwarnings("ignore:deployment engine:UserWarning")

@@ -28,6 +28,7 @@ from fedgov.access_policy import Refusal
 from fedgov.cli import main
 from fedgov.engines.access import sign_query
 from fedgov.job import TrainJob
+from fedgov.types import ActorId, JobId
 from ledger.access import SignedRequest
 from ledger.access_records import REFUSAL
 from ledger.actor_log import ActorLog
@@ -41,21 +42,22 @@ from tests.audit_fixtures import SITES
 from tests.coordinator.test_analytics import InProcessGrid
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from eth_account.signers.local import LocalAccount
 
     from coordinator.analytics import QueryResult
-    from fedgov.engines.audit import AuditEnvironment
+    from tests.audit_fixtures import AuditHarness
 
 pytestmark = pytest.mark.usefixtures("flower_task")
 
 PURPOSE = "health-cost model"
 
 
-def _policy(env: AuditEnvironment, site: str, officer: str) -> None:
-    (department_dir(env.state_dir, site) / "access-policy.yaml").write_text(
+def _policy(env: AuditHarness, site: str, officer: str) -> None:
+    folder = department_dir(env.state_dir, site)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "access-policy.yaml").write_text(
         textwrap.dedent(
             f"""\
             fedgov_access_policy: 1
@@ -75,14 +77,15 @@ def _policy(env: AuditEnvironment, site: str, officer: str) -> None:
 
 @pytest.fixture
 def county(
-    sites_env: AuditEnvironment,
-) -> Iterator[tuple[AuditEnvironment, LocalAccount]]:
+    sites_env: AuditHarness,
+) -> tuple[AuditHarness, LocalAccount]:
     """Six sites with an access policy, and an analyst the admin granted the role."""
-    analyst = Account.create()
-    assert sites_env.admin is not None
-    sites_env.roles.grant(analyst.address, Role.ANALYST, sender=sites_env.admin)
+    analyst: LocalAccount = Account.create()
+    admin = sites_env.ledger.admin
+    assert admin is not None
+    sites_env.roles.grant(analyst.address, Role.ANALYST, sender=admin)
     for site in SITES:
-        _policy(sites_env, site, officer=sites_env.admin.address)
+        _policy(sites_env, site, officer=admin.address)
     return sites_env, analyst
 
 
@@ -100,7 +103,7 @@ def _query(query_id: str, epsilon: float = 0.5) -> Query:
 
 
 def _ask(
-    env: AuditEnvironment, query: Query, request: str, *, purpose: str = PURPOSE
+    env: AuditHarness, query: Query, request: str, *, purpose: str = PURPOSE
 ) -> QueryResult:
     """``query`` through the six sites' ClientApps, recorded at both ends."""
     job = env.configure(
@@ -111,23 +114,23 @@ def _ask(
             access_request=request,
         )
     )
-    app = make_client_app(job=job, mods=[env.client_mod()], roles=env.roles)
+    app = make_client_app(job=job, roles=env.roles)
     result = run_query(InProcessGrid(app, len(SITES)), query, node_wait=0.0)
     env.query_observer()(result)
     return result
 
 
-def _records(env: AuditEnvironment, site: str) -> list[AuditRecord]:
+def _records(env: AuditHarness, site: str) -> list[AuditRecord]:
     path = next(p for p in env.log_paths() if p.parent.name == site)
     return [AuditRecord.decode(data) for data in load_log(path).records]
 
 
-def _spent(env: AuditEnvironment, site: str) -> int:
+def _spent(env: AuditHarness, site: str) -> int:
     book = open_budget_book(env.state_dir, site)
     return len(book.status("randhie").history) if "randhie" in book.datasets() else 0
 
 
-def _forged(query: Query, analyst: LocalAccount, env: AuditEnvironment) -> str:
+def _forged(query: Query, analyst: LocalAccount, env: AuditHarness) -> str:
     """A request naming ``analyst`` but signed by someone else's key."""
     domain = env.roles.access_domain
     honest = SignedRequest.from_text(
@@ -153,7 +156,7 @@ def _forged(query: Query, analyst: LocalAccount, env: AuditEnvironment) -> str:
     ],
 )
 def test_a_request_outside_the_rules_is_refused_audited_and_spends_nothing(
-    county: tuple[AuditEnvironment, LocalAccount], case: str, code: Refusal
+    county: tuple[AuditHarness, LocalAccount], case: str, code: Refusal
 ) -> None:
     # Prepare
     env, analyst = county
@@ -171,8 +174,8 @@ def test_a_request_outside_the_rules_is_refused_audited_and_spends_nothing(
     elif case == "mis-signed":
         request = _forged(query, analyst, env)
     elif case == "revoked analyst":
-        assert env.admin is not None
-        env.roles.revoke(analyst.address, Role.ANALYST, sender=env.admin)
+        assert env.ledger.admin is not None
+        env.roles.revoke(analyst.address, Role.ANALYST, sender=env.ledger.admin)
     elif case == "altered by the coordinator":
         asked = dataclasses.replace(query, epsilon=0.9)  # signed 0.5, asks 0.9
 
@@ -196,16 +199,17 @@ def test_a_request_outside_the_rules_is_refused_audited_and_spends_nothing(
 
 
 def test_an_approved_request_runs_and_the_auditor_matches_it(
-    county: tuple[AuditEnvironment, LocalAccount], tmp_path: Path
+    county: tuple[AuditHarness, LocalAccount], tmp_path: Path
 ) -> None:
     # Prepare: the analyst applies to health-site-1 for "research" (which needs
     # an approval); its data officer approves, with the county's commands.
     env, analyst = county
-    assert env.admin is not None
+    admin = env.ledger.admin
+    assert admin is not None
     keys = tmp_path / "keys"
     keys.mkdir()
     analyst_key, officer_key = keys / "analyst.json", keys / "officer.json"
-    for account, file in ((analyst, analyst_key), (env.admin, officer_key)):
+    for account, file in ((analyst, analyst_key), (admin, officer_key)):
         file.write_text(
             json.dumps(
                 {
@@ -266,7 +270,7 @@ def test_an_approved_request_runs_and_the_auditor_matches_it(
 
 
 def test_the_auditor_fails_a_spend_without_a_request(
-    county: tuple[AuditEnvironment, LocalAccount],
+    county: tuple[AuditHarness, LocalAccount],
 ) -> None:
     # Prepare: an honest query, then a department that spends on its own
     env, analyst = county
@@ -279,7 +283,7 @@ def test_the_auditor_fails_a_spend_without_a_request(
     folder = department_dir(env.state_dir, site)
     account = load_key(folder / KEY_FILE, password=None)
     ActorLog(folder, account, env.registry.domain).commit(
-        [dataclasses.replace(spend, job="unasked", timestamp_ms=now_ms())]
+        [dataclasses.replace(spend, job=JobId("unasked"), timestamp_ms=now_ms())]
     )
 
     # Act
@@ -296,7 +300,7 @@ def test_the_auditor_fails_a_spend_without_a_request(
 
 
 def test_a_destroyed_dataset_is_never_read_and_a_read_after_it_is_caught(
-    county: tuple[AuditEnvironment, LocalAccount],
+    county: tuple[AuditHarness, LocalAccount],
 ) -> None:
     # Prepare: health-site-4 destroys its records of randhie (the command)
     env, analyst = county
@@ -327,7 +331,7 @@ def test_a_destroyed_dataset_is_never_read_and_a_read_after_it_is_caught(
         [
             dataclasses.replace(
                 read,
-                actor=load_key(folder / KEY_FILE, password=None).address,
+                actor=ActorId(load_key(folder / KEY_FILE, password=None).address),
                 details={**read.details, "department": site},
                 timestamp_ms=now_ms(),
             )

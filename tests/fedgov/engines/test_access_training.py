@@ -32,22 +32,24 @@ from tests.chain_fixtures import requires_anvil
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
-    from fedgov.engines.audit import AuditEnvironment
     from fedgov.job import TrainJob
+    from tests.audit_fixtures import AuditHarness
 
 
-def _county_analyst(env: AuditEnvironment) -> LocalAccount:
+def _county_analyst(env: AuditHarness) -> LocalAccount:
     """An analyst holding the role, and a policy at every department."""
     account: LocalAccount = Account.create()
-    assert env.admin is not None
-    env.roles.grant(account.address, Role.ANALYST, sender=env.admin)
-    for name in env.departments:
+    admin = env.ledger.admin
+    assert admin is not None
+    env.roles.grant(account.address, Role.ANALYST, sender=admin)
+    for name in env.names:
+        department_dir(env.state_dir, name).mkdir(parents=True, exist_ok=True)
         (department_dir(env.state_dir, name) / "access-policy.yaml").write_text(
             textwrap.dedent(
                 f"""\
                 fedgov_access_policy: 1
                 department: {name}
-                data_officers: ["{env.admin.address}"]
+                data_officers: ["{admin.address}"]
                 max_epsilon: 2.0
                 rules:
                   - dataset: randhie
@@ -60,37 +62,41 @@ def _county_analyst(env: AuditEnvironment) -> LocalAccount:
 
 
 @pytest.fixture
-def analyst(embedded_env: AuditEnvironment) -> LocalAccount:
+def analyst(embedded_env: AuditHarness) -> LocalAccount:
     """An analyst holding the role, and a policy at every department."""
     return _county_analyst(embedded_env)
 
 
-def _job(env: AuditEnvironment, tmp_path: Path) -> TrainJob:
-    return env.configure(
-        small_job(
-            num_rounds=1, run_dir=str(tmp_path / "run"), epsilon=1.0, accountant="rdp"
-        )
+def _job(env: AuditHarness, tmp_path: Path) -> TrainJob:
+    return small_job(
+        num_rounds=1,
+        run_dir=str(tmp_path / "run"),
+        state_dir=str(env.state_dir),
+        epsilon=1.0,
+        accountant="rdp",
     )
 
 
+def _engine(env: AuditHarness) -> InProcessEngine:
+    """The in-process engine on ``env``'s ledger: it audits by itself."""
+    return InProcessEngine(ledger=env.ledger, roles=env.roles)
+
+
 def test_a_signed_job_trains_and_its_model_carries_a_checked_manifest(
-    embedded_env: AuditEnvironment, analyst: LocalAccount, tmp_path: Path
+    embedded_env: AuditHarness, analyst: LocalAccount, tmp_path: Path
 ) -> None:
     # Prepare
     env = embedded_env
     job = sign_job(_job(env, tmp_path), analyst, env.roles.access_domain)
 
     # Act
-    record = InProcessEngine(roles=env.roles).run(
-        job, on_round=env.observer(), client_mods=[env.client_mod()]
-    )
-    env.finish(record)
+    record = _engine(env).run(job)
     assert record.checkpoint is not None
     report = env.verify(run_record=record)
 
     # Assert: every department trained under the analyst's request
     assert all(d.rounds_trained == 1 for d in record.departments)
-    for name in env.departments:
+    for name in env.names:
         path = next(p for p in env.log_paths() if p.parent.name == name)
         actions = [AuditRecord.decode(d).action for d in load_log(path).records]
         assert actions[:3] == [
@@ -102,7 +108,7 @@ def test_a_signed_job_trains_and_its_model_carries_a_checked_manifest(
     assert report.ok, report.summary()
     assert report.warnings == ()
     manifest = read_manifest(record.checkpoint)
-    assert manifest.signer == env.coordinator.address
+    assert manifest.signer == env.coordinator_address
     assert dict(manifest.statement.epsilons) == {
         d.department: d.epsilon_job for d in record.departments
     }
@@ -138,7 +144,7 @@ def test_a_signed_job_trains_and_its_model_carries_a_checked_manifest(
 
 
 def test_a_job_the_coordinator_altered_is_refused_everywhere(
-    embedded_env: AuditEnvironment, analyst: LocalAccount, tmp_path: Path
+    embedded_env: AuditHarness, analyst: LocalAccount, tmp_path: Path
 ) -> None:
     # Prepare: the analyst signed epsilon 1; the coordinator sends epsilon 2
     env = embedded_env
@@ -146,9 +152,7 @@ def test_a_job_the_coordinator_altered_is_refused_everywhere(
     altered = dataclasses.replace(signed, epsilon=2.0)
 
     # Act
-    record = InProcessEngine(roles=env.roles).run(
-        altered, on_round=env.observer(), client_mods=[env.client_mod()]
-    )
+    record = _engine(env).run(altered)
 
     # Assert
     (round_one,) = record.rounds
@@ -165,16 +169,13 @@ def test_a_job_the_coordinator_altered_is_refused_everywhere(
     "chain", [pytest.param("anvil", marks=requires_anvil)], indirect=True
 )
 def test_the_auditor_checks_a_model_from_the_command_line(
-    audit_env: AuditEnvironment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    audit_env: AuditHarness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Prepare: a signed job on a JSON-RPC chain, its model and manifest
     env = audit_env
     analyst = _county_analyst(env)
     job = sign_job(_job(env, tmp_path), analyst, env.roles.access_domain)
-    record = InProcessEngine(roles=env.roles).run(
-        job, on_round=env.observer(), client_mods=[env.client_mod()]
-    )
-    env.finish(record)
+    record = _engine(env).run(job)
     assert record.checkpoint is not None
     model = Path(record.checkpoint)
     argv = ["audit", "verify", "--rpc", env.chain.endpoint, "--registry",
