@@ -5,7 +5,8 @@ destroy``, ``fedgov release make``...) act for one department on its own
 machine: they write that department's audit log with its audit key, signing
 a head for the county's AnchorRegistry so that the relay anchors it, and
 they check signatures in the county's access domain (chain id and Roles
-contract). Both come from the flags below.
+contract). Both come from the flags below; a flag left out is the county's
+installed at ``$FEDGOV_HOME`` (:func:`county_defaults`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fedgov.county import county_home, find_county
 from fedgov.errors import ConfigurationError
 from ledger.access import AccessDomain
 from ledger.actor_log import ActorLog
@@ -34,6 +36,7 @@ __all__ = [
     "add_chain_arguments",
     "add_department_arguments",
     "commit_department_records",
+    "county_defaults",
     "department_log_records",
     "load_person_key",
     "signing_domain",
@@ -44,14 +47,19 @@ def add_chain_arguments(
     parser: argparse.ArgumentParser, *, registry: bool, roles: bool = True
 ) -> None:
     """``--chain-id``, ``--roles`` (the access domain) and ``--registry``."""
-    parser.add_argument("--chain-id", type=int, help="the county chain's id")
+    parser.add_argument(
+        "--chain-id", type=int, help="the county chain's id (default: the county's)"
+    )
     if roles:
-        parser.add_argument("--roles", help="the county's Roles contract address")
+        parser.add_argument(
+            "--roles", help="the county's Roles contract (default: the county's)"
+        )
     if registry:
         parser.add_argument(
             "--registry",
             help="the AnchorRegistry the department's audit heads are signed for "
-            "(none: records are kept, heads are not signed)",
+            "(default: the county's; with neither, records are kept, heads are "
+            "not signed)",
         )
 
 
@@ -59,8 +67,43 @@ def add_department_arguments(parser: argparse.ArgumentParser) -> None:
     """``--department`` and ``--state-dir``: whose folder and log."""
     parser.add_argument("--department", required=True, help="the department's id")
     parser.add_argument(
-        "--state-dir", type=Path, required=True, help="the department's state folder"
+        "--state-dir",
+        type=Path,
+        help="the department's state folder (default: the county's)",
     )
+
+
+def county_defaults(
+    func: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """``func`` with the flags it was not given filled from the county
+    installed at ``$FEDGOV_HOME`` (:mod:`fedgov.county`): ``--state-dir``,
+    ``--chain-id``, ``--roles``, ``--registry``, ``--rpc``, ``--admin-key``."""
+
+    def run(args: argparse.Namespace) -> int:
+        county = find_county()
+        if county is not None:
+            admin = county.accounts.admin
+            defaults: dict[str, object] = {
+                "state_dir": county.paths.state_dir,
+                "chain_id": county.chain.chain_id,
+                "roles": county.contracts.roles,
+                "registry": county.contracts.anchor_registry,
+                "rpc": county.chain.rpc_url,
+                "admin_key": county.home / admin if admin is not None else None,
+            }
+            for name, value in defaults.items():
+                if value is not None and getattr(args, name, "") is None:
+                    setattr(args, name, value)
+        if getattr(args, "state_dir", "") is None:
+            raise ConfigurationError(
+                "--state-dir",
+                f"give the department's state folder, or install a county at "
+                f"{county_home()} (`fedgov init`)",
+            )
+        return func(args)
+
+    return run
 
 
 def access_domain(args: argparse.Namespace) -> AccessDomain:

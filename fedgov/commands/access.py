@@ -49,9 +49,11 @@ from fedgov.commands._department import (
     add_chain_arguments,
     add_department_arguments,
     commit_department_records,
+    county_defaults,
     department_log_records,
     load_person_key,
 )
+from fedgov.county import find_county
 from fedgov.errors import ConfigurationError
 from ledger.access import SignedAgreement, SignedApprovalRequest
 from ledger.access_records import (
@@ -84,19 +86,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     def roles_command(name: str, text: str) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
-        command.add_argument("--rpc", required=True, help="the county chain's URL")
-        command.add_argument("--roles", required=True, help="the Roles contract")
+        command.add_argument(
+            "--rpc", help="the county chain's URL (default: the county's)"
+        )
+        command.add_argument(
+            "--roles", help="the Roles contract (default: the county's)"
+        )
         return command
 
     for name, verb in (("grant", "grant"), ("revoke", "revoke")):
         change = roles_command(name, f"admin: {verb} an address the analyst role")
         change.add_argument("address", help="the analyst's address")
         change.add_argument(
-            "--admin-key", type=Path, required=True, help="the admin's key file"
+            "--admin-key",
+            type=Path,
+            help="the admin's key file (default: the county's)",
         )
-        change.set_defaults(func=_grant if name == "grant" else _revoke)
+        change.set_defaults(
+            func=county_defaults(_grant if name == "grant" else _revoke)
+        )
     listing = roles_command("list", "every address holding the analyst role")
-    listing.set_defaults(func=_list)
+    listing.set_defaults(func=county_defaults(_list))
 
     key = commands.add_parser("key", help="make an analyst's or officer's key file")
     key.add_argument("--out", type=Path, required=True, help="the new key file")
@@ -123,7 +133,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     add_chain_arguments(request, registry=False)
     request.add_argument("--out", type=Path, required=True, help="the signed request")
-    request.set_defaults(func=_request)
+    request.set_defaults(func=county_defaults(_request))
 
     for name, text in (
         ("approve", "data officer: sign a data-use agreement for a request"),
@@ -151,19 +161,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
             decision.add_argument(
                 "--columns", type=_columns, help="allow fewer columns than asked"
             )
-            decision.set_defaults(func=_approve)
+            decision.set_defaults(func=county_defaults(_approve))
         else:
             decision.add_argument(
                 "--reason", required=True, help="why (recorded, shown to the analyst)"
             )
-            decision.set_defaults(func=_deny)
+            decision.set_defaults(func=county_defaults(_deny))
 
     agreements = commands.add_parser(
         "agreements", help="data officer: the department's agreements"
     )
     add_department_arguments(agreements)
     add_chain_arguments(agreements, registry=False)
-    agreements.set_defaults(func=_agreements)
+    agreements.set_defaults(func=county_defaults(_agreements))
 
     policy = commands.add_parser(
         "policy", help="data officer: check a policy file, show what it allows"
@@ -175,7 +185,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"the policy (default: the department's {POLICY_FILE})",
     )
     policy.add_argument("--department", help="the department whose policy to show")
-    policy.add_argument("--state-dir", type=Path, help="the department's state folder")
+    policy.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the department's state folder (default: the county's)",
+    )
     policy.set_defaults(func=_policy)
 
 
@@ -183,18 +197,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _roles(args: argparse.Namespace, accounts: list[LocalAccount]) -> Roles:
+    if not args.rpc or not args.roles:
+        raise ConfigurationError(
+            "--rpc/--roles", "name the county's chain and Roles contract (no county)"
+        )
     return Roles.at(Chain.connect(args.rpc, accounts=accounts), args.roles)
 
 
+def _admin(args: argparse.Namespace) -> LocalAccount:
+    if args.admin_key is None:
+        raise ConfigurationError("--admin-key", "give the county admin's key file")
+    return load_person_key(args.admin_key)
+
+
 def _grant(args: argparse.Namespace) -> int:
-    admin = load_person_key(args.admin_key)
+    admin = _admin(args)
     change = _roles(args, [admin]).grant(args.address, Role.ANALYST, sender=admin)
     print(f"{change.account} holds the analyst role from block {change.block_number}")
     return 0
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    admin = load_person_key(args.admin_key)
+    admin = _admin(args)
     change = _roles(args, [admin]).revoke(args.address, Role.ANALYST, sender=admin)
     print(
         f"{change.account} no longer holds the analyst role from block "
@@ -379,11 +403,15 @@ def _agreements(args: argparse.Namespace) -> int:
 
 def _policy(args: argparse.Namespace) -> int:
     if args.file is None:
-        if args.department is None or args.state_dir is None:
+        county = find_county()
+        state_dir = args.state_dir or (
+            county.paths.state_dir if county is not None else None
+        )
+        if args.department is None or state_dir is None:
             raise ConfigurationError(
-                "file", "name a policy file, or --department and --state-dir"
+                "file", "name a policy file, or --department (and --state-dir)"
             )
-        file = department_dir(args.state_dir, args.department) / POLICY_FILE
+        file = department_dir(state_dir, args.department) / POLICY_FILE
     else:
         file = args.file
     policy = load_policy(file)

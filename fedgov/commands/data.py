@@ -34,6 +34,7 @@ from fedgov.commands._department import (
     add_chain_arguments,
     add_department_arguments,
     commit_department_records,
+    county_defaults,
     department_log_records,
 )
 from fedgov.data.catalog import get_dataset
@@ -96,14 +97,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     seal.add_argument("--source", required=True, help="the table, as for check")
     add_department_arguments(seal)
     seal.add_argument("--key-dir", type=Path, help="keep the data key here instead")
-    seal.set_defaults(func=_import)
+    seal.set_defaults(func=county_defaults(_import))
 
     retention = commands.add_parser(
         "retention", help="each vault: held since, retention, due, destroyed"
     )
-    retention.add_argument("--state-dir", type=Path, required=True)
+    retention.add_argument(
+        "--state-dir", type=Path, help="the state folder (default: the county's)"
+    )
     retention.add_argument("--department", help="one department only")
-    retention.set_defaults(func=_retention)
+    retention.set_defaults(func=county_defaults(_retention))
 
     destroy = commands.add_parser(
         "destroy",
@@ -124,7 +127,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     destroy.add_argument("--key-dir", type=Path, help="where the data key is kept")
     add_chain_arguments(destroy, registry=True, roles=False)
-    destroy.set_defaults(func=_destroy)
+    destroy.set_defaults(func=county_defaults(_destroy))
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -83,4 +83,4 @@ def test_without_a_file_the_department_and_state_folder_are_needed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert main(["access", "policy", "--department", "roads"]) == 1
-    assert "--department and --state-dir" in capsys.readouterr().err
+    assert "--department (and --state-dir)" in capsys.readouterr().err
