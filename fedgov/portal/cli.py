@@ -1,15 +1,19 @@
 """``fedgov portal``: serve the county portal; make auditor tokens.
 
-    serve --rpc-url URL [--state-dir DIR ...] [--runs-dir DIR]
-          [--registry ADDR] [--consultation ADDR] [--data-dir DIR]
-          [--host 127.0.0.1] [--port 8443] [--tls-cert PEM --tls-key PEM]
+    serve [--tls-cert PEM --tls-key PEM] [--host 127.0.0.1] [--port 8443]
+          [--rpc-url URL] [--state-dir DIR ...] [--runs-dir DIR]
+          [--registry ADDR] [--roles ADDR] [--consultation ADDR] [--data-dir DIR]
           [--auditor-tokens FILE] [--relayer-key-file KEYSTORE]
           [--registrar-roll ROLL --registrar-credential-key PEM
            --registrar-key-file KEYSTORE]
-    token --tokens FILE --name NAME
+    token [--tokens FILE] --name NAME
 
-``--rpc-url`` and ``--consultation`` default to ``$FEDGOV_RPC_URL`` and
-``$FEDGOV_CONSULTATION`` (what ``fedgov vote node`` prints). Keystore
+In a county installation (``fedgov init``) the portal reads the county's
+chain, contracts, state and runs folders from ``county.toml`` and keeps its
+own files (auditor tokens, audit reports) in ``$FEDGOV_HOME/portal``; flags
+override. Without a county, ``--rpc-url`` and ``--consultation`` default to
+``$FEDGOV_RPC_URL`` and ``$FEDGOV_CONSULTATION`` (what ``fedgov vote node``
+prints) and ``--tokens`` is required. Keystore
 passwords come from ``$FEDGOV_KEY_PASSWORD`` (or the variable ``--*-password-env``
 names), the credential key's passphrase from ``$FEDGOV_VOTE_KEY_PASSPHRASE``.
 Without ``--tls-cert`` the portal serves plain HTTP and warns loudly.
@@ -21,12 +25,20 @@ import argparse
 import os
 from pathlib import Path
 
+from fedgov.county import CountyConfig, county_home, find_county
 from fedgov.errors import ConfigurationError
 from fedgov.notices import warn_once
 from fedgov.portal.security import add_token
 from fedgov.portal.settings import KeyFile, PortalSettings, RegistrarDesk
 
-__all__ = ["InsecurePortalWarning", "configure", "settings_from_args"]
+__all__ = ["InsecurePortalWarning", "configure", "portal_dir", "settings_from_args"]
+
+TOKENS_FILE = "auditor-tokens"
+
+
+def portal_dir(county: CountyConfig) -> Path:
+    """Where the portal of ``county`` keeps its own files."""
+    return county.file.parent / "portal"
 
 
 class InsecurePortalWarning(UserWarning):
@@ -57,7 +69,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="Consultation contract address",
     )
     serve.add_argument(
-        "--data-dir", type=Path, default=Path("portal-data"), help="the portal's files"
+        "--data-dir",
+        type=Path,
+        help="the portal's files (default: the county's portal folder, else ./portal-data)",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8443)
@@ -98,15 +112,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     serve.set_defaults(func=_serve)
 
     token = commands.add_parser("token", help="make an auditor token")
-    token.add_argument("--tokens", type=Path, required=True, help="the tokens file")
+    token.add_argument(
+        "--tokens", type=Path, help="the tokens file (default: the county portal's)"
+    )
     token.add_argument("--name", required=True, help="the auditor's name")
     token.set_defaults(func=_token)
 
 
 def settings_from_args(args: argparse.Namespace) -> PortalSettings:
-    """The settings ``fedgov portal serve``'s flags describe."""
+    """The settings ``fedgov portal serve``'s flags describe, the county's
+    configuration filling in what they leave out."""
+    county = find_county()
+    if county is not None:
+        _county_defaults(args, county)
     if not args.rpc_url:
-        raise ConfigurationError("--rpc-url", "required (or $FEDGOV_RPC_URL)")
+        raise ConfigurationError(
+            "--rpc-url",
+            f"required (or $FEDGOV_RPC_URL) when no county is installed at "
+            f"{county_home()} (fedgov init)",
+        )
     desk_flags = (
         args.registrar_roll,
         args.registrar_credential_key,
@@ -125,7 +149,7 @@ def settings_from_args(args: argparse.Namespace) -> PortalSettings:
         registry=args.registry,
         roles=args.roles,
         consultation=args.consultation or None,
-        data_dir=args.data_dir,
+        data_dir=args.data_dir or Path("portal-data"),
         host=args.host,
         port=args.port,
         tls_cert=args.tls_cert,
@@ -145,6 +169,19 @@ def settings_from_args(args: argparse.Namespace) -> PortalSettings:
         else None,
         extra_origins=tuple(args.origin),
     )
+
+
+def _county_defaults(args: argparse.Namespace, county: CountyConfig) -> None:
+    args.rpc_url = args.rpc_url or county.chain.rpc_url
+    args.state_dir = args.state_dir or [county.paths.state_dir]
+    args.runs_dir = args.runs_dir or county.paths.runs_dir
+    args.registry = args.registry or county.contracts.anchor_registry
+    args.roles = args.roles or county.contracts.roles
+    args.consultation = args.consultation or county.contracts.consultation
+    args.data_dir = args.data_dir or portal_dir(county)
+    tokens = portal_dir(county) / TOKENS_FILE
+    if args.auditor_tokens is None and tokens.exists():
+        args.auditor_tokens = tokens
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -179,6 +216,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    if args.tokens is None:
+        county = find_county()
+        if county is None:
+            raise ConfigurationError(
+                "--tokens",
+                f"required when no county is installed at {county_home()} (fedgov init)",
+            )
+        args.tokens = portal_dir(county) / TOKENS_FILE
     token = add_token(args.tokens, args.name)
     print(
         f"auditor token for {args.name} (shown once; {args.tokens} keeps its SHA-256):"

@@ -164,3 +164,89 @@ def test_the_app_refuses_to_start_without_its_built_scripts(
     # Execute / Assert
     with pytest.raises(ConfigurationError, match="make portal-assets"):
         app.create_app(PortalSettings(rpc_url="http://127.0.0.1:1"))
+
+
+def _county_file(home: Path) -> None:
+    home.mkdir(parents=True)
+    (home / "keys").mkdir()
+    (home / "county.toml").write_text(
+        f"""format = "fedgov-county"
+version = 1
+county = "lakeview"
+
+[chain]
+chain_id = 31337
+rpc_url = "http://127.0.0.1:9545"
+
+[contracts]
+roles = "{ADDRESS}"
+anchor_registry = "{ADDRESS}"
+consultation = "{ADDRESS}"
+
+[accounts]
+relayer = "keys/relayer.json"
+
+[keys]
+sealed = false
+
+[paths]
+state_dir = "state"
+runs_dir = "runs"
+auditor_dir = "auditor"
+""",
+        encoding="utf-8",
+    )
+
+
+def test_a_county_fills_in_what_the_flags_leave_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare
+    home = tmp_path / "home"
+    _county_file(home)
+    monkeypatch.setenv("FEDGOV_HOME", str(home))
+    monkeypatch.delenv("FEDGOV_RPC_URL", raising=False)
+    monkeypatch.delenv("FEDGOV_CONSULTATION", raising=False)
+    (home / "portal").mkdir()
+    (home / "portal" / "auditor-tokens").write_text("", encoding="utf-8")
+
+    # Execute
+    settings = settings_from_args(_args())
+    overridden = settings_from_args(
+        _args("--state-dir", str(tmp_path / "other"), "--data-dir", str(tmp_path))
+    )
+
+    # Assert
+    assert settings.rpc_url == "http://127.0.0.1:9545"
+    assert settings.state_dirs == (home / "state",)
+    assert settings.runs_dir == home / "runs"
+    assert (settings.registry, settings.roles, settings.consultation) == (
+        ADDRESS,
+        ADDRESS,
+        ADDRESS,
+    )
+    assert settings.data_dir == home / "portal"
+    assert settings.auditor_tokens == home / "portal" / "auditor-tokens"
+    assert overridden.state_dirs == (tmp_path / "other",)
+    assert overridden.data_dir == tmp_path
+
+
+def test_tokens_go_to_the_county_portal_or_need_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Prepare
+    monkeypatch.setenv("FEDGOV_HOME", str(tmp_path / "nowhere"))
+
+    # Execute
+    refused = main(["portal", "token", "--name", "ada"])
+    refusal = capsys.readouterr().err
+    home = tmp_path / "home"
+    _county_file(home)
+    monkeypatch.setenv("FEDGOV_HOME", str(home))
+    made = main(["portal", "token", "--name", "ada"])
+
+    # Assert
+    assert refused != 0
+    assert "--tokens: required when no county is installed" in refusal
+    assert made == 0
+    assert (home / "portal" / "auditor-tokens").read_text().startswith("ada ")

@@ -1,11 +1,11 @@
 """The commands docs/portal.md and the README show, run as a user types them.
 
-The block is read from both pages (they must agree). What a user fills in by
-hand is filled in here, and only that: ``county/`` is the test county's
-folder, the two ``0x...`` are its AnchorRegistry and Consultation, the
-certificate, the relayer's keystore and its password (``$FEDGOV_KEY_PASSWORD``)
-are the test's, ``--rpc-url`` points at the test's anvil and ``--port`` is a
-free one.
+The block is read from both pages (they must agree). The test county is
+installed as ``fedgov init`` installs one: its ``county.toml`` in
+``$FEDGOV_HOME`` names its anvil, contracts and folders. What a user fills in
+by hand is filled in here, and only that: the certificate, the relayer's
+keystore and its password (``$FEDGOV_KEY_PASSWORD``) are the test's, and
+``--port`` is a free one.
 """
 
 from __future__ import annotations
@@ -46,23 +46,50 @@ def _commands(block: str) -> list[list[str]]:
     return [words for line in lines if (words := shlex.split(line, comments=True))]
 
 
+def _install(county: County, home: Path) -> None:
+    """``county.toml`` for the test county, as ``fedgov init`` writes one."""
+    home.mkdir()
+    (home / "county.toml").write_text(
+        f"""format = "fedgov-county"
+version = 1
+county = "lakeview"
+
+[chain]
+chain_id = {county.chain.chain_id}
+rpc_url = "{county.rpc_url}"
+
+[contracts]
+roles = "{county.roles}"
+anchor_registry = "{county.registry}"
+consultation = "{county.consultation.address}"
+
+[accounts]
+relayer = "{county.relayer_keystore}"
+
+[keys]
+sealed = true
+
+[paths]
+state_dir = "{county.state_dir}"
+runs_dir = "{county.runs_dir}"
+auditor_dir = "{home / "auditor"}"
+""",
+        encoding="utf-8",
+    )
+
+
 def test_the_portal_starts_as_documented(county: County, tmp_path: Path) -> None:
     # Prepare
     block = _block(ROOT / "docs" / "portal.md", "## 1. Starting it")
     assert block == _block(ROOT / "README.md", "## The county portal")
     make, token, serve = _commands(block)
-    (tmp_path / "county").symlink_to(county.root)
+    home = tmp_path / "home"
+    _install(county, home)
     cert, key = tls_pair(tmp_path)
     cert.rename(tmp_path / "portal.pem")
     key.rename(tmp_path / "portal-key.pem")
     shutil.copy(county.relayer_keystore, tmp_path / "relayer.json")
-    addresses = iter([county.registry, county.consultation.address])
-    args = [
-        next(addresses)
-        if word == "0x..."
-        else word.replace("http://127.0.0.1:8545", county.rpc_url)
-        for word in serve[3:]
-    ]
+    env = {"FEDGOV_HOME": str(home), "FEDGOV_KEY_PASSWORD": os.environ[PASSWORD_ENV]}
 
     # Execute
     built = subprocess.run(
@@ -75,15 +102,15 @@ def test_the_portal_starts_as_documented(county: County, tmp_path: Path) -> None
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **env},
     )
-    password = {"FEDGOV_KEY_PASSWORD": os.environ[PASSWORD_ENV]}
     with (
         PortalProcess(
-            args, log=tmp_path / "portal.log", cwd=tmp_path, env=password
+            serve[3:], log=tmp_path / "portal.log", cwd=tmp_path, env=env
         ) as portal,
         httpx2.Client(base_url=portal.url, verify=False, timeout=30) as client,
     ):
-        home = client.get("/")
+        front = client.get("/")
         register = client.get("/register")
         signin = client.post(
             "/signin",
@@ -102,9 +129,10 @@ def test_the_portal_starts_as_documented(county: County, tmp_path: Path) -> None
     assert built.returncode == 0, built.stdout + built.stderr
     assert made.returncode == 0
     assert "auditor token for ada" in made.stdout
-    assert home.status_code == 200
-    assert "County portal" in home.text
-    assert "Strict-Transport-Security".lower() in home.headers
+    assert (home / "portal" / "auditor-tokens").exists()
+    assert front.status_code == 200
+    assert "County portal" in front.text
+    assert "Strict-Transport-Security".lower() in front.headers
     assert f"<code>{JOB_ID}</code>" in register.text
     assert signin.status_code == 303
     assert signin.headers["location"] == "/audit"
