@@ -66,6 +66,7 @@ contracts: $(STAMP)
 ## Every benchmark; each prints ratios measured side by side in one run.
 bench: $(STAMP) anvil portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.dp_overhead
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.unit_dp
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.round_overhead
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.ledger_ingest
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.ledger_anchor

@@ -246,7 +246,7 @@ def _title(query: Query) -> str:
         parts.append(f"by {query.group_by}")
     if query.where:
         parts.append("where " + " and ".join(str(p) for p in query.where))
-    return " ".join(parts) + f" on {query.dataset} (query {query.query_id})"
+    return " ".join(parts) + f" on {query.dataset_id} (query {query.query_id})"
 
 
 def format_result(result: QueryResult) -> str:

@@ -46,6 +46,7 @@ from coordinator.guard import (
     RoundReport,
     check_update,
 )
+from coordinator.training import instruction_config
 from fedgov import protocol as p
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class SecureTrainingStrategy(FedAvg):
     def _fit_config(self, server_round: int) -> dict[str, Scalar]:
         config: dict[str, Scalar] = {
             p.Instruction.SERVER_ROUND: server_round,
-            p.Instruction.JOB_ID: self.job.job_id,
+            **instruction_config(self.job),
             p.SecAgg.TASK: p.SecAggTask.TRAIN,
             p.SecAgg.MAX_WEIGHT: float(self.settings.max_weight),
             p.SecAgg.CLIPPING_RANGE: self.settings.clipping_range,
@@ -272,7 +273,7 @@ class FedgovEvaluation:
             self._guard.configure_evaluate(
                 server_round,
                 arrays,
-                ConfigRecord({p.Instruction.JOB_ID: self._job.job_id}),
+                ConfigRecord(dict(instruction_config(self._job))),
                 grid,
             )
         )

@@ -11,8 +11,8 @@ their sum is used, so the sum could come from secure aggregation instead.
 Engines: the coordinator's ServerApp (:func:`coordinator.server_app.make_server_app`
 with ``query=``) runs one query, audited like training;
 :func:`fedgov.engines.queries.run_simulated_query` runs it in Flower's
-simulation engine, one simulated SuperNode per department of the dataset's
-natural partition. A deployed run (``flwr run``) carries the query in its
+simulation engine, one simulated SuperNode per department (the dataset's
+natural partition, or the departments given sources). A deployed run (``flwr run``) carries the query in its
 run_config (:func:`query_to_run_config`, :func:`query_from_run_config`); the
 deployed departments' ClientApp already answers QUERY messages.
 """
@@ -38,7 +38,6 @@ from coordinator._analytics_result import (
     format_result,
 )
 from fedgov import protocol as p
-from fedgov.data import department_ids
 from fedgov.errors import ConfigurationError
 from privacy.mechanisms import Query, QueryError, noise_blocks
 
@@ -162,18 +161,27 @@ def run_query(
     timeout: float = 600.0,
     confidence: float = 0.95,
     node_wait: float = 120.0,
+    departments: Sequence[str] = (),
 ) -> QueryResult:
     """Ask every department reachable through ``grid``; combine their answers.
 
-    Waits up to ``node_wait`` seconds for the dataset's departments to
+    ``departments`` are those expected to answer (default: the dataset's
+    natural partition). Waits up to ``node_wait`` seconds for them to
     connect and ``timeout`` seconds for their replies. Refusals (over budget,
-    invalid query) and failures are reported per department in the result;
-    its estimates cover only the departments that answered.
+    invalid query, records that break the declaration) and failures are
+    reported per department in the result; its estimates cover only the
+    departments that answered.
     """
     if not 0 < confidence < 1:
         raise ConfigurationError("confidence", f"must lie in (0, 1), got {confidence}")
     started = time.monotonic()
-    expected = [str(d) for d in department_ids(query.dataset)]
+    expected = list(departments) or [str(d) for d in query.spec.departments]
+    if not expected:
+        raise ConfigurationError(
+            "departments",
+            f"dataset {query.dataset_id!r} declares no natural partition: name the "
+            "departments asked",
+        )
     nodes = _wait_for_nodes(grid, len(expected), node_wait)
     content = ConfigRecord(dict(query.to_config()))
     messages = [
@@ -220,7 +228,11 @@ def query_to_run_config(query: Query) -> dict[str, str]:
 
 
 def query_from_run_config(run_config: Mapping[str, object]) -> Query | None:
-    """The query a run_config asks for, validated; ``None`` when it asks for none."""
+    """The query a run_config asks for, validated; ``None`` when it asks for none.
+
+    A dataset of the operator's own is read from the run_config's
+    ``declaration`` (the coordinator's copy of the declaration file).
+    """
     text = run_config.get(RUN_CONFIG_QUERY)
     if not text:
         return None
@@ -230,4 +242,5 @@ def query_from_run_config(run_config: Mapping[str, object]) -> Query | None:
         raise QueryError(RUN_CONFIG_QUERY, f"not JSON: {e}") from e
     if not isinstance(config, dict):
         raise QueryError(RUN_CONFIG_QUERY, "must be a JSON object")
-    return Query.from_config(config)
+    declaration = str(run_config.get("declaration") or "")
+    return Query.from_config(config, declaration=declaration or None)

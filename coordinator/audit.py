@@ -281,7 +281,7 @@ def coordinator_query_records(
             role=Role.COORDINATOR,
             action=Action.ANALYTICS_QUERY,
             timestamp_ms=timestamp_ms,
-            dataset=DatasetId(query.dataset),
+            dataset=DatasetId(query.dataset_id),
             purpose=job.purpose,
             job=JobId(query.query_id),
             details={"query-sha256": asked, **details},

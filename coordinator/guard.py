@@ -1,10 +1,12 @@
 """A wrapper around any Flower strategy that vets replies before aggregation.
 
 Flower's strategies average whatever arrives. Before that, fedgov sorts each
-reply into trained, refused (a department over its privacy budget says so
-instead of training) or rejected (an update with NaN/inf, the wrong tensors
-or shapes, or an absurd norm), reports every department's outcome, and hands
-only trained updates to the wrapped strategy.
+reply into trained, refused (a department over its privacy budget, or whose
+records break the declaration, says so instead of training) or rejected (an
+update with NaN/inf, the wrong tensors or shapes, or an absurd norm),
+reports every department's outcome, and hands only trained updates to the
+wrapped strategy, and only when at least ``min_departments`` of them
+arrived; otherwise the round leaves the model unchanged and says why.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class RoundReport:
     aggregate_hash: str = ""
     train_seconds: float = 0.0
     round_seconds: float = 0.0
+    skipped: str = ""
+    """Why the round's updates were not aggregated (the model is unchanged)."""
 
 
 def check_update(
@@ -108,7 +112,10 @@ def _common_metric_keys(replies: list[Message]) -> None:
 
 
 class GuardedStrategy(Strategy):
-    """Delegates to ``inner`` after vetting replies; keeps one report per round."""
+    """Delegates to ``inner`` after vetting replies; keeps one report per round.
+
+    A round aggregates only when at least ``min_departments`` updates passed.
+    """
 
     def __init__(
         self,
@@ -116,9 +123,11 @@ class GuardedStrategy(Strategy):
         *,
         max_update_norm: float,
         on_round: Callable[[RoundReport], None] | None = None,
+        min_departments: int = 1,
     ) -> None:
         self.inner = inner
         self.max_update_norm = max_update_norm
+        self.min_departments = min_departments
         self.reports: list[RoundReport] = []
         self._on_round = on_round
         self._global: dict[str, np.ndarray] = {}
@@ -203,10 +212,12 @@ class GuardedStrategy(Strategy):
                 )
             )
             accepted.append(msg)
-        if not accepted:
-            logger.warning(
-                "round %d: no update to aggregate; the model is unchanged", server_round
+        if len(accepted) < self.min_departments:
+            report.skipped = (
+                f"{len(accepted)} department(s) trained, fewer than min_departments "
+                f"{self.min_departments}: the model is unchanged"
             )
+            logger.warning("round %d: %s", server_round, report.skipped)
             return None, None
         _common_metric_keys(accepted)
         arrays, metrics = self.inner.aggregate_train(server_round, accepted)
@@ -242,10 +253,20 @@ class GuardedStrategy(Strategy):
             department, status, reason = _department(msg)
             if status == p.Status.REFUSED:
                 # A department may refuse to read its held-out records (its
-                # access policy): nothing to aggregate from it.
+                # access policy, or its declaration): nothing to aggregate.
+                logger.warning(
+                    "round %d: %s refused to evaluate: %s",
+                    server_round,
+                    department,
+                    reason,
+                )
                 report.evaluate.append(
                     DepartmentOutcome(
-                        department, msg.metadata.src_node_id, p.Outcome.REFUSED, reason
+                        department,
+                        msg.metadata.src_node_id,
+                        p.Outcome.REFUSED,
+                        reason,
+                        _metrics(msg),
                     )
                 )
                 continue

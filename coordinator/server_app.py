@@ -81,11 +81,12 @@ def make_server_app(
             asked = query_from_run_config(context.run_config)
         audit = None
         if run_job.audit:
-            departments = (
-                [str(d) for d in department_ids(asked.dataset)]
-                if asked is not None
-                else departments_for(run_job)
-            )
+            if asked is None:
+                departments = departments_for(run_job)
+            else:
+                departments = list(run_job.department_ids) or [
+                    str(d) for d in department_ids(asked.dataset)
+                ]
             audit = CoordinatorAudit.open(
                 run_job,
                 ledger=resolve_ledger(ledger),
@@ -95,7 +96,11 @@ def make_server_app(
         try:
             if asked is not None:
                 result = run_query(
-                    grid, asked, timeout=run_job.round_timeout, confidence=confidence
+                    grid,
+                    asked,
+                    timeout=run_job.round_timeout,
+                    confidence=confidence,
+                    departments=run_job.department_ids,
                 )
                 if audit is not None:
                     audit.record_query(result)

@@ -1,7 +1,15 @@
-"""Flower's own aggregation strategies, chosen by name."""
+"""Flower's own aggregation strategies, chosen by name.
+
+Every strategy averages the departments' evaluation metrics weighted by
+their held-out records, as Flower does, except the RMSE: squared errors add
+up over records where their roots do not, so the federated RMSE is the root
+of the weighted mean of the departments' squared RMSEs, the RMSE of the
+union of their held-out records.
+"""
 
 from __future__ import annotations
 
+from flwr.app import MetricRecord, RecordDict
 from flwr.serverapp.strategy import (
     FedAvg,
     FedAvgM,
@@ -11,11 +19,26 @@ from flwr.serverapp.strategy import (
     Krum,
     Strategy,
 )
+from flwr.serverapp.strategy.strategy_utils import aggregate_metricrecords
 
+from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
 from fedgov.job import STRATEGIES, TrainJob
+from fedgov.metrics import pooled_rmse
 
-__all__ = ["build_strategy"]
+__all__ = ["aggregate_evaluation", "build_strategy"]
+
+
+def aggregate_evaluation(records: list[RecordDict], weighting: str) -> MetricRecord:
+    """Flower's weighted mean of the evaluation metrics, the RMSE pooled."""
+    aggregated = aggregate_metricrecords(records, weighting)
+    metrics = [next(iter(r.metric_records.values())) for r in records]
+    if all(p.Metric.EVAL_RMSE in m for m in metrics) and metrics:
+        aggregated[p.Metric.EVAL_RMSE] = pooled_rmse(
+            [float(m[p.Metric.EVAL_RMSE]) for m in metrics],  # type: ignore[arg-type]
+            [float(m[weighting]) for m in metrics],  # type: ignore[arg-type]
+        )
+    return aggregated
 
 
 def build_strategy(job: TrainJob, *, num_departments: int) -> Strategy:
@@ -32,6 +55,7 @@ def build_strategy(job: TrainJob, *, num_departments: int) -> Strategy:
         if job.fraction_evaluate == 1.0
         else evaluate,
         "min_available_nodes": num_departments,
+        "evaluate_metrics_aggr_fn": aggregate_evaluation,
     }
     if job.strategy == "fedavg":
         return FedAvg(**common)  # type: ignore[arg-type]

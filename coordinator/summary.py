@@ -28,7 +28,14 @@ def summarize_departments(reports: list[RoundReport]) -> list[DepartmentSummary]
         with_eps = [o for o in train if p.Metric.EPSILON_TOTAL in o.metrics]
         last = with_eps[-1].metrics if with_eps else {}
         trained = [o for o in train if o.status == p.Outcome.TRAINED]
-        final_eval = evals[-1].metrics if evals else {}
+        evaluated = [o for o in evals if o.status == p.Outcome.TRAINED]
+        final_eval = evaluated[-1].metrics if evaluated else {}
+        refusals = [
+            o.reason
+            for r in reports
+            for o in (*r.train, *r.evaluate)
+            if o.department == name and o.status == p.Outcome.REFUSED
+        ]
         out.append(
             DepartmentSummary(
                 department=name,
@@ -45,6 +52,10 @@ def summarize_departments(reports: list[RoundReport]) -> list[DepartmentSummary]
                 epsilon_limit=float(last.get(p.Metric.EPSILON_LIMIT, 0.0)),
                 final_accuracy=final_eval.get(p.Metric.EVAL_ACCURACY),
                 final_auc=final_eval.get(p.Metric.EVAL_AUC),
+                final_f1=final_eval.get(p.Metric.EVAL_F1),
+                final_rmse=final_eval.get(p.Metric.EVAL_RMSE),
+                final_mae=final_eval.get(p.Metric.EVAL_MAE),
+                refused=refusals[-1] if refusals else "",
             )
         )
     return out

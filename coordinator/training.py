@@ -1,9 +1,11 @@
 """The coordinator's job loop: Flower's strategy, guarded, with a run record.
 
 The coordinator never opens a department's records. It builds the initial
-model from the dataset *schema* (feature count), aggregates what departments
-send, and evaluates centrally only on a public benchmark split (Adult's
-official test file) where one exists.
+model from the dataset *schema* (feature count, task), aggregates what
+departments send, and evaluates centrally only on a public benchmark split
+(Adult's official test file) where one exists. Every instruction carries the
+digest of the coordinator's declaration, which each department checks
+against its own copy (:attr:`fedgov.protocol.Instruction.DATASET_DIGEST`).
 """
 
 from __future__ import annotations
@@ -23,36 +25,58 @@ from coordinator.summary import round_to_json, summarize_departments
 from fedgov import protocol as p
 from fedgov.files import atomic_writer, write_json_atomic
 from fedgov.job import TrainJob
-from fedgov.job_data import departments_for, model_spec, public_test_split
-from fedgov.metrics import evaluate_model
+from fedgov.job_data import (
+    dataset_spec,
+    departments_for,
+    model_spec,
+    public_test_split,
+    task_of,
+)
+from fedgov.metrics import evaluate_model, evaluation_metrics
 from fedgov.models import build_model, numpy_to_state
 from fedgov.run_record import PROGRESS_FILE, RUN_RECORD_FILE, RunRecord, run_dir_of
 
-__all__ = ["central_evaluation", "finish_run", "progress_writer", "run_training"]
+__all__ = [
+    "central_evaluation",
+    "finish_run",
+    "instruction_config",
+    "progress_writer",
+    "run_training",
+]
 
 logger = logging.getLogger(__name__)
+
+
+def instruction_config(job: TrainJob) -> dict[str, str]:
+    """What every instruction of ``job`` carries: the job and its declaration's digest."""
+    return {
+        p.Instruction.JOB_ID: job.job_id,
+        p.Instruction.DATASET_DIGEST: dataset_spec(job).digest,
+    }
 
 
 def central_evaluation(
     job: TrainJob,
 ) -> Callable[[int, ArrayRecord], MetricRecord | None] | None:
-    split = public_test_split(job.dataset)
+    """The coordinator's evaluation on the dataset's public test split, if any."""
+    dataset = dataset_spec(job)
+    split = public_test_split(dataset)
     if split is None:
         return None
     features, labels = split
-    spec = model_spec(job)
+    spec = model_spec(job, dataset)
+    task = task_of(dataset)
 
     def evaluate(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         model = build_model(spec)
         numpy_to_state(model, p.arrays_to_numpy(arrays))
-        result = evaluate_model(model, features, labels)
-        return MetricRecord(
-            {
-                p.Metric.TEST_LOSS: result.loss,
-                p.Metric.TEST_ACCURACY: result.accuracy,
-                p.Metric.TEST_AUC: result.auc,
-            }
+        result = evaluate_model(
+            model, features, labels, task=task.kind, decode=task.decode
         )
+        metrics: dict[str, int | float | list[int] | list[float]] = {
+            **evaluation_metrics(result, task.kind, scope="test")
+        }
+        return MetricRecord(metrics)
 
     return evaluate
 
@@ -71,6 +95,7 @@ def run_training(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
         on_round=progress_writer(job, then=on_round),
+        min_departments=min(job.min_departments, len(departments)),
     )
     model = build_model(model_spec(job), seed=job.seed)
     result = strategy.start(
@@ -78,8 +103,8 @@ def run_training(
         initial_arrays=ArrayRecord(model.state_dict()),
         num_rounds=job.num_rounds,
         timeout=job.round_timeout,
-        train_config=ConfigRecord({p.Instruction.JOB_ID: job.job_id}),
-        evaluate_config=ConfigRecord({p.Instruction.JOB_ID: job.job_id}),
+        train_config=ConfigRecord(dict(instruction_config(job))),
+        evaluate_config=ConfigRecord(dict(instruction_config(job))),
         evaluate_fn=central_evaluation(job),
     )
     return finish_run(
@@ -127,8 +152,10 @@ def finish_run(
     checkpoint = run_dir / "final_model.pt"
     with atomic_writer(checkpoint) as out:
         torch.save(final.to_torch_state_dict(), out)
+    spec = dataset_spec(job)
     record = RunRecord(
         job=job.to_run_config(),
+        dataset={"name": spec.id, "digest": spec.digest, "task": str(spec.task_kind)},
         engine=engine,
         started_at=started,
         finished_at=time.time(),

@@ -51,11 +51,14 @@ __all__ = ["department_query_records", "parse_query"]
 _REPORTED = (p.Metric.EPSILON_TOTAL, p.Metric.EPSILON_LIMIT)
 
 
-def parse_query(msg: Message) -> Query | None:
-    """The query ``msg`` asks, or ``None`` when it is malformed (and refused)."""
+def parse_query(msg: Message, *, declaration: str = "") -> Query | None:
+    """The query ``msg`` asks, read against the department's own ``declaration``
+    (``""``: the built-in one), or ``None`` when it is malformed (and refused)."""
     config = msg.content.config_records.get(p.Record.QUERY)
     try:
-        return Query.from_config(config if config is not None else {})
+        return Query.from_config(
+            config if config is not None else {}, declaration=declaration or None
+        )
     except QueryError:
         return None
 
@@ -98,7 +101,7 @@ def department_query_records(
             role=Role.DEPARTMENT,
             action=action,
             timestamp_ms=timestamp_ms,
-            dataset=DatasetId(query.dataset if query is not None else job.dataset),
+            dataset=DatasetId(query.dataset_id if query is not None else job.dataset),
             purpose=job.purpose,
             job=JobId(query.query_id if query is not None else _raw_id(msg)),
             run=RunId(str(msg.metadata.run_id)),

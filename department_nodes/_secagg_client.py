@@ -31,14 +31,16 @@ from department_nodes._secagg_protocol import (
     SecureSumRequest,
     TrainingNode,
 )
+from department_nodes.data_access import DepartmentDataset
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
-from fedgov.job_data import num_features
-from fedgov.models import ModelSpec, build_model, hidden_from_config
+from fedgov.job_data import model_spec
+from fedgov.models import build_model
 
 if TYPE_CHECKING:
     from flwr.common.typing import NDArrays, Scalar
 
+    from department_nodes.node import NodePolicy
     from fedgov.job import TrainJob
 
 __all__ = [
@@ -85,14 +87,11 @@ def _required(config: Mapping[str, Scalar], key: str) -> Scalar:
     return config[key]
 
 
-def state_names(job: TrainJob) -> list[str]:
-    """The model's tensor names, in the order the legacy parameter list uses."""
-    spec = ModelSpec(
-        kind=job.model,
-        num_features=num_features(job.dataset),
-        hidden=hidden_from_config(job.hidden),
-    )
-    return list(build_model(spec).state_dict().keys())
+def state_names(job: TrainJob, policy: NodePolicy) -> list[str]:
+    """The model's tensor names, in the order the legacy parameter list uses,
+    for the department's own declaration of the job's dataset."""
+    dataset = DepartmentDataset.resolve(job.dataset, declaration=policy.declaration)
+    return list(build_model(model_spec(job, dataset.spec)).state_dict().keys())
 
 
 def update_problem(difference: NDArrays, *, max_norm: float) -> str | None:
@@ -165,7 +164,7 @@ class SecureDepartmentClient(NumPyClient):
 
     def _train(self, parameters: NDArrays, config: dict[str, Scalar]) -> FitResult:
         node = self._node(self._context)
-        names = state_names(node.job)
+        names = state_names(node.job, node.policy)
         if len(parameters) != len(names):
             raise ConfigurationError(
                 "parameters",

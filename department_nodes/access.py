@@ -50,7 +50,7 @@ from fedgov.access_policy import (
 )
 from fedgov.county import find_county
 from fedgov.errors import ConfigurationError
-from fedgov.job_data import training_columns
+from fedgov.job_data import dataset_spec, training_columns
 from fedgov.notices import warn_once
 from ledger.access import AccessDomain, SignedAgreement, SignedRequest
 from ledger.access_records import (
@@ -73,6 +73,7 @@ from privacy.vault import DatasetVault
 
 if TYPE_CHECKING:
     from fedgov.access import AccessRequest
+    from fedgov.data import DatasetSpec
     from fedgov.job import TrainJob
     from ledger.chain_roles import RoleCheck
     from privacy.mechanisms import Query
@@ -202,15 +203,16 @@ class Subject:
     delta: float
 
     @classmethod
-    def training(cls, job: TrainJob) -> Subject:
-        """A training job's rounds and evaluations."""
+    def training(cls, job: TrainJob, spec: DatasetSpec | None = None) -> Subject:
+        """A training job's rounds and evaluations (``spec``: the reader's own
+        copy of the dataset's declaration; default the job's)."""
         return cls(
             kind=RequestKind.TRAIN,
             digest=job.digest(),
             job_id=job.job_id,
             dataset=job.dataset,
             purpose=job.purpose,
-            columns=training_columns(job.dataset),
+            columns=training_columns(spec or dataset_spec(job)),
             epsilon=job.epsilon or 0.0,
             delta=job.delta,
         )

@@ -3,16 +3,21 @@
 A query arrives as a Flower ``QUERY`` message whose ``"query"`` ConfigRecord
 holds :meth:`privacy.mechanisms.Query.to_config`. The department
 
-1. re-validates the query against the dataset's schema (it never trusts the
-   coordinator's checks) and refuses a bad one, spending nothing; then its
-   access gate (:mod:`department_nodes.access`) checks the analyst's signed
-   request for exactly this query, and refuses one outside its policy;
+1. re-validates the query against its *own* copy of the dataset's
+   declaration (it never trusts the coordinator's checks, nor its
+   declaration: a query naming another declaration digest is refused) and
+   refuses a bad one, spending nothing; then its access gate
+   (:mod:`department_nodes.access`) checks the analyst's signed request for
+   exactly this query, and refuses one outside its policy;
 2. computes the noise and the spend from the query alone;
-3. charges the spend to the *same* durable budget book DP-SGD rounds charge
-   (``kind="query"``), atomically, and refuses cleanly when it would go over
-   the limit: its records are never read for a refused query;
-4. loads its records (train and held-out sides: all it holds), computes the
-   exact local answer, adds OpenDP's discrete Gaussian noise and replies.
+3. checks the spend against the *same* durable budget book DP-SGD rounds
+   charge, and refuses cleanly when it would go over the limit: its records
+   are never read for a refused query;
+4. loads its records (train and held-out sides: all it holds, from its own
+   source), checked against the declaration: records that break it are
+   refused ("data invalid" and the reason class) and nothing is spent;
+5. charges the spend (``kind="query"``, atomically), computes the exact
+   local answer, adds OpenDP's discrete Gaussian noise and replies.
 
 The reply carries only the noisy vector, the noise std of each block and
 epsilon figures under the metric keys of :data:`REPLY_METRIC_KEYS`, plus the
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -34,10 +39,16 @@ from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from numpy.typing import NDArray
 
 from department_nodes.access import RoleSource, Subject
-from department_nodes.data_access import open_records
-from department_nodes.node import DepartmentNode, NodePolicy
+from department_nodes.data_access import DatasetMismatchError, vault_records
+from department_nodes.node import DepartmentNode, NodePolicy, own_declaration
 from fedgov import protocol as p
-from fedgov.data import department_ids
+from fedgov.data import (
+    DataError,
+    DepartmentSources,
+    Source,
+    get_dataset,
+    load_department,
+)
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from ledger.record_fields import PHASE_QUERY
@@ -82,18 +93,25 @@ def department_records(
     department: str,
     *,
     seed: int,
-    state_dir: Path,
+    state_dir: Path | None,
+    source: Source | None = None,
     key_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """Every record ``department`` holds of ``dataset`` (both sides of its split),
-    through its vault under ``state_dir`` (refused once destroyed)."""
-    data = open_records(
+    """Every record ``department`` holds of ``dataset`` (both sides of its split):
+    the copy sealed in its vault under ``state_dir`` (refused once destroyed),
+    else its own ``source``, or its share of a built-in dataset's installed
+    file (``state_dir=None``: vault-less, outside any department's state).
+    ``dataset`` is the declaration's reference (a built-in id or a file)."""
+    sealed = vault_records(
+        state_dir, department, get_dataset(dataset).id, key_dir=key_dir
+    )
+    data = load_department(
         dataset,
         department,
         partition="natural",
         seed=seed,
-        state_dir=state_dir,
-        key_dir=key_dir,
+        source=None if sealed is not None else source,
+        records=sealed,
     )
     return pd.concat([data.train.records, data.held_out.records])
 
@@ -136,45 +154,48 @@ def _unresolved_name(context: Context) -> str:
     return f"partition-{node.get('partition-id', '?')}"
 
 
-def _policy(context: Context, job: TrainJob, dataset: str) -> NodePolicy:
-    return NodePolicy.from_context(
-        context, job, [str(d) for d in department_ids(dataset)]
-    )
-
-
 def answer_query(
     msg: Message,
     context: Context,
     *,
     job: TrainJob | None = None,
+    sources: DepartmentSources | None = None,
     roles: RoleSource | None = None,
 ) -> Message:
     """Answer one QUERY message for the department ``context`` names.
 
     ``job`` replaces the run_config (in-process simulations have none); it
-    supplies the state directory, the default budget and the analyst's
-    signed request, as for training. ``roles`` answers who holds the analyst
-    role (default: the chain the node configuration names).
+    supplies the state directory, the default budget, the departments and
+    the analyst's signed request, as for training. ``sources`` is a
+    simulation's mapping of departments to their sources (a deployed
+    department names its own in its node config); ``roles`` answers who
+    holds the analyst role (default: the chain the node configuration names).
     """
     run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
-    config = msg.content.config_records.get(p.Record.QUERY)
+    config = msg.content.config_records.get(p.Record.QUERY) or ConfigRecord()
+    named = str(config.get("dataset", run_job.dataset))
+    declaration = own_declaration(context, job, named)
     try:
-        query = Query.from_config(config if config is not None else {})
-    except QueryError as exc:
-        try:
-            name = _policy(context, run_job, run_job.dataset).department
-        except ConfigurationError:
-            name = _unresolved_name(context)
-        return _refuse(msg, name, f"invalid query, nothing spent: {exc}")
-    try:
-        policy = _policy(context, run_job, query.dataset)
-    except ConfigurationError as exc:
-        return _refuse(
-            msg, _unresolved_name(context), f"no records of {query.dataset}: {exc}"
+        # The run's job for this query's dataset: its budget, its departments;
+        # a query reads every record a department holds (natural partition).
+        query_job = replace(
+            run_job, dataset=named, declaration=declaration, partition="natural"
         )
-    return _answer(
-        msg, query, DepartmentNode(run_job, policy, context.state, roles=roles)
-    )
+        policy = NodePolicy.from_context(
+            context, query_job, sources=sources, declaration=declaration
+        )
+        node = DepartmentNode(query_job, policy, context.state, roles=roles)
+    except (ConfigurationError, DatasetMismatchError, DataError) as exc:
+        return _refuse(
+            msg,
+            _unresolved_name(context),
+            f"no records of {named}, nothing spent: {exc}",
+        )
+    try:
+        query = Query.from_config(config, declaration=node.dataset.reference)
+    except QueryError as exc:
+        return _refuse(msg, policy.department, f"invalid query, nothing spent: {exc}")
+    return _answer(msg, query, node)
 
 
 @dataclass(frozen=True)
@@ -199,7 +220,8 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
     budget book, then answer it from the department's records.
 
     A query the gate refuses, or a spend that would exceed the limit, is
-    refused before any record is read.
+    refused before any record is read; records that break the declaration
+    are refused before anything is spent.
     """
     department = node.policy.department
     access = node.admit(
@@ -211,15 +233,44 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
         )
     plan = plan_answer(query)
     limit = node.budget_book.ensure_limit(
-        query.dataset,
+        query.dataset_id,
         Budget(
             epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
             delta=node.job.delta,
         ),
     )
     try:
+        node.budget_book.check(query.dataset_id, plan.spend, accountant=plan.accountant)
+    except BudgetExceeded as exc:
+        return LocalAnswer(
+            department, None, (), 0.0, exc.spent, exc.limit, reason=str(exc)
+        )
+    try:
+        records = department_records(
+            node.dataset.reference,
+            department,
+            seed=node.job.seed,
+            state_dir=node.policy.state_dir,
+            source=node.dataset.source,
+            key_dir=node.policy.vault_key_dir,
+        )
+    except DataError as exc:
+        logger.warning(
+            "%s: records refused for query %s: %s", department, query.query_id, exc
+        )
+        status = node.budget_book.status(query.dataset_id)
+        return LocalAnswer(
+            department,
+            None,
+            (),
+            0.0,
+            status.spent,
+            limit.epsilon,
+            reason=p.data_invalid(exc.reason_class),
+        )
+    try:
         record = node.budget_book.charge(
-            query.dataset,
+            query.dataset_id,
             plan.spend,
             accountant=plan.accountant,
             kind=SPEND_KIND,
@@ -236,13 +287,6 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
         department,
         plan.epsilon,
         record.epsilon_after,
-    )
-    records = department_records(
-        query.dataset,
-        department,
-        seed=node.job.seed,
-        state_dir=node.policy.state_dir,
-        key_dir=node.policy.vault_key_dir,
     )
     return LocalAnswer(
         department,

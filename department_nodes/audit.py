@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,13 +48,14 @@ from department_nodes._audit_rounds import (
 )
 from department_nodes._handled import Handled, record_handled, take_handled
 from department_nodes.access import take_access
-from department_nodes.node import NodePolicy
+from department_nodes.data_access import DatasetMismatchError
+from department_nodes.node import NodePolicy, own_declaration
 from department_nodes.secagg import is_secure_round, take_local_update
 from fedgov import protocol as p
-from fedgov.county import find_county
-from fedgov.data import department_ids
+from fedgov.county import default_state_dir, find_county
+from fedgov.data import DataError
+from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
-from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from ledger.actor_log import ActorLog, append_and_sign
 from ledger.errors import AuditError
@@ -157,11 +158,14 @@ def department_records(
     actor: str,
     handled: Handled | None,
     timestamp_ms: int,
+    query: Query | None = None,
 ) -> list[AuditRecord]:
     """The records one handled plain message (train, evaluate, query) leaves.
 
     ``handled`` is what the train or evaluate handler said it did (unused
-    for queries). An error reply yields no record: what happened is unknown
+    for queries); ``query`` the query the message asks, as the department
+    read it against its own declaration (default: read here against the
+    built-in one). An error reply yields no record: what happened is unknown
     here.
     """
     if reply.has_error():
@@ -170,7 +174,7 @@ def department_records(
         return department_query_records(
             msg,
             reply,
-            parse_query(msg),
+            query if query is not None else parse_query(msg),
             job=job,
             department=department,
             actor=actor,
@@ -245,8 +249,14 @@ class DepartmentAuditMod:
         if not job.audit:
             _warn_disabled(job.job_id)
             return call_next(msg, context)
-        query = parse_query(msg) if kind is _Kind.QUERY else None
-        department, state_dir = _department_of(context, job, kind, query)
+        query = None
+        if kind is _Kind.QUERY:
+            wire = msg.content.config_records.get(p.Record.QUERY)
+            named = str(wire.get("dataset", job.dataset) if wire else job.dataset)
+            query = parse_query(
+                msg, declaration=own_declaration(context, self._job, named)
+            )
+        department, state_dir = _department_of(context, job, self._job, kind, query)
         directory = department_dir(state_dir, department)
         account = load_or_create_key(directory / KEY_FILE, password=key_password())
         settings = LedgerSettings.resolve(context.node_config, job)
@@ -278,6 +288,7 @@ class DepartmentAuditMod:
                         actor=account.address,
                         handled=handled,
                         timestamp_ms=now_ms(),
+                        query=query,
                     )
                 elif reply.has_error():
                     records = []
@@ -306,15 +317,27 @@ class DepartmentAuditMod:
 
 
 def _department_of(
-    context: Context, job: TrainJob, kind: _Kind, query: Query | None
+    context: Context,
+    job: TrainJob,
+    in_process: TrainJob | None,
+    kind: _Kind,
+    query: Query | None,
 ) -> tuple[str, str]:
+    # As the handlers resolve it: a query's dataset, natural partition.
     if kind is _Kind.QUERY:
-        # As answer_query resolves it: the query's dataset, natural partition.
-        dataset = query.dataset if query is not None else job.dataset
-        names = [str(d) for d in department_ids(dataset)]
-    else:
-        names = departments_for(job)
-    policy = NodePolicy.from_context(context, job, names)
+        dataset = query.dataset_id if query is not None else job.dataset
+        job = replace(job, dataset=dataset, partition="natural")
+    try:
+        policy = NodePolicy.from_context(
+            context, job, declaration=own_declaration(context, in_process, job.dataset)
+        )
+    except (ConfigurationError, DatasetMismatchError, DataError):
+        # The handler refuses this message; its refusal is still this node's
+        # to log, in the state folder the node config names.
+        node = context.node_config
+        name = node.get("department", f"partition-{node.get('partition-id', '?')}")
+        state = node.get("state-dir") or job.state_dir or default_state_dir()
+        return str(name), str(state)
     return policy.department, str(policy.state_dir)
 
 

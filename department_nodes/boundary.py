@@ -14,9 +14,11 @@ from flwr.app import Context, Message
 from flwr.common.secure_aggregation.secaggplus_constants import Key as SecAggKey
 
 from department_nodes.analytics import REPLY_METRIC_KEYS
+from department_nodes.data_access import DatasetMismatchError, DepartmentDataset
+from department_nodes.node import own_declaration
 from department_nodes.secagg import is_secure_round
 from fedgov import protocol as p
-from fedgov.data import get_dataset
+from fedgov.data import DataError, DatasetSpec
 from fedgov.job import TrainJob
 from fedgov.job_data import model_spec
 from fedgov.models import build_model
@@ -38,6 +40,9 @@ TRAINING_REPLY_KEYS = frozenset(
         p.Metric.EVAL_LOSS,
         p.Metric.EVAL_ACCURACY,
         p.Metric.EVAL_AUC,
+        p.Metric.EVAL_F1,
+        p.Metric.EVAL_RMSE,
+        p.Metric.EVAL_MAE,
         p.Reply.DEPARTMENT,
         p.Reply.STATUS,
     }
@@ -55,10 +60,22 @@ _LEGACY_FIT_KEYS = frozenset({"num_examples", "code", "message"})
 _SECAGG_BYTES_KEYS = frozenset({"pk1", "pk2", "ctxts", "shares", "masked_params"})
 
 
-def boundary_policy(msg: Message, job: TrainJob) -> BoundaryPolicy:
-    """The policy for ``msg``'s reply under ``job``."""
-    parameters = declared_parameters(build_model(model_spec(job)).state_dict())
-    columns = tuple(get_dataset(job.dataset).schema)
+def boundary_policy(
+    msg: Message, job: TrainJob, spec: DatasetSpec | None
+) -> BoundaryPolicy:
+    """The policy for ``msg``'s reply under ``job``.
+
+    ``spec`` is the department's own declaration: its classes, never the
+    coordinator's, decide which columns may be named. ``None`` (the
+    department could not resolve its dataset, and refuses): the reply may
+    carry no model parameters at all.
+    """
+    parameters = (
+        {}
+        if spec is None
+        else declared_parameters(build_model(model_spec(job, spec)).state_dict())
+    )
+    columns = () if spec is None else tuple(spec.schema)
     allowed = TRAINING_REPLY_KEYS | REPLY_METRIC_KEYS
     if is_secure_round(msg):
         return BoundaryPolicy(
@@ -83,6 +100,14 @@ def boundary_guard(job: TrainJob | None) -> BoundaryGuard:
     """The guard mod for ``job`` (or, deployed, the job in each message's run_config)."""
 
     def factory(msg: Message, context: Context) -> BoundaryPolicy:
-        return boundary_policy(msg, job or TrainJob.from_run_config(context.run_config))
+        run_job = job or TrainJob.from_run_config(context.run_config)
+        declaration = own_declaration(context, job, run_job.dataset)
+        try:
+            spec = DepartmentDataset.resolve(
+                run_job.dataset, declaration=declaration
+            ).spec
+        except (DatasetMismatchError, DataError):
+            spec = None
+        return boundary_policy(msg, run_job, spec)
 
     return BoundaryGuard(factory)

@@ -2,14 +2,18 @@
 
 ``app`` is what ``[tool.flwr.app.components]`` names: a SuperNode started with
 ``--node-config "department='health-site-1' state-dir='/srv/fedgov'"`` runs it
-for that department. :func:`make_client_app` builds it for every engine, with
-the department's audit mod (:class:`department_nodes.audit.DepartmentAuditMod`)
-always inside the boundary guard: every train, evaluate, SecAgg+ and query
-message of a job with ``audit`` on is recorded before its reply leaves.
+for that department; a department holding a dataset of its own adds
+``data-source='csv:/srv/health/records.csv'
+dataset-declaration='/srv/health/clinics.yaml'``. :func:`make_client_app`
+builds it for every engine, with the department's audit mod
+(:class:`department_nodes.audit.DepartmentAuditMod`) always inside the
+boundary guard: every train, evaluate, SecAgg+ and query message of a job
+with ``audit`` on is recorded before its reply leaves.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -22,7 +26,13 @@ from department_nodes.access import RoleSource
 from department_nodes.analytics import answer_query
 from department_nodes.audit import DepartmentAuditMod
 from department_nodes.boundary import boundary_guard
-from department_nodes.node import DepartmentNode, NodePolicy
+from department_nodes.data_access import DatasetMismatchError
+from department_nodes.node import (
+    DepartmentNode,
+    NodePolicy,
+    own_declaration,
+    refusal,
+)
 from department_nodes.secagg import (
     SecureSumProvider,
     handle_secure_round,
@@ -30,10 +40,13 @@ from department_nodes.secagg import (
     refuse_cleartext,
     requires_secure_aggregation,
 )
+from fedgov import protocol as p
+from fedgov.data import DataError, DepartmentSources
 from fedgov.job import TrainJob
-from fedgov.job_data import departments_for
 
 __all__ = ["app", "make_client_app"]
+
+logger = logging.getLogger(__name__)
 
 
 def _node(
@@ -41,17 +54,29 @@ def _node(
     job: TrainJob | None,
     *,
     allow_non_private: bool,
-    roles: RoleSource | None,
+    sources: DepartmentSources | None = None,
+    roles: RoleSource | None = None,
 ) -> DepartmentNode:
     # Each department trains single-threaded: several share a machine in
     # simulation, and torch's thread pool would oversubscribe the cores.
     torch.set_num_threads(1)
-    if job is None:
-        job = TrainJob.from_run_config(context.run_config)
-    policy = NodePolicy.from_context(context, job, departments_for(job))
+    run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
+    policy = NodePolicy.from_context(
+        context,
+        run_job,
+        sources=sources,
+        declaration=own_declaration(context, job, run_job.dataset),
+    )
     if allow_non_private and not policy.allow_non_private:
         policy = replace(policy, allow_non_private=True)
-    return DepartmentNode(job, policy, context.state, roles=roles)
+    return DepartmentNode(run_job, policy, context.state, roles=roles)
+
+
+def _named(context: Context) -> str:
+    node = context.node_config
+    if "department" in node:
+        return str(node["department"])
+    return f"partition-{node.get('partition-id', '?')}"
 
 
 def make_client_app(
@@ -60,6 +85,7 @@ def make_client_app(
     allow_non_private: bool = False,
     mods: Sequence[Mod] = (),
     secure_sum_providers: Mapping[str, SecureSumProvider] | None = None,
+    sources: DepartmentSources | None = None,
     roles: RoleSource | None = None,
 ) -> ClientApp:
     """A department ClientApp.
@@ -69,6 +95,8 @@ def make_client_app(
     ``secure_sum_providers`` name the vectors this department contributes to
     secure sums (:func:`coordinator.secagg.secure_sum`); ``mods`` run inside
     the audit mod (a fault injected there is audited as the handler's);
+    ``sources`` is a simulation's mapping of departments to their sources (a
+    deployed department names its own, ``data-source`` in its node config);
     ``roles`` answers who holds the analyst role (in-process chains;
     default: the chain each department's node configuration names).
     """
@@ -78,7 +106,25 @@ def make_client_app(
     client_app = ClientApp(mods=[boundary_guard(job), DepartmentAuditMod(job), *mods])
 
     def node(context: Context) -> DepartmentNode:
-        return _node(context, job, allow_non_private=allow_non_private, roles=roles)
+        return _node(
+            context,
+            job,
+            allow_non_private=allow_non_private,
+            sources=sources,
+            roles=roles,
+        )
+
+    def refused(
+        msg: Message, context: Context, error: DatasetMismatchError | DataError
+    ) -> Message:
+        # The department's own declaration or source setting is unusable, or
+        # not the job's: refused before any record is read.
+        if isinstance(error, DatasetMismatchError):
+            reason = str(error)
+        else:
+            reason = p.data_invalid(error.reason_class)
+        logger.warning("%s refuses the job: %s", _named(context), error)
+        return refusal(msg, _named(context), reason)
 
     @client_app.train()
     def train(msg: Message, context: Context) -> Message:
@@ -86,18 +132,25 @@ def make_client_app(
             return handle_secure_round(
                 msg, context, node=node, sum_providers=secure_sum_providers
             )
-        department = node(context)
+        try:
+            department = node(context)
+        except (DatasetMismatchError, DataError) as exc:
+            return refused(msg, context, exc)
         if requires_secure_aggregation(context, department.job):
             return refuse_cleartext(msg, department.policy.department)
         return department.train(msg)
 
     @client_app.evaluate()
     def evaluate(msg: Message, context: Context) -> Message:
-        return node(context).evaluate(msg)
+        try:
+            department = node(context)
+        except (DatasetMismatchError, DataError) as exc:
+            return refused(msg, context, exc)
+        return department.evaluate(msg)
 
     @client_app.query()
     def query(msg: Message, context: Context) -> Message:
-        return answer_query(msg, context, job=job, roles=roles)
+        return answer_query(msg, context, job=job, sources=sources, roles=roles)
 
     return client_app
 

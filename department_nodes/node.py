@@ -1,11 +1,21 @@
-"""A department's side of a federated job: access, then budget, then data, then training.
+"""A department's side of a federated job: its declaration, who asks, its budget, its data.
 
-Order matters for privacy: the department's access gate
+Order matters. The instruction's dataset declaration is checked against the
+department's own copy before anything else (a mismatch is refused, nothing
+read, nothing spent). The department's access gate
 (:mod:`department_nodes.access`: the analyst's signed request, the analyst's
-role, the department's own policy) admits the message first; then the
-round's spend is checked against the department's durable budget and
-recorded *before* its records are loaded. A department that refuses, or is
-over budget, answers with a refusal instead of an update.
+role, the department's own policy) then admits the message, before any
+record is read. The department's records are then checked against that
+declaration when the job's training plan is made, *before* the round's
+spend: records that break the declaration are refused ("data invalid" with
+the error's reason class, never a value) and nothing is charged. The spend
+is checked against the department's durable budget and recorded before the
+round trains; a department that refuses, or is over budget, answers with a
+refusal instead of an update.
+
+A department names its own records in its node config: ``data-source``
+(:class:`fedgov.data.Source`) and ``dataset-declaration`` (its own copy of
+the declaration file; a built-in dataset needs none).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from flwr.app import (
     MetricRecord,
     RecordDict,
 )
+from numpy.typing import NDArray
 
 from department_nodes._handled import Handled, record_handled
 from department_nodes.access import (
@@ -38,21 +49,40 @@ from department_nodes.access import (
     Subject,
     remember_access,
 )
-from department_nodes.data_access import DepartmentDataAccess
+from department_nodes.data_access import (
+    DatasetMismatchError,
+    DepartmentDataAccess,
+    DepartmentDataset,
+    check_department_name,
+)
 from department_nodes.training import LocalPlan, plan_local_training, train_locally
 from fedgov import protocol as p
 from fedgov.county import default_state_dir
+from fedgov.data import DataError, DepartmentSources, Source
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
-from fedgov.metrics import evaluate_model
-from fedgov.models import ModelSpec, build_model, hidden_from_config, numpy_to_state
+from fedgov.job_data import departments_for, model_spec, task_of
+from fedgov.metrics import evaluate_model, evaluation_metrics
+from fedgov.models import ModelSpec, build_model, numpy_to_state
 from fedgov.notices import warn_once
 from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
 from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.budget import Budget, open_budget_book
 from privacy.errors import BudgetExceeded
 
-__all__ = ["DepartmentNode", "NodePolicy"]
+__all__ = [
+    "NODE_DATA_SOURCE",
+    "NODE_DECLARATION",
+    "DepartmentNode",
+    "NodePolicy",
+    "own_declaration",
+    "refusal",
+]
+
+NODE_DATA_SOURCE = "data-source"
+"""Node-config key naming the department's own table (``csv:/srv/...``)."""
+NODE_DECLARATION = "dataset-declaration"
+"""Node-config key naming the department's own copy of the dataset declaration."""
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +96,48 @@ def _number(record: ConfigRecord, key: str) -> float:
     return float(value)
 
 
+def refusal(
+    msg: Message,
+    department: str,
+    reason: str,
+    metrics: Mapping[str, float | int] | None = None,
+) -> Message:
+    """A department's refusal of ``msg``: status, reason, and ``metrics`` if any."""
+    return Message(
+        content=RecordDict(
+            {
+                p.Record.METRICS: MetricRecord(
+                    {p.Metric.NUM_EXAMPLES: 0, **(metrics or {})}
+                ),
+                p.Record.FEDGOV: ConfigRecord(
+                    {
+                        p.Reply.DEPARTMENT: department,
+                        p.Reply.STATUS: p.Status.REFUSED,
+                        p.Reply.REASON: reason,
+                    }
+                ),
+            }
+        ),
+        reply_to=msg,
+    )
+
+
+def own_declaration(context: Context, job: TrainJob | None, dataset: str) -> str:
+    """Where the department reads ``dataset``'s declaration from.
+
+    Its node config's ``dataset-declaration``; else, for a ``job`` handed
+    over in this process (a simulation, run by the operator who declared the
+    dataset), that job's declaration file; else ``""``: a built-in dataset.
+    A deployed department never reads a declaration the run_config names.
+    """
+    declared = context.node_config.get(NODE_DECLARATION)
+    if declared:
+        return str(declared)
+    if job is not None and job.dataset == dataset:
+        return job.declaration
+    return ""
+
+
 @dataclass(frozen=True)
 class NodePolicy:
     """What the department itself (not the coordinator) allows.
@@ -73,10 +145,13 @@ class NodePolicy:
     ``budget_epsilon`` sets the lifetime budget the first time a dataset is
     used; afterwards the limit on file wins. ``budget_key`` names the key that
     seals the budget book at rest (``privacy.at_rest.key_source_from_spec``).
-    ``access`` is who may ask what (:class:`~department_nodes.access.AccessSettings`,
-    from ``access-policy``, ``access-chain-id``, ``access-roles``,
-    ``access-rpc``); ``vault_key_dir`` (``vault-key-dir``) keeps the data
-    keys of the department's vaults apart from its state.
+    ``declaration`` is the department's own copy of the dataset's declaration
+    (empty: only a built-in dataset); ``source`` its own table (``None``: its
+    share of a built-in dataset's installed file). ``access`` is who may ask
+    what (:class:`~department_nodes.access.AccessSettings`, from
+    ``access-policy``, ``access-chain-id``, ``access-roles``, ``access-rpc``);
+    ``vault_key_dir`` (``vault-key-dir``) keeps the data keys of the
+    department's vaults apart from its state.
     """
 
     department: str
@@ -84,6 +159,8 @@ class NodePolicy:
     allow_non_private: bool = False
     budget_epsilon: float | None = None
     budget_key: str = "auto"
+    declaration: str = ""
+    source: Source | None = None
     access: AccessSettings | None = None
     vault_key_dir: Path | None = None
 
@@ -98,9 +175,28 @@ class NodePolicy:
 
     @classmethod
     def from_context(
-        cls, context: Context, job: TrainJob, departments: list[str]
+        cls,
+        context: Context,
+        job: TrainJob,
+        departments: list[str] | None = None,
+        *,
+        sources: DepartmentSources | None = None,
+        declaration: str = "",
     ) -> NodePolicy:
+        """The policy the node config states, for ``job``.
+
+        ``departments`` (default: the job's, by the department's own
+        declaration) numbers simulated departments. ``sources`` and
+        ``declaration`` are a simulation's: the operator's mapping of
+        departments to sources and declaration file, used where the node
+        config names none. Raises :class:`DatasetMismatchError` when the
+        job's dataset is not the department's.
+        """
         node = context.node_config
+        declared = str(node.get(NODE_DECLARATION) or declaration)
+        if departments is None:
+            dataset = DepartmentDataset.resolve(job.dataset, declaration=declared)
+            departments = departments_for(job, dataset.spec)
         if "department" in node:
             department = str(node["department"])
         elif "partition-id" in node:
@@ -133,17 +229,34 @@ class NodePolicy:
             )
         budget = node.get("budget-epsilon")
         key_dir = node.get("vault-key-dir")
+        source = None
+        if node.get(NODE_DATA_SOURCE):
+            source = Source.parse(str(node[NODE_DATA_SOURCE]))
+        elif sources is not None and department in sources.departments:
+            source = sources.source_of(department)
         return cls(
             department=department,
             state_dir=Path(str(state)),
             allow_non_private=allow,
             budget_epsilon=float(budget) if budget is not None else None,
             budget_key=str(node.get("budget-key", "auto")),
+            declaration=declared,
+            source=source,
             access=AccessSettings.resolve(
                 node, state_dir=Path(str(state)), department=department
             ),
             vault_key_dir=Path(str(key_dir)) if key_dir else None,
         )
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingRecords:
+    """What a round trains on; ``units`` (unit of privacy of each record) for
+    unit-level DP-SGD, ``None`` for record-level."""
+
+    features: NDArray[np.float32]
+    labels: NDArray[np.generic]
+    units: NDArray[np.int64] | None = None
 
 
 class DepartmentNode:
@@ -165,12 +278,19 @@ class DepartmentNode:
         self.policy = policy
         self._state = state
         self.gate = AccessGate(policy.access_settings, roles=roles)
+        self.dataset = DepartmentDataset.resolve(
+            job.dataset, declaration=policy.declaration, source=policy.source
+        )
+        check_department_name(policy.department, self.dataset.spec)
         self.data = DepartmentDataAccess(
             job,
             policy.department,
+            self.dataset,
             state_dir=policy.state_dir,
             key_dir=policy.vault_key_dir,
         )
+        self.task = task_of(self.dataset.spec)
+        self.model_spec: ModelSpec = model_spec(job, self.dataset.spec)
         self.budget_book = open_budget_book(
             policy.state_dir, policy.department, key=policy.budget_key
         )
@@ -197,33 +317,48 @@ class DepartmentNode:
     # -- helpers -------------------------------------------------------------
 
     def _model(self, arrays: ArrayRecord) -> torch.nn.Module:
-        spec = ModelSpec(
-            kind=self.job.model,
-            num_features=self.data.num_features,
-            hidden=hidden_from_config(self.job.hidden),
-        )
-        model = build_model(spec)
+        model = build_model(self.model_spec)
         numpy_to_state(model, p.arrays_to_numpy(arrays))
         return model
 
-    def _plan(self) -> LocalPlan:
+    def _check_instruction(self, msg: Message) -> None:
+        """Refuse (raise) an instruction on another declaration than the department's."""
+        config = msg.content.config_records.get(p.Record.CONFIG, ConfigRecord())
+        digest = config.get(p.Instruction.DATASET_DIGEST)
+        self.dataset.check_digest(None if digest is None else str(digest))
+
+    def _refuse_unreadable(self, msg: Message, error: DataError) -> Message:
+        # The full error (column, row) stays in the department's own log; the
+        # reply says only its class, which names no value.
+        logger.warning(
+            "%s: records refused for job %s: %s",
+            self.policy.department,
+            self.job.job_id,
+            error,
+        )
+        return refusal(msg, self.policy.department, p.data_invalid(error.reason_class))
+
+    def _saved_plan(self) -> LocalPlan | None:
         # Calibrated once per job and kept in the node's Context.state, so every
         # round of the job uses the same noise and the job's total meets epsilon.
         key = f"fedgov.plan.{self.job.job_id}"
-        if key in self._state:
-            saved = self._state.config_records[key]
-            noise = _number(saved, p.Metric.NOISE_MULTIPLIER)
-            return LocalPlan(
-                num_examples=int(_number(saved, p.Metric.NUM_EXAMPLES)),
-                batch_size=int(_number(saved, "batch-size")),
-                steps_per_epoch=int(_number(saved, "steps-per-epoch")),
-                sample_rate=_number(saved, p.Metric.SAMPLE_RATE),
-                steps_per_round=int(_number(saved, "steps-per-round")),
-                noise_multiplier=noise if noise > 0 else None,
-                accountant=self.job.accountant,
-            )
+        if key not in self._state:
+            return None
+        saved = self._state.config_records[key]
+        noise = _number(saved, p.Metric.NOISE_MULTIPLIER)
+        return LocalPlan(
+            num_examples=int(_number(saved, p.Metric.NUM_EXAMPLES)),
+            batch_size=int(_number(saved, "batch-size")),
+            steps_per_epoch=int(_number(saved, "steps-per-epoch")),
+            sample_rate=_number(saved, p.Metric.SAMPLE_RATE),
+            steps_per_round=int(_number(saved, "steps-per-round")),
+            noise_multiplier=noise if noise > 0 else None,
+            accountant=self.job.accountant,
+        )
+
+    def _new_plan(self, num_examples: int) -> LocalPlan:
         plan = plan_local_training(
-            num_examples=self.data.num_train_examples(),
+            num_examples=num_examples,
             batch_size=self.job.batch_size,
             local_epochs=self.job.local_epochs,
             num_rounds=self.job.num_rounds,
@@ -231,7 +366,7 @@ class DepartmentNode:
             delta=self.job.delta,
             accountant=self.job.accountant,
         )
-        self._state[key] = ConfigRecord(
+        self._state[f"fedgov.plan.{self.job.job_id}"] = ConfigRecord(
             {
                 p.Metric.NUM_EXAMPLES: plan.num_examples,
                 "batch-size": plan.batch_size,
@@ -242,6 +377,41 @@ class DepartmentNode:
             }
         )
         return plan
+
+    def _training_records(self) -> TrainingRecords:
+        """The records the round trains on, bounded per unit of privacy."""
+        unit = self.dataset.spec.unit
+        if unit.column is None:
+            features, labels = self.data.train_split()
+            return TrainingRecords(features, labels)
+        split = self.data.train_units()
+        if split.dropped:
+            logger.warning(
+                "%s: %d records beyond %d per %s left out of training",
+                self.policy.department,
+                split.dropped,
+                split.max_records,
+                unit.column,
+            )
+        # One record per unit is record-level DP-SGD, as for a dataset
+        # declaring one record per person.
+        units = split.units if split.max_records > 1 else None
+        return TrainingRecords(split.features, split.labels, units)
+
+    def _over_budget(
+        self, msg: Message, server_round: int, exc: BudgetExceeded
+    ) -> Message:
+        logger.warning("round %d refused: %s", server_round, exc)
+        return self._reply(
+            msg,
+            status=p.Status.REFUSED,
+            reason=str(exc),
+            metrics={
+                p.Metric.NUM_EXAMPLES: 0,
+                p.Metric.EPSILON_TOTAL: exc.spent,
+                p.Metric.EPSILON_LIMIT: exc.limit,
+            },
+        )
 
     def _proximal_mu(self, msg: Message) -> float:
         # Flower's FedProx sends its mu with each round's config.
@@ -295,8 +465,14 @@ class DepartmentNode:
                 msg.content.config_records[p.Record.CONFIG], p.Instruction.SERVER_ROUND
             )
         )
+        try:
+            self._check_instruction(msg)
+        except DatasetMismatchError as exc:
+            return refusal(msg, self.policy.department, str(exc))
         access = self.admit(
-            Subject.training(self.job), server_round=server_round, phase=PHASE_TRAIN
+            Subject.training(self.job, self.dataset.spec),
+            server_round=server_round,
+            phase=PHASE_TRAIN,
         )
         if not access.allowed:
             return self._reply(
@@ -305,7 +481,15 @@ class DepartmentNode:
                 metrics={p.Metric.NUM_EXAMPLES: 0},
                 reason=access.decision.reason,
             )
-        plan = self._plan()
+        records: TrainingRecords | None = None
+        plan = self._saved_plan()
+        if plan is None:
+            # The first round counts the records to calibrate the job's noise.
+            try:
+                records = self._training_records()
+            except DataError as exc:
+                return self._refuse_unreadable(msg, exc)
+            plan = self._new_plan(len(records.labels))
         spend = plan.round_spend
         epsilon_total = 0.0
         if spend is None:
@@ -334,6 +518,21 @@ class DepartmentNode:
                 ),
             )
             try:
+                # Over budget: refused before a record is read.
+                self.budget_book.check(
+                    self.job.dataset, spend, accountant=plan.accountant
+                )
+            except BudgetExceeded as exc:
+                return self._over_budget(msg, server_round, exc)
+        if records is None:
+            try:
+                # Read and checked before the spend: a round the department
+                # cannot read costs it nothing.
+                records = self._training_records()
+            except DataError as exc:
+                return self._refuse_unreadable(msg, exc)
+        if spend is not None:
+            try:
                 record = self.budget_book.charge(
                     self.job.dataset,
                     spend,
@@ -343,20 +542,10 @@ class DepartmentNode:
                     round=server_round,
                 )
             except BudgetExceeded as exc:
-                logger.warning("round %d refused: %s", server_round, exc)
-                return self._reply(
-                    msg,
-                    status=p.Status.REFUSED,
-                    reason=str(exc),
-                    metrics={
-                        p.Metric.NUM_EXAMPLES: 0,
-                        p.Metric.EPSILON_TOTAL: exc.spent,
-                        p.Metric.EPSILON_LIMIT: exc.limit,
-                    },
-                )
+                return self._over_budget(msg, server_round, exc)
             epsilon_total = record.epsilon_after
         started = time.perf_counter()
-        features, labels = self.data.train_split()
+        features, labels = records.features, records.labels
         model = self._model(msg.content.array_records[p.Record.ARRAYS])
         loss = train_locally(
             model,
@@ -368,6 +557,8 @@ class DepartmentNode:
             max_grad_norm=self.job.max_grad_norm,
             proximal_mu=self._proximal_mu(msg),
             generator=self._generator(server_round),
+            task=self.task.kind,
+            units=records.units,
         )
         status = (
             self.budget_book.status(self.job.dataset) if spend is not None else None
@@ -417,10 +608,14 @@ class DepartmentNode:
         return self._reply(msg, status=p.Status.OK, metrics=metrics, arrays=arrays)
 
     def evaluate(self, msg: Message) -> Message:
+        try:
+            self._check_instruction(msg)
+        except DatasetMismatchError as exc:
+            return refusal(msg, self.policy.department, str(exc))
         config = msg.content.config_records.get(p.Record.CONFIG, ConfigRecord())
         server_round = config.get(p.Instruction.SERVER_ROUND, 0)
         access = self.admit(
-            Subject.training(self.job),
+            Subject.training(self.job, self.dataset.spec),
             server_round=server_round if isinstance(server_round, int) else 0,
             phase=PHASE_EVALUATE,
         )
@@ -431,17 +626,19 @@ class DepartmentNode:
                 metrics={p.Metric.NUM_EXAMPLES: 0},
                 reason=access.decision.reason,
             )
+        try:
+            features, labels = self.data.heldout_split()
+        except DataError as exc:
+            return self._refuse_unreadable(msg, exc)
         model = self._model(msg.content.array_records[p.Record.ARRAYS])
-        features, labels = self.data.heldout_split()
-        result = evaluate_model(model, features, labels)
+        result = evaluate_model(
+            model, features, labels, task=self.task.kind, decode=self.task.decode
+        )
         record_handled(
             self._state, Handled(phase=PHASE_EVALUATE, rows=result.num_examples)
         )
         metrics: dict[str, float | int] = {
             p.Metric.NUM_EXAMPLES: result.num_examples,
-            p.Metric.EVAL_LOSS: result.loss,
-            p.Metric.EVAL_ACCURACY: result.accuracy,
+            **evaluation_metrics(result, self.task.kind, scope="eval"),
         }
-        if np.isfinite(result.auc):
-            metrics[p.Metric.EVAL_AUC] = result.auc
         return self._reply(msg, status=p.Status.OK, metrics=metrics)

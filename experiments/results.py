@@ -9,10 +9,13 @@ traced back to the run records it came from by ``run_id``.
 
 Tables (pandas, written as CSV):
 
-* ``runs``: one row per point: configuration, final metrics (``pooled_*``:
-  on the union of the departments' held-out records; ``test_*``: Adult's
-  official test split; ``department_auc``: each department's held-out AUC,
-  averaged weighted by its records), cost;
+* ``runs``: one row per point: configuration and task, final metrics
+  (``pooled_*``: on the union of the departments' held-out records;
+  ``test_*``: Adult's official test split; ``department_auc``: each
+  department's held-out AUC, averaged weighted by its records), cost. Every
+  metric is a column for every task, ``NaN`` where it does not apply:
+  accuracy, AUC and macro F1 for classification, RMSE and MAE (in the
+  target's unit) for regression, the loss for both;
 * ``rounds``: one row per federated point, round and scope, the scope being
   ``overall`` (federated and central evaluation, time, bytes) or a
   department (its held-out evaluation, its training, epsilon spent);
@@ -34,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from fedgov import protocol as p
+from fedgov.data import get_dataset, list_datasets
 from fedgov.errors import FedgovError
 from fedgov.files import write_atomic
 
@@ -143,6 +147,17 @@ def _nan(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _task(result: RunResult) -> str | None:
+    """The point's task: as its run record names it, else a built-in dataset's."""
+    named = ((result.record or {}).get("dataset") or {}).get("task")
+    if named:
+        return str(named)
+    dataset = str(result.job.get("dataset", ""))
+    if dataset in list_datasets():
+        return str(get_dataset(dataset).task_kind)
+    return None
+
+
 def _config_row(result: RunResult) -> dict[str, Any]:
     row: dict[str, Any] = {
         "run_id": result.run_id,
@@ -151,6 +166,7 @@ def _config_row(result: RunResult) -> dict[str, Any]:
         "sweep": result.sweep,
     }
     row.update({column: result.job.get(key) for key, column in _CONFIG_COLUMNS.items()})
+    row["task"] = _task(result)
     epsilon = float(result.job["epsilon"])
     # epsilon 0 in a run_config is the non-private job.
     row["private"] = epsilon > 0
@@ -164,6 +180,36 @@ def _metrics(prefix: str, evaluation: Mapping[str, Any] | None) -> dict[str, flo
         f"{prefix}_accuracy": _nan(evaluation.get("accuracy")),
         f"{prefix}_auc": _nan(evaluation.get("auc")),
         f"{prefix}_loss": _nan(evaluation.get("loss")),
+        f"{prefix}_f1": _nan(evaluation.get("macro_f1")),
+        f"{prefix}_rmse": _nan(evaluation.get("rmse")),
+        f"{prefix}_mae": _nan(evaluation.get("mae")),
+    }
+
+
+# A department's evaluate reply, by the tables' metric names.
+_REPLY_METRICS = {
+    "accuracy": p.Metric.EVAL_ACCURACY,
+    "auc": p.Metric.EVAL_AUC,
+    "loss": p.Metric.EVAL_LOSS,
+    "f1": p.Metric.EVAL_F1,
+    "rmse": p.Metric.EVAL_RMSE,
+    "mae": p.Metric.EVAL_MAE,
+}
+_TEST_METRICS = {
+    "accuracy": p.Metric.TEST_ACCURACY,
+    "auc": p.Metric.TEST_AUC,
+    "loss": p.Metric.TEST_LOSS,
+    "f1": p.Metric.TEST_F1,
+    "rmse": p.Metric.TEST_RMSE,
+    "mae": p.Metric.TEST_MAE,
+}
+
+
+def _reply_metrics(prefix: str, metrics: Mapping[str, Any]) -> dict[str, float]:
+    joined = f"{prefix}_" if prefix else ""
+    return {
+        f"{joined}{name}": _nan(metrics.get(key))
+        for name, key in _REPLY_METRICS.items()
     }
 
 
@@ -195,9 +241,7 @@ def _department_rows(result: RunResult) -> list[dict[str, Any]]:
                 "department": outcome["department"],
                 "num_train": summary.get("num_examples"),
                 "num_held_out": metrics.get(p.Metric.NUM_EXAMPLES),
-                "held_out_accuracy": _nan(metrics.get(p.Metric.EVAL_ACCURACY)),
-                "held_out_auc": _nan(metrics.get(p.Metric.EVAL_AUC)),
-                "held_out_loss": _nan(metrics.get(p.Metric.EVAL_LOSS)),
+                **_reply_metrics("held_out", metrics),
                 "epsilon_spent": _nan(summary.get("epsilon_job")),
                 "rounds_trained": summary.get("rounds_trained"),
             }
@@ -233,6 +277,14 @@ def _run_row(result: RunResult, departments: list[dict[str, Any]]) -> dict[str, 
         row["pooled_accuracy"] = _weighted(departments, "held_out_accuracy")
         row["pooled_auc"] = math.nan
         row["pooled_loss"] = _weighted(departments, "held_out_loss")
+        # F1 ranks no records but is not additive either; MAE is, RMSE's square is.
+        row["pooled_f1"] = math.nan
+        row["pooled_mae"] = _weighted(departments, "held_out_mae")
+        mse = _weighted(
+            [{**d, "held_out_mse": d["held_out_rmse"] ** 2} for d in departments],
+            "held_out_mse",
+        )
+        row["pooled_rmse"] = math.sqrt(mse) if math.isfinite(mse) else math.nan
         row["department_auc"] = _weighted(departments, "held_out_auc")
         return row
     row.update(_metrics("pooled", result.final.get("pooled_held_out")))
@@ -263,6 +315,7 @@ _ROUND_CONFIG = (
     "kind",
     "sweep",
     "dataset",
+    "task",
     "partition",
     "num_departments",
     "dirichlet_alpha",
@@ -293,12 +346,11 @@ def _round_rows(result: RunResult) -> list[dict[str, Any]]:
                 **base,
                 "round": server_round,
                 "scope": "overall",
-                "accuracy": _nan(federated.get(p.Metric.EVAL_ACCURACY)),
-                "auc": _nan(federated.get(p.Metric.EVAL_AUC)),
-                "loss": _nan(federated.get(p.Metric.EVAL_LOSS)),
-                "test_accuracy": _nan(central.get(p.Metric.TEST_ACCURACY)),
-                "test_auc": _nan(central.get(p.Metric.TEST_AUC)),
-                "test_loss": _nan(central.get(p.Metric.TEST_LOSS)),
+                **_reply_metrics("", federated),
+                **{
+                    f"test_{name}": _nan(central.get(key))
+                    for name, key in _TEST_METRICS.items()
+                },
                 "round_seconds": _nan(entry.get("round_seconds")),
                 "train_seconds": _nan(entry.get("train_seconds")),
                 "messages": moved.get("messages"),
@@ -317,9 +369,7 @@ def _round_rows(result: RunResult) -> list[dict[str, Any]]:
                     **base,
                     "round": server_round,
                     "scope": outcome["department"],
-                    "accuracy": _nan(metrics.get(p.Metric.EVAL_ACCURACY)),
-                    "auc": _nan(metrics.get(p.Metric.EVAL_AUC)),
-                    "loss": _nan(metrics.get(p.Metric.EVAL_LOSS)),
+                    **_reply_metrics("", metrics),
                     "train_status": train.get("status"),
                     "train_loss": _nan(train_metrics.get(p.Metric.TRAIN_LOSS)),
                     "epsilon_spent": _nan(train_metrics.get(p.Metric.EPSILON_JOB)),

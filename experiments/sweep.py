@@ -43,10 +43,10 @@ from experiments.baselines import (
 from experiments.results import RESULT_FORMAT, RunResult, result_path, write_result
 from fedgov.commands.config import CONFIGS, TrainConf, build_job, register_schemas
 from fedgov.commands.reference import BaselineResult
-from fedgov.data import get_dataset, load_pooled, load_public_test
+from fedgov.data import load_pooled, load_public_test
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
-from fedgov.job_data import model_spec
+from fedgov.job_data import dataset_spec, model_spec, task_of
 from fedgov.metrics import Evaluation, evaluate_model
 from fedgov.models import build_model
 from fedgov.run_record import RunRecord
@@ -137,19 +137,25 @@ def _final_model_evaluations(
 ) -> dict[str, dict[str, float] | None]:
     # Experiments may look at pooled records; the product never does.
     assert record.checkpoint is not None
-    model = build_model(model_spec(job))
+    spec = dataset_spec(job)
+    task = task_of(spec)
+    model = build_model(model_spec(job, spec))
     model.load_state_dict(torch.load(record.checkpoint, weights_only=True))
     pooled = load_pooled(job.dataset, seed=job.seed)
     test = None
-    if get_dataset(job.dataset).has_public_test:
+    if spec.has_public_test:
         public = load_public_test(job.dataset).test
-        test = evaluate_model(model, public.X, public.y)
-    return {
-        "pooled_held_out": _evaluation(
-            evaluate_model(model, pooled.held_out.X, pooled.held_out.y)
-        ),
-        "test": _evaluation(test),
-    }
+        test = evaluate_model(
+            model, public.X, public.y, task=task.kind, decode=task.decode
+        )
+    held_out = evaluate_model(
+        model,
+        pooled.held_out.X,
+        pooled.held_out.y,
+        task=task.kind,
+        decode=task.decode,
+    )
+    return {"pooled_held_out": _evaluation(held_out), "test": _evaluation(test)}
 
 
 def _baseline_json(result: BaselineResult) -> dict[str, Any]:

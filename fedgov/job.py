@@ -51,6 +51,8 @@ _NOT_DIGESTED = frozenset(
         "access-request",
     }
 )
+# A dataset or department name: also a file name, never a path.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _COUNTY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -83,6 +85,13 @@ def parse_accountant(value: str, *, argument: str = "accountant") -> Accountant:
 class TrainJob:
     """Everything a coordinator and its departments agree on for one job.
 
+    ``dataset`` is the dataset's declared name; ``declaration`` the file the
+    coordinator's operator declared it in (empty for a built-in dataset,
+    which ships with fedgov). Each department checks the declaration against
+    its own copy before reading a record (``docs/datasets.md``).
+    ``departments`` lists the departments taking part, comma-separated;
+    empty: the dataset's natural partition (or the Dirichlet split's).
+
     ``epsilon=None`` is a non-private job: departments refuse it unless their
     own node configuration allows it (baselines in experiments only).
     ``audit`` has both sides keep audit records for ``purpose``; tree heads
@@ -97,6 +106,8 @@ class TrainJob:
 
     job_id: str = "job"
     dataset: str = "randhie"
+    declaration: str = ""
+    departments: str = ""
     partition: str = "natural"
     num_departments: int = 6
     dirichlet_alpha: float = 1.0
@@ -140,6 +151,30 @@ class TrainJob:
                 raise ConfigurationError(argument, text)
 
         rule(bool(self.job_id), "job_id", "must be non-empty")
+        rule(
+            _NAME.fullmatch(self.dataset) is not None,
+            "dataset",
+            f"must be a dataset's declared name, got {self.dataset!r} (a declaration "
+            "file goes into declaration, its name into dataset)",
+        )
+        for department in self.department_ids:
+            rule(
+                _NAME.fullmatch(department) is not None,
+                "departments",
+                f"{department!r} is not a department id: letters, digits, '.', '_' "
+                "and '-', starting with a letter or digit",
+            )
+        rule(
+            len(set(self.department_ids)) == len(self.department_ids),
+            "departments",
+            f"names a department twice: {self.departments!r}",
+        )
+        rule(
+            not self.departments or self.partition == "natural",
+            "departments",
+            "lists the departments of a natural partition (each reads its own "
+            "records); a Dirichlet split names its own departments",
+        )
         rule(self.partition in PARTITIONS, "partition", f"must be one of {PARTITIONS}")
         rule(self.strategy in STRATEGIES, "strategy", f"must be one of {STRATEGIES}")
         rule(self.num_rounds >= 1, "num_rounds", f"must be >= 1, got {self.num_rounds}")
@@ -215,6 +250,11 @@ class TrainJob:
     @property
     def private(self) -> bool:
         return self.epsilon is not None
+
+    @property
+    def department_ids(self) -> tuple[str, ...]:
+        """``departments`` as a tuple (empty: the partition decides)."""
+        return tuple(d.strip() for d in self.departments.split(",") if d.strip())
 
     def digest(self) -> bytes:
         """SHA-256 of what the job computes and spends: its run_config keys as

@@ -20,6 +20,7 @@ import numpy as np
 from flwr.app import ArrayRecord
 
 __all__ = [
+    "DATA_INVALID",
     "SECAGG_RESERVED_KEYS",
     "Instruction",
     "Metric",
@@ -30,6 +31,7 @@ __all__ = [
     "SecAggTask",
     "Status",
     "arrays_to_numpy",
+    "data_invalid",
     "hash_arrays",
 ]
 
@@ -102,9 +104,18 @@ class Metric(_Key):
     EVAL_LOSS = "eval-loss"
     EVAL_ACCURACY = "eval-accuracy"
     EVAL_AUC = "eval-auc"
+    EVAL_F1 = "eval-f1"
+    """Macro F1 over the classes (classification)."""
+    EVAL_RMSE = "eval-rmse"
+    """Root mean squared error in the target's unit (regression)."""
+    EVAL_MAE = "eval-mae"
+    """Mean absolute error in the target's unit (regression)."""
     TEST_LOSS = "test-loss"
     TEST_ACCURACY = "test-accuracy"
     TEST_AUC = "test-auc"
+    TEST_F1 = "test-f1"
+    TEST_RMSE = "test-rmse"
+    TEST_MAE = "test-mae"
     QUERY_ANSWER = "query-answer"
     """A query reply's noisy answer vector."""
     QUERY_NOISE_STD = "query-noise-std"
@@ -116,6 +127,14 @@ class Instruction(_Key):
 
     SERVER_ROUND = "server-round"
     JOB_ID = "job-id"
+    DATASET_DIGEST = "dataset-digest"
+    """The SHA-256 of the coordinator's dataset declaration: a department
+    refuses an instruction whose digest is not its own declaration's."""
+
+
+DATA_INVALID: Final = "data invalid"
+"""How a department's refusal reason starts when its records break the
+declaration: ``"data invalid: <reason class>"`` (never a value)."""
 
 
 class SecAgg(_Key):
@@ -138,6 +157,11 @@ class SecAggTask(_Key):
 
 SECAGG_RESERVED_KEYS: Final = frozenset({*SecAgg, Instruction.SERVER_ROUND})
 """Keys a secure sum's caller may not set: the round's own instruction uses them."""
+
+
+def data_invalid(reason_class: str) -> str:
+    """A refusal's reason for records that break the declaration: the class only."""
+    return f"{DATA_INVALID}: {reason_class}"
 
 
 def arrays_to_numpy(record: ArrayRecord) -> dict[str, np.ndarray]:

@@ -55,11 +55,21 @@ class DepartmentSummary:
     epsilon_limit: float
     final_accuracy: float | None
     final_auc: float | None
+    final_f1: float | None = None
+    final_rmse: float | None = None
+    final_mae: float | None = None
+    refused: str = ""
+    """The reason of the department's last refusal in the job, if any."""
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """The whole job: configuration, per-round metrics, per-department outcome."""
+    """The whole job: configuration, per-round metrics, per-department outcome.
+
+    ``dataset`` names the declaration the coordinator held: ``name``,
+    ``digest`` (what every department checked its own copy against) and
+    ``task`` (binary, multiclass, regression: which metrics the rounds hold).
+    """
 
     job: dict[str, Any]
     engine: str
@@ -69,6 +79,7 @@ class RunRecord:
     departments: list[DepartmentSummary]
     checkpoint: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, str] = field(default_factory=dict)
 
 
 def run_dir_of(job: TrainJob) -> Path:
@@ -82,6 +93,7 @@ def read_run_record(path: Path) -> RunRecord:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return RunRecord(
             job=data["job"],
+            dataset=dict(data.get("dataset") or {}),
             engine=data["engine"],
             started_at=float(data["started_at"]),
             finished_at=float(data["finished_at"]),

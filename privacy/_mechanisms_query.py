@@ -17,10 +17,12 @@ coordinator and again on each department, before anything is spent:
 * Histogram bins must cover the column's declared bounds, so no record is
   silently dropped.
 
-The unit of privacy is a *person*: the dataset's person key (the split key
-that keeps one person's records on one side of the train/held-out split,
-``zper`` for RandHIE; datasets without one hold one record per person), with
-at most ``rows_per_person`` records of each person counted.
+The unit of privacy is the dataset's declared unit (``unit_of_privacy`` in
+its declaration): a *person*, identified by the person column (``zper`` for
+RandHIE), with at most ``rows_per_person`` records of each person counted
+(by default the declared ``max_records_per_unit``); or one record per
+person. DP-SGD protects the same unit, so every epsilon in a department's
+budget means the same thing.
 """
 
 from __future__ import annotations
@@ -76,10 +78,6 @@ MAX_ANSWER_LENGTH: Final = 1024
 DEFAULT_QUANTILE_BINS: Final = 32
 """Equal-width bins over the declared bounds when a quantile query names none."""
 
-# People followed over several records, and at most how many records each
-# (RandHIE: up to five study years). Unlisted datasets with a person key get
-# one record per person unless the query asks for more.
-_DEFAULT_ROWS_PER_PERSON: Final = {"randhie": 5}
 _MAX_ROWS_PER_PERSON: Final = 100
 
 _PREDICATE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|<|>)\s*(.+?)\s*$")
@@ -99,11 +97,9 @@ class PrivacyUnit:
 
 
 def privacy_unit(spec: DatasetSpec) -> PrivacyUnit:
-    """The unit of privacy of a catalog dataset."""
-    if spec.split_key is None:
-        return PrivacyUnit(person_key=None, default_rows=1)
+    """The unit of privacy the dataset declares (the one DP-SGD protects too)."""
     return PrivacyUnit(
-        person_key=spec.split_key, default_rows=_DEFAULT_ROWS_PER_PERSON.get(spec.id, 1)
+        person_key=spec.unit.column, default_rows=spec.unit.max_records_per_unit
     )
 
 
@@ -172,7 +168,10 @@ class Query:
     probabilities for the ``quantiles`` kind. ``epsilon``/``delta`` is the
     DP cost of the answer at each department, calibrated and accounted by
     ``accountant``. An empty ``query_id`` gets a random one, which labels
-    the spend in every department's ledger.
+    the spend in every department's ledger. ``dataset`` is a built-in id or
+    a declaration file; the wire form names the dataset by its declared name
+    and the declaration's digest (:attr:`dataset_id`, ``spec.digest``), and
+    each department reads the query against its own copy.
     """
 
     kind: QueryKind
@@ -379,6 +378,11 @@ class Query:
     # -- the answer's shape --------------------------------------------------
 
     @property
+    def dataset_id(self) -> str:
+        """The dataset's declared name (what budgets and audit records name)."""
+        return self.spec.id
+
+    @property
     def measured(self) -> ColumnSpec | None:
         """The measured column's spec (``None`` for a count)."""
         return None if self.column is None else self.spec.schema.column(self.column)
@@ -434,7 +438,8 @@ class Query:
         return {
             "query-id": self.query_id,
             "kind": self.kind,
-            "dataset": self.dataset,
+            "dataset": self.spec.id,
+            "dataset-digest": self.spec.digest,
             "column": self.column or "",
             "group-by": self.group_by or "",
             "where": [str(p) for p in self.where],
@@ -447,19 +452,41 @@ class Query:
         }
 
     @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> Query:
+    def from_config(
+        cls, config: Mapping[str, object], *, declaration: str | None = None
+    ) -> Query:
         """Parse and re-validate :meth:`to_config`'s keys; ``QueryError`` if malformed.
 
-        A query without ``accountant`` (from a coordinator older than the
-        key) gets the default one, on both sides alike.
+        ``declaration`` is the reader's own copy of the dataset's declaration
+        (a file, or a built-in id): the query is validated against it, and
+        refused when it declares another dataset, or (where the wire form
+        carries one) another digest. Without it the wire form's dataset name
+        is looked up in the catalog. A query without ``accountant`` (from a
+        coordinator older than the key) gets the default one, on both sides
+        alike.
         """
         missing = sorted(set(_WIRE_KEYS) - set(config))
         if missing:
             raise QueryError("query", f"missing keys {missing}")
+        named = str(config["dataset"])
+        if declaration is not None:
+            try:
+                spec = get_dataset(declaration)
+            except UnknownDatasetError as e:
+                raise QueryError("dataset", str(e)) from e
+            digest = config.get("dataset-digest")
+            if spec.id != named or (digest is not None and digest != spec.digest):
+                raise QueryError(
+                    "dataset",
+                    f"the query's dataset {named!r} (digest {str(digest)[:12]}) is not "
+                    f"the declaration {declaration} ({spec.id!r}, digest "
+                    f"{spec.digest[:12]})",
+                )
+            named = declaration
         try:
             return cls(
                 kind=cast(QueryKind, str(config["kind"])),
-                dataset=str(config["dataset"]),
+                dataset=named,
                 column=str(config["column"]) or None,
                 group_by=str(config["group-by"]) or None,
                 where=tuple(Predicate.parse(str(p)) for p in _as_list(config["where"])),

@@ -6,10 +6,18 @@ Each config group (``dataset``, ``partition``, ``model``, ``strategy``,
 gives a typed object (a settings part, or an engine), and :func:`build_job`
 folds the parts into the product's :class:`~fedgov.job.TrainJob`. Library
 code never sees a ``DictConfig``.
+
+A dataset of the county's own is a declaration file named in place of a
+built-in id (``dataset.name=/srv/county/clinics.yaml``; ``fedgov train``
+also reads ``dataset=/srv/county/clinics.yaml``), and its departments'
+records are ``data.sources``: a folder of ``<department>.csv`` /
+``<department>.parquet`` files, or a mapping of departments to sources
+(:func:`build_sources`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -18,14 +26,18 @@ from hydra.core.config_store import ConfigStore
 from hydra.utils import instantiate
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from fedgov.data import DepartmentSources, Source, SourceKind
 from fedgov.engines.base import Engine
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.engines.simulation import SimulationEngine
+from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob, parse_accountant
+from fedgov.job_data import dataset_fields
 
 __all__ = [
     "CONFIGS",
+    "DataConf",
     "DatasetConf",
     "DeploymentEngineConf",
     "InProcessEngineConf",
@@ -36,7 +48,10 @@ __all__ = [
     "StrategyConf",
     "TrainConf",
     "build_job",
+    "build_sources",
+    "dataset_label",
     "register_schemas",
+    "sources_from",
 ]
 
 CONFIGS: Final = Path(__file__).resolve().parents[2] / "configs"
@@ -45,8 +60,24 @@ CONFIGS: Final = Path(__file__).resolve().parents[2] / "configs"
 
 @dataclass(kw_only=True)
 class DatasetConf:
+    """``name``: a built-in dataset, or the path of a declaration file."""
+
     _target_: str = "fedgov.commands.config.DatasetConf"
     name: str = MISSING
+
+
+@dataclass(kw_only=True)
+class DataConf:
+    """Where the departments' records are (simulation and in-process engines;
+    the deployment engine hands each department its own ``data-source``).
+
+    ``sources``: empty (a built-in dataset's installed files), a folder of
+    ``<department>.csv`` / ``<department>.parquet`` files, or a mapping of
+    departments to sources (``csv:PATH``, ``parquet:PATH``, ``sqlite:PATH#T``,
+    ``postgresql://...``).
+    """
+
+    sources: Any = ""
 
 
 @dataclass(kw_only=True)
@@ -129,6 +160,7 @@ class TrainConf:
         ]
     )
     dataset: Any = MISSING
+    data: DataConf = field(default_factory=DataConf)
     partition: Any = MISSING
     model: Any = MISSING
     strategy: Any = MISSING
@@ -161,8 +193,16 @@ _GROUP_SCHEMAS: dict[str, list[type]] = {
 }
 
 
+def dataset_label(reference: str) -> str:
+    """A short name for a dataset reference: a declaration file's stem, or the id."""
+    if reference.endswith((".yaml", ".yml")):
+        return Path(reference).stem
+    return reference
+
+
 def register_schemas() -> None:
     """Put the schemas in Hydra's ConfigStore (``<group>/_<schema>``) and ``train_schema``."""
+    OmegaConf.register_new_resolver("dataset_label", dataset_label, replace=True)
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConf)
     for group, schemas in _GROUP_SCHEMAS.items():
@@ -180,9 +220,15 @@ def build_job(cfg: DictConfig) -> tuple[TrainJob, Engine]:
     engine: Engine = instantiate(cfg.engine)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
-    top = {str(k): v for k, v in resolved.items() if k not in _GROUP_SCHEMAS}
+    top = {
+        str(k): v
+        for k, v in resolved.items()
+        if k not in _GROUP_SCHEMAS and k not in _NOT_JOB
+    }
+    name, declaration = dataset_fields(dataset.name)
     job = TrainJob(
-        dataset=dataset.name,
+        dataset=name,
+        declaration=declaration,
         partition=partition.kind,
         num_departments=partition.num_departments,
         dirichlet_alpha=partition.dirichlet_alpha,
@@ -203,3 +249,45 @@ def build_job(cfg: DictConfig) -> tuple[TrainJob, Engine]:
         **top,
     )
     return job, engine
+
+
+# Keys of the config that are not the job's: where the records are.
+_NOT_JOB: Final = ("data",)
+
+
+def sources_from(value: object) -> DepartmentSources | None:
+    """The departments' sources ``value`` names: a folder or a mapping (``None``: none).
+
+    File paths are made absolute: a department may run in another working
+    directory (a SuperNode of the deployment engine runs in its run folder).
+    """
+    if value in (None, ""):
+        return None
+    if isinstance(value, str | Path):
+        return DepartmentSources.from_folder(Path(value).expanduser().resolve())
+    if isinstance(value, Mapping):
+        return DepartmentSources.from_mapping(
+            {str(d): _absolute(Source.parse(str(s))) for d, s in value.items()}
+        )
+    raise ConfigurationError(
+        "data.sources",
+        f"must be a folder or a mapping of departments to sources, got {value!r}",
+    )
+
+
+def build_sources(cfg: DictConfig) -> DepartmentSources | None:
+    """The departments' sources of a composed ``train`` config (``data.sources``)."""
+    data = OmegaConf.to_container(cfg.data, resolve=True) if "data" in cfg else {}
+    assert isinstance(data, dict)
+    return sources_from(data.get("sources"))
+
+
+def _absolute(source: Source) -> Source:
+    if source.kind in (SourceKind.CSV, SourceKind.PARQUET, SourceKind.SQLITE):
+        return Source(
+            source.kind,
+            str(Path(source.location).resolve()),
+            table=source.table,
+            query=source.query,
+        )
+    return source

@@ -137,6 +137,7 @@ def _check(args: argparse.Namespace) -> int:
         Source.parse(args.source),
         department=args.department,
         dataset=spec.id,
+        unit=spec.unit,
     )
     print("\n".join(result.lines()))
     return 0 if result.ok else 1

@@ -3,6 +3,9 @@
 The command line of :class:`~fedgov.engines.deployment.DeploymentEngine`, in
 the county installed at ``$FEDGOV_HOME``: its state folder, its runs folder,
 both sides' audit logs anchored on its chain by the deployed ServerApp.
+A dataset of your own: ``--dataset clinics.yaml --sources departments/``;
+each SuperNode is then started with its department's own ``data-source``
+and ``dataset-declaration``, as on the department's own machine.
 """
 
 from __future__ import annotations
@@ -15,30 +18,39 @@ from typing import Any
 from coordinator.summary import round_from_json
 from fedgov import protocol as p
 from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands.config import sources_from
 from fedgov.commands.county import require_county
+from fedgov.data import TaskKind
 from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine, TlsFiles
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from fedgov.job_data import dataset_fields
+from fedgov.metrics import headline_metrics
 from fedgov.run_record import RUN_RECORD_FILE, RunRecord, run_dir_of
 
 __all__ = ["configure", "format_record"]
 
 
 def format_record(record: RunRecord) -> str:
-    """The per-round table and per-department privacy spend of a run record."""
+    """The per-round table and per-department privacy spend of a run record.
+
+    The round table shows the task's first metric (accuracy; RMSE for a
+    regression), on the public test split where there is one; departments
+    that refused are listed with their last reason.
+    """
+    task = TaskKind(record.dataset.get("task", TaskKind.BINARY))
+    held_out, test, label = headline_metrics(task)[0]
     lines = [
-        f"{'round':>5}  {'trained':>7}  {'refused':>7}  {'accuracy':>8}  {'seconds':>8}"
+        f"{'round':>5}  {'trained':>7}  {'refused':>7}  {label:>8}  {'seconds':>8}"
     ]
     for data in record.rounds:
         report = round_from_json(data)
         evaluation = report.central_evaluate or report.aggregated_evaluate
-        accuracy = evaluation.get(
-            p.Metric.TEST_ACCURACY, evaluation.get(p.Metric.EVAL_ACCURACY)
-        )
+        value = evaluation.get(test, evaluation.get(held_out))
         trained = sum(o.status == p.Outcome.TRAINED for o in report.train)
         refused = sum(o.status == p.Outcome.REFUSED for o in report.train)
-        shown = f"{accuracy:.4f}" if accuracy is not None else "n/a"
+        shown = f"{value:.4f}" if value is not None else "n/a"
         lines.append(
             f"{report.server_round:>5}  {trained:>3}/{len(report.train):<3}  "
             f"{refused:>7}  {shown:>8}  {report.round_seconds:>8.1f}"
@@ -49,13 +61,13 @@ def format_record(record: RunRecord) -> str:
         lines.append(
             f"{dept.department:<28} {dept.epsilon_job:>11.3f} "
             f"{dept.epsilon_total:>9.3f} {dept.epsilon_limit:>7.3f}"
+            + (f"  refused: {dept.refused}" if dept.refused else "")
         )
     return "\n".join(lines)
 
 
 _OPTION_KEYS = {
     "job_id": "job-id",
-    "dataset": "dataset",
     "partition": "partition",
     "departments": "num-departments",
     "rounds": "num-rounds",
@@ -73,6 +85,8 @@ def _job_from_args(args: argparse.Namespace) -> TrainJob:
         value = getattr(args, option)
         if value is not None:
             config[key] = value
+    if args.dataset is not None:
+        config["dataset"], config["declaration"] = dataset_fields(args.dataset)
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or key not in config:
@@ -109,7 +123,7 @@ def _deploy(args: argparse.Namespace) -> int:
         allow_non_private=args.allow_non_private,
         roles=access.roles if access is not None else None,
     )
-    record = engine.run(job)
+    record = engine.run(job, sources=sources_from(args.sources))
     print(format_record(record))
     print(f"\nrun record: {run_dir_of(job) / RUN_RECORD_FILE}")
     return 0
@@ -124,7 +138,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "runs/<job-id>); both sides' audit logs are anchored on the county's chain."
     )
     parser.add_argument("--job-id", help="job id (default: job); names the run folder")
-    parser.add_argument("--dataset", help="dataset name, e.g. randhie or adult")
+    parser.add_argument(
+        "--dataset",
+        help="a built-in dataset (randhie, adult) or a declaration file (*.yaml)",
+    )
+    parser.add_argument(
+        "--sources",
+        help="a folder of <department>.csv / <department>.parquet files: each "
+        "department's SuperNode is started with its own data-source",
+    )
     parser.add_argument("--partition", choices=("natural", "dirichlet"))
     parser.add_argument(
         "--departments", type=int, help="departments of a Dirichlet split"

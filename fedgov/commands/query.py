@@ -7,11 +7,13 @@ department, each charging its own budget book under ``--state-dir``, by
 default the county's) and prints the combined table with error bars, then
 what each department spent. Both sides' audit records are anchored on the
 county's chain (``--ephemeral``: an in-process chain that ends with the
-command). ``--json`` prints the same as JSON. An invalid query is refused
-before any department is asked (exit 1); a query no department answered
-exits 1 too. With ``--analyst-key`` the query carries the analyst's signed
-request for ``--purpose`` (:mod:`fedgov.commands._analyst`), which
-departments with an access policy require.
+command). A dataset of your own: ``--dataset clinics.yaml --sources
+departments/`` (a folder of ``<department>.csv`` or ``.parquet`` files).
+``--json`` prints the same as JSON. An invalid query is refused before any
+department is asked (exit 1); a query no department answered exits 1 too.
+With ``--analyst-key`` the query carries the analyst's signed request for
+``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with an
+access policy require.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import cast
 
 from coordinator.analytics import format_result
 from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands.config import sources_from
 from fedgov.commands.county import require_county
 from fedgov.engines.access import sign_query
 from fedgov.engines.queries import run_simulated_query
@@ -50,7 +53,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``fedgov query``'s arguments."""
     parser.add_argument("kind", choices=QUERY_KINDS, help="the aggregate to release")
     parser.add_argument(
-        "--dataset", required=True, help="catalog dataset, e.g. randhie"
+        "--dataset",
+        required=True,
+        help="a built-in dataset (randhie, adult) or a declaration file (*.yaml)",
+    )
+    parser.add_argument(
+        "--sources",
+        help="a folder of <department>.csv / <department>.parquet files, one per "
+        "department (default: a built-in dataset's installed files)",
     )
     parser.add_argument("--column", help="the measured column (not for count)")
     parser.add_argument(
@@ -78,7 +88,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows-per-person",
         type=int,
-        help="records counted per person (default: the dataset's maximum, 5 for randhie)",
+        help="records counted per person (default: the declared max_records_per_unit, "
+        "5 for randhie)",
     )
     parser.add_argument(
         "--epsilon", type=float, required=True, help="epsilon each department spends"
@@ -174,6 +185,7 @@ def _run(args: argparse.Namespace) -> int:
         num_cpus=args.num_cpus,
         ledger=ledger,  # type: ignore[arg-type]
         purpose=purpose,
+        sources=sources_from(args.sources),
         access_request=request,
         roles=access.roles if access is not None else None,
     )

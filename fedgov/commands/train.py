@@ -1,19 +1,24 @@
 """``fedgov train``: one federated DP training job, configured by Hydra.
 
-Example::
+Examples::
 
     fedgov train dataset=adult privacy.epsilon=3 strategy=fedprox
+    fedgov train dataset=clinics.yaml data.sources=departments/
 
 The configuration is ``configs/train.yaml`` and its groups, found by absolute
 path (:data:`~fedgov.commands.config.CONFIGS`), so the command works from any
-folder. The job runs in the county installed at ``$FEDGOV_HOME``
-(``fedgov init``): its state folder, its runs folder (``runs/<job_id>``),
-and both sides' audit logs anchored on its chain. ``--ephemeral`` runs
-without a county, on an in-process chain that ends with the command (its
-anchors are gone afterwards: for trying things, never for a record). With
-``--analyst-key`` the job carries the analyst's signed request for
-``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with an
-access policy require. Sweeps over many settings are
+folder. ``dataset=`` takes a built-in dataset or a declaration file
+(``*.yaml``: read as ``dataset.name=FILE``); ``data.sources=`` a folder of
+per-department files. The job runs in the county installed at
+``$FEDGOV_HOME`` (``fedgov init``): its state folder, its runs folder
+(``runs/<job_id>``), and both sides' audit logs anchored on its chain.
+``--ephemeral`` runs without a county, on an in-process chain that ends with
+the command (its anchors are gone afterwards: for trying things, never for a
+record). Each round prints the task's metrics on the departments' held-out
+records (or the public test split) and every department that refused, with
+its reason. With ``--analyst-key`` the job carries the analyst's signed
+request for ``--purpose`` (:mod:`fedgov.commands._analyst`), which
+departments with an access policy require. Sweeps over many settings are
 ``python -m experiments.sweep``.
 """
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -29,32 +35,57 @@ from hydra import compose, initialize_config_dir
 from coordinator.guard import RoundReport
 from fedgov import protocol as p
 from fedgov.commands._analyst import add_analyst_arguments, analyst_access
-from fedgov.commands.config import CONFIGS, build_job, register_schemas
+from fedgov.commands.config import CONFIGS, build_job, build_sources, register_schemas
 from fedgov.commands.county import require_county
+from fedgov.data import TaskKind
 from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.engines.simulation import SimulationEngine
 from fedgov.errors import ConfigurationError
+from fedgov.job_data import dataset_spec
+from fedgov.metrics import headline_metrics
 from ledger.county_ledger import CountyLedger
 
-__all__ = ["configure", "train"]
+__all__ = ["configure", "round_line", "train"]
 
 logger = logging.getLogger(__name__)
 register_schemas()
 
 
-def _progress(report: RoundReport) -> None:
-    evaluation = report.central_evaluate or report.aggregated_evaluate
-    accuracy = evaluation.get(
-        p.Metric.TEST_ACCURACY, evaluation.get(p.Metric.EVAL_ACCURACY, float("nan"))
-    )
+def round_line(report: RoundReport, task: TaskKind) -> str:
+    """One round as ``fedgov train`` prints it: the task's metrics, who trained,
+    who refused and why."""
+    central = report.central_evaluate
+    evaluation = central or report.aggregated_evaluate
+    figures = []
+    for held_out, test, label in headline_metrics(task):
+        value = evaluation.get(test if central else held_out)
+        if value is not None:
+            figures.append(f"{label} {value:.4f}")
     trained = sum(o.status == p.Outcome.TRAINED for o in report.train)
-    print(
-        f"round {report.server_round:>3}: accuracy {accuracy:.4f}, "
-        f"{trained}/{len(report.train)} departments trained, {report.round_seconds:.1f} s",
-        flush=True,
+    line = (
+        f"round {report.server_round:>3}: {', '.join(figures) or 'no evaluation'}, "
+        f"{trained}/{len(report.train)} departments trained, "
+        f"{report.round_seconds:.1f} s"
     )
+    refused = {
+        o.department: o.reason
+        for o in (*report.train, *report.evaluate)
+        if o.status in (p.Outcome.REFUSED, p.Outcome.FAILED)
+    }
+    for department, reason in sorted(refused.items()):
+        line += f"\n    {department} refused: {reason}"
+    if report.skipped:
+        line += f"\n    not aggregated: {report.skipped}"
+    return line
+
+
+def _progress(task: TaskKind) -> Callable[[RoundReport], None]:
+    def show(report: RoundReport) -> None:
+        print(round_line(report, task), flush=True)
+
+    return show
 
 
 def train(
@@ -70,7 +101,7 @@ def train(
     the county's Roles contract (or ``rpc`` and ``roles``) when given, run
     it, print each department's spend."""
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+        cfg = compose(config_name="train", overrides=_overrides(overrides))
     job, engine = build_job(cfg)
     if not isinstance(engine, SimulationEngine | InProcessEngine | DeploymentEngine):
         raise ConfigurationError("engine", f"{type(engine).__name__} is not known here")
@@ -96,13 +127,26 @@ def train(
     if access is not None:
         job = sign_job(job, access.analyst, access.roles.access_domain)
         engine.roles = access.roles
-    record = engine.run(job, on_round=_progress)
+    task = dataset_spec(job).task_kind
+    record = engine.run(job, on_round=_progress(task), sources=build_sources(cfg))
     for dept in record.departments:
         print(
             f"{dept.department:<28} epsilon job {dept.epsilon_job:.3f} "
             f"(lifetime {dept.epsilon_total:.3f} of {dept.epsilon_limit:.3f})"
         )
     return 0
+
+
+def _overrides(arguments: list[str]) -> list[str]:
+    # `dataset=` selects a config group option; a declaration file is a value
+    # of the group's `name` instead.
+    out = []
+    for argument in arguments:
+        key, sep, value = argument.partition("=")
+        if key == "dataset" and sep and value.endswith((".yaml", ".yml")):
+            argument = f"dataset.name={value}"
+        out.append(argument)
+    return out
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,11 @@ with cheap aggregates (present values, values of the right type, minimum and
 maximum, integrality, declared categories) whatever its size, and only when
 a rule is broken scans it once more to count every breach and locate its
 first row. The result, a :class:`SourceCheck`, holds counts and row numbers
-only; a value is shown only for PUBLIC and INTERNAL columns.
+only; a value is shown only for PUBLIC and INTERNAL columns. Given the
+declared unit of privacy, it also counts the persons and those with more
+records than the declaration allows (one grouped scan): their extra records
+are valid but left out of training and of every query, which bound each
+person to the first ``max_records_per_unit`` records.
 
 The rules are those of :func:`fedgov.data.validation.validate`, in the same
 order. How a source's own types meet the declaration: a CSV field is text
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 import duckdb
@@ -50,11 +54,13 @@ from fedgov.data.sources import SourceKind
 
 if TYPE_CHECKING:
     from fedgov.data.sources import Source
+    from fedgov.data.spec import UnitOfPrivacy
 
 __all__ = [
     "Problem",
     "SourceCheck",
     "StoredType",
+    "UnitCount",
     "check_source",
     "csv_types",
     "stored_types",
@@ -124,6 +130,29 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class UnitCount:
+    """How many persons (units of privacy) a table holds, and how many exceed
+    the declared ``max_records`` (``beyond``: their records past the first
+    ``max_records``, which training and queries leave out)."""
+
+    column: str
+    units: int
+    max_records: int
+    over: int
+    beyond: int
+
+    def line(self) -> str:
+        head = f"persons ({self.column}): {self.units:,}"
+        if not self.over:
+            return f"{head}, none with more than {self.max_records} record(s)"
+        return (
+            f"{head}; {self.over:,} with more than {self.max_records} record(s): "
+            f"their {self.beyond:,} record(s) beyond the first {self.max_records} "
+            "are left out of training and queries"
+        )
+
+
+@dataclass(frozen=True)
 class SourceCheck:
     """What checking one department's source found: counts, never records."""
 
@@ -134,6 +163,9 @@ class SourceCheck:
     problems: tuple[Problem, ...]
     cleaning: CleaningReport
     kept_missing: tuple[CleaningAction, ...]
+    units: UnitCount | None = None
+    """Persons counted by the declared unit of privacy (``None``: not asked,
+    one record per person, or the column is missing)."""
 
     @property
     def ok(self) -> bool:
@@ -166,6 +198,8 @@ class SourceCheck:
         who = "" if self.department is None else f" (department {self.department})"
         lines = [f"dataset {self.dataset}{who}, source {self.source}"]
         lines.append(f"records: {self.rows:,}")
+        if self.units is not None:
+            lines.append(self.units.line())
         if self.problems:
             lines.append(f"INVALID: {len(self.problems)} rule(s) broken")
             for p in self.problems:
@@ -213,10 +247,13 @@ def check_source(
     *,
     department: str | None = None,
     dataset: str | None = None,
+    unit: UnitOfPrivacy | None = None,
 ) -> SourceCheck:
     """Check ``source`` against ``schema`` without loading its records.
 
-    ``dataset`` names the dataset in reports (default: the schema's id).
+    ``dataset`` names the dataset in reports (default: the schema's id);
+    ``unit``, the declared unit of privacy, adds the persons' count
+    (:class:`UnitCount`).
     Raises :class:`~fedgov.data.errors.SourceUnreadableError` or
     :class:`~fedgov.data.errors.SourceConnectionError` when the source
     cannot be read at all; every breach of the declaration is a
@@ -231,7 +268,7 @@ def check_source(
     types = _csv_types(schema) if source.kind is SourceKind.CSV else None
     try:
         with Engine(source, department=department, csv_types=types) as engine:
-            return _check(name, department, source, schema, engine)
+            return _check(name, department, source, schema, engine, unit)
     except _TypedReadFailedError:
         # A value the typed reader cannot take: read everything as text to
         # count and locate such values.
@@ -239,7 +276,7 @@ def check_source(
             "%s: re-reading as text to locate values of the wrong type", source
         )
         with Engine(source, department=department, text_only=True) as engine:
-            return _check(name, department, source, schema, engine)
+            return _check(name, department, source, schema, engine, unit)
 
 
 class _TypedReadFailedError(Exception):
@@ -460,6 +497,7 @@ def _check(
     source: Source,
     schema: DatasetSchema,
     engine: Engine,
+    unit: UnitOfPrivacy | None = None,
 ) -> SourceCheck:
     stored = stored_types(engine)
     columns = [_Column(spec, stored[spec.name]) for spec in schema]
@@ -531,7 +569,26 @@ def _check(
     problems += _locate(engine, broken)
     problems.sort(key=lambda p: -1 if p.column is None else order[p.column])
     missing = {name: rows - n for name, n in present.items()}
-    return _result(dataset, department, source, rows, problems, schema, missing)
+    result = _result(dataset, department, source, rows, problems, schema, missing)
+    if unit is None or unit.column is None or rows == 0:
+        return result
+    return replace(
+        result, units=_count_units(engine, unit.column, unit.max_records_per_unit)
+    )
+
+
+def _count_units(engine: Engine, column: str, max_records: int) -> UnitCount:
+    """One grouped scan: persons, and records beyond ``max_records`` of each."""
+    person = identifier(column)
+    counted = engine.sql(
+        f"SELECT count(*), count_if(n > {max_records}), "
+        f"coalesce(sum(n - {max_records}) FILTER (WHERE n > {max_records}), 0) "
+        f"FROM (SELECT count(*) AS n FROM {RAW} WHERE {person} IS NOT NULL "
+        f"GROUP BY {person})"
+    ).fetchone()
+    assert counted is not None
+    units, over, beyond = (int(v) for v in counted)
+    return UnitCount(column, units, max_records, over, beyond)
 
 
 def _locate(engine: Engine, broken: list[tuple[_Rule, int | None]]) -> list[Problem]:

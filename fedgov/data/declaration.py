@@ -17,6 +17,8 @@ holding the draft placeholder ``TODO`` (``fedgov data draft``) is rejected.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from enum import Enum
 from pathlib import Path
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT_VERSION",
     "PLACEHOLDER",
+    "declaration_digest",
     "load_declaration",
     "parse_declaration",
     "valid_identifier",
@@ -82,6 +85,32 @@ _T = TypeVar("_T")
 def valid_identifier(text: str) -> bool:
     """Whether ``text`` may name a dataset or a department (also a file name)."""
     return bool(_IDENTIFIER.match(text))
+
+
+def declaration_digest(document: object) -> str:
+    """SHA-256 (hex) of a parsed declaration: what it declares, not how it is written.
+
+    The document is hashed as canonical JSON (keys sorted, every number as a
+    float), so a copy re-indented, re-ordered or commented differently has
+    the same digest, and any change to what it declares (a column's kind,
+    bounds, role or class, the task, the unit of privacy) changes it.
+    """
+    canonical = json.dumps(
+        _canonical(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return str(value)
 
 
 def load_declaration(path: str | Path, *, reader: Reader | None = None) -> DatasetSpec:
@@ -349,6 +378,7 @@ class _Declaration:
                 retention=retention,
                 reader=self.reader,
                 declaration=self.path,
+                digest=declaration_digest(self.doc.data),
             ),
         )
 

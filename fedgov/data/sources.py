@@ -32,7 +32,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import (
+    parse_qsl,
+    quote,
+    unquote,
+    urlencode,
+    urlsplit,
+    urlunsplit,
+)
 
 from fedgov.data.errors import SourceSpecError, UnknownDepartmentError
 from fedgov.types import DepartmentId
@@ -156,6 +163,23 @@ class Source:
         for secret in sorted(self.secrets, key=len, reverse=True):
             message = message.replace(secret, _REDACTED)
         return message
+
+    @property
+    def spec(self) -> str:
+        """The text :meth:`parse` reads back into this source, password included.
+
+        For handing the source to a department's own configuration (a
+        SuperNode's ``data-source``); show ``str(source)`` instead, which
+        redacts the password.
+        """
+        if self.kind is SourceKind.POSTGRESQL:
+            if self.query is not None:
+                joiner = "&" if "?" in self.location else "?"
+                return f"{self.location}{joiner}query={quote(self.query, safe='')}"
+            return f"{self.location}#{self.table}"
+        if self.kind is SourceKind.SQLITE:
+            return f"sqlite:{self.location}#{self.table}"
+        return f"{self.kind}:{self.location}"
 
     def __str__(self) -> str:
         if self.kind is SourceKind.POSTGRESQL:

@@ -195,7 +195,9 @@ class DatasetSpec:
     ``natural_partition`` is the dataset's own grouping into departments, if it
     has one. ``reader`` parses a built-in dataset's files (``None``: every
     department reads its own source). ``declaration`` is the file the spec was
-    read from.
+    read from; ``digest`` is the SHA-256 of what it declares
+    (:func:`~fedgov.data.declaration.declaration_digest`), by which the
+    coordinator and each department check that they hold the same contract.
     """
 
     id: DatasetId
@@ -212,6 +214,7 @@ class DatasetSpec:
     """How long departments may keep the records (``None``: no period declared)."""
     reader: Reader | None = field(default=None, repr=False, compare=False)
     declaration: Path | None = field(default=None, compare=False)
+    digest: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         where = f"dataset {self.id!r}"

@@ -2,8 +2,10 @@
 
 :class:`DeploymentEngine` runs a job the way a county runs it across
 machines, but on this one: ``flower-superlink`` on 127.0.0.1, one
-``flower-supernode`` per department (told its department and state folder
-through ``--node-config``), then ``flwr run`` of this repository's Flower App
+``flower-supernode`` per department (told its department, state folder and,
+for a dataset of the county's own, its ``data-source`` and
+``dataset-declaration`` through ``--node-config``, as a department's own
+machine would be), then ``flwr run`` of this repository's Flower App
 (the ``[tool.flwr.app]`` of ``pyproject.toml``) with the job as its
 run_config. Everything lives in the job's run folder::
 
@@ -31,7 +33,9 @@ from typing import TYPE_CHECKING
 from coordinator.guard import RoundReport
 from coordinator.summary import round_from_json
 from department_nodes.access import RpcRoles
+from department_nodes.node import NODE_DATA_SOURCE, NODE_DECLARATION
 from fedgov.county import default_state_dir
+from fedgov.data import DepartmentSources, Source
 from fedgov.engines._deployment_federation import start_federation
 from fedgov.engines._deployment_flower import (
     APP_DIR,
@@ -41,6 +45,7 @@ from fedgov.engines._deployment_flower import (
 )
 from fedgov.engines._deployment_processes import DeploymentError, log_tail
 from fedgov.engines.audit import prepare_job
+from fedgov.engines.base import job_with_sources
 from fedgov.errors import ConfigurationError
 from fedgov.files import write_json_atomic
 from fedgov.job import TrainJob
@@ -125,8 +130,14 @@ class DeploymentEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
+        sources: DepartmentSources | None = None,
     ) -> RunRecord:
         """Run ``job`` on fresh processes; return its run record.
+
+        ``sources`` become each department's own ``data-source``; a dataset
+        declared in a file is named by each department's
+        ``dataset-declaration`` (here: the operator's file, which on
+        separate machines is each department's own copy).
 
         The coordinator runs in another process, so ``on_round`` cannot see
         rounds as they end: progress is the run's streamed log (logged under
@@ -148,13 +159,22 @@ class DeploymentEngine:
         state_dir = Path(
             self.state_dir or job.state_dir or default_state_dir()
         ).resolve()
+        job = job_with_sources(job, sources)
         job = prepare_job(
             dataclasses.replace(job, state_dir=str(state_dir)),
             CountyLedger.find() if job.audit else None,
         )
         departments = departments_for(job)
         record_path = run_dir / RUN_RECORD_FILE
-        nodes = {d: self._node_config(d, state_dir) for d in departments}
+        nodes = {
+            d: self._node_config(
+                d,
+                state_dir,
+                source=None if sources is None else sources.source_of(d),
+                declaration=job.declaration,
+            )
+            for d in departments
+        }
         launched_at = time.time()
         with start_federation(
             run_dir, nodes, tls=self.tls, startup_timeout=self.startup_timeout
@@ -198,12 +218,21 @@ class DeploymentEngine:
         return record
 
     def _node_config(
-        self, department: str, state_dir: Path
+        self,
+        department: str,
+        state_dir: Path,
+        *,
+        source: Source | None = None,
+        declaration: str = "",
     ) -> dict[str, str | int | float | bool]:
         config: dict[str, str | int | float | bool] = {
             "department": department,
             "state-dir": str(state_dir),
         }
+        if source is not None:
+            config[NODE_DATA_SOURCE] = source.spec
+        if declaration:
+            config[NODE_DECLARATION] = declaration
         if self.allow_non_private:
             config["allow-non-private"] = True
         if self.roles is not None:

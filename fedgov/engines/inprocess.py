@@ -37,7 +37,9 @@ from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
+from fedgov.data import DepartmentSources
 from fedgov.engines.audit import prepare_job
+from fedgov.engines.base import job_with_sources
 from fedgov.errors import FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
@@ -241,13 +243,18 @@ class InProcessEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
+        sources: DepartmentSources | None = None,
     ) -> RunRecord:
+        job = job_with_sources(job, sources)
         ledger = resolve_ledger(self.ledger) if job.audit else None
         job = prepare_job(job, ledger)
         departments = departments_for(job)
         apps = [
             make_client_app(
-                job=job, allow_non_private=self.allow_non_private, roles=self.roles
+                job=job,
+                allow_non_private=self.allow_non_private,
+                sources=sources,
+                roles=self.roles,
             )
             for _ in departments
         ]

@@ -1,8 +1,9 @@
 """A DP analytics query run on Flower's simulation engine, in this process.
 
-One simulated SuperNode per department of the dataset's natural partition,
-each answering from its own budget file under ``state_dir``; the
-coordinator's side is :func:`coordinator.analytics.run_query`.
+One simulated SuperNode per department (the dataset's natural partition,
+or the departments given ``sources``), each answering from its own records
+and its own budget file under ``state_dir``; the coordinator's side is
+:func:`coordinator.analytics.run_query`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from coordinator.analytics import QueryResult
 from coordinator.server_app import make_server_app
 from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
-from fedgov.data import department_ids
+from fedgov.data import DepartmentSources
 from fedgov.engines.audit import prepare_job
+from fedgov.engines.base import job_with_sources
 from fedgov.engines.simulation import SimulationError, simulate
 from fedgov.job import TrainJob
+from fedgov.job_data import dataset_fields, departments_for
 from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 from privacy.mechanisms import Query
 
@@ -37,6 +40,7 @@ def run_simulated_query(
     on_result: Callable[[QueryResult], None] | None = None,
     ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
     purpose: str | None = None,
+    sources: DepartmentSources | None = None,
     access_request: str = "",
     roles: RoleSource | None = None,
 ) -> QueryResult:
@@ -48,14 +52,17 @@ def run_simulated_query(
     already on file wins, exactly as for training. Both sides are audited
     under ``purpose`` (default: the job's) and anchored on ``ledger``
     (default: the county's). ``on_result`` is called with the result before
-    this returns, and its errors propagate. ``access_request`` is the
-    analyst's signed request for the query, asked for ``purpose``; ``roles``
-    is where the departments read analysts' roles (it must pickle:
-    :class:`~department_nodes.access.RpcRoles`).
+    this returns, and its errors propagate. ``sources`` are the departments'
+    own records (their share of a built-in dataset's installed file without
+    them). ``access_request`` is the analyst's signed request for the query,
+    asked for ``purpose``; ``roles`` is where the departments read analysts'
+    roles (it must pickle: :class:`~department_nodes.access.RpcRoles`).
     """
+    dataset, declaration = dataset_fields(query.dataset)
     job = TrainJob(
         job_id=query.query_id,
-        dataset=query.dataset,
+        dataset=dataset,
+        declaration=declaration,
         state_dir=str(state_dir) if state_dir else "",
         round_timeout=timeout,
         access_request=access_request,
@@ -64,10 +71,9 @@ def run_simulated_query(
         job = replace(job, budget_epsilon=budget_epsilon)
     if purpose is not None:
         job = replace(job, purpose=purpose)
+    job = job_with_sources(job, sources)
     resolved = resolve_ledger(ledger) if job.audit else None
-    job = prepare_job(
-        job, resolved, departments=[str(d) for d in department_ids(query.dataset)]
-    )
+    job = prepare_job(job, resolved)
     results: list[QueryResult] = []
     server_app = make_server_app(
         job=job,
@@ -76,11 +82,11 @@ def run_simulated_query(
         confidence=confidence,
         ledger=resolved,
     )
-    client_app = make_client_app(job=job, roles=roles)
+    client_app = make_client_app(job=job, sources=sources, roles=roles)
     simulate(
         server_app,
         client_app,
-        num_supernodes=len(department_ids(query.dataset)),
+        num_supernodes=len(departments_for(job)),
         num_cpus=num_cpus,
     )
     if not results:

@@ -23,8 +23,10 @@ from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
 from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
+from fedgov.data import DepartmentSources
 from fedgov.engines._ray_workers import start_ray
 from fedgov.engines.audit import prepare_job
+from fedgov.engines.base import job_with_sources
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
@@ -89,15 +91,19 @@ def run_simulated_job(
     allow_non_private: bool = False,
     num_cpus: int | None = None,
     ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+    sources: DepartmentSources | None = None,
     roles: RoleSource | None = None,
 ) -> RunRecord:
     """Run ``job`` with one simulated SuperNode per department; return its record.
 
     Audit heads are anchored on ``ledger`` (default: the county's; ``None``:
-    records are kept, nothing is anchored). ``roles`` is where the
-    departments read analysts' roles; it travels to Ray's actors, so it must
-    pickle (:class:`~department_nodes.access.RpcRoles`).
+    records are kept, nothing is anchored). ``sources``: each department's
+    own records (its share of a built-in dataset's installed file without
+    them). ``roles`` is where the departments read analysts' roles; it
+    travels to Ray's actors, so it must pickle
+    (:class:`~department_nodes.access.RpcRoles`).
     """
+    job = job_with_sources(job, sources)
     resolved = resolve_ledger(ledger) if job.audit else None
     job = prepare_job(job, resolved)
     run_dir_of(job).mkdir(parents=True, exist_ok=True)
@@ -113,7 +119,7 @@ def run_simulated_job(
         ledger=resolved,
     )
     client_app = make_client_app(
-        job=job, allow_non_private=allow_non_private, roles=roles
+        job=job, allow_non_private=allow_non_private, sources=sources, roles=roles
     )
     simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
     if not records:
@@ -155,6 +161,7 @@ class SimulationEngine:
         job: TrainJob,
         *,
         on_round: Callable[[RoundReport], None] | None = None,
+        sources: DepartmentSources | None = None,
     ) -> RunRecord:
         return run_simulated_job(
             job,
@@ -162,5 +169,6 @@ class SimulationEngine:
             allow_non_private=self.allow_non_private,
             num_cpus=self.num_cpus,
             ledger=self.ledger,
+            sources=sources,
             roles=self.roles,
         )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from coordinator.guard import RoundReport
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.job import TrainJob
 from ledger.keys import PlaintextKeyWarning
@@ -359,10 +360,20 @@ def test_budgets_chart_and_a_job_followed_live(county: County, tmp_path: Path) -
         county.chain, admin=county.chain.accounts[9], relayer=county.chain.accounts[8]
     )
 
+    # The job holds after rounds 1 and 2 (its progress file written) until
+    # the page has shown them.
+    reached = {1: threading.Event(), 2: threading.Event()}
+    release = {1: threading.Event(), 2: threading.Event()}
+
+    def hold(report: RoundReport) -> None:
+        if report.server_round in reached:
+            reached[report.server_round].set()
+            release[report.server_round].wait(timeout=300)
+
     def train() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PlaintextKeyWarning)
-            InProcessEngine(ledger=ledger).run(job)
+            InProcessEngine(ledger=ledger).run(job, on_round=hold)
 
     worker = threading.Thread(target=train)
     try:
@@ -379,31 +390,35 @@ def test_budgets_chart_and_a_job_followed_live(county: County, tmp_path: Path) -
             page.goto(f"{portal.url}/budgets")
             page.wait_for_selector("body[data-charts='6']", state="attached")
             screenshot(page, "budgets")
+            worker.start()
+            assert reached[1].wait(timeout=300)
             page.goto(f"{portal.url}/jobs/entry?id=live-job")
             page.wait_for_selector("#live-line.live")
             before = page.get_attribute("body", "data-rounds")
-            worker.start()
-            # Some round before the last, shown while the job still runs.
+            release[1].set()
+            # The next round, shown while the job still runs.
+            assert reached[2].wait(timeout=300)
             page.wait_for_selector(
-                "body[data-rounds='1'], body[data-rounds='2']",
-                state="attached",
-                timeout=120_000,
+                "body[data-rounds='2']", state="attached", timeout=120_000
             )
             live_accuracy = page.inner_text(
                 "#job-round-rows tr:first-child td:nth-child(5)"
             )
             screenshot(page, "job-live")
+            release[2].set()
             page.wait_for_selector("#job-status:has-text('finished')", timeout=120_000)
             rounds = page.inner_text("#job-round-rows")
             screenshot(page, "job")
             page.goto(f"{portal.url}/jobs")
             screenshot(page, "jobs")
     finally:
+        for event in release.values():
+            event.set()
         if worker.is_alive():
             worker.join(timeout=300)
 
     # Assert
-    assert before == "0"
+    assert before == "1"
     assert 0.0 < float(live_accuracy) < 1.0  # from progress.json, while it ran
     assert len(rounds.strip().splitlines()) == 3
     assert errors == []

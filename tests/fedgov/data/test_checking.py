@@ -122,6 +122,59 @@ def test_a_valid_source_loads_as_the_built_in_department(
     assert mine.train.records.index[0] >= 1
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_persons_beyond_the_declared_records_are_counted_not_refused(
+    kind: str, site3: pd.DataFrame, write: Callable[[str, pd.DataFrame], Source]
+) -> None:
+    # Prepare: two persons with 5 records each get 2 and 1 more (7 and 6).
+    unit = get_dataset("randhie").unit
+    persons = site3["zper"].value_counts()
+    full = persons[persons == 5].index[:2]
+    extra = pd.concat(
+        [
+            site3[site3["zper"] == full[0]].iloc[:2],
+            site3[site3["zper"] == full[1]].iloc[:1],
+        ]
+    )
+    source = write(kind, pd.concat([site3, extra], ignore_index=True))
+
+    # Act
+    result = check_source(SCHEMA, source, department=DEPARTMENT, unit=unit)
+    plain = check_source(SCHEMA, source, department=DEPARTMENT)
+
+    # Assert: valid (training and queries bound each person), and counted.
+    assert result.ok
+    assert result.units is not None
+    assert (result.units.units, result.units.over, result.units.beyond) == (
+        len(persons),
+        2,
+        3,
+    )
+    assert result.units.max_records == 5
+    assert (
+        f"persons (zper): {len(persons):,}; 2 with more than 5 record(s): their 3 "
+        "record(s) beyond the first 5 are left out of training and queries"
+    ) in result.lines()
+    assert plain.units is None
+
+
+def test_a_table_keeping_to_its_declaration_has_no_person_beyond_it(
+    site3: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "site3.csv"
+    site3.to_csv(path, index=False)
+
+    result = check_source(
+        SCHEMA, Source.parse(f"csv:{path}"), unit=get_dataset("randhie").unit
+    )
+
+    assert result.units is not None
+    assert result.units.over == 0
+    assert result.lines()[2] == (
+        f"persons (zper): {site3['zper'].nunique():,}, none with more than 5 record(s)"
+    )
+
+
 def _with(
     frame: pd.DataFrame, column: str, position: int, value: object
 ) -> pd.DataFrame:
