@@ -224,7 +224,7 @@ class Subject:
             kind=RequestKind.QUERY,
             digest=query_sha256(query),
             job_id=query.query_id,
-            dataset=query.dataset,
+            dataset=query.dataset_id,
             purpose=job.purpose,
             columns=query.columns_read,
             epsilon=query.epsilon,
