@@ -8,9 +8,11 @@ so no client ever sees a chain state that is not yet durable:
   forwarded as they are;
 - ``eth_sendRawTransaction`` and ``evm_mine`` are forwarded, then the
   blocks they mined are read back and the call is appended to the journal
-  and fsynced (:mod:`ledger._node_journal`) before the answer leaves. anvil
-  mines on arrival, so when a client holds a transaction hash the
-  transaction is mined and journalled, and a receipt it reads is durable;
+  and fsynced (:mod:`ledger._node_journal`) before the answer leaves. The
+  front mines a transaction itself before it answers (anvil runs without
+  automine, see :meth:`DurableNode._mine_ready`), so when a client holds a
+  transaction hash the transaction is mined and journalled with its block,
+  and a receipt it reads is durable;
 - ``evm_setNextBlockTimestamp``/``evm_increaseTime`` (development clocks,
   ``fedgov vote advance-time``) pass through: their effect is the
   timestamp of the next block mined, which the journal pins;
@@ -20,8 +22,8 @@ so no client ever sees a chain state that is not yet durable:
 
 Recovery (:meth:`DurableNode.start`): anvil loads the snapshot (or the
 genesis, the first time), then every journalled call past the snapshot is
-sent again with its block's timestamp pinned (``evm_setNextBlockTimestamp``),
-and the block numbers must come out as they were recorded: the same signed
+sent again and its blocks mined with their timestamps pinned, and the block
+numbers and stamps must come out as they were recorded: the same signed
 transactions in the same blocks, so the same receipts, logs and nonces.
 Then the clock is set so that block time keeps its offset from the wall
 clock (a consultation's windows survive a restart), a new snapshot is
@@ -91,7 +93,6 @@ _SEND = "eth_sendRawTransaction"
 _MINE = "evm_mine"
 _CLOCK = frozenset({"evm_setNextBlockTimestamp", "evm_increaseTime"})
 _MAX_BODY = 16 * 1024 * 1024
-_RETRIES = 5
 
 
 class DurableNode:
@@ -147,6 +148,7 @@ class DurableNode:
         (self.folder / "anvil").mkdir(parents=True, exist_ok=True)
         self._anvil.start()
         try:
+            self._call("evm_setAutomine", [False])
             replayed = self._recover()
             self._journal = Journal(self.folder / JOURNAL_FILE)
             if replayed or not (self.folder / SNAPSHOT_FILE).is_file():
@@ -232,6 +234,8 @@ class DurableNode:
         answer = self._forward(method, params)
         if "error" in answer:
             return answer
+        if method == _SEND:
+            self._mine_ready()
         after = self._block_number()
         blocks = tuple(
             (number, self._timestamp(number)) for number in range(before + 1, after + 1)
@@ -296,6 +300,30 @@ class DurableNode:
         block = self._call("eth_getBlockByNumber", [hex(number), False])
         return int(str(block["timestamp"]), 16)
 
+    def _mine_ready(self) -> None:
+        """Mine, now, what anvil's pool can execute.
+
+        anvil's automine answers a transaction once it is in the pool and
+        mines it a moment later in another task: on a busy machine the blocks
+        a call made were not there yet when it was journalled, and whether a
+        transaction behind a nonce gap shared a block with the one that filled
+        it depended on timing a replay cannot repeat. So anvil runs without
+        automine and the front mines: ``evm_mine`` takes every executable
+        transaction (the pool's ``pending``; ``queued`` ones wait for a
+        missing nonce) before it returns, and a replay that repeats the same
+        calls groups the transactions into the same blocks.
+        """
+        pending = self._pending()
+        while pending:
+            self._call(_MINE, [])
+            left = self._pending()
+            if left >= pending:
+                return  # what is left cannot go in a block now
+            pending = left
+
+    def _pending(self) -> int:
+        return int(str(self._call("txpool_status", [])["pending"]), 16)
+
     def _snapshot(self) -> None:
         dumped = str(self._call("anvil_dumpState", []))
         state = gzip.decompress(bytes.fromhex(dumped.removeprefix("0x")))
@@ -334,14 +362,6 @@ class DurableNode:
             self._replay(entry)
             replayed += 1
             if entry.blocks:
-                head = self._block_number()
-                if head != entry.blocks[-1][0]:
-                    raise ChainError(
-                        "recover the county chain",
-                        f"replaying {entry.method} {entry.tx_hash} mined up to block "
-                        f"{head}, the journal says {entry.blocks[-1][0]}: the snapshot "
-                        "and the journal disagree",
-                    )
                 last_block_ts, last_wall_ms = entry.blocks[-1][1], entry.wall_ms
         if last_block_ts is not None and last_wall_ms is not None:
             # Block time keeps its offset from the wall clock across the outage.
@@ -353,33 +373,29 @@ class DurableNode:
         if entry.method == _SEND and not entry.blocks:
             if self._call("eth_getTransactionReceipt", [entry.tx_hash]) is None:
                 self._forward(_SEND, entry.params)
+                self._mine_ready()
             return
-        for index, (_number, timestamp) in enumerate(entry.blocks):
-            if entry.method == _SEND and index == 0:
-                self._mine_at(timestamp, _SEND, entry.params)
-            else:
-                self._mine_at(timestamp, _MINE, [])
-
-    def _mine_at(self, timestamp: int, method: str, params: list[Any]) -> None:
-        """Make ``method`` mine its block stamped exactly ``timestamp``.
-
-        ``evm_setNextBlockTimestamp`` cannot do it: anvil refuses a time
-        before its own clock (a restart's wall clock, or an equal stamp, which
-        anvil gives several blocks mined in one second). Its clock, set to
-        that second, mines there unless the wall clock ticks in between: then
-        the block is taken back (``evm_revert``) and mined again.
-        """
-        for _attempt in range(_RETRIES):
-            checkpoint = self._call("evm_snapshot", [])
+        for index, (number, timestamp) in enumerate(entry.blocks):
+            # evm_setNextBlockTimestamp alone refuses a time before anvil's
+            # clock (a restart's wall clock, or the stamp of the block before,
+            # which anvil gives every block mined in one second); evm_setTime
+            # alone stamps the block with whatever second the clock ticked to.
             self._call("evm_setTime", [timestamp])
-            self._call(method, params)
-            if self._timestamp(self._block_number()) == timestamp:
-                return
-            self._call("evm_revert", [checkpoint])
-        raise ChainError(
-            "recover the county chain",
-            f"could not mine a block stamped {timestamp} in {_RETRIES} attempts",
-        )
+            self._call("evm_setNextBlockTimestamp", [timestamp])
+            if entry.method == _SEND and index == 0:
+                self._call(_SEND, entry.params)
+            self._call(_MINE, [])
+            # Several blocks share a stamp (the genesis among them), so the
+            # number is checked as well.
+            head = self._block_number()
+            stamp = self._timestamp(head)
+            if (head, stamp) != (number, timestamp):
+                raise ChainError(
+                    "recover the county chain",
+                    f"replaying {entry.method} {entry.tx_hash} mined block {head} "
+                    f"stamped {stamp}, the journal says block {number} stamped "
+                    f"{timestamp}: the snapshot and the journal disagree",
+                )
 
 
 class _Server(ThreadingHTTPServer):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from eth_account import Account
+from web3 import Web3
 
 from ledger.anchor_registry import AnchorRegistry
 from ledger.chain import Chain
@@ -179,6 +181,93 @@ def test_a_torn_journal_line_was_never_confirmed(
     # Assert: the torn line is dropped, everything confirmed is there.
     chain = Chain.connect(restarted.settings.rpc_url, accounts=[admin])
     assert chain.block_number == block
+
+
+def _anvil(folder: Path) -> Web3:
+    """The anvil behind the running node in ``folder`` (its port from its log)."""
+    log = (folder / "anvil" / "anvil.log").read_text(encoding="utf-8")
+    port = re.findall(r"Listening on 127\.0\.0\.1:(\d+)", log)[-1]
+    return Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
+
+
+def _rpc(w3: Web3, method: str, params: list[Any]) -> Any:
+    answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def _transfer(admin: LocalAccount, nonce: int) -> str:
+    signed = admin.sign_transaction(
+        {
+            "to": admin.address,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 1,
+            "nonce": nonce,
+            "chainId": 4242,
+        }
+    )
+    return "0x" + signed.raw_transaction.hex()
+
+
+def test_a_transaction_is_journalled_with_its_block_however_late_anvil_mines(
+    node: tuple[Path, LocalAccount],
+) -> None:
+    # Prepare: anvil's automine answers a transaction once it is in the pool
+    # and mines it later in another task, late on a busy machine; here its
+    # own miner never mines.
+    folder, admin = node
+    status = start_node(folder)
+    _rpc(_anvil(folder), "evm_setAutomine", [False])
+    front = Web3(Web3.HTTPProvider(status.settings.rpc_url))
+
+    # Act
+    tx_hash = _rpc(front, "eth_sendRawTransaction", [_transfer(admin, 0)])
+
+    # Assert: the hash the client got is journalled with the block that holds
+    # it, so a kill -9 and a restart put it back in that block.
+    journal = (folder / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [
+        (entry["tx_hash"], [number for number, _ in entry["blocks"]])
+        for entry in map(json.loads, journal)
+    ] == [(tx_hash, [1])]
+    stamp = front.eth.get_block(1)["timestamp"]
+    assert status.pid is not None
+    os.kill(status.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    restarted = Web3(Web3.HTTPProvider(start_node(folder).settings.rpc_url))
+    assert restarted.eth.get_transaction_receipt(tx_hash)["blockNumber"] == 1
+    assert restarted.eth.get_block(1)["timestamp"] == stamp
+
+
+def test_a_transaction_behind_a_nonce_gap_is_answered_and_kept(
+    node: tuple[Path, LocalAccount],
+) -> None:
+    # Prepare
+    folder, admin = node
+    status = start_node(folder)
+    front = Web3(Web3.HTTPProvider(status.settings.rpc_url))
+
+    # Act: nonce 1 waits for nonce 0 in the pool (no block to wait for), then
+    # nonce 0 comes, and the node is killed and restarted.
+    later = _rpc(front, "eth_sendRawTransaction", [_transfer(admin, 1)])
+    first = _rpc(front, "eth_sendRawTransaction", [_transfer(admin, 0)])
+    mined = {
+        tx: front.eth.get_transaction_receipt(tx)["blockNumber"]
+        for tx in (later, first)
+    }
+    assert mined == {later: 1, first: 1}
+    assert status.pid is not None
+    os.kill(status.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    restarted = Web3(Web3.HTTPProvider(start_node(folder).settings.rpc_url))
+
+    # Assert: both are in the blocks that held them before.
+    assert {
+        tx: restarted.eth.get_transaction_receipt(tx)["blockNumber"] for tx in mined
+    } == mined
+    assert restarted.eth.get_transaction_count(admin.address) == 2
 
 
 def test_a_corrupt_journal_stops_the_node_with_a_clear_error(
