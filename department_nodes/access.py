@@ -90,6 +90,7 @@ __all__ = [
     "Subject",
     "UsedRequests",
     "take_access",
+    "warn_if_open",
 ]
 
 _log = logging.getLogger(__name__)
@@ -398,6 +399,24 @@ class UsedRequests:
 _chains: dict[tuple[str, str], Roles] = {}
 
 
+def warn_if_open(settings: AccessSettings) -> None:
+    """Say, once per command, that ``settings``' department answers anyone.
+
+    Its gate says so when the first message comes; engines also say it on the
+    machine that starts the job, before Ray's workers or the SuperNodes are
+    started, so that those processes inherit it as said (:mod:`fedgov.notices`)
+    instead of each saying it again.
+    """
+    if settings.policy is None:
+        warn_once(
+            f"access-open:{settings.department}",
+            f"department {settings.department} has NO access policy: it "
+            "answers any job or query the coordinator sends, signed or not "
+            "(set access-policy in its node config)",
+            stacklevel=3,
+        )
+
+
 def _chain_roles(rpc_url: str, roles: str) -> Roles:
     # Flower builds a node per message: keep one connection per process.
     key = (rpc_url, roles)
@@ -473,12 +492,7 @@ class AccessGate:
         except PolicyError as e:
             return AccessOutcome(Decision.refuse(Refusal.POLICY, str(e)))
         if policy is None:
-            warn_once(
-                f"access-open:{self.settings.department}",
-                f"department {self.settings.department} has NO access policy: it "
-                "answers any job or query the coordinator sends, signed or not "
-                "(set access-policy in its node config)",
-            )
+            warn_if_open(self.settings)
             return AccessOutcome(Decision(True, "no access policy (development mode)"))
         return self._check(policy, subject, signed, server_round, phase)
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 
-from department_nodes.access import RoleSource
+from department_nodes.access import AccessSettings, RoleSource, warn_if_open
 from department_nodes.analytics import answer_query
 from department_nodes.audit import DepartmentAuditMod
 from department_nodes.boundary import boundary_guard
@@ -41,8 +42,10 @@ from department_nodes.secagg import (
     requires_secure_aggregation,
 )
 from fedgov import protocol as p
+from fedgov.county import default_state_dir
 from fedgov.data import DataError, DepartmentSources
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for
 
 __all__ = ["app", "make_client_app"]
 
@@ -104,6 +107,14 @@ def make_client_app(
     # other mod and lets it leave only if it carries nothing it should not.
     # The audit mod sees exactly what the handler (and any inner mod) returned.
     client_app = ClientApp(mods=[boundary_guard(job), DepartmentAuditMod(job), *mods])
+    if job is not None:
+        # Every department runs here, in workers not started yet: they inherit
+        # the warning as said rather than each worker saying it again.
+        state_dir = Path(job.state_dir or default_state_dir())
+        for name in departments_for(job):
+            warn_if_open(
+                AccessSettings.resolve({}, state_dir=state_dir, department=name)
+            )
 
     def node(context: Context) -> DepartmentNode:
         return _node(

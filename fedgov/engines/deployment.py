@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from coordinator.guard import RoundReport
 from coordinator.summary import round_from_json
-from department_nodes.access import RpcRoles
+from department_nodes.access import AccessSettings, RpcRoles, warn_if_open
 from department_nodes.node import NODE_DATA_SOURCE, NODE_DECLARATION
 from fedgov.county import default_state_dir
 from fedgov.data import DepartmentSources, Source
@@ -175,6 +175,11 @@ class DeploymentEngine:
             )
             for d in departments
         }
+        # Said here, once: the SuperNodes' ClientApp processes inherit it as said.
+        for name, config in nodes.items():
+            warn_if_open(
+                AccessSettings.resolve(config, state_dir=state_dir, department=name)
+            )
         launched_at = time.time()
         with start_federation(
             run_dir, nodes, tls=self.tls, startup_timeout=self.startup_timeout
