@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auditor._access_checks import AccessFacts
 from auditor._budget_checks import EpsilonOf, Mechanism
 from auditor._coverage_checks import ChainListing, Scope, check_coverage
 from auditor._log_checks import (
@@ -22,18 +23,21 @@ from auditor._log_checks import (
     check_log,
 )
 from auditor._party_checks import check_parties
+from auditor._provenance_checks import ProvenanceInput
 from auditor.report import AuditReport, Check, LogSummary
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = [
+    "AccessFacts",
     "AuditOptions",
     "ChainFacts",
     "ChainListing",
     "EpsilonOf",
     "LogInput",
     "Mechanism",
+    "ProvenanceInput",
     "RoleSpan",
     "audit_logs",
 ]
@@ -48,6 +52,8 @@ def audit_logs(
     checkpoint_sha256: bytes | None = None,
     run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
     listing: ChainListing | None = None,
+    access: AccessFacts | None = None,
+    provenance: ProvenanceInput | None = None,
 ) -> AuditReport:
     """Check every log, then every party against the others.
 
@@ -57,7 +63,9 @@ def audit_logs(
     the coordinator's records when given, as is each of ``run_records``
     (a run record and its checkpoint's digest). ``listing`` (what the chain
     says exists) makes every log it lists required, unless ``options.only``
-    narrows the audit.
+    narrows the audit. ``access`` enables the checks of analysts' signed
+    requests (:mod:`auditor._access_checks`); ``provenance`` checks a model
+    file's manifest (:mod:`auditor._provenance_checks`).
     """
     # Each log is checked on its own first; only then is it known (role,
     # department, rosters) which of them --only keeps.
@@ -109,6 +117,9 @@ def audit_logs(
             *run_records,
         ],
         listing=listing,
+        access=access,
+        provenance=provenance,
+        allow_unanchored=options.allow_unanchored,
     )
     summaries = tuple(
         LogSummary(
@@ -134,4 +145,5 @@ def audit_logs(
         listed_logs=coverage.listed if coverage is not None else None,
         only=scope.only,
         not_audited=coverage.not_audited if coverage is not None else (),
+        open_departments=parties.open_departments,
     )

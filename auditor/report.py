@@ -47,8 +47,13 @@ class Check(StrEnum):
     """The coordinator's records against the departments'."""
     BUDGET = "budget"
     """Privacy spending, recomputed from the recorded mechanisms."""
+    ACCESS = "access"
+    """Who asked for each spend and read, under which policy and agreement;
+    nothing read after a dataset's destruction."""
     RUN_RECORD = "run-record"
     """The coordinator's run record against the audit records."""
+    PROVENANCE = "provenance"
+    """A model file against its signed provenance manifest and the coordinator's log."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,9 @@ class AuditReport:
     """The ``--only`` selectors that narrowed the audit (empty: every log)."""
     not_audited: tuple[str, ...] = ()
     """Logs the chain lists that the narrowing left out, described."""
+    open_departments: tuple[str, ...] = ()
+    """Departments that served spends or reads without an access policy
+    (development mode: nobody's signed request was checked)."""
     mode: str = "full"
     """``full``, or ``incremental`` (``--since``: only what is new)."""
     checks: tuple[str, ...] = tuple(c.value for c in Check)
@@ -163,6 +171,7 @@ class AuditReport:
             "listed_logs": self.listed_logs,
             "only": list(self.only),
             "not_audited": list(self.not_audited),
+            "open_departments": list(self.open_departments),
             "logs": [log(summary) for summary in self.logs],
             "failures": [finding(f) for f in self.failures],
             "warnings": [finding(f) for f in self.warnings],
@@ -209,6 +218,11 @@ class AuditReport:
         elif self.listed_logs is not None:
             body.append(
                 f"  the chain lists {self.listed_logs} log(s); every one was asked for"
+            )
+        if self.open_departments:
+            body.append(
+                "note: without an access policy (no signed requests checked): "
+                + ", ".join(self.open_departments)
             )
         body += [f"FAIL {f}" for f in self.failures]
         body += [f"warn {f}" for f in self.warnings]

@@ -16,12 +16,17 @@ checked against ``roles`` when given), and returns an
   contract ever granted a role (:meth:`Roles.accounts`), with their roles:
   each listed log must be among those given (``only`` narrows that, and the
   report says what it left out).
+- the analyst role's history of every analyst a department's
+  ``access_granted`` records name, and the county's access domain (chain id
+  and the Roles contract the registry reads).
 
 Block *times* are not used: dev chains (py-evm, anvil) stamp blocks a
 second apart whatever the wall clock says, so roles are judged by block
 numbers (an anchor's block), never by comparing timestamps.
 
-The checks themselves are :func:`auditor.checks.audit_logs`.
+A model file (``checkpoint``) is checked against its signed provenance
+manifest (:mod:`ledger.provenance`). The checks themselves are
+:func:`auditor.checks.audit_logs`.
 """
 
 from __future__ import annotations
@@ -33,24 +38,29 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
+from auditor._access_checks import analysts_in
 from auditor._log_checks import role_spans
 from auditor.checks import (
+    AccessFacts,
     AuditOptions,
     ChainFacts,
     ChainListing,
     LogInput,
+    ProvenanceInput,
     RoleSpan,
     audit_logs,
 )
 from fedgov.errors import ConfigurationError
 from fedgov.run_record import RunRecord, RunRecordError, run_record_json
+from ledger.access import AccessDomain
 from ledger.anchor_registry import AnchorRegistry
 from ledger.chain_roles import Roles
 from ledger.errors import LedgerError
 from ledger.export import ExportedLog, read_export
 from ledger.layout import LOG_NAME
+from ledger.provenance import ProvenanceError, verify_manifest
 from ledger.record_fields import file_sha256
-from ledger.records import Role
+from ledger.records import AuditRecord, Role
 from ledger.store import LogStore
 from ledger.tree_head import log_id_for
 from privacy.accounting import GaussianSpend, history_epsilon
@@ -61,6 +71,7 @@ if TYPE_CHECKING:
     from auditor.checks import Mechanism
     from auditor.report import AuditReport
     from ledger.chain import Chain
+    from ledger.tree_head import SigningDomain
     from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
@@ -126,6 +137,11 @@ class _ChainReader:
             self._spans[account] = tuple(spans)
         return self._spans[account]
 
+    def analyst_spans(self, analyst: str) -> tuple[RoleSpan, ...]:
+        return tuple(
+            role_spans(Role.ANALYST, self._roles.history(analyst, Role.ANALYST))
+        )
+
     def facts(self, log: ExportedLog) -> ChainFacts:
         anchors = tuple(self._registry.history(log.log_id))
         return ChainFacts(
@@ -179,6 +195,7 @@ def verify_audit(
     witness_policy: WitnessPolicy | None = None,
     run_records: Sequence[str | Path] = (),
     only: Sequence[str] = (),
+    require_access: bool = False,
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
 
@@ -188,10 +205,13 @@ def verify_audit(
     out. ``checkpoint`` (default: the run record's, when that file exists) is
     hashed and compared with the ``model_export`` record. With a
     ``witness_policy``, each log's checkpoints must carry its quorum of
-    cosignatures (:mod:`ledger.witness_policy`). ``run_records`` are more
+    cosignatures (:mod:`ledger.witness_policy`); the checkpoint's provenance
+    manifest is checked too (missing: a failure when ``checkpoint`` is given,
+    a warning when it comes from the run record). ``run_records`` are more
     run record files (a county's runs folder), each checked with the
-    checkpoint it names. Unreadable logs are findings; an unreachable chain
-    raises.
+    checkpoint it names. ``require_access`` fails spends and reads that no
+    signed request covers even at a department without an access policy.
+    Unreadable logs are findings; an unreachable chain raises.
     """
     if not logs:
         raise ConfigurationError("logs", "give at least one log to audit")
@@ -206,7 +226,9 @@ def verify_audit(
     reader = _ChainReader(chain, anchor_registry, Roles.at(chain, roles_address))
     record = load_run_record(run_record) if run_record is not None else None
     digest = None
+    provenance = None
     checkpoint_path = Path(checkpoint) if checkpoint is not None else None
+    required = checkpoint_path is not None
     if checkpoint_path is None and record is not None and record.get("checkpoint"):
         candidate = Path(str(record["checkpoint"]))
         checkpoint_path = candidate if candidate.is_file() else None
@@ -217,12 +239,23 @@ def verify_audit(
             raise ConfigurationError(
                 "checkpoint", f"cannot read {checkpoint_path}: {e.strerror}"
             ) from e
-    inputs = [_input(source, reader) for source in logs]
+        provenance = _provenance(
+            checkpoint_path, anchor_registry.domain, required=required
+        )
     more = []
     for path in run_records:
         extra = load_run_record(path)
         named = Path(str(extra.get("checkpoint") or ""))
         more.append((extra, file_sha256(named) if named.is_file() else None))
+    inputs = [_input(source, reader) for source in logs]
+    access = AccessFacts(
+        domain=AccessDomain(chain.chain_id, roles_address),
+        analyst_spans={
+            analyst: reader.analyst_spans(analyst)
+            for analyst in analysts_in(_grant_records(inputs))
+        },
+        require=require_access,
+    )
     return audit_logs(
         inputs,
         options=AuditOptions(
@@ -236,4 +269,29 @@ def verify_audit(
         checkpoint_sha256=digest,
         run_records=more,
         listing=reader.listing(),
+        access=access,
+        provenance=provenance,
     )
+
+
+def _grant_records(inputs: Sequence[LogInput]) -> list[AuditRecord]:
+    # Filtered on the raw bytes: only grants are decoded here.
+    needle = b'"action":"access_granted"'
+    return [
+        AuditRecord.decode(data)
+        for item in inputs
+        if item.log is not None
+        for data in item.log.records
+        if needle in data
+    ]
+
+
+def _provenance(
+    model: Path, domain: SigningDomain, *, required: bool
+) -> ProvenanceInput:
+    try:
+        return ProvenanceInput(
+            str(model), verify_manifest(model, domain=domain), required=required
+        )
+    except ProvenanceError as e:
+        return ProvenanceInput(str(model), None, e, required=required)

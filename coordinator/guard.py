@@ -355,6 +355,8 @@ class GuardedStrategy(Strategy):
                 report.evaluate.append(_duplicate(department, node_id))
                 continue
             if status == p.Status.REFUSED:
+                # A department may refuse to read its held-out records (its
+                # access policy, or its declaration): nothing to aggregate.
                 logger.warning(
                     "round %d: %s refused to evaluate: %s",
                     server_round,

@@ -13,6 +13,8 @@ new tree head, and only then lets the reply go. It audits
   being that of the *unmasked* local update, which only the department
   ever sees; the other stages exchange keys and shares and touch no data;
 - DP analytics queries (:mod:`department_nodes._audit_queries`);
+- the access gate's decision on each of them (:mod:`department_nodes._audit_access`):
+  the analyst's signed request it granted, or why it refused.
 - every change of the department's budget book
   (:mod:`department_nodes._audit_budget`): limits created or changed are
   ``budget_grant`` records, each spend names the book generation it reached,
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING
 
 from flwr.app import Message, MessageType
 
+from department_nodes._audit_access import with_access_records
 from department_nodes._audit_budget import BudgetSync
 from department_nodes._audit_push import push_to_county
 from department_nodes._audit_queries import department_query_records, parse_query
@@ -53,6 +56,7 @@ from department_nodes._audit_rounds import (
 )
 from department_nodes._budget_floor import set_budget_floor
 from department_nodes._handled import Handled, record_handled, take_handled
+from department_nodes.access import take_access
 from department_nodes.data_access import DatasetMismatchError
 from department_nodes.node import NodePolicy, own_declaration
 from department_nodes.secagg import is_secure_round, take_local_update
@@ -299,10 +303,12 @@ class DepartmentAuditMod:
                     set_budget_floor(context.state, sync.floor)
                 # Whatever an earlier, unaudited message left is not this one's.
                 take_handled(context)
+                take_access(context.state)
                 if kind is _Kind.SECURE_TRAINING:
                     take_local_update(context)
                 reply = call_next(msg, context)
                 handled = take_handled(context)
+                access = take_access(context.state)
                 if kind is not _Kind.SECURE_TRAINING:
                     records = department_records(
                         msg,
@@ -326,6 +332,9 @@ class DepartmentAuditMod:
                         handled=handled,
                         timestamp_ms=now_ms(),
                     )
+                records = with_access_records(
+                    records, access, store, timestamp_ms=now_ms()
+                )
                 if sync is not None:
                     records = sync.after(records)
                 if records:

@@ -42,7 +42,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fedgov.commands.budget",
         "show or manage departments' privacy budgets",
     ),
-    "release": ("privacy.release_cli", "make or trace fingerprinted extracts"),
+    "access": (
+        "fedgov.commands.access",
+        "analysts' role, data-use agreements: who may ask what",
+    ),
+    "release": ("fedgov.commands.release", "make or trace fingerprinted extracts"),
     "data": (
         "fedgov.commands.data",
         "check a department's table, draft a dataset declaration",

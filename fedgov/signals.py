@@ -5,18 +5,27 @@ from __future__ import annotations
 import signal
 import threading
 
-__all__ = ["wait_for_stop_signal"]
+__all__ = ["StopSignal"]
 
 
-def wait_for_stop_signal() -> None:
-    """Block until SIGINT (Ctrl-C) or SIGTERM (a service manager) arrives.
+class StopSignal:
+    """SIGINT (Ctrl-C) or SIGTERM (a service manager), caught from construction.
 
     Handlers are installed explicitly rather than relying on Python's
     KeyboardInterrupt: a process started in the background by a
     non-interactive shell inherits SIGINT as *ignored*, and a service manager
     stops processes with SIGTERM, which Python does not handle at all.
+
+    Construct it *before* a server announces it is ready: a supervisor that
+    reads the announcement and signals at once would otherwise hit the
+    inherited disposition, and an ignored SIGINT leaves the server running.
     """
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self._stop.set())
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until a stop signal arrived (True) or ``timeout_s`` passed."""
+        return self._stop.wait(timeout_s)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedgov.errors import ConfigurationError
-from fedgov.signals import wait_for_stop_signal
+from fedgov.signals import StopSignal
 from fedgov.types import check_address
 from ledger.chain import account_from_key_file
 from ledger.export import verify_export
@@ -148,6 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         for store in stores[: len(args.log)]
     ] + stores_found
+    stop = StopSignal()
     server = LogServer(
         hosted,
         address=args.address,
@@ -160,7 +161,7 @@ def _serve(args: argparse.Namespace) -> int:
             signing = "signs heads" if log.signer else "no signing key"
             store = log.store
             print(f"{server.target} 0x{store.log_id.hex()} {store.actor}: {signing}")
-        wait_for_stop_signal()
+        stop.wait()
     for store in stores:
         store.close()
     return 0

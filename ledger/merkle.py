@@ -31,7 +31,7 @@ from fedgov.errors import ConfigurationError
 from ledger.errors import LogRangeError, ProofError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
@@ -68,6 +68,29 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def _split(n: int) -> int:
     """The largest power of two strictly below ``n`` (for ``n >= 2``)."""
     return 1 << ((n - 1).bit_length() - 1)
+
+
+def _consistency_path(
+    size1: int, size2: int, range_hash: Callable[[int, int], bytes]
+) -> list[bytes]:
+    """RFC 9162 SUBPROOF(size1, D[0:size2], true), ``range_hash(start, end)``
+    giving MTH(D[start:end]); ``0 < size1 <= size2``."""
+    proof: list[bytes] = []
+    low, high, remaining, whole = 0, size2, size1, True
+    while remaining != high - low:
+        middle = low + _split(high - low)
+        if remaining <= middle - low:
+            proof.append(range_hash(middle, high))
+            high = middle
+        else:
+            proof.append(range_hash(low, middle))
+            remaining -= middle - low
+            low = middle
+            whole = False
+    if not whole:
+        proof.append(range_hash(low, high))
+    proof.reverse()
+    return proof
 
 
 class MerkleTree:
@@ -159,22 +182,7 @@ class MerkleTree:
                 f"must satisfy 0 < size1 <= size2={size2}, got {size1} "
                 "(nothing is provable about the empty tree)",
             )
-        proof: list[bytes] = []
-        low, high, remaining, whole = 0, size2, size1, True
-        while remaining != high - low:
-            middle = low + _split(high - low)
-            if remaining <= middle - low:
-                proof.append(self._range_hash(middle, high))
-                high = middle
-            else:
-                proof.append(self._range_hash(low, middle))
-                remaining -= middle - low
-                low = middle
-                whole = False
-        if not whole:
-            proof.append(self._range_hash(low, high))
-        proof.reverse()
-        return proof
+        return _consistency_path(size1, size2, self._range_hash)
 
     def frontier(self, size: int | None = None) -> list[bytes]:
         """The roots of the complete subtrees the first ``size`` leaves make,
@@ -459,22 +467,7 @@ class CompactRange:
             raise ConfigurationError(
                 "size1", "nothing is provable about the empty tree (base 0)"
             )
-        proof: list[bytes] = []
-        low, high, remaining, whole = 0, size2, size1, True
-        while remaining != high - low:
-            middle = low + _split(high - low)
-            if remaining <= middle - low:
-                proof.append(self._range_hash(middle, high))
-                high = middle
-            else:
-                proof.append(self._range_hash(low, middle))
-                remaining -= middle - low
-                low = middle
-                whole = False
-        if not whole:
-            proof.append(self._range_hash(low, high))
-        proof.reverse()
-        return proof
+        return _consistency_path(size1, size2, self._range_hash)
 
     def _node(self, level: int, position: int) -> bytes:
         try:

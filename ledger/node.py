@@ -37,7 +37,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +46,7 @@ from pathlib import Path
 
 from fedgov.errors import ConfigurationError
 from fedgov.files import write_atomic, write_json_atomic
+from fedgov.signals import StopSignal
 from ledger._node_front import DurableNode
 from ledger.errors import ChainUnavailableError
 
@@ -290,9 +290,7 @@ def run_node(folder: Path) -> int:
     """
     folder = folder.resolve()
     settings = read_node_settings(folder)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignal()
     node = DurableNode(
         folder,
         chain_id=settings.chain_id,

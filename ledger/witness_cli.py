@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fedgov.signals import wait_for_stop_signal
+from fedgov.signals import StopSignal
 from ledger.cosignature import Cosigner
 from ledger.keys import key_password
 from ledger.note import NoteVerifier
@@ -77,6 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
     cosigner = _cosigner(args)
     policy = WitnessPolicy.read(args.policy)
     logs = {log.origin: [NoteVerifier(log.vkey)] for log in policy.logs}
+    stop = StopSignal()
     with WitnessState(args.state) as state:
         witness = Witness(cosigner, logs, state)
         with WitnessServer(witness, args.address) as server:
@@ -85,5 +86,5 @@ def _serve(args: argparse.Namespace) -> int:
                 f"vkey {cosigner.vkey}",
                 flush=True,
             )
-            wait_for_stop_signal()
+            stop.wait()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from fedgov.notices import WARNED_ENV
 
@@ -12,6 +13,12 @@ from fedgov.notices import WARNED_ENV
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+
+# Hypothesis' per-example deadline measures the machine, not the property: on a
+# shared 2-core CI runner a slow example is load, and a flaky red run hides real
+# failures. Example counts stay as each test sets them.
+settings.register_profile("fedgov", deadline=None)
+settings.load_profile("fedgov")
 
 
 @pytest.fixture(autouse=True)

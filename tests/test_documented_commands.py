@@ -153,7 +153,7 @@ def _invocations(tree: ast.Module) -> list[list[str]]:
 
 
 @cache
-def tested_paths() -> frozenset[tuple[str, ...]]:
+def _tested_paths() -> frozenset[tuple[str, ...]]:
     """Every command path some test invokes, with its prefixes."""
     invocations = [_words(line)[1:] for line in _walkthrough()]
     for source in (ROOT / "tests").rglob("*.py"):
@@ -191,6 +191,6 @@ def test_a_documented_command_exists_and_a_test_runs_it(
         assert doc.name in runner.read_text(encoding="utf-8"), runner
         return
     if path in UNTESTED:
-        assert path not in tested_paths(), f"{where}: now tested, drop it from UNTESTED"
+        assert path not in _tested_paths(), f"{where}: now tested, drop it from UNTESTED"
         pytest.xfail(f"known gap: no test runs 'fedgov {' '.join(path)}'")
-    assert path in tested_paths(), f"{where}: no test runs 'fedgov {' '.join(path)}'"
+    assert path in _tested_paths(), f"{where}: no test runs 'fedgov {' '.join(path)}'"

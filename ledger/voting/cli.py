@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from fedgov.county import find_county
 from fedgov.errors import ConfigurationError
-from fedgov.signals import wait_for_stop_signal
+from fedgov.signals import StopSignal
 from ledger.chain import AnvilProcess, Chain
 from ledger.chain_roles import Roles
 from ledger.records import Role
@@ -319,6 +319,7 @@ def _node(args: argparse.Namespace) -> int:
     # The chain's state holds the dev accounts' history: the owner's alone.
     args.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     deployment_path = args.dir / "deployment.json"
+    stop = StopSignal()
     with AnvilProcess(workdir=args.dir, port=args.port, persist_state=True) as anvil:
         chain = Chain.connect(anvil.url, accounts=anvil.accounts)
         if deployment_path.is_file():
@@ -342,7 +343,7 @@ def _node(args: argparse.Namespace) -> int:
         print(f"export {CONTRACT_ENV}={deployment['consultation']}")
         print("dev accounts: 0 admin, 1 registrar, 2 relayer (--dev-account N)")
         print("Ctrl-C stops the node; its state is kept for the next start")
-        wait_for_stop_signal()
+        stop.wait()
     return 0
 
 

@@ -35,6 +35,7 @@ TOP = {
     "listed_logs",
     "only",
     "not_audited",
+    "open_departments",
     "logs",
     "failures",
     "warnings",
