@@ -253,9 +253,17 @@ class BudgetBook:
 
     def _write(self, doc: dict[str, Any]) -> None:
         plaintext = json.dumps(doc, sort_keys=True, indent=1).encode("utf-8")
-        write_atomic(
-            self.path, self._codec.seal(plaintext) if self._codec else plaintext
-        )
+        try:
+            write_atomic(
+                self.path, self._codec.seal(plaintext) if self._codec else plaintext
+            )
+        except OSError as e:
+            # The rename never happened: the file on disk is the book before.
+            raise BudgetBookError(
+                str(self.path),
+                f"cannot write ({e.strerror}); the book is unchanged and nothing "
+                "was spent",
+            ) from e
 
     def _next_generation(self, doc: dict[str, Any]) -> int:
         doc["generation"] = int(doc.get("generation", 0)) + 1

@@ -215,7 +215,7 @@ def test_a_kill_9_of_the_chain_node_mid_anchoring_loses_nothing(
                 relayed.append((found[1], int(found[2]), int(found[3])))
             if len(relayed) >= 3:
                 break
-        pid = int((county.chain.node_dir / "node.pid").read_text())
+        pid = int((county.chain.node_dir / "node.pid").read_text().split()[0])
         os.kill(pid, signal.SIGKILL)
         rest = train.communicate(timeout=1800)[1]
         relayed += [

@@ -1,0 +1,22 @@
+"""Fault injection: each case breaks a real part and counts what survived.
+
+A case is a function of a work folder returning a
+:class:`~experiments.faults.FaultOutcome`; ``tests/faults/`` asserts each
+holds what it states (``@pytest.mark.slow``), and
+``python -m experiments.bench.faults`` runs them all and prints one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from experiments.faults._disk import full_disk
+from experiments.faults._outcome import FaultOutcome
+
+__all__ = ["CASES", "FaultOutcome", "full_disk"]
+
+CASES: dict[str, Callable[[Path], FaultOutcome]] = {
+    "full-disk": full_disk,
+}
+"""Every case, by the name the benchmark and the tests know it by."""
