@@ -88,6 +88,7 @@ __all__ = [
     "LedgerSettings",
     "department_records",
     "job_domain",
+    "push_to_county",
     "record_handled",
 ]
 

@@ -11,12 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from experiments.faults._anchoring import chain_node_kill, chain_outage
 from experiments.faults._disk import full_disk
 from experiments.faults._outcome import FaultOutcome
+from experiments.faults._service import log_service_kill
 
-__all__ = ["CASES", "FaultOutcome", "full_disk"]
+__all__ = [
+    "CASES",
+    "FaultOutcome",
+    "chain_node_kill",
+    "chain_outage",
+    "full_disk",
+    "log_service_kill",
+]
 
 CASES: dict[str, Callable[[Path], FaultOutcome]] = {
     "full-disk": full_disk,
+    "chain-outage": chain_outage,
+    "chain-node-kill": chain_node_kill,
+    "log-service-kill": log_service_kill,
 }
 """Every case, by the name the benchmark and the tests know it by."""

@@ -10,7 +10,6 @@ tried, the disk is freed, and the department goes on.
 from __future__ import annotations
 
 import contextlib
-import errno
 import multiprocessing
 import os
 import resource
@@ -31,7 +30,7 @@ from ledger.log_files import stored_size
 from ledger.records import Action, AuditRecord, Role, now_ms
 from ledger.tree_head import SigningDomain
 from privacy.accounting import GaussianSpend
-from privacy.budget import Budget, open_budget_book
+from privacy.budget import Budget, BudgetBook, open_budget_book
 
 __all__ = ["full_disk"]
 
@@ -47,21 +46,21 @@ _DOMAIN = SigningDomain(31337, "0x" + "ab" * 20)
 _SPEND = GaussianSpend(noise_multiplier=1.1, sample_rate=0.01, steps=50)
 _DISK_BYTES = 4 * 1024 * 1024
 
-Attempt = Callable[[Callable[[], None]], tuple[bool, bool, str]]
+Attempt = Callable[[Callable[[], object]], tuple[bool, bool, str]]
 """Runs a write on the full disk: (completed, failed clearly, message)."""
 
 
-def _try(write: Callable[[], None]) -> tuple[bool, bool, str]:
+def _try(write: Callable[[], object]) -> tuple[bool, bool, str]:
     try:
         write()
     except FedgovError as e:
         return False, True, str(e)
-    except Exception as e:  # noqa: BLE001 -- any other error is the finding
+    except Exception as e:  # any other error is the finding
         return False, False, f"{type(e).__name__}: {e}"
     return True, False, ""
 
 
-def _in_child(write: Callable[[], None]) -> tuple[bool, bool, str]:
+def _in_child(write: Callable[[], object]) -> tuple[bool, bool, str]:
     def child(send: multiprocessing.connection.Connection) -> None:
         # The kernel's SIGXFSZ would kill the process; ignored, the write
         # fails with EFBIG, as a full disk fails it with ENOSPC.
@@ -93,7 +92,7 @@ def _small_disk(folder: Path) -> Iterator[bool]:
                 f"size={_DISK_BYTES},mode=0700",
                 "tmpfs",
                 str(folder),
-            ],  # fmt: skip
+            ],
             capture_output=True,
             check=False,
         ).returncode
@@ -122,15 +121,20 @@ def _disk_full(folder: Path, mounted: bool) -> Iterator[Attempt]:
     finally:
         os.close(descriptor)
     try:
-        probe = folder / "probe"
-        try:
-            probe.write_bytes(b"\0" * 4096)
-        except OSError as e:
-            assert e.errno == errno.ENOSPC, e
         yield _try
     finally:
         filler.unlink(missing_ok=True)
-        (folder / "probe").unlink(missing_ok=True)
+
+
+def _charge(book: BudgetBook, index: int) -> None:
+    book.charge(
+        _DATASET,
+        _SPEND,
+        accountant=Accountant.RDP,
+        kind="train",
+        job_id="full-disk",
+        round=index,
+    )
 
 
 def _record(actor: str, index: int) -> AuditRecord:
@@ -159,42 +163,21 @@ def full_disk(work: Path) -> FaultOutcome:
         folder = state / "departments" / _DEPARTMENT
         log = ActorLog(folder, account, _DOMAIN)
         for index in range(3):
-            book.charge(
-                _DATASET, _SPEND, accountant=Accountant.RDP, kind="train",
-                job_id="full-disk", round=index,
-            )  # fmt: skip
+            _charge(book, index)
             log.commit([_record(account.address, index)])
         spends = [s.spend_id for s in book.status(_DATASET).history]
         sizes = {path: stored_size(path) for path in find_logs(state)}
         book_bytes = book.path.read_bytes()
 
         with _disk_full(disk, mounted) as attempt:
-            spend = attempt(
-                lambda: book.charge(
-                    _DATASET,
-                    _SPEND,
-                    accountant=Accountant.RDP,
-                    kind="train",
-                    job_id="full-disk",
-                    round=3,
-                )  # fmt: skip
-            )
+            spend = attempt(lambda: _charge(book, 3))
             unchanged = book.path.read_bytes() == book_bytes
             commit = attempt(lambda: log.commit([_record(account.address, 3)]))
 
         kept = [s.spend_id for s in book.status(_DATASET).history]
         leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
         lost = records_lost(sizes)
-        after = _try(
-            lambda: book.charge(
-                _DATASET,
-                _SPEND,
-                accountant=Accountant.RDP,
-                kind="train",
-                job_id="full-disk",
-                round=4,
-            )  # fmt: skip
-        )
+        after = _try(lambda: _charge(book, 4))
         committed = _try(lambda: log.commit([_record(account.address, 4)]))
         final = {path: stored_size(path) for path in find_logs(state)}
     notes = []
