@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from experiments.faults._anchoring import chain_node_kill, chain_outage
+from experiments.faults._deployment import superlink_kill, supernode_kill
 from experiments.faults._disk import full_disk
 from experiments.faults._outcome import FaultOutcome
 from experiments.faults._service import log_service_kill
@@ -23,6 +24,8 @@ __all__ = [
     "chain_outage",
     "full_disk",
     "log_service_kill",
+    "superlink_kill",
+    "supernode_kill",
 ]
 
 CASES: dict[str, Callable[[Path], FaultOutcome]] = {
@@ -30,5 +33,7 @@ CASES: dict[str, Callable[[Path], FaultOutcome]] = {
     "chain-outage": chain_outage,
     "chain-node-kill": chain_node_kill,
     "log-service-kill": log_service_kill,
+    "supernode-kill": supernode_kill,
+    "superlink-kill": superlink_kill,
 }
 """Every case, by the name the benchmark and the tests know it by."""
