@@ -208,7 +208,7 @@ def superlink_kill(work: Path) -> FaultOutcome:
         work, "superlink-lost", b"flower-superlink", []
     )
     try:
-        said = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+        said = next((ln for ln in done.stderr.splitlines() if " error: " in ln), "")
         clear = (
             done.returncode not in (0, None)
             and "superlink" in said.lower()

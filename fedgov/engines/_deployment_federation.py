@@ -143,6 +143,14 @@ class LocalFederation:
                 )
             time.sleep(_POLL_SECONDS)
         if flwr_run.popen.returncode != 0 or run_id is None:
+            # flwr run ends when the SuperLink dies under it: name the cause.
+            for process in self.supervisor.processes:
+                if (
+                    process is not flwr_run
+                    and not process.running()
+                    and not process.name.startswith(SUPERNODE_PREFIX)
+                ):
+                    raise process.exited_error("during the run")
             raise flwr_run.exited_error("before the run finished")
         return run_id
 
