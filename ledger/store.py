@@ -281,7 +281,10 @@ class LogStore:
                 self._db.executemany(sql, rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite ends a transaction itself on some errors (a full
+                # disk): a second ROLLBACK would hide the error behind its own.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as e:
             raise LogStorageError(str(self._path), f"write failed: {e}") from e

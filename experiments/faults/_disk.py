@@ -45,6 +45,9 @@ _DATASET = "randhie"
 _DOMAIN = SigningDomain(31337, "0x" + "ab" * 20)
 _SPEND = GaussianSpend(noise_multiplier=1.1, sample_rate=0.01, steps=50)
 _DISK_BYTES = 4 * 1024 * 1024
+# How the kernel (ENOSPC; EFBIG under RLIMIT_FSIZE) and SQLite (SQLITE_FULL;
+# SQLITE_IOERR for EFBIG) say it.
+_CAUSES = ("No space left on device", "File too large", "disk is full", "disk I/O")
 
 Attempt = Callable[[Callable[[], object]], tuple[bool, bool, str]]
 """Runs a write on the full disk: (completed, failed clearly, message)."""
@@ -198,6 +201,8 @@ def full_disk(work: Path) -> FaultOutcome:
     for (_, clear, message), file in ((spend, book.path), (commit, log.path)):
         if clear and file.name not in message:
             notes.append(f"the error does not name {file.name}: {message}")
+        if clear and not any(cause in message for cause in _CAUSES):
+            notes.append(f"the error does not say the disk is full: {message}")
     return FaultOutcome(
         case="full disk (budget book, audit log)",
         must_hold=MUST_HOLD,
