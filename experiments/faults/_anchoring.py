@@ -23,9 +23,7 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -34,6 +32,13 @@ from pathlib import Path
 from eth_account import Account
 
 from auditor.verify import verify_audit
+from experiments.faults._common import (
+    FEDGOV,
+    county_env,
+    fedgov,
+    free_port,
+    read_record,
+)
 from experiments.faults._outcome import (
     FaultOutcome,
     book_spends,
@@ -45,21 +50,19 @@ from experiments.faults._outcome import (
 from fedgov.commands.init import create_county
 from fedgov.county import CountyConfig, load_county
 from fedgov.errors import FedgovError
-from fedgov.types import ActorId, DatasetId, JobId
 from ledger.actor_log import ActorLog
-from ledger.anchor_registry import AnchorRegistry
+from ledger.anchor_registry import AnchoredHead, AnchorRegistry
 from ledger.chain import Chain
 from ledger.county_ledger import CountyLedger
 from ledger.layout import LOG_NAME, find_logs
 from ledger.log_files import stored_size
 from ledger.node import start_node, stop_node
-from ledger.records import Action, AuditRecord, Role, now_ms
+from ledger.records import Role
 from ledger.relay import AnchorPolicy
 from ledger.tree_head import log_id_for
 
 __all__ = ["chain_node_kill", "chain_outage"]
 
-FEDGOV = Path(sys.executable).with_name("fedgov")
 OUTAGE_MUST_HOLD = (
     "while the chain node is down the department keeps committing and the relay "
     "retries with backoff, raising nothing; once the node is back the relay "
@@ -77,38 +80,17 @@ _RELAYED = re.compile(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _county(home: Path) -> Iterator[CountyConfig]:
     """A county installed in ``home``, its chain node stopped at the end."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        config = create_county(home, county="lakeview", port=_free_port()).config
+        config = create_county(home, county="lakeview", port=free_port()).config
     assert config.chain.node_dir is not None
     try:
         yield config
     finally:
         stop_node(config.chain.node_dir)
-
-
-def _record(actor: str, index: int) -> AuditRecord:
-    return AuditRecord(
-        actor=ActorId(actor),
-        role=Role.DEPARTMENT,
-        action=Action.DATA_READ,
-        timestamp_ms=now_ms(),
-        dataset=DatasetId("randhie"),
-        purpose="fault injection",
-        job=JobId("chain-outage"),
-        round=index,
-        record_count=100,
-        details={"department": "dept-0", "phase": "train"},
-    )
 
 
 def _wait(condition: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
@@ -138,19 +120,20 @@ def chain_outage(work: Path) -> FaultOutcome:
         )
         notes: list[str] = []
         errors: list[str] = []
+        before: list[AnchoredHead] = []
+        committed_in_outage = 0
         relay.start()
         try:
             for index in range(3):
-                log.commit([_record(account.address, index)])
+                log.commit([read_record(account.address, "chain-outage", index)])
             _wait(
                 lambda: relay.status()[0].anchored_size == 3,
                 "the first records were not anchored",
             )
             before = ledger.registry.history(log_id_for(account.address, LOG_NAME))
             stop_node(node)
-            committed_in_outage = 0
             for index in range(3, 6):
-                log.commit([_record(account.address, index)])
+                log.commit([read_record(account.address, "chain-outage", index)])
                 committed_in_outage += 1
             _wait(
                 lambda: relay.status()[0].failures >= 2,
@@ -183,6 +166,7 @@ def chain_outage(work: Path) -> FaultOutcome:
         must_hold=OUTAGE_MUST_HOLD,
         faults=1,
         completed=completed,
+        failed_unclearly=1 - completed,
         records_lost=max(0, 6 - stored_size(log.path)),
         verdict=report.ok,
         verdict_expected=True,
@@ -193,32 +177,11 @@ def chain_outage(work: Path) -> FaultOutcome:
     )
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "FEDGOV_KEY_PASSWORD"}
-    env["FEDGOV_HOME"] = str(home)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return env
-
-
-def _fedgov(
-    words: list[str], home: Path, cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(FEDGOV), *words],
-        cwd=cwd,
-        env=_env(home),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-
-
 def chain_node_kill(work: Path) -> FaultOutcome:
     """``fedgov train`` anchoring while its chain node is killed with SIGKILL."""
     home = work / "home"
-    init = _fedgov(
-        ["init", "--county", "lakeview", "--port", str(_free_port())], home, work
+    init = fedgov(
+        ["init", "--county", "lakeview", "--port", str(free_port())], home, work
     )
     if init.returncode != 0:
         raise RuntimeError(f"fedgov init failed: {init.stderr[-3000:]}")
@@ -229,7 +192,7 @@ def chain_node_kill(work: Path) -> FaultOutcome:
         [str(FEDGOV), "train", "engine=inprocess", "partition=dirichlet",
          "partition.num_departments=3", "num_rounds=6", "model=logreg",
          "job_id=killed"],
-        cwd=work, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=work, env=county_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     relayed: list[tuple[str, int, int]] = []
@@ -252,11 +215,11 @@ def chain_node_kill(work: Path) -> FaultOutcome:
             if m
         ]
         time.sleep(1)
-        restarted = _fedgov(["ledger", "node", "start"], home, work)
-        anchored = _fedgov(["ledger", "anchor"], home, work)
+        restarted = fedgov(["ledger", "node", "start"], home, work)
+        anchored = fedgov(["ledger", "anchor"], home, work)
         sizes = log_sizes(county.paths.state_dir)
         spends = book_spends(county.paths.state_dir)
-        verified = _fedgov(["audit", "verify", "--json"], home, work)
+        verified = fedgov(["audit", "verify", "--json"], home, work)
         chain = Chain.connect(county.chain.rpc_url, accounts=[])
         registry = AnchorRegistry.at(chain, county.contracts.anchor_registry)
         on_chain = {
@@ -266,7 +229,7 @@ def chain_node_kill(work: Path) -> FaultOutcome:
         }
     finally:
         train.kill()
-        _fedgov(["ledger", "node", "stop"], home, work)
+        fedgov(["ledger", "node", "stop"], home, work)
     notes = []
     for name, done in (("ledger node start", restarted), ("ledger anchor", anchored)):
         if done.returncode != 0:

@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from experiments.faults._common import FEDGOV, county_env, fedgov, free_port
 from experiments.faults._outcome import (
     FaultOutcome,
     book_spends,
@@ -36,7 +35,6 @@ from fedgov.county import load_county
 
 __all__ = ["superlink_kill", "supernode_kill"]
 
-FEDGOV = Path(sys.executable).with_name("fedgov")
 SUPERNODE_MUST_HOLD = (
     "the job completes its rounds with the two departments left (min-departments "
     "2), the lost department is on record as not trained, no record or spend is "
@@ -70,41 +68,14 @@ def _flower_pids(home: Path, program: bytes) -> dict[str, int]:
     return found
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "FEDGOV_KEY_PASSWORD"}
-    env["FEDGOV_HOME"] = str(home)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return env
-
-
-def _fedgov(
-    words: list[str], home: Path, cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(FEDGOV), *words],
-        cwd=cwd,
-        env=_env(home),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _deploy_and_kill(
     work: Path, job: str, program: bytes, extra: list[str]
 ) -> tuple[subprocess.CompletedProcess[str], str, Path, Path]:
     """Run ``fedgov deploy`` in a new county; kill one ``program`` once round 2
     began. Returns the deploy's result, whom it killed, the home, the run folder."""
     home = work / "home"
-    init = _fedgov(
-        ["init", "--county", "lakeview", "--port", str(_free_port())], home, work
+    init = fedgov(
+        ["init", "--county", "lakeview", "--port", str(free_port())], home, work
     )
     if init.returncode != 0:
         raise RuntimeError(f"fedgov init failed: {init.stderr[-3000:]}")
@@ -115,7 +86,7 @@ def _deploy_and_kill(
         "--rounds", "3", "--model", "logreg", "--job-id", job, *extra,
     ]  # fmt: skip
     process = subprocess.Popen(
-        command, cwd=work, env=_env(home), stdout=subprocess.PIPE,
+        command, cwd=work, env=county_env(home), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     log = run_dir / "logs" / "flwr-run.log"
@@ -142,8 +113,8 @@ def _deploy_and_kill(
 
 
 def _audit(home: Path, work: Path) -> tuple[bool, list[str]]:
-    anchored = _fedgov(["ledger", "anchor"], home, work)
-    verified = _fedgov(["audit", "verify", "--json"], home, work)
+    anchored = fedgov(["ledger", "anchor"], home, work)
+    verified = fedgov(["audit", "verify", "--json"], home, work)
     notes = (
         []
         if anchored.returncode == 0
@@ -186,7 +157,7 @@ def supernode_kill(work: Path) -> FaultOutcome:
         lost_records, lost_spends = _losses(home)
         verdict, findings = _audit(home, work)
     finally:
-        _fedgov(["ledger", "node", "stop"], home, work)
+        fedgov(["ledger", "node", "stop"], home, work)
     return FaultOutcome(
         case="SuperNode kill -9 mid-round",
         must_hold=SUPERNODE_MUST_HOLD,
@@ -218,7 +189,7 @@ def superlink_kill(work: Path) -> FaultOutcome:
         lost_records, lost_spends = _losses(home)
         verdict, findings = _audit(home, work)
     finally:
-        _fedgov(["ledger", "node", "stop"], home, work)
+        fedgov(["ledger", "node", "stop"], home, work)
     notes = [f"left running: {sorted(left)}"] if left else []
     if done.returncode == 0:
         notes.append("fedgov deploy succeeded although its SuperLink was killed")

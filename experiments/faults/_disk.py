@@ -20,14 +20,13 @@ from pathlib import Path
 
 from eth_account import Account
 
+from experiments.faults._common import read_record
 from experiments.faults._outcome import FaultOutcome, records_lost
 from fedgov.errors import FedgovError
 from fedgov.job import Accountant
-from fedgov.types import ActorId, DatasetId, JobId
 from ledger.actor_log import ActorLog
 from ledger.layout import find_logs
 from ledger.log_files import stored_size
-from ledger.records import Action, AuditRecord, Role, now_ms
 from ledger.tree_head import SigningDomain
 from privacy.accounting import GaussianSpend
 from privacy.budget import Budget, BudgetBook, open_budget_book
@@ -140,21 +139,6 @@ def _charge(book: BudgetBook, index: int) -> None:
     )
 
 
-def _record(actor: str, index: int) -> AuditRecord:
-    return AuditRecord(
-        actor=ActorId(actor),
-        role=Role.DEPARTMENT,
-        action=Action.DATA_READ,
-        timestamp_ms=now_ms(),
-        dataset=DatasetId(_DATASET),
-        purpose="fault injection",
-        job=JobId("full-disk"),
-        round=index,
-        record_count=100,
-        details={"department": _DEPARTMENT, "phase": "train"},
-    )
-
-
 def full_disk(work: Path) -> FaultOutcome:
     """A full disk under a department's budget book and audit log."""
     disk = work / "disk"
@@ -167,7 +151,7 @@ def full_disk(work: Path) -> FaultOutcome:
         log = ActorLog(folder, account, _DOMAIN)
         for index in range(3):
             _charge(book, index)
-            log.commit([_record(account.address, index)])
+            log.commit([read_record(account.address, "full-disk", index)])
         spends = [s.spend_id for s in book.status(_DATASET).history]
         sizes = {path: stored_size(path) for path in find_logs(state)}
         book_bytes = book.path.read_bytes()
@@ -175,13 +159,17 @@ def full_disk(work: Path) -> FaultOutcome:
         with _disk_full(disk, mounted) as attempt:
             spend = attempt(lambda: _charge(book, 3))
             unchanged = book.path.read_bytes() == book_bytes
-            commit = attempt(lambda: log.commit([_record(account.address, 3)]))
+            commit = attempt(
+                lambda: log.commit([read_record(account.address, "full-disk", 3)])
+            )
 
         kept = [s.spend_id for s in book.status(_DATASET).history]
         leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
         lost = records_lost(sizes)
         after = _try(lambda: _charge(book, 4))
-        committed = _try(lambda: log.commit([_record(account.address, 4)]))
+        committed = _try(
+            lambda: log.commit([read_record(account.address, "full-disk", 4)])
+        )
         final = {path: stored_size(path) for path in find_logs(state)}
     notes = []
     if leftovers:

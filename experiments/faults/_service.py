@@ -13,29 +13,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from eth_account import Account
 
 from department_nodes.audit import push_to_county
+from experiments.faults._common import FEDGOV, free_port, read_record
 from experiments.faults._outcome import FaultOutcome
 from fedgov.errors import FedgovError
-from fedgov.types import ActorId, DatasetId, JobId
 from ledger.actor_log import ActorLog, append_and_sign
 from ledger.client import LogClient
 from ledger.export import verify_exported_log
 from ledger.layout import LOG_NAME, log_path
-from ledger.records import Action, AuditRecord, Role, now_ms
 from ledger.store import LogStore
 from ledger.tree_head import SigningDomain, log_id_for
 
 __all__ = ["log_service_kill"]
 
-FEDGOV = Path(sys.executable).with_name("fedgov")
 MUST_HOLD = (
     "while the log service is dead the department's commits succeed and its "
     "pushes fail quietly (logged, retried at the next commit); once the service "
@@ -63,27 +59,6 @@ def _service(replicas: Path, port: int) -> Iterator[tuple[subprocess.Popen[str],
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _record(actor: str, index: int) -> AuditRecord:
-    return AuditRecord(
-        actor=ActorId(actor),
-        role=Role.DEPARTMENT,
-        action=Action.DATA_READ,
-        timestamp_ms=now_ms(),
-        dataset=DatasetId("randhie"),
-        purpose="fault injection",
-        job=JobId("log-service-kill"),
-        round=index,
-        record_count=100,
-        details={"department": "dept-0", "phase": "train"},
-    )
 
 
 class _Warnings(logging.Handler):
@@ -114,7 +89,12 @@ def log_service_kill(work: Path) -> FaultOutcome:
     def commit_and_push(target: str, index: int) -> None:
         nonlocal committed
         with log.open() as store:
-            append_and_sign(store, [_record(account.address, index)], account, _DOMAIN)
+            append_and_sign(
+                store,
+                [read_record(account.address, "log-service-kill", index)],
+                account,
+                _DOMAIN,
+            )
             committed += 1
             try:
                 push_to_county({"log-service": target}, store)
@@ -122,7 +102,7 @@ def log_service_kill(work: Path) -> FaultOutcome:
                 raised.append(f"{type(e).__name__}: {e}")
 
     try:
-        port = _free_port()
+        port = free_port()
         with _service(replicas, port) as (process, target):
             for index in range(3):
                 commit_and_push(target, index)
