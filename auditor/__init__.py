@@ -9,12 +9,21 @@ hand. See ``docs/audit-log.md``.
 
 from __future__ import annotations
 
-from auditor.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
+from auditor.checks import (
+    AccessFacts,
+    AuditOptions,
+    ChainFacts,
+    LogInput,
+    ProvenanceInput,
+    RoleSpan,
+    audit_logs,
+)
 from auditor.errors import AuditFailedError
 from auditor.report import AuditFinding, AuditReport, Check, LogSummary
 from auditor.verify import LogSource, load_log, load_run_record, verify_audit
 
 __all__ = [
+    "AccessFacts",
     "AuditFailedError",
     "AuditFinding",
     "AuditOptions",
@@ -24,6 +33,7 @@ __all__ = [
     "LogInput",
     "LogSource",
     "LogSummary",
+    "ProvenanceInput",
     "RoleSpan",
     "audit_logs",
     "load_log",

@@ -150,6 +150,15 @@ class AuditedLog:
     anchored_size: int
     anchors: int
     witnessed_size: int | None = None
+    anchor_blocks: tuple[tuple[int, int], ...] = ()
+    """(tree size, block) of each anchored head, oldest first."""
+
+    def anchor_block(self, index: int) -> int | None:
+        """The block of the first anchor covering record ``index``, if any."""
+        for size, block in self.anchor_blocks:
+            if size > index:
+                return block
+        return None
 
     @property
     def actor(self) -> str:
@@ -212,7 +221,15 @@ def check_log(
             )
             report(Check.WITNESS, label, problem.message, index=problem.index)
     return AuditedLog(
-        label, log, records, role, department, anchored, len(anchors), witnessed
+        label,
+        log,
+        records,
+        role,
+        department,
+        anchored,
+        len(anchors),
+        witnessed,
+        tuple((a.tree_size, a.block_number) for a in anchors),
     )
 
 

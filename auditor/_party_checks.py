@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from auditor._access_checks import AccessFacts, check_access
 from auditor._budget_checks import EpsilonOf, Mechanism, check_budget
 from auditor._index import (
     DepartmentLogs,
@@ -37,6 +38,7 @@ from auditor._index import (
     is_secure,
     same,
 )
+from auditor._provenance_checks import ProvenanceInput, check_provenance
 from auditor._query_checks import QueryRun, check_queries
 from auditor.report import Check
 from fedgov import protocol as p
@@ -85,6 +87,8 @@ class Parties:
 
     runs: list[CoordinatorRun]
     queries: list[QueryRun]
+    open_departments: tuple[str, ...] = ()
+    """Departments that served spends or reads without an access policy."""
 
 
 def check_parties(
@@ -93,11 +97,17 @@ def check_parties(
     *,
     epsilon_of: EpsilonOf | None,
     run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
+    access: AccessFacts | None = None,
+    provenance: ProvenanceInput | None = None,
+    allow_unanchored: bool = False,
 ) -> Parties:
     """Cross-check every party's records; return the coordinator's jobs and queries.
 
     ``run_records`` pairs each coordinator run record with the SHA-256 of its
-    checkpoint file (``None``: not checked).
+    checkpoint file (``None``: not checked). ``access`` (the county's access
+    domain and its analysts' roles) enables the checks of signed requests;
+    destruction is checked regardless. ``provenance`` is a model file's
+    manifest to check against the coordinator's log.
     """
     departments = _departments(logs, out)
     runs = _coordinator_runs(logs, out)
@@ -111,11 +121,25 @@ def check_parties(
         _check_run(run, departments, out)
     _unclaimed_updates(runs, departments, out)
     queries = check_queries(logs, departments, out)
+    open_departments = []
     for department in departments.values():
         check_budget(department, out, epsilon_of)
+        if check_access(
+            department, out, access, lambda ref: ref.log.anchor_block(ref.index)
+        ):
+            open_departments.append(department.name)
     for run_record, checkpoint_sha256 in run_records:
         _check_run_record(runs, run_record, checkpoint_sha256, out)
-    return Parties(runs, queries)
+    if provenance is not None:
+        check_provenance(
+            provenance,
+            logs,
+            runs,
+            out,
+            allow_unanchored=allow_unanchored,
+            run_records=[run_record for run_record, _ in run_records],
+        )
+    return Parties(runs, queries, tuple(sorted(open_departments)))
 
 
 # -- identities ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from auditor._access_checks import AccessFacts
 from auditor._budget_checks import EpsilonOf, Mechanism
 from auditor._log_checks import (
     AuditedLog,
@@ -21,17 +22,20 @@ from auditor._log_checks import (
     check_log,
 )
 from auditor._party_checks import check_parties
+from auditor._provenance_checks import ProvenanceInput
 from auditor.report import AuditReport, Check, LogSummary
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = [
+    "AccessFacts",
     "AuditOptions",
     "ChainFacts",
     "EpsilonOf",
     "LogInput",
     "Mechanism",
+    "ProvenanceInput",
     "RoleSpan",
     "audit_logs",
 ]
@@ -45,6 +49,8 @@ def audit_logs(
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
     run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
+    access: AccessFacts | None = None,
+    provenance: ProvenanceInput | None = None,
 ) -> AuditReport:
     """Check every log, then every party against the others.
 
@@ -52,7 +58,10 @@ def audit_logs(
     (without it, only the figures' consistency is checked); ``run_record``
     (the coordinator's JSON) and ``checkpoint_sha256`` are checked against
     the coordinator's records when given, as is each of ``run_records``
-    (a run record and its checkpoint's digest).
+    (a run record and its checkpoint's digest); ``access`` enables the
+    checks of analysts' signed requests (:mod:`auditor._access_checks`);
+    ``provenance`` checks a model file's manifest
+    (:mod:`auditor._provenance_checks`).
     """
     out = Findings()
     audited: list[AuditedLog] = []
@@ -83,6 +92,9 @@ def audit_logs(
             *([(run_record, checkpoint_sha256)] if run_record is not None else []),
             *run_records,
         ],
+        access=access,
+        provenance=provenance,
+        allow_unanchored=options.allow_unanchored,
     )
     summaries = tuple(
         LogSummary(
@@ -105,4 +117,5 @@ def audit_logs(
         jobs=tuple(sorted({run.job for run in parties.runs})),
         rounds=sum(len(run.rounds) for run in parties.runs),
         queries=len(parties.queries),
+        open_departments=parties.open_departments,
     )

@@ -3,6 +3,7 @@
     verify  [--since] [--rpc URL --registry ADDR [--roles ADDR]]
             [--log FILE ... | --state-dir DIR | --service HOST:PORT --log-id ID ...]
             [--run-record FILE] [--checkpoint FILE] [--allow-unanchored]
+            [--require-access]
             [--witness-policy FILE] [--no-epsilon] [--json] [--auditor-dir DIR]
     export  --state-dir DIR --out DIR
 
@@ -92,7 +93,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     verify.add_argument(
         "--run-record", type=Path, help="the coordinator's run_record.json"
     )
-    verify.add_argument("--checkpoint", type=Path, help="the exported model file")
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="the exported model file: checked against its signed provenance "
+        "manifest (<file>.provenance.json) and the coordinator's log",
+    )
+    verify.add_argument(
+        "--require-access",
+        action="store_true",
+        help="fail every spend or read no signed request covers, even at a "
+        "department without an access policy",
+    )
     verify.add_argument(
         "--allow-unanchored",
         action="store_true",
@@ -183,6 +195,12 @@ def _verify(args: argparse.Namespace) -> int:
     previous = AuditorState.load(state_file) if state_file and args.since else None
     if args.since and state_file is None:
         raise ConfigurationError("--since", "needs --auditor-dir (or a county)")
+    if args.since and (args.checkpoint is not None or args.require_access):
+        raise ConfigurationError(
+            "--since",
+            "checks only what is new in each log: --checkpoint and "
+            "--require-access need a full verification",
+        )
     if args.since and not keeps_state:
         raise ConfigurationError(
             "--since", "verifies log store files only (--state-dir or the county's)"
@@ -212,6 +230,7 @@ def _verify(args: argparse.Namespace) -> int:
             recompute_epsilon=not args.no_epsilon,
             witness_policy=policy,
             run_records=run_records,
+            require_access=args.require_access,
         )
         state = (
             state_after_full(

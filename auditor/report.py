@@ -45,8 +45,13 @@ class Check(StrEnum):
     """The coordinator's records against the departments'."""
     BUDGET = "budget"
     """Privacy spending, recomputed from the recorded mechanisms."""
+    ACCESS = "access"
+    """Who asked for each spend and read, under which policy and agreement;
+    nothing read after a dataset's destruction."""
     RUN_RECORD = "run-record"
     """The coordinator's run record against the audit records."""
+    PROVENANCE = "provenance"
+    """A model file against its signed provenance manifest and the coordinator's log."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,9 @@ class AuditReport:
     """Coordinator rounds whose departments' records were cross-checked."""
     queries: int = 0
     """Coordinator queries whose departments' records were cross-checked."""
+    open_departments: tuple[str, ...] = ()
+    """Departments that served spends or reads without an access policy
+    (development mode: nobody's signed request was checked)."""
     mode: str = "full"
     """``full``, or ``incremental`` (``--since``: only what is new)."""
     checks: tuple[str, ...] = tuple(c.value for c in Check)
@@ -152,6 +160,7 @@ class AuditReport:
             "rounds": self.rounds,
             "jobs": list(self.jobs),
             "queries": self.queries,
+            "open_departments": list(self.open_departments),
             "logs": [log(summary) for summary in self.logs],
             "failures": [finding(f) for f in self.failures],
             "warnings": [finding(f) for f in self.warnings],
@@ -189,6 +198,11 @@ class AuditReport:
                 f"quer{'y' if self.queries == 1 else 'ies'} cross-checked"
             )
         body = [head, *lines]
+        if self.open_departments:
+            body.append(
+                "note: without an access policy (no signed requests checked): "
+                + ", ".join(self.open_departments)
+            )
         body += [f"FAIL {f}" for f in self.failures]
         body += [f"warn {f}" for f in self.warnings]
         return "\n".join(body)

@@ -16,7 +16,13 @@ Block *times* are not used: dev chains (py-evm, anvil) stamp blocks a
 second apart whatever the wall clock says, so roles are judged by block
 numbers (an anchor's block), never by comparing timestamps.
 
-The checks themselves are :func:`auditor.checks.audit_logs`.
+- the analyst role's history of every analyst a department's
+  ``access_granted`` records name, and the county's access domain (chain id
+  and the Roles contract the registry reads).
+
+A model file (``checkpoint``) is checked against its signed provenance
+manifest (:mod:`ledger.provenance`). The checks themselves are
+:func:`auditor.checks.audit_logs`.
 """
 
 from __future__ import annotations
@@ -27,16 +33,27 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
+from auditor._access_checks import analysts_in
 from auditor._log_checks import role_spans
-from auditor.checks import AuditOptions, ChainFacts, LogInput, RoleSpan, audit_logs
+from auditor.checks import (
+    AccessFacts,
+    AuditOptions,
+    ChainFacts,
+    LogInput,
+    ProvenanceInput,
+    RoleSpan,
+    audit_logs,
+)
 from fedgov.errors import ConfigurationError
 from fedgov.run_record import RunRecord, RunRecordError, run_record_json
+from ledger.access import AccessDomain
 from ledger.anchor_registry import AnchorRegistry
 from ledger.chain_roles import Roles
 from ledger.errors import LedgerError
 from ledger.export import ExportedLog, read_export
+from ledger.provenance import ProvenanceError, verify_manifest
 from ledger.record_fields import file_sha256
-from ledger.records import Role
+from ledger.records import AuditRecord, Role
 from ledger.store import LogStore
 from privacy.accounting import GaussianSpend, history_epsilon
 
@@ -46,6 +63,7 @@ if TYPE_CHECKING:
     from auditor.checks import Mechanism
     from auditor.report import AuditReport
     from ledger.chain import Chain
+    from ledger.tree_head import SigningDomain
     from ledger.witness_policy import WitnessPolicy
 
 __all__ = ["LogSource", "load_log", "load_run_record", "verify_audit"]
@@ -99,6 +117,11 @@ class _ChainReader:
         self._roles = roles
         self._latest = chain.block_number
 
+    def analyst_spans(self, analyst: str) -> tuple[RoleSpan, ...]:
+        return tuple(
+            role_spans(Role.ANALYST, self._roles.history(analyst, Role.ANALYST))
+        )
+
     def facts(self, log: ExportedLog) -> ChainFacts:
         anchors = tuple(self._registry.history(log.log_id))
         spans: list[RoleSpan] = []
@@ -144,16 +167,20 @@ def verify_audit(
     recompute_epsilon: bool = True,
     witness_policy: WitnessPolicy | None = None,
     run_records: Sequence[str | Path] = (),
+    require_access: bool = False,
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
 
     ``checkpoint`` (default: the run record's, when that file exists) is
     hashed and compared with the ``model_export`` record. With a
     ``witness_policy``, each log's checkpoints must carry its quorum of
-    cosignatures (:mod:`ledger.witness_policy`). ``run_records`` are more
+    cosignatures (:mod:`ledger.witness_policy`); the checkpoint's provenance
+    manifest is checked too (missing: a failure when ``checkpoint`` is given,
+    a warning when it comes from the run record). ``run_records`` are more
     run record files (a county's runs folder), each checked with the
-    checkpoint it names. Unreadable logs are findings; an unreachable chain
-    raises.
+    checkpoint it names. ``require_access`` fails spends and reads that no
+    signed request covers even at a department without an access policy.
+    Unreadable logs are findings; an unreachable chain raises.
     """
     if not logs:
         raise ConfigurationError("logs", "give at least one log to audit")
@@ -168,7 +195,9 @@ def verify_audit(
     reader = _ChainReader(chain, anchor_registry, Roles.at(chain, roles_address))
     record = load_run_record(run_record) if run_record is not None else None
     digest = None
+    provenance = None
     checkpoint_path = Path(checkpoint) if checkpoint is not None else None
+    required = checkpoint_path is not None
     if checkpoint_path is None and record is not None and record.get("checkpoint"):
         candidate = Path(str(record["checkpoint"]))
         checkpoint_path = candidate if candidate.is_file() else None
@@ -179,13 +208,25 @@ def verify_audit(
             raise ConfigurationError(
                 "checkpoint", f"cannot read {checkpoint_path}: {e.strerror}"
             ) from e
+        provenance = _provenance(
+            checkpoint_path, anchor_registry.domain, required=required
+        )
     more = []
     for path in run_records:
         extra = load_run_record(path)
         named = Path(str(extra.get("checkpoint") or ""))
         more.append((extra, file_sha256(named) if named.is_file() else None))
+    inputs = [_input(source, reader) for source in logs]
+    access = AccessFacts(
+        domain=AccessDomain(chain.chain_id, roles_address),
+        analyst_spans={
+            analyst: reader.analyst_spans(analyst)
+            for analyst in analysts_in(_grant_records(inputs))
+        },
+        require=require_access,
+    )
     return audit_logs(
-        [_input(source, reader) for source in logs],
+        inputs,
         options=AuditOptions(
             domain=anchor_registry.domain,
             allow_unanchored=allow_unanchored,
@@ -195,4 +236,29 @@ def verify_audit(
         run_record=record,
         checkpoint_sha256=digest,
         run_records=more,
+        access=access,
+        provenance=provenance,
     )
+
+
+def _grant_records(inputs: Sequence[LogInput]) -> list[AuditRecord]:
+    # Filtered on the raw bytes: only grants are decoded here.
+    needle = b'"action":"access_granted"'
+    return [
+        AuditRecord.decode(data)
+        for item in inputs
+        if item.log is not None
+        for data in item.log.records
+        if needle in data
+    ]
+
+
+def _provenance(
+    model: Path, domain: SigningDomain, *, required: bool
+) -> ProvenanceInput:
+    try:
+        return ProvenanceInput(
+            str(model), verify_manifest(model, domain=domain), required=required
+        )
+    except ProvenanceError as e:
+        return ProvenanceInput(str(model), None, e, required=required)

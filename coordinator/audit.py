@@ -16,7 +16,10 @@ commit:
   the aggregate's hash. One record per department keeps every record small
   whatever the federation's size;
 - ``model_export`` (:meth:`CoordinatorAudit.record_model_export`): the
-  SHA-256 of the checkpoint file and the final aggregate's hash;
+  SHA-256 of the checkpoint file and the final aggregate's hash; once a
+  head covering it is signed, the model's provenance manifest (job,
+  departments, each one's epsilon, that head) is written next to the file,
+  signed with the coordinator's key (:mod:`ledger.provenance`);
 - per DP analytics query (:meth:`CoordinatorAudit.record_query`, the
   ``on_result`` callback), one ``analytics_query`` record per department
   (its status and reported epsilon), then one for the query (what was asked,
@@ -43,12 +46,14 @@ from ledger.errors import AuditError, LedgerError
 from ledger.keys import key_password, load_or_create_key
 from ledger.layout import (
     KEY_FILE,
+    LOG_NAME,
     coordinator_dir,
     department_address,
     department_dir,
     find_logs,
     log_path,
 )
+from ledger.provenance import ModelProvenance, SignedProvenance, write_manifest
 from ledger.record_fields import (
     AGGREGATION,
     ENTRY_DEPARTMENT,
@@ -64,7 +69,7 @@ from ledger.record_fields import (
 )
 from ledger.records import ZERO_HASH, Action, AuditRecord, Role, now_ms
 from ledger.relay import AnchorPolicy
-from ledger.tree_head import SigningDomain
+from ledger.tree_head import SigningDomain, log_id_for
 from ledger.witness_client import CheckpointPublisher
 
 if TYPE_CHECKING:
@@ -77,6 +82,7 @@ if TYPE_CHECKING:
     from ledger.anchor_registry import AnchoredHead
     from ledger.county_ledger import CountyLedger
     from ledger.relay import AnchorRelay
+    from ledger.tree_head import SignedTreeHead
 
 __all__ = [
     "RELAY_POLICY",
@@ -403,10 +409,11 @@ class CoordinatorAudit:
     def actor(self) -> str:
         return str(self.log.account.address)
 
-    def _commit(self, records: list[AuditRecord]) -> None:
-        self.log.commit(records)
+    def _commit(self, records: list[AuditRecord]) -> SignedTreeHead | None:
+        head = self.log.commit(records)
         if self.relay is not None:
             self.relay.notify()
+        return head
 
     def record_roster(self, departments: Mapping[str, str] | None = None) -> None:
         """Write the ``job_submit`` record naming each department's address."""
@@ -427,14 +434,32 @@ class CoordinatorAudit:
             round_records(report, job=self.job, actor=self.actor, timestamp_ms=now_ms())
         )
 
-    def record_model_export(self, record: RunRecord) -> None:
-        """Write the ``model_export`` record of the finished run."""
-        self._commit(
-            [
-                model_export_record(
-                    record, job=self.job, actor=self.actor, timestamp_ms=now_ms()
-                )
-            ]
+    def record_model_export(self, record: RunRecord) -> Path | None:
+        """Write the ``model_export`` record of the finished run, then the
+        model's signed provenance manifest; return the manifest's path
+        (``None`` when no head is signed: no registry to sign for)."""
+        export = model_export_record(
+            record, job=self.job, actor=self.actor, timestamp_ms=now_ms()
+        )
+        head = self._commit([export])
+        if head is None or self.log.domain is None or record.checkpoint is None:
+            return None
+        statement = ModelProvenance(
+            model_sha256=export.result_hash,
+            job=self.job.job_id,
+            job_digest=self.job.digest(),
+            epsilons=tuple(
+                (d.department, d.epsilon_job)
+                for d in record.departments
+                if d.rounds_trained > 0
+            ),
+            log_id=log_id_for(self.actor, LOG_NAME),
+            tree_size=head.head.tree_size,
+            root_hash=head.head.root_hash,
+        )
+        return write_manifest(
+            record.checkpoint,
+            SignedProvenance.sign(statement, self.log.account, self.log.domain),
         )
 
     def record_query(self, result: QueryResult) -> None:

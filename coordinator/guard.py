@@ -252,6 +252,8 @@ class GuardedStrategy(Strategy):
                 continue
             department, status, reason = _department(msg)
             if status == p.Status.REFUSED:
+                # A department may refuse to read its held-out records (its
+                # access policy, or its declaration): nothing to aggregate.
                 logger.warning(
                     "round %d: %s refused to evaluate: %s",
                     server_round,

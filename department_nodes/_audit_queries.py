@@ -69,11 +69,6 @@ def _raw_id(msg: Message) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _columns(query: Query) -> list[str]:
-    named = [query.column, query.group_by, *(w.column for w in query.where)]
-    return sorted({c for c in named if c})
-
-
 def department_query_records(
     msg: Message,
     reply: Message,
@@ -151,7 +146,7 @@ def department_query_records(
         details={
             "split": "all",
             "rows": "withheld",
-            "columns": json.dumps(_columns(query)),
+            "columns": json.dumps(list(query.columns_read)),
         },
     )
     asked = record(

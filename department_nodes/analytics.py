@@ -1,4 +1,4 @@
-"""A department's side of a DP analytics query: budget first, then data, then noise.
+"""A department's side of a DP analytics query: access, budget, then data, then noise.
 
 A query arrives as a Flower ``QUERY`` message whose ``"query"`` ConfigRecord
 holds :meth:`privacy.mechanisms.Query.to_config`. The department
@@ -6,7 +6,9 @@ holds :meth:`privacy.mechanisms.Query.to_config`. The department
 1. re-validates the query against its *own* copy of the dataset's
    declaration (it never trusts the coordinator's checks, nor its
    declaration: a query naming another declaration digest is refused) and
-   refuses a bad one, spending nothing;
+   refuses a bad one, spending nothing; then its access gate
+   (:mod:`department_nodes.access`) checks the analyst's signed request for
+   exactly this query, and refuses one outside its policy;
 2. computes the noise and the spend from the query alone;
 3. checks the spend against the *same* durable budget book DP-SGD rounds
    charge, and refuses cleanly when it would go over the limit: its records
@@ -28,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -35,12 +38,20 @@ import pandas as pd
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from numpy.typing import NDArray
 
-from department_nodes.data_access import DatasetMismatchError
+from department_nodes.access import RoleSource, Subject
+from department_nodes.data_access import DatasetMismatchError, vault_records
 from department_nodes.node import DepartmentNode, NodePolicy, own_declaration
 from fedgov import protocol as p
-from fedgov.data import DataError, DepartmentSources, Source, load_department
+from fedgov.data import (
+    DataError,
+    DepartmentSources,
+    Source,
+    get_dataset,
+    load_department,
+)
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from ledger.record_fields import PHASE_QUERY
 from privacy.budget import Budget
 from privacy.errors import BudgetExceeded
 from privacy.mechanisms import (
@@ -78,12 +89,29 @@ SPEND_KIND: Final = "query"
 
 
 def department_records(
-    dataset: str, department: str, *, seed: int, source: Source | None = None
+    dataset: str,
+    department: str,
+    *,
+    seed: int,
+    state_dir: Path | None,
+    source: Source | None = None,
+    key_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Every record ``department`` holds of ``dataset`` (both sides of its split):
-    its own ``source``, or its share of a built-in dataset's installed file."""
+    the copy sealed in its vault under ``state_dir`` (refused once destroyed),
+    else its own ``source``, or its share of a built-in dataset's installed
+    file (``state_dir=None``: vault-less, outside any department's state).
+    ``dataset`` is the declaration's reference (a built-in id or a file)."""
+    sealed = vault_records(
+        state_dir, department, get_dataset(dataset).id, key_dir=key_dir
+    )
     data = load_department(
-        dataset, department, partition="natural", seed=seed, source=source
+        dataset,
+        department,
+        partition="natural",
+        seed=seed,
+        source=None if sealed is not None else source,
+        records=sealed,
     )
     return pd.concat([data.train.records, data.held_out.records])
 
@@ -132,13 +160,16 @@ def answer_query(
     *,
     job: TrainJob | None = None,
     sources: DepartmentSources | None = None,
+    roles: RoleSource | None = None,
 ) -> Message:
     """Answer one QUERY message for the department ``context`` names.
 
     ``job`` replaces the run_config (in-process simulations have none); it
-    supplies the state directory, the default budget and the departments, as
-    for training. ``sources`` is a simulation's mapping of departments to
-    their sources (a deployed department names its own in its node config).
+    supplies the state directory, the default budget, the departments and
+    the analyst's signed request, as for training. ``sources`` is a
+    simulation's mapping of departments to their sources (a deployed
+    department names its own in its node config); ``roles`` answers who
+    holds the analyst role (default: the chain the node configuration names).
     """
     run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
     config = msg.content.config_records.get(p.Record.QUERY) or ConfigRecord()
@@ -153,7 +184,7 @@ def answer_query(
         policy = NodePolicy.from_context(
             context, query_job, sources=sources, declaration=declaration
         )
-        node = DepartmentNode(query_job, policy, context.state)
+        node = DepartmentNode(query_job, policy, context.state, roles=roles)
     except (ConfigurationError, DatasetMismatchError, DataError) as exc:
         return _refuse(
             msg,
@@ -185,12 +216,21 @@ class LocalAnswer:
 
 
 def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
-    """Charge ``query``'s spend to ``node``'s budget book, then answer it from its records.
+    """Admit ``query`` through ``node``'s access gate, charge its spend to the
+    budget book, then answer it from the department's records.
 
-    A spend that would exceed the limit is refused before any record is read;
-    records that break the declaration are refused before anything is spent.
+    A query the gate refuses, or a spend that would exceed the limit, is
+    refused before any record is read; records that break the declaration
+    are refused before anything is spent.
     """
     department = node.policy.department
+    access = node.admit(
+        Subject.query(query, node.job), server_round=0, phase=PHASE_QUERY
+    )
+    if not access.allowed:
+        return LocalAnswer(
+            department, None, (), 0.0, 0.0, 0.0, reason=access.decision.reason
+        )
     plan = plan_answer(query)
     limit = node.budget_book.ensure_limit(
         query.dataset_id,
@@ -210,7 +250,9 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
             node.dataset.reference,
             department,
             seed=node.job.seed,
+            state_dir=node.policy.state_dir,
             source=node.dataset.source,
+            key_dir=node.policy.vault_key_dir,
         )
     except DataError as exc:
         logger.warning(

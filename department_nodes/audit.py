@@ -12,7 +12,9 @@ new tree head, and only then lets the reply go. It audits
   ``train`` task): the same records as a plain round, the update's digest
   being that of the *unmasked* local update, which only the department
   ever sees; the other stages exchange keys and shares and touch no data;
-- DP analytics queries (:mod:`department_nodes._audit_queries`).
+- DP analytics queries (:mod:`department_nodes._audit_queries`);
+- the access gate's decision on each of them (:mod:`department_nodes._audit_access`):
+  the analyst's signed request it granted, or why it refused.
 
 Every record names the dataset, the job's declared purpose, the job (a
 query's id for a query), the Flower run and the round, and carries
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from flwr.app import Message, MessageType
 
+from department_nodes._audit_access import with_access_records
 from department_nodes._audit_push import push_to_county
 from department_nodes._audit_queries import department_query_records, parse_query
 from department_nodes._audit_rounds import (
@@ -44,6 +47,7 @@ from department_nodes._audit_rounds import (
     secure_outcome,
 )
 from department_nodes._handled import Handled, record_handled, take_handled
+from department_nodes.access import take_access
 from department_nodes.data_access import DatasetMismatchError
 from department_nodes.node import NodePolicy, own_declaration
 from department_nodes.secagg import is_secure_round, take_local_update
@@ -269,10 +273,12 @@ class DepartmentAuditMod:
             with log.open() as store:
                 # Whatever an earlier, unaudited message left is not this one's.
                 take_handled(context)
+                take_access(context.state)
                 if kind is _Kind.SECURE_TRAINING:
                     take_local_update(context)
                 reply = call_next(msg, context)
                 handled = take_handled(context)
+                access = take_access(context.state)
                 if kind is not _Kind.SECURE_TRAINING:
                     records = department_records(
                         msg,
@@ -296,6 +302,9 @@ class DepartmentAuditMod:
                         handled=handled,
                         timestamp_ms=now_ms(),
                     )
+                records = with_access_records(
+                    records, access, store, timestamp_ms=now_ms()
+                )
                 if records:
                     append_and_sign(
                         store, records, account, log.domain, log.checkpoints

@@ -16,12 +16,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from flwr.app import Context, Message
 from flwr.clientapp import ClientApp
 from flwr.clientapp.typing import Mod
 
+from department_nodes.access import AccessSettings, RoleSource, warn_if_open
 from department_nodes.analytics import answer_query
 from department_nodes.audit import DepartmentAuditMod
 from department_nodes.boundary import boundary_guard
@@ -40,8 +42,10 @@ from department_nodes.secagg import (
     requires_secure_aggregation,
 )
 from fedgov import protocol as p
+from fedgov.county import default_state_dir
 from fedgov.data import DataError, DepartmentSources
 from fedgov.job import TrainJob
+from fedgov.job_data import departments_for
 
 __all__ = ["app", "make_client_app"]
 
@@ -54,6 +58,7 @@ def _node(
     *,
     allow_non_private: bool,
     sources: DepartmentSources | None = None,
+    roles: RoleSource | None = None,
 ) -> DepartmentNode:
     # Each department trains single-threaded: several share a machine in
     # simulation, and torch's thread pool would oversubscribe the cores.
@@ -67,7 +72,7 @@ def _node(
     )
     if allow_non_private and not policy.allow_non_private:
         policy = replace(policy, allow_non_private=True)
-    return DepartmentNode(run_job, policy, context.state)
+    return DepartmentNode(run_job, policy, context.state, roles=roles)
 
 
 def _named(context: Context) -> str:
@@ -84,6 +89,7 @@ def make_client_app(
     mods: Sequence[Mod] = (),
     secure_sum_providers: Mapping[str, SecureSumProvider] | None = None,
     sources: DepartmentSources | None = None,
+    roles: RoleSource | None = None,
 ) -> ClientApp:
     """A department ClientApp.
 
@@ -93,15 +99,31 @@ def make_client_app(
     secure sums (:func:`coordinator.secagg.secure_sum`); ``mods`` run inside
     the audit mod (a fault injected there is audited as the handler's);
     ``sources`` is a simulation's mapping of departments to their sources (a
-    deployed department names its own, ``data-source`` in its node config).
+    deployed department names its own, ``data-source`` in its node config);
+    ``roles`` answers who holds the analyst role (in-process chains;
+    default: the chain each department's node configuration names).
     """
     # The boundary guard is the outermost mod: it sees the reply after every
     # other mod and lets it leave only if it carries nothing it should not.
     # The audit mod sees exactly what the handler (and any inner mod) returned.
     client_app = ClientApp(mods=[boundary_guard(job), DepartmentAuditMod(job), *mods])
+    if job is not None:
+        # Every department runs here, in workers not started yet: they inherit
+        # the warning as said rather than each worker saying it again.
+        state_dir = Path(job.state_dir or default_state_dir())
+        for name in departments_for(job):
+            warn_if_open(
+                AccessSettings.resolve({}, state_dir=state_dir, department=name)
+            )
 
     def node(context: Context) -> DepartmentNode:
-        return _node(context, job, allow_non_private=allow_non_private, sources=sources)
+        return _node(
+            context,
+            job,
+            allow_non_private=allow_non_private,
+            sources=sources,
+            roles=roles,
+        )
 
     def refused(
         msg: Message, context: Context, error: DatasetMismatchError | DataError
@@ -139,7 +161,7 @@ def make_client_app(
 
     @client_app.query()
     def query(msg: Message, context: Context) -> Message:
-        return answer_query(msg, context, job=job, sources=sources)
+        return answer_query(msg, context, job=job, sources=sources, roles=roles)
 
     return client_app
 

@@ -18,14 +18,22 @@ where its records are:
   of the same job reuse the records, so every round of a job trains on the
   same records the job's noise was calibrated for.
 
+Every read goes through the department's vault for the dataset
+(:mod:`privacy.vault`) when the department keeps state: a destroyed dataset
+is never read again, the first read starts the retention clock, and a copy
+the department imported (``fedgov data import``) is read from the vault,
+sealed under its data key.
+
 The schema facts both sides share (department ids, partition, feature count,
 the public test split) are :mod:`fedgov.job_data`.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,6 +53,7 @@ from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job import TrainJob
 from fedgov.job_data import num_features, partition_of
 from privacy.boundary import BoundaryPolicy
+from privacy.vault import RECORDS, DatasetVault
 
 __all__ = [
     "JOB_DATA_CACHE_SIZE",
@@ -54,6 +63,7 @@ __all__ = [
     "UnitSplit",
     "bound_units",
     "check_department_name",
+    "vault_records",
 ]
 
 JOB_DATA_CACHE_SIZE = 16
@@ -199,17 +209,46 @@ def _load(
     )
 
 
+def vault_records(
+    state_dir: Path | None,
+    department: str,
+    dataset: str,
+    *,
+    key_dir: Path | None = None,
+) -> pd.DataFrame | None:
+    """The copy of its records ``department`` sealed in its vault of ``dataset``
+    (``None``: it imported none, or keeps no state).
+
+    Raises :class:`~privacy.errors.DatasetDestroyedError` once the department
+    destroyed them; the first call starts the dataset's retention clock.
+    """
+    if state_dir is None:
+        return None
+    vault = DatasetVault(state_dir, department, dataset, key_dir=key_dir)
+    vault.open_or_create()
+    if not vault.has(RECORDS):
+        return None
+    return pd.read_parquet(io.BytesIO(vault.open(RECORDS)))
+
+
 class DepartmentDataAccess:
-    """One department's records for one job, loaded on first use, once per job."""
+    """One department's records for one job, loaded on first use, once per job,
+    through its vault under ``state_dir`` (``None``: vault-less: experiments'
+    baselines, which read outside any department's state)."""
 
     def __init__(
         self,
         job: TrainJob,
         department: str,
         dataset: DepartmentDataset | None = None,
+        *,
+        state_dir: Path | None = None,
+        key_dir: Path | None = None,
     ) -> None:
         self.job = job
         self.department = department
+        self.state_dir = state_dir
+        self.key_dir = key_dir
         # Without one: the job's, read in this process (a built-in dataset,
         # or the job's own declaration file).
         self.dataset = dataset or DepartmentDataset.resolve(
@@ -218,7 +257,22 @@ class DepartmentDataAccess:
 
     @property
     def data(self) -> DepartmentData:
-        """The department's records for the job, split and encoded (read once)."""
+        """The department's records for the job, split and encoded (read once;
+        the vault is asked every time, so a destruction stops the next round)."""
+        sealed = vault_records(
+            self.state_dir,
+            self.department,
+            self.dataset.spec.id,
+            key_dir=self.key_dir,
+        )
+        if sealed is not None:
+            return load_department(
+                self.dataset.reference,
+                self.department,
+                partition="natural",
+                seed=self.job.seed,
+                records=sealed,
+            )
         return _load(
             self.job.job_id,
             self.dataset.reference,

@@ -1,14 +1,17 @@
-"""A department's side of a federated job: its declaration, its budget, its data.
+"""A department's side of a federated job: its declaration, who asks, its budget, its data.
 
 Order matters. The instruction's dataset declaration is checked against the
 department's own copy before anything else (a mismatch is refused, nothing
-read, nothing spent). The department's records are then checked against
-that declaration when the job's training plan is made, *before* the round's
+read, nothing spent). The department's access gate
+(:mod:`department_nodes.access`: the analyst's signed request, the analyst's
+role, the department's own policy) then admits the message, before any
+record is read. The department's records are then checked against that
+declaration when the job's training plan is made, *before* the round's
 spend: records that break the declaration are refused ("data invalid" with
 the error's reason class, never a value) and nothing is charged. The spend
 is checked against the department's durable budget and recorded before the
-round trains; a department over budget answers with a refusal instead of an
-update.
+round trains; a department that refuses, or is over budget, answers with a
+refusal instead of an update.
 
 A department names its own records in its node config: ``data-source``
 (:class:`fedgov.data.Source`) and ``dataset-declaration`` (its own copy of
@@ -38,6 +41,14 @@ from flwr.app import (
 from numpy.typing import NDArray
 
 from department_nodes._handled import Handled, record_handled
+from department_nodes.access import (
+    AccessGate,
+    AccessOutcome,
+    AccessSettings,
+    RoleSource,
+    Subject,
+    remember_access,
+)
 from department_nodes.data_access import (
     DatasetMismatchError,
     DepartmentDataAccess,
@@ -136,7 +147,11 @@ class NodePolicy:
     seals the budget book at rest (``privacy.at_rest.key_source_from_spec``).
     ``declaration`` is the department's own copy of the dataset's declaration
     (empty: only a built-in dataset); ``source`` its own table (``None``: its
-    share of a built-in dataset's installed file).
+    share of a built-in dataset's installed file). ``access`` is who may ask
+    what (:class:`~department_nodes.access.AccessSettings`, from
+    ``access-policy``, ``access-chain-id``, ``access-roles``, ``access-rpc``);
+    ``vault_key_dir`` (``vault-key-dir``) keeps the data keys of the
+    department's vaults apart from its state.
     """
 
     department: str
@@ -146,6 +161,17 @@ class NodePolicy:
     budget_key: str = "auto"
     declaration: str = ""
     source: Source | None = None
+    access: AccessSettings | None = None
+    vault_key_dir: Path | None = None
+
+    @property
+    def access_settings(self) -> AccessSettings:
+        """:attr:`access`, or the defaults of a node configuration naming none."""
+        if self.access is not None:
+            return self.access
+        return AccessSettings.resolve(
+            {}, state_dir=self.state_dir, department=self.department
+        )
 
     @classmethod
     def from_context(
@@ -202,6 +228,7 @@ class NodePolicy:
                 "ledger-key", "renamed budget-key: set budget-key in the node config"
             )
         budget = node.get("budget-epsilon")
+        key_dir = node.get("vault-key-dir")
         source = None
         if node.get(NODE_DATA_SOURCE):
             source = Source.parse(str(node[NODE_DATA_SOURCE]))
@@ -215,6 +242,10 @@ class NodePolicy:
             budget_key=str(node.get("budget-key", "auto")),
             declaration=declared,
             source=source,
+            access=AccessSettings.resolve(
+                node, state_dir=Path(str(state)), department=department
+            ),
+            vault_key_dir=Path(str(key_dir)) if key_dir else None,
         )
 
 
@@ -229,22 +260,59 @@ class TrainingRecords:
 
 
 class DepartmentNode:
-    """Handles one message for one department (Flower makes one per message)."""
+    """Handles one message for one department (Flower makes one per message).
 
-    def __init__(self, job: TrainJob, policy: NodePolicy, state: RecordDict) -> None:
+    ``roles`` answers who holds the analyst role (default: the chain the
+    node configuration names).
+    """
+
+    def __init__(
+        self,
+        job: TrainJob,
+        policy: NodePolicy,
+        state: RecordDict,
+        *,
+        roles: RoleSource | None = None,
+    ) -> None:
         self.job = job
         self.policy = policy
         self._state = state
+        self.gate = AccessGate(policy.access_settings, roles=roles)
         self.dataset = DepartmentDataset.resolve(
             job.dataset, declaration=policy.declaration, source=policy.source
         )
         check_department_name(policy.department, self.dataset.spec)
-        self.data = DepartmentDataAccess(job, policy.department, self.dataset)
+        self.data = DepartmentDataAccess(
+            job,
+            policy.department,
+            self.dataset,
+            state_dir=policy.state_dir,
+            key_dir=policy.vault_key_dir,
+        )
         self.task = task_of(self.dataset.spec)
         self.model_spec: ModelSpec = model_spec(job, self.dataset.spec)
         self.budget_book = open_budget_book(
             policy.state_dir, policy.department, key=policy.budget_key
         )
+
+    def admit(
+        self, subject: Subject, *, server_round: int, phase: str
+    ) -> AccessOutcome:
+        """The access gate's decision on a message, left for the audit hook.
+
+        Runs before anything is spent or read; a refusal is the caller's to
+        send (its reason says why).
+        """
+        outcome = self.gate.check(
+            subject,
+            signed=self.job.access_request,
+            server_round=server_round,
+            phase=phase,
+        )
+        remember_access(self._state, outcome)
+        if not outcome.allowed:
+            logger.warning("%s: %s", self.policy.department, outcome.decision.reason)
+        return outcome
 
     # -- helpers -------------------------------------------------------------
 
@@ -401,6 +469,18 @@ class DepartmentNode:
             self._check_instruction(msg)
         except DatasetMismatchError as exc:
             return refusal(msg, self.policy.department, str(exc))
+        access = self.admit(
+            Subject.training(self.job, self.dataset.spec),
+            server_round=server_round,
+            phase=PHASE_TRAIN,
+        )
+        if not access.allowed:
+            return self._reply(
+                msg,
+                status=p.Status.REFUSED,
+                metrics={p.Metric.NUM_EXAMPLES: 0},
+                reason=access.decision.reason,
+            )
         records: TrainingRecords | None = None
         plan = self._saved_plan()
         if plan is None:
@@ -532,6 +612,20 @@ class DepartmentNode:
             self._check_instruction(msg)
         except DatasetMismatchError as exc:
             return refusal(msg, self.policy.department, str(exc))
+        config = msg.content.config_records.get(p.Record.CONFIG, ConfigRecord())
+        server_round = config.get(p.Instruction.SERVER_ROUND, 0)
+        access = self.admit(
+            Subject.training(self.job, self.dataset.spec),
+            server_round=server_round if isinstance(server_round, int) else 0,
+            phase=PHASE_EVALUATE,
+        )
+        if not access.allowed:
+            return self._reply(
+                msg,
+                status=p.Status.REFUSED,
+                metrics={p.Metric.NUM_EXAMPLES: 0},
+                reason=access.decision.reason,
+            )
         try:
             features, labels = self.data.heldout_split()
         except DataError as exc:

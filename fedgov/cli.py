@@ -39,7 +39,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "start a real SuperLink and one SuperNode per department, run a job, stop",
     ),
     "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
-    "release": ("privacy.release_cli", "make or trace fingerprinted extracts"),
+    "access": (
+        "fedgov.commands.access",
+        "analysts' role, data-use agreements: who may ask what",
+    ),
+    "release": ("fedgov.commands.release", "make or trace fingerprinted extracts"),
     "data": (
         "fedgov.commands.data",
         "check a department's table, draft a dataset declaration",

@@ -8,6 +8,8 @@ at the edges and the apps never see a ``DictConfig``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -34,6 +36,21 @@ STRATEGIES = ("fedavg", "fedavgm", "fedprox", "fedmedian", "fedtrimmedavg", "kru
 SECURE_STRATEGIES = ("fedavg", "fedprox")
 PARTITIONS = ("natural", "dirichlet")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+# Where a job runs and keeps its files, how the coordinator's ledger is wired,
+# how long it waits, and the request itself: none changes what is computed
+# from the departments' records or what they spend, and the coordinator sets
+# them, so an analyst's signed request does not cover them.
+_NOT_DIGESTED = frozenset(
+    {
+        "run-dir",
+        "state-dir",
+        "round-timeout",
+        "ledger-chain-id",
+        "ledger-registry",
+        "ledger-county",
+        "access-request",
+    }
+)
 # A dataset or department name: also a file name, never a path.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _COUNTY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -82,6 +99,9 @@ class TrainJob:
     ``ledger_chain_id`` (both unset: records are kept, heads are not signed)
     and published as C2SP checkpoints of the county ``ledger_county``
     (unset: no checkpoints, unless a department's node names its county).
+    ``access_request`` is the requesting analyst's signed request
+    (:mod:`ledger.access`, JSON), covering :meth:`digest`; departments with an
+    access policy refuse a job without one.
     """
 
     job_id: str = "job"
@@ -123,6 +143,7 @@ class TrainJob:
     ledger_chain_id: int = 0
     ledger_registry: str = ""
     ledger_county: str = ""
+    access_request: str = ""
 
     def __post_init__(self) -> None:
         def rule(ok: bool, argument: str, text: str) -> None:
@@ -234,6 +255,22 @@ class TrainJob:
     def department_ids(self) -> tuple[str, ...]:
         """``departments`` as a tuple (empty: the partition decides)."""
         return tuple(d.strip() for d in self.departments.split(",") if d.strip())
+
+    def digest(self) -> bytes:
+        """SHA-256 of what the job computes and spends: its run_config keys as
+        compact sorted JSON, without where it runs and keeps files, the
+        coordinator's ledger wiring, its timeout and the request itself.
+
+        An analyst's request covers this digest, so a coordinator that alters
+        the dataset, epsilon, purpose, rounds or model is refused.
+        """
+        config = {
+            key: value
+            for key, value in self.to_run_config().items()
+            if key not in _NOT_DIGESTED
+        }
+        text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).digest()
 
     def to_run_config(self) -> dict[str, bool | int | float | str]:
         """Flat ``run_config`` keys (kebab-case), ``epsilon = 0`` meaning no DP."""

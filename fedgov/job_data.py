@@ -46,6 +46,7 @@ __all__ = [
     "partition_of",
     "public_test_split",
     "task_of",
+    "training_columns",
 ]
 
 
@@ -152,6 +153,12 @@ def public_test_split(
         return None
     test = load_public_test(spec.id).test
     return test.X, test.y
+
+
+def training_columns(spec: DatasetSpec) -> tuple[str, ...]:
+    """The columns a training job on ``spec`` reads: its features and label."""
+    schema = spec.schema
+    return tuple(sorted({*(c.name for c in schema.features), schema.label.column}))
 
 
 def model_spec(job: TrainJob, spec: DatasetSpec | None = None) -> ModelSpec:

@@ -1,7 +1,7 @@
 """The Roles contract: who may do what, now and at any past block.
 
-Five roles (:class:`ledger.records.Role`): admin, coordinator, department, auditor,
-registrar. Only an admin grants or revokes; every change emits
+Six roles (:class:`ledger.records.Role`): admin, coordinator, department, auditor,
+registrar, analyst. Only an admin grants or revokes; every change emits
 ``RoleGranted``/``RoleRevoked`` (account, role, sender) with the block of the
 previous change of the same (account, role) pair, and the contract keeps the
 block of the newest one. :meth:`Roles.history` follows that chain backwards
@@ -22,6 +22,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+from ledger.access import AccessDomain
 from ledger.contract import DeployedContract
 from ledger.errors import ChainError
 from ledger.records import Role
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
     from ledger.chain import Chain
 
-__all__ = ["RoleChange", "Roles", "role_from_id", "role_id"]
+__all__ = ["RoleChange", "RoleCheck", "Roles", "role_from_id", "role_id"]
 
 
 def role_id(role: Role) -> bytes:
@@ -61,6 +62,17 @@ class RoleChange:
     block_number: int
     log_index: int
     tx_hash: bytes
+
+
+@dataclass(frozen=True)
+class RoleCheck:
+    """Whether ``account`` held ``role`` after block ``block``: what a department
+    checked, and an auditor can check again from the role's history."""
+
+    account: str
+    role: Role
+    held: bool
+    block: int
 
 
 class Roles(DeployedContract):
@@ -97,6 +109,39 @@ class Roles(DeployedContract):
             to_checksum_address(account), role_id(role)
         )
         return bool(self._call(function))
+
+    @property
+    def access_domain(self) -> AccessDomain:
+        """The domain analysts sign requests for: this chain and this contract."""
+        return AccessDomain(self._chain.chain_id, self.address)
+
+    def check_now(self, account: str, role: Role) -> RoleCheck:
+        """Whether ``account`` holds ``role`` at the chain's latest block, and which
+        block that was (a change mined meanwhile is not counted)."""
+        block = self._chain.block_number
+        return RoleCheck(
+            account=to_checksum_address(account),
+            role=role,
+            held=self.held_at(account, role, block=block),
+            block=block,
+        )
+
+    def holders(self, role: Role) -> list[str]:
+        """Every account holding ``role`` now, in the order of their first grant.
+
+        One log query over the whole chain (fine on anvil or a county node; slow
+        on py-evm with a long history), then one ``has_role`` per account.
+        """
+        events = self._chain.logs(
+            self._contract.events.RoleGranted(),
+            from_block=0,
+            to_block=self._chain.block_number,
+            argument_filters={"role": role_id(role)},
+        )
+        accounts = dict.fromkeys(
+            to_checksum_address(event["args"]["account"]) for event in events
+        )
+        return [account for account in accounts if self.has_role(account, role)]
 
     def history(self, account: str, role: Role) -> list[RoleChange]:
         """Every grant and revoke of ``role`` to ``account``, oldest first."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fedgov.errors import FedgovError
 
 __all__ = [
+    "AccessSignatureError",
     "AnchorError",
     "AuditError",
     "ChainError",
@@ -218,3 +219,16 @@ class KeyFileError(AuditError):
         self.path = path
         self.reason = reason
         super().__init__(f"audit key file {path}: {reason}")
+
+
+class AccessSignatureError(LedgerError):
+    """A signed request, approval request or agreement does not verify.
+
+    ``what`` names the statement; the message says why (malformed, signed for
+    another deployment, or by someone other than it names).
+    """
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")

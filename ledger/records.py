@@ -95,6 +95,8 @@ class Role(StrEnum):
     DEPARTMENT = "department"
     AUDITOR = "auditor"
     REGISTRAR = "registrar"
+    ANALYST = "analyst"
+    """Asks for training jobs and queries, each signed (:mod:`ledger.access`)."""
 
 
 class Action(StrEnum):
@@ -116,6 +118,16 @@ class Action(StrEnum):
     """A privacy budget was set or raised."""
     ACCESS_DENIED = "access_denied"
     """A read or query was refused (no approval, budget exhausted...)."""
+    ACCESS_GRANTED = "access_granted"
+    """A department let an analyst's signed request run (``ledger.access``)."""
+    ACCESS_POLICY = "access_policy"
+    """The access policy a department applies from this record on."""
+    DATA_USE_AGREEMENT = "data_use_agreement"
+    """A department's data officer signed a data-use agreement."""
+    RECORD_RELEASE = "record_release"
+    """A record-level extract, fingerprinted for one recipient, left the department."""
+    DATASET_DESTROYED = "dataset_destroyed"
+    """A department destroyed its records of a dataset (crypto-shredding)."""
 
 
 # Actions that touch a dataset must say which one, and why.
@@ -126,6 +138,10 @@ _TOUCHES_DATA = frozenset(
         Action.EVALUATE,
         Action.ANALYTICS_QUERY,
         Action.BUDGET_SPEND,
+        Action.ACCESS_GRANTED,
+        Action.DATA_USE_AGREEMENT,
+        Action.RECORD_RELEASE,
+        Action.DATASET_DESTROYED,
     }
 )
 _MEMBERS = frozenset(

@@ -396,6 +396,13 @@ class Query:
         return column.bounds
 
     @property
+    def columns_read(self) -> tuple[str, ...]:
+        """The columns whose values the answer reads (measured, grouped by,
+        filtered on), sorted: what an analyst's request names."""
+        named = [self.column, self.group_by, *(w.column for w in self.where)]
+        return tuple(sorted({c for c in named if c}))
+
+    @property
     def categories(self) -> tuple[Category, ...]:
         """The histogram's categories when it bins by category, else ``()``."""
         column = self.measured

@@ -14,6 +14,7 @@ __all__ = [
     "BoundaryViolationError",
     "BudgetBookError",
     "BudgetExceeded",
+    "DatasetDestroyedError",
     "IntegrityError",
     "KeyMaterialError",
     "PrivacyError",
@@ -21,6 +22,7 @@ __all__ = [
     "ReleaseRecordError",
     "ReleaseRefusedError",
     "UnknownKeyError",
+    "VaultError",
 ]
 
 
@@ -148,4 +150,35 @@ class BoundaryViolationError(PrivacyError):
         super().__init__(
             f"outgoing message refused, {len(violations)} violation(s): "
             + "; ".join(str(v) for v in violations)
+        )
+
+
+class VaultError(PrivacyError):
+    """A department's dataset vault is unreadable, misconfigured or misused.
+
+    ``path`` is the vault's folder (or the file concerned).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"dataset vault {path}: {reason}")
+
+
+class DatasetDestroyedError(VaultError):
+    """A department destroyed its records of a dataset: nothing may read them.
+
+    ``destroyed_at`` is Unix time (seconds); ``reason`` the destruction's.
+    """
+
+    def __init__(
+        self, path: str, *, department: str, dataset: str, destroyed_at: int
+    ) -> None:
+        self.department = department
+        self.dataset = dataset
+        self.destroyed_at = destroyed_at
+        super().__init__(
+            path,
+            f"department {department} destroyed its records of {dataset} at "
+            f"{destroyed_at}: they cannot be read",
         )

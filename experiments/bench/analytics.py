@@ -102,9 +102,12 @@ def _relative_errors(query: Query, exact_parts: list[np.ndarray]) -> np.ndarray:
     return np.asarray(errors)
 
 
-def _accuracy() -> None:
+def _accuracy(state_dir: Path) -> None:
     departments = [str(d) for d in department_ids("randhie")]
-    records = [department_records("randhie", d, seed=0) for d in departments]
+    records = [
+        department_records("randhie", d, seed=0, state_dir=state_dir)
+        for d in departments
+    ]
     print(f"\naccuracy: relative error |noisy - exact| / exact over {REPETITIONS} runs")
     print(
         f"  {'epsilon':>7} {'rows/person':>11} {'sigma/dept':>10} "
@@ -138,7 +141,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="fedgov-bench-analytics-") as folder:
         _latency(Path(folder))
-    _accuracy()
+        _accuracy(Path(folder) / "exact")
 
 
 if __name__ == "__main__":

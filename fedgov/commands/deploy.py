@@ -17,9 +17,11 @@ from typing import Any
 
 from coordinator.summary import round_from_json
 from fedgov import protocol as p
+from fedgov.commands._analyst import add_analyst_arguments, analyst_access
 from fedgov.commands.config import sources_from
 from fedgov.commands.county import require_county
 from fedgov.data import TaskKind
+from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine, TlsFiles
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
@@ -107,11 +109,19 @@ def _deploy(args: argparse.Namespace) -> int:
     job = _job_from_args(args)
     if not job.run_dir:
         job = dataclasses.replace(job, run_dir=str(county.paths.runs_dir / job.job_id))
+    if args.purpose:
+        job = dataclasses.replace(job, purpose=args.purpose)
+    access = analyst_access(
+        args.analyst_key, rpc=args.rpc, roles=args.roles, county=county
+    )
+    if access is not None:
+        job = sign_job(job, access.analyst, access.roles.access_domain)
     engine = DeploymentEngine(
         startup_timeout=args.startup_timeout,
         run_timeout=args.run_timeout,
         tls=tls,
         allow_non_private=args.allow_non_private,
+        roles=access.roles if access is not None else None,
     )
     record = engine.run(job, sources=sources_from(args.sources))
     print(format_record(record))
@@ -178,4 +188,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let departments train without DP (baselines only)",
     )
+    add_analyst_arguments(parser)
     parser.set_defaults(func=_deploy)

@@ -11,6 +11,9 @@ command). A dataset of your own: ``--dataset clinics.yaml --sources
 departments/`` (a folder of ``<department>.csv`` or ``.parquet`` files).
 ``--json`` prints the same as JSON. An invalid query is refused before any
 department is asked (exit 1); a query no department answered exits 1 too.
+With ``--analyst-key`` the query carries the analyst's signed request for
+``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with an
+access policy require.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from collections.abc import Callable
 from typing import cast
 
 from coordinator.analytics import format_result
+from fedgov.commands._analyst import add_analyst_arguments, analyst_access
 from fedgov.commands.config import sources_from
 from fedgov.commands.county import require_county
+from fedgov.engines.access import sign_query
 from fedgov.engines.queries import run_simulated_query
 from fedgov.errors import ConfigurationError
-from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, TrainJob, parse_accountant
 from ledger.county_ledger import FROM_COUNTY, CountyLedger
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
@@ -129,6 +134,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--num-cpus", type=int, help="CPUs for the simulation engine")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_analyst_arguments(parser, purpose=False)
     parser.set_defaults(func=_run)
 
 
@@ -156,10 +162,20 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
     query = build_query(args)
     ledger: CountyLedger | str = FROM_COUNTY
+    county = None
     if args.ephemeral:
         ledger = CountyLedger.ephemeral()
     else:
-        require_county()
+        county = require_county()
+    purpose = args.purpose or TrainJob().purpose
+    access = analyst_access(
+        args.analyst_key, rpc=args.rpc, roles=args.roles, county=county
+    )
+    request = ""
+    if access is not None:
+        request = sign_query(
+            query, access.analyst, access.roles.access_domain, purpose=purpose
+        )
     result = run_simulated_query(
         query,
         state_dir=args.state_dir,
@@ -168,8 +184,10 @@ def _run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         num_cpus=args.num_cpus,
         ledger=ledger,  # type: ignore[arg-type]
-        purpose=args.purpose,
+        purpose=purpose,
         sources=sources_from(args.sources),
+        access_request=request,
+        roles=access.roles if access is not None else None,
     )
     print(
         json.dumps(result.to_json(), indent=2) if args.json else format_result(result)

@@ -16,7 +16,10 @@ per-department files. The job runs in the county installed at
 the command (its anchors are gone afterwards: for trying things, never for a
 record). Each round prints the task's metrics on the departments' held-out
 records (or the public test split) and every department that refused, with
-its reason. Sweeps over many settings are ``python -m experiments.sweep``.
+its reason. With ``--analyst-key`` the job carries the analyst's signed
+request for ``--purpose`` (:mod:`fedgov.commands._analyst`), which
+departments with an access policy require. Sweeps over many settings are
+``python -m experiments.sweep``.
 """
 
 from __future__ import annotations
@@ -25,14 +28,17 @@ import argparse
 import dataclasses
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
 from coordinator.guard import RoundReport
 from fedgov import protocol as p
+from fedgov.commands._analyst import add_analyst_arguments, analyst_access
 from fedgov.commands.config import CONFIGS, build_job, build_sources, register_schemas
 from fedgov.commands.county import require_county
 from fedgov.data import TaskKind
+from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.engines.simulation import SimulationEngine
@@ -82,11 +88,24 @@ def _progress(task: TaskKind) -> Callable[[RoundReport], None]:
     return show
 
 
-def train(overrides: list[str], *, ephemeral: bool = False) -> int:
-    """Compose the job from ``overrides``, run it, print each department's spend."""
+def train(
+    overrides: list[str],
+    *,
+    ephemeral: bool = False,
+    analyst_key: Path | None = None,
+    purpose: str | None = None,
+    rpc: str | None = None,
+    roles: str | None = None,
+) -> int:
+    """Compose the job from ``overrides``, sign it with ``analyst_key`` for
+    the county's Roles contract (or ``rpc`` and ``roles``) when given, run
+    it, print each department's spend."""
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose(config_name="train", overrides=_overrides(overrides))
     job, engine = build_job(cfg)
+    if not isinstance(engine, SimulationEngine | InProcessEngine | DeploymentEngine):
+        raise ConfigurationError("engine", f"{type(engine).__name__} is not known here")
+    county = None
     if ephemeral:
         if isinstance(engine, DeploymentEngine):
             raise ConfigurationError(
@@ -94,7 +113,6 @@ def train(overrides: list[str], *, ephemeral: bool = False) -> int:
                 "the deployment engine's processes cannot reach an in-process "
                 "chain: use the county (`fedgov init`)",
             )
-        assert isinstance(engine, SimulationEngine | InProcessEngine)
         engine.ledger = CountyLedger.ephemeral()
         print(f"audit logs anchored on {engine.ledger.describe()}")
     else:
@@ -103,6 +121,12 @@ def train(overrides: list[str], *, ephemeral: bool = False) -> int:
             job = dataclasses.replace(
                 job, run_dir=str(county.paths.runs_dir / job.job_id)
             )
+    access = analyst_access(analyst_key, rpc=rpc, roles=roles, county=county)
+    if purpose:
+        job = dataclasses.replace(job, purpose=purpose)
+    if access is not None:
+        job = sign_job(job, access.analyst, access.roles.access_domain)
+        engine.roles = access.roles
     task = dataset_spec(job).task_kind
     record = engine.run(job, on_round=_progress(task), sources=build_sources(cfg))
     for dept in record.departments:
@@ -126,15 +150,23 @@ def _overrides(arguments: list[str]) -> list[str]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    """``fedgov train [--ephemeral] [OVERRIDES...]``: Hydra overrides pass through."""
+    """``fedgov train [--ephemeral] [--analyst-key FILE ...] [OVERRIDES...]``."""
     parser.add_argument(
         "--ephemeral",
         action="store_true",
         help="no county: anchor on an in-process chain that ends with the command",
     )
+    add_analyst_arguments(parser)
     parser.add_argument(
         "overrides", nargs="*", help="Hydra overrides, e.g. privacy.epsilon=3"
     )
     parser.set_defaults(
-        func=lambda args: train(args.overrides, ephemeral=args.ephemeral)
+        func=lambda args: train(
+            args.overrides,
+            ephemeral=args.ephemeral,
+            analyst_key=args.analyst_key,
+            purpose=args.purpose,
+            rpc=args.rpc,
+            roles=args.roles,
+        )
     )

@@ -78,6 +78,7 @@ from fedgov.data.spec import (
     DatasetSpec,
     DepartmentGroup,
     NaturalPartition,
+    Retention,
     Split,
     UnitOfPrivacy,
 )
@@ -132,6 +133,7 @@ __all__ = [
     "Problem",
     "PublicTestData",
     "RegressionTarget",
+    "Retention",
     "RowLabel",
     "Source",
     "SourceCheck",

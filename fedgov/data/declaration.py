@@ -42,6 +42,7 @@ from fedgov.data.spec import (
     DepartmentGroup,
     NaturalPartition,
     Reader,
+    Retention,
     UnitOfPrivacy,
 )
 from fedgov.data.task import (
@@ -333,7 +334,7 @@ class _Declaration:
                 "unit_of_privacy",
                 "columns",
             ),
-            optional=("split_key", "natural_partition", "public_test"),
+            optional=("split_key", "natural_partition", "public_test", "retention"),
         )
         version = top["fedgov_dataset"]
         if version != FORMAT_VERSION:
@@ -360,6 +361,7 @@ class _Declaration:
             split_key = self.text(split_key, "split_key")
         natural = top.get("natural_partition")
         public_test = self.flag(top.get("public_test", False), "public_test")
+        retention = self.retention(top["retention"]) if "retention" in top else None
         return self.built(
             "",
             lambda: DatasetSpec(
@@ -373,6 +375,7 @@ class _Declaration:
                 natural_partition=None if natural is None else self.partition(natural),
                 split_key=split_key,
                 has_public_test=public_test,
+                retention=retention,
                 reader=self.reader,
                 declaration=self.path,
                 digest=declaration_digest(self.doc.data),
@@ -533,6 +536,14 @@ class _Declaration:
         return self.built(
             "", lambda: UnitOfPrivacy(column=column, max_records_per_unit=records)
         )
+
+    def retention(self, value: object) -> Retention:
+        entry = self.mapping(
+            value, "retention", required=("days", "description"), optional=()
+        )
+        days = self.integer(entry["days"], "retention.days")
+        description = self.text(entry["description"], "retention.description")
+        return self.built("", lambda: Retention(days=days, description=description))
 
     def partition(self, value: object) -> NaturalPartition:
         key = "natural_partition"

@@ -135,14 +135,16 @@ def load_department(
     seed: int,
     held_out_fraction: float = DEFAULT_HELD_OUT_FRACTION,
     source: Source | None = None,
+    records: pd.DataFrame | None = None,
 ) -> DepartmentData:
     """The records ``department_id`` holds, split and encoded.
 
     ``source`` is the department's own table (a deployed node, or a
     simulation given :class:`~fedgov.data.sources.DepartmentSources`): it is
-    checked in the database and read whole. Without one, a built-in
-    dataset's department is its share of the installed file under
-    ``partition``.
+    checked in the database and read whole. ``records`` is that table
+    already in memory (the copy a department sealed in its vault), validated
+    again here. Without either, a built-in dataset's department is its share
+    of the installed file under ``partition``.
 
     Deterministic: the same arguments (and records) always give the same
     records, split and encoding. Raises :class:`UnknownDatasetError` /
@@ -155,7 +157,17 @@ def load_department(
     """
     spec = get_dataset(dataset_id)
     department = DepartmentId(department_id)
-    if source is not None:
+    if source is not None and records is not None:
+        raise ConfigurationError("records", "give a source or its records, not both")
+    if records is not None:
+        if partition != "natural":
+            raise ConfigurationError(
+                "partition", "a department's own records are its whole table"
+            )
+        train, held_out, report = _prepare(
+            spec, records, [], seed=seed, held_out_fraction=held_out_fraction
+        )
+    elif source is not None:
         if partition != "natural":
             raise ConfigurationError(
                 "partition",

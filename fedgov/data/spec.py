@@ -34,6 +34,7 @@ __all__ = [
     "NaturalPartition",
     "RawTable",
     "Reader",
+    "Retention",
     "SourceFix",
     "Split",
     "UnitOfPrivacy",
@@ -119,6 +120,35 @@ class NaturalPartition:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Retention:
+    """How long a department may keep the dataset's records: ``days`` from when
+    it first holds them; past that they are destroyed (``fedgov data destroy``).
+    ``description`` cites the rule (a records schedule, a data-sharing agreement).
+    """
+
+    days: int
+    description: str
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.days, bool)
+            or not isinstance(self.days, int)
+            or self.days < 1
+        ):
+            raise SchemaRuleError(
+                "retention",
+                f"days must be an integer >= 1, got {self.days!r}",
+                field="retention.days",
+            )
+        if not self.description.strip():
+            raise SchemaRuleError(
+                "retention",
+                "say which rule sets the period",
+                field="retention.description",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
 class UnitOfPrivacy:
     """Who differential privacy protects: one person.
 
@@ -180,6 +210,8 @@ class DatasetSpec:
     natural_partition: NaturalPartition | None
     split_key: str | None
     has_public_test: bool
+    retention: Retention | None = None
+    """How long departments may keep the records (``None``: no period declared)."""
     reader: Reader | None = field(default=None, repr=False, compare=False)
     declaration: Path | None = field(default=None, compare=False)
     digest: str = field(default="", compare=False)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from coordinator.guard import RoundReport
 from coordinator.summary import round_from_json
+from department_nodes.access import AccessSettings, RpcRoles, warn_if_open
 from department_nodes.node import NODE_DATA_SOURCE, NODE_DECLARATION
 from fedgov.county import default_state_dir
 from fedgov.data import DepartmentSources, Source
@@ -77,7 +78,10 @@ class DeploymentEngine:
     or ``~/.fedgov``). Without ``tls`` every connection is plaintext on
     127.0.0.1, which is fine on one machine and wrong across machines.
     ``allow_non_private`` lets departments train without DP (baselines only).
-    ``app_dir`` is the Flower App (default: this repository).
+    ``app_dir`` is the Flower App (default: this repository). ``roles`` is
+    the county's Roles contract, named in each department's node
+    configuration (``access-chain-id``, ``access-roles``, ``access-rpc``) so
+    that the departments check analysts' signed requests against it.
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class DeploymentEngine:
         tls: TlsFiles | None = None,
         allow_non_private: bool = False,
         app_dir: str | None = None,
+        roles: RpcRoles | None = None,
     ) -> None:
         if not startup_timeout > 0:
             raise ConfigurationError(
@@ -109,6 +114,7 @@ class DeploymentEngine:
         self.state_dir = state_dir
         self.tls = tls
         self.allow_non_private = allow_non_private
+        self.roles = roles
         if tls is None:
             text = (
                 "deployment engine: SuperLink and SuperNodes talk WITHOUT TLS on "
@@ -169,6 +175,11 @@ class DeploymentEngine:
             )
             for d in departments
         }
+        # Said here, once: the SuperNodes' ClientApp processes inherit it as said.
+        for name, config in nodes.items():
+            warn_if_open(
+                AccessSettings.resolve(config, state_dir=state_dir, department=name)
+            )
         launched_at = time.time()
         with start_federation(
             run_dir, nodes, tls=self.tls, startup_timeout=self.startup_timeout
@@ -229,4 +240,8 @@ class DeploymentEngine:
             config[NODE_DECLARATION] = declaration
         if self.allow_non_private:
             config["allow-non-private"] = True
+        if self.roles is not None:
+            config["access-chain-id"] = self.roles.chain_id
+            config["access-roles"] = self.roles.roles
+            config["access-rpc"] = self.roles.rpc_url
         return config

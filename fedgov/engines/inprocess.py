@@ -35,6 +35,7 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
+from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
 from fedgov.data import DepartmentSources
 from fedgov.engines.audit import prepare_job
@@ -217,6 +218,8 @@ class InProcessEngine:
     record's ``engine`` is ``"inprocess"``; ``extra["traffic"]`` lists each
     round's message count and serialised bytes down (coordinator to
     departments) and up, and the seconds elapsed since the job started.
+    ``roles`` is where the departments read analysts' roles (default: each
+    department's node configuration).
     """
 
     def __init__(
@@ -224,9 +227,11 @@ class InProcessEngine:
         *,
         allow_non_private: bool = False,
         ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+        roles: RoleSource | None = None,
     ) -> None:
         self.allow_non_private = allow_non_private
         self.ledger = ledger
+        self.roles = roles
         if allow_non_private:
             warn_once(
                 "inprocess-non-private",
@@ -246,7 +251,10 @@ class InProcessEngine:
         departments = departments_for(job)
         apps = [
             make_client_app(
-                job=job, allow_non_private=self.allow_non_private, sources=sources
+                job=job,
+                allow_non_private=self.allow_non_private,
+                sources=sources,
+                roles=self.roles,
             )
             for _ in departments
         ]

@@ -15,6 +15,7 @@ from typing import Literal
 
 from coordinator.analytics import QueryResult
 from coordinator.server_app import make_server_app
+from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
 from fedgov.data import DepartmentSources
 from fedgov.engines.audit import prepare_job
@@ -40,6 +41,8 @@ def run_simulated_query(
     ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
     purpose: str | None = None,
     sources: DepartmentSources | None = None,
+    access_request: str = "",
+    roles: RoleSource | None = None,
 ) -> QueryResult:
     """Run ``query`` over simulated departments keeping their budget books in
     ``state_dir`` (empty: the county's state folder, else ``$FEDGOV_HOME``).
@@ -51,7 +54,9 @@ def run_simulated_query(
     (default: the county's). ``on_result`` is called with the result before
     this returns, and its errors propagate. ``sources`` are the departments'
     own records (their share of a built-in dataset's installed file without
-    them).
+    them). ``access_request`` is the analyst's signed request for the query,
+    asked for ``purpose``; ``roles`` is where the departments read analysts'
+    roles (it must pickle: :class:`~department_nodes.access.RpcRoles`).
     """
     dataset, declaration = dataset_fields(query.dataset)
     job = TrainJob(
@@ -60,6 +65,7 @@ def run_simulated_query(
         declaration=declaration,
         state_dir=str(state_dir) if state_dir else "",
         round_timeout=timeout,
+        access_request=access_request,
     )
     if budget_epsilon is not None:
         job = replace(job, budget_epsilon=budget_epsilon)
@@ -76,7 +82,7 @@ def run_simulated_query(
         confidence=confidence,
         ledger=resolved,
     )
-    client_app = make_client_app(job=job, sources=sources)
+    client_app = make_client_app(job=job, sources=sources, roles=roles)
     simulate(
         server_app,
         client_app,

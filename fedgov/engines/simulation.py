@@ -21,6 +21,7 @@ from flwr.simulation import run_simulation
 
 from coordinator.guard import RoundReport
 from coordinator.server_app import make_server_app
+from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
 from fedgov.data import DepartmentSources
 from fedgov.engines._ray_workers import start_ray
@@ -91,13 +92,16 @@ def run_simulated_job(
     num_cpus: int | None = None,
     ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
     sources: DepartmentSources | None = None,
+    roles: RoleSource | None = None,
 ) -> RunRecord:
     """Run ``job`` with one simulated SuperNode per department; return its record.
 
     Audit heads are anchored on ``ledger`` (default: the county's; ``None``:
     records are kept, nothing is anchored). ``sources``: each department's
     own records (its share of a built-in dataset's installed file without
-    them).
+    them). ``roles`` is where the departments read analysts' roles; it
+    travels to Ray's actors, so it must pickle
+    (:class:`~department_nodes.access.RpcRoles`).
     """
     job = job_with_sources(job, sources)
     resolved = resolve_ledger(ledger) if job.audit else None
@@ -115,7 +119,7 @@ def run_simulated_job(
         ledger=resolved,
     )
     client_app = make_client_app(
-        job=job, allow_non_private=allow_non_private, sources=sources
+        job=job, allow_non_private=allow_non_private, sources=sources, roles=roles
     )
     simulate(server_app, client_app, num_supernodes=len(departments), num_cpus=num_cpus)
     if not records:
@@ -128,7 +132,8 @@ def run_simulated_job(
 class SimulationEngine:
     """The embedded engine as a configurable object (Hydra's ``engine=simulation``).
 
-    ``ledger`` is where audit heads are anchored (default: the county's).
+    ``ledger`` is where audit heads are anchored (default: the county's);
+    ``roles`` is where the departments read analysts' roles.
     """
 
     def __init__(
@@ -137,10 +142,12 @@ class SimulationEngine:
         num_cpus: int | None = None,
         allow_non_private: bool = False,
         ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
+        roles: RoleSource | None = None,
     ) -> None:
         if num_cpus is not None and num_cpus < 1:
             raise ConfigurationError("num_cpus", f"must be >= 1, got {num_cpus}")
         self.num_cpus = num_cpus
+        self.roles = roles
         self.allow_non_private = allow_non_private
         self.ledger = ledger
         if allow_non_private:
@@ -163,4 +170,5 @@ class SimulationEngine:
             num_cpus=self.num_cpus,
             ledger=self.ledger,
             sources=sources,
+            roles=self.roles,
         )

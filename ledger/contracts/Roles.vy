@@ -2,7 +2,7 @@
 """
 @title fedgov Roles
 @notice Who may do what in a fedgov deployment: admin, coordinator, department,
-        auditor, registrar. Only an admin grants or revokes; the deployer is the
+        auditor, registrar, analyst. Only an admin grants or revokes; the deployer is the
         first admin and the last admin cannot be revoked.
 @dev    History for auditors: every change emits RoleGranted/RoleRevoked carrying
         the block of the previous change of the same (account, role) pair, and
@@ -33,6 +33,7 @@ COORDINATOR: public(constant(bytes32)) = role_ids.COORDINATOR
 DEPARTMENT: public(constant(bytes32)) = role_ids.DEPARTMENT
 AUDITOR: public(constant(bytes32)) = role_ids.AUDITOR
 REGISTRAR: public(constant(bytes32)) = role_ids.REGISTRAR
+ANALYST: public(constant(bytes32)) = role_ids.ANALYST
 
 _holds: HashMap[address, HashMap[bytes32, bool]]
 # Block number of the newest grant or revoke of (account, role); 0 = never.
@@ -84,6 +85,7 @@ def _is_known(role: bytes32) -> bool:
         or role == role_ids.DEPARTMENT
         or role == role_ids.AUDITOR
         or role == role_ids.REGISTRAR
+        or role == role_ids.ANALYST
     )
 
 

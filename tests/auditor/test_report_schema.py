@@ -32,6 +32,7 @@ TOP = {
     "rounds",
     "jobs",
     "queries",
+    "open_departments",
     "logs",
     "failures",
     "warnings",

@@ -85,8 +85,11 @@ def _grid(state_dir: Path, budget: float = 2.0) -> InProcessGrid:
     return InProcessGrid(app, len(DEPARTMENTS))
 
 
-def _pooled_exact(query: Query) -> np.ndarray:
-    parts = [department_records(query.dataset, d, seed=0) for d in DEPARTMENTS]
+def _pooled_exact(query: Query, state_dir: Path) -> np.ndarray:
+    parts = [
+        department_records(query.dataset, d, seed=0, state_dir=state_dir)
+        for d in DEPARTMENTS
+    ]
     return exact_answer(query, pd.concat(parts))
 
 
@@ -118,7 +121,7 @@ def test_grouped_histogram_over_six_departments(tmp_path: Path) -> None:
         )
         assert [r.job_id for r in history] == [query.query_id]
     # error bars: six independent noises add up; the truth lies well inside
-    exact = _pooled_exact(query).reshape(2, 6)
+    exact = _pooled_exact(query, tmp_path / "exact").reshape(2, 6)
     for row, truth in zip(result.estimates, exact, strict=True):
         for estimate, value in zip(row, truth, strict=True):
             assert estimate.std == pytest.approx(sigma * np.sqrt(6))
@@ -273,14 +276,16 @@ def test_decode_quantiles_interpolates_and_brackets_by_bins() -> None:
     assert np.isnan(noisy[0].std)
 
 
-def test_real_departments_sum_to_the_pooled_exact_answer() -> None:
+def test_real_departments_sum_to_the_pooled_exact_answer(tmp_path: Path) -> None:
     # The catalog's natural partition keeps each person in one department.
     query = _histogram()
     pooled = load_pooled("randhie", seed=0)
     records = pd.concat([pooled.train.records, pooled.held_out.records])
 
     parts = [
-        exact_answer(query, department_records("randhie", d, seed=0))
+        exact_answer(
+            query, department_records("randhie", d, seed=0, state_dir=tmp_path)
+        )
         for d in DEPARTMENTS
     ]
 

@@ -234,7 +234,9 @@ def test_replies_pass_the_boundary_guard_with_the_query_allow_list(
     tmp_path: Path,
 ) -> None:
     # Prepare: the policy a department would apply to query replies
-    records = analytics.department_records("randhie", DEPARTMENT, seed=0)
+    records = analytics.department_records(
+        "randhie", DEPARTMENT, seed=0, state_dir=tmp_path
+    )
     policy = BoundaryPolicy(
         parameters={},
         columns=tuple(get_dataset("randhie").schema),

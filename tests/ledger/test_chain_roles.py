@@ -228,3 +228,28 @@ def test_held_at_agrees_with_a_replayed_model_at_every_block(
             for role in (Role.AUDITOR, Role.REGISTRAR):
                 held = roles.held_at(accounts[who].address, role, block=block)
                 assert held == state.get((who, role), False)
+
+
+def test_analyst_role_is_granted_checked_now_and_listed(
+    ledger_contracts: LedgerContracts,
+) -> None:
+    # Prepare
+    c = ledger_contracts
+    analyst, other = c.outsider.address, c.auditor.address
+    c.roles.grant(analyst, Role.ANALYST, sender=c.admin)
+    c.roles.grant(other, Role.ANALYST, sender=c.admin)
+    c.roles.revoke(other, Role.ANALYST, sender=c.admin)
+
+    # Execute
+    held = c.roles.check_now(analyst, Role.ANALYST)
+    revoked = c.roles.check_now(other, Role.ANALYST)
+    holders = c.roles.holders(Role.ANALYST)
+
+    # Assert
+    assert (held.held, held.account, held.role) == (True, analyst, Role.ANALYST)
+    assert held.block == c.chain.block_number
+    assert revoked.held is False
+    assert holders == [analyst]
+    assert c.roles.holders(Role.ADMIN) == [c.admin.address]
+    with pytest.raises(ContractRevertError, match="not an admin"):
+        c.roles.grant(c.department.address, Role.ANALYST, sender=c.outsider)

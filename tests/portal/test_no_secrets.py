@@ -53,10 +53,13 @@ def _forms(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= 16}
 
 
-def _record_values() -> set[str]:
-    """Sensitive and identifying values of a department's records, as text."""
+def _record_values(state_dir: Path) -> set[str]:
+    """Sensitive and identifying values of a department's records, as text
+    (read through a vault under ``state_dir``, as the department reads them)."""
     schema = get_dataset("randhie").schema
-    records = department_records("randhie", "health-site-1", seed=0)
+    records = department_records(
+        "randhie", "health-site-1", seed=0, state_dir=state_dir
+    )
     values: set[str] = set()
     for column in schema.columns:
         if column.name not in records.columns:
@@ -207,7 +210,7 @@ def test_nothing_secret_and_no_record_value_reaches_a_response(
         "ballot salt (before the reveal)": cast["wallet"]["salt"],
         "session key": client.app.state.portal.auditors._key.hex(),  # type: ignore[attr-defined]
     }
-    values = _record_values()
+    values = _record_values(tmp_path / "reader")
 
     # Execute
     bodies = _crawl(client, county, number)

@@ -41,11 +41,16 @@ def test_the_command_says_each_warning_once_per_actor(tmp_path: Path) -> None:
     )
 
     # Assert: one plaintext-key warning per actor (6 departments and the
-    # coordinator), none repeated by Ray's workers, no progress bars
+    # coordinator) and one open-access warning per department (the demo's
+    # departments keep no access policy), none repeated by Ray's workers, no
+    # progress bars
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     warnings = [line for line in output.splitlines() if "warning" in line.lower()]
-    assert len(warnings) == 7, "\n".join(warnings)
-    assert all("PlaintextKeyWarning" in line for line in warnings)
+    plaintext = [line for line in warnings if "PlaintextKeyWarning" in line]
+    open_access = [line for line in warnings if "has NO access policy" in line]
+    assert len(plaintext) == 7, "\n".join(warnings)
+    assert len(open_access) == 6, "\n".join(warnings)
+    assert len(warnings) == 13, "\n".join(warnings)
     assert "partition_id_to_indices" not in output
     assert "every check passed" in output

@@ -299,3 +299,34 @@ def test_the_built_in_declarations_carry_their_unit_of_privacy() -> None:
     assert adult.unit.one_record_per_person
     assert randhie.declaration is not None
     assert randhie.declaration.name == "randhie.yaml"
+
+
+_RETENTION = (
+    "retention:\n"
+    "  days: 2555\n"
+    "  description: seven years, county records schedule GS-12\n"
+)
+
+
+def test_a_retention_period_is_declared() -> None:
+    spec = parse_declaration(VALID + _RETENTION, origin="clinic.yaml")
+
+    assert spec.retention is not None
+    assert spec.retention.days == 2555
+    assert "GS-12" in spec.retention.description
+    assert parse_declaration(VALID, origin="clinic.yaml").retention is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "rule"),
+    [
+        ("days: 2555", "days: 0", "retention.days", ">= 1"),
+        ("days: 2555", "days: seven", "retention.days", "integer"),
+        ("days: 2555", "weeks: 365", "retention.weeks", "unknown key"),
+    ],
+)
+def test_a_bad_retention_names_its_key(old: str, new: str, key: str, rule: str) -> None:
+    error = _error(VALID + _RETENTION.replace(old, new))
+
+    assert error.key == key
+    assert rule in error.rule

@@ -11,9 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from department_nodes.access import POLICY_FILE, RpcRoles
+from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.job import TrainJob
+from ledger.chain import AnvilProcess, Chain
+from ledger.chain_roles import Roles
+from ledger.layout import department_dir
+from ledger.records import Role
 from privacy.budget import open_budget_book
+from tests.chain_fixtures import requires_anvil
 from tests.fedgov.engines.test_deployment_federation import processes_mentioning
 
 pytestmark = [
@@ -80,3 +87,55 @@ def test_two_dp_rounds_on_three_supernodes(tmp_path: Path) -> None:
     logs = {p.name for p in (run_dir / "logs").iterdir()}
     assert {"superlink.log", "flwr-run.log"} <= logs
     assert len([name for name in logs if name.startswith("supernode-")]) == 3
+
+
+@pytest.mark.anvil
+@requires_anvil
+def test_deployed_departments_check_the_analysts_signed_job(tmp_path: Path) -> None:
+    # Prepare: an analyst holding the role on the county's chain; dept-0
+    # allows training for another purpose only, the others for this one.
+    state = tmp_path / "state"
+    for name, purpose in (("dept-0", "marketing"), ("dept-1", "research"),
+                          ("dept-2", "research")):  # fmt: skip
+        folder = department_dir(state, name)
+        folder.mkdir(parents=True)
+        (folder / POLICY_FILE).write_text(
+            f"fedgov_access_policy: 1\ndepartment: {name}\ndata_officers: []\n"
+            f"max_epsilon: 1.0\nrules:\n  - {{dataset: randhie, purposes: [{purpose}]}}\n"
+        )
+    job = TrainJob(
+        job_id="e2e-access",
+        dataset="randhie",
+        partition="dirichlet",
+        num_departments=3,
+        num_rounds=1,
+        model="logreg",
+        epsilon=1.0,
+        min_departments=2,
+        run_dir=str(tmp_path / "run"),
+        state_dir=str(state),
+        round_timeout=300.0,
+        purpose="research",
+    )
+    with AnvilProcess() as anvil:
+        chain = Chain.connect(anvil.url, accounts=anvil.accounts)
+        admin, analyst = chain.accounts[0], chain.accounts[1]
+        roles = Roles.deploy(chain, admin=admin)
+        roles.grant(analyst.address, Role.ANALYST, sender=admin)
+        county = RpcRoles(anvil.url, roles.address, chain.chain_id)
+        engine = DeploymentEngine(
+            startup_timeout=180.0, run_timeout=900.0, roles=county
+        )
+
+        # Act
+        record = engine.run(sign_job(job, analyst, county.access_domain))
+
+    # Assert: each SuperNode checked the request against the chain it was
+    # told of; dept-0 refused before spending, the others trained.
+    (round_one,) = record.rounds
+    outcomes = {o["department"]: o for o in round_one["train"]}
+    assert outcomes["dept-0"]["status"] == "refused"
+    assert outcomes["dept-0"]["reason"].startswith("access refused (purpose)")
+    assert {outcomes[d]["status"] for d in ("dept-1", "dept-2")} == {"trained"}
+    assert "randhie" not in open_budget_book(state, "dept-0").datasets()
+    assert len(open_budget_book(state, "dept-1").status("randhie").history) == 1

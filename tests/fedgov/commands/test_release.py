@@ -14,7 +14,7 @@ import pytest
 from experiments.bench.watermark import adult_extract, leak, randhie_extract
 from fedgov.cli import main
 
-DOCS = Path(__file__).parents[2] / "docs" / "data-protection.md"
+DOCS = Path(__file__).parents[3] / "docs" / "data-protection.md"
 DEPARTMENT = "civil-affairs-private"
 MAKE = [
     "release", "make", "extract.csv", "--dataset", "adult", "--department", DEPARTMENT,

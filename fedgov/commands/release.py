@@ -2,7 +2,8 @@
 
 ``fedgov release make EXTRACT.csv ...`` checks an extract the department's
 steward prepared, fingerprints it for one recipient, seals a record of who
-received it into the department's state folder, then writes the file;
+received it into the department's state folder and a ``record_release``
+record into the department's audit log, then writes the file;
 ``fedgov release trace LEAKED.csv ...`` names the recipient of a leaked copy
 and the probability that the attribution is false; ``fedgov release list``
 shows the records. See ``docs/data-protection.md``.
@@ -19,7 +20,11 @@ from typing import Any
 
 import pandas as pd
 
+from fedgov.commands._department import add_chain_arguments, commit_department_records
+from fedgov.data import get_dataset
 from fedgov.errors import ConfigurationError
+from ledger.access_records import release_record
+from ledger.records import now_ms
 from privacy.tracing import (
     DEFAULT_ALPHA,
     Candidate,
@@ -29,6 +34,7 @@ from privacy.tracing import (
     read_leaked,
     trace_leak,
 )
+from privacy.vault import DatasetVault
 from privacy.watermark import DEFAULT_KEY_WIDTH, DEFAULT_MARK_FRACTION
 
 __all__ = ["configure"]
@@ -84,6 +90,9 @@ def _make(args: argparse.Namespace) -> int:
             "--out", f"{out} exists; a release file is never overwritten"
         )
     extract_path = Path(args.extract)
+    DatasetVault(
+        args.state_dir, args.department, get_dataset(args.dataset).id
+    ).check_readable()
     release = make_release(
         _read_extract(extract_path),
         registry=ReleaseRegistry(args.state_dir, args.department, key=args.key),
@@ -96,9 +105,29 @@ def _make(args: argparse.Namespace) -> int:
         k=args.k,
         name=extract_path.name,
     )
-    _write_new(out, release.data)
     record = release.record
     marks = record.marks
+    # In the department's audit log before the file exists to be handed over.
+    commit_department_records(
+        args,
+        lambda actor: [
+            release_record(
+                actor=actor,
+                department=record.department,
+                dataset=record.dataset,
+                purpose=args.purpose,
+                release=record.release,
+                recipient=record.recipient,
+                rows=record.rows,
+                columns=record.layout.columns,
+                carriers=record.layout.carriers,
+                marked=marks.changed,
+                file_sha256=bytes.fromhex(record.digest),
+                timestamp_ms=now_ms(),
+            )
+        ],
+    )
+    _write_new(out, release.data)
     carriers = ", ".join(
         f"{c} (step {record.layout.step(c)})" for c in record.layout.carriers
     )
@@ -109,7 +138,8 @@ def _make(args: argparse.Namespace) -> int:
         f"a bit, {marks.changed} moved by one step "
         f"({marks.changed / max(marks.cells, 1):.1%})\n"
         f"  written to {out} (sha256 {record.digest[:16]}...); "
-        f"recorded in {args.state_dir}/departments/{record.department}/releases/"
+        f"recorded in {args.state_dir}/departments/{record.department}/releases/ "
+        "and in its audit log"
     )
     return 0
 
@@ -292,6 +322,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "dropped columns)",
     )
     make.add_argument("--k", type=int, default=5, help="k-anonymity (default 5)")
+    make.add_argument(
+        "--purpose",
+        default="record-level release",
+        help="what the recipient may use it for (recorded in the audit log)",
+    )
+    add_chain_arguments(make, registry=True, roles=False)
     make.set_defaults(func=_make)
 
     trace = sub.add_parser(
