@@ -104,7 +104,8 @@ def _small_disk(folder: Path) -> Iterator[bool]:
         yield mounted
     finally:
         if mounted:
-            subprocess.run(["umount", str(folder)], capture_output=True, check=False)
+            # Lazily: the audit log's store stays open in this process's cache.
+            subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
 @contextlib.contextmanager
