@@ -5,7 +5,7 @@ folder that is not the county's: ``fedgov county show`` describes the
 installation; ``fedgov ledger node status`` says the node runs (exit 0) or
 not (exit 3); ``fedgov ledger node run``, as a service manager's unit runs
 it, serves the chain it had (its blocks and contracts) until SIGTERM, then
-stops cleanly.
+stops cleanly; ``fedgov ledger node start`` then starts it in the background.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def test_county_show_without_a_county_names_what_to_do(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_ledger_node_run_serves_the_same_chain_until_sigterm(
+def test_ledger_node_run_serves_the_same_chain_until_sigterm_then_start(
     tmp_path: Path, county: CountyConfig
 ) -> None:
     # Prepare: the node fedgov init started runs; note its chain, then stop it
@@ -126,6 +126,8 @@ def test_ledger_node_run_serves_the_same_chain_until_sigterm(
             unit.kill()
             unit.wait()
     after = _fedgov(["ledger", "node", "status"], cwd=tmp_path)
+    pid_left = (folder / "node.pid").exists()
+    restarted = _fedgov(["ledger", "node", "start"], cwd=tmp_path)
 
     # Assert: stopped reads as exit 3; the unit served the same chain, and a
     # SIGTERM stopped it cleanly (exit 0) with nothing left running
@@ -136,4 +138,6 @@ def test_ledger_node_run_serves_the_same_chain_until_sigterm(
     assert served_code == roles_code
     assert unit.returncode == 0, output[-3000:]
     assert after.returncode == 3
-    assert not (folder / "node.pid").exists()
+    assert not pid_left
+    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    assert ": running (pid " in restarted.stdout
