@@ -301,7 +301,9 @@ class ConsultationContract(DeployedContract):
             raise ConfigurationError(
                 "ring_size", "ring credentials take no RSA key: give one or the other"
             )
-        elif public_key.size_in_bits() != MODULUS_BITS or public_key.e != PUBLIC_EXPONENT:
+        elif (
+            public_key.size_in_bits() != MODULUS_BITS or public_key.e != PUBLIC_EXPONENT
+        ):
             raise ConfigurationError(
                 "public_key",
                 f"must be RSA-{MODULUS_BITS} with e = {PUBLIC_EXPONENT}, got "
@@ -543,7 +545,9 @@ class ConsultationContract(DeployedContract):
         return ConsultationEvents(
             created=tuple(grouped["ConsultationCreated"]),
             issued=tuple(grouped["CredentialIssued"] + grouped["BallotKeyRegistered"]),
-            committed=tuple(grouped["BallotCommitted"] + grouped["RingBallotCommitted"]),
+            committed=tuple(
+                grouped["BallotCommitted"] + grouped["RingBallotCommitted"]
+            ),
             revealed=tuple(grouped["BallotRevealed"]),
             finalized=tuple(grouped["ConsultationFinalized"]),
         )

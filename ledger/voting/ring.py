@@ -36,6 +36,7 @@ logarithm of its output.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -169,21 +170,29 @@ def verify(
     size = len(ring)
     if size == 0 or len(signature.responses) != size:
         return False
-    if not all(0 < s < GROUP_ORDER for s in (signature.challenge, *signature.responses)):
+    if not all(
+        0 < s < GROUP_ORDER for s in (signature.challenge, *signature.responses)
+    ):
         return False
     try:
         image = PublicKey(signature.key_image)
         prefix = _prefix(domain, message, ring, signature.key_image)
         challenge = signature.challenge
         for key, response in zip(ring, signature.responses, strict=True):
-            base = PublicKey(hash_to_point(domain, key))
+            point, base = _member(domain, key)
             challenge = _challenge(
-                prefix, *_commitments(PublicKey(key), base, image, challenge, response)
+                prefix, *_commitments(point, base, image, challenge, response)
             )
     except ValueError:
         # A ring key or the image off the curve, or a sum at infinity.
         return False
     return challenge == signature.challenge
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _member(domain: bytes, key: bytes) -> tuple[PublicKey, PublicKey]:
+    """A ring key decoded, and its ``Hp``: one re-tally meets each key many times."""
+    return PublicKey(key), PublicKey(hash_to_point(domain, key))
 
 
 def _commitments(
@@ -206,7 +215,9 @@ def _challenge(prefix: bytes, left: PublicKey, right: PublicKey) -> int:
     return int.from_bytes(digest, "big") % GROUP_ORDER
 
 
-def _prefix(domain: bytes, message: bytes, ring: Sequence[bytes], image: bytes) -> bytes:
+def _prefix(
+    domain: bytes, message: bytes, ring: Sequence[bytes], image: bytes
+) -> bytes:
     return hashlib.sha512(
         _framed(_CHALLENGE_TAG, domain, message, image, *ring)
     ).digest()
@@ -219,7 +230,9 @@ def _framed(*parts: bytes) -> bytes:
 
 def _point(key: bytes, where: str) -> PublicKey:
     if len(key) != POINT_BYTES:
-        raise VotingError(f"{where}: a ballot key is {POINT_BYTES} bytes, got {len(key)}")
+        raise VotingError(
+            f"{where}: a ballot key is {POINT_BYTES} bytes, got {len(key)}"
+        )
     try:
         return PublicKey(key)
     except ValueError as e:
