@@ -113,8 +113,6 @@ def test_the_consultation_over_many_commands_runs_as_documented(
                     "1",
                     "--roll",
                     "roll.json",
-                    "--key",
-                    "credential-key.pem",
                 ],
                 *[
                     "--resident",
