@@ -2,7 +2,7 @@
 
 Everything in one process, on the embedded EVM (or any dev chain):
 
-    rehearse [--residents 50] [--seed 0] [--abstain N] [--no-reveal N]
+    rehearse [--residents 50] [--seed 0] [--abstain N] [--no-reveal N] [--ring-size 16]
 
 A consultation over several commands needs a chain that outlives each
 command: ``node`` runs a local anvil whose state persists in a folder, deploys
@@ -69,6 +69,7 @@ from ledger.voting.registrar import (
 from ledger.voting.rehearsal import (
     DEFAULT_OPTIONS,
     DEFAULT_QUESTION,
+    DEFAULT_RING_SIZE,
     rehearse_consultation,
 )
 from ledger.voting.roll import Roll, entry_commitment, parse_residents
@@ -85,8 +86,6 @@ RPC_URL_ENV = "FEDGOV_RPC_URL"
 CONTRACT_ENV = "FEDGOV_CONSULTATION"
 KEY_PASSPHRASE_ENV = "FEDGOV_VOTE_KEY_PASSPHRASE"
 _DEPLOYMENT_FORMAT = "fedgov-vote-deployment-v1"
-DEFAULT_RING_SIZE = 16
-"""Keys per ring: the anonymity set of each ballot, ~1,200 gas a member."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -111,6 +110,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     rehearse.add_argument("--rpc-url", help="a dev chain (default: embedded py-evm)")
     rehearse.add_argument("--residents", type=int, default=50)
     rehearse.add_argument("--seed", type=int, default=0, help="draws choices")
+    rehearse.add_argument(
+        "--ring-size",
+        type=int,
+        default=DEFAULT_RING_SIZE,
+        help="keys a ring (0: blind RSA credentials)",
+    )
     rehearse.add_argument("--abstain", type=int, default=0, help="residents who skip")
     rehearse.add_argument(
         "--no-reveal", type=int, default=0, help="residents who commit, never reveal"
@@ -322,6 +327,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         abstain=args.abstain,
         no_reveal=args.no_reveal,
         abuses=not args.no_abuse,
+        ring_size=args.ring_size,
         progress=print,
     )
     print(report.summary())

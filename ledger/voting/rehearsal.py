@@ -94,6 +94,7 @@ COMMIT_S = 86_400
 REVEAL_S = 86_400
 MALLORY = "mallory"
 DEFAULT_RING_SIZE = 16
+"""Keys a ring: each ballot's anonymity set, ~1,500 gas a member (docs/voting.md)."""
 RING = "ring"
 BLIND_RSA = "blind RSA"
 
