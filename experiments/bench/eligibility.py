@@ -187,13 +187,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             row += f"{figures['ballot']:>20,.0f} ({change:+.1%})"
         print(row)
     for b in backends:
-        figures = by_backend[b]
+        of = by_backend[b]
         print(
-            f"{names[b]}: record {figures[0]['record']:,.0f} (blind RSA), "
-            + ", ".join(
-                f"{figures[k]['record']:,.0f} (ring of {k})" for k in args.rings
-            )
-            + f"; reveal {figures[0]['reveal']:,.0f}"
+            f"{names[b]}: record {of[0]['record']:,.0f} (blind RSA), "
+            + ", ".join(f"{of[k]['record']:,.0f} (ring of {k})" for k in args.rings)
+            + f"; reveal {of[0]['reveal']:,.0f}"
         )
     first = by_backend[backends[0]]
     print(
