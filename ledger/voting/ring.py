@@ -56,6 +56,7 @@ __all__ = [
     "BallotKeyPair",
     "RingSignature",
     "hash_to_point",
+    "is_point",
     "key_image",
     "sign",
     "verify",
@@ -101,6 +102,17 @@ class RingSignature:
                 f"key image must be a {POINT_BYTES}-byte compressed point, got "
                 f"{len(self.key_image)} bytes"
             )
+
+
+def is_point(key: bytes) -> bool:
+    """Whether ``key`` is a compressed point of secp256k1 (a usable ballot key)."""
+    if len(key) != POINT_BYTES:
+        return False
+    try:
+        PublicKey(key)
+    except ValueError:
+        return False
+    return True
 
 
 def hash_to_point(domain: bytes, public: bytes) -> bytes:

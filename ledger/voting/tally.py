@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 
 from eth_utils.crypto import keccak
 
-from ledger.voting import blind_rsa
+from ledger.voting import blind_rsa, ring
 from ledger.voting.ballot import (
     commitment,
     credential_message,
@@ -170,6 +170,13 @@ def _ring_ballots(
         return {}
     if len(set(keys)) != len(keys):
         problems.append("a ballot key was recorded for two roll entries")
+    for number, key in enumerate(keys):
+        if not ring.is_point(key):
+            problems.append(
+                f"ballot key {number} (roll entry 0x"
+                f"{bytes(events.issued[number].args['rollEntry']).hex()}) is not a "
+                "point of secp256k1: no ring holding it verifies"
+            )
     size = info.ring_for(len(keys))
     commitments: dict[str, bytes] = {}
     images: dict[bytes, str] = {}

@@ -28,7 +28,7 @@ from ledger.voting.ballot import (
 from ledger.voting.errors import TallyMismatchError, VotingError
 from ledger.voting.receipt import check_receipt
 from ledger.voting.resident import RollKey
-from ledger.voting.ring import BallotKeyPair, RingSignature, key_image
+from ledger.voting.ring import BallotKeyPair, RingSignature, is_point, key_image
 from ledger.voting.ring_ballot import registered_keys, sign_ballot
 from ledger.voting.tally import retally, verify_tally
 from tests.ledger.voting._helpers import (
@@ -246,3 +246,39 @@ def _send(
         sender=v.registrar_account,
     )
     return voting.address, salt
+
+
+def test_a_key_off_the_curve_spoils_no_one_elses_ballot(voting: Voting) -> None:
+    # Prepare: bob records a "ballot key" that is no point (the contract checks
+    # only its first byte); a ring holding it could never verify.
+    v = voting
+    info = open_ring_consultation(v, ring_size=3)
+    wallets = {name: enrol(v, info, name) for name in ("alice", "carol", "dave")}
+    junk = b"\x02" + next(
+        bytes([i]) * 32 for i in range(256) if not is_point(b"\x02" + bytes([i]) * 32)
+    )
+    v.contract.register_ballot_key(
+        info.consultation_id,
+        v.roll.proof("bob"),
+        ballot_key=junk,
+        request_signature=sign_key_request(
+            info.scope, v.roll_keys["bob"].account, junk
+        ),
+        sender=v.registrar_account,
+    )
+    to_commit(v, info)
+
+    # Execute: every honest resident votes; their rings leave bob's key out
+    cast = [
+        resident.cast_ballot(v.contract, wallet, info, 0, relayer=v.relayer)[0]
+        for wallet in wallets.values()
+    ]
+    to_reveal(v, info)
+    for wallet in cast:
+        resident.reveal_ballot(v.contract, wallet, relayer=v.relayer)
+
+    # Assert
+    result = retally(v.contract, info.consultation_id)
+    assert result.tally == (3, 0, 0)
+    assert len(result.problems) == 1
+    assert "is not a point of secp256k1" in result.problems[0]
