@@ -88,6 +88,13 @@ VERSION_HASH: constant(bytes32) = keccak256("1")
 HALF_CURVE_ORDER: constant(uint256) = (
     57896044618658097711785492504343953926418782139537452191302581570759080747168
 )
+# secp256k1's field prime, and (p - 1) / 2 for Euler's criterion.
+FIELD_PRIME: constant(uint256) = (
+    115792089237316195423570985008687907853269984665640564039457584007908834671663
+)
+HALF_FIELD_PRIME: constant(uint256) = (
+    57896044618658097711785492504343953926634992332820282019728792003954417335831
+)
 # All bits of a word but the top one (PSS clears the encoded message's top bit).
 LOW_255_BITS: constant(uint256) = max_value(uint256) >> 1
 
@@ -324,8 +331,8 @@ def register_ballot_key(
     assert self._consultations[consultation_id].ring_size != 0, (
         "Consultation: this consultation records blinded requests, not ballot keys"
     )
-    assert self._is_point_encoding(ballot_key), (
-        "Consultation: ballot key must be a 33-byte compressed point"
+    assert self._is_point(ballot_key), (
+        "Consultation: ballot key is not a compressed point of secp256k1"
     )
     issued: uint256 = self._record(
         consultation_id,
@@ -408,8 +415,8 @@ def commit_ring(
         "Consultation: the ring must hold min(ring size, registered keys) keys"
     )
     assert len(responses) == len(ring), "Consultation: one response per ring member"
-    assert self._is_point_encoding(key_image), (
-        "Consultation: key image must be a 33-byte compressed point"
+    assert self._is_point(key_image), (
+        "Consultation: key image is not a compressed point of secp256k1"
     )
     # Ascending issuance numbers: distinct members, each one registered. The
     # signature itself is the re-tally's to verify (see the notice above).
@@ -693,13 +700,37 @@ def _check_ballot(
     ) == voting_key, "Consultation: ballot is not signed by its voting key"
 
 
-@pure
+@view
 @internal
-def _is_point_encoding(point: Bytes[BALLOT_KEY_BYTES]) -> bool:
+def _is_point(point: Bytes[BALLOT_KEY_BYTES]) -> bool:
+    # 0x02 or 0x03, then an x below p with x^3 + 7 a square mod p (Euler's
+    # criterion through the modexp precompile): the curve has a point there,
+    # so a recorded key or an image is usable, never a ring's silent spoiler.
     if len(point) != BALLOT_KEY_BYTES:
         return False
     prefix: uint256 = convert(slice(point, 0, 1), uint256)
-    return prefix == 2 or prefix == 3
+    if prefix != 2 and prefix != 3:
+        return False
+    x: uint256 = extract32(point, 1, output_type=uint256)
+    if x >= FIELD_PRIME:
+        return False
+    rhs: uint256 = uint256_addmod(
+        uint256_mulmod(uint256_mulmod(x, x, FIELD_PRIME), x, FIELD_PRIME), 7, FIELD_PRIME
+    )
+    legendre: Bytes[32] = raw_call(
+        MODEXP,
+        concat(
+            convert(32, bytes32),
+            convert(32, bytes32),
+            convert(32, bytes32),
+            convert(rhs, bytes32),
+            convert(HALF_FIELD_PRIME, bytes32),
+            convert(FIELD_PRIME, bytes32),
+        ),
+        max_outsize=32,
+        is_static_call=True,
+    )
+    return len(legendre) == 32 and extract32(legendre, 0, output_type=uint256) == 1
 
 
 @pure

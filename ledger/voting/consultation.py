@@ -85,7 +85,7 @@ _EVENT_NAMES = (
 )
 
 GAS = {
-    "deploy": 4_000_000,
+    "deploy": 5_000_000,
     "create": 800_000,
     "record_issuance": 300_000,
     "register_ballot_key": 300_000,

@@ -53,9 +53,6 @@ def choose_ring(keys: Sequence[bytes], own: bytes, size: int) -> tuple[int, ...]
     """``size`` issuance numbers, ``own``'s among them, the others uniformly at random.
 
     The ring is sorted, so a member's place in it says nothing about who signed.
-    Only keys that are points of the curve are drawn: the contract checks no
-    more than a key's first byte, and a ring holding a key off the curve never
-    verifies, so a resident who recorded one cannot spoil others' ballots.
     """
     try:
         mine = list(keys).index(own)
@@ -64,12 +61,9 @@ def choose_ring(keys: Sequence[bytes], own: bytes, size: int) -> tuple[int, ...]
             "your ballot key is not among the recorded ones: was your request "
             "recorded before the commit window opened?"
         ) from None
-    others = [i for i, key in enumerate(keys) if i != mine and ring.is_point(key)]
-    if not 1 <= size <= len(others) + 1:
-        raise VotingError(
-            f"a ring of {size} from {len(others) + 1} usable recorded keys "
-            f"({len(keys)} recorded)"
-        )
+    if not 1 <= size <= len(keys):
+        raise VotingError(f"a ring of {size} from {len(keys)} recorded keys")
+    others = [i for i in range(len(keys)) if i != mine]
     decoys = []
     for _ in range(size - 1):
         decoys.append(others.pop(secrets.randbelow(len(others))))

@@ -213,7 +213,7 @@ def test_the_contract_refuses_a_malformed_ring(
             info,
             ring,
             lambda _k: RingSignature(
-                b"\x02" + bytes(31) + b"\x07", 1, (1,) * len(ring)
+                BallotKeyPair.generate().public, 1, (1,) * len(ring)
             ),
         )
     assert caught.value.reason == f"Consultation: {reason}"
@@ -248,37 +248,39 @@ def _send(
     return voting.address, salt
 
 
-def test_a_key_off_the_curve_spoils_no_one_elses_ballot(voting: Voting) -> None:
-    # Prepare: bob records a "ballot key" that is no point (the contract checks
-    # only its first byte); a ring holding it could never verify.
+def test_a_key_off_the_curve_is_refused_so_it_can_spoil_no_ring(voting: Voting) -> None:
+    # A "ballot key" that is no point would make every ring holding it fail.
     v = voting
     info = open_ring_consultation(v, ring_size=3)
-    wallets = {name: enrol(v, info, name) for name in ("alice", "carol", "dave")}
     junk = b"\x02" + next(
         bytes([i]) * 32 for i in range(256) if not is_point(b"\x02" + bytes([i]) * 32)
     )
-    v.contract.register_ballot_key(
-        info.consultation_id,
-        v.roll.proof("bob"),
-        ballot_key=junk,
-        request_signature=sign_key_request(
-            info.scope, v.roll_keys["bob"].account, junk
-        ),
-        sender=v.registrar_account,
-    )
+    for key in (junk, b"\x04" + junk[1:], b"\x02" + b"\xff" * 32):  # x >= p last
+        with pytest.raises(ContractRevertError) as caught:
+            v.contract.register_ballot_key(
+                info.consultation_id,
+                v.roll.proof("bob"),
+                ballot_key=key,
+                request_signature=sign_key_request(
+                    info.scope, v.roll_keys["bob"].account, key
+                ),
+                sender=v.registrar_account,
+            )
+        assert caught.value.reason == (
+            "Consultation: ballot key is not a compressed point of secp256k1"
+        )
+    enrol(v, info, "bob")  # a real key goes through
+
+
+def test_the_contract_refuses_a_key_image_that_is_no_point(voting: Voting) -> None:
+    v = voting
+    info = open_ring_consultation(v, ring_size=2)
+    for name in ("alice", "bob"):
+        enrol(v, info, name)
     to_commit(v, info)
-
-    # Execute: every honest resident votes; their rings leave bob's key out
-    cast = [
-        resident.cast_ballot(v.contract, wallet, info, 0, relayer=v.relayer)[0]
-        for wallet in wallets.values()
-    ]
-    to_reveal(v, info)
-    for wallet in cast:
-        resident.reveal_ballot(v.contract, wallet, relayer=v.relayer)
-
-    # Assert
-    result = retally(v.contract, info.consultation_id)
-    assert result.tally == (3, 0, 0)
-    assert len(result.problems) == 1
-    assert "is not a point of secp256k1" in result.problems[0]
+    junk = b"\x03" + b"\xff" * 32  # x >= p
+    with pytest.raises(ContractRevertError) as caught:
+        _send(v, info, [0, 1], lambda _k: RingSignature(junk, 1, (1, 1)))
+    assert caught.value.reason == (
+        "Consultation: key image is not a compressed point of secp256k1"
+    )
