@@ -17,7 +17,8 @@
         address the resident registered; its root and size are fixed at creation.
         The registrar records each credential it issues against a roll entry, with
         an inclusion proof and the request the roll key signed (EIP-712, over the
-        blinded message): no record without the resident's own request. The entry
+        ballot key or the blinded message): no record without the resident's
+        own request. The entry
         is the issuance nullifier, so a resident is certified at most once, in
         public.
         Credentials come in two kinds, fixed at creation.
@@ -28,7 +29,8 @@
         keys that the ballot names, over its voting key, and the signature's
         key image: one key, one image. This contract cannot afford to verify
         the signature (secp256k1 has no precompile); it checks the ring's
-        shape and publishes everything in the event, and the public re-tally
+        shape (and that the image is a point of the curve, as every recorded
+        key must be) and publishes everything in the event, and the public re-tally
         counts only ballots whose signature verifies, the first one per key
         image. Key images are deliberately not exclusive here: a copy of a
         pending ballot's image with a bad signature must not take its place.
