@@ -77,6 +77,7 @@ bench: $(STAMP) anvil portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.accounting
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.secagg
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.voting
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.eligibility
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.watermark
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.data_sources
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.portal
