@@ -22,7 +22,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from experiments.faults._common import FEDGOV, county_env, fedgov, free_port
+from experiments.faults._common import (
+    FEDGOV,
+    county_env,
+    fedgov,
+    init_county,
+)
 from experiments.faults._outcome import (
     FaultOutcome,
     book_spends,
@@ -73,13 +78,7 @@ def _deploy_and_kill(
 ) -> tuple[subprocess.CompletedProcess[str], str, Path, Path]:
     """Run ``fedgov deploy`` in a new county; kill one ``program`` once round 2
     began. Returns the deploy's result, whom it killed, the home, the run folder."""
-    home = work / "home"
-    init = fedgov(
-        ["init", "--county", "lakeview", "--port", str(free_port())], home, work
-    )
-    if init.returncode != 0:
-        raise RuntimeError(f"fedgov init failed: {init.stderr[-3000:]}")
-    county = load_county(home / "county.toml")
+    home, county = init_county(work)
     run_dir = county.paths.runs_dir / job
     command = [
         str(FEDGOV), "deploy", "--partition", "dirichlet", "--departments", "3",
