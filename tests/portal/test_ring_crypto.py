@@ -57,7 +57,9 @@ def test_the_ring_domain_hash_to_point_and_key_images_match_python() -> None:
     # Prepare
     operations = [{"op": "ring_domain", "scope": SCOPE_FIELDS}]
     for key in KEYS:
-        operations.append({"op": "hash_to_point", "domain": DOMAIN.hex(), "key": key.hex()})
+        operations.append(
+            {"op": "hash_to_point", "domain": DOMAIN.hex(), "key": key.hex()}
+        )
     for pair in PAIRS:
         operations.append(
             {"op": "key_image", "domain": DOMAIN.hex(), "secret": pair.secret.hex()}
@@ -106,7 +108,9 @@ def test_a_python_ring_signature_verifies_in_javascript_and_tampering_fails() ->
     # Prepare
     signature = ring.sign(DOMAIN, MESSAGE, KEYS, PAIRS[3])
     honest = _hex_signature(signature)
-    flipped = dict(honest, challenge=(signature.challenge ^ 1).to_bytes(32, "big").hex())
+    flipped = dict(
+        honest, challenge=(signature.challenge ^ 1).to_bytes(32, "big").hex()
+    )
     wrong_image = dict(honest, key_image=ring.key_image(DOMAIN, PAIRS[0]).hex())
     zero = dict(honest, responses=["00" * 32, *honest["responses"][1:]])
     base = {"op": "ring_verify", "domain": DOMAIN.hex(), "message": MESSAGE.hex()}
@@ -135,7 +139,9 @@ def test_a_browser_ballot_key_request_is_the_command_line_s() -> None:
     }
 
     # Execute
-    made = js({"op": "request_ballot_key", "scope": SCOPE_FIELDS, "roll_key": roll_key_file})
+    made = js(
+        {"op": "request_ballot_key", "scope": SCOPE_FIELDS, "roll_key": roll_key_file}
+    )
     signed = js(
         {
             "op": "sign_key_request",
