@@ -542,9 +542,7 @@ def _ring_field(body: dict[str, Any]) -> tuple[int, ...]:
     members = body.get("ring")
     if not isinstance(members, list) or not 1 <= len(members) <= src.MAX_RING:
         raise InputError("ring", f"must be a list of 1 to {src.MAX_RING} key numbers")
-    return tuple(
-        int_field({"ring": m}, "ring", 0, _MAX_ID) for m in members
-    )
+    return tuple(int_field({"ring": m}, "ring", 0, _MAX_ID) for m in members)
 
 
 def _ring_signature(body: dict[str, Any], size: int) -> src.RingSignature:

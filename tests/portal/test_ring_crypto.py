@@ -167,7 +167,8 @@ def test_a_browser_ballot_key_request_is_the_command_line_s() -> None:
     assert request.scope == SCOPE
     assert request.ballot_key == own
     assert request.signer == ROLL_KEY.address == request.roll_key
-    assert wallet["message_prefix"] == "" and wallet["inverse"] is None
+    assert wallet["message_prefix"] == ""
+    assert wallet["inverse"] is None
     assert bytes.fromhex(signed) == sign_key_request(SCOPE, ROLL_KEY.account, KEYS[0])
     assert recovered == ROLL_KEY.address
     assert key_request_signer(SCOPE, keccak(own), request.signature) == ROLL_KEY.address
