@@ -367,15 +367,17 @@ def open_registrar(
     *,
     account: LocalAccount,
     roll: Path,
-    credential_key: Path,
+    credential_key: Path | None,
     passphrase: str,
 ) -> Registrar:
-    """The registrar of ``roll`` with its credential key."""
+    """The registrar of ``roll``, with its blind RSA credential key if given."""
     return Registrar(
         contract,
         account=account,
         roll=Roll.load(roll),
-        key=load_credential_key(credential_key, passphrase=passphrase),
+        key=None
+        if credential_key is None
+        else load_credential_key(credential_key, passphrase=passphrase),
     )
 
 

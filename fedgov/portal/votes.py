@@ -341,6 +341,13 @@ def routes(ctx: PortalContext) -> list[Route]:
                         else "blinded credential requests (blind RSA)"
                     ),
                 )
+            if not info.ring_credentials and registrar.public_key is None:
+                raise InputError(
+                    "request",
+                    f"consultation {number} uses blind RSA credentials and this "
+                    "desk holds no credential key: hand the request to the "
+                    "registrar (fedgov vote issue)",
+                )
             if request_doc.scope != info.scope:
                 raise InputError("request", f"is not for consultation {number}")
             resident = consultations.resident_of(request_doc.roll_key)

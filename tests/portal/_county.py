@@ -111,10 +111,11 @@ class County:
         values.update(overrides)
         return PortalSettings(**values)  # type: ignore[arg-type]
 
-    def desk(self, roll: Path) -> RegistrarDesk:
+    def desk(self, roll: Path, *, blind_rsa: bool = True) -> RegistrarDesk:
+        """The registrar's desk for ``roll``; with the credential key if ``blind_rsa``."""
         return RegistrarDesk(
             roll=roll,
-            credential_key=self.credential_key_path,
+            credential_key=self.credential_key_path if blind_rsa else None,
             account=KeyFile(self.registrar_keystore, PASSWORD_ENV),
             passphrase_env=PASSPHRASE_ENV,
         )

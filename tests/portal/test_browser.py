@@ -47,7 +47,6 @@ from tests.portal._browser import (
 )
 from tests.portal._county import (
     JOB_ID,
-    PASSPHRASE_ENV,
     PASSWORD_ENV,
     QUERY_ID,
     copy_state,
@@ -99,17 +98,14 @@ def _serve(
         PASSWORD_ENV,
     ]
     if desk_roll is not None:
+        # A desk for ring consultations: no credential key, nothing to sign with.
         args += [
             "--registrar-roll",
             str(desk_roll),
-            "--registrar-credential-key",
-            str(county.credential_key_path),
             "--registrar-key-file",
             str(county.registrar_keystore),
             "--registrar-password-env",
             PASSWORD_ENV,
-            "--registrar-passphrase-env",
-            PASSPHRASE_ENV,
         ]
     return PortalProcess(args, log=root / "portal.log")
 

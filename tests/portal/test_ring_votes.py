@@ -27,6 +27,7 @@ from ledger.voting.ballot import (
     fresh_salt,
     ring_domain,
     sign_authorization,
+    sign_key_request,
 )
 from ledger.voting.registrar import Registrar
 from ledger.voting.ring_ballot import registered_keys, verify_ballot
@@ -77,7 +78,8 @@ def _consultation(
         folder=folder,
         ring_size=RING_SIZE,
     )
-    client = client_for(county.settings(registrar_desk=county.desk(roll)))
+    desk = county.desk(roll, blind_rsa=False)
+    client = client_for(county.settings(registrar_desk=desk))
     return number, keys, client
 
 
@@ -215,6 +217,67 @@ def test_a_browser_ring_ballot_is_relayed_checked_and_counted_with_the_cli_s(
     assert recount["problems"] == []
     assert python.matches
     assert tuple(recount["tally"]) == python.tally == (1, 1, 1)
+
+
+def test_the_desk_records_ballot_keys_only_where_they_belong(
+    county: County, tmp_path: Path
+) -> None:
+    # Prepare: a ring consultation and a blind RSA one; the desk holds no
+    # credential key.
+    number, keys, client = _consultation(county, tmp_path)
+    (tmp_path / "rsa").mkdir()
+    rsa_number, _ = county.open_consultation(
+        {name: key.address for name, key in keys.items()}, folder=tmp_path / "rsa"
+    )
+    ring_info = client.get(f"/api/consultations/{number}").json()
+    rsa_info = client.get(f"/api/consultations/{rsa_number}").json()
+    ballot_key = js(
+        {
+            "op": "request_ballot_key",
+            "scope": ring_info["scope"],
+            "roll_key": _roll_key_file(keys["alice"]),
+        }
+    )["request"]
+    blinded = js(
+        {
+            "op": "request_credential",
+            "scope": rsa_info["scope"],
+            "modulus": rsa_info["modulus"],
+            "roll_key": _roll_key_file(keys["alice"]),
+        }
+    )["request"]
+    # Signed by alice's roll key, but 0x02 || 0 is no point of the curve.
+    scope = county.consultation.info(number).scope
+    off_curve = resident.BallotKeyRequest(
+        scope=scope,
+        ballot_key=b"\x02" + bytes(32),
+        roll_key=keys["alice"].address,
+        signature=sign_key_request(scope, keys["alice"].account, b"\x02" + bytes(32)),
+    ).to_document()
+
+    # Execute
+    blind_here = _post(
+        client,
+        f"/api/consultations/{number}/credentials",
+        {**blinded, "consultation_id": number},
+    )
+    no_key = _post(client, f"/api/consultations/{rsa_number}/credentials", blinded)
+    bad_point = _post(client, f"/api/consultations/{number}/credentials", off_curve)
+    recorded = _post(client, f"/api/consultations/{number}/credentials", ballot_key)
+
+    # Assert
+    assert blind_here.json()["error"] == (
+        f"request: consultation {number} takes ballot-key requests (ring credentials)"
+    )
+    assert no_key.json()["error"] == (
+        f"request: consultation {rsa_number} uses blind RSA credentials and this "
+        "desk holds no credential key: hand the request to the registrar (fedgov "
+        "vote issue)"
+    )
+    assert bad_point.json()["error"] == (
+        "ballot_key: is not a compressed point of secp256k1"
+    )
+    assert recorded.status_code == 200, recorded.text
 
 
 def test_a_ballot_the_registrar_signs_without_a_recorded_key_is_refused_and_named(

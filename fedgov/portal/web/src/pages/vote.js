@@ -234,7 +234,11 @@ $('request').addEventListener(
     state.wallet = wallet;
     saveWallet();
     if (!desk) {
-      offerDownload($('request-download'), request, `credential-request-${id}.json`);
+      offerDownload(
+        $('request-download'),
+        request,
+        `${ringCredentials ? 'ballot-key' : 'credential'}-request-${id}.json`,
+      );
       $('manual-exchange').classList.remove('hidden');
       say($('credential-line'), 'Request ready: hand it to the registrar.');
       return;
