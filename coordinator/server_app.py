@@ -34,6 +34,7 @@ from coordinator.analytics import (
 )
 from coordinator.audit import CoordinatorAudit
 from coordinator.guard import RoundReport
+from coordinator.polling import prompt
 from coordinator.secagg import run_secure_training
 from coordinator.training import run_training
 from fedgov.county import default_state_dir
@@ -72,7 +73,8 @@ def make_server_app(
     server_app = ServerApp()
 
     @server_app.main()
-    def main(grid: Grid, context: Context) -> None:
+    def main(deployed: Grid, context: Context) -> None:
+        grid = prompt(deployed)
         run_job = (
             job if job is not None else TrainJob.from_run_config(context.run_config)
         )

@@ -2,7 +2,10 @@
 
 :func:`start_federation` lays out the run folder, starts the processes,
 waits until the SuperLink answers and every SuperNode has registered, and
-stops everything when its block ends. :class:`LocalFederation` runs a Flower
+stops everything when its block ends. Each department whose node config
+names a ``department-service`` socket gets that service started first
+(:mod:`department_nodes.service`): its SuperNode's per-message ClientApp
+processes hand their messages to it. :class:`LocalFederation` runs a Flower
 App on it with ``flwr run`` and follows the run's streamed log.
 """
 
@@ -15,10 +18,13 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from department_nodes.relay_app import NODE_SERVICE, service_answers
 from fedgov.engines._deployment_flower import (
     flower_environment,
     health_ok,
@@ -38,20 +44,26 @@ from fedgov.engines._deployment_processes import (
     ProcessSupervisor,
     free_port,
 )
+from fedgov.polling import POLL_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
-    from pathlib import Path
 
     from fedgov.engines._deployment_flower import TlsFiles
 
-__all__ = ["LocalFederation", "start_federation"]
+__all__ = [
+    "LocalFederation",
+    "service_command",
+    "start_department_services",
+    "start_federation",
+]
 
 logger = logging.getLogger(__name__)
 stream_logger = logging.getLogger("fedgov.engines.deployment.stream")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _POLL_SECONDS = 0.5
+_SERVICE_POLL_SECONDS = 0.1
 _CLI_TIMEOUT_SECONDS = 60.0
 
 
@@ -165,6 +177,41 @@ def _wait_for_superlink(
         time.sleep(_POLL_SECONDS)
 
 
+def service_command(path: Path) -> list[str]:
+    """The department service listening on ``path``, in this interpreter."""
+    return [sys.executable, "-m", "department_nodes.service", "--socket", str(path)]
+
+
+def start_department_services(
+    supervisor: ProcessSupervisor,
+    nodes: Mapping[str, Mapping[str, str | int | float | bool]],
+    deadline: float,
+) -> list[ManagedProcess]:
+    """Start the service each node config names; wait until every one listens."""
+    started: list[tuple[ManagedProcess, Path]] = []
+    for department, node_config in nodes.items():
+        path = node_config.get(NODE_SERVICE)
+        if not path:
+            continue
+        socket_path = Path(str(path))
+        process = supervisor.start(
+            f"service-{safe_name(department)}", service_command(socket_path)
+        )
+        started.append((process, socket_path))
+    for process, socket_path in started:
+        while not service_answers(socket_path):
+            if not process.running():
+                raise process.exited_error("while starting")
+            if time.monotonic() > deadline:
+                raise DeploymentError(
+                    f"the department service did not listen on {socket_path} in time",
+                    process=process.name,
+                    log_tail=process.tail(),
+                )
+            time.sleep(_SERVICE_POLL_SECONDS)
+    return [process for process, _ in started]
+
+
 def _wait_for_nodes(
     supervisor: ProcessSupervisor, expected: int, deadline: float
 ) -> None:
@@ -194,6 +241,7 @@ def start_federation(
     *,
     tls: TlsFiles | None,
     startup_timeout: float,
+    poll_seconds: float | None = POLL_SECONDS,
 ) -> Iterator[LocalFederation]:
     """Start a SuperLink, and a SuperNode per ``nodes`` entry (department: node config).
 
@@ -201,7 +249,10 @@ def start_federation(
     the flwr CLI, with the connection in ``config.toml``), ``superlink.db``,
     ``nodes/<department>/`` (each SuperNode's FLWR_HOME, as on its own
     machine) and ``logs/<process>.log``. Everything started is stopped when
-    the block ends, however it ends.
+    the block ends, however it ends. ``poll_seconds`` is how often the
+    SuperExecs, the SuperNodes and the coordinator's Grid poll
+    (:mod:`fedgov.polling`); ``None``: Flower's own pace, ``flower-supernode``
+    itself.
     """
     started = time.monotonic()
     deadline = started + startup_timeout
@@ -217,7 +268,10 @@ def start_federation(
     address = f"127.0.0.1:{port}"
     write_flower_config(flwr_home, address=address, tls=tls)
     env = flower_environment(
-        os.environ, flwr_home=flwr_home, ray_tmpdir=run_dir / "ray"
+        os.environ,
+        flwr_home=flwr_home,
+        ray_tmpdir=run_dir / "ray",
+        poll_seconds=poll_seconds,
     )
     with ProcessSupervisor(
         token=secrets.token_hex(12), env=env, cwd=run_dir, log_dir=logs
@@ -225,6 +279,8 @@ def start_federation(
         superlink = supervisor.start(
             "superlink", superlink_command(port=port, database=database, tls=tls)
         )
+        # The services import torch while the SuperLink starts.
+        start_department_services(supervisor, nodes, deadline)
         _wait_for_superlink(superlink, port, tls, deadline)
         for department, node_config in nodes.items():
             supervisor.start(
@@ -234,6 +290,7 @@ def start_federation(
                     port=free_port(),
                     node_config=node_config,
                     tls=tls,
+                    prompt=poll_seconds is not None,
                 ),
                 env={"FLWR_HOME": str(run_dir / "nodes" / safe_name(department))},
             )

@@ -183,7 +183,7 @@ def test_supernode_flags_parse_in_this_flower(tls_files: TlsFiles) -> None:
     )
 
     # Execute
-    args = _parse_args_run_supernode().parse_args(argv[1:])
+    args = _parse_args_run_supernode().parse_args(argv[argv.index("--superlink") :])
 
     # Assert
     assert args.superlink == "127.0.0.1:9100"
