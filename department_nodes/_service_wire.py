@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_FRAME_BYTES",
     "FrameKind",
+    "ServiceClosedError",
     "ServiceWireError",
     "decode_reply",
     "decode_request",
@@ -70,6 +71,10 @@ class ServiceWireError(FedgovError):
     """A frame that is not the department service's, or a connection cut short."""
 
 
+class ServiceClosedError(ServiceWireError):
+    """The peer closed the connection before a frame began (a readiness probe)."""
+
+
 class FrameKind(IntEnum):
     REQUEST = 1
     REPLY = 2
@@ -80,6 +85,8 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     chunks = bytearray()
     while len(chunks) < size:
         chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk and not chunks and size == _HEADER.size:
+            raise ServiceClosedError("connection closed before a frame")
         if not chunk:
             raise ServiceWireError(
                 f"connection closed after {len(chunks)} of {size} bytes of a frame"

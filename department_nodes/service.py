@@ -26,11 +26,13 @@ import stat
 import struct
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from department_nodes._service_wire import (
     FrameKind,
+    ServiceClosedError,
     ServiceWireError,
     decode_request,
     encode_failure,
@@ -138,12 +140,15 @@ class DepartmentService:
             if kind is not FrameKind.REQUEST:
                 raise ServiceWireError(f"expected a request, got {kind.name}")
             message, context = decode_request(parts)
+        except ServiceClosedError:
+            return  # a probe: did the service listen?
         except (OSError, ServiceWireError) as e:
             logger.warning("unreadable request on %s: %s", self.path, e)
             with contextlib.suppress(OSError):
                 send_frame(conn, FrameKind.FAILED, encode_failure(f"bad request: {e}"))
             return
         conn.settimeout(None)
+        started = time.perf_counter()
         try:
             reply = self.app(message=message, context=context)
         except Exception as e:
@@ -156,6 +161,12 @@ class DepartmentService:
         else:
             answer = (FrameKind.REPLY, encode_reply(reply, context.state))
         self.answered += 1
+        logger.info(
+            "%s message of run %d answered in %.2f s",
+            message.metadata.message_type,
+            message.metadata.run_id,
+            time.perf_counter() - started,
+        )
         try:
             send_frame(conn, *answer)
         except OSError as e:

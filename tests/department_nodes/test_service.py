@@ -138,6 +138,18 @@ def test_a_handler_failure_comes_back_as_an_error_and_the_service_goes_on(
     assert relay(_query(), _context(), serving.path).has_content()
 
 
+def _read_all(sock: socket.socket) -> bytes:
+    # The service closes with the attack's bytes unread: the end of its
+    # answer may come as a reset.
+    data = b""
+    try:
+        while chunk := sock.recv(4096):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
 def test_a_frame_that_is_not_ours_is_refused_and_the_service_goes_on(
     serving: DepartmentService,
 ) -> None:
@@ -147,7 +159,7 @@ def test_a_frame_that_is_not_ours_is_refused_and_the_service_goes_on(
             sock.connect(str(serving.path))
             sock.sendall(attack)
             sock.shutdown(socket.SHUT_WR)
-            answer = sock.recv(4096)
+            answer = _read_all(sock)
         # Assert
         assert b"bad request" in answer
 
