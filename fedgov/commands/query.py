@@ -5,7 +5,9 @@
 runs the query in the simulation engine (one simulated SuperNode per
 department, each charging its own budget book under ``--state-dir``, by
 default the county's) and prints the combined table with error bars, then
-what each department spent. Both sides' audit records are anchored on the
+what each department spent. While a standing federation is up (``fedgov
+federation up``), the query is submitted to it instead: its departments,
+already warm, answer from their own state folder. Both sides' audit records are anchored on the
 county's chain (``--ephemeral``: an in-process chain that ends with the
 command). A dataset of your own: ``--dataset clinics.yaml --sources
 departments/`` (a folder of ``<department>.csv`` or ``.parquet`` files).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 from coordinator.analytics import format_result
@@ -28,13 +31,16 @@ from fedgov.commands._analyst import add_analyst_arguments, analyst_access
 from fedgov.commands.config import sources_from
 from fedgov.commands.county import require_county
 from fedgov.engines.access import sign_query
-from fedgov.engines.queries import run_simulated_query
+from fedgov.engines.queries import run_simulated_query, run_standing_query
+from fedgov.engines.standing import StandingFederation
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, TrainJob, parse_accountant
 from ledger.county_ledger import FROM_COUNTY, CountyLedger
 from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
 
 __all__ = ["build_query", "configure"]
+
+DEFAULT_CONFIDENCE = 0.95
 
 
 def _numbers(argument: str) -> Callable[[str], tuple[float, ...]]:
@@ -127,7 +133,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="lifetime limit a department sets on first use of the dataset",
     )
     parser.add_argument(
-        "--confidence", type=float, default=0.95, help="interval level (default 0.95)"
+        "--confidence",
+        type=float,
+        default=DEFAULT_CONFIDENCE,
+        help=f"interval level (default {DEFAULT_CONFIDENCE})",
     )
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait for the answers"
@@ -157,6 +166,28 @@ def build_query(args: argparse.Namespace) -> Query:
     )
 
 
+def _check_standing(args: argparse.Namespace, federation: StandingFederation) -> None:
+    # The standing departments' settings are those given to `federation up`.
+    if args.sources:
+        raise ConfigurationError(
+            "--sources",
+            "the standing federation's departments read the sources given to "
+            "`fedgov federation up`",
+        )
+    if args.state_dir and Path(args.state_dir).resolve() != Path(federation.state_dir):
+        raise ConfigurationError(
+            "--state-dir",
+            f"the standing federation's departments keep their books in "
+            f"{federation.state_dir}",
+        )
+    if args.confidence != DEFAULT_CONFIDENCE or args.num_cpus is not None:
+        raise ConfigurationError(
+            "--confidence/--num-cpus",
+            f"a standing federation's ServerApp reports {DEFAULT_CONFIDENCE:.0%} "
+            "intervals on its own processes",
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     if not 0 < args.confidence < 1:
         raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
@@ -176,6 +207,23 @@ def _run(args: argparse.Namespace) -> int:
         request = sign_query(
             query, access.analyst, access.roles.access_domain, purpose=purpose
         )
+    federation = None if args.ephemeral else StandingFederation.find()
+    if federation is not None:
+        _check_standing(args, federation)
+        result = run_standing_query(
+            query,
+            federation,
+            budget_epsilon=args.budget_epsilon,
+            timeout=args.timeout,
+            purpose=purpose,
+            access_request=request,
+        )
+        print(
+            json.dumps(result.to_json(), indent=2)
+            if args.json
+            else format_result(result)
+        )
+        return 0 if result.answered else 1
     result = run_simulated_query(
         query,
         state_dir=args.state_dir,

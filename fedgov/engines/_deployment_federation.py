@@ -53,6 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LocalFederation",
+    "launch_federation",
+    "online_nodes",
+    "prepare_folder",
+    "safe_name",
     "service_command",
     "start_department_services",
     "start_federation",
@@ -146,11 +150,20 @@ class LocalFederation:
 
 
 def _flwr_cli(supervisor: ProcessSupervisor, argv: list[str]) -> str:
+    return _flwr_output(argv, env=supervisor.env, cwd=supervisor.cwd)
+
+
+def online_nodes(env: Mapping[str, str], cwd: Path) -> int:
+    """How many SuperNodes the SuperLink of ``env``'s ``FLWR_HOME`` counts online."""
+    return online_node_count(_flwr_output(supernode_list_command(), env=env, cwd=cwd))
+
+
+def _flwr_output(argv: list[str], *, env: Mapping[str, str], cwd: Path) -> str:
     try:
         done = subprocess.run(
             argv,
-            cwd=supervisor.cwd,
-            env=supervisor.env,
+            cwd=cwd,
+            env=dict(env),
             capture_output=True,
             timeout=_CLI_TIMEOUT_SECONDS,
             check=False,
@@ -234,6 +247,66 @@ def _wait_for_nodes(
         time.sleep(_POLL_SECONDS)
 
 
+def prepare_folder(
+    run_dir: Path,
+    *,
+    tls: TlsFiles | None,
+    poll_seconds: float | None,
+    port: int,
+) -> dict[str, str]:
+    """Lay out ``run_dir`` for a federation whose SuperLink listens on ``port``;
+    return the environment of its processes."""
+    flwr_home = run_dir / "flwr-home"
+    # An earlier launch in this folder left runs and nodes that are gone.
+    (run_dir / "superlink.db").unlink(missing_ok=True)
+    for stale in (run_dir / "logs", run_dir / "nodes"):
+        shutil.rmtree(stale, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_flower_config(flwr_home, address=f"127.0.0.1:{port}", tls=tls)
+    return flower_environment(
+        os.environ,
+        flwr_home=flwr_home,
+        ray_tmpdir=run_dir / "ray",
+        poll_seconds=poll_seconds,
+    )
+
+
+def launch_federation(
+    supervisor: ProcessSupervisor,
+    run_dir: Path,
+    nodes: Mapping[str, Mapping[str, str | int | float | bool]],
+    *,
+    port: int,
+    tls: TlsFiles | None,
+    deadline: float,
+    poll_seconds: float | None,
+) -> str:
+    """Start the SuperLink on ``port``, the department services, a SuperNode
+    per ``nodes`` entry; wait until all answer; return the SuperLink's address."""
+    address = f"127.0.0.1:{port}"
+    superlink = supervisor.start(
+        "superlink",
+        superlink_command(port=port, database=run_dir / "superlink.db", tls=tls),
+    )
+    # The services import torch while the SuperLink starts.
+    start_department_services(supervisor, nodes, deadline)
+    _wait_for_superlink(superlink, port, tls, deadline)
+    for department, node_config in nodes.items():
+        supervisor.start(
+            f"supernode-{safe_name(department)}",
+            supernode_command(
+                superlink_address=address,
+                port=free_port(),
+                node_config=node_config,
+                tls=tls,
+                prompt=poll_seconds is not None,
+            ),
+            env={"FLWR_HOME": str(run_dir / "nodes" / safe_name(department))},
+        )
+    _wait_for_nodes(supervisor, len(nodes), deadline)
+    return address
+
+
 @contextlib.contextmanager
 def start_federation(
     run_dir: Path,
@@ -255,46 +328,20 @@ def start_federation(
     itself.
     """
     started = time.monotonic()
-    deadline = started + startup_timeout
-    logs = run_dir / "logs"
-    flwr_home = run_dir / "flwr-home"
-    database = run_dir / "superlink.db"
-    # An earlier launch in this folder left runs and nodes that are gone.
-    database.unlink(missing_ok=True)
-    for stale in (logs, run_dir / "nodes"):
-        shutil.rmtree(stale, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    address = f"127.0.0.1:{port}"
-    write_flower_config(flwr_home, address=address, tls=tls)
-    env = flower_environment(
-        os.environ,
-        flwr_home=flwr_home,
-        ray_tmpdir=run_dir / "ray",
-        poll_seconds=poll_seconds,
-    )
+    env = prepare_folder(run_dir, tls=tls, poll_seconds=poll_seconds, port=port)
     with ProcessSupervisor(
-        token=secrets.token_hex(12), env=env, cwd=run_dir, log_dir=logs
+        token=secrets.token_hex(12), env=env, cwd=run_dir, log_dir=run_dir / "logs"
     ) as supervisor:
-        superlink = supervisor.start(
-            "superlink", superlink_command(port=port, database=database, tls=tls)
+        address = launch_federation(
+            supervisor,
+            run_dir,
+            nodes,
+            port=port,
+            tls=tls,
+            deadline=started + startup_timeout,
+            poll_seconds=poll_seconds,
         )
-        # The services import torch while the SuperLink starts.
-        start_department_services(supervisor, nodes, deadline)
-        _wait_for_superlink(superlink, port, tls, deadline)
-        for department, node_config in nodes.items():
-            supervisor.start(
-                f"supernode-{safe_name(department)}",
-                supernode_command(
-                    superlink_address=address,
-                    port=free_port(),
-                    node_config=node_config,
-                    tls=tls,
-                    prompt=poll_seconds is not None,
-                ),
-                env={"FLWR_HOME": str(run_dir / "nodes" / safe_name(department))},
-            )
-        _wait_for_nodes(supervisor, len(nodes), deadline)
         federation = LocalFederation(
             supervisor=supervisor,
             address=address,
