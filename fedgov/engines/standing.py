@@ -31,10 +31,11 @@ import os
 import secrets
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coordinator.summary import round_from_json
 from department_nodes.relay_app import NODE_SERVICE, SERVICE_SOCKET, service_answers
 from fedgov.county import county_home
 from fedgov.engines._deployment_federation import (
@@ -58,20 +59,33 @@ from fedgov.engines._deployment_processes import (
     free_port,
     tagged_processes,
 )
+from fedgov.engines.audit import prepare_job
 from fedgov.errors import ConfigurationError
 from fedgov.files import write_json_atomic
+from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from fedgov.polling import POLL_SECONDS
+from fedgov.run_record import (
+    RUN_RECORD_FILE,
+    RunRecord,
+    RunRecordError,
+    read_run_record,
+    run_dir_of,
+)
+from ledger.county_ledger import CountyLedger
 from ledger.layout import department_dir
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
+    from coordinator.guard import RoundReport
     from fedgov.data import DepartmentSources
+    from fedgov.job import TrainJob
 
 __all__ = [
     "FEDERATION_FOLDER",
     "FederationStatus",
+    "StandingEngine",
     "StandingFederation",
     "federation_down",
     "federation_status",
@@ -320,12 +334,14 @@ def submit(
     *,
     run_id: str,
     timeout: float,
+    run_dir: Path | None = None,
 ) -> Path:
     """``flwr run`` this repository's Flower App on ``federation`` with ``run_config``.
 
-    Waits for the run's end and returns its folder (``runs/<run_id>/`` of
-    the federation's folder: ``run_config.toml``, ``logs/flwr-run.log``, and
-    what the ServerApp wrote there, the job's ``run-dir``).
+    Waits for the run's end and returns its folder, the job's ``run-dir``
+    (default ``runs/<run_id>/`` of the federation's folder): its
+    ``run_config.toml``, ``logs/flwr-run.log``, ``flwr-run.json`` (Flower's
+    account of the run), and what the ServerApp wrote there.
     """
     if not health_ok(federation.port, tls=None):
         raise DeploymentError(
@@ -333,7 +349,12 @@ def submit(
             "answer: `fedgov federation status`, then `fedgov federation down` "
             "and `up` again"
         )
-    run_dir = federation.path / "runs" / safe_name(run_id)
+    run_dir = (run_dir or federation.path / "runs" / safe_name(run_id)).resolve()
+    if packed_into_app(APP_DIR, run_dir):
+        raise ConfigurationError(
+            "run_dir",
+            f"{run_dir} is inside the Flower App {APP_DIR}: `flwr run` would pack it",
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     config_file = write_run_config(
         run_dir / "run_config.toml", {**run_config, "run-dir": str(run_dir)}
@@ -365,3 +386,73 @@ def submit(
             )[-4000:],
         )
     return run_dir
+
+
+class StandingEngine:
+    """Runs training jobs on a standing federation (the engine ``fedgov train``
+    uses while one is up): ``flwr run`` to its SuperLink, the run record read
+    back from the job's run folder."""
+
+    def __init__(
+        self, federation: StandingFederation, *, timeout: float = 3600.0
+    ) -> None:
+        self.federation = federation
+        self.timeout = timeout
+
+    def run(
+        self,
+        job: TrainJob,
+        *,
+        on_round: Callable[[RoundReport], None] | None = None,
+        sources: DepartmentSources | None = None,
+    ) -> RunRecord:
+        """Run ``job`` on the federation's departments; return its run record.
+
+        ``on_round`` sees every round from the record once the run is over.
+        Refused when ``job`` needs other departments or records than the
+        federation's (``sources`` are those given to ``fedgov federation up``).
+        """
+        federation = self.federation
+        if sources is not None:
+            raise ConfigurationError(
+                "sources", "the standing federation's departments read their own"
+            )
+        if job.dataset != federation.dataset:
+            raise ConfigurationError(
+                "dataset",
+                f"the standing federation's departments hold {federation.dataset!r}, "
+                f"not {job.dataset!r}",
+            )
+        if not job.departments and job.partition == "natural":
+            job = replace(job, departments=",".join(federation.departments))
+        wanted = departments_for(job)
+        if sorted(wanted) != sorted(federation.departments):
+            raise ConfigurationError(
+                "departments",
+                f"the job trains {', '.join(wanted)}; the standing federation "
+                f"serves {', '.join(federation.departments)}",
+            )
+        run_dir = run_dir_of(job).resolve()
+        job = replace(job, run_dir=str(run_dir), state_dir=federation.state_dir)
+        job = prepare_job(job, CountyLedger.find() if job.audit else None)
+        launched_at = time.time()
+        submit(
+            federation,
+            job.to_run_config(),
+            run_id=job.job_id,
+            timeout=self.timeout,
+            run_dir=run_dir,
+        )
+        try:
+            record = read_run_record(run_dir / RUN_RECORD_FILE)
+        except RunRecordError as e:
+            raise DeploymentError(str(e)) from e
+        if record.started_at < launched_at - 1.0:
+            raise DeploymentError(
+                f"{run_dir / RUN_RECORD_FILE} is from an earlier run: the ServerApp "
+                "wrote no new record"
+            )
+        if on_round is not None:
+            for data in record.rounds:
+                on_round(round_from_json(data))
+        return record
