@@ -200,7 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(the SuperNode's node config names it: department-service='PATH')",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # Imports before this one may have configured the root logger already.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
+    )
     stop = StopSignal()
     service = DepartmentService(args.socket)
     try:

@@ -107,11 +107,16 @@ from pathlib import Path
 from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import ServerApp
 
+from coordinator.polling import prompt
+
 app = ServerApp()
 
 
 @app.main()
 def main(grid, context):
+    # As fedgov's ServerApp: replies pulled at FEDGOV_POLL_SECONDS (3 s at
+    # Flower's pace, as Flower's own Grid).
+    grid = prompt(grid)
     config = context.run_config
     while len(list(grid.get_node_ids())) < int(config["nodes"]):
         time.sleep(0.2)
