@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             simulated, output = _fedgov(QUESTION, env)
             simulated_inner = _elapsed(output)
-            up = "fedgov federation up --dataset randhie"
+            up = "fedgov federation up --dataset randhie --timeout 600"
             if args.departments:
                 up += f" --departments {args.departments}"
             up_seconds, _ = _fedgov(up, env)
