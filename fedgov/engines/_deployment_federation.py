@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from department_nodes.relay_app import NODE_SERVICE, service_answers
+from department_nodes.warm_clientapp import SOCKET_ENV as FORKS_ENV
+from department_nodes.warm_clientapp import install_launcher
 from fedgov.engines._deployment_flower import (
     flower_environment,
     health_ok,
@@ -291,6 +293,13 @@ def launch_federation(
     # The services import torch while the SuperLink starts.
     start_department_services(supervisor, nodes, deadline)
     _wait_for_superlink(superlink, port, tls, deadline)
+    node_envs = {}
+    for department in nodes:
+        node_dir = run_dir / "nodes" / safe_name(department)
+        env = {"FLWR_HOME": str(node_dir)}
+        if poll_seconds is not None:
+            env.update(_warm_clientapp(supervisor, node_dir, department))
+        node_envs[department] = env
     for department, node_config in nodes.items():
         supervisor.start(
             f"supernode-{safe_name(department)}",
@@ -301,10 +310,37 @@ def launch_federation(
                 tls=tls,
                 prompt=poll_seconds is not None,
             ),
-            env={"FLWR_HOME": str(run_dir / "nodes" / safe_name(department))},
+            env=node_envs[department],
         )
     _wait_for_nodes(supervisor, len(nodes), deadline)
     return address
+
+
+def _warm_clientapp(
+    supervisor: ProcessSupervisor, node_dir: Path, department: str
+) -> dict[str, str]:
+    """Start ``department``'s warm ``flwr-clientapp`` fork server; the SuperNode's
+    environment that makes its SuperExec use it."""
+    socket_path = node_dir / "clientapp.sock"
+    env = {"FLWR_HOME": str(node_dir)}
+    supervisor.start(
+        f"clientapp-{safe_name(department)}",
+        [
+            sys.executable,
+            "-m",
+            "department_nodes.warm_clientapp",
+            "--socket",
+            str(socket_path),
+        ],
+        env=env,
+    )
+    launcher = install_launcher(node_dir / "bin")
+    path = supervisor.env.get("PATH", "")
+    return {
+        **env,
+        "PATH": os.pathsep.join([str(launcher.parent), *([path] if path else [])]),
+        FORKS_ENV: str(socket_path),
+    }
 
 
 @contextlib.contextmanager
