@@ -208,13 +208,23 @@ def _stopped(stop: StopSignal | threading.Event) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m department_nodes.warm_clientapp --socket PATH``."""
+    """``python -m department_nodes.warm_clientapp --socket PATH [--launcher-dir DIR]``."""
     parser = argparse.ArgumentParser(
         prog="python -m department_nodes.warm_clientapp",
         description=__doc__.split("\n")[0],
     )
-    parser.add_argument("--socket", required=True, type=Path)
+    parser.add_argument(
+        "--socket", required=True, type=Path, help="the socket to listen on"
+    )
+    parser.add_argument(
+        "--launcher-dir",
+        type=Path,
+        help="write the flwr-clientapp launcher here first (put this folder "
+        f"first on the SuperNode's PATH, the socket in its {SOCKET_ENV})",
+    )
     args = parser.parse_args(argv)
+    if args.launcher_dir is not None:
+        install_launcher(args.launcher_dir)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
