@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             simulated, output = _fedgov(QUESTION, env)
             simulated_inner = _elapsed(output)
+            print(f"  simulation engine: {simulated:.2f} s", flush=True)
             up = "fedgov federation up --dataset randhie --timeout 600"
             if args.departments:
                 up += f" --departments {args.departments}"
@@ -91,6 +92,11 @@ def main(argv: list[str] | None = None) -> None:
                     seconds, output = _fedgov(QUESTION, env)
                     standing.append(seconds)
                     inner.append(_elapsed(output))
+                    print(
+                        f"  question {len(standing)}: {seconds:.2f} s "
+                        f"(coordinator's part {inner[-1]:.2f} s)",
+                        flush=True,
+                    )
             finally:
                 down_seconds, _ = _fedgov("fedgov federation down", env)
         finally:
