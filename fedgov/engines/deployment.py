@@ -90,8 +90,10 @@ class DeploymentEngine:
     the SuperNode's per-message ClientApp processes hand their messages to;
     ``False``: each message runs the whole ClientApp in its own fresh
     process. ``poll_seconds`` is how often the SuperExecs, SuperNodes and
-    the coordinator's Grid poll (:mod:`fedgov.polling`); ``None``: Flower's
-    own pace (3 s and 1 s).
+    the coordinator's Grid poll (:mod:`fedgov.polling`), each SuperNode's
+    ``flwr-clientapp`` then forked from a warm process
+    (:mod:`department_nodes.warm_clientapp`); ``None``: Flower's own pace
+    (3 s and 1 s) and Flower's own ``flwr-clientapp`` process per message.
     """
 
     def __init__(
