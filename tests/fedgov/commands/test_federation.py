@@ -68,6 +68,7 @@ def test_the_documented_federation_answers_charges_audits_and_stops(
         ["federation", "up"],
         ["federation", "status"],
         ["query", "histogram"],
+        ["train", "model=logreg"],
         ["federation", "down"],
     ]
     state = county.paths.state_dir
@@ -88,7 +89,7 @@ def test_the_documented_federation_answers_charges_audits_and_stops(
         _run(["fedgov", "federation", "down"], tmp_path)
 
     # Assert: up and healthy; the question answered by both departments
-    up, status, answer, down = outputs
+    up, status, answer, trained, down = outputs
     assert "2 departments of randhie" in up
     assert "healthy" in status.splitlines()[-1]
     assert "SuperNodes online: 2 of 2" in status
@@ -103,7 +104,7 @@ def test_the_documented_federation_answers_charges_audits_and_stops(
         assert "query message of run" in log
         # charged to the department's own budget book, recorded in its log
         history = open_budget_book(state, site).status("randhie").history
-        assert [(r.kind, r.job_id) for r in history] == [("query", query_id.group(1))]
+        assert (history[0].kind, history[0].job_id) == ("query", query_id.group(1))
         path = next(p for p in find_logs(state) if p.parent.name == site)
         with LogStore(path) as store:
             records = store.records(0)
@@ -111,6 +112,14 @@ def test_the_documented_federation_answers_charges_audits_and_stops(
             (r.action, r.job) for r in records
         ]
         assert not (department_dir(state, site) / "service.sock").exists()
+    # the training job went to the same departments, charged to the same books
+    assert "submitting to the standing federation" in trained
+    for site in SITES:
+        assert re.search(rf"{site}\s+epsilon job 1\.000", trained), trained
+        kinds = [
+            r.kind for r in open_budget_book(state, site).status("randhie").history
+        ]
+        assert kinds == ["query", "train_round", "train_round"]
     # ... and down stopped everything it started, and what those started
     assert "stopped" in down
     assert tagged_processes(token) == []
