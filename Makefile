@@ -77,9 +77,11 @@ bench: $(STAMP) anvil portal-assets chromium
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.accounting
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.secagg
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.voting
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.eligibility
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.watermark
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.data_sources
 	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.portal
+	FEDGOV_ANVIL=$(abspath $(ANVIL)) $(BIN)/python -m experiments.bench.faults
 
 ## The experiments report (reports/): recomputes every point of every sweep.
 ## `python -m experiments.report` alone reuses stored points (resumes a run).

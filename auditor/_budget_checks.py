@@ -24,6 +24,13 @@ increase, that totals never decrease nor exceed the limit, and that a job's
 epsilon never exceeds the total. A total may go down at one record only: the
 first on its dataset to name a new accountant, which re-accounts the whole
 history (``docs/audit-log.md``).
+
+:func:`check_book_changes` follows the department's budget book through its
+records: every ``budget_spend`` and ``budget_grant`` names the generation the
+book reached (``budget-generation``), which must rise by one from record to
+record (a gap is a change of the book with nothing on record; a step back, a
+book rolled back), and every spend must be against the limit the latest
+``budget_grant`` on its dataset set (a limit changed off the record).
 """
 
 from __future__ import annotations
@@ -36,14 +43,20 @@ from auditor.report import Check
 from fedgov import protocol as p
 from fedgov.errors import FedgovError
 from fedgov.job import Accountant
-from ledger.record_fields import ACCOUNTANT, PHASE_QUERY
+from ledger.record_fields import ACCOUNTANT, BUDGET_GENERATION, PHASE_QUERY
 from ledger.records import Action, AuditRecord
 
 if TYPE_CHECKING:
     from auditor._index import DepartmentLogs, Ref
     from auditor._log_checks import Findings
 
-__all__ = ["SPEND_KEYS", "EpsilonOf", "Mechanism", "check_budget"]
+__all__ = [
+    "SPEND_KEYS",
+    "EpsilonOf",
+    "Mechanism",
+    "check_book_changes",
+    "check_budget",
+]
 
 Mechanism = tuple[float, float, int, Accountant]
 """(noise multiplier, sample rate, steps, accountant) of one ``budget_spend``."""
@@ -218,3 +231,74 @@ def _recompute(
             "figure is wrong",
             index=index,
         )
+
+
+def check_book_changes(department: DepartmentLogs, out: Findings) -> None:
+    """The book's generations and limits, as the department's records tell them."""
+    previous: int | None = None
+    limits: dict[str, float] = {}
+    for ref in department.refs():
+        record, label, index = ref.record, ref.log.label, ref.index
+        if record.action not in (Action.BUDGET_SPEND, Action.BUDGET_GRANT):
+            continue
+        if BUDGET_GENERATION not in record.details:
+            # Written before books counted their changes.
+            continue
+        text = record.details[BUDGET_GENERATION]
+        if not text.isdigit():
+            out.fail(
+                Check.BUDGET,
+                label,
+                f"budget-generation {text!r} is no count",
+                index=index,
+            )
+            continue
+        generation = int(text)
+        if previous is not None and generation <= previous:
+            out.fail(
+                Check.BUDGET,
+                label,
+                f"the budget book went back from generation {previous} to "
+                f"{generation}: it was rolled back, and spent from",
+                index=index,
+            )
+        elif previous is not None and generation > previous + 1:
+            out.fail(
+                Check.BUDGET,
+                label,
+                f"the budget book went from generation {previous} to {generation}: "
+                f"{generation - previous - 1} change(s) of it are not on record",
+                index=index,
+            )
+        previous = generation
+        limit = as_float(record.details, p.Metric.EPSILON_LIMIT)
+        if record.action is Action.BUDGET_GRANT:
+            if limit is None:
+                out.fail(
+                    Check.BUDGET,
+                    label,
+                    "a budget_grant names no epsilon-limit",
+                    index=index,
+                )
+            else:
+                limits[record.dataset] = limit
+            continue
+        granted = limits.get(record.dataset)
+        if granted is None:
+            out.warn(
+                Check.BUDGET,
+                label,
+                f"{department.name} spent on {record.dataset} with no budget_grant "
+                "on record (a budget created before grants were recorded)",
+                index=index,
+            )
+            limits[record.dataset] = limit if limit is not None else 0.0
+        elif limit is None or not same(limit, granted):
+            out.fail(
+                Check.BUDGET,
+                label,
+                f"{department.name} spent against the limit {limit!r} on "
+                f"{record.dataset}, but the latest budget_grant on record set "
+                f"{granted!r}: the limit changed with nothing on record",
+                index=index,
+            )

@@ -92,6 +92,8 @@ class LogInput:
     log: ExportedLog | None
     error: LedgerError | None = None
     chain: ChainFacts | None = None
+    expected_log_id: bytes | None = None
+    """The log an unreadable file should hold (from its name), if known."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class AuditOptions:
     warning, not a failure."""
     witness_policy: WitnessPolicy | None = None
     """Check each log's checkpoints and cosignatures against this policy."""
+    only: tuple[str, ...] = ()
+    """Audit only the logs these select (``--only``); empty: every log."""
 
 
 @dataclass

@@ -28,7 +28,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from auditor._access_checks import AccessFacts, check_access
-from auditor._budget_checks import EpsilonOf, Mechanism, check_budget
+from auditor._budget_checks import (
+    EpsilonOf,
+    Mechanism,
+    check_book_changes,
+    check_budget,
+)
 from auditor._index import (
     DepartmentLogs,
     Ref,
@@ -55,6 +60,7 @@ from ledger.rotation import NEW_ACTOR, PREVIOUS_ACTOR
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from auditor._coverage_checks import ChainListing
     from auditor._log_checks import AuditedLog, Findings
 
 __all__ = [
@@ -97,6 +103,7 @@ def check_parties(
     *,
     epsilon_of: EpsilonOf | None,
     run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
+    listing: ChainListing | None = None,
     access: AccessFacts | None = None,
     provenance: ProvenanceInput | None = None,
     allow_unanchored: bool = False,
@@ -104,10 +111,12 @@ def check_parties(
     """Cross-check every party's records; return the coordinator's jobs and queries.
 
     ``run_records`` pairs each coordinator run record with the SHA-256 of its
-    checkpoint file (``None``: not checked). ``access`` (the county's access
-    domain and its analysts' roles) enables the checks of signed requests;
-    destruction is checked regardless. ``provenance`` is a model file's
-    manifest to check against the coordinator's log.
+    checkpoint file (``None``: not checked). With the chain's ``listing``,
+    every roster address must be one the Roles contract granted the
+    department role. ``access`` (the county's access domain and its
+    analysts' roles) enables the checks of signed requests; destruction is
+    checked regardless. ``provenance`` is a model file's manifest to check
+    against the coordinator's log.
     """
     departments = _departments(logs, out)
     runs = _coordinator_runs(logs, out)
@@ -118,12 +127,13 @@ def check_parties(
             "no coordinator log was given: departments' records are not cross-checked",
         )
     for run in runs:
-        _check_run(run, departments, out)
+        _check_run(run, departments, out, listing)
     _unclaimed_updates(runs, departments, out)
     queries = check_queries(logs, departments, out)
     open_departments = []
     for department in departments.values():
         check_budget(department, out, epsilon_of)
+        check_book_changes(department, out)
         if check_access(
             department, out, access, lambda ref: ref.log.anchor_block(ref.index)
         ):
@@ -268,7 +278,10 @@ def _runs_of(log: AuditedLog, out: Findings) -> list[CoordinatorRun]:
 
 
 def _check_run(
-    run: CoordinatorRun, departments: Mapping[str, DepartmentLogs], out: Findings
+    run: CoordinatorRun,
+    departments: Mapping[str, DepartmentLogs],
+    out: Findings,
+    listing: ChainListing | None,
 ) -> None:
     label = run.log.label
     flower_runs: set[str] = set()
@@ -298,7 +311,7 @@ def _check_run(
             "department rests on the departments' own claims",
         )
     else:
-        _check_roster(run, departments, out)
+        _check_roster(run, departments, out, listing)
     for server_round in sorted(run.entries):
         for name, ref in run.entries[server_round].items():
             _check_entry(
@@ -316,21 +329,37 @@ def _check_run(
     for server_round, ref in sorted(run.rounds.items()):
         _check_round_record(run, server_round, ref, out)
     if run.rounds and run.export is None:
+        # A crash (the SuperLink or the ServerApp killed) leaves exactly this,
+        # so it is no evidence of tampering; a model of the job is: it needs
+        # a model_export for its run record and its provenance manifest.
         last_round = max(run.rounds)
-        out.fail(
+        out.warn(
             Check.COMPLETENESS,
             label,
-            f"job {run.job!r} ran {len(run.rounds)} round(s) but has no model_export "
-            f"record after round {last_round}",
+            f"job {run.job!r} ran {len(run.rounds)} round(s) and has no model_export "
+            f"record after round {last_round}: it did not finish (it crashed or was "
+            "stopped), and no model of it can pass as this coordinator's",
             index=run.rounds[last_round].index,
         )
 
 
 def _check_roster(
-    run: CoordinatorRun, departments: Mapping[str, DepartmentLogs], out: Findings
+    run: CoordinatorRun,
+    departments: Mapping[str, DepartmentLogs],
+    out: Findings,
+    listing: ChainListing | None,
 ) -> None:
     assert run.roster is not None
     for name, address in run.roster.items():
+        if listing is not None and Role.DEPARTMENT not in listing.roles_of(address):
+            out.fail(
+                Check.IDENTITY,
+                run.log.label,
+                f"the roster of job {run.job!r} gives department {name!r} the "
+                f"address {address}, which the Roles contract never granted the "
+                "department role",
+                index=run.roster_index,
+            )
         department = departments.get(name)
         if department is not None and address not in department.addresses:
             out.fail(
@@ -388,6 +417,21 @@ def _check_entry(
     train = record.details.get("train", "none")
     evaluate = record.details.get("evaluate", "none")
     what = f"round {server_round} of job {job!r}"
+    if (
+        name.startswith("node-")
+        and (run.roster is None or name not in run.roster)
+        and p.Outcome.REJECTED in (train, evaluate)
+    ):
+        # A reply the coordinator could not tie to one department (two
+        # replies claimed the same one): recorded and dropped, nothing to match.
+        out.warn(
+            Check.COMPLETENESS,
+            label,
+            f"a reply from {name} was dropped in {what}: "
+            f"{record.details.get('reason', 'no reason')}",
+            index=ref.index,
+        )
+        return
     if (
         train not in (p.Outcome.TRAINED, p.Outcome.REFUSED, p.Outcome.REJECTED)
         and evaluate != p.Outcome.TRAINED

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditor._access_checks import AccessFacts
 from auditor._budget_checks import EpsilonOf, Mechanism
+from auditor._coverage_checks import ChainListing, Scope, check_coverage
 from auditor._log_checks import (
     AuditedLog,
     AuditOptions,
@@ -32,6 +33,7 @@ __all__ = [
     "AccessFacts",
     "AuditOptions",
     "ChainFacts",
+    "ChainListing",
     "EpsilonOf",
     "LogInput",
     "Mechanism",
@@ -49,6 +51,7 @@ def audit_logs(
     run_record: Mapping[str, Any] | None = None,
     checkpoint_sha256: bytes | None = None,
     run_records: Sequence[tuple[Mapping[str, Any], bytes | None]] = (),
+    listing: ChainListing | None = None,
     access: AccessFacts | None = None,
     provenance: ProvenanceInput | None = None,
 ) -> AuditReport:
@@ -58,26 +61,47 @@ def audit_logs(
     (without it, only the figures' consistency is checked); ``run_record``
     (the coordinator's JSON) and ``checkpoint_sha256`` are checked against
     the coordinator's records when given, as is each of ``run_records``
-    (a run record and its checkpoint's digest); ``access`` enables the
-    checks of analysts' signed requests (:mod:`auditor._access_checks`);
-    ``provenance`` checks a model file's manifest
-    (:mod:`auditor._provenance_checks`).
+    (a run record and its checkpoint's digest). ``listing`` (what the chain
+    says exists) makes every log it lists required, unless ``options.only``
+    narrows the audit. ``access`` enables the checks of analysts' signed
+    requests (:mod:`auditor._access_checks`); ``provenance`` checks a model
+    file's manifest (:mod:`auditor._provenance_checks`).
     """
-    out = Findings()
-    audited: list[AuditedLog] = []
+    # Each log is checked on its own first; only then is it known (role,
+    # department, rosters) which of them --only keeps.
+    checked: list[tuple[LogInput, AuditedLog | None, Findings]] = []
     seen: dict[bytes, str] = {}
     for item in inputs:
+        own = Findings()
         if item.log is not None and item.log.log_id in seen:
-            out.fail(
+            own.fail(
                 Check.IDENTITY,
                 item.label,
                 f"is the same log as {seen[item.log.log_id]}, given twice",
             )
+            checked.append((item, None, own))
             continue
-        checked = check_log(item, options, out)
-        if checked is not None:
-            seen[checked.log.log_id] = item.label
-            audited.append(checked)
+        log = check_log(item, options, own)
+        if log is not None:
+            seen[log.log.log_id] = item.label
+        checked.append((item, log, own))
+    everything = [log for _, log, _ in checked if log is not None]
+    scope = Scope(options.only, everything, listing)
+    out = Findings()
+    audited: list[AuditedLog] = []
+    unreadable: dict[bytes, str] = {}
+    for item, log, own in checked:
+        if log is not None and not scope.covers(scope.of_log(log)):
+            continue
+        if log is None and item.expected_log_id is not None:
+            unreadable[item.expected_log_id] = item.label
+        out.failures += own.failures
+        out.warnings += own.warnings
+        if log is not None:
+            audited.append(log)
+    coverage = None
+    if listing is not None:
+        coverage = check_coverage(audited, unreadable, listing, scope, out)
     if epsilon_of is None:
         out.warn(
             Check.BUDGET,
@@ -92,6 +116,7 @@ def audit_logs(
             *([(run_record, checkpoint_sha256)] if run_record is not None else []),
             *run_records,
         ],
+        listing=listing,
         access=access,
         provenance=provenance,
         allow_unanchored=options.allow_unanchored,
@@ -117,5 +142,8 @@ def audit_logs(
         jobs=tuple(sorted({run.job for run in parties.runs})),
         rounds=sum(len(run.rounds) for run in parties.runs),
         queries=len(parties.queries),
+        listed_logs=coverage.listed if coverage is not None else None,
+        only=scope.only,
+        not_audited=coverage.not_audited if coverage is not None else (),
         open_departments=parties.open_departments,
     )

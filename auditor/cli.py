@@ -2,14 +2,16 @@
 
     verify  [--since] [--rpc URL --registry ADDR [--roles ADDR]]
             [--log FILE ... | --state-dir DIR | --service HOST:PORT --log-id ID ...]
-            [--run-record FILE] [--checkpoint FILE] [--allow-unanchored]
-            [--require-access]
-            [--witness-policy FILE] [--no-epsilon] [--json] [--auditor-dir DIR]
+            [--only LOG ...] [--run-record FILE] [--checkpoint FILE]
+            [--allow-unanchored] [--require-access] [--witness-policy FILE]
+            [--no-epsilon] [--json] [--auditor-dir DIR]
     export  --state-dir DIR --out DIR
 
 ``verify`` audits the logs against the anchors on the chain and exits 0
 when every check passes, 1 when any fails (the last line names the first
-failure: its log, record or anchor, and why). With no flags it verifies the
+failure: its log, record or anchor, and why). Every log the AnchorRegistry
+lists must be among those given; ``--only`` narrows the audit explicitly,
+and the report lists what it left out. With no flags it verifies the
 county installed at ``$FEDGOV_HOME`` (:mod:`fedgov.county`): its chain and
 contracts, every actor log under its state folder, every run record in its
 runs folder, its witness policy; explicit flags override. After a run that
@@ -30,6 +32,7 @@ from auditor.incremental import STATE_FILE, AuditorState, state_after_full, veri
 from auditor.verify import LogSource, load_log, verify_audit
 from fedgov.county import CountyConfig, county_home, find_county
 from fedgov.errors import ConfigurationError
+from fedgov.types import check_address
 from ledger.actor_log import export_logs
 from ledger.chain import Chain
 from ledger.client import LogClient
@@ -89,6 +92,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--service-insecure",
         action="store_true",
         help="plaintext to --service (tests only)",
+    )
+    verify.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="LOG",
+        help="audit only this log: an actor address, a 0x log id, 'coordinator' "
+        "or a department name (repeatable); the report names what is left out",
     )
     verify.add_argument(
         "--run-record", type=Path, help="the coordinator's run_record.json"
@@ -172,6 +183,9 @@ def _log_id(text: str) -> bytes:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    for flag, value in (("--registry", args.registry), ("--roles", args.roles)):
+        if value is not None:
+            check_address(flag, value)
     county = find_county()
     rpc = args.rpc or (county.chain.rpc_url if county else None)
     registry = args.registry or (county.contracts.anchor_registry if county else None)
@@ -195,6 +209,10 @@ def _verify(args: argparse.Namespace) -> int:
     previous = AuditorState.load(state_file) if state_file and args.since else None
     if args.since and state_file is None:
         raise ConfigurationError("--since", "needs --auditor-dir (or a county)")
+    if args.since and args.only:
+        raise ConfigurationError(
+            "--only", "narrows a full verification; --since verifies every log"
+        )
     if args.since and (args.checkpoint is not None or args.require_access):
         raise ConfigurationError(
             "--since",
@@ -230,6 +248,7 @@ def _verify(args: argparse.Namespace) -> int:
             recompute_epsilon=not args.no_epsilon,
             witness_policy=policy,
             run_records=run_records,
+            only=args.only,
             require_access=args.require_access,
         )
         state = (

@@ -39,6 +39,8 @@ class Check(StrEnum):
     """The writer's on-chain role when it wrote and anchored."""
     WITNESS = "witness"
     """A log's checkpoints against the witness policy (when one is given)."""
+    COVERAGE = "coverage"
+    """The logs given against the logs the chain lists."""
     IDENTITY = "identity"
     """Which log speaks for which department."""
     COMPLETENESS = "completeness"
@@ -110,6 +112,12 @@ class AuditReport:
     """Coordinator rounds whose departments' records were cross-checked."""
     queries: int = 0
     """Coordinator queries whose departments' records were cross-checked."""
+    listed_logs: int | None = None
+    """Logs the AnchorRegistry lists (``None``: the chain was not asked)."""
+    only: tuple[str, ...] = ()
+    """The ``--only`` selectors that narrowed the audit (empty: every log)."""
+    not_audited: tuple[str, ...] = ()
+    """Logs the chain lists that the narrowing left out, described."""
     open_departments: tuple[str, ...] = ()
     """Departments that served spends or reads without an access policy
     (development mode: nobody's signed request was checked)."""
@@ -160,6 +168,9 @@ class AuditReport:
             "rounds": self.rounds,
             "jobs": list(self.jobs),
             "queries": self.queries,
+            "listed_logs": self.listed_logs,
+            "only": list(self.only),
+            "not_audited": list(self.not_audited),
             "open_departments": list(self.open_departments),
             "logs": [log(summary) for summary in self.logs],
             "failures": [finding(f) for f in self.failures],
@@ -198,6 +209,16 @@ class AuditReport:
                 f"quer{'y' if self.queries == 1 else 'ies'} cross-checked"
             )
         body = [head, *lines]
+        if self.only:
+            body.append(
+                f"  narrowed with --only {' '.join(self.only)}: "
+                f"{len(self.not_audited)} log(s) the chain lists were NOT audited"
+                + "".join(f"\n    {entry}" for entry in self.not_audited)
+            )
+        elif self.listed_logs is not None:
+            body.append(
+                f"  the chain lists {self.listed_logs} log(s); every one was asked for"
+            )
         if self.open_departments:
             body.append(
                 "note: without an access policy (no signed requests checked): "

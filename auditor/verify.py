@@ -10,15 +10,19 @@ checked against ``roles`` when given), and returns an
 - every anchor of every log (:meth:`AnchorRegistry.history`: one
   single-block query per anchor);
 - every grant and revoke of the coordinator and department roles to each
-  log's writer (:meth:`Roles.history`).
+  log's writer (:meth:`Roles.history`);
+- the list of every log the registry ever anchored
+  (:meth:`AnchorRegistry.anchored_logs`) and of every account the Roles
+  contract ever granted a role (:meth:`Roles.accounts`), with their roles:
+  each listed log must be among those given (``only`` narrows that, and the
+  report says what it left out).
+- the analyst role's history of every analyst a department's
+  ``access_granted`` records name, and the county's access domain (chain id
+  and the Roles contract the registry reads).
 
 Block *times* are not used: dev chains (py-evm, anvil) stamp blocks a
 second apart whatever the wall clock says, so roles are judged by block
 numbers (an anchor's block), never by comparing timestamps.
-
-- the analyst role's history of every analyst a department's
-  ``access_granted`` records name, and the county's access domain (chain id
-  and the Roles contract the registry reads).
 
 A model file (``checkpoint``) is checked against its signed provenance
 manifest (:mod:`ledger.provenance`). The checks themselves are
@@ -27,6 +31,7 @@ manifest (:mod:`ledger.provenance`). The checks themselves are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +44,7 @@ from auditor.checks import (
     AccessFacts,
     AuditOptions,
     ChainFacts,
+    ChainListing,
     LogInput,
     ProvenanceInput,
     RoleSpan,
@@ -51,10 +57,12 @@ from ledger.anchor_registry import AnchorRegistry
 from ledger.chain_roles import Roles
 from ledger.errors import LedgerError
 from ledger.export import ExportedLog, read_export
+from ledger.layout import LOG_NAME
 from ledger.provenance import ProvenanceError, verify_manifest
 from ledger.record_fields import file_sha256
 from ledger.records import AuditRecord, Role
 from ledger.store import LogStore
+from ledger.tree_head import log_id_for
 from privacy.accounting import GaussianSpend, history_epsilon
 
 if TYPE_CHECKING:
@@ -72,6 +80,8 @@ LogSource = ExportedLog | str | Path
 """A log as the auditor holds it: an export file, a LogStore file, or in memory."""
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# Store files are audit-<address>.db, exports <folder>-audit-<address>.jsonl.
+_LOG_FILE_ADDRESS = re.compile(rf"{LOG_NAME}-(0x[0-9a-fA-F]{{40}})\.(?:db|jsonl)$")
 
 
 def load_log(path: str | Path) -> ExportedLog:
@@ -116,6 +126,16 @@ class _ChainReader:
         self._registry = registry
         self._roles = roles
         self._latest = chain.block_number
+        self._spans: dict[str, tuple[RoleSpan, ...]] = {}
+
+    def spans(self, account: str) -> tuple[RoleSpan, ...]:
+        """``account``'s coordinator and department roles over time."""
+        if account not in self._spans:
+            spans: list[RoleSpan] = []
+            for role in (Role.COORDINATOR, Role.DEPARTMENT):
+                spans.extend(role_spans(role, self._roles.history(account, role)))
+            self._spans[account] = tuple(spans)
+        return self._spans[account]
 
     def analyst_spans(self, analyst: str) -> tuple[RoleSpan, ...]:
         return tuple(
@@ -124,11 +144,16 @@ class _ChainReader:
 
     def facts(self, log: ExportedLog) -> ChainFacts:
         anchors = tuple(self._registry.history(log.log_id))
-        spans: list[RoleSpan] = []
-        for role in (Role.COORDINATOR, Role.DEPARTMENT):
-            spans.extend(role_spans(role, self._roles.history(log.actor, role)))
         return ChainFacts(
-            anchors=anchors, spans=tuple(spans), latest_block=self._latest
+            anchors=anchors, spans=self.spans(log.actor), latest_block=self._latest
+        )
+
+    def listing(self) -> ChainListing:
+        """Every log the registry lists and every account the Roles contract does."""
+        logs = tuple(self._registry.anchored_logs())
+        accounts = dict.fromkeys([*self._roles.accounts(), *(e.signer for e in logs)])
+        return ChainListing(
+            logs=logs, actors={account: self.spans(account) for account in accounts}
         )
 
 
@@ -151,7 +176,9 @@ def _input(source: LogSource, reader: _ChainReader) -> LogInput:
         try:
             log = load_log(source)
         except LedgerError as e:
-            return LogInput(label, None, e)
+            named = _LOG_FILE_ADDRESS.search(Path(source).name)
+            expected = log_id_for(named.group(1), LOG_NAME) if named else None
+            return LogInput(label, None, e, expected_log_id=expected)
     return LogInput(label, log, chain=reader.facts(log))
 
 
@@ -167,11 +194,15 @@ def verify_audit(
     recompute_epsilon: bool = True,
     witness_policy: WitnessPolicy | None = None,
     run_records: Sequence[str | Path] = (),
+    only: Sequence[str] = (),
     require_access: bool = False,
 ) -> AuditReport:
     """Audit ``logs`` against the anchors of ``registry`` on ``chain``.
 
-    ``checkpoint`` (default: the run record's, when that file exists) is
+    Every log the registry lists must be among ``logs``, unless ``only``
+    (actor addresses, log ids, ``coordinator`` or department names) narrows
+    the audit to the logs it selects; the report then names what it left
+    out. ``checkpoint`` (default: the run record's, when that file exists) is
     hashed and compared with the ``model_export`` record. With a
     ``witness_policy``, each log's checkpoints must carry its quorum of
     cosignatures (:mod:`ledger.witness_policy`); the checkpoint's provenance
@@ -231,11 +262,13 @@ def verify_audit(
             domain=anchor_registry.domain,
             allow_unanchored=allow_unanchored,
             witness_policy=witness_policy,
+            only=tuple(only),
         ),
         epsilon_of=_epsilon_of if recompute_epsilon else None,
         run_record=record,
         checkpoint_sha256=digest,
         run_records=more,
+        listing=reader.listing(),
         access=access,
         provenance=provenance,
     )

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from privacy.mechanisms import Query, confidence_half_width, noise_blocks
 
 __all__ = [
+    "UNNAMED_NODE",
     "DepartmentReport",
     "Estimate",
     "QueryResult",
@@ -37,6 +38,10 @@ __all__ = [
     "decode_total",
     "format_result",
 ]
+
+
+UNNAMED_NODE = "node "
+"""How a reply that names no department (a failed node) is reported: ``node <id>``."""
 
 
 @dataclass(frozen=True)
@@ -290,7 +295,8 @@ def _title(query: Query) -> str:
 def format_result(result: QueryResult) -> str:
     """The result as a text table with error bars, then each department's spend."""
     query = result.query
-    total = len(result.departments)
+    # A node whose reply names no department is reported apart, not counted.
+    total = sum(not d.department.startswith(UNNAMED_NODE) for d in result.departments)
     lines = [
         _title(query),
         f"epsilon {query.epsilon:g}, delta {query.delta:g} per department; "
@@ -330,9 +336,9 @@ def format_result(result: QueryResult) -> str:
             f"{report.epsilon_total:>8.4f} {report.epsilon_limit:>8.4f}"
             + (f"  {report.reason}" if report.reason else "")
         )
-    charged = len(result.answered)
+    charged = sum(d.epsilon_query > 0 for d in result.departments)
     lines.append(
         f"budget charged at {charged} department(s): kind 'query', id {query.query_id}; "
-        "refused departments spent nothing"
+        "the epsilon column is each department's charge (0: nothing spent)"
     )
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import Grid
 
 from coordinator._analytics_result import (
+    UNNAMED_NODE,
     DepartmentReport,
     Estimate,
     QueryResult,
@@ -76,7 +77,7 @@ def _wait_for_nodes(grid: Grid, expected: int, wait: float) -> list[int]:
 def _read_reply(
     reply: Message, query: Query
 ) -> tuple[DepartmentReport, tuple[np.ndarray, tuple[float, ...]] | None]:
-    node = f"node {reply.metadata.src_node_id}"
+    node = f"{UNNAMED_NODE}{reply.metadata.src_node_id}"
     if reply.has_error():
         return DepartmentReport(
             node, p.Outcome.FAILED, reply.error.reason or "error"
@@ -146,8 +147,15 @@ def _reports(
         reports.append(report)
         if answer is not None:
             answers.append(answer)
+    unnamed = [r.department for r in reports if r.department.startswith(UNNAMED_NODE)]
+    missing = (
+        f"no answer: no reply before the timeout, or it is one of {unnamed}, whose "
+        "replies name no department"
+        if unnamed
+        else "no reply before the timeout"
+    )
     reports += [
-        DepartmentReport(d, p.Outcome.MISSING, "no reply before the timeout")
+        DepartmentReport(d, p.Outcome.MISSING, missing)
         for d in expected
         if d not in seen
     ]

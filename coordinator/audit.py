@@ -168,7 +168,9 @@ def _entry(
             for key in _REPORTED
             if key in train.metrics
         )
-        examples = int(train.metrics.get(p.Metric.NUM_EXAMPLES, 0))
+        if train.status == p.Outcome.TRAINED:
+            # A dropped reply's count is its claim, kept only in its reason.
+            examples = int(train.metrics.get(p.Metric.NUM_EXAMPLES, 0))
         if train.update_hash:
             update = bytes.fromhex(train.update_hash)
     return _record(

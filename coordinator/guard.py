@@ -3,24 +3,34 @@
 Flower's strategies average whatever arrives. Before that, fedgov sorts each
 reply into trained, refused (a department over its privacy budget, or whose
 records break the declaration, says so instead of training) or rejected (an
-update with NaN/inf, the wrong tensors or shapes, or an absurd norm),
-reports every department's outcome, and hands only trained updates to the
-wrapped strategy, and only when at least ``min_departments`` of them
-arrived; otherwise the round leaves the model unchanged and says why.
+update with NaN/inf, the wrong tensors or shapes, or an absurd norm; a
+reported number no department could honestly report, or a second reply for
+the same department: :mod:`coordinator._reply_checks`), reports every
+department's outcome, and hands only trained updates to the wrapped
+strategy, and only when at least ``min_departments`` of them arrived;
+otherwise the round leaves the model unchanged and says why.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Result, Strategy
 
+from coordinator._membership import Membership, await_departments
+from coordinator._reply_checks import (
+    duplicated,
+    examples_problem,
+    metrics_problem,
+    structure_problem,
+)
 from fedgov import protocol as p
 
 __all__ = ["DepartmentOutcome", "GuardedStrategy", "RoundReport", "check_update"]
@@ -83,10 +93,36 @@ def check_update(
 
 
 def _metrics(msg: Message) -> dict[str, float]:
+    # What the report (and the audit record) keeps: finite numbers only.
     records = list(msg.content.metric_records.values())
     if not records:
         return {}
-    return {k: float(v) for k, v in records[0].items() if isinstance(v, int | float)}
+    return {
+        k: float(v)
+        for k, v in records[0].items()
+        if isinstance(v, int | float) and math.isfinite(v)
+    }
+
+
+def _raw_metrics(msg: Message) -> dict[str, object]:
+    records = list(msg.content.metric_records.values())
+    return dict(records[0].items()) if records else {}
+
+
+def _claims(replies: list[Message]) -> set[str]:
+    return duplicated(_department(m)[0] for m in replies if not m.has_error())
+
+
+def _duplicate(department: str, node_id: int) -> DepartmentOutcome:
+    # Which of the replies is the department's own cannot be told: none is
+    # used, and each is recorded under its node, not the department's name.
+    return DepartmentOutcome(
+        f"node-{node_id}",
+        node_id,
+        p.Outcome.REJECTED,
+        f"claims department {department!r}, as another reply in this round does: "
+        "one reply per department per round, none of them is aggregated",
+    )
 
 
 def _department(msg: Message) -> tuple[str, str, str]:
@@ -122,11 +158,19 @@ class GuardedStrategy(Strategy):
         inner: Strategy,
         *,
         max_update_norm: float,
+        max_examples: int,
+        membership: Membership,
         on_round: Callable[[RoundReport], None] | None = None,
         min_departments: int = 1,
     ) -> None:
         self.inner = inner
+        self.membership = membership
+        self._sent: dict[str, set[int]] = {}
+        """The nodes each step of the current round was sent to."""
         self.max_update_norm = max_update_norm
+        self.max_examples = max_examples
+        self._examples: dict[tuple[str, str], int] = {}
+        """The ``num-examples`` each department first reported, per message type."""
         self.min_departments = min_departments
         self.reports: list[RoundReport] = []
         self._on_round = on_round
@@ -146,7 +190,10 @@ class GuardedStrategy(Strategy):
             server_round=server_round, started=time.perf_counter()
         )
         self.reports.append(self._current)
-        return self.inner.configure_train(server_round, arrays, config, grid)
+        self._size_sample(grid, server_round, MessageType.TRAIN)
+        messages = list(self.inner.configure_train(server_round, arrays, config, grid))
+        self._sent[MessageType.TRAIN] = {m.metadata.dst_node_id for m in messages}
+        return messages
 
     def aggregate_train(
         self, server_round: int, replies: Iterable[Message]
@@ -154,6 +201,9 @@ class GuardedStrategy(Strategy):
         report = self._report(server_round)
         report.train_seconds = time.perf_counter() - report.started
         accepted: list[Message] = []
+        replies = list(replies)
+        report.train += self._unanswered(MessageType.TRAIN, replies)
+        claimed = _claims(replies)
         for msg in replies:
             if msg.has_error():
                 reason = msg.error.reason or f"error code {msg.error.code}"
@@ -169,6 +219,16 @@ class GuardedStrategy(Strategy):
             department, status, reason = _department(msg)
             reported = _metrics(msg)
             node_id = msg.metadata.src_node_id
+            if department in claimed:
+                outcome = _duplicate(department, node_id)
+                logger.warning(
+                    "round %d: update from node %d rejected: %s",
+                    server_round,
+                    node_id,
+                    outcome.reason,
+                )
+                report.train.append(outcome)
+                continue
             if status == p.Status.REFUSED:
                 logger.warning(
                     "round %d: %s refused: %s", server_round, department, reason
@@ -179,9 +239,8 @@ class GuardedStrategy(Strategy):
                     )
                 )
                 continue
-            if p.Record.ARRAYS not in msg.content.array_records:
-                problem: str | None = "reply carries no model update"
-            else:
+            problem = self._vet(msg, department, MessageType.TRAIN)
+            if problem is None:
                 problem = check_update(
                     p.arrays_to_numpy(msg.content.array_records[p.Record.ARRAYS]),
                     self._global,
@@ -211,6 +270,7 @@ class GuardedStrategy(Strategy):
                     update_hash=digest,
                 )
             )
+            self._remember(msg, department, MessageType.TRAIN)
             accepted.append(msg)
         if len(accepted) < self.min_departments:
             report.skipped = (
@@ -232,13 +292,52 @@ class GuardedStrategy(Strategy):
     def configure_evaluate(
         self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
     ) -> Iterable[Message]:
-        return self.inner.configure_evaluate(server_round, arrays, config, grid)
+        self._size_sample(grid, server_round, MessageType.EVALUATE)
+        messages = list(
+            self.inner.configure_evaluate(server_round, arrays, config, grid)
+        )
+        self._sent[MessageType.EVALUATE] = {m.metadata.dst_node_id for m in messages}
+        return messages
+
+    def _size_sample(self, grid: Grid, server_round: int, kind: str) -> None:
+        """Wait, at most the round timeout, for enough departments; have the
+        inner strategy sample those connected instead of waiting for more."""
+        connected = await_departments(
+            grid,
+            self.membership,
+            first=server_round == 1 and kind == MessageType.TRAIN,
+            what=f"round {server_round} ({kind})",
+        )
+        inner = self.inner
+        if hasattr(inner, "min_available_nodes"):
+            inner.min_available_nodes = connected
+        if kind == MessageType.TRAIN and hasattr(inner, "min_train_nodes"):
+            inner.min_train_nodes = connected
+        if kind == MessageType.EVALUATE and hasattr(inner, "min_evaluate_nodes"):
+            inner.min_evaluate_nodes = min(inner.min_evaluate_nodes, connected)
+
+    def _unanswered(self, kind: str, replies: list[Message]) -> list[DepartmentOutcome]:
+        """The nodes sent ``kind`` this round that never replied."""
+        answered = {m.metadata.src_node_id for m in replies}
+        return [
+            DepartmentOutcome(
+                f"node-{node}",
+                node,
+                p.Outcome.FAILED,
+                f"no reply within round-timeout {self.membership.wait:g} s: what it "
+                "sent never reached the coordinator",
+            )
+            for node in sorted(self._sent.pop(kind, set()) - answered)
+        ]
 
     def aggregate_evaluate(
         self, server_round: int, replies: Iterable[Message]
     ) -> MetricRecord | None:
         report = self._report(server_round)
         ok: list[Message] = []
+        replies = list(replies)
+        report.evaluate += self._unanswered(MessageType.EVALUATE, replies)
+        claimed = _claims(replies)
         for msg in replies:
             if msg.has_error():
                 report.evaluate.append(
@@ -251,6 +350,10 @@ class GuardedStrategy(Strategy):
                 )
                 continue
             department, status, reason = _department(msg)
+            node_id = msg.metadata.src_node_id
+            if department in claimed:
+                report.evaluate.append(_duplicate(department, node_id))
+                continue
             if status == p.Status.REFUSED:
                 # A department may refuse to read its held-out records (its
                 # access policy, or its declaration): nothing to aggregate.
@@ -262,14 +365,25 @@ class GuardedStrategy(Strategy):
                 )
                 report.evaluate.append(
                     DepartmentOutcome(
-                        department,
-                        msg.metadata.src_node_id,
-                        p.Outcome.REFUSED,
-                        reason,
-                        _metrics(msg),
+                        department, node_id, p.Outcome.REFUSED, reason, _metrics(msg)
                     )
                 )
                 continue
+            problem = self._vet(msg, department, MessageType.EVALUATE)
+            if problem is not None:
+                logger.warning(
+                    "round %d: evaluation from %s rejected: %s",
+                    server_round,
+                    department,
+                    problem,
+                )
+                report.evaluate.append(
+                    DepartmentOutcome(
+                        department, node_id, p.Outcome.REJECTED, problem, _metrics(msg)
+                    )
+                )
+                continue
+            self._remember(msg, department, MessageType.EVALUATE)
             report.evaluate.append(
                 DepartmentOutcome(
                     department,
@@ -329,6 +443,28 @@ class GuardedStrategy(Strategy):
             evaluate_config,
             central if evaluate_fn is not None else None,
         )
+
+    def _vet(self, msg: Message, department: str, kind: str) -> str | None:
+        """Why ``msg``'s records or reported numbers must not be used, or ``None``."""
+        content = msg.content
+        raw = _raw_metrics(msg)
+        return (
+            structure_problem(
+                content.array_records.keys(),
+                content.metric_records.keys(),
+                needs_arrays=kind == MessageType.TRAIN,
+            )
+            or examples_problem(
+                raw,
+                max_examples=self.max_examples,
+                first=self._examples.get((kind, department)),
+            )
+            or metrics_problem(raw)
+        )
+
+    def _remember(self, msg: Message, department: str, kind: str) -> None:
+        examples = int(_metrics(msg)[p.Metric.NUM_EXAMPLES])
+        self._examples.setdefault((kind, department), examples)
 
     def _finish(self, report: RoundReport) -> None:
         if self._on_round is not None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from flwr.server import LegacyContext, ServerConfig
 from flwr.server.workflow import DefaultWorkflow
 
+from coordinator._membership import Membership
 from coordinator._secagg_settings import (
     MODULUS_RANGE,
     TRAINING_MAX_WEIGHT,
@@ -103,6 +104,10 @@ def run_secure_training(
     guard = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
+        max_examples=job.max_examples,
+        membership=Membership(
+            roster=len(departments), minimum=job.min_departments, wait=job.round_timeout
+        ),
     )
     logger.info(
         "secure training over %d departments: threshold %d (tolerates %d dropouts), "

@@ -19,11 +19,12 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, MetricRecord
 from flwr.serverapp import Grid
 
+from coordinator._membership import Membership
 from coordinator.guard import GuardedStrategy, RoundReport
 from coordinator.strategies import build_strategy
 from coordinator.summary import round_to_json, summarize_departments
 from fedgov import protocol as p
-from fedgov.files import atomic_writer, write_json_atomic
+from fedgov.files import atomic_writer, private_dir, write_json_atomic
 from fedgov.job import TrainJob
 from fedgov.job_data import (
     dataset_spec,
@@ -94,6 +95,10 @@ def run_training(
     strategy = GuardedStrategy(
         build_strategy(job, num_departments=len(departments)),
         max_update_norm=job.max_update_norm,
+        max_examples=job.max_examples,
+        membership=Membership(
+            roster=len(departments), minimum=job.min_departments, wait=job.round_timeout
+        ),
         on_round=progress_writer(job, then=on_round),
         min_departments=min(job.min_departments, len(departments)),
     )
@@ -148,7 +153,7 @@ def finish_run(
 ) -> RunRecord:
     """Save the final model and write the run record into the job's run folder."""
     run_dir = run_dir_of(job)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir)
     checkpoint = run_dir / "final_model.pt"
     with atomic_writer(checkpoint) as out:
         torch.save(final.to_torch_state_dict(), out)

@@ -50,6 +50,7 @@ from fedgov.access_policy import (
 )
 from fedgov.county import find_county
 from fedgov.errors import ConfigurationError
+from fedgov.files import private_dir, private_file, write_atomic
 from fedgov.job_data import dataset_spec, training_columns
 from fedgov.notices import warn_once
 from ledger.access import AccessDomain, SignedAgreement, SignedRequest
@@ -335,9 +336,8 @@ class AgreementStore:
     def add(self, signed: SignedAgreement, domain: AccessDomain) -> Path:
         """Store ``signed`` (its signature checked) under its id."""
         signed.verify(domain)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{signed.id(domain)}.json"
-        path.write_text(signed.to_text(domain) + "\n", encoding="utf-8")
+        path = private_dir(self.folder) / f"{signed.id(domain)}.json"
+        write_atomic(path, (signed.to_text(domain) + "\n").encode("utf-8"))
         return path
 
     def load(self, domain: AccessDomain) -> dict[str, SignedAgreement]:
@@ -376,8 +376,8 @@ class UsedRequests:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.with_suffix(".lock").open("a") as lock:
+        lock_file = private_file(self.path.with_suffix(".lock"))
+        with lock_file.open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
@@ -390,7 +390,7 @@ class UsedRequests:
                     for line in lines:
                         if json.loads(line)[:3] == key:
                             return False
-            with self.path.open("a", encoding="utf-8") as out:
+            with private_file(self.path).open("a", encoding="utf-8") as out:
                 out.write(json.dumps([*key, int(time.time())]) + "\n")
                 out.flush()
         return True

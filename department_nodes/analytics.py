@@ -53,7 +53,7 @@ from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from ledger.record_fields import PHASE_QUERY
 from privacy.budget import Budget
-from privacy.errors import BudgetExceeded
+from privacy.errors import BudgetExceeded, BudgetRolledBack
 from privacy.mechanisms import (
     Query,
     QueryError,
@@ -232,15 +232,19 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
             department, None, (), 0.0, 0.0, 0.0, reason=access.decision.reason
         )
     plan = plan_answer(query)
-    limit = node.budget_book.ensure_limit(
-        query.dataset_id,
-        Budget(
-            epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
-            delta=node.job.delta,
-        ),
-    )
     try:
+        limit = node.budget_book.ensure_limit(
+            query.dataset_id,
+            Budget(
+                epsilon=node.policy.budget_epsilon or node.job.budget_epsilon,
+                delta=node.job.delta,
+            ),
+            floor=node.budget_floor,
+        )
         node.budget_book.check(query.dataset_id, plan.spend, accountant=plan.accountant)
+    except BudgetRolledBack as exc:
+        logger.error("query %s refused at %s: %s", query.query_id, department, exc)
+        return LocalAnswer(department, None, (), 0.0, 0.0, 0.0, reason=str(exc))
     except BudgetExceeded as exc:
         return LocalAnswer(
             department, None, (), 0.0, exc.spent, exc.limit, reason=str(exc)
@@ -275,7 +279,11 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
             accountant=plan.accountant,
             kind=SPEND_KIND,
             job_id=query.query_id,
+            floor=node.budget_floor,
         )
+    except BudgetRolledBack as exc:
+        logger.error("query %s refused at %s: %s", query.query_id, department, exc)
+        return LocalAnswer(department, None, (), 0.0, 0.0, 0.0, reason=str(exc))
     except BudgetExceeded as exc:
         return LocalAnswer(
             department, None, (), 0.0, exc.spent, exc.limit, reason=str(exc)
@@ -288,9 +296,24 @@ def local_answer(query: Query, node: DepartmentNode) -> LocalAnswer:
         plan.epsilon,
         record.epsilon_after,
     )
+    try:
+        noisy = release_gaussian(plan, exact_answer(query, records))
+    except Exception as exc:
+        # Whatever failed, the spend is made and stays (the audit mod records
+        # it): the refusal reports the charge instead of nothing spent.
+        logger.error("query %s failed at %s: %s", query.query_id, department, exc)
+        return LocalAnswer(
+            department,
+            None,
+            (),
+            plan.epsilon,
+            record.epsilon_after,
+            limit.epsilon,
+            reason=f"failed after epsilon {plan.epsilon:.4g} was charged: {exc}",
+        )
     return LocalAnswer(
         department,
-        release_gaussian(plan, exact_answer(query, records)),
+        noisy,
         plan.noise_std,
         plan.epsilon,
         record.epsilon_after,
@@ -306,6 +329,7 @@ def _answer(msg: Message, query: Query, node: DepartmentNode) -> Message:
             answer.department,
             answer.reason,
             **{
+                p.Metric.EPSILON_QUERY: answer.epsilon_query,
                 p.Metric.EPSILON_TOTAL: answer.epsilon_total,
                 p.Metric.EPSILON_LIMIT: answer.epsilon_limit,
             },

@@ -15,6 +15,13 @@ new tree head, and only then lets the reply go. It audits
 - DP analytics queries (:mod:`department_nodes._audit_queries`);
 - the access gate's decision on each of them (:mod:`department_nodes._audit_access`):
   the analyst's signed request it granted, or why it refused.
+- every change of the department's budget book
+  (:mod:`department_nodes._audit_budget`): limits created or changed are
+  ``budget_grant`` records, each spend names the book generation it reached,
+  and a spend no record says (a crash after the charge) is written from the
+  book before the next message. Before the handler runs, the generation the
+  log records becomes the floor below which the handler refuses to spend
+  (a rolled-back or deleted book).
 
 Every record names the dataset, the job's declared purpose, the job (a
 query's id for a query), the Flower run and the round, and carries
@@ -38,6 +45,7 @@ from typing import TYPE_CHECKING
 from flwr.app import Message, MessageType
 
 from department_nodes._audit_access import with_access_records
+from department_nodes._audit_budget import BudgetSync
 from department_nodes._audit_push import push_to_county
 from department_nodes._audit_queries import department_query_records, parse_query
 from department_nodes._audit_rounds import (
@@ -46,6 +54,7 @@ from department_nodes._audit_rounds import (
     plain_outcome,
     secure_outcome,
 )
+from department_nodes._budget_floor import set_budget_floor
 from department_nodes._handled import Handled, record_handled, take_handled
 from department_nodes.access import take_access
 from department_nodes.data_access import DatasetMismatchError
@@ -65,6 +74,7 @@ from ledger.records import AuditRecord, now_ms
 from ledger.tree_head import SigningDomain
 from ledger.witness_client import CheckpointPublisher
 from ledger.witness_policy import WitnessPolicy
+from privacy.budget import open_budget_book
 
 if TYPE_CHECKING:
     from flwr.app import Context
@@ -78,6 +88,7 @@ __all__ = [
     "LedgerSettings",
     "department_records",
     "job_domain",
+    "push_to_county",
     "record_handled",
 ]
 
@@ -256,7 +267,9 @@ class DepartmentAuditMod:
             query = parse_query(
                 msg, declaration=own_declaration(context, self._job, named)
             )
-        department, state_dir = _department_of(context, job, self._job, kind, query)
+        department, state_dir, budget_key = _department_of(
+            context, job, self._job, kind, query
+        )
         directory = department_dir(state_dir, department)
         account = load_or_create_key(directory / KEY_FILE, password=key_password())
         settings = LedgerSettings.resolve(context.node_config, job)
@@ -269,8 +282,26 @@ class DepartmentAuditMod:
             )
         checkpoints = settings.checkpoints()
         log = ActorLog(directory, account, settings.domain, checkpoints=checkpoints)
+        sync = (
+            BudgetSync(
+                open_budget_book(state_dir, department, key=budget_key),
+                account.address,
+                department,
+                job.purpose,
+                job.job_id,
+            )
+            if budget_key is not None
+            else None
+        )
         try:
             with log.open() as store:
+                if sync is not None:
+                    recovered = sync.before(store)
+                    if recovered:
+                        append_and_sign(
+                            store, recovered, account, log.domain, log.checkpoints
+                        )
+                    set_budget_floor(context.state, sync.floor)
                 # Whatever an earlier, unaudited message left is not this one's.
                 take_handled(context)
                 take_access(context.state)
@@ -305,6 +336,8 @@ class DepartmentAuditMod:
                 records = with_access_records(
                     records, access, store, timestamp_ms=now_ms()
                 )
+                if sync is not None:
+                    records = sync.after(records)
                 if records:
                     append_and_sign(
                         store, records, account, log.domain, log.checkpoints
@@ -322,7 +355,9 @@ def _department_of(
     in_process: TrainJob | None,
     kind: _Kind,
     query: Query | None,
-) -> tuple[str, str]:
+) -> tuple[str, str, str | None]:
+    """The department, its state folder and its budget book's key source
+    (``None``: the handler refuses the message before any budget is touched)."""
     # As the handlers resolve it: a query's dataset, natural partition.
     if kind is _Kind.QUERY:
         dataset = query.dataset_id if query is not None else job.dataset
@@ -337,8 +372,8 @@ def _department_of(
         node = context.node_config
         name = node.get("department", f"partition-{node.get('partition-id', '?')}")
         state = node.get("state-dir") or job.state_dir or default_state_dir()
-        return str(name), str(state)
-    return policy.department, str(policy.state_dir)
+        return str(name), str(state), None
+    return policy.department, str(policy.state_dir), policy.budget_key
 
 
 def _warn_disabled(job_id: str) -> None:

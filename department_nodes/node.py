@@ -40,6 +40,7 @@ from flwr.app import (
 )
 from numpy.typing import NDArray
 
+from department_nodes._budget_floor import take_budget_floor
 from department_nodes._handled import Handled, record_handled
 from department_nodes.access import (
     AccessGate,
@@ -68,7 +69,7 @@ from fedgov.notices import warn_once
 from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
 from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.budget import Budget, open_budget_book
-from privacy.errors import BudgetExceeded
+from privacy.errors import BudgetExceeded, BudgetRolledBack
 
 __all__ = [
     "NODE_DATA_SOURCE",
@@ -294,6 +295,9 @@ class DepartmentNode:
         self.budget_book = open_budget_book(
             policy.state_dir, policy.department, key=policy.budget_key
         )
+        self.budget_floor = take_budget_floor(state)
+        """The book generation the department's audit log records (0: none):
+        nothing is spent from a book below it."""
 
     def admit(
         self, subject: Subject, *, server_round: int, phase: str
@@ -397,6 +401,17 @@ class DepartmentNode:
         # declaring one record per person.
         units = split.units if split.max_records > 1 else None
         return TrainingRecords(split.features, split.labels, units)
+
+    def _rolled_back(
+        self, msg: Message, server_round: int, exc: BudgetRolledBack
+    ) -> Message:
+        logger.error("round %d refused: %s", server_round, exc)
+        return self._reply(
+            msg,
+            status=p.Status.REFUSED,
+            reason=str(exc),
+            metrics={p.Metric.NUM_EXAMPLES: 0},
+        )
 
     def _over_budget(
         self, msg: Message, server_round: int, exc: BudgetExceeded
@@ -510,18 +525,21 @@ class DepartmentNode:
                 f"department {self.policy.department} trains WITHOUT differential privacy",
             )
         else:
-            self.budget_book.ensure_limit(
-                self.job.dataset,
-                Budget(
-                    epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
-                    delta=self.job.delta,
-                ),
-            )
             try:
+                self.budget_book.ensure_limit(
+                    self.job.dataset,
+                    Budget(
+                        epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
+                        delta=self.job.delta,
+                    ),
+                    floor=self.budget_floor,
+                )
                 # Over budget: refused before a record is read.
                 self.budget_book.check(
                     self.job.dataset, spend, accountant=plan.accountant
                 )
+            except BudgetRolledBack as exc:
+                return self._rolled_back(msg, server_round, exc)
             except BudgetExceeded as exc:
                 return self._over_budget(msg, server_round, exc)
         if records is None:
@@ -540,7 +558,10 @@ class DepartmentNode:
                     kind="train_round",
                     job_id=self.job.job_id,
                     round=server_round,
+                    floor=self.budget_floor,
                 )
+            except BudgetRolledBack as exc:
+                return self._rolled_back(msg, server_round, exc)
             except BudgetExceeded as exc:
                 return self._over_budget(msg, server_round, exc)
             epsilon_total = record.epsilon_after

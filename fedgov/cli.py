@@ -42,7 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fedgov.commands.federation",
         "a standing local federation that query and train submit to: up, down, status",
     ),
-    "budget": ("privacy.cli", "show or manage departments' privacy budgets"),
+    "budget": (
+        "fedgov.commands.budget",
+        "show or manage departments' privacy budgets",
+    ),
     "access": (
         "fedgov.commands.access",
         "analysts' role, data-use agreements: who may ask what",

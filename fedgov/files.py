@@ -22,14 +22,48 @@ from typing import IO, Any
 
 __all__ = [
     "PRIVATE",
+    "PRIVATE_DIR",
     "atomic_writer",
     "json_ready",
+    "private_dir",
+    "private_file",
     "write_atomic",
     "write_json_atomic",
 ]
 
 PRIVATE = 0o600
 """The mode of every file fedgov writes unless a caller says otherwise."""
+
+PRIVATE_DIR = 0o700
+"""The mode of every folder fedgov creates: state, logs, keys and models."""
+
+
+def private_dir(path: str | Path) -> Path:
+    """``path`` as a folder, each missing one of it and its parents created 0700.
+
+    A folder that exists already keeps its mode: the operator chose it.
+    """
+    target = Path(path)
+    missing = []
+    folder = target
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            # Another process may create it in between; its mode is its own.
+            folder.mkdir(mode=PRIVATE_DIR)
+    return target
+
+
+def private_file(path: str | Path) -> Path:
+    """``path``, created empty and 0600 (in a :func:`private_dir`) when missing,
+    for files others open in place: SQLite databases, lock files."""
+    target = Path(path)
+    private_dir(target.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
+    return target
 
 
 @contextlib.contextmanager
@@ -40,7 +74,7 @@ def atomic_writer(path: str | Path, *, mode: int = PRIVATE) -> Iterator[IO[bytes
     file is removed and ``path`` is left as it was.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         if mode != PRIVATE:

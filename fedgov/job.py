@@ -19,6 +19,7 @@ from typing import Any
 
 from fedgov.errors import ConfigurationError
 from fedgov.notices import warn_once
+from fedgov.types import NAME_PATTERN
 
 __all__ = [
     "DEFAULT_ACCOUNTANT",
@@ -52,7 +53,6 @@ _NOT_DIGESTED = frozenset(
     }
 )
 # A dataset or department name: also a file name, never a path.
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _COUNTY = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -133,6 +133,9 @@ class TrainJob:
     fraction_evaluate: float = 1.0
     min_departments: int = 2
     max_update_norm: float = 100.0
+    max_examples: int = 2**20
+    """The most ``num-examples`` a department's reply may report (the
+    weight of its update): a policy cap, SecAgg+'s ``max_weight``."""
     secure_aggregation: bool = False
     seed: int = 42
     run_dir: str = ""
@@ -150,16 +153,21 @@ class TrainJob:
             if not ok:
                 raise ConfigurationError(argument, text)
 
-        rule(bool(self.job_id), "job_id", "must be non-empty")
         rule(
-            _NAME.fullmatch(self.dataset) is not None,
+            NAME_PATTERN.fullmatch(self.job_id) is not None,
+            "job_id",
+            f"{self.job_id!r} is not a valid id (it names the run folder): 1-100 "
+            "letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+        rule(
+            NAME_PATTERN.fullmatch(self.dataset) is not None,
             "dataset",
             f"must be a dataset's declared name, got {self.dataset!r} (a declaration "
             "file goes into declaration, its name into dataset)",
         )
         for department in self.department_ids:
             rule(
-                _NAME.fullmatch(department) is not None,
+                NAME_PATTERN.fullmatch(department) is not None,
                 "departments",
                 f"{department!r} is not a department id: letters, digits, '.', '_' "
                 "and '-', starting with a letter or digit",
@@ -208,6 +216,7 @@ class TrainJob:
         )
         rule(self.min_departments >= 1, "min_departments", "must be >= 1")
         rule(self.max_update_norm > 0, "max_update_norm", "must be positive")
+        rule(self.max_examples >= 1, "max_examples", "must be >= 1")
         rule(self.round_timeout > 0, "round_timeout", "must be positive")
         rule(
             not self.secure_aggregation or self.strategy in SECURE_STRATEGIES,

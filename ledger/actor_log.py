@@ -24,6 +24,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fedgov.files import private_dir, private_file
 from ledger.layout import LOCK_FILE, LOG_NAME, log_path
 from ledger.log_files import stored_size
 from ledger.records import now_ms
@@ -71,8 +72,7 @@ class ActorLog:
     @contextlib.contextmanager
     def open(self) -> Iterator[LogStore]:
         """The store, current and integrity-checked, under the actor's lock."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with (self.directory / LOCK_FILE).open("a") as lock:
+        with private_file(self.directory / LOCK_FILE).open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             key = self.path.resolve()
             store = _checkout(key, self.account.address)
@@ -151,7 +151,7 @@ def export_logs(paths: Iterable[Path], directory: Path) -> list[Path]:
     The folder (a department's name, ``coordinator``) keeps the files apart
     and readable: ``dept-0-audit-0x….jsonl``.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     written = []
     for path in paths:
         target = directory / f"{path.parent.name}-{path.stem}.jsonl"

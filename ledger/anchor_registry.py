@@ -13,6 +13,10 @@ itself checks everything an auditor would:
 - the log is the signer's: ``log_id == log_id_for(signer, log_name)``;
 - tree sizes strictly increase per log, so stale and replayed heads revert.
 
+It also keeps the list of every log ever anchored (:meth:`AnchorRegistry.log_ids`),
+so an auditor asks the chain which logs exist instead of trusting the files
+it is handed.
+
 Whoever sends the transaction pays for it; authority comes from the signature,
 so a coordinator may relay its departments' heads.
 """
@@ -39,7 +43,7 @@ if TYPE_CHECKING:
     from ledger.chain_roles import Roles
     from ledger.tree_head import SignedTreeHead, TreeHead
 
-__all__ = ["MAX_LOG_NAME_BYTES", "AnchorRegistry", "AnchoredHead"]
+__all__ = ["MAX_LOG_NAME_BYTES", "AnchorRegistry", "AnchoredHead", "AnchoredLog"]
 
 MAX_LOG_NAME_BYTES = 64
 """Longest log name (UTF-8 bytes) the contract accepts."""
@@ -57,6 +61,20 @@ class AnchoredHead:
     block_number: int
     previous_anchor_block: int
     """Block of the log's previous anchor; 0 for its first."""
+
+
+@dataclass(frozen=True)
+class AnchoredLog:
+    """One log the registry lists, as its storage says (no event is read)."""
+
+    log_id: bytes
+    signer: str
+    """The account whose log it is (the signer of its latest head)."""
+    anchors: int
+    tree_size: int
+    """Size of its latest anchored head."""
+    block_number: int
+    """Block of its latest anchor."""
 
 
 class AnchorRegistry(DeployedContract):
@@ -129,6 +147,32 @@ class AnchorRegistry(DeployedContract):
 
     def anchor_count(self, log_id: bytes) -> int:
         return int(self._call(self._contract.functions.anchor_count(log_id)))
+
+    def log_ids(self) -> list[bytes]:
+        """Every log ever anchored here, in the order of its first anchor."""
+        count = int(self._call(self._contract.functions.log_count()))
+        return [
+            bytes(self._call(self._contract.functions.log_ids(index)))
+            for index in range(count)
+        ]
+
+    def anchored_logs(self) -> list[AnchoredLog]:
+        """Every log ever anchored here, with its latest anchor (storage reads only)."""
+        listed = []
+        for log_id in self.log_ids():
+            tree_size, _root, _time, signer, block = self._call(
+                self._contract.functions.latest(log_id)
+            )
+            listed.append(
+                AnchoredLog(
+                    log_id=log_id,
+                    signer=to_checksum_address(signer),
+                    anchors=self.anchor_count(log_id),
+                    tree_size=int(tree_size),
+                    block_number=int(block),
+                )
+            )
+        return listed
 
     def history(self, log_id: bytes, *, after: int = 0) -> list[AnchoredHead]:
         """The anchored heads of ``log_id`` after its first ``after``, oldest first.

@@ -54,6 +54,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import Wei
 
 from fedgov.errors import ConfigurationError
+from fedgov.types import check_address
 from ledger._anvil import ANVIL_ENV, AnvilProcess, find_anvil
 from ledger.contracts import load_artifact
 from ledger.errors import ChainError, ChainUnavailableError, ContractRevertError
@@ -212,7 +213,9 @@ class Chain:
         auditor never reads anchors from an impostor contract.
         """
         artifact = load_artifact(name)
-        checksummed = Web3.to_checksum_address(address)
+        checksummed = Web3.to_checksum_address(
+            check_address(f"{name} address", address)
+        )
         with self._translate(f"eth_getCode({checksummed})"), self._lock:
             code = bytes(self._w3.eth.get_code(checksummed))
         if not code.startswith(artifact.bytecode_runtime):

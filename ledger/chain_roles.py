@@ -7,6 +7,7 @@ previous change of the same (account, role) pair, and the contract keeps the
 block of the newest one. :meth:`Roles.history` follows that chain backwards
 with one single-block log query per change, so "did account A hold role R at
 block (or time) T" costs a handful of queries, not a scan of the chain.
+:meth:`Roles.accounts` lists every account ever granted a role.
 
 Other contracts check roles through ``has_role(account, role)`` (see
 ``ledger/contracts/IRoles.vyi``); the role ids are ``keccak256("fedgov.role.<name>")``,
@@ -109,6 +110,14 @@ class Roles(DeployedContract):
             to_checksum_address(account), role_id(role)
         )
         return bool(self._call(function))
+
+    def accounts(self) -> list[str]:
+        """Every account ever granted a role, in the order of its first grant."""
+        count = int(self._call(self._contract.functions.account_count()))
+        return [
+            to_checksum_address(self._call(self._contract.functions.accounts(index)))
+            for index in range(count)
+        ]
 
     @property
     def access_domain(self) -> AccessDomain:

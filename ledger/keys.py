@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from eth_account import Account
 from eth_utils.address import to_checksum_address
 
-from fedgov.files import write_atomic
+from fedgov.files import private_dir, write_atomic
 from fedgov.notices import warn_once
 from ledger.errors import KeyFileError
 
@@ -266,7 +266,7 @@ def _document(
 
 
 def _write_temporary(file: Path, content: bytes) -> Path:
-    file.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(file.parent)
     temporary = file.with_name(f".{file.name}.{os.getpid()}.{threading.get_ident()}")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from eth_utils.address import to_checksum_address
 
-from fedgov.errors import ConfigurationError
+from fedgov.types import check_name
 from ledger.keys import key_address
 
 __all__ = [
@@ -41,18 +41,8 @@ LOCK_FILE = "audit.lock"
 
 
 def department_dir(state_dir: str | Path, department: str) -> Path:
-    """The folder of ``department``'s durable state."""
-    if (
-        not department
-        or department in (".", "..")
-        or "/" in department
-        or "\\" in department
-    ):
-        raise ConfigurationError(
-            "department",
-            f"{department!r} cannot name a folder (empty, '.', '..' or a path)",
-        )
-    return Path(state_dir) / "departments" / department
+    """The folder of ``department``'s durable state (a checked name)."""
+    return Path(state_dir) / "departments" / check_name("department", department)
 
 
 def coordinator_dir(state_dir: str | Path) -> Path:

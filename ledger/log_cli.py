@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from fedgov.errors import ConfigurationError
 from fedgov.signals import StopSignal
+from fedgov.types import check_address
 from ledger.chain import account_from_key_file
 from ledger.export import verify_export
 from ledger.layout import replica_logs
@@ -87,7 +88,10 @@ def _domain(args: argparse.Namespace) -> SigningDomain | None:
         raise ConfigurationError("--chain-id", "give both --chain-id and --registry")
     if args.chain_id is None:
         return None
-    return SigningDomain(chain_id=args.chain_id, verifying_contract=args.registry)
+    return SigningDomain(
+        chain_id=args.chain_id,
+        verifying_contract=check_address("--registry", args.registry),
+    )
 
 
 def _existing_store(path: Path) -> LogStore:

@@ -23,7 +23,7 @@ The folder::
     genesis.json       the first block: chain id, the county's funded accounts
     snapshot.json      anvil's dump; snapshot.meta.json says of which block
     journal.jsonl      calls confirmed since the snapshot
-    node.pid           the running node's process id
+    node.pid           the running node's process id and start time
     node.log           its log; anvil/anvil.log is anvil's
 """
 
@@ -182,17 +182,30 @@ def read_node_settings(folder: Path) -> NodeSettings:
         raise ConfigurationError("node_dir", f"{path}: {e}") from e
 
 
-def _node_pid(folder: Path) -> int | None:
-    """The pid in ``node.pid`` if that process is alive and is this folder's node."""
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot); ``None`` if it
+    is gone or a zombie."""
     try:
-        pid = int((folder / _PID_FILE).read_text(encoding="ascii").strip())
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return None if fields[0] in "ZX" else fields[19]
+
+
+def _node_pid(folder: Path) -> int | None:
+    """The pid in ``node.pid`` if that process is alive and is this folder's node.
+
+    The file holds the pid and the process's start time: a pid reused by
+    another process has another start time. (The node's command line cannot
+    tell: ``fedgov ledger node run`` names no folder.)
+    """
+    try:
+        pid_text, started = (folder / _PID_FILE).read_text(encoding="ascii").split()
+        pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    if b"ledger.node" not in command or str(folder.resolve()).encode() not in command:
-        return None  # a stale file, its pid reused by another process
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return None if stat[stat.rfind(")") + 2] in "ZX" else pid
+    return pid if _started(pid) == started else None
 
 
 def _block(settings: NodeSettings, timeout_s: float = 2.0) -> int | None:
@@ -299,7 +312,9 @@ def run_node(folder: Path) -> int:
         snapshot_every=settings.snapshot_every,
     )
     node.start()
-    write_atomic(folder / _PID_FILE, f"{os.getpid()}\n".encode())
+    write_atomic(
+        folder / _PID_FILE, f"{os.getpid()} {_started(os.getpid())}\n".encode()
+    )
     try:
         while not stop.wait(0.5):
             if not node.anvil_running:

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ACCOUNTANT",
     "AGGREGATION",
+    "BUDGET_GENERATION",
     "ENTRY_DEPARTMENT",
     "ENTRY_QUERY",
     "ENTRY_ROUND",
     "MAX_REASON_CHARS",
+    "PHASE_BUDGET",
     "PHASE_EVALUATE",
     "PHASE_QUERY",
     "PHASE_TRAIN",
@@ -41,6 +43,14 @@ __all__ = [
 PHASE_TRAIN: Final = "train"
 PHASE_EVALUATE: Final = "evaluate"
 PHASE_QUERY: Final = "query"
+PHASE_BUDGET: Final = "budget"
+"""``details["phase"]`` of a ``budget_grant`` (a limit created or changed)."""
+
+BUDGET_GENERATION: Final = "budget-generation"
+"""Details key of ``budget_spend`` and ``budget_grant`` records: the generation
+the department's budget book reached with that change. The node refuses to
+spend from a book below the latest one its log records; the auditor checks
+they rise by one with nothing skipped."""
 
 ROSTER_PREFIX: Final = "department:"
 """``job_submit`` details ``department:<name>`` hold each department's address."""

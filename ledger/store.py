@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils.address import is_address, to_checksum_address
 
 from fedgov.errors import ConfigurationError
+from fedgov.files import private_file
 from ledger.checkpoint import Checkpoint
 from ledger.errors import LogIntegrityError, LogRangeError, LogStorageError
 from ledger.export import read_export, verify_exported_log, write_export
@@ -124,6 +125,9 @@ class LogStore:
             )
         if actor is not None and not is_address(actor):
             raise ConfigurationError("actor", f"must be an Ethereum address: {actor!r}")
+        if not existed:
+            # SQLite creates its -wal and -shm files with the database's mode.
+            private_file(self._path)
         try:
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE).
             self._db = sqlite3.connect(
@@ -277,7 +281,10 @@ class LogStore:
                 self._db.executemany(sql, rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite ends a transaction itself on some errors (a full
+                # disk): a second ROLLBACK would hide the error behind its own.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as e:
             raise LogStorageError(str(self._path), f"write failed: {e}") from e

@@ -25,6 +25,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from fedgov.errors import ConfigurationError
+from fedgov.types import check_address
 from ledger._eip712 import signable
 
 if TYPE_CHECKING:
@@ -71,9 +72,8 @@ class SigningDomain:
             raise ConfigurationError(
                 "chain_id", f"must be positive, got {self.chain_id}"
             )
-        object.__setattr__(
-            self, "verifying_contract", to_checksum_address(self.verifying_contract)
-        )
+        address = check_address("registry", self.verifying_contract)
+        object.__setattr__(self, "verifying_contract", to_checksum_address(address))
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from fedgov.data import (
 from fedgov.data.errors import UnknownDatasetError
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
+from fedgov.types import NAME_PATTERN
 from privacy._columns import may_be_aggregated
 from privacy._mechanisms_gaussian import gaussian_noise_multiplier
 from privacy.errors import PrivacyError
@@ -200,6 +201,13 @@ class Query:
         object.__setattr__(self, "spec", spec)
         if not self.query_id:
             object.__setattr__(self, "query_id", f"query-{uuid.uuid4().hex[:12]}")
+        if NAME_PATTERN.fullmatch(self.query_id) is None:
+            # It names the run folder of a deployed query.
+            raise QueryError(
+                "query_id",
+                f"{self.query_id!r} is not a valid id: 1-100 letters, digits, '.', "
+                "'_' or '-', starting with a letter or digit",
+            )
         self._check_privacy()
         self._check_measure()
         self._check_group()

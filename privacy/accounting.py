@@ -70,6 +70,10 @@ rounding onto it is what keeps the PLD epsilon an upper bound."""
 # that meets epsilon: about as much epsilon wasted, whatever its size.
 _RELATIVE_PRECISION = 1e-7
 _MAX_NOISE_MULTIPLIER = 1e6
+_MIN_NOISE_MULTIPLIER = 0.1
+"""Below this a Gaussian release protects next to nothing (one full-batch
+step at 0.1 costs epsilon of about 90 at delta 1e-5), and PLD accounting of
+it grows slow without bound: an epsilon that needs less noise is refused."""
 
 
 def _check_positive(argument: str, value: float) -> None:
@@ -234,9 +238,12 @@ def calibrate_noise_multiplier(
     chosen = parse_accountant(accountant)
     GaussianSpend(noise_multiplier=1.0, sample_rate=sample_rate, steps=steps)
 
-    def excess(sigma: float) -> float:
+    def spent(sigma: float) -> float:
         spend = GaussianSpend(sigma, sample_rate, steps)
-        return epsilon_spent([spend], delta=delta, accountant=chosen) - epsilon
+        return epsilon_spent([spend], delta=delta, accountant=chosen)
+
+    def excess(sigma: float) -> float:
+        return spent(sigma) - epsilon
 
     high = 1.0
     while excess(high) > 0:
@@ -251,8 +258,15 @@ def calibrate_noise_multiplier(
             )
         high *= 2.0
     low = high / 2.0
-    while excess(low) <= 0:
-        high, low = low, low / 2.0
+    while (cost := spent(low)) <= epsilon:
+        if low <= _MIN_NOISE_MULTIPLIER:
+            raise ConfigurationError(
+                "epsilon",
+                f"{epsilon!r} needs a noise multiplier below {_MIN_NOISE_MULTIPLIER} "
+                f"(which costs only epsilon {cost:.4g} here): a release that "
+                "protects next to nothing; ask for a smaller epsilon",
+            )
+        high, low = low, max(low / 2.0, _MIN_NOISE_MULTIPLIER)
     # Brent's method on the bracket, then the bracket's feasible end: the
     # epsilon of a (pessimistic) PLD is a step function of sigma at the
     # finest scale, so the root itself may sit a hair on the wrong side.

@@ -40,7 +40,7 @@ from Crypto.Hash import SHA256
 from Crypto.Protocol import KDF
 
 from fedgov.errors import ConfigurationError
-from fedgov.files import write_atomic
+from fedgov.files import private_dir, write_atomic
 from fedgov.notices import warn_once
 from privacy._keys import decode_key_text, fingerprint, random_secret, require_length
 from privacy.errors import IntegrityError, KeyMaterialError, UnknownKeyError
@@ -574,7 +574,7 @@ def key_source_from_spec(spec: str, *, default_key_file: Path) -> KeySource:
     kind, _, rest = spec.partition(":")
     if spec == "auto":
         if not default_key_file.exists():
-            default_key_file.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(default_key_file.parent)
             try:
                 return KeyFileSource.create(default_key_file)
             except KeyMaterialError:

@@ -14,6 +14,16 @@ A spend is checked and recorded in one step, under an exclusive file lock,
 starts a ClientApp process per message) cannot both squeeze through the last
 of a budget, and a crash after recording errs on the side of privacy.
 
+Every change (a limit created or changed, a spend) raises the book's
+**generation**, a counter that only goes up, and is kept with the change
+(:class:`BudgetGrant` for limits, :class:`SpendRecord` for spends;
+:meth:`BudgetBook.changes` lists them), so that the department's audit log
+can record each one and name the generation it reached. A book older than
+what the log records (restored from an old copy, deleted and recreated) is
+refused: :meth:`BudgetBook.charge` and :meth:`BudgetBook.ensure_limit` take
+that ``floor`` and raise :class:`~privacy.errors.BudgetRolledBack` below it,
+before anything is spent or created.
+
 The file is written atomically (temp file, fsync, rename). An optional
 :class:`BudgetCodec` seals it at rest (AES-GCM, :mod:`privacy.at_rest`).
 """
@@ -33,16 +43,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fedgov.errors import ConfigurationError
-from fedgov.files import write_atomic
+from fedgov.files import private_dir, private_file, write_atomic
 from fedgov.job import Accountant, parse_accountant
+from fedgov.types import check_name
 from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.at_rest import SealingCodec, key_source_from_spec
-from privacy.errors import BudgetBookError, BudgetExceeded
+from privacy.errors import BudgetBookError, BudgetExceeded, BudgetRolledBack
 
 __all__ = [
     "Budget",
     "BudgetBook",
+    "BudgetChange",
     "BudgetCodec",
+    "BudgetGrant",
     "BudgetStatus",
     "SpendRecord",
     "open_budget_book",
@@ -90,6 +103,27 @@ class SpendRecord:
     accountant: Accountant
     """What ``spend`` was calibrated and accounted with (RDP for records
     written before fedgov named one)."""
+    generation: int = 0
+    """The book's generation this spend brought it to (0: written before
+    books counted their changes)."""
+
+
+@dataclass(frozen=True)
+class BudgetGrant:
+    """A limit created or changed: by whom, why, and the generation it made."""
+
+    dataset: str
+    limit: Budget
+    previous: Budget | None
+    """The limit before (``None``: the dataset's budget was created)."""
+    by: str
+    reason: str
+    timestamp: float
+    generation: int
+
+
+BudgetChange = BudgetGrant | SpendRecord
+"""One change of a book, in the order of :attr:`generation`."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +153,25 @@ def _record_to_json(record: SpendRecord) -> dict[str, Any]:
     return {**asdict(record), "accountant": record.accountant.value}
 
 
+def _grant_to_json(grant: BudgetGrant) -> dict[str, Any]:
+    data = asdict(grant)
+    del data["dataset"]
+    return data
+
+
+def _grant_from_json(dataset: str, data: dict[str, Any]) -> BudgetGrant:
+    previous = data.get("previous")
+    return BudgetGrant(
+        dataset=dataset,
+        limit=Budget(**data["limit"]),
+        previous=Budget(**previous) if previous else None,
+        by=str(data["by"]),
+        reason=str(data["reason"]),
+        timestamp=float(data["timestamp"]),
+        generation=int(data["generation"]),
+    )
+
+
 def _record_from_json(data: dict[str, Any], *, where: str) -> SpendRecord:
     name = data.get("accountant", Accountant.RDP.value)
     try:
@@ -139,6 +192,7 @@ def _record_from_json(data: dict[str, Any], *, where: str) -> SpendRecord:
         epsilon_after=float(data["epsilon_after"]),
         timestamp=float(data["timestamp"]),
         accountant=accountant,
+        generation=int(data.get("generation", 0)),
     )
 
 
@@ -152,19 +206,18 @@ class BudgetBook:
         department: str,
         codec: BudgetCodec | None = None,
     ) -> None:
-        if not department:
-            raise ConfigurationError("department", "must be a non-empty department id")
+        check_name("department", department)
         self.path = Path(path)
         self.department = department
         self._codec = codec
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
 
     # -- file handling -------------------------------------------------------
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+b") as lock:
+        with private_file(lock_path).open("a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -200,15 +253,65 @@ class BudgetBook:
 
     def _write(self, doc: dict[str, Any]) -> None:
         plaintext = json.dumps(doc, sort_keys=True, indent=1).encode("utf-8")
-        write_atomic(
-            self.path, self._codec.seal(plaintext) if self._codec else plaintext
-        )
+        try:
+            write_atomic(
+                self.path, self._codec.seal(plaintext) if self._codec else plaintext
+            )
+        except OSError as e:
+            # The rename never happened: the file on disk is the book before.
+            raise BudgetBookError(
+                str(self.path),
+                f"cannot write ({e.strerror}); the book is unchanged and nothing "
+                "was spent",
+            ) from e
+
+    def _next_generation(self, doc: dict[str, Any]) -> int:
+        doc["generation"] = int(doc.get("generation", 0)) + 1
+        return int(doc["generation"])
+
+    def _check_floor(self, doc: dict[str, Any], floor: int) -> None:
+        generation = int(doc.get("generation", 0))
+        if generation < floor:
+            state = (
+                "missing" if not self.path.exists() else f"at generation {generation}"
+            )
+            raise BudgetRolledBack(
+                str(self.path),
+                department=self.department,
+                generation=generation,
+                floor=floor,
+                state=state,
+            )
 
     # -- queries -------------------------------------------------------------
 
     def datasets(self) -> tuple[str, ...]:
         with self._locked():
             return tuple(sorted(self._read()["datasets"]))
+
+    def generation(self) -> int:
+        """How many changes the book has seen (0: none, or no book at all)."""
+        with self._locked():
+            return int(self._read().get("generation", 0))
+
+    def changes(self, since: int = 0) -> list[BudgetChange]:
+        """Every change after generation ``since``, oldest first."""
+        with self._locked():
+            doc = self._read()
+        found: list[BudgetChange] = []
+        for dataset, entry in doc["datasets"].items():
+            found += [
+                grant
+                for data in entry.get("grants", [])
+                if (grant := _grant_from_json(dataset, data)).generation > since
+            ]
+            found += [
+                spend
+                for data in entry["spends"]
+                if (spend := _record_from_json(data, where=str(self.path))).generation
+                > since
+            ]
+        return sorted(found, key=lambda change: change.generation)
 
     def _entry(self, doc: dict[str, Any], dataset: str) -> dict[str, Any]:
         entry = doc["datasets"].get(dataset)
@@ -234,29 +337,75 @@ class BudgetBook:
 
     # -- changes -------------------------------------------------------------
 
-    def ensure_limit(self, dataset: str, budget: Budget) -> Budget:
+    def ensure_limit(
+        self,
+        dataset: str,
+        budget: Budget,
+        *,
+        floor: int = 0,
+        by: str = "node",
+        reason: str = "first use of the dataset: the node's configured limit",
+    ) -> Budget:
         """Set ``budget`` for ``dataset`` unless one is set already; return the limit.
 
         A node passes its configured budget on every start: the first start
-        records it and later starts keep what is on file, so a misconfigured
-        restart cannot silently raise a limit. :meth:`set_limit` changes it.
+        records it (a :class:`BudgetGrant` by ``by`` for ``reason``) and later
+        starts keep what is on file, so a misconfigured restart cannot
+        silently raise a limit. :meth:`set_limit` changes it. A book below
+        generation ``floor`` (what the department's audit log records) is
+        refused rather than created afresh.
         """
+        check_name("dataset", dataset)
         with self._locked():
             doc = self._read()
+            self._check_floor(doc, floor)
             entry = doc["datasets"].get(dataset)
             if entry is not None:
                 return Budget(**entry["limit"])
             doc["datasets"][dataset] = {"limit": asdict(budget), "spends": []}
+            self._grant(doc, dataset, budget, None, by=by, reason=reason)
             self._write(doc)
             return budget
 
-    def set_limit(self, dataset: str, budget: Budget) -> None:
-        """Change ``dataset``'s limit; a delta change re-evaluates the whole history."""
+    def set_limit(
+        self, dataset: str, budget: Budget, *, by: str, reason: str, floor: int = 0
+    ) -> BudgetGrant:
+        """Change ``dataset``'s limit (``by`` whom, for ``reason``); a delta
+        change re-evaluates the whole history. Refused below ``floor``."""
+        check_name("dataset", dataset)
+        if not reason.strip():
+            raise ConfigurationError("reason", "say why the limit changes")
         with self._locked():
             doc = self._read()
+            self._check_floor(doc, floor)
             entry = doc["datasets"].setdefault(dataset, {"spends": []})
+            previous = Budget(**entry["limit"]) if "limit" in entry else None
             entry["limit"] = asdict(budget)
+            grant = self._grant(doc, dataset, budget, previous, by=by, reason=reason)
             self._write(doc)
+            return grant
+
+    def _grant(
+        self,
+        doc: dict[str, Any],
+        dataset: str,
+        budget: Budget,
+        previous: Budget | None,
+        *,
+        by: str,
+        reason: str,
+    ) -> BudgetGrant:
+        grant = BudgetGrant(
+            dataset=dataset,
+            limit=budget,
+            previous=previous,
+            by=by,
+            reason=reason,
+            timestamp=time.time(),
+            generation=self._next_generation(doc),
+        )
+        doc["datasets"][dataset].setdefault("grants", []).append(_grant_to_json(grant))
+        return grant
 
     def _project(
         self, status: BudgetStatus, spend: GaussianSpend, accountant: Accountant
@@ -290,14 +439,18 @@ class BudgetBook:
         kind: str,
         job_id: str,
         round: int = 0,
+        floor: int = 0,
     ) -> SpendRecord:
         """Check ``spend``, calibrated with ``accountant``, against the limit and
         record it, atomically.
 
-        Raises :class:`BudgetExceeded` and records nothing when it would not fit.
+        Raises :class:`BudgetExceeded` and records nothing when it would not
+        fit, :class:`BudgetRolledBack` when the book is below generation
+        ``floor`` (what the department's audit log records).
         """
         with self._locked():
             doc = self._read()
+            self._check_floor(doc, floor)
             status = self._status(doc, dataset)
             projected = self._project(status, spend, accountant)
             record = SpendRecord(
@@ -310,6 +463,7 @@ class BudgetBook:
                 epsilon_after=projected,
                 timestamp=time.time(),
                 accountant=parse_accountant(accountant),
+                generation=self._next_generation(doc),
             )
             doc["datasets"][dataset]["spends"].append(_record_to_json(record))
             self._write(doc)
@@ -337,7 +491,7 @@ def open_budget_book(
     not a compromise of the department's state directory: production points
     ``key`` at a key held elsewhere.
     """
-    folder = Path(state_dir) / "departments" / department
+    folder = Path(state_dir) / "departments" / check_name("department", department)
     path = folder / "budget.ledger"
     source = key_source_from_spec(key, default_key_file=folder / "ledger.key")
     codec = SealingCodec(

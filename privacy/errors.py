@@ -14,6 +14,7 @@ __all__ = [
     "BoundaryViolationError",
     "BudgetBookError",
     "BudgetExceeded",
+    "BudgetRolledBack",
     "DatasetDestroyedError",
     "IntegrityError",
     "KeyMaterialError",
@@ -64,6 +65,28 @@ class BudgetBookError(PrivacyError):
         self.path = path
         self.reason = reason
         super().__init__(f"budget book {path}: {reason}")
+
+
+class BudgetRolledBack(BudgetBookError):  # noqa: N818 -- reads as BudgetExceeded does
+    """The budget book is older than what the department's audit log records.
+
+    It was restored from an old copy, replaced, or deleted (and would be
+    recreated with nothing spent): nothing is spent or created from it.
+    """
+
+    def __init__(
+        self, path: str, *, department: str, generation: int, floor: int, state: str
+    ) -> None:
+        self.department = department
+        self.generation = generation
+        self.floor = floor
+        super().__init__(
+            path,
+            f"is {state}, but department {department!r}'s audit log records its "
+            f"budget book at generation {floor}: the book was rolled back, replaced "
+            "or deleted, so nothing is spent from it; restore the current copy of "
+            "the book (every change of it is in the audit log)",
+        )
 
 
 class KeyMaterialError(PrivacyError):

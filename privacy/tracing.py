@@ -47,7 +47,8 @@ import pandas as pd
 
 from fedgov.data import get_dataset, validate_column
 from fedgov.errors import ConfigurationError, FedgovError
-from fedgov.types import DatasetId, DepartmentId
+from fedgov.files import private_dir
+from fedgov.types import DatasetId, DepartmentId, check_name
 from privacy._keys import derive_key
 from privacy.at_rest import (
     AtRestKey,
@@ -182,8 +183,7 @@ class ReleaseRegistry:
     def __init__(
         self, state_dir: str | Path, department: str, *, key: str = "auto"
     ) -> None:
-        _check_name("department", department)
-        self.department = DepartmentId(department)
+        self.department = DepartmentId(check_name("department", department))
         self._home = Path(state_dir) / "departments" / department
         self._key_spec = key
         self._loaded: tuple[Fingerprinter, AtRestKey] | None = None
@@ -216,7 +216,7 @@ class ReleaseRegistry:
             raise ReleaseRecordError(
                 str(path), "already exists; release ids are unique"
             )
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         data = json.dumps(record.to_json(), sort_keys=True).encode("utf-8")
         write_encrypted(path, data, key_source=self._keys()[1], purpose=self._purpose)
         return path

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from fedgov.errors import ConfigurationError
-from fedgov.files import write_atomic
+from fedgov.files import private_dir, write_atomic
 from privacy._keys import random_secret
 from privacy.at_rest import KEY_BYTES, AtRestKey, open_sealed, seal
 from privacy.errors import DatasetDestroyedError, KeyMaterialError, VaultError
@@ -328,8 +328,8 @@ class DatasetVault:
         return key
 
     def _create_key(self) -> AtRestKey:
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.folder)
+        private_dir(self.key_path.parent)
         secret = random_secret(KEY_BYTES)
         try:
             fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

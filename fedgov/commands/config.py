@@ -175,6 +175,8 @@ class TrainConf:
     fraction_evaluate: float = 1.0
     min_departments: int = 2
     max_update_norm: float = 100.0
+    # The most num-examples a department may report (its update's weight).
+    max_examples: int = 1048576
     # Flower's SecAgg+ (fedavg/fedprox): docs/secure-aggregation.md
     secure_aggregation: bool = False
     seed: int = 42

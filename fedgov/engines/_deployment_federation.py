@@ -46,6 +46,7 @@ from fedgov.engines._deployment_processes import (
     ProcessSupervisor,
     free_port,
 )
+from fedgov.files import private_dir
 from fedgov.polling import POLL_SECONDS
 
 if TYPE_CHECKING:
@@ -65,6 +66,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+SUPERNODE_PREFIX = "supernode-"
+"""A SuperNode's process (and log) name: ``supernode-<department>``."""
+_SERVICE_PREFIX = "service-"
+_CLIENTAPP_PREFIX = "clientapp-"
+_DEPARTMENT_PREFIXES = (SUPERNODE_PREFIX, _SERVICE_PREFIX, _CLIENTAPP_PREFIX)
+"""Processes that stand for one department: losing one loses that department."""
 stream_logger = logging.getLogger("fedgov.engines.deployment.stream")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -116,7 +124,9 @@ class LocalFederation:
 
         Every line of the run's log goes to the ``fedgov.engines.deployment.stream``
         logger as it arrives. Raises :class:`DeploymentError` when ``flwr run``
-        fails, a SuperLink or SuperNode exits meanwhile, or ``timeout`` passes.
+        fails, the SuperLink exits meanwhile, or ``timeout`` passes. A SuperNode
+        that exits is a department lost, as on its own machine: logged, and the
+        ServerApp goes on without it while ``min-departments`` hold.
         """
         flwr_run = self.supervisor.start(
             "flwr-run", run_command(app_dir=app_dir, run_config=run_config)
@@ -124,6 +134,7 @@ class LocalFederation:
         follower = _LogFollower(flwr_run.log_path)
         deadline = time.monotonic() + timeout
         run_id: int | None = None
+        lost: set[str] = set()
         while True:
             finished = not flwr_run.running()
             for line in follower.new_lines():
@@ -133,8 +144,19 @@ class LocalFederation:
             if finished:
                 break
             for process in self.supervisor.processes:
-                if process is not flwr_run and not process.running():
+                if process is flwr_run or process.running() or process.name in lost:
+                    continue
+                if not process.name.startswith(_DEPARTMENT_PREFIXES):
                     raise process.exited_error("during the run")
+                lost.add(process.name)
+                logger.warning(
+                    "%s (pid %d) exited with code %s during the run; the run goes on "
+                    "without it while min-departments hold. Its log ends:\n%s",
+                    process.name,
+                    process.pid,
+                    process.popen.returncode,
+                    process.tail(10),
+                )
             if time.monotonic() > deadline:
                 raise DeploymentError(
                     f"the run did not finish within {timeout} s",
@@ -143,6 +165,14 @@ class LocalFederation:
                 )
             time.sleep(_POLL_SECONDS)
         if flwr_run.popen.returncode != 0 or run_id is None:
+            # flwr run ends when the SuperLink dies under it: name the cause.
+            for process in self.supervisor.processes:
+                if (
+                    process is not flwr_run
+                    and not process.running()
+                    and not process.name.startswith(_DEPARTMENT_PREFIXES)
+                ):
+                    raise process.exited_error("during the run")
             raise flwr_run.exited_error("before the run finished")
         return run_id
 
@@ -210,7 +240,7 @@ def start_department_services(
             continue
         socket_path = Path(str(path))
         process = supervisor.start(
-            f"service-{safe_name(department)}", service_command(socket_path)
+            f"{_SERVICE_PREFIX}{safe_name(department)}", service_command(socket_path)
         )
         started.append((process, socket_path))
     for process, socket_path in started:
@@ -239,7 +269,7 @@ def _wait_for_nodes(
             tails = "\n".join(
                 f"[{p.name}]\n{p.tail(10)}"
                 for p in supervisor.processes
-                if p.name.startswith("supernode-")
+                if p.name.startswith(SUPERNODE_PREFIX)
             )
             raise DeploymentError(
                 f"{online} of {expected} SuperNodes registered in time",
@@ -263,7 +293,7 @@ def prepare_folder(
     (run_dir / "superlink.db").unlink(missing_ok=True)
     for stale in (run_dir / "logs", run_dir / "nodes"):
         shutil.rmtree(stale, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir)
     write_flower_config(flwr_home, address=f"127.0.0.1:{port}", tls=tls)
     return flower_environment(
         os.environ,
@@ -302,7 +332,7 @@ def launch_federation(
         node_envs[department] = env
     for department, node_config in nodes.items():
         supervisor.start(
-            f"supernode-{safe_name(department)}",
+            f"{SUPERNODE_PREFIX}{safe_name(department)}",
             supernode_command(
                 superlink_address=address,
                 port=free_port(),
@@ -324,7 +354,7 @@ def _warm_clientapp(
     socket_path = node_dir / "clientapp.sock"
     env = {"FLWR_HOME": str(node_dir)}
     supervisor.start(
-        f"clientapp-{safe_name(department)}",
+        f"{_CLIENTAPP_PREFIX}{safe_name(department)}",
         [
             sys.executable,
             "-m",

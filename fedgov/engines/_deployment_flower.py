@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from flwr.cli.utils import filter_paths_for_publish
 
 from fedgov.errors import ConfigurationError
+from fedgov.files import private_dir
 from fedgov.polling import POLL_ENV, POLL_SECONDS
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def write_run_config(
     those on spaces, so a value with a space would need quoting rules of its own.
     """
     lines = [f"{key} = {toml_value(value)}" for key, value in config.items()]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -168,7 +169,7 @@ def write_flower_config(flwr_home: Path, *, address: str, tls: TlsFiles | None) 
     else:
         lines.append(f"root-certificates = {toml_value(str(tls.ca_certfile))}")
     path = flwr_home / "config.toml"
-    flwr_home.mkdir(parents=True, exist_ok=True)
+    private_dir(flwr_home)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

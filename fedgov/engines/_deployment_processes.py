@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fedgov.errors import FedgovError
+from fedgov.files import private_file
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -174,14 +175,16 @@ class ProcessSupervisor:
 
         ``env`` adds to (or overrides) the supervisor's environment.
         """
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{name}.log"
+        log_path = private_file(self.log_dir / f"{name}.log")
         with log_path.open("ab") as log_file:
             popen = subprocess.Popen(
                 list(argv),
                 cwd=self.cwd,
                 env={**self.env, **(env or {}), TOKEN_ENV: self.token},
                 stdin=subprocess.DEVNULL,
+                # What Flower writes (superlink.db, its state) is the
+                # operator's alone, as fedgov's own files are.
+                umask=0o077,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 # A session (and process group) per process, so a signal to the

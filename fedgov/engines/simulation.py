@@ -28,6 +28,7 @@ from fedgov.engines._ray_workers import start_ray
 from fedgov.engines.audit import prepare_job
 from fedgov.engines.base import job_with_sources
 from fedgov.errors import ConfigurationError, FedgovError
+from fedgov.files import private_dir
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
@@ -106,7 +107,7 @@ def run_simulated_job(
     job = job_with_sources(job, sources)
     resolved = resolve_ledger(ledger) if job.audit else None
     job = prepare_job(job, resolved)
-    run_dir_of(job).mkdir(parents=True, exist_ok=True)
+    private_dir(run_dir_of(job))
     departments = departments_for(job)
     records: list[RunRecord] = []
 

@@ -56,6 +56,10 @@ MAX_LOG_NAME: constant(uint256) = 64
 roles: public(immutable(IRoles))
 _latest: HashMap[bytes32, Anchor]
 anchor_count: public(HashMap[bytes32, uint256])
+# Every log ever anchored, in the order of its first anchor: the chain's own list
+# of the logs that exist, so an auditor never has to trust the set it is handed.
+log_count: public(uint256)
+log_ids: public(HashMap[uint256, bytes32])
 
 
 @deploy
@@ -123,6 +127,9 @@ def anchor(
         block_number=block.number,
     )
     self.anchor_count[log_id] += 1
+    if previous.block_number == 0:
+        self.log_ids[self.log_count] = log_id
+        self.log_count += 1
     log Anchored(
         logId=log_id,
         signer=signer,

@@ -3,9 +3,8 @@
 @title fedgov Consultation
 @notice Verifiable community votes: a registrar opens a consultation, certifies
         each resident on its eligibility roll once, at the resident's own signed
-        request, and residents vote with fresh, unlinkable voting keys in two
-        phases (commit, then reveal). Anyone can recount the result from this
-        contract's events.
+        request, and residents vote anonymously in two phases (commit, then
+        reveal). Anyone can recount the result from this contract's events.
 @dev    One contract holds many consultations, numbered from 1. Each runs through
         windows of block time:
             issuance  [created,      commit_start)  registrar records credentials
@@ -18,10 +17,28 @@
         address the resident registered; its root and size are fixed at creation.
         The registrar records each credential it issues against a roll entry, with
         an inclusion proof and the request the roll key signed (EIP-712, over the
-        blinded message): no record without the resident's own request. The entry
+        ballot key or the blinded message): no record without the resident's
+        own request. The entry
         is the issuance nullifier, so a resident is certified at most once, in
         public.
-        Credentials. A credential is an RSA blind signature (RFC 9474 protocol,
+        Credentials come in two kinds, fixed at creation.
+        Ring credentials (ring_size > 0). The resident's request carries a
+        fresh secp256k1 ballot key, and the recorded keys, in issuance order,
+        are the consultation's anonymity set. A ballot carries a linkable ring
+        signature (LSAG, ledger/voting/ring.py) by one of ring_size recorded
+        keys that the ballot names, over its voting key, and the signature's
+        key image: one key, one image. This contract cannot afford to verify
+        the signature (secp256k1 has no precompile); it checks the ring's
+        shape (and that the image is a point of the curve, as every recorded
+        key must be) and publishes everything in the event, and the public re-tally
+        counts only ballots whose signature verifies, the first one per key
+        image. Key images are deliberately not exclusive here: a copy of a
+        pending ballot's image with a bad signature must not take its place.
+        A registrar cannot mint a ballot without a recorded key it holds the
+        secret of, and it holds none: every recorded key was asked for by a
+        roll key.
+        Blind RSA credentials (ring_size = 0, kept for the browser portal). A
+        credential is an RSA blind signature (RFC 9474 protocol,
         RSASSA-PSS with SHA-256, MGF1-SHA-256, 32-byte salt, randomized message)
         by the consultation's 2048-bit key over the resident's voting key. The
         registrar signs blinded messages, so it never sees which voting key it
@@ -50,6 +67,8 @@ MAX_OPTION_BYTES: constant(uint256) = 64
 MAX_URI_BYTES: constant(uint256) = 256
 # A roll of up to 2**32 residents.
 MAX_PROOF_LENGTH: constant(uint256) = 32
+MAX_RING: constant(uint256) = 64
+BALLOT_KEY_BYTES: constant(uint256) = 33
 MODEXP: constant(address) = 0x0000000000000000000000000000000000000005
 CREDENTIAL_TAG: constant(Bytes[27]) = b"fedgov-consultation-key-v1:"
 COMMITMENT_TAG: constant(bytes32) = keccak256("fedgov.consultation.commitment.v1")
@@ -62,11 +81,21 @@ BALLOT_TYPEHASH: constant(bytes32) = keccak256(
 REQUEST_TYPEHASH: constant(bytes32) = keccak256(
     "CredentialRequest(uint256 consultationId,bytes32 blindedMessageHash)"
 )
+KEY_REQUEST_TYPEHASH: constant(bytes32) = keccak256(
+    "BallotKeyRequest(uint256 consultationId,bytes32 ballotKeyHash)"
+)
 NAME_HASH: constant(bytes32) = keccak256("fedgov-consultation")
 VERSION_HASH: constant(bytes32) = keccak256("1")
 # secp256k1 order / 2: larger s values are the malleable twin of a signature (EIP-2).
 HALF_CURVE_ORDER: constant(uint256) = (
     57896044618658097711785492504343953926418782139537452191302581570759080747168
+)
+# secp256k1's field prime, and (p - 1) / 2 for Euler's criterion.
+FIELD_PRIME: constant(uint256) = (
+    115792089237316195423570985008687907853269984665640564039457584007908834671663
+)
+HALF_FIELD_PRIME: constant(uint256) = (
+    57896044618658097711785492504343953926634992332820282019728792003954417335831
 )
 # All bits of a word but the top one (PSS clears the encoded message's top bit).
 LOW_255_BITS: constant(uint256) = max_value(uint256) >> 1
@@ -78,6 +107,7 @@ struct Consultation:
     eligibility_root: bytes32
     roll_size: uint256
     modulus_hash: bytes32
+    ring_size: uint256
     option_count: uint256
     commit_start: uint256
     commit_end: uint256
@@ -104,6 +134,7 @@ event ConsultationCreated:
     eligibilityRoot: bytes32
     rollSize: uint256
     modulus: Bytes[MODULUS_BYTES]
+    ringSize: uint256
     commitStart: uint256
     commitEnd: uint256
     revealEnd: uint256
@@ -118,6 +149,15 @@ event CredentialIssued:
     requestSignature: Bytes[65]
     issued: uint256
 
+event BallotKeyRegistered:
+    consultationId: indexed(uint256)
+    rollEntry: indexed(bytes32)
+    # As for CredentialIssued: the request is re-checked from the events alone.
+    requester: address
+    ballotKey: Bytes[BALLOT_KEY_BYTES]
+    requestSignature: Bytes[65]
+    issued: uint256
+
 event BallotCommitted:
     consultationId: indexed(uint256)
     votingKey: indexed(address)
@@ -126,6 +166,17 @@ event BallotCommitted:
     # from the events alone, without trusting this contract's code.
     messagePrefix: bytes32
     credential: Bytes[MODULUS_BYTES]
+
+event RingBallotCommitted:
+    consultationId: indexed(uint256)
+    votingKey: indexed(address)
+    commitment: bytes32
+    # The ring signature over the voting key's credential message, re-verified
+    # by the re-tally: ring members are issuance numbers (0-based, ascending).
+    keyImage: Bytes[BALLOT_KEY_BYTES]
+    ring: DynArray[uint256, MAX_RING]
+    challenge: bytes32
+    responses: DynArray[bytes32, MAX_RING]
 
 event BallotRevealed:
     consultationId: indexed(uint256)
@@ -167,6 +218,7 @@ def create(
     eligibility_root: bytes32,
     roll_size: uint256,
     modulus: Bytes[MODULUS_BYTES],
+    ring_size: uint256,
     commit_start: uint256,
     commit_end: uint256,
     reveal_end: uint256,
@@ -181,13 +233,17 @@ def create(
     assert eligibility_root != empty(bytes32), "Consultation: eligibility root is empty"
     assert roll_size > 0, "Consultation: the roll is empty"
     assert roll_size <= 1 << MAX_PROOF_LENGTH, "Consultation: the roll is too large"
-    assert len(modulus) == MODULUS_BYTES, "Consultation: modulus must be 256 bytes"
-    assert convert(slice(modulus, 0, 1), uint256) >= 128, (
-        "Consultation: modulus must be exactly 2048 bits"
-    )
-    assert convert(slice(modulus, MODULUS_BYTES - 1, 1), uint256) % 2 == 1, (
-        "Consultation: modulus must be odd"
-    )
+    assert ring_size <= MAX_RING, "Consultation: ring size is above 64"
+    if ring_size == 0:
+        assert len(modulus) == MODULUS_BYTES, "Consultation: modulus must be 256 bytes"
+        assert convert(slice(modulus, 0, 1), uint256) >= 128, (
+            "Consultation: modulus must be exactly 2048 bits"
+        )
+        assert convert(slice(modulus, MODULUS_BYTES - 1, 1), uint256) % 2 == 1, (
+            "Consultation: modulus must be odd"
+        )
+    else:
+        assert len(modulus) == 0, "Consultation: ring credentials take no modulus"
     assert commit_start > block.timestamp, (
         "Consultation: commit window must open in the future"
     )
@@ -202,6 +258,7 @@ def create(
         eligibility_root=eligibility_root,
         roll_size=roll_size,
         modulus_hash=keccak256(modulus),
+        ring_size=ring_size,
         option_count=len(options),
         commit_start=commit_start,
         commit_end=commit_end,
@@ -221,6 +278,7 @@ def create(
         eligibilityRoot=eligibility_root,
         rollSize=roll_size,
         modulus=modulus,
+        ringSize=ring_size,
         commitStart=commit_start,
         commitEnd=commit_end,
         revealEnd=reveal_end,
@@ -238,44 +296,60 @@ def record_issuance(
     blinded_message_hash: bytes32,
     request_signature: Bytes[65],
 ):
-    # Storage is read field by field: loading the whole struct would cost 14
-    # cold reads, where each function needs about five.
     self._require_exists(consultation_id)
-    assert msg.sender == self._consultations[consultation_id].registrar, (
-        "Consultation: caller is not this consultation's registrar"
+    assert self._consultations[consultation_id].ring_size == 0, (
+        "Consultation: this consultation records ballot keys, not blinded requests"
     )
-    assert staticcall roles.has_role(msg.sender, role_ids.REGISTRAR), (
-        "Consultation: caller is not a registrar"
+    issued: uint256 = self._record(
+        consultation_id,
+        roll_index,
+        roll_entry,
+        requester,
+        roll_proof,
+        self._request_digest(consultation_id, REQUEST_TYPEHASH, blinded_message_hash),
+        request_signature,
     )
-    assert block.timestamp < self._consultations[consultation_id].commit_start, (
-        "Consultation: issuance closed when the commit window opened"
-    )
-    assert not self.credential_issued[consultation_id][roll_entry], (
-        "Consultation: resident already holds a credential"
-    )
-    roll_size: uint256 = self._consultations[consultation_id].roll_size
-    assert roll_index < roll_size, "Consultation: roll index is outside the roll"
-    well_formed: bool = False
-    root: bytes32 = empty(bytes32)
-    well_formed, root = self._roll_root(
-        roll_index, roll_size, roll_entry, requester, roll_proof
-    )
-    assert well_formed, "Consultation: malformed roll proof"
-    assert root == self._consultations[consultation_id].eligibility_root, (
-        "Consultation: resident is not on the roll"
-    )
-    assert self._recover(
-        self._request_digest(consultation_id, blinded_message_hash), request_signature
-    ) == requester, "Consultation: request is not signed by the resident's roll key"
-
-    self.credential_issued[consultation_id][roll_entry] = True
-    issued: uint256 = self._consultations[consultation_id].issued + 1
-    self._consultations[consultation_id].issued = issued
     log CredentialIssued(
         consultationId=consultation_id,
         rollEntry=roll_entry,
         requester=requester,
         blindedMessageHash=blinded_message_hash,
+        requestSignature=request_signature,
+        issued=issued,
+    )
+
+
+@external
+def register_ballot_key(
+    consultation_id: uint256,
+    roll_index: uint256,
+    roll_entry: bytes32,
+    requester: address,
+    roll_proof: DynArray[bytes32, MAX_PROOF_LENGTH],
+    ballot_key: Bytes[BALLOT_KEY_BYTES],
+    request_signature: Bytes[65],
+):
+    self._require_exists(consultation_id)
+    assert self._consultations[consultation_id].ring_size != 0, (
+        "Consultation: this consultation records blinded requests, not ballot keys"
+    )
+    assert self._is_point(ballot_key), (
+        "Consultation: ballot key is not a compressed point of secp256k1"
+    )
+    issued: uint256 = self._record(
+        consultation_id,
+        roll_index,
+        roll_entry,
+        requester,
+        roll_proof,
+        self._request_digest(consultation_id, KEY_REQUEST_TYPEHASH, keccak256(ballot_key)),
+        request_signature,
+    )
+    log BallotKeyRegistered(
+        consultationId=consultation_id,
+        rollEntry=roll_entry,
+        requester=requester,
+        ballotKey=ballot_key,
         requestSignature=request_signature,
         issued=issued,
     )
@@ -291,18 +365,10 @@ def commit(
     modulus: Bytes[MODULUS_BYTES],
     authorization: Bytes[65],
 ):
-    self._require_exists(consultation_id)
-    assert (
-        block.timestamp >= self._consultations[consultation_id].commit_start
-        and block.timestamp < self._consultations[consultation_id].commit_end
-    ), "Consultation: commit window is not open"
-    assert self._commitments[consultation_id][voting_key] == empty(bytes32), (
-        "Consultation: this voting key has already cast a ballot"
+    self._check_ballot(consultation_id, voting_key, commitment, authorization)
+    assert self._consultations[consultation_id].ring_size == 0, (
+        "Consultation: this consultation's ballots carry ring signatures"
     )
-    assert commitment != empty(bytes32), "Consultation: commitment is empty"
-    assert self._recover(
-        self._ballot_digest(consultation_id, voting_key, commitment), authorization
-    ) == voting_key, "Consultation: ballot is not signed by its voting key"
     assert keccak256(modulus) == self._consultations[consultation_id].modulus_hash, (
         "Consultation: modulus is not this consultation's key"
     )
@@ -328,6 +394,49 @@ def commit(
         commitment=commitment,
         messagePrefix=message_prefix,
         credential=credential,
+    )
+
+
+@external
+def commit_ring(
+    consultation_id: uint256,
+    voting_key: address,
+    commitment: bytes32,
+    key_image: Bytes[BALLOT_KEY_BYTES],
+    ring: DynArray[uint256, MAX_RING],
+    challenge: bytes32,
+    responses: DynArray[bytes32, MAX_RING],
+    authorization: Bytes[65],
+):
+    self._check_ballot(consultation_id, voting_key, commitment, authorization)
+    ring_size: uint256 = self._consultations[consultation_id].ring_size
+    assert ring_size != 0, "Consultation: this consultation's ballots carry credentials"
+    issued: uint256 = self._consultations[consultation_id].issued
+    assert issued != 0, "Consultation: no ballot key was registered"
+    assert len(ring) == min(ring_size, issued), (
+        "Consultation: the ring must hold min(ring size, registered keys) keys"
+    )
+    assert len(responses) == len(ring), "Consultation: one response per ring member"
+    assert self._is_point(key_image), (
+        "Consultation: key image is not a compressed point of secp256k1"
+    )
+    # Ascending issuance numbers: distinct members, each one registered. The
+    # signature itself is the re-tally's to verify (see the notice above).
+    for i: uint256 in range(len(ring), bound=MAX_RING):
+        if i > 0:
+            assert ring[i] > ring[i - 1], "Consultation: ring members must ascend"
+    assert ring[len(ring) - 1] < issued, "Consultation: ring member was never registered"
+
+    self._commitments[consultation_id][voting_key] = commitment
+    self._consultations[consultation_id].committed += 1
+    log RingBallotCommitted(
+        consultationId=consultation_id,
+        votingKey=voting_key,
+        commitment=commitment,
+        keyImage=key_image,
+        ring=ring,
+        challenge=challenge,
+        responses=responses,
     )
 
 
@@ -421,7 +530,13 @@ def ballot_digest(
 @view
 @external
 def request_digest(consultation_id: uint256, blinded_message_hash: bytes32) -> bytes32:
-    return self._request_digest(consultation_id, blinded_message_hash)
+    return self._request_digest(consultation_id, REQUEST_TYPEHASH, blinded_message_hash)
+
+
+@view
+@external
+def key_request_digest(consultation_id: uint256, ballot_key_hash: bytes32) -> bytes32:
+    return self._request_digest(consultation_id, KEY_REQUEST_TYPEHASH, ballot_key_hash)
 
 
 @view
@@ -514,11 +629,110 @@ def _ballot_digest(
 
 @view
 @internal
-def _request_digest(consultation_id: uint256, blinded_message_hash: bytes32) -> bytes32:
-    struct_hash: bytes32 = keccak256(
-        abi_encode(REQUEST_TYPEHASH, consultation_id, blinded_message_hash)
-    )
+def _request_digest(
+    consultation_id: uint256, typehash: bytes32, value_hash: bytes32
+) -> bytes32:
+    struct_hash: bytes32 = keccak256(abi_encode(typehash, consultation_id, value_hash))
     return keccak256(concat(b"\x19\x01", self._domain_separator(), struct_hash))
+
+
+@internal
+def _record(
+    consultation_id: uint256,
+    roll_index: uint256,
+    roll_entry: bytes32,
+    requester: address,
+    roll_proof: DynArray[bytes32, MAX_PROOF_LENGTH],
+    request_digest: bytes32,
+    request_signature: Bytes[65],
+) -> uint256:
+    # Storage is read field by field: loading the whole struct would cost 15
+    # cold reads, where each function needs about five.
+    assert msg.sender == self._consultations[consultation_id].registrar, (
+        "Consultation: caller is not this consultation's registrar"
+    )
+    assert staticcall roles.has_role(msg.sender, role_ids.REGISTRAR), (
+        "Consultation: caller is not a registrar"
+    )
+    assert block.timestamp < self._consultations[consultation_id].commit_start, (
+        "Consultation: issuance closed when the commit window opened"
+    )
+    assert not self.credential_issued[consultation_id][roll_entry], (
+        "Consultation: resident already holds a credential"
+    )
+    roll_size: uint256 = self._consultations[consultation_id].roll_size
+    assert roll_index < roll_size, "Consultation: roll index is outside the roll"
+    well_formed: bool = False
+    root: bytes32 = empty(bytes32)
+    well_formed, root = self._roll_root(
+        roll_index, roll_size, roll_entry, requester, roll_proof
+    )
+    assert well_formed, "Consultation: malformed roll proof"
+    assert root == self._consultations[consultation_id].eligibility_root, (
+        "Consultation: resident is not on the roll"
+    )
+    assert self._recover(request_digest, request_signature) == requester, (
+        "Consultation: request is not signed by the resident's roll key"
+    )
+    self.credential_issued[consultation_id][roll_entry] = True
+    issued: uint256 = self._consultations[consultation_id].issued + 1
+    self._consultations[consultation_id].issued = issued
+    return issued
+
+
+@view
+@internal
+def _check_ballot(
+    consultation_id: uint256,
+    voting_key: address,
+    commitment: bytes32,
+    authorization: Bytes[65],
+):
+    self._require_exists(consultation_id)
+    assert (
+        block.timestamp >= self._consultations[consultation_id].commit_start
+        and block.timestamp < self._consultations[consultation_id].commit_end
+    ), "Consultation: commit window is not open"
+    assert self._commitments[consultation_id][voting_key] == empty(bytes32), (
+        "Consultation: this voting key has already cast a ballot"
+    )
+    assert commitment != empty(bytes32), "Consultation: commitment is empty"
+    assert self._recover(
+        self._ballot_digest(consultation_id, voting_key, commitment), authorization
+    ) == voting_key, "Consultation: ballot is not signed by its voting key"
+
+
+@view
+@internal
+def _is_point(point: Bytes[BALLOT_KEY_BYTES]) -> bool:
+    # 0x02 or 0x03, then an x below p with x^3 + 7 a square mod p (Euler's
+    # criterion through the modexp precompile): the curve has a point there,
+    # so a recorded key or an image is usable, never a ring's silent spoiler.
+    if len(point) != BALLOT_KEY_BYTES:
+        return False
+    prefix: uint256 = convert(slice(point, 0, 1), uint256)
+    if prefix != 2 and prefix != 3:
+        return False
+    x: uint256 = extract32(point, 1, output_type=uint256)
+    if x >= FIELD_PRIME:
+        return False
+    rhs: uint256 = uint256_addmod(
+        uint256_mulmod(uint256_mulmod(x, x, FIELD_PRIME), x, FIELD_PRIME), 7, FIELD_PRIME
+    )
+    legendre: Bytes[32] = raw_call(
+        MODEXP,
+        concat(
+            convert(32, bytes32),
+            convert(32, bytes32),
+            convert(32, bytes32),
+            convert(rhs, bytes32),
+            convert(HALF_FIELD_PRIME, bytes32),
+            convert(FIELD_PRIME, bytes32),
+        ),
+        max_outsize=32,
+        is_static_call=True,
+    )
+    return len(legendre) == 32 and extract32(legendre, 0, output_type=uint256) == 1
 
 
 @pure

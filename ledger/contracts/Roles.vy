@@ -39,6 +39,11 @@ _holds: HashMap[address, HashMap[bytes32, bool]]
 # Block number of the newest grant or revoke of (account, role); 0 = never.
 last_change_block: public(HashMap[address, HashMap[bytes32, uint256]])
 admin_count: public(uint256)
+# Every account ever granted a role, in the order of its first grant: an auditor
+# enumerates the actors from here, never from the logs it was handed.
+account_count: public(uint256)
+accounts: public(HashMap[uint256, address])
+_registered: HashMap[address, bool]
 
 
 @deploy
@@ -99,6 +104,10 @@ def _set(account: address, role: bytes32, held: bool):
             self.admin_count += 1
         else:
             self.admin_count -= 1
+    if held and not self._registered[account]:
+        self._registered[account] = True
+        self.accounts[self.account_count] = account
+        self.account_count += 1
     if held:
         log RoleGranted(
             account=account, role=role, sender=msg.sender, previousChangeBlock=previous

@@ -1,9 +1,12 @@
 """Verifiable community consultations on the ledger (see docs/voting.md).
 
-A registrar certifies each resident on an eligibility roll once, with an RSA
-blind signature over a fresh voting key; residents commit and later reveal
-their ballots from those keys through a relayer; anyone recounts the result
-from the Consultation contract's events.
+A registrar records each resident on an eligibility roll once, at the request
+their roll key signed: their ballot key (ring credentials) or a blinded
+message it then signs (blind RSA credentials, for the browser portal).
+Residents commit and later reveal their ballots through a relayer, each
+ballot signed by a ring of recorded keys (LSAG, with a key image as its
+nullifier) or carrying an RSA credential; anyone recounts the result from the
+Consultation contract's events.
 """
 
 from __future__ import annotations
@@ -52,13 +55,20 @@ from ledger.voting.rehearsal import (
     rehearse_consultation,
 )
 from ledger.voting.resident import (
+    BallotKeyRequest,
     CredentialRequest,
     RollKey,
     Wallet,
     accept_credential,
     cast_ballot,
+    recorded_ballot_key,
+    request_ballot_key,
     request_credential,
     reveal_ballot,
+)
+from ledger.voting.ring import (
+    BallotKeyPair,
+    RingSignature,
 )
 from ledger.voting.roll import (
     Roll,
@@ -73,6 +83,8 @@ from ledger.voting.tally import (
 
 __all__ = [
     "FEDGOV_SUITE",
+    "BallotKeyPair",
+    "BallotKeyRequest",
     "BallotRecord",
     "BallotScope",
     "BlindRsaSuite",
@@ -92,6 +104,7 @@ __all__ = [
     "RehearsalReport",
     "Rejection",
     "Retally",
+    "RingSignature",
     "Roll",
     "RollEntry",
     "RollError",
@@ -108,7 +121,9 @@ __all__ = [
     "credential_message",
     "generate_credential_key",
     "load_credential_key",
+    "recorded_ballot_key",
     "rehearse_consultation",
+    "request_ballot_key",
     "request_credential",
     "retally",
     "reveal_ballot",

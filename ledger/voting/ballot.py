@@ -9,7 +9,11 @@ on one chain (a :class:`BallotScope`):
   request from the roll key on the resident's roll entry, so a registrar
   cannot record one for a resident who never asked;
 
-- the **credential message** the registrar blind-signs:
+- with ring credentials, the **ballot-key request** instead: the roll key's
+  EIP-712 signature over ``BallotKeyRequest(uint256 consultationId,bytes32
+  ballotKeyHash)``, ``ballotKeyHash`` the keccak-256 of the 33-byte key;
+- the **credential message** the registrar blind-signs, or that a ballot's
+  ring signature signs (in the domain :func:`ring_domain`):
   ``"fedgov-consultation-key-v1:" || chain id (32 bytes) || contract (20)
   || consultation id (32) || voting key (20)`` — a credential is valid for one
   voting key in one consultation, nowhere else;
@@ -55,10 +59,13 @@ __all__ = [
     "commitment",
     "credential_message",
     "fresh_salt",
+    "key_request_signer",
     "request_signer",
+    "ring_domain",
     "scope_fields",
     "scope_from",
     "sign_authorization",
+    "sign_key_request",
     "sign_request",
 ]
 
@@ -76,6 +83,10 @@ _DOMAIN_TYPEHASH = keccak(
 _REQUEST_TYPEHASH = keccak(
     text="CredentialRequest(uint256 consultationId,bytes32 blindedMessageHash)"
 )
+_KEY_REQUEST_TYPEHASH = keccak(
+    text="BallotKeyRequest(uint256 consultationId,bytes32 ballotKeyHash)"
+)
+_RING_DOMAIN_TAG = b"fedgov-consultation-ring-v1:"
 
 
 @dataclass(frozen=True)
@@ -124,6 +135,20 @@ def credential_message(scope: BallotScope, voting_key: str) -> bytes:
         + to_canonical_address(scope.contract)
         + scope.consultation_id.to_bytes(32, "big")
         + to_canonical_address(voting_key)
+    )
+
+
+def ring_domain(scope: BallotScope) -> bytes:
+    """The domain of a consultation's ring signatures and key images.
+
+    Key images differ from one consultation to the next even for one key, so
+    they link nothing across consultations.
+    """
+    return (
+        _RING_DOMAIN_TAG
+        + scope.chain_id.to_bytes(32, "big")
+        + to_canonical_address(scope.contract)
+        + scope.consultation_id.to_bytes(32, "big")
     )
 
 
@@ -183,6 +208,22 @@ def sign_request(
     return bytes(roll_key.sign_message(message).signature)
 
 
+def sign_key_request(
+    scope: BallotScope, roll_key: LocalAccount, ballot_key: bytes
+) -> bytes:
+    """The roll key's 65-byte signature requesting that ``ballot_key`` be recorded."""
+    message = signable(
+        domain=_domain(scope),
+        primary_type="BallotKeyRequest",
+        fields=[("consultationId", "uint256"), ("ballotKeyHash", "bytes32")],
+        message={
+            "consultationId": scope.consultation_id,
+            "ballotKeyHash": keccak(ballot_key),
+        },
+    )
+    return bytes(roll_key.sign_message(message).signature)
+
+
 def request_signer(
     scope: BallotScope, blinded_message_hash: bytes, signature: bytes
 ) -> str | None:
@@ -192,6 +233,19 @@ def request_signer(
     contract does: an auditor checks one request per recorded credential, and
     ``encode_typed_data`` costs a millisecond each.
     """
+    return _request_signer(_REQUEST_TYPEHASH, scope, blinded_message_hash, signature)
+
+
+def key_request_signer(
+    scope: BallotScope, ballot_key_hash: bytes, signature: bytes
+) -> str | None:
+    """The roll key that signed a ballot-key request, or ``None`` if none did."""
+    return _request_signer(_KEY_REQUEST_TYPEHASH, scope, ballot_key_hash, signature)
+
+
+def _request_signer(
+    typehash: bytes, scope: BallotScope, value_hash: bytes, signature: bytes
+) -> str | None:
     if len(signature) != 65 or signature[64] not in (27, 28):
         return None
     r, s = (
@@ -208,9 +262,7 @@ def request_signer(
         + to_canonical_address(scope.contract).rjust(32, b"\0")
     )
     struct_hash = keccak(
-        _REQUEST_TYPEHASH
-        + scope.consultation_id.to_bytes(32, "big")
-        + blinded_message_hash
+        typehash + scope.consultation_id.to_bytes(32, "big") + value_hash
     )
     digest = keccak(b"\x19\x01" + domain + struct_hash)
     try:

@@ -2,7 +2,7 @@
 
 Everything in one process, on the embedded EVM (or any dev chain):
 
-    rehearse [--residents 50] [--seed 0] [--abstain N] [--no-reveal N]
+    rehearse [--residents 50] [--seed 0] [--abstain N] [--no-reveal N] [--ring-size 16]
 
 A consultation over several commands needs a chain that outlives each
 command: ``node`` runs a local anvil whose state persists in a folder, deploys
@@ -12,9 +12,9 @@ Roles and Consultation once, and prints the ``FEDGOV_RPC_URL`` and
 
     admin      deploy [--roles ADDR] [--registrar ADDR]
     resident   enroll --out ROLL-KEY     (once: its address goes on the roll)
-    registrar  roll RESIDENTS.txt --out ROLL   keygen --out KEY.pem
-               create --roll ROLL --key KEY.pem --question Q --option A --option B
-               issue --id N --roll ROLL --key KEY.pem --resident ID --request REQ --out RESP
+    registrar  roll RESIDENTS.txt --out ROLL
+               create --roll ROLL [--ring-size K] --question Q --option A --option B
+               issue --id N --roll ROLL --resident ID --request REQ --out RESP
                finalize --id N
     resident   request --id N --roll-key ROLL-KEY --wallet W --out REQ
                accept --wallet W --response RESP [--resident ID]
@@ -29,8 +29,13 @@ at ``$FEDGOV_HOME`` gives its chain and its Consultation contract.
 Transactions are signed with ``--key-file`` (keystore, password from
 ``--password-env``) or, on a dev chain, ``--dev-account N``; a resident's
 commit and reveal are sent by such a *relayer* account, never by the voting
-key. The registrar's credential key file is encrypted with the passphrase in
-``$FEDGOV_VOTE_KEY_PASSPHRASE``.
+key.
+
+Consultations use ring credentials (``--ring-size``, default 16). Blind RSA
+credentials (``keygen``, then ``create``/``issue`` with ``--key KEY.pem``, the
+key encrypted with the passphrase in ``$FEDGOV_VOTE_KEY_PASSPHRASE``) remain
+for the browser portal; they warn, because the registrar's key can mint
+ballots that the re-tally cannot always tell from abstainers' (docs/voting.md).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from typing import TYPE_CHECKING
 
 from fedgov.county import find_county
 from fedgov.errors import ConfigurationError
+from fedgov.notices import warn_once
 from fedgov.signals import StopSignal
 from ledger.chain import AnvilProcess, Chain
 from ledger.chain_roles import Roles
@@ -50,7 +56,7 @@ from ledger.voting import resident
 from ledger.voting._clock import advance_to, latest_timestamp
 from ledger.voting._files import read_json, write_json
 from ledger.voting._signers import add_signer_arguments, dev_account, signer_from_args
-from ledger.voting.consultation import ConsultationContract, ConsultationInfo
+from ledger.voting.consultation import MAX_RING, ConsultationContract, ConsultationInfo
 from ledger.voting.errors import TallyMismatchError, VotingError
 from ledger.voting.receipt import Receipt, check_receipt
 from ledger.voting.registrar import (
@@ -63,6 +69,7 @@ from ledger.voting.registrar import (
 from ledger.voting.rehearsal import (
     DEFAULT_OPTIONS,
     DEFAULT_QUESTION,
+    DEFAULT_RING_SIZE,
     rehearse_consultation,
 )
 from ledger.voting.roll import Roll, entry_commitment, parse_residents
@@ -103,6 +110,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     rehearse.add_argument("--rpc-url", help="a dev chain (default: embedded py-evm)")
     rehearse.add_argument("--residents", type=int, default=50)
     rehearse.add_argument("--seed", type=int, default=0, help="draws choices")
+    rehearse.add_argument(
+        "--ring-size",
+        type=int,
+        default=DEFAULT_RING_SIZE,
+        help="keys a ring (0: blind RSA credentials)",
+    )
     rehearse.add_argument("--abstain", type=int, default=0, help="residents who skip")
     rehearse.add_argument(
         "--no-reveal", type=int, default=0, help="residents who commit, never reveal"
@@ -146,7 +159,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     create = command("create", "registrar: open a consultation", _create)
     _chain_arguments(create)
     create.add_argument("--roll", type=Path, required=True)
-    create.add_argument("--key", type=Path, required=True, help="credential key")
+    create.add_argument(
+        "--ring-size",
+        type=int,
+        help=f"ring credentials: keys per ballot's ring, 1..{MAX_RING} (default "
+        f"{DEFAULT_RING_SIZE})",
+    )
+    create.add_argument(
+        "--key", type=Path, help="blind RSA credentials under this key (portal)"
+    )
     create.add_argument("--question", required=True)
     create.add_argument("--question-uri", help="where the question is published")
     create.add_argument(
@@ -157,10 +178,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--reveal-for", type=int, default=86_400, help="seconds")
     add_signer_arguments(create, who="the registrar")
 
-    issue = command("issue", "registrar: certify one resident, blindly", _issue)
+    issue = command("issue", "registrar: record one resident's signed request", _issue)
     _chain_arguments(issue, consultation=True)
     issue.add_argument("--roll", type=Path, required=True)
-    issue.add_argument("--key", type=Path, required=True, help="credential key")
+    issue.add_argument("--key", type=Path, help="blind RSA credential key")
     issue.add_argument("--resident", required=True, help="identity checked by you")
     issue.add_argument("--request", type=Path, required=True)
     issue.add_argument(
@@ -306,6 +327,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         abstain=args.abstain,
         no_reveal=args.no_reveal,
         abuses=not args.no_abuse,
+        ring_size=args.ring_size,
         progress=print,
     )
     print(report.summary())
@@ -410,16 +432,26 @@ def _registrar(
     account = signer_from_args(args)
     chain = _connect(args, [account])
     contract = _contract(args, chain)
-    registrar = Registrar(
-        contract,
-        account=account,
-        roll=Roll.load(args.roll),
-        key=load_credential_key(args.key, passphrase=_passphrase()),
-    )
+    key = None
+    if args.key is not None:
+        warn_once(
+            "blind-rsa-credentials",
+            "blind RSA credentials: the registrar's key can sign credentials off "
+            "the record, and ballots made with them go unnoticed while they are no "
+            "more than the residents who asked and abstain; consultations without "
+            "--key use ring credentials, which close that gap (docs/voting.md)",
+        )
+        key = load_credential_key(args.key, passphrase=_passphrase())
+    registrar = Registrar(contract, account=account, roll=Roll.load(args.roll), key=key)
     return contract, registrar
 
 
 def _create(args: argparse.Namespace) -> int:
+    if args.key is not None and args.ring_size is not None:
+        raise ConfigurationError(
+            "--ring-size", "ring credentials take no --key: give one or the other"
+        )
+    ring_size = 0 if args.key is not None else (args.ring_size or DEFAULT_RING_SIZE)
     contract, registrar = _registrar(args)
     now = latest_timestamp(contract.chain)
     commit_start = now + args.commit_in
@@ -429,6 +461,7 @@ def _create(args: argparse.Namespace) -> int:
         commit_start=commit_start,
         commit_end=commit_start + args.commit_for,
         reveal_end=commit_start + args.commit_for + args.reveal_for,
+        ring_size=ring_size,
         question_uri=args.question_uri,
     )
     print(f"consultation {info.consultation_id} created")
@@ -439,10 +472,16 @@ def _create(args: argparse.Namespace) -> int:
 def _issue(args: argparse.Namespace) -> int:
     contract, registrar = _registrar(args)
     info = contract.info(args.id)
-    request = resident.CredentialRequest.load(args.request)
-    if request.scope != info.scope:
-        raise ConfigurationError("--request", f"is not for consultation {args.id}")
-    issued = registrar.issue(info, args.resident, request)
+    if info.ring_credentials:
+        key_request = resident.BallotKeyRequest.load(args.request)
+        if key_request.scope != info.scope:
+            raise ConfigurationError("--request", f"is not for consultation {args.id}")
+        issued = registrar.record(info, args.resident, key_request)
+    else:
+        request = resident.CredentialRequest.load(args.request)
+        if request.scope != info.scope:
+            raise ConfigurationError("--request", f"is not for consultation {args.id}")
+        issued = registrar.issue(info, args.resident, request)
     issued.save(args.out)
     print(
         f"credential issued to {args.resident}, recorded in block "
@@ -471,12 +510,20 @@ def _request(args: argparse.Namespace) -> int:
             "--wallet", f"{args.wallet} exists; never reuse a wallet"
         )
     roll_key = resident.RollKey.load(args.roll_key)
-    wallet, request = resident.request_credential(contract.info(args.id), roll_key)
-    wallet.save(args.wallet)
-    request.save(args.out)
+    info = contract.info(args.id)
+    if info.ring_credentials:
+        wallet, key_request = resident.request_ballot_key(info, roll_key)
+        wallet.save(args.wallet)
+        key_request.save(args.out)
+        what = f"ballot key 0x{key_request.ballot_key.hex()}"
+    else:
+        wallet, request = resident.request_credential(info, roll_key)
+        wallet.save(args.wallet)
+        request.save(args.out)
+        what = "blinded request"
     print(f"voting key {wallet.voting_address} -> {args.wallet} (keep it secret)")
     print(
-        f"blinded request signed by roll key {roll_key.address} -> {args.out} "
+        f"{what} signed by roll key {roll_key.address} -> {args.out} "
         "(hand it to the registrar)"
     )
     return 0
@@ -495,6 +542,14 @@ def _accept(args: argparse.Namespace) -> int:
         raise VotingError("the recorded roll entry is not yours")
     if not contract.credential_issued(info.consultation_id, issued.roll_entry):
         raise VotingError("no credential is recorded on chain for your roll entry")
+    if info.ring_credentials:
+        number = resident.recorded_ballot_key(contract, wallet, issued.roll_entry)
+        print(
+            f"your ballot key is recorded on chain (key {number} of the "
+            f"consultation, block {issued.block_number}); your ballot will be "
+            f"signed by a ring of {info.ring_size} recorded keys"
+        )
+        return 0
     wallet = resident.accept_credential(wallet, info, issued.blind_signature)
     wallet.save(args.wallet)
     print(
@@ -581,7 +636,13 @@ def _status(args: argparse.Namespace) -> int:
         f"credentials {state.issued}, ballots {state.committed}, revealed "
         f"{state.revealed}, unrevealed {state.unrevealed}"
     )
-    if state.off_record:
+    if info.ring_credentials:
+        print(
+            f"ring credentials, {info.ring_for(state.issued)} keys a ring: the "
+            "contract cannot check ring signatures; `tally --verify` counts only "
+            "valid ones"
+        )
+    elif state.off_record:
         print(
             f"OVER-ISSUANCE: {state.off_record} more ballot(s) than recorded "
             "credentials; the registrar's key signed credentials off the record"

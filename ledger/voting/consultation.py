@@ -1,5 +1,10 @@
 """Client of the Consultation contract: create, certify, commit, reveal, finalize.
 
+A consultation's credentials are of one of two kinds, fixed at creation:
+**ring** credentials (``ring_size > 0``: recorded ballot keys, ballots signed
+by a ring of them, :mod:`ledger.voting.ring`) or, for the browser portal,
+**blind RSA** credentials (a modulus).
+
 One :class:`ConsultationContract` wraps one deployed contract; consultations in
 it are numbered from 1. Writes go through :meth:`ledger.chain.Chain.transact`,
 so a rejected call raises :class:`~ledger.errors.ContractRevertError` whose
@@ -27,6 +32,8 @@ from ledger.contract import DeployedContract
 from ledger.errors import ChainError
 from ledger.voting._events import ChainEvent, EventDecoder, consultation_logs
 from ledger.voting.ballot import BallotScope
+from ledger.voting.errors import VotingError
+from ledger.voting.ring import SCALAR_BYTES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -38,6 +45,7 @@ if TYPE_CHECKING:
 
     from ledger.chain import Chain
     from ledger.chain_roles import Roles
+    from ledger.voting.ring import RingSignature
     from ledger.voting.roll import RollProof
 
 __all__ = [
@@ -45,6 +53,7 @@ __all__ = [
     "GAS",
     "MAX_OPTIONS",
     "MAX_OPTION_BYTES",
+    "MAX_RING",
     "MAX_URI_BYTES",
     "MODULUS_BITS",
     "PUBLIC_EXPONENT",
@@ -64,19 +73,24 @@ PUBLIC_EXPONENT = 65537
 MAX_OPTIONS = 16
 MAX_OPTION_BYTES = 64
 MAX_URI_BYTES = 256
+MAX_RING = 64
 _EVENT_NAMES = (
     "ConsultationCreated",
     "CredentialIssued",
+    "BallotKeyRegistered",
     "BallotCommitted",
+    "RingBallotCommitted",
     "BallotRevealed",
     "ConsultationFinalized",
 )
 
 GAS = {
-    "deploy": 4_000_000,
+    "deploy": 5_000_000,
     "create": 800_000,
     "record_issuance": 300_000,
+    "register_ballot_key": 300_000,
     "commit": 400_000,
+    "commit_ring": 800_000,
     "reveal": 200_000,
     "finalize": 200_000,
 }
@@ -106,6 +120,9 @@ class ConsultationInfo:
     eligibility_root: bytes
     roll_size: int
     modulus: bytes
+    """The blind RSA credential key's modulus; empty for ring credentials."""
+    ring_size: int
+    """Ballot keys per ring signature; 0 for blind RSA credentials."""
     commit_start: int
     commit_end: int
     reveal_end: int
@@ -115,9 +132,22 @@ class ConsultationInfo:
     def consultation_id(self) -> int:
         return self.scope.consultation_id
 
+    @property
+    def ring_credentials(self) -> bool:
+        """Whether ballots carry ring signatures (else blind RSA credentials)."""
+        return self.ring_size > 0
+
+    def ring_for(self, registered: int) -> int:
+        """How many keys each ring holds once ``registered`` keys are recorded."""
+        return min(self.ring_size, registered)
+
     @functools.cached_property
     def public_key(self) -> RsaKey:
         """The registrar's credential key, as fixed on chain at creation."""
+        if self.ring_credentials:
+            raise VotingError(
+                f"consultation {self.consultation_id} uses ring credentials: no RSA key"
+            )
         return RSA.construct((int.from_bytes(self.modulus, "big"), PUBLIC_EXPONENT))
 
     @property
@@ -183,7 +213,9 @@ class ConsultationEvents:
 
     created: tuple[ChainEvent, ...]
     issued: tuple[ChainEvent, ...]
+    """``CredentialIssued`` (blind RSA) or ``BallotKeyRegistered`` (ring)."""
     committed: tuple[ChainEvent, ...]
+    """``BallotCommitted`` (blind RSA) or ``RingBallotCommitted`` (ring)."""
     revealed: tuple[ChainEvent, ...]
     finalized: tuple[ChainEvent, ...]
 
@@ -229,14 +261,18 @@ class ConsultationContract(DeployedContract):
         options: Sequence[str],
         eligibility_root: bytes,
         roll_size: int,
-        public_key: RsaKey,
         commit_start: int,
         commit_end: int,
         reveal_end: int,
         sender: LocalAccount,
+        ring_size: int = 0,
+        public_key: RsaKey | None = None,
         question_uri: str | None = None,
     ) -> ConsultationInfo:
         """Open a consultation; ``sender`` must hold the REGISTRAR role.
+
+        Give exactly one of ``ring_size`` (ring credentials, 1..``MAX_RING``)
+        and ``public_key`` (blind RSA credentials).
 
         The question goes on chain as its keccak256 hash and a URI; without
         ``question_uri`` the URI is a ``data:`` URI of the question itself.
@@ -255,19 +291,34 @@ class ConsultationContract(DeployedContract):
                 )
         if len(options) > MAX_OPTIONS:
             raise ConfigurationError("options", f"at most {MAX_OPTIONS} options")
-        if public_key.size_in_bits() != MODULUS_BITS or public_key.e != PUBLIC_EXPONENT:
+        modulus = b""
+        if public_key is None:
+            if not 1 <= ring_size <= MAX_RING:
+                raise ConfigurationError(
+                    "ring_size", f"must be in 1..{MAX_RING}, got {ring_size}"
+                )
+        elif ring_size:
+            raise ConfigurationError(
+                "ring_size", "ring credentials take no RSA key: give one or the other"
+            )
+        elif (
+            public_key.size_in_bits() != MODULUS_BITS or public_key.e != PUBLIC_EXPONENT
+        ):
             raise ConfigurationError(
                 "public_key",
                 f"must be RSA-{MODULUS_BITS} with e = {PUBLIC_EXPONENT}, got "
                 f"RSA-{public_key.size_in_bits()} with e = {public_key.e}",
             )
+        else:
+            modulus = public_key.n.to_bytes(MODULUS_BITS // 8, "big")
         function = self._contract.functions.create(
             keccak(text=question),
             uri,
             list(options),
             eligibility_root,
             roll_size,
-            public_key.n.to_bytes(MODULUS_BITS // 8, "big"),
+            modulus,
+            ring_size,
             commit_start,
             commit_end,
             reveal_end,
@@ -303,6 +354,33 @@ class ConsultationContract(DeployedContract):
         )
         return self._chain.transact(function, sender=sender, gas=GAS["record_issuance"])
 
+    def register_ballot_key(
+        self,
+        consultation_id: int,
+        proof: RollProof,
+        *,
+        ballot_key: bytes,
+        request_signature: bytes,
+        sender: LocalAccount,
+    ) -> TxReceipt:
+        """Record ``ballot_key`` (33 bytes) for the roll entry ``proof`` shows.
+
+        ``request_signature`` is the entry's roll key's signature requesting
+        it (:func:`ledger.voting.ballot.sign_key_request`).
+        """
+        function = self._contract.functions.register_ballot_key(
+            consultation_id,
+            proof.index,
+            proof.entry,
+            proof.roll_key,
+            list(proof.path),
+            ballot_key,
+            request_signature,
+        )
+        return self._chain.transact(
+            function, sender=sender, gas=GAS["register_ballot_key"]
+        )
+
     def finalize(self, consultation_id: int, *, sender: LocalAccount) -> TxReceipt:
         """Close the consultation for good (anyone may, once the reveal is over)."""
         function = self._contract.functions.finalize(consultation_id)
@@ -333,6 +411,30 @@ class ConsultationContract(DeployedContract):
             authorization,
         )
         return self._chain.transact(function, sender=sender, gas=GAS["commit"])
+
+    def commit_ring(
+        self,
+        consultation_id: int,
+        *,
+        voting_key: str,
+        commitment: bytes,
+        ring: Sequence[int],
+        signature: RingSignature,
+        authorization: bytes,
+        sender: LocalAccount,
+    ) -> TxReceipt:
+        """Commit a ballot signed by ``ring`` (issuance numbers, ascending)."""
+        function = self._contract.functions.commit_ring(
+            consultation_id,
+            to_checksum_address(voting_key),
+            commitment,
+            signature.key_image,
+            list(ring),
+            signature.challenge.to_bytes(SCALAR_BYTES, "big"),
+            [s.to_bytes(SCALAR_BYTES, "big") for s in signature.responses],
+            authorization,
+        )
+        return self._chain.transact(function, sender=sender, gas=GAS["commit_ring"])
 
     def reveal(
         self,
@@ -442,8 +544,10 @@ class ConsultationContract(DeployedContract):
                 grouped[event.name].append(event)
         return ConsultationEvents(
             created=tuple(grouped["ConsultationCreated"]),
-            issued=tuple(grouped["CredentialIssued"]),
-            committed=tuple(grouped["BallotCommitted"]),
+            issued=tuple(grouped["CredentialIssued"] + grouped["BallotKeyRegistered"]),
+            committed=tuple(
+                grouped["BallotCommitted"] + grouped["RingBallotCommitted"]
+            ),
             revealed=tuple(grouped["BallotRevealed"]),
             finalized=tuple(grouped["ConsultationFinalized"]),
         )
@@ -458,6 +562,7 @@ class ConsultationContract(DeployedContract):
             "eligibility_root",
             "roll_size",
             "modulus_hash",
+            "ring_size",
             "option_count",
             "commit_start",
             "commit_end",
@@ -480,6 +585,7 @@ class ConsultationContract(DeployedContract):
             eligibility_root=bytes(args["eligibilityRoot"]),
             roll_size=int(args["rollSize"]),
             modulus=bytes(args["modulus"]),
+            ring_size=int(args["ringSize"]),
             commit_start=int(args["commitStart"]),
             commit_end=int(args["commitEnd"]),
             reveal_end=int(args["revealEnd"]),

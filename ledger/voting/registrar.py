@@ -1,8 +1,17 @@
 """The registrar: opens consultations and certifies each eligible resident once.
 
-The registrar holds three things: the eligibility roll (private), a fresh
-RSA-2048 credential key per consultation (RFC 9474 asks for a key per
-purpose), and a chain account with the REGISTRAR role.
+The registrar holds the eligibility roll (private) and a chain account with the
+REGISTRAR role; with blind RSA credentials, also a fresh RSA-2048 credential
+key per consultation (RFC 9474 asks for a key per purpose).
+
+With **ring credentials** (:meth:`Registrar.record`) the registrar only
+records the resident's ballot key against their roll entry, with the request
+their roll key signed (the contract checks it). It signs nothing and holds no
+key that could make a ballot: a ballot is signed by a ring of recorded keys,
+each of which some resident asked for. This closes the "abstainers' shadow"
+of blind credentials (docs/voting.md).
+
+With blind RSA credentials:
 
 Issuing a credential (:meth:`Registrar.issue`) is, in this order:
 
@@ -42,7 +51,7 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from ledger.voting.consultation import ConsultationContract, ConsultationInfo
-    from ledger.voting.resident import CredentialRequest
+    from ledger.voting.resident import BallotKeyRequest, CredentialRequest
     from ledger.voting.roll import Roll
 
 _RESPONSE_FORMAT = "fedgov-credential-response-v1"
@@ -143,11 +152,14 @@ class Registrar:
         *,
         account: LocalAccount,
         roll: Roll,
-        key: RsaKey,
+        key: RsaKey | None = None,
     ) -> None:
-        if not key.has_private():
+        # key None: ring credentials, nothing to sign with, on purpose.
+        if key is not None and not key.has_private():
             raise ConfigurationError("key", "must be a private key")
-        if key.size_in_bits() != MODULUS_BITS or key.e != PUBLIC_EXPONENT:
+        if key is not None and (
+            key.size_in_bits() != MODULUS_BITS or key.e != PUBLIC_EXPONENT
+        ):
             raise ConfigurationError(
                 "key",
                 f"must be RSA-{MODULUS_BITS} with e = {PUBLIC_EXPONENT}, got "
@@ -159,8 +171,9 @@ class Registrar:
         self._key = key
 
     @property
-    def public_key(self) -> RsaKey:
-        return self._key.public_key()
+    def public_key(self) -> RsaKey | None:
+        """The blind RSA credential key; ``None`` for ring credentials."""
+        return None if self._key is None else self._key.public_key()
 
     @property
     def roll(self) -> Roll:
@@ -174,14 +187,17 @@ class Registrar:
         commit_start: int,
         commit_end: int,
         reveal_end: int,
+        ring_size: int = 0,
         question_uri: str | None = None,
     ) -> ConsultationInfo:
-        """Create a consultation over this roll and key."""
+        """Create a consultation over this roll: ring credentials of ``ring_size``
+        keys a ring, or blind RSA credentials under this registrar's key."""
         return self._contract.create(
             question=question,
             options=options,
             eligibility_root=self._roll.root,
             roll_size=self._roll.size,
+            ring_size=ring_size,
             public_key=self.public_key,
             commit_start=commit_start,
             commit_end=commit_end,
@@ -190,14 +206,67 @@ class Registrar:
             question_uri=question_uri,
         )
 
+    def record(
+        self, info: ConsultationInfo, resident: str, request: BallotKeyRequest
+    ) -> IssuedCredential:
+        """Record ``resident``'s ballot key (identity checked by the caller), once.
+
+        The answer carries no signature (``blind_signature`` is empty): the
+        recorded key is the credential.
+        """
+        self._check_request(info, resident, request)
+        receipt = self._contract.register_ballot_key(
+            info.consultation_id,
+            self._roll.proof(resident),
+            ballot_key=request.ballot_key,
+            request_signature=request.signature,
+            sender=self._account,
+        )
+        entry = self._roll.entry(resident)
+        return IssuedCredential(
+            scope=info.scope,
+            blind_signature=b"",
+            roll_entry=entry.commitment,
+            roll_salt=entry.salt,
+            transaction_hash=bytes(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+        )
+
     def issue(
         self, info: ConsultationInfo, resident: str, request: CredentialRequest
     ) -> IssuedCredential:
         """Certify ``resident`` (identity checked by the caller) once, blindly."""
-        if int.from_bytes(info.modulus, "big") != self._key.n:
+        key = self._key
+        if key is None or int.from_bytes(info.modulus, "big") != key.n:
             raise ConfigurationError(
                 "key", f"is not consultation {info.consultation_id}'s credential key"
             )
+        self._check_request(info, resident, request)
+        entry = self._roll.entry(resident)
+        blind_rsa.check_blinded_message(key, request.blinded_message)
+        receipt = self._contract.record_issuance(
+            info.consultation_id,
+            self._roll.proof(resident),
+            blinded_message=request.blinded_message,
+            request_signature=request.signature,
+            sender=self._account,
+        )
+        return IssuedCredential(
+            scope=info.scope,
+            blind_signature=blind_rsa.blind_sign(key, request.blinded_message),
+            roll_entry=entry.commitment,
+            roll_salt=entry.salt,
+            transaction_hash=bytes(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+        )
+
+    def _check_request(
+        self,
+        info: ConsultationInfo,
+        resident: str,
+        request: CredentialRequest | BallotKeyRequest,
+    ) -> None:
+        """The request is for this consultation and roll, signed by ``resident``'s key."""
         if info.eligibility_root != self._roll.root:
             raise ConfigurationError(
                 "roll", f"is not consultation {info.consultation_id}'s roll"
@@ -213,19 +282,3 @@ class Registrar:
                 f"the request is signed by {signer or 'no key'}, not by "
                 f"{resident}'s roll key {entry.roll_key}"
             )
-        blind_rsa.check_blinded_message(self._key, request.blinded_message)
-        receipt = self._contract.record_issuance(
-            info.consultation_id,
-            self._roll.proof(resident),
-            blinded_message=request.blinded_message,
-            request_signature=request.signature,
-            sender=self._account,
-        )
-        return IssuedCredential(
-            scope=info.scope,
-            blind_signature=blind_rsa.blind_sign(self._key, request.blinded_message),
-            roll_entry=entry.commitment,
-            roll_salt=entry.salt,
-            transaction_hash=bytes(receipt["transactionHash"]),
-            block_number=int(receipt["blockNumber"]),
-        )

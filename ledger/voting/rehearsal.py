@@ -5,11 +5,13 @@ embedded py-evm chain or anvil; it moves the chain's clock between windows):
 
 1. the admin deploys Roles and Consultation and makes one account registrar;
 2. each resident makes a roll key; the registrar builds the roll (the
-   residents plus Mallory, an eligible resident who tries to cheat) and a
-   fresh credential key, and opens the consultation;
-3. each resident who takes part requests a credential (blinded, signed by
-   their roll key), the registrar records and blind-signs it, the resident
-   unblinds and verifies;
+   residents plus Mallory, an eligible resident who tries to cheat) and opens
+   the consultation, with ring credentials (or, ``ring_size=0``, blind RSA
+   credentials under a fresh key);
+3. each resident who takes part asks for a credential with a request signed
+   by their roll key, and the registrar records it: the resident's ballot key
+   (or, blind RSA, a blinded message that the registrar then signs and the
+   resident unblinds and verifies);
 4. in the commit window each commits a seeded random choice through a relayer
    and keeps a receipt; some residents may abstain, some never reveal;
 5. in the reveal window they reveal; the consultation is finalized;
@@ -18,8 +20,10 @@ embedded py-evm chain or anvil; it moves the chain's clock between windows):
 Along the way every abuse of the rules is attempted (:data:`ABUSES`: windows,
 double votes, ineligible and forged credentials, credentials recorded for
 residents who never asked, malformed proofs, bad reveals, unknown options...)
-and must be rejected by the contract with the expected reason. The
-:class:`RehearsalReport` says whether everything held.
+and must be rejected by the contract with the expected reason — or, for the
+ring-credential ballots the contract cannot judge (a signature by a key never
+recorded, a second ballot by one key), be named by the public re-tally and
+left uncounted. The :class:`RehearsalReport` says whether everything held.
 
 (A *rehearsal*, not a simulation: every transaction is real, on a real EVM;
 only the people are played by this module.)
@@ -47,12 +51,15 @@ from ledger.voting.ballot import (
     commitment,
     fresh_salt,
     sign_authorization,
+    sign_key_request,
     sign_request,
 )
 from ledger.voting.consultation import ConsultationContract
 from ledger.voting.receipt import check_receipt
 from ledger.voting.registrar import Registrar, generate_credential_key
 from ledger.voting.resident import RollKey
+from ledger.voting.ring import BallotKeyPair, RingSignature
+from ledger.voting.ring_ballot import choose_ring, registered_keys, sign_ballot
 from ledger.voting.roll import Roll, RollProof
 from ledger.voting.tally import retally
 
@@ -72,6 +79,7 @@ __all__ = [
     "ABUSES",
     "DEFAULT_OPTIONS",
     "DEFAULT_QUESTION",
+    "DEFAULT_RING_SIZE",
     "Abuse",
     "GasUse",
     "RehearsalReport",
@@ -85,6 +93,10 @@ ISSUANCE_S = 3_600
 COMMIT_S = 86_400
 REVEAL_S = 86_400
 MALLORY = "mallory"
+DEFAULT_RING_SIZE = 16
+"""Keys a ring: each ballot's anonymity set, ~1,500 gas a member (docs/voting.md)."""
+RING = "ring"
+BLIND_RSA = "blind RSA"
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,10 @@ class Rejection:
     abuse: str
     expected: str
     reason: str | None
-    """The contract's revert reason; ``None`` if the attempt went through."""
+    """The contract's revert reason, or the re-tally's problem naming the
+    ballot; ``None`` if nothing refused or named it."""
+    ballot: str | None = None
+    """The voting key of a ballot sent on chain for the re-tally to catch."""
 
     @property
     def rejected_as_expected(self) -> bool:
@@ -142,10 +157,28 @@ class RehearsalReport:
     """Wall time per phase."""
 
     @property
+    def caught(self) -> tuple[str, ...]:
+        """Voting keys of the abusive ballots sent on chain for the re-tally to catch."""
+        return tuple(r.ballot for r in self.rejections if r.ballot is not None)
+
+    @property
+    def unexplained(self) -> tuple[str, ...]:
+        """Re-tally problems that no caught ballot explains (must be none).
+
+        Caught ballots are on chain, so the contract's ballot count includes them.
+        """
+        return tuple(
+            p
+            for p in self.retally.problems
+            if not any(key in p for key in self.caught)
+            and not (self.caught and p.startswith("committed count: "))
+        )
+
+    @property
     def ok(self) -> bool:
         return (
             self.tally == self.expected_tally
-            and self.retally.matches
+            and not self.unexplained
             and self.retally.tally == self.expected_tally
             and not self.receipt_problems
             and all(r.rejected_as_expected for r in self.rejections)
@@ -154,11 +187,17 @@ class RehearsalReport:
     def summary(self) -> str:
         """The outcome in a few lines: counts, tally, re-tally, receipts, abuse, gas."""
         rejected = sum(r.rejected_as_expected for r in self.rejections)
+        if self.unexplained or self.retally.tally != self.expected_tally:
+            verdict = "DOES NOT MATCH"
+        elif self.caught:
+            verdict = f"matches, {len(self.caught)} abusive ballots named, not counted"
+        else:
+            verdict = "matches"
         lines = [
             f"{self.residents} residents, {self.credentials} credentials, "
             f"{self.ballots} ballots, {self.reveals} reveals; "
             f"tally {self.tally}, ground truth {self.expected_tally}; "
-            f"re-tally {'matches' if self.retally.matches else 'DOES NOT MATCH'}; "
+            f"re-tally {verdict}; "
             f"{self.receipts_ok} receipts check out; "
             f"{rejected} of {len(self.rejections)} abuses rejected as expected",
             f"gas: credential record {self.gas.issuance:,.0f}, commit "
@@ -190,10 +229,11 @@ class _Run:
 
     def attempt(self, abuse: Abuse) -> Rejection:
         try:
-            abuse.attempt(self)
+            sent = abuse.attempt(self)
         except ContractRevertError as e:
             return Rejection(abuse.name, abuse.expected, e.reason)
-        return Rejection(abuse.name, abuse.expected, None)
+        ballot = str(sent) if abuse.retally else None
+        return Rejection(abuse.name, abuse.expected, None, ballot=ballot)
 
 
 @dataclass(frozen=True)
@@ -203,8 +243,14 @@ class Abuse:
     name: str
     phase: str
     expected: str
-    """A substring of the revert reason that refusing it must give."""
+    """A substring of the revert reason that refusing it must give (or of the
+    re-tally's problem naming the ballot, with ``retally``)."""
     attempt: Callable[[_Run], object]
+    credentials: str | None = None
+    """``RING`` or ``BLIND_RSA``: attempted with that kind only."""
+    retally: bool = False
+    """Sent on chain, where the contract cannot judge it: ``attempt`` returns
+    the ballot's voting key, and the re-tally must name it and not count it."""
 
 
 def rehearse_consultation(
@@ -217,9 +263,12 @@ def rehearse_consultation(
     abstain: int = 0,
     no_reveal: int = 0,
     abuses: bool = True,
+    ring_size: int = DEFAULT_RING_SIZE,
     progress: Callable[[str], None] | None = None,
 ) -> RehearsalReport:
     """Rehearse a consultation of ``residents`` played residents on ``chain``.
+
+    Ring credentials of ``ring_size`` keys a ring; ``ring_size=0``: blind RSA.
 
     ``abstain`` residents never ask for a credential and ``no_reveal`` commit
     but never reveal (both drawn with ``seed``, like the choices). The chain
@@ -245,7 +294,7 @@ def rehearse_consultation(
     seconds: dict[str, float] = {}
 
     clock = time.perf_counter()
-    run = _set_up(chain, names, question, options, say)
+    run = _set_up(chain, names, question, options, ring_size, say)
     seconds["setup"] = time.perf_counter() - clock
     rejections = _attempt_all(run, "issuance", abuses, say)
 
@@ -296,9 +345,29 @@ def rehearse_consultation(
     say(f"finalized: tally {dict(zip(options, state.tally, strict=True))}")
     receipts_ok, receipt_problems = _check_receipts(run, receipts, silent, say)
     audit = retally(run.contract, run.info.consultation_id)
+    rejections = [_named(r, audit.problems) for r in rejections]
+    caught = [r for r in rejections if r.ballot is not None]
+    for rejection in caught:
+        outcome = (
+            f"named: {rejection.reason}"
+            if rejection.rejected_as_expected
+            else "NOT NAMED AS EXPECTED"
+        )
+        say(f"  abuse '{rejection.abuse}': {outcome}")
+    unexplained = [
+        p
+        for p in audit.problems
+        if not any(str(r.ballot) in p for r in caught)
+        and not (caught and p.startswith("committed count: "))
+    ]
     say(
         "auditor re-tally from events: "
-        + ("matches" if audit.matches else "MISMATCH: " + "; ".join(audit.problems))
+        + (
+            "MISMATCH: " + "; ".join(unexplained)
+            if unexplained
+            else "matches"
+            + (f" ({len(caught)} abusive ballots named, not counted)" if caught else "")
+        )
     )
     seconds["audit"] = time.perf_counter() - clock
 
@@ -327,11 +396,20 @@ def rehearse_consultation(
     )
 
 
+def _named(rejection: Rejection, problems: Sequence[str]) -> Rejection:
+    """A ballot left for the re-tally, with the problem that names it (if any)."""
+    if rejection.ballot is None:
+        return rejection
+    naming = [p for p in problems if rejection.ballot in p and rejection.expected in p]
+    return dataclasses.replace(rejection, reason=naming[0] if naming else None)
+
+
 def _set_up(
     chain: Chain,
     names: list[str],
     question: str,
     options: Sequence[str],
+    ring_size: int,
     say: Callable[[str], None],
 ) -> _Run:
     admin, registrar_account, relayer, outsider = chain.accounts[:4]
@@ -342,19 +420,28 @@ def _set_up(
     roll_keys = {name: RollKey.generate() for name in [*names, MALLORY]}
     roll = Roll.build((name, key.address) for name, key in roll_keys.items())
     registrar = Registrar(
-        contract, account=registrar_account, roll=roll, key=generate_credential_key()
+        contract,
+        account=registrar_account,
+        roll=roll,
+        key=None if ring_size else generate_credential_key(),
     )
     now = latest_timestamp(chain)
     info = registrar.open(
         question=question,
         options=options,
+        ring_size=ring_size,
         commit_start=now + ISSUANCE_S,
         commit_end=now + ISSUANCE_S + COMMIT_S,
         reveal_end=now + ISSUANCE_S + COMMIT_S + REVEAL_S,
     )
     say(
         f"registrar opened consultation {info.consultation_id}: {question!r} "
-        f"({', '.join(options)}), roll of {roll.size}, root 0x{roll.root.hex()[:16]}..."
+        f"({', '.join(options)}), roll of {roll.size}, root 0x{roll.root.hex()[:16]}..., "
+        + (
+            f"ring credentials, rings of {ring_size}"
+            if ring_size
+            else "blind RSA credentials"
+        )
     )
     return _Run(
         chain=chain,
@@ -369,6 +456,11 @@ def _set_up(
 
 
 def _certify(run: _Run, name: str) -> Wallet:
+    if run.info.ring_credentials:
+        wallet, key_request = resident.request_ballot_key(run.info, run.roll_keys[name])
+        recorded = run.registrar.record(run.info, name, key_request)
+        run.gas["issuance"].append(_gas_of(run, recorded.transaction_hash))
+        return wallet
     wallet, request = resident.request_credential(run.info, run.roll_keys[name])
     issued = run.registrar.issue(run.info, name, request)
     run.gas["issuance"].append(_gas_of(run, issued.transaction_hash))
@@ -405,15 +497,17 @@ def _attempt_all(
 ) -> list[Rejection]:
     if not enabled:
         return []
+    kind = RING if run.info.ring_credentials else BLIND_RSA
     results = []
     for abuse in ABUSES:
-        if abuse.phase == phase:
+        if abuse.phase == phase and abuse.credentials in (None, kind):
             rejection = run.attempt(abuse)
-            outcome = (
-                f"rejected: {rejection.reason}"
-                if rejection.rejected_as_expected
-                else f"NOT REJECTED AS EXPECTED ({rejection.reason})"
-            )
+            if rejection.ballot is not None:
+                outcome = "sent on chain, for the re-tally to name"
+            elif rejection.rejected_as_expected:
+                outcome = f"rejected: {rejection.reason}"
+            else:
+                outcome = f"NOT REJECTED AS EXPECTED ({rejection.reason})"
             say(f"  abuse '{abuse.name}': {outcome}")
             results.append(rejection)
     return results
@@ -441,11 +535,11 @@ def _commit_as(
     voting_account: LocalAccount | None = None,
     credential: bytes | None = None,
     authorize_other: bool = False,
+    members: Sequence[int] | None = None,
+    signature: RingSignature | None = None,
 ) -> TxReceipt:
     """A commit built by hand, so that any part of it can be wrong."""
     scope = run.info.scope
-    if wallet.credential is None:
-        raise ConfigurationError("wallet", "holds no credential")
     account = voting_account or wallet.account
     ballot = commitment(scope, account.address, choice, salt or fresh_salt())
     signed = (
@@ -453,6 +547,23 @@ def _commit_as(
         if authorize_other
         else ballot
     )
+    if run.info.ring_credentials:
+        keys = registered_keys(run.contract.events(scope.consultation_id).issued)
+        pair = BallotKeyPair(wallet.ballot_secret or b"")
+        ring = members or choose_ring(keys, pair.public, run.info.ring_for(len(keys)))
+        if signature is None:
+            signature = sign_ballot(scope, keys, ring, pair, account.address)
+        return run.contract.commit_ring(
+            scope.consultation_id,
+            voting_key=account.address,
+            commitment=ballot,
+            ring=ring,
+            signature=signature,
+            authorization=sign_authorization(scope, account, signed),
+            sender=run.relayer,
+        )
+    if wallet.credential is None:
+        raise ConfigurationError("wallet", "holds no credential")
     return run.contract.commit(
         scope.consultation_id,
         voting_key=account.address,
@@ -493,6 +604,15 @@ def _forged_credential(run: _Run) -> Wallet:
 
 def _record(run: _Run, proof: RollProof, signer: LocalAccount) -> object:
     """The registrar records an issuance by hand, the request signed by ``signer``."""
+    if run.info.ring_credentials:
+        key = BallotKeyPair.generate().public
+        return run.contract.register_ballot_key(
+            run.info.consultation_id,
+            proof,
+            ballot_key=key,
+            request_signature=sign_key_request(run.info.scope, signer, key),
+            sender=run.registrar_account,
+        )
     blinded = b"\x00"
     return run.contract.record_issuance(
         run.info.consultation_id,
@@ -526,6 +646,11 @@ def _issue_unasked(run: _Run) -> object:
 
 
 def _issue_again(run: _Run) -> object:
+    if run.info.ring_credentials:
+        _wallet, key_request = resident.request_ballot_key(
+            run.info, run.roll_keys[MALLORY]
+        )
+        return run.registrar.record(run.info, MALLORY, key_request)
     _wallet, request = resident.request_credential(run.info, run.roll_keys[MALLORY])
     return run.registrar.issue(run.info, MALLORY, request)
 
@@ -537,7 +662,7 @@ def _create_as_outsider(run: _Run) -> object:
         options=("me", "me too"),
         eligibility_root=run.info.eligibility_root,
         roll_size=run.info.roll_size,
-        public_key=run.info.public_key,
+        ring_size=DEFAULT_RING_SIZE,
         commit_start=now + 100,
         commit_end=now + 200,
         reveal_end=now + 300,
@@ -570,6 +695,55 @@ def _mallory_commits_unknown_option(run: _Run) -> None:
         commitment=commitment(run.info.scope, wallet.voting_address, choice, salt),
     )
     run.gas["commit"].append(int(mined["gasUsed"]))
+
+
+def _recorded(run: _Run) -> tuple[tuple[bytes, ...], int]:
+    """The recorded ballot keys, and how many a ring holds."""
+    keys = registered_keys(run.contract.events(run.info.consultation_id).issued)
+    return keys, run.info.ring_for(len(keys))
+
+
+def _unsigned(members: Sequence[int]) -> RingSignature:
+    """A signature of the right shape that signs nothing (for the contract's checks)."""
+    return RingSignature(BallotKeyPair.generate().public, 1, (1,) * len(members))
+
+
+def _bad_ring(run: _Run, members: Sequence[int]) -> TxReceipt:
+    return _commit_as(run, _mallory(run), members=members, signature=_unsigned(members))
+
+
+def _ballot_by_unrecorded_key(run: _Run) -> str:
+    """The registrar's ballot: signed with a key it holds, never recorded."""
+    keys, size = _recorded(run)
+    ring = tuple(range(size))
+    forged = BallotKeyPair.generate()
+    voting = Account.create()
+    fake_keys = [*keys]
+    fake_keys[ring[0]] = forged.public
+    signature = sign_ballot(run.info.scope, fake_keys, ring, forged, voting.address)
+    _commit_as(
+        run, _mallory(run), voting_account=voting, members=ring, signature=signature
+    )
+    return str(voting.address)
+
+
+def _second_ballot_by_one_key(run: _Run) -> str:
+    """Mallory again, with a fresh voting key: the same ballot key, the same image."""
+    voting = Account.create()
+    _commit_as(run, _mallory(run), voting_account=voting)
+    return str(voting.address)
+
+
+def _reused_signature(run: _Run) -> str:
+    """Mallory's ring signature, copied onto a ballot of another voting key."""
+    wallet = _mallory(run)
+    keys, _size = _recorded(run)
+    pair = BallotKeyPair(wallet.ballot_secret or b"")
+    ring = choose_ring(keys, pair.public, run.info.ring_for(len(keys)))
+    signature = sign_ballot(run.info.scope, keys, ring, pair, wallet.voting_address)
+    voting = Account.create()
+    _commit_as(run, wallet, voting_account=voting, members=ring, signature=signature)
+    return str(voting.address)
 
 
 def _reveal_again(run: _Run) -> object:
@@ -642,24 +816,28 @@ ABUSES: tuple[Abuse, ...] = (
         "commit",
         "credential does not verify under the registrar's key",
         lambda run: _commit_as(run, _forged_credential(run)),
+        credentials=BLIND_RSA,
     ),
     Abuse(
         "reuse a credential for another voting key",
         "commit",
         "credential does not verify under the registrar's key",
         lambda run: _commit_as(run, _mallory(run), voting_account=Account.create()),
+        credentials=BLIND_RSA,
     ),
     Abuse(
         "commit with a malformed credential (255 bytes)",
         "commit",
         "credential must be 256 bytes",
         lambda run: _commit_as(run, _mallory(run), credential=b"\x01" * 255),
+        credentials=BLIND_RSA,
     ),
     Abuse(
         "commit with a credential above the modulus",
         "commit",
         "credential is not below the modulus",
         lambda run: _commit_as(run, _mallory(run), credential=b"\xff" * 256),
+        credentials=BLIND_RSA,
     ),
     Abuse(
         "relay a ballot with a swapped commitment",
@@ -672,6 +850,58 @@ ABUSES: tuple[Abuse, ...] = (
         "committed",
         "this voting key has already cast a ballot",
         lambda run: _commit_as(run, _mallory(run)),
+        credentials=BLIND_RSA,
+    ),
+    Abuse(
+        "commit a ring of the wrong size",
+        "commit",
+        "the ring must hold min(ring size, registered keys) keys",
+        lambda run: _bad_ring(run, tuple(range(_recorded(run)[1] - 1))),
+        credentials=RING,
+    ),
+    Abuse(
+        "commit a ring naming a key never recorded",
+        "commit",
+        "ring member was never registered",
+        lambda run: _bad_ring(
+            run,
+            (
+                *range(_recorded(run)[1] - 1),
+                run.contract.state(run.info.consultation_id).issued,
+            ),
+        ),
+        credentials=RING,
+    ),
+    Abuse(
+        "vote twice with the same voting key",
+        "committed",
+        "this voting key has already cast a ballot",
+        lambda run: _commit_as(run, _mallory(run)),
+        credentials=RING,
+    ),
+    Abuse(
+        "the registrar casts a ballot signed by a key it holds, never recorded",
+        "committed",
+        "its ring signature does not verify",
+        _ballot_by_unrecorded_key,
+        credentials=RING,
+        retally=True,
+    ),
+    Abuse(
+        "vote twice with the same ballot key (a fresh voting key)",
+        "committed",
+        "a second ballot by one ballot key",
+        _second_ballot_by_one_key,
+        credentials=RING,
+        retally=True,
+    ),
+    Abuse(
+        "reuse a ring signature for another voting key",
+        "committed",
+        "its ring signature does not verify",
+        _reused_signature,
+        credentials=RING,
+        retally=True,
     ),
     Abuse(
         "reveal during the commit window",

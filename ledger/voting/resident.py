@@ -4,7 +4,15 @@
    resident's **roll key**, whose address the registrar puts on the roll next
    to the resident's entry (``fedgov vote enroll``). It signs the resident's
    credential requests, and the contract records no credential without one.
-1. :func:`request_credential` — make a fresh voting key (a secp256k1 account
+1. With ring credentials, :func:`request_ballot_key` — make a fresh voting
+   key and a fresh **ballot key** (secp256k1, its secret stays in the
+   wallet); the roll key signs a request that the ballot key be recorded
+   against the resident's roll entry. No registrar answer is needed: the
+   recorded keys are the consultation's anonymity set, and at the commit the
+   resident signs for their voting key as *one of* a ring of them
+   (:mod:`ledger.voting.ring_ballot`).
+
+   With blind RSA credentials, :func:`request_credential` — make a fresh voting key (a secp256k1 account
    that never holds funds and is used for this one consultation), the
    credential message for it, and blind it under the consultation's key *as
    fixed on chain* (a registrar handing different residents different keys
@@ -43,14 +51,23 @@ from ledger.voting.ballot import (
     commitment,
     credential_message,
     fresh_salt,
+    key_request_signer,
     request_signer,
     scope_fields,
     scope_from,
     sign_authorization,
+    sign_key_request,
     sign_request,
 )
 from ledger.voting.errors import VotingError, VotingFileError
 from ledger.voting.receipt import Receipt
+from ledger.voting.ring import BallotKeyPair
+from ledger.voting.ring_ballot import (
+    choose_ring,
+    registered_keys,
+    sign_ballot,
+    verify_ballot,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,17 +78,21 @@ if TYPE_CHECKING:
     from ledger.voting.consultation import ConsultationContract, ConsultationInfo
 
 __all__ = [
+    "BallotKeyRequest",
     "CredentialRequest",
     "RollKey",
     "Wallet",
     "accept_credential",
     "cast_ballot",
+    "recorded_ballot_key",
+    "request_ballot_key",
     "request_credential",
     "reveal_ballot",
 ]
 
 _FORMAT = "fedgov-voting-wallet-v1"
 _REQUEST_FORMAT = "fedgov-credential-request-v2"
+_KEY_REQUEST_FORMAT = "fedgov-ballot-key-request-v1"
 _ROLL_KEY_FORMAT = "fedgov-roll-key-v1"
 
 
@@ -178,6 +199,53 @@ class CredentialRequest:
 
 
 @dataclass(frozen=True)
+class BallotKeyRequest:
+    """What the resident hands the registrar: a ballot key, signed by the roll key.
+
+    The key is public from then on, next to the resident's roll entry; the
+    ballot will not say which of a ring of recorded keys signed it.
+    """
+
+    scope: BallotScope
+    ballot_key: bytes
+    """The compressed secp256k1 ballot key (33 bytes)."""
+    roll_key: str
+    signature: bytes
+
+    @property
+    def signer(self) -> str | None:
+        """Who signed the request (``None`` for a signature of nobody)."""
+        return key_request_signer(self.scope, keccak(self.ballot_key), self.signature)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "format": _KEY_REQUEST_FORMAT,
+            **scope_fields(self.scope),
+            "ballot_key": self.ballot_key.hex(),
+            "roll_key": self.roll_key,
+            "signature": self.signature.hex(),
+        }
+
+    def save(self, path: Path) -> None:
+        write_json(path, self.to_document(), private=False)
+
+    @classmethod
+    def load(cls, path: Path) -> BallotKeyRequest:
+        document = read_json(path, kind=_KEY_REQUEST_FORMAT)
+        try:
+            return cls(
+                scope=scope_from(document),
+                ballot_key=bytes.fromhex(document["ballot_key"]),
+                roll_key=to_checksum_address(document["roll_key"]),
+                signature=bytes.fromhex(document["signature"]),
+            )
+        except (ValueError, KeyError, TypeError) as e:
+            raise VotingFileError(
+                str(path), f"malformed ballot-key request: {e!r}"
+            ) from e
+
+
+@dataclass(frozen=True)
 class Wallet:
     """A resident's secrets for one consultation, step by step."""
 
@@ -185,10 +253,13 @@ class Wallet:
     voting_key: bytes
     """The voting account's private key."""
     message_prefix: bytes
+    """Blind RSA: the credential message's random prefix (empty for ring credentials)."""
     blinded_message: bytes
     inverse: int | None
     """The blind's inverse; dropped once the credential is accepted."""
     credential: bytes | None = None
+    ballot_secret: bytes | None = None
+    """Ring credentials: the ballot key's secret scalar."""
     choice: int | None = None
     salt: bytes | None = None
     commitment: bytes | None = None
@@ -222,6 +293,9 @@ class Wallet:
             "blinded_message": self.blinded_message.hex(),
             "inverse": None if self.inverse is None else hex(self.inverse),
             "credential": None if self.credential is None else self.credential.hex(),
+            "ballot_secret": None
+            if self.ballot_secret is None
+            else self.ballot_secret.hex(),
             "choice": self.choice,
             "salt": None if self.salt is None else self.salt.hex(),
             "commitment": None if self.commitment is None else self.commitment.hex(),
@@ -246,6 +320,7 @@ class Wallet:
                 blinded_message=bytes.fromhex(document["blinded_message"]),
                 inverse=None if inverse is None else int(inverse, 16),
                 credential=optional_hex("credential"),
+                ballot_secret=optional_hex("ballot_secret"),
                 choice=None
                 if document.get("choice") is None
                 else int(document["choice"]),
@@ -280,6 +355,49 @@ def request_credential(
     return wallet, request
 
 
+def request_ballot_key(
+    info: ConsultationInfo, roll_key: RollKey
+) -> tuple[Wallet, BallotKeyRequest]:
+    """A wallet with fresh voting and ballot keys, and the request to record the latter."""
+    if not info.ring_credentials:
+        raise ConfigurationError(
+            "consultation", f"{info.consultation_id} uses blind RSA credentials"
+        )
+    pair = BallotKeyPair.generate()
+    wallet = Wallet(
+        scope=info.scope,
+        voting_key=bytes(Account.create().key),
+        message_prefix=b"",
+        blinded_message=b"",
+        inverse=None,
+        ballot_secret=pair.secret,
+    )
+    request = BallotKeyRequest(
+        scope=info.scope,
+        ballot_key=pair.public,
+        roll_key=roll_key.address,
+        signature=sign_key_request(info.scope, roll_key.account, pair.public),
+    )
+    return wallet, request
+
+
+def recorded_ballot_key(
+    contract: ConsultationContract, wallet: Wallet, roll_entry: bytes
+) -> int:
+    """The issuance number of the wallet's ballot key, recorded against ``roll_entry``."""
+    if wallet.ballot_secret is None:
+        raise VotingError("this wallet holds no ballot key")
+    own = BallotKeyPair(wallet.ballot_secret).public
+    for event in contract.events(wallet.scope.consultation_id).issued:
+        if bytes(event.args["ballotKey"]) == own:
+            if bytes(event.args["rollEntry"]) != roll_entry:
+                raise VotingError(
+                    "your ballot key is recorded against another roll entry"
+                )
+            return int(event.args["issued"]) - 1
+    raise VotingError("your ballot key is not recorded on chain")
+
+
 def accept_credential(
     wallet: Wallet, info: ConsultationInfo, blind_signature: bytes
 ) -> Wallet:
@@ -304,7 +422,7 @@ def cast_ballot(
 ) -> tuple[Wallet, Receipt]:
     """Commit to ``choice``; the updated wallet and the resident's receipt."""
     _same_scope(wallet, info)
-    if wallet.credential is None:
+    if wallet.ballot_secret is None and wallet.credential is None:
         raise VotingError("this wallet holds no credential yet")
     if wallet.commitment is not None:
         raise VotingError("this wallet has cast its ballot already")
@@ -315,16 +433,21 @@ def cast_ballot(
         )
     salt = fresh_salt()
     ballot = commitment(wallet.scope, wallet.voting_address, choice, salt)
-    mined = contract.commit(
-        wallet.scope.consultation_id,
-        voting_key=wallet.voting_address,
-        commitment=ballot,
-        message_prefix=wallet.message_prefix,
-        credential=wallet.credential,
-        modulus=info.modulus,
-        authorization=sign_authorization(wallet.scope, wallet.account, ballot),
-        sender=relayer,
-    )
+    authorization = sign_authorization(wallet.scope, wallet.account, ballot)
+    if wallet.ballot_secret is not None:
+        mined = _commit_ring(contract, wallet, info, ballot, authorization, relayer)
+    else:
+        assert wallet.credential is not None  # checked above
+        mined = contract.commit(
+            wallet.scope.consultation_id,
+            voting_key=wallet.voting_address,
+            commitment=ballot,
+            message_prefix=wallet.message_prefix,
+            credential=wallet.credential,
+            modulus=info.modulus,
+            authorization=authorization,
+            sender=relayer,
+        )
     receipt = Receipt(
         scope=wallet.scope,
         voting_key=wallet.voting_address,
@@ -337,6 +460,44 @@ def cast_ballot(
     return dataclasses.replace(
         wallet, choice=choice, salt=salt, commitment=ballot
     ), receipt
+
+
+def _commit_ring(
+    contract: ConsultationContract,
+    wallet: Wallet,
+    info: ConsultationInfo,
+    ballot: bytes,
+    authorization: bytes,
+    relayer: LocalAccount,
+) -> TxReceipt:
+    """Sign as one of a ring of recorded keys, refusing a second ballot by this key.
+
+    A relayer runs the same checks: the contract cannot verify the signature,
+    and an already used key image would make the ballot uncounted.
+    """
+    assert wallet.ballot_secret is not None
+    pair = BallotKeyPair(wallet.ballot_secret)
+    events = contract.events(wallet.scope.consultation_id)
+    keys = registered_keys(events.issued)
+    members = choose_ring(keys, pair.public, info.ring_for(len(keys)))
+    signature = sign_ballot(wallet.scope, keys, members, pair, wallet.voting_address)
+    for event in events.committed:
+        if bytes(event.args["keyImage"]) == signature.key_image and (
+            verify_ballot(wallet.scope, keys, event) is None
+        ):
+            raise VotingError(
+                f"this ballot key has already cast a ballot (voting key "
+                f"{event.args['votingKey']}, block {event.block_number})"
+            )
+    return contract.commit_ring(
+        wallet.scope.consultation_id,
+        voting_key=wallet.voting_address,
+        commitment=ballot,
+        ring=members,
+        signature=signature,
+        authorization=authorization,
+        sender=relayer,
+    )
 
 
 def reveal_ballot(

@@ -6,17 +6,18 @@ honest federation in ``test_verify`` covers the records the product writes).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from auditor._budget_checks import Mechanism, check_budget
+from auditor._budget_checks import Mechanism, check_book_changes, check_budget
 from auditor._index import DepartmentLogs
 from auditor._log_checks import AuditedLog, Findings
 from auditor.report import Check
 from fedgov.job import Accountant
 from fedgov.types import ActorId, DatasetId, JobId
-from ledger.record_fields import ACCOUNTANT, number_text
+from ledger.record_fields import ACCOUNTANT, BUDGET_GENERATION, number_text
 from ledger.records import Action, AuditRecord, Role
 from privacy.accounting import GaussianSpend, epsilon_spent, history_epsilon
 
@@ -69,7 +70,7 @@ def _spend(
     )
 
 
-def _check(records: list[AuditRecord]) -> Findings:
+def _departments(records: list[AuditRecord]) -> DepartmentLogs:
     exported = cast(Any, SimpleNamespace(actor=ACTOR))
     log = AuditedLog(
         label="dept-0 log",
@@ -80,8 +81,12 @@ def _check(records: list[AuditRecord]) -> Findings:
         anchored_size=len(records),
         anchors=1,
     )
+    return DepartmentLogs("dept-0", [log])
+
+
+def _check(records: list[AuditRecord]) -> Findings:
     out = Findings()
-    check_budget(DepartmentLogs("dept-0", [log]), out, _epsilon_of)
+    check_budget(_departments(records), out, _epsilon_of)
     return out
 
 
@@ -172,3 +177,64 @@ def test_a_total_going_down_without_a_new_accountant_fails() -> None:
 
     # Assert
     assert any("went down" in f.message for f in out.failures)
+
+
+# -- the budget book's changes ---------------------------------------------------------
+
+
+def _grant(generation: int, limit: float) -> AuditRecord:
+    return AuditRecord(
+        actor=ActorId(ACTOR),
+        role=Role.DEPARTMENT,
+        action=Action.BUDGET_GRANT,
+        timestamp_ms=1,
+        dataset=DatasetId("randhie"),
+        details={
+            "department": "dept-0",
+            "phase": "budget",
+            "epsilon-limit": number_text(limit),
+            BUDGET_GENERATION: str(generation),
+        },
+    )
+
+
+def _numbered(record: AuditRecord, generation: int) -> AuditRecord:
+    details = {**record.details, BUDGET_GENERATION: str(generation)}
+    return dataclasses.replace(record, details=details)
+
+
+def _book_findings(records: list[AuditRecord]) -> Findings:
+    out = Findings()
+    check_book_changes(_departments(records), out)
+    return out
+
+
+def test_a_book_followed_change_by_change_passes() -> None:
+    one = _cost(1, PLD)
+    spend = _spend("j", accountant="pld", epsilon_job=one, epsilon_total=one)
+    out = _book_findings([_grant(1, 10.0), _numbered(spend, 2)])
+    assert (out.failures, out.warnings) == ([], [])
+
+
+def test_a_limit_raised_off_the_record_fails() -> None:
+    # Prepare: the grant on record says 3; the spend is against 10 (raised
+    # with nothing on record, as the issue found).
+    one = _cost(1, PLD)
+    spend = _spend("j", accountant="pld", epsilon_job=one, epsilon_total=one)
+
+    # Act
+    out = _book_findings([_grant(1, 3.0), _numbered(spend, 2)])
+
+    # Assert
+    [failure] = out.failures
+    assert failure.index == 1
+    assert "the limit changed with nothing on record" in failure.message
+
+
+def test_a_rolled_back_book_and_unrecorded_changes_fail() -> None:
+    one = _cost(1, PLD)
+    spend = _spend("j", accountant="pld", epsilon_job=one, epsilon_total=one)
+    back = _book_findings([_grant(1, 10.0), _numbered(spend, 3), _numbered(spend, 2)])
+    gap = _book_findings([_grant(1, 10.0), _numbered(spend, 4)])
+    assert any("went back from generation 3 to 2" in f.message for f in back.failures)
+    assert "2 change(s) of it are not on record" in gap.failures[0].message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from typing import TYPE_CHECKING
 
@@ -108,6 +109,24 @@ def test_verify_and_export_from_the_command_line(
                 [*common, "--service", server.target, "--service-insecure", *ids]
             )
         capsys.readouterr()
+        withheld = tmp_path / "withheld"
+        shutil.copytree(tmp_path / "state", withheld)
+        for log in (withheld / "coordinator").glob("audit-0x*.db*"):
+            log.unlink()
+        without_coordinator = main([*common, "--state-dir", str(withheld)])
+        without_err = capsys.readouterr().err
+        narrowed = main(
+            [
+                *common[:-2],  # the run record is the coordinator's
+                "--state-dir",
+                str(withheld),
+                "--only",
+                "dept-0",
+                "--only",
+                "dept-1",
+            ]
+        )
+        narrowed_out = capsys.readouterr().out
         lines = exports[1].read_text().splitlines()
         lines[7] = lines[7].replace('"record_count":1000', '"record_count":999')
         exports[1].write_text("\n".join(lines) + "\n")
@@ -120,8 +139,36 @@ def test_verify_and_export_from_the_command_line(
     assert "audit OK: 4 logs, 40 records, 2 rounds of 1 job(s)" in honest_out
     assert as_json["ok"] is True
     assert as_json["records"] == 40
+    assert without_coordinator == 1
+    assert "FAILED: [coverage] audit, anchor in block" in without_err
+    assert "the AnchorRegistry lists log 0x" in without_err
+    assert "coordinator" in without_err
+    assert narrowed == 0
+    assert "narrowed with --only dept-0 dept-1: 2 log(s)" in narrowed_out
     assert tampered == 1
     assert (
         f"FAILED: [integrity] {exports[1]}, record 5: records [5, 8) do not hash"
         in (tampered_err)
     )
+
+
+@pytest.mark.parametrize("flag", ["--registry", "--roles"])
+def test_an_address_that_is_not_one_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    addresses = {"--registry": "0x" + "ab" * 20, flag: "0xnotanaddress"}
+    code = main(
+        [
+            "audit",
+            "verify",
+            "--rpc",
+            "http://127.0.0.1:9",
+            *(part for pair in addresses.items() for part in pair),
+            "--state-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"{flag}: must be a 0x-prefixed 20-byte hex address" in err
+    assert "Traceback" not in err

@@ -180,7 +180,8 @@ def test_a_record_altered_in_a_store_is_named_exactly(
     db.close()
 
     # Act
-    report = _verify(honest.env, [honest.exports["coordinator"], store])
+    others = [honest.exports[name] for name in ("coordinator", "dept-0", "dept-2")]
+    report = _verify(honest.env, [*others, store])
 
     # Assert
     failure = report.first_failure
@@ -374,19 +375,27 @@ def test_a_department_rewriting_its_history_is_caught_as_a_fork(
 
 
 def test_a_missing_department_log_fails_the_cross_check(honest: Honest) -> None:
-    # Act
-    report = _verify(
-        honest.env, [honest.exports[n] for n in ("coordinator", "dept-0", "dept-2")]
-    )
+    # Act: the chain lists dept-1's log; narrowed explicitly, the cross-check
+    # still misses it.
+    given = [honest.exports[n] for n in ("coordinator", "dept-0", "dept-2")]
+    report = _verify(honest.env, given)
+    narrowed = _verify(honest.env, given, only=("coordinator", "dept-0", "dept-2"))
 
     # Assert
     failure = report.first_failure
+    assert failure is not None
+    assert failure.check is Check.COVERAGE
+    assert "department dept-1" in failure.message
+    assert "but it was not given" in failure.message
+    failure = narrowed.first_failure
     assert failure is not None
     assert (failure.check, failure.log) == (
         Check.COMPLETENESS,
         str(honest.exports["coordinator"]),
     )
     assert "no log of 'dept-1' was given" in failure.message
+    assert len(narrowed.not_audited) == 1
+    assert "narrowed with --only coordinator dept-0 dept-2" in narrowed.summary()
 
 
 # -- the run record and the checkpoint --------------------------------------------------
@@ -551,7 +560,7 @@ def test_a_log_without_any_role_is_refused(
     # Act
     with pytest.raises(AnchorError, match="holds neither"):
         env.finish(timeout_s=0.2)
-    report = _verify(env, [rogue_log])
+    report = _verify(env, [rogue_log], only=(rogue_log.stem.removeprefix("audit-"),))
 
     # Assert
     assert [(f.check, f.index) for f in report.failures] == [
@@ -596,3 +605,32 @@ def test_a_node_that_never_answered_is_a_warning_not_a_failure(
     (warning,) = report.warnings
     assert warning.check is Check.COMPLETENESS
     assert "node-99 failed in round 1 of job 'audit-job': timed out" in warning.message
+
+
+def test_a_reply_dropped_as_a_duplicate_is_a_warning_not_a_failure(
+    embedded_env: AuditHarness, tmp_path: Path
+) -> None:
+    # Prepare: a second node claimed a department; the guard dropped both
+    # claims and recorded each under its node.
+    def claim_twice(report: RoundReport) -> None:
+        report.train.append(
+            DepartmentOutcome(
+                "node-77", 77, "rejected", "claims department 'x', as another does"
+            )
+        )
+
+    run_job(
+        embedded_env,
+        small_job(num_rounds=1),
+        tmp_path / "run",
+        tamper_report=claim_twice,
+    )
+
+    # Act
+    report = embedded_env.verify()
+
+    # Assert
+    assert report.ok, report.summary()
+    (warning,) = report.warnings
+    assert warning.check is Check.COMPLETENESS
+    assert "a reply from node-77 was dropped in round 1" in warning.message

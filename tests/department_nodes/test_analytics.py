@@ -256,3 +256,28 @@ def test_replies_pass_the_boundary_guard_with_the_query_allow_list(
         refused.content.config_records[p.Record.FEDGOV][p.Reply.STATUS]
         == p.Status.REFUSED
     )
+
+
+def test_a_failure_after_the_charge_reports_the_charge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: answering fails once the department has charged.
+    def failing(*args: object, **kwargs: object) -> None:
+        raise OSError("records/randhie.parquet: permission denied")
+
+    monkeypatch.setattr(analytics, "exact_answer", failing)
+    query = _histogram(0.5)
+
+    # Execute
+    reply = answer_query(_message(query.to_config()), _context(), job=_job(tmp_path))
+
+    # Assert: refused, and it says what it spent (it used to report 0).
+    fedgov = reply.content.config_records[p.Record.FEDGOV]
+    metrics = reply.content.metric_records[p.Record.METRICS]
+    assert fedgov[p.Reply.STATUS] == p.Status.REFUSED
+    assert "failed after epsilon 0.5 was charged" in str(fedgov[p.Reply.REASON])
+    assert "permission denied" in str(fedgov[p.Reply.REASON])
+    assert metrics[p.Metric.EPSILON_QUERY] == pytest.approx(plan_answer(query).epsilon)
+    book = open_budget_book(tmp_path, DEPARTMENT).status("randhie")
+    assert len(book.history) == 1
+    assert metrics[p.Metric.EPSILON_TOTAL] == pytest.approx(book.spent)

@@ -363,3 +363,28 @@ def test_registry_is_loaded_by_address(ledger_contracts: LedgerContracts) -> Non
     # Assert
     assert loaded.domain == c.registry.domain
     assert loaded.roles_address == c.roles.address
+
+
+def test_the_registry_lists_every_log_once_in_the_order_of_its_first_anchor(
+    ledger_contracts: LedgerContracts,
+) -> None:
+    # Prepare
+    c = ledger_contracts
+    before = c.registry.log_ids()
+
+    # Execute
+    for account, size in ((c.department, 3), (c.coordinator, 1), (c.department, 7)):
+        c.registry.anchor(_signed(c, account, size), log_name="audit", sender=c.admin)
+    listed = c.registry.anchored_logs()
+
+    # Assert
+    assert before == []
+    assert [entry.log_id for entry in listed] == [
+        log_id_for(c.department.address),
+        log_id_for(c.coordinator.address),
+    ]
+    assert [(e.signer, e.anchors, e.tree_size) for e in listed] == [
+        (c.department.address, 2, 7),
+        (c.coordinator.address, 1, 1),
+    ]
+    assert listed[0].block_number == c.registry.latest(listed[0].log_id).block_number  # type: ignore[union-attr]

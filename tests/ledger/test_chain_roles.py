@@ -66,6 +66,28 @@ def test_deployer_is_the_first_admin_and_fixture_roles_are_held(
     assert held == {**{a: {r} for a, r in expected.items()}, c.outsider.address: set()}
 
 
+def test_every_account_ever_granted_a_role_is_listed_once(
+    ledger_contracts: LedgerContracts,
+) -> None:
+    # Prepare
+    c = ledger_contracts
+
+    # Execute: a second role, a revoke and a new grant list nobody twice.
+    c.roles.grant(c.department.address, Role.AUDITOR, sender=c.admin)
+    c.roles.revoke(c.department.address, Role.AUDITOR, sender=c.admin)
+    c.roles.grant(c.outsider.address, Role.DEPARTMENT, sender=c.admin)
+
+    # Assert
+    assert c.roles.accounts() == [
+        c.admin.address,
+        c.coordinator.address,
+        c.department.address,
+        c.auditor.address,
+        c.registrar.address,
+        c.outsider.address,
+    ]
+
+
 def test_grant_and_revoke_emit_events_with_account_role_and_sender(
     ledger_contracts: LedgerContracts,
 ) -> None:

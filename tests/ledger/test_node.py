@@ -300,3 +300,28 @@ def test_state_changes_the_journal_cannot_replay_are_refused(
 
     assert "not offered by the county chain node" in answer["error"]["message"]
     assert chain.w3.eth.get_balance(admin.address) == 10**24
+
+
+def test_a_pid_file_naming_another_process_reads_as_stopped(
+    node: tuple[Path, LocalAccount],
+) -> None:
+    # Prepare: a running node, then its pid file as a reused pid would leave
+    # it (the same pid, another process's start time; the old pid-only form)
+    folder, _ = node
+    running = start_node(folder)
+    pid_file = folder / "node.pid"
+    pid, started = pid_file.read_text().split()
+
+    # Act
+    pid_file.write_text(f"{pid} {int(started) + 1}\n")
+    reused = node_status(folder)
+    pid_file.write_text(f"{pid}\n")
+    bare = node_status(folder)
+    pid_file.write_text(f"{pid} {started}\n")
+    restored = node_status(folder)
+
+    # Assert
+    assert running.pid == int(pid)
+    assert reused.pid is None
+    assert bare.pid is None
+    assert restored.pid == int(pid)

@@ -289,10 +289,15 @@ def test_the_register_proves_each_use_and_the_audit_catches_a_tampered_log(
     log = next((state / "departments" / "health-site-3").glob("audit-0x*.db"))
     with sqlite3.connect(log) as db:
         db.execute("DROP TRIGGER records_no_update")
-        (data,) = db.execute("SELECT data FROM records WHERE idx = 0").fetchone()
+        # The first spend: a department's log opens with the grant of its budget.
+        idx, data = next(
+            (idx, data)
+            for idx, data in db.execute("SELECT idx, data FROM records ORDER BY idx")
+            if b'"budget_spend"' in data
+        )
         db.execute(
-            "UPDATE records SET data = ? WHERE idx = 0",
-            (re.sub(rb'"epsilon":"[0-9.]+"', b'"epsilon":"0.01"', data, count=1),),
+            "UPDATE records SET data = ? WHERE idx = ?",
+            (re.sub(rb'"epsilon":"[0-9.]+"', b'"epsilon":"0.01"', data, count=1), idx),
         )
     (tmp_path / "honest").mkdir()
     (tmp_path / "bad").mkdir()

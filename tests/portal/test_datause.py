@@ -132,13 +132,18 @@ def test_a_record_edited_after_anchoring_fails_its_proof(
 ) -> None:
     # Prepare: a copy of the county's state whose first department edited a
     # budget spend in its log file (its triggers dropped, leaf hash untouched).
+    # Its log opens with the budget_grant that created the limit.
     state = copy_state(county, tmp_path / "state")
     log = next((state / "departments" / "health-site-1").glob("audit-0x*.db"))
     with sqlite3.connect(log) as db:
         db.execute("DROP TRIGGER records_no_update")
-        (data,) = db.execute("SELECT data FROM records WHERE idx = 0").fetchone()
+        index, data = next(
+            (i, d)
+            for i, d in db.execute("SELECT idx, data FROM records ORDER BY idx")
+            if b'"budget_spend"' in d
+        )
         edited = data.replace(b'"epsilon":"', b'"epsilon":"0.0', 1)
-        db.execute("UPDATE records SET data = ? WHERE idx = 0", (edited,))
+        db.execute("UPDATE records SET data = ? WHERE idx = ?", (edited, index))
     client = client_for(county.settings(state_dirs=(state,)))
 
     # Execute
@@ -148,7 +153,7 @@ def test_a_record_edited_after_anchoring_fails_its_proof(
     mine = [
         p
         for p in proofs
-        if p["department"] == "health-site-1" and p["ref"]["index"] == 0
+        if p["department"] == "health-site-1" and p["ref"]["index"] == index
     ]
 
     # Assert: the portal serves the edited bytes as they are, and they no
@@ -157,7 +162,7 @@ def test_a_record_edited_after_anchoring_fails_its_proof(
     assert proof["record"].encode() == edited
     with pytest.raises(ProofError):
         verify_inclusion(
-            0,
+            index,
             proof["tree_size"],
             leaf_hash(proof["record"].encode()),
             [bytes.fromhex(p) for p in proof["path"]],
@@ -186,9 +191,10 @@ def test_a_log_file_shorter_than_its_anchor_gives_no_proof_and_says_why(
     # Assert
     (mine,) = [p for p in proofs if p["department"] == "health-site-4"]
     assert mine["path"] == []
-    assert mine["problem"].startswith("the anchored head covers 13 records")
+    # 13 records of the job and query, after the budget_grant of the limit.
+    assert mine["problem"].startswith("the anchored head covers 14 records")
     assert page.status_code == 200
-    assert "this log file holds 12" in page.text
+    assert "this log file holds 13" in page.text
     assert '<span class="badge bad">differ</span>' in audit.text
 
 

@@ -330,6 +330,18 @@ def test_calibration_rejects_bad_epsilon(epsilon: float) -> None:
         )
 
 
+@pytest.mark.parametrize("accountant", ["pld", "rdp"])
+def test_an_epsilon_needing_almost_no_noise_is_refused_not_searched(
+    accountant: str,
+) -> None:
+    # 1e308 used to send the search towards zero noise, where PLD accounting
+    # never finishes; every department then failed on it.
+    with pytest.raises(ConfigurationError, match="protects next to nothing"):
+        calibrate_noise_multiplier(
+            epsilon=1e308, delta=1e-5, sample_rate=1.0, steps=1, accountant=accountant
+        )
+
+
 @pytest.mark.parametrize("delta", [0.0, 1.0, -0.1])
 def test_bad_delta_is_rejected(delta: float) -> None:
     with pytest.raises(ConfigurationError, match="delta"):

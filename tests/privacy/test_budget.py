@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from fedgov.errors import ConfigurationError
 from fedgov.job import Accountant
 from privacy.accounting import GaussianSpend, epsilon_spent
-from privacy.budget import Budget, BudgetBook
-from privacy.errors import BudgetBookError, BudgetExceeded
+from privacy.budget import Budget, BudgetBook, BudgetGrant, open_budget_book
+from privacy.errors import BudgetBookError, BudgetExceeded, BudgetRolledBack
 
 PLD = Accountant.PLD
 ROUND = GaussianSpend(noise_multiplier=1.0, sample_rate=0.1, steps=10)
@@ -78,7 +79,9 @@ def test_ensure_limit_keeps_the_limit_on_file(tmp_path: Path) -> None:
     ledger.ensure_limit("randhie", Budget(epsilon=2.0, delta=1e-5))
     kept = ledger.ensure_limit("randhie", Budget(epsilon=50.0, delta=1e-5))
     assert kept.epsilon == 2.0
-    ledger.set_limit("randhie", Budget(epsilon=3.0, delta=1e-5))
+    ledger.set_limit(
+        "randhie", Budget(epsilon=3.0, delta=1e-5), by="officer", reason="approved"
+    )
     assert ledger.status("randhie").limit.epsilon == 3.0
 
 
@@ -99,6 +102,83 @@ def test_a_corrupt_file_is_reported_not_reset(tmp_path: Path) -> None:
     ledger.path.write_bytes(b"{not json")
     with pytest.raises(BudgetBookError, match="unreadable"):
         ledger.status("randhie")
+
+
+def test_every_change_raises_the_generation_and_is_listed_with_who_and_why(
+    tmp_path: Path,
+) -> None:
+    # Prepare
+    book = _ledger(tmp_path)
+    limit = Budget(epsilon=5.0, delta=1e-5)
+
+    # Execute
+    empty = book.generation()
+    book.ensure_limit("randhie", limit, by="node", reason="first use")
+    book.ensure_limit("randhie", Budget(epsilon=9.0, delta=1e-5))  # kept: no change
+    spend = book.charge(
+        "randhie", ROUND, accountant=PLD, kind="train_round", job_id="j", round=1
+    )
+    raised = book.set_limit(
+        "randhie", Budget(epsilon=100.0, delta=1e-5), by="alice", reason="council"
+    )
+    changes = book.changes()
+
+    # Assert
+    assert (empty, book.generation()) == (0, 3)
+    assert [c.generation for c in changes] == [1, 2, 3]
+    created, charged, changed = changes
+    assert isinstance(created, BudgetGrant)
+    assert (created.previous, created.limit, created.by) == (None, limit, "node")
+    assert charged == spend
+    assert changed == raised
+    assert (raised.previous, raised.by, raised.reason) == (limit, "alice", "council")
+    assert book.changes(since=2) == [raised]
+
+
+def test_a_book_below_the_logged_generation_is_refused_not_recreated(
+    tmp_path: Path,
+) -> None:
+    # Prepare: three changes on record, then the book is rolled back, then deleted.
+    book = _ledger(tmp_path)
+    book.ensure_limit("randhie", Budget(epsilon=10.0, delta=1e-5))
+    book.charge("randhie", ROUND, accountant=PLD, kind="train_round", job_id="j")
+    old = book.path.read_bytes()
+    book.charge("randhie", ROUND, accountant=PLD, kind="train_round", job_id="j")
+    book.path.write_bytes(old)
+
+    # Execute / Assert
+    with pytest.raises(BudgetRolledBack, match="at generation 2, but department"):
+        book.charge(
+            "randhie", ROUND, accountant=PLD, kind="train_round", job_id="j", floor=3
+        )
+    book.path.unlink()
+    with pytest.raises(BudgetRolledBack, match="is missing") as missing:
+        book.ensure_limit("randhie", Budget(epsilon=8.0, delta=1e-5), floor=3)
+    assert not book.path.exists()
+    assert (missing.value.generation, missing.value.floor) == (0, 3)
+    with pytest.raises(BudgetRolledBack):
+        book.set_limit(
+            "randhie", Budget(epsilon=8.0, delta=1e-5), by="x", reason="y", floor=3
+        )
+
+
+def test_a_limit_change_needs_a_reason(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="reason: say why"):
+        _ledger(tmp_path).set_limit(
+            "randhie", Budget(epsilon=1.0, delta=1e-5), by="x", reason=" "
+        )
+
+
+@pytest.mark.parametrize("name", ["../../../x", "..", "a/b", ".hidden", "", "x" * 101])
+def test_names_that_would_leave_the_state_folder_are_refused(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="is not a valid name"):
+        open_budget_book(tmp_path, name)
+    book = _ledger(tmp_path)
+    with pytest.raises(ConfigurationError, match=r"dataset: .* is not a valid name"):
+        book.ensure_limit(name, Budget(epsilon=1.0, delta=1e-5))
+    assert list(tmp_path.iterdir()) == []
 
 
 def _charge_many(path: str, count: int) -> None:
@@ -201,7 +281,12 @@ def test_the_limit_check_uses_the_mixed_composition(tmp_path: Path) -> None:
     pld = epsilon_spent(history, delta=1e-5, accountant=PLD)
     rdp = epsilon_spent(history, delta=1e-5, accountant=RDP)
     ledger = _old_file(tmp_path, spends=2)
-    ledger.set_limit("randhie", Budget(epsilon=(pld + rdp) / 2, delta=1e-5))
+    ledger.set_limit(
+        "randhie",
+        Budget(epsilon=(pld + rdp) / 2, delta=1e-5),
+        by="test",
+        reason="between the two",
+    )
 
     # Act / Assert: refused as RDP, allowed as PLD
     with pytest.raises(BudgetExceeded) as info:

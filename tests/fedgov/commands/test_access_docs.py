@@ -58,12 +58,17 @@ def _commands(block: str) -> list[list[str]]:
     return [words for line in lines if (words := shlex.split(line, comments=True))]
 
 
+def walkthrough() -> list[list[str]]:
+    """The walkthrough's commands, each as its words."""
+    return _commands(_block("## Walkthrough", "bash"))
+
+
 @pytest.mark.timeout(900)
 def test_the_walkthrough_runs_as_documented(
     tmp_path: Path, county: CountyConfig
 ) -> None:
     # Prepare
-    commands = _commands(_block("## Walkthrough", "bash"))
+    commands = walkthrough()
     policy = _block("## The department's policy, decided by the department", "yaml")
     state = county.paths.state_dir
     outputs: dict[str, str] = {}

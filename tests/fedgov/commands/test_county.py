@@ -7,10 +7,9 @@
    departments); then, in new processes, ``fedgov audit verify`` with no
    flags finds every record of every side anchored and consistent, and
    ``--since`` verifies what came after.
-2. ``fedgov train`` anchors while the county's chain node is killed with
-   SIGKILL; the node is started again, nothing it confirmed is lost, what
-   it never confirmed is anchored by ``fedgov ledger anchor``, and the audit
-   passes.
+
+A kill -9 of the county's chain node mid-anchoring is a case of the fault
+suite (``tests/faults/``, :func:`experiments.faults.chain_node_kill`).
 """
 
 from __future__ import annotations
@@ -18,11 +17,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,8 +27,6 @@ import pytest
 from fedgov.county import load_county
 from fedgov.engines._deployment_federation import start_federation
 from fedgov.engines._deployment_flower import run_command, write_run_config
-from ledger.anchor_registry import AnchorRegistry
-from ledger.chain import Chain
 from tests.chain_fixtures import requires_anvil
 
 pytestmark = [pytest.mark.slow, pytest.mark.anvil, requires_anvil]
@@ -170,83 +165,3 @@ def test_readme_county_commands_then_flwr_run_then_the_auditor_comes_later(
     assert "audit OK (incremental)" in since.stdout
     assert status.returncode == 0
     assert "running" in status.stdout
-
-
-@pytest.mark.timeout(3600)
-def test_a_kill_9_of_the_chain_node_mid_anchoring_loses_nothing(
-    tmp_path: Path,
-) -> None:
-    # Prepare: a county on a free port, and a job that anchors as it goes.
-    home = tmp_path / "home"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    init = _run(f"fedgov init --county lakeview --port {port}", home, tmp_path)
-    assert init.returncode == 0, init.stderr[-3000:]
-    county = load_county(home / "county.toml")
-    assert county.chain.node_dir is not None
-    train = subprocess.Popen(
-        [
-            str(FEDGOV),
-            "train",
-            "engine=inprocess",
-            "partition=dirichlet",
-            "partition.num_departments=3",
-            "num_rounds=6",
-            "model=logreg",
-            "job_id=killed",
-        ],
-        cwd=tmp_path,
-        env=_env(home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    relayed: list[tuple[str, int, int]] = []
-    pattern = re.compile(
-        r"relayed (0x[0-9a-fA-F]{40})'s head at size (\d+) \(block (\d+)\)"
-    )
-    assert train.stderr is not None
-    try:
-        # Act: kill the node (its anvil dies with it) once anchors flow.
-        for line in train.stderr:
-            found = pattern.search(line)
-            if found:
-                relayed.append((found[1], int(found[2]), int(found[3])))
-            if len(relayed) >= 3:
-                break
-        pid = int((county.chain.node_dir / "node.pid").read_text())
-        os.kill(pid, signal.SIGKILL)
-        rest = train.communicate(timeout=1800)[1]
-        relayed += [
-            (m[1], int(m[2]), int(m[3]))
-            for m in (pattern.search(line) for line in rest.splitlines())
-            if m
-        ]
-        time.sleep(1)
-        restarted = _run("fedgov ledger node start", home, tmp_path)
-        anchored = _run("fedgov ledger anchor", home, tmp_path)
-        verified = _run("fedgov audit verify --json", home, tmp_path)
-        chain = Chain.connect(county.chain.rpc_url, accounts=[])
-        registry = AnchorRegistry.at(chain, county.contracts.anchor_registry)
-        on_chain = {
-            (head.signer, head.tree_size, head.block_number)
-            for path in county.paths.state_dir.rglob("audit-0x*.db")
-            for head in registry.history(registry.log_id_for(path.stem[6:], "audit"))
-        }
-    finally:
-        train.kill()
-        _run("fedgov ledger node stop", home, tmp_path)
-
-    # Assert: every anchor relayed before the kill is on the restarted chain,
-    # in its block; what was not confirmed got anchored after; all verifies.
-    assert train.returncode == 0
-    assert restarted.returncode == 0, restarted.stderr[-3000:]
-    assert anchored.returncode == 0, anchored.stderr[-3000:]
-    assert len(relayed) >= 3
-    assert set(relayed) <= on_chain
-    report = json.loads(verified.stdout[verified.stdout.index("{") :])
-    assert verified.returncode == 0, verified.stderr[-3000:]
-    assert report["ok"] is True
-    assert report["rounds"] >= 1
-    assert all(log["anchored_size"] == log["records"] for log in report["logs"])

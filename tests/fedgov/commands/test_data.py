@@ -3,6 +3,7 @@ docs/datasets.md run exactly as typed there."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from fedgov.cli import main
 from fedgov.data import DeclarationError, get_dataset
 from fedgov.data.declaration import PLACEHOLDER
+from privacy.vault import RECORDS, DatasetVault
 
 DOCS = Path(__file__).parents[3] / "docs" / "datasets.md"
 _PROMPT = "$ "
@@ -168,3 +170,33 @@ def test_draft_never_overwrites(tmp_path: Path) -> None:
 
     assert main(["data", "draft", f"csv:{table}", "--output", str(existing)]) == 1
     assert existing.read_text() == "mine"
+
+
+def test_import_seals_the_table_and_retention_lists_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Prepare
+    table = _site3(tmp_path)
+    state = tmp_path / "state"
+    plain = pd.read_csv(table)
+
+    # Act
+    imported = main(["data", "import", "--dataset", "randhie", "--source",
+                     f"csv:{table}", "--department", "health-site-3",
+                     "--state-dir", str(state)])  # fmt: skip
+    said = capsys.readouterr().out
+    listed = main(["data", "retention", "--state-dir", str(state)])
+
+    # Assert: every record sealed in the department's vault, none in clear
+    assert imported == 0
+    assert f"{len(plain)} records of randhie sealed for health-site-3" in said
+    assert listed == 0
+    assert "health-site-3" in capsys.readouterr().out
+    vault = DatasetVault(state, "health-site-3", "randhie")
+    sealed = pd.read_parquet(io.BytesIO(vault.open(RECORDS)))
+    assert len(sealed) == len(plain)
+    files = [f for f in vault.folder.rglob("*") if f.is_file()]
+    assert files
+    # Parquet's magic and its schema's column names would show in clear.
+    assert not any(b"PAR1" in f.read_bytes() for f in files)
+    assert not any(b"mdvis" in f.read_bytes() for f in files)

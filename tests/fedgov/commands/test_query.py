@@ -84,6 +84,8 @@ def test_arguments_build_the_query() -> None:
         (["--column", "zper"], "CORE column"),
         (["--group-by", "hlthp"], "PUBLIC or INTERNAL"),
         (["--epsilon", "0"], "epsilon"),
+        # Used to pass the coordinator and fail at every department.
+        (["--epsilon", "1e308"], "protects next to nothing"),
         (["--where", "xage=>3"], "column OP value"),
         (["--bins", "0,1,2"], "cover"),
         (["--confidence", "1.5"], "confidence"),
@@ -245,3 +247,41 @@ def test_cli_histogram_then_the_same_budget_refuses_training(
     assert "would be exceeded" in str(fedgov[p.Reply.REASON])
     history = open_budget_book(tmp_path, departments[0]).status("randhie").history
     assert [r.kind for r in history] == ["query"]
+
+
+def test_a_failed_node_is_not_counted_as_a_seventh_department() -> None:
+    # A node whose reply names no department used to be counted next to the
+    # department it was, "missing": 6 departments read as 12.
+    base = _result(answered=5)
+    last = base.departments[-1].department
+    reports = (
+        *base.departments[:-1],
+        DepartmentReport(last, "missing", "no answer"),
+        DepartmentReport("node 9", "failed", "error"),
+    )
+    result = QueryResult(
+        base.query, 0.95, base.groups, base.cells, base.estimates, reports, 1.0
+    )
+
+    text = format_result(result)
+
+    assert "5 of 6 departments answered" in text
+    assert "budget charged at 5 department(s)" in text
+
+
+def test_a_department_charged_then_failing_is_counted_as_charged() -> None:
+    base = _result(answered=5)
+    last = base.departments[-1].department
+    reports = (
+        *base.departments[:-1],
+        DepartmentReport(last, "refused", "failed after epsilon 0.9 was charged: x",
+                         0.9, 1.8, 8.0),
+    )  # fmt: skip
+    result = QueryResult(
+        base.query, 0.95, base.groups, base.cells, base.estimates, reports, 1.0
+    )
+
+    text = format_result(result)
+
+    assert "5 of 6 departments answered" in text
+    assert "budget charged at 6 department(s)" in text

@@ -30,7 +30,7 @@ from fedgov.engines.access import sign_query
 from fedgov.job import TrainJob
 from fedgov.types import ActorId, JobId
 from ledger.access import SignedRequest
-from ledger.access_records import REFUSAL
+from ledger.access_records import PHASE_APPROVAL, REFUSAL
 from ledger.actor_log import ActorLog
 from ledger.keys import load_key
 from ledger.layout import KEY_FILE, department_dir
@@ -198,12 +198,10 @@ def test_a_request_outside_the_rules_is_refused_audited_and_spends_nothing(
     assert report.ok, report.summary()
 
 
-def test_an_approved_request_runs_and_the_auditor_matches_it(
-    county: tuple[AuditHarness, LocalAccount], tmp_path: Path
-) -> None:
-    # Prepare: the analyst applies to health-site-1 for "research" (which needs
-    # an approval); its data officer approves, with the county's commands.
-    env, analyst = county
+def _key_files(
+    env: AuditHarness, analyst: LocalAccount, tmp_path: Path
+) -> tuple[Path, Path]:
+    """The analyst's key file and the data officer's (the county's admin)."""
     admin = env.ledger.admin
     assert admin is not None
     keys = tmp_path / "keys"
@@ -220,6 +218,16 @@ def test_an_approved_request_runs_and_the_auditor_matches_it(
             )
         )
         file.chmod(0o600)
+    return analyst_key, officer_key
+
+
+def test_an_approved_request_runs_and_the_auditor_matches_it(
+    county: tuple[AuditHarness, LocalAccount], tmp_path: Path
+) -> None:
+    # Prepare: the analyst applies to health-site-1 for "research" (which needs
+    # an approval); its data officer approves, with the county's commands.
+    env, analyst = county
+    analyst_key, officer_key = _key_files(env, analyst, tmp_path)
     domain = ["--chain-id", str(env.chain.chain_id), "--roles", env.roles.address]
     registry = ["--registry", env.registry.address]
     site = "health-site-1"
@@ -255,13 +263,15 @@ def test_an_approved_request_runs_and_the_auditor_matches_it(
     records = _records(env, site)
     actions = [r.action for r in records]
     assert actions[:2] == [Action.ACCESS_POLICY, Action.DATA_USE_AGREEMENT]
+    # The budget book's limit, created by this first spend, opens the message.
     assert actions[2:] == [
+        Action.BUDGET_GRANT,
         Action.ACCESS_GRANTED,
         Action.BUDGET_SPEND,
         Action.DATA_READ,
         Action.ANALYTICS_QUERY,
     ]
-    grant = records[2]
+    grant = records[3]
     assert grant.details["agreement"] == records[1].details["agreement-id"]
     assert grant.details["analyst"] == analyst.address
     assert _spent(env, site) == 1
@@ -355,3 +365,47 @@ def test_a_destroyed_dataset_is_never_read_and_a_read_after_it_is_caught(
         f"{site} read randhie after destroying its records of it" in f.message
         for f in failures
     ), caught.summary()
+
+
+def test_a_denied_application_is_recorded_and_grants_nothing(
+    county: tuple[AuditHarness, LocalAccount], tmp_path: Path
+) -> None:
+    # Prepare: the analyst applies to health-site-2 for "research"
+    env, analyst = county
+    analyst_key, officer_key = _key_files(env, analyst, tmp_path)
+    domain = ["--chain-id", str(env.chain.chain_id), "--roles", env.roles.address]
+    site = "health-site-2"
+    application = tmp_path / "application.json"
+    assert main(["access", "request", "--key", str(analyst_key), "--department", site,
+                 "--dataset", "randhie", "--purpose", "research", "--columns",
+                 "mdvis,female", "--max-epsilon", "0.5", *domain,
+                 "--out", str(application)]) == 0  # fmt: skip
+
+    # Act: its data officer denies it; the analyst asks anyway
+    denied = main(["access", "deny", str(application), "--key", str(officer_key),
+                   "--department", site, "--reason", "no ethics approval",
+                   "--state-dir", str(env.state_dir), *domain, "--registry",
+                   env.registry.address])  # fmt: skip
+    query = _query("denied")
+    result = _ask(
+        env,
+        query,
+        sign_query(query, analyst, env.roles.access_domain, purpose="research"),
+        purpose="research",
+    )
+    env.finish()
+    report = env.verify()
+
+    # Assert: the refusal is on record with its reason, no agreement exists,
+    # the site refused the query without spending, and the audit passes
+    assert denied == 0
+    records = _records(env, site)
+    refusal = next(r for r in records if r.details.get("phase") == PHASE_APPROVAL)
+    assert refusal.action is Action.ACCESS_DENIED
+    assert refusal.details["reason"] == "no ethics approval"
+    assert refusal.details["analyst"] == analyst.address
+    assert Action.DATA_USE_AGREEMENT not in {r.action for r in records}
+    statuses = {d.department: d.status for d in result.departments}
+    assert statuses[site] == p.Status.REFUSED
+    assert _spent(env, site) == 0
+    assert report.ok, report.summary()

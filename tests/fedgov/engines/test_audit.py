@@ -93,8 +93,9 @@ def test_a_simulated_federation_is_audited_and_tampering_is_caught(
     assert report.ok, report.summary()
     assert seen == [1, 2]
     assert (report.rounds, report.jobs) == (2, ("audited-e2e",))
-    # Per round: 3 departments x (3 train + 2 evaluate) + coordinator (3 + 1).
-    assert report.records == 2 * (3 * 5 + 4) + 2
+    # Per round: 3 departments x (3 train + 2 evaluate) + coordinator (3 + 1);
+    # each department's log opens with the grant of its budget.
+    assert report.records == 2 * (3 * 5 + 4) + 2 + 3
     failure = tampered.first_failure
     assert failure is not None
     assert (failure.check, failure.log, failure.index) == (

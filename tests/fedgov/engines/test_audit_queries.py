@@ -89,7 +89,8 @@ def test_a_query_is_audited_end_to_end(sites_env: AuditHarness, tmp_path: Path) 
     # it released.
     plan = plan_answer(query)
     for name, answer in zip(SITES, replies, strict=True):
-        spend, read, asked = _records(sites_env, name)
+        grant, spend, read, asked = _records(sites_env, name)
+        assert grant.action is Action.BUDGET_GRANT  # the dataset's first use
         assert (spend.action, read.action, asked.action) == (
             Action.BUDGET_SPEND,
             Action.DATA_READ,

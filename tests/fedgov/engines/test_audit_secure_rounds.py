@@ -86,8 +86,9 @@ def test_a_secure_round_is_audited_at_both_ends(
     }
     digests = set()
     for index, name in enumerate(DEPARTMENTS, start=1):
-        spend, read, update = _records(embedded_env, index)
-        assert (spend.action, read.action, update.action) == (
+        grant, spend, read, update = _records(embedded_env, index)
+        assert (grant.action, spend.action, read.action, update.action) == (
+            Action.BUDGET_GRANT,
             Action.BUDGET_SPEND,
             Action.DATA_READ,
             Action.TRAIN_ROUND,

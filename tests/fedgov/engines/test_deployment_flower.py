@@ -82,7 +82,9 @@ def test_flower_reads_the_tls_connection(
 def test_run_config_file_round_trips_a_job(tmp_path: Path) -> None:
     # Prepare
     job = TrainJob(
-        job_id="county 7's job",
+        # An id names a folder; free text that TOML must quote is the purpose.
+        job_id="county-7.job",
+        purpose='county 7\'s "job"',
         epsilon=None,
         hidden="64,32",
         delta=1e-7,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ledger.voting import resident
 from ledger.voting._clock import advance_to, latest_timestamp
+from ledger.voting.registrar import Registrar
 from ledger.voting.resident import RollKey
 from ledger.voting.roll import Roll
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from ledger.chain import Chain
     from ledger.chain_roles import Roles
     from ledger.voting.consultation import ConsultationContract, ConsultationInfo
-    from ledger.voting.registrar import Registrar
     from ledger.voting.resident import Wallet
 
 RESIDENTS = ("alice", "bob", "carol", "dave", "erin")
@@ -65,6 +65,33 @@ def open_consultation(
         commit_end=now + ISSUANCE_S + COMMIT_S,
         reveal_end=now + ISSUANCE_S + COMMIT_S + REVEAL_S,
     )
+
+
+def ring_registrar(v: Voting) -> Registrar:
+    """The same registrar without an RSA key: it can only record ballot keys."""
+    return Registrar(v.contract, account=v.registrar_account, roll=v.roll)
+
+
+def open_ring_consultation(
+    v: Voting, *, ring_size: int = 3, options: Sequence[str] = OPTIONS
+) -> ConsultationInfo:
+    """A ring-credential consultation whose issuance window is open now."""
+    now = latest_timestamp(v.chain)
+    return ring_registrar(v).open(
+        question="Plant trees on Main Street?",
+        options=options,
+        ring_size=ring_size,
+        commit_start=now + ISSUANCE_S,
+        commit_end=now + ISSUANCE_S + COMMIT_S,
+        reveal_end=now + ISSUANCE_S + COMMIT_S + REVEAL_S,
+    )
+
+
+def enrol(v: Voting, info: ConsultationInfo, name: str) -> Wallet:
+    """A resident's wallet whose ballot key is recorded on chain."""
+    wallet, request = resident.request_ballot_key(info, v.roll_keys[name])
+    ring_registrar(v).record(info, name, request)
+    return wallet
 
 
 def certify(v: Voting, info: ConsultationInfo, name: str) -> Wallet:
