@@ -34,7 +34,8 @@ from hydra import compose, initialize_config_dir
 
 from coordinator.guard import RoundReport
 from fedgov import protocol as p
-from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands._analyst import analyst_access
+from fedgov.commands._arguments import add_analyst_arguments
 from fedgov.commands.config import CONFIGS, build_job, build_sources, register_schemas
 from fedgov.commands.county import require_county
 from fedgov.data import TaskKind

@@ -1,24 +1,22 @@
-"""A DP analytics query: on Flower's simulation engine, or on a standing federation.
+"""A DP analytics query on Flower's simulation engine.
 
 :func:`run_simulated_query`: one simulated SuperNode per department (the
 dataset's natural partition, or the departments given ``sources``), each
 answering from its own records and its own budget file under
-``state_dir``, in this process. :func:`run_standing_query`: the same job
-submitted to the standing federation (:mod:`fedgov.engines.standing`),
-whose departments answer from their services, already warm. Either way the
-coordinator's side is :func:`coordinator.analytics.run_query`, in the same
-ServerApp.
+``state_dir``, in this process. A standing federation answers questions in
+its own long-lived run instead (:mod:`coordinator.query_service`). Either
+way the coordinator's side is :func:`coordinator.analytics.run_query`, in
+the same ServerApp.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
-from coordinator.analytics import QueryResult, query_to_run_config
+from coordinator.analytics import QueryResult
 from coordinator.server_app import make_server_app
 from department_nodes.access import RoleSource
 from department_nodes.client_app import make_client_app
@@ -26,15 +24,12 @@ from fedgov.data import DepartmentSources
 from fedgov.engines.audit import prepare_job
 from fedgov.engines.base import job_with_sources
 from fedgov.engines.simulation import SimulationError, simulate
-from fedgov.engines.standing import StandingFederation, submit
-from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 from fedgov.job_data import dataset_fields, departments_for
-from fedgov.run_record import QUERY_RESULT_FILE
 from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 from privacy.mechanisms import Query
 
-__all__ = ["run_simulated_query", "run_standing_query"]
+__all__ = ["run_simulated_query"]
 
 
 def _query_job(
@@ -125,49 +120,3 @@ def run_simulated_query(
         # Here, not in the ServerApp: the simulation would only log its errors.
         on_result(results[0])
     return results[0]
-
-
-def run_standing_query(
-    query: Query,
-    federation: StandingFederation,
-    *,
-    budget_epsilon: float | None = None,
-    timeout: float = 600.0,
-    ledger: CountyLedger | Literal["county"] | None = FROM_COUNTY,
-    purpose: str | None = None,
-    access_request: str = "",
-) -> QueryResult:
-    """Run ``query`` on the standing ``federation``'s departments.
-
-    Its departments keep their budget books in the federation's state
-    folder and read their own records (the sources given to ``fedgov
-    federation up``); the ServerApp records the coordinator's side and
-    writes the result to the run's folder, read back here. Refused when
-    ``query`` is about another dataset than the federation's departments hold.
-    """
-    dataset, _ = dataset_fields(query.dataset)
-    if dataset != federation.dataset:
-        raise ConfigurationError(
-            "--dataset",
-            f"the standing federation's departments hold {federation.dataset!r}, "
-            f"not {dataset!r}: `fedgov federation down`, then `up --dataset "
-            f"{query.dataset}`",
-        )
-    job = _query_job(
-        query,
-        state_dir=federation.state_dir,
-        budget_epsilon=budget_epsilon,
-        timeout=timeout,
-        purpose=purpose,
-        access_request=access_request,
-    )
-    job = replace(job, departments=",".join(federation.departments))
-    resolved = resolve_ledger(ledger) if job.audit else None
-    job = prepare_job(job, resolved)
-    run_config = {**job.to_run_config(), **query_to_run_config(query)}
-    # The node's wait and the replies' timeout, plus the ServerApp's start.
-    run_dir = submit(
-        federation, run_config, run_id=query.query_id, timeout=timeout + 180.0
-    )
-    data = json.loads((run_dir / QUERY_RESULT_FILE).read_text(encoding="utf-8"))
-    return QueryResult.from_json(data, query)

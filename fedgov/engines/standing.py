@@ -35,9 +35,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coordinator.query_service import RUN_CONFIG_SERVICE
 from coordinator.summary import round_from_json
 from department_nodes.relay_app import NODE_SERVICE, SERVICE_SOCKET, service_answers
-from fedgov.county import county_home
 from fedgov.engines._deployment_federation import (
     LocalFederation,
     launch_federation,
@@ -50,6 +50,7 @@ from fedgov.engines._deployment_flower import (
     flower_environment,
     health_ok,
     packed_into_app,
+    run_command,
     write_run_config,
 )
 from fedgov.engines._deployment_processes import (
@@ -62,9 +63,18 @@ from fedgov.engines._deployment_processes import (
 from fedgov.engines.audit import prepare_job
 from fedgov.errors import ConfigurationError
 from fedgov.files import write_json_atomic
+from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
 from fedgov.polling import POLL_SECONDS
+from fedgov.questions import (
+    FEDERATION_FOLDER,
+    FEDERATION_RECORD,
+    QUESTIONS_SOCKET,
+    federation_folder,
+    ping,
+    stop_service,
+)
 from fedgov.run_record import (
     RUN_RECORD_FILE,
     RunRecord,
@@ -72,7 +82,7 @@ from fedgov.run_record import (
     read_run_record,
     run_dir_of,
 )
-from ledger.county_ledger import CountyLedger
+from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 from ledger.layout import department_dir
 
 if TYPE_CHECKING:
@@ -80,7 +90,7 @@ if TYPE_CHECKING:
 
     from coordinator.guard import RoundReport
     from fedgov.data import DepartmentSources
-    from fedgov.job import TrainJob
+    from fedgov.engines._deployment_processes import ManagedProcess
 
 __all__ = [
     "FEDERATION_FOLDER",
@@ -95,10 +105,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FEDERATION_FOLDER = "federation"
-"""The standing federation's folder in the county's home."""
-_RECORD = "federation.json"
 _GRACE_SECONDS = 10.0
+QUERY_SERVICE = "query-service"
+"""The standing query run's ``flwr run`` process, and its job's id."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ class StandingFederation:
     @classmethod
     def find(cls, home: str | Path | None = None) -> StandingFederation | None:
         """The federation recorded in the county's home (``None``: none is up)."""
-        path = county_home(home) / FEDERATION_FOLDER / _RECORD
+        path = federation_folder(home) / FEDERATION_RECORD
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -159,6 +168,11 @@ class StandingFederation:
     def service_socket(self, department: str) -> Path:
         return department_dir(self.state_dir, department) / SERVICE_SOCKET
 
+    @property
+    def questions_socket(self) -> Path:
+        """Where the coordinator's query service answers ``fedgov query``."""
+        return self.path / QUESTIONS_SOCKET
+
 
 @dataclass(frozen=True)
 class FederationStatus:
@@ -169,6 +183,7 @@ class FederationStatus:
     superlink_healthy: bool
     nodes_online: int
     services_answering: dict[str, bool]
+    query_service_answering: bool
 
     @property
     def healthy(self) -> bool:
@@ -177,11 +192,8 @@ class FederationStatus:
             and self.superlink_healthy
             and self.nodes_online >= len(self.federation.departments)
             and all(self.services_answering.values())
+            and self.query_service_answering
         )
-
-
-def _folder(home: str | Path | None) -> Path:
-    return county_home(home).resolve() / FEDERATION_FOLDER
 
 
 def federation_up(
@@ -199,7 +211,7 @@ def federation_up(
     Refuses while one is recorded (``fedgov federation down`` first). The
     processes outlive this call; on a failed start every one is stopped.
     """
-    folder = _folder(home)
+    folder = federation_folder(home)
     if StandingFederation.find(home) is not None:
         raise ConfigurationError(
             "federation",
@@ -248,6 +260,15 @@ def federation_up(
             deadline=started + startup_timeout,
             poll_seconds=POLL_SECONDS,
         )
+        _start_query_service(
+            supervisor,
+            folder,
+            dataset=dataset,
+            declaration=declaration,
+            departments=departments,
+            state_dir=state_dir,
+            deadline=started + startup_timeout,
+        )
     except BaseException:
         supervisor.stop()
         raise
@@ -262,7 +283,7 @@ def federation_up(
         processes={p.name: p.pid for p in supervisor.processes},
         started_at=time.time(),
     )
-    write_json_atomic(folder / _RECORD, asdict(federation))
+    write_json_atomic(folder / FEDERATION_RECORD, asdict(federation))
     logger.info(
         "standing federation on %s: %d departments up in %.1f s",
         address,
@@ -272,12 +293,63 @@ def federation_up(
     return federation
 
 
+def _start_query_service(
+    supervisor: ProcessSupervisor,
+    folder: Path,
+    *,
+    dataset: str,
+    declaration: str,
+    departments: Sequence[str],
+    state_dir: Path,
+    deadline: float,
+) -> ManagedProcess:
+    """Submit the standing query run and wait until its service answers."""
+    job = TrainJob(
+        job_id=QUERY_SERVICE,
+        dataset=dataset,
+        declaration=declaration,
+        departments=",".join(departments),
+        state_dir=str(state_dir),
+        run_dir=str(folder / "runs"),
+    )
+    job = prepare_job(job, resolve_ledger(FROM_COUNTY) if job.audit else None)
+    socket_path = folder / QUESTIONS_SOCKET
+    run_dir = folder / "runs" / QUERY_SERVICE
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_file = write_run_config(
+        run_dir / "run_config.toml",
+        {**job.to_run_config(), RUN_CONFIG_SERVICE: str(socket_path)},
+    )
+    process = supervisor.start(
+        QUERY_SERVICE, run_command(app_dir=APP_DIR, run_config=config_file)
+    )
+    while ping(socket_path, timeout=2.0) is None:
+        if not process.running():
+            raise process.exited_error("while starting the query service")
+        if time.monotonic() > deadline:
+            raise DeploymentError(
+                f"the query service did not answer on {socket_path} in time",
+                process=QUERY_SERVICE,
+                log_tail=process.tail(40),
+            )
+        time.sleep(0.2)
+    return process
+
+
 def federation_down(home: str | Path | None = None) -> list[str]:
     """Stop the recorded federation's processes (and theirs); return what was running."""
     federation = StandingFederation.find(home)
     if federation is None:
         return []
     running = [name for name, pid in federation.processes.items() if alive(pid)]
+    # The query run ends as completed: its service flushes nothing pending
+    # (each question is anchored when answered), so this only tidies Flower's
+    # account of the run.
+    if stop_service(federation.questions_socket):
+        pid = federation.processes.get(QUERY_SERVICE)
+        deadline = time.monotonic() + _GRACE_SECONDS
+        while pid is not None and alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
     groups = list(federation.processes.values())
     _signal(groups, signal.SIGTERM)
     deadline = time.monotonic() + _GRACE_SECONDS
@@ -298,7 +370,7 @@ def federation_down(home: str | Path | None = None) -> list[str]:
             socket_path = federation.service_socket(department)
             if not service_answers(socket_path):
                 socket_path.unlink()
-    (federation.path / _RECORD).unlink(missing_ok=True)
+    (federation.path / FEDERATION_RECORD).unlink(missing_ok=True)
     return running
 
 
@@ -325,6 +397,7 @@ def federation_status(home: str | Path | None = None) -> FederationStatus | None
             d: service_answers(federation.service_socket(d))
             for d in federation.departments
         },
+        query_service_answering=ping(federation.questions_socket) is not None,
     )
 
 
