@@ -226,7 +226,7 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     while size:
         chunk = sock.recv(min(size, 1 << 16))
         if not chunk:
-            raise QuestionWireError("the peer closed the connection mid-frame")
+            raise ConnectionAbortedError("the peer closed the connection")
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)
