@@ -3,12 +3,14 @@
 ``fedgov federation up --dataset randhie`` starts, in the background, a
 SuperLink, one SuperNode and one department service per department of the
 dataset (``--departments`` names fewer; ``--sources`` a folder of the
-departments' own files for a dataset of your own), all on 127.0.0.1, their
+departments' own files for a dataset of your own) and the coordinator's
+query service (one query run that stays open), all on 127.0.0.1, their
 state under ``$FEDGOV_HOME/federation/`` and each department's budget book
 and audit log in the county's state folder (``--state-dir``). While it is
-up, ``fedgov query`` and ``fedgov train`` submit to it instead of starting
-an engine. ``status`` checks every process (exit 1 when one is down);
-``down`` stops them all. See :mod:`fedgov.engines.standing`.
+up, ``fedgov query`` asks its query service and ``fedgov train`` submits
+to it instead of starting an engine. ``status`` checks every process (exit
+1 when one is down); ``down`` stops them all. See
+:mod:`fedgov.engines.standing`.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def _status(args: argparse.Namespace) -> int:
     for department, answering in status.services_answering.items():
         state = "answering" if answering else "NOT ANSWERING"
         print(f"  service {department}: {state}")
+    state = "answering" if status.query_service_answering else "NOT ANSWERING"
+    print(f"  query service: {state}")
     print(
         "healthy" if status.healthy else "UNHEALTHY: `fedgov federation down`, then up"
     )

@@ -68,8 +68,11 @@ def test_the_documented_federation_answers_charges_audits_and_stops(
         ["federation", "up"],
         ["federation", "status"],
         ["query", "histogram"],
+        ["query", "mean"],
+        ["query", "count"],
         ["train", "model=logreg"],
         ["federation", "down"],
+        ["audit", "verify"],
     ]
     state = county.paths.state_dir
     outputs: list[str] = []
@@ -88,29 +91,37 @@ def test_the_documented_federation_answers_charges_audits_and_stops(
     finally:
         _run(["fedgov", "federation", "down"], tmp_path)
 
-    # Assert: up and healthy; the question answered by both departments
-    up, status, answer, trained, down = outputs
+    # Assert: up and healthy; the questions answered by both departments
+    up, status, answer, mean, count, trained, down, verified = outputs
     assert "2 departments of randhie" in up
     assert "healthy" in status.splitlines()[-1]
     assert "SuperNodes online: 2 of 2" in status
-    assert "2 of 2 departments answered" in answer
-    query_id = re.search(r"\(query (query-[0-9a-f]+)\)", answer)
-    assert query_id is not None
-    # ... through the standing federation: its run folder, its services
+    assert "query-service" in status and "query service: answering" in status
+    ids = []
+    for text in (answer, mean, count):
+        assert "2 of 2 departments answered" in text
+        found = re.search(r"\(query (query-[0-9a-f]+)\)", text)
+        assert found is not None
+        ids.append(found.group(1))
+    # ... through the standing federation's one query run: its answers, its
+    # services, each question under its own id
     home = Path(os.environ["FEDGOV_HOME"]) / FEDERATION_FOLDER
-    assert (home / "runs" / query_id.group(1) / "query_result.json").is_file()
+    for query_id in ids:
+        assert (home / "runs" / query_id / "query_result.json").is_file()
     for site in SITES:
         log = (home / "logs" / f"service-{site}.log").read_text()
         assert "query message of run" in log
         # charged to the department's own budget book, recorded in its log
         history = open_budget_book(state, site).status("randhie").history
-        assert (history[0].kind, history[0].job_id) == ("query", query_id.group(1))
+        assert [(r.kind, r.job_id) for r in history[:3]] == [
+            ("query", query_id) for query_id in ids
+        ]
         path = next(p for p in find_logs(state) if p.parent.name == site)
         with LogStore(path) as store:
             records = store.records(0)
-        assert (Action.ANALYTICS_QUERY, query_id.group(1)) in [
-            (r.action, r.job) for r in records
-        ]
+        queried = [(r.action, r.job) for r in records]
+        for query_id in ids:
+            assert (Action.ANALYTICS_QUERY, query_id) in queried
         assert not (department_dir(state, site) / "service.sock").exists()
     # the training job went to the same departments, charged to the same books
     assert "submitting to the standing federation" in trained
@@ -119,11 +130,15 @@ def test_the_documented_federation_answers_charges_audits_and_stops(
         kinds = [
             r.kind for r in open_budget_book(state, site).status("randhie").history
         ]
-        assert kinds == ["query", "train_round", "train_round"]
+        assert kinds == ["query"] * 3 + ["train_round", "train_round"]
     # ... and down stopped everything it started, and what those started
     assert "stopped" in down
     assert tagged_processes(token) == []
     assert StandingFederation.find() is None
+    assert not (home / "questions.sock").exists()
+    # ... and the auditor finds every question on both sides, anchored
+    assert verified.startswith("audit OK"), verified
+    assert "3 queries cross-checked" in verified
 
 
 def test_status_and_down_without_a_federation_say_so(
