@@ -1,22 +1,24 @@
-"""``fedgov query`` from the command line: simulation engine vs a standing federation.
+"""``fedgov query`` from the command line: an engine per question vs a standing federation.
 
 Run ``python -m experiments.bench.standing_query``. In a temporary county
 (``fedgov init``, its chain node on anvil: ``make anvil``), side by side in
 one run, every command as a user types it:
 
-* ``fedgov query histogram ...`` with no federation up: the simulation
-  engine starts (Ray, one simulated SuperNode per department) for the
-  question;
-* ``fedgov federation up``, then the same question ``--questions`` times:
-  each ``fedgov query`` submits a Flower run to the standing SuperLink, whose
-  departments answer from their warm services.
+* the old path: ``fedgov query histogram ...`` with no federation up, the
+  simulation engine started (Ray, one simulated SuperNode per department)
+  for the question, ``--engine-questions`` times (default 1; ten questions
+  on this path are that many times as long, printed as such);
+* the standing path: ``fedgov federation up``, then the same question
+  ``--questions`` times (default 10): each ``fedgov query`` is a thin
+  client that hands the question to the coordinator's query service (one
+  query run, open since ``up``), whose departments answer from their warm
+  services; audited, charged and recorded per question as before.
 
 Each question is timed from the command's start to its exit. The JSON
 answer's ``elapsed_s`` is the coordinator's own part (send to every
-department, collect, combine); the rest is the command's start (Python,
-fedgov's imports), ``flwr run`` (packing and sending the app), the
-ServerApp's process (Flower starts one per run) and the audit records
-anchored on the county's chain.
+department, collect, combine); the rest is the command's start (Python and
+what ``fedgov query`` imports), the socket, the query built and checked,
+and the audit records anchored on the county's chain.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def _elapsed(output: str) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--engine-questions", type=int, default=1)
     parser.add_argument(
         "--departments",
         default="",
@@ -78,9 +81,15 @@ def main(argv: list[str] | None = None) -> None:
         env = {**os.environ, "FEDGOV_HOME": str(Path(tmp) / "home")}
         _fedgov(f"fedgov init --county bench --port {_free_port()}", env)
         try:
-            simulated, output = _fedgov(QUESTION, env)
-            simulated_inner = _elapsed(output)
-            print(f"  simulation engine: {simulated:.2f} s", flush=True)
+            engine: list[float] = []
+            engine_inner: list[float] = []
+            for _ in range(args.engine_questions):
+                seconds, output = _fedgov(QUESTION, env)
+                engine.append(seconds)
+                engine_inner.append(_elapsed(output))
+                print(f"  simulation engine: {seconds:.2f} s", flush=True)
+            simulated = statistics.mean(engine)
+            simulated_inner = statistics.mean(engine_inner)
             up = "fedgov federation up --dataset randhie --timeout 600"
             if args.departments:
                 up += f" --departments {args.departments}"
@@ -101,29 +110,47 @@ def main(argv: list[str] | None = None) -> None:
                 down_seconds, _ = _fedgov("fedgov federation down", env)
         finally:
             _fedgov("fedgov ledger node stop", env)
-    print(f"question: {QUESTION}\n{os.cpu_count()} cores\n")
+    with open("/proc/loadavg", encoding="ascii") as handle:
+        load = handle.read().split()[:3]
     print(
-        f"  no federation (simulation engine):  {simulated:7.2f} s "
-        f"(of which the coordinator's own part {simulated_inner:.2f} s)"
+        f"question: {QUESTION}\n{os.cpu_count()} cores, load average {' '.join(load)}\n"
     )
-    print(f"  fedgov federation up:               {up_seconds:7.2f} s (once)")
+    n = len(standing)
+    rest = statistics.mean(s - i for s, i in zip(standing, inner, strict=True))
+    rows = [
+        ("", "engine per question (old)", "standing federation", "ratio"),
+        (
+            "one question",
+            f"{simulated:.2f} s",
+            f"{standing[0]:.2f} s (first), {statistics.median(standing):.2f} s (median)",
+            f"{simulated / statistics.median(standing):.1f}x",
+        ),
+        (
+            f"{n} questions",
+            f"{n * simulated:.1f} s ({n} x {simulated:.1f} s, "
+            f"mean of {len(engine)} measured)",
+            f"{sum(standing):.2f} s (measured)",
+            f"{n * simulated / sum(standing):.1f}x",
+        ),
+        (
+            "coordinator's own part",
+            f"{simulated_inner:.2f} s",
+            f"mean {statistics.mean(inner):.2f} s",
+            "",
+        ),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print(
+            "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        )
     print(
-        f"  standing federation, first question {standing[0]:7.2f} s; each after: "
-        f"mean {statistics.mean(standing[1:] or standing):.2f} s, "
-        f"min {min(standing):.2f} s"
+        f"\n  standing, each question: min {min(standing):.2f} s, max "
+        f"{max(standing):.2f} s; beyond the coordinator's own part (command "
+        f"start, socket, query checks, audit anchoring): mean {rest:.2f} s"
     )
-    print(
-        f"  {len(standing)} questions:                      {sum(standing):7.2f} s "
-        f"(simulation: {len(standing)} x {simulated:.1f} = "
-        f"{len(standing) * simulated:.1f} s; {simulated / statistics.mean(standing):.1f}x)"
-    )
-    print(
-        f"  of each, the coordinator's own part (send, answer, combine): mean "
-        f"{statistics.mean(inner):.2f} s; the rest (command start, flwr run, "
-        f"ServerApp process, audit anchoring): mean "
-        f"{statistics.mean(s - i for s, i in zip(standing, inner, strict=True)):.2f} s"
-    )
-    print(f"  fedgov federation down:             {down_seconds:7.2f} s")
+    print(f"  fedgov federation up:   {up_seconds:7.2f} s (once)")
+    print(f"  fedgov federation down: {down_seconds:7.2f} s")
 
 
 if __name__ == "__main__":

@@ -9,14 +9,18 @@ Everything lives under ``$FEDGOV_HOME/federation/``::
     federation.json      what is running: address, pids, departments, state folder
     flwr-home/           FLWR_HOME of the SuperLink and the flwr CLI
     superlink.db         the SuperLink's state
+    questions.sock       the coordinator's query service (mode 0600)
     nodes/<department>/  each SuperNode's FLWR_HOME
     logs/                superlink.log, supernode-<dept>.log, service-<dept>.log
-    runs/<id>/           what a submitted job or query left (its run_config, log, result)
+    runs/<id>/           what a submitted job or a question left (its run_config, log, result)
 
 Each department's service listens in the department's own state folder
-(``<state>/departments/<dept>/service.sock``, mode 0600). ``fedgov query``
-and ``fedgov train`` submit to it (:func:`submit`: ``flwr run`` of this
-repository's Flower App to the standing SuperLink) while it is up;
+(``<state>/departments/<dept>/service.sock``, mode 0600). ``up`` also
+submits the coordinator's query run, which stays open and answers
+``fedgov query`` on ``questions.sock`` (:mod:`coordinator.query_service`,
+:mod:`fedgov.questions`); ``fedgov train`` submits a run of its own
+(:func:`submit`: ``flwr run`` of this repository's Flower App to the
+standing SuperLink) while it is up;
 ``fedgov federation down`` (:func:`federation_down`) stops every process it
 started and every process those started; ``status`` (:func:`federation_status`)
 checks each one.

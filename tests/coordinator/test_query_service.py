@@ -176,7 +176,8 @@ def test_a_bad_question_is_refused_naming_the_argument_nothing_asked(
     assert kind == "refused"
     assert reply["argument"] == argument
     grid = service.grid
-    assert isinstance(grid, _Recording) and grid.sent == []
+    assert isinstance(grid, _Recording)
+    assert grid.sent == []
 
 
 @pytest.mark.parametrize(
@@ -217,7 +218,8 @@ def test_another_users_process_gets_no_answer(
     with pytest.raises(ServiceDownError, match="dropped the connection"):
         ask(service.path, QUESTION)
     grid = service.grid
-    assert isinstance(grid, _Recording) and grid.sent == []
+    assert isinstance(grid, _Recording)
+    assert grid.sent == []
 
 
 def test_stop_ends_the_service_and_removes_its_socket(service: QueryService) -> None:

@@ -24,10 +24,10 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from coordinator._analytics_result import DepartmentReport, Estimate, QueryResult
 from coordinator.analytics import format_result, run_query
+from coordinator.query_service import question_query
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
 from fedgov.cli import main
-from coordinator.query_service import question_query
 from fedgov.commands import _query_engine
 from fedgov.commands.query import configure, question_from_args
 from fedgov.data import department_ids

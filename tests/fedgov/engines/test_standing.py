@@ -1,5 +1,6 @@
-"""What a standing federation refuses before it submits anything: another dataset,
-other departments, records of the operator's; what its record keeps."""
+"""What a standing federation refuses before it submits a job: another dataset,
+other departments, records of the operator's; what its record keeps (a question
+on another dataset: tests/coordinator/test_query_service.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from fedgov.data import DepartmentSources, Source
-from fedgov.engines.queries import run_standing_query
 from fedgov.engines.standing import (
     FEDERATION_FOLDER,
     StandingEngine,
@@ -18,7 +18,6 @@ from fedgov.engines.standing import (
 )
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
-from privacy.mechanisms import Query
 
 
 def _federation(tmp_path: Path) -> StandingFederation:
@@ -47,6 +46,9 @@ def test_its_record_reads_back_as_written(
     assert StandingFederation.find() == federation
     assert federation.service_socket("health-site-1") == (
         tmp_path / "state" / "departments" / "health-site-1" / "service.sock"
+    )
+    assert federation.questions_socket == (
+        tmp_path / FEDERATION_FOLDER / "questions.sock"
     )
 
 
@@ -77,10 +79,3 @@ def test_a_job_it_cannot_run_is_refused_before_anything_is_sent(
     with pytest.raises(ConfigurationError, match=rule):
         engine.run(job, sources=sources)
     assert not (tmp_path / FEDERATION_FOLDER).exists()
-
-
-def test_a_query_on_another_dataset_is_refused(tmp_path: Path) -> None:
-    query = Query(kind="count", dataset="adult", epsilon=0.1, delta=1e-5)
-
-    with pytest.raises(ConfigurationError, match="hold 'randhie', not 'adult'"):
-        run_standing_query(query, _federation(tmp_path))
