@@ -127,7 +127,7 @@ def test_a_question_is_asked_under_its_own_settings_charged_and_recorded(
     assert "2 of 2 departments answered" in str(answer["text"])
     result = answer["result"]
     assert isinstance(result, dict)
-    query_id = str(result["query"]["query-id"])  # type: ignore[index]
+    query_id = str(result["query"]["query-id"])
     # ... each QUERY message carried the question's own job settings
     grid = service.grid
     assert isinstance(grid, _Recording)

@@ -15,12 +15,12 @@ from department_nodes.analytics import answer_query
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
 
-RUN_CONFIG = {
+RUN_CONFIG: dict[str, str | float] = {
     "job-id": "query-service",
     "purpose": "federated-training",
     "epsilon": 1.0,
 }
-QUESTION = {
+QUESTION: dict[str, str | float] = {
     "job-id": "q-7",
     "purpose": "cost model",
     "access-request": '{"signed": "request"}',
@@ -39,7 +39,7 @@ def _task_identity() -> Iterator[None]:
 def _message(kind: str, job: dict[str, str | float] | None) -> Message:
     records: dict[str, ConfigRecord] = {p.Record.QUERY: ConfigRecord({})}
     if job is not None:
-        records[p.Record.JOB] = ConfigRecord(job)
+        records[p.Record.JOB] = ConfigRecord(job)  # type: ignore[arg-type]
     return Message(
         content=RecordDict(records),  # type: ignore[arg-type]
         dst_node_id=1,
@@ -53,7 +53,7 @@ def _context(run_config: dict[str, str | float]) -> Context:
         node_id=1,
         node_config={"department": "health-site-1"},
         state=RecordDict(),
-        run_config=run_config,  # type: ignore[arg-type]
+        run_config=run_config,
     )
 
 
