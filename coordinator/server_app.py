@@ -12,7 +12,10 @@ coordinator's audit hook (:class:`coordinator.audit.CoordinatorAudit`) is
 attached here, from the job, whenever ``audit`` is on: the job's roster,
 every round (plain or SecAgg+), every query, the exported model, and a
 relay that anchors every actor's signed heads on the county's chain while
-the run lasts and flushes them when it ends. A deployed ServerApp finds the
+the run lasts and flushes them when it ends. A run_config naming a
+``query-service`` socket makes the run a standing federation's query run
+(:mod:`coordinator.query_service`), which opens that hook for every
+question it answers. A deployed ServerApp finds the
 county at ``$FEDGOV_HOME`` (:mod:`fedgov.county`) on the machine it runs on.
 """
 
