@@ -484,11 +484,25 @@ class CoordinatorAudit:
 
         return on_round
 
-    def close(self, *, timeout_s: float = 60.0) -> list[AnchoredHead]:
-        """Anchor every head signed so far (the departments' too), stop the relay.
+    def for_job(self, job: TrainJob) -> CoordinatorAudit:
+        """This hook for another ``job``: the same key, log, roster and relay.
+
+        A standing query service asks many questions, each its own job, of
+        one coordinator whose log and relay stay open between them.
+        """
+        return CoordinatorAudit(
+            self.log,
+            job,
+            relay=self.relay,
+            roster=self.roster,
+            state_dir=self.state_dir,
+        )
+
+    def anchor(self, *, timeout_s: float = 60.0) -> list[AnchoredHead]:
+        """Anchor every head signed so far (the departments' too); the relay goes on.
 
         A chain that cannot be reached in ``timeout_s`` is logged, not
-        raised: the records are durable, and the next run's relay (or
+        raised: the records are durable, and the next anchoring (or
         ``fedgov ledger anchor``) anchors them.
         """
         if self.relay is None:
@@ -505,5 +519,11 @@ class CoordinatorAudit:
                 e,
             )
             return []
+
+    def close(self, *, timeout_s: float = 60.0) -> list[AnchoredHead]:
+        """:meth:`anchor` what is left, then stop the relay."""
+        try:
+            return self.anchor(timeout_s=timeout_s)
         finally:
-            self.relay.stop(flush=False)
+            if self.relay is not None:
+                self.relay.stop(flush=False)

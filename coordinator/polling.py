@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from flwr.serverapp import Grid
 from flwr.superlink.grid import HttpGrid
 
+from fedgov.object_pulls import shorten_object_pulls
 from fedgov.polling import poll_seconds
 
 if TYPE_CHECKING:
@@ -102,8 +103,14 @@ def prompt(grid: Grid) -> Grid:
     """A deployed (HTTP) Grid as a :class:`PromptGrid`; any other Grid as it is.
 
     A simulation's Grid already pulls at its own short interval, and an
-    in-process one answers at once.
+    in-process one answers at once. A deployed Grid's process also asks
+    again for a reply's objects at that interval
+    (:func:`fedgov.object_pulls.shorten_object_pulls`).
     """
     if isinstance(grid, HttpGrid):
-        return PromptGrid(grid, interval=poll_seconds())
+        interval = poll_seconds()
+        # A reply's objects often arrive just after its header: ask again at
+        # this pace, not after Flower's 1 s (fedgov.object_pulls).
+        shorten_object_pulls(interval)
+        return PromptGrid(grid, interval=interval)
     return grid

@@ -13,9 +13,11 @@ ServerApp: the query is built and validated here
 carrying the question's own job settings (its id, purpose, budget and the
 analyst's signed request, :data:`fedgov.job.QUESTION_KEYS`), and each
 department checks the request, calibrates its noise and charges its budget
-before it answers. The coordinator's audit hook is opened for the question
-(:meth:`coordinator.audit.CoordinatorAudit.open`), records it and anchors
-every head when the question is answered, and the answer is written to
+before it answers. The coordinator's audit hook
+(:meth:`coordinator.audit.CoordinatorAudit.open`: its key, log and anchor
+relay, opened for the first question and kept open between questions)
+records each question and anchors every head before its answer goes back,
+and the answer is written to
 ``<runs>/<query id>/query_result.json`` as a one-query run writes it.
 """
 
@@ -132,22 +134,32 @@ class QueryService:
         self.confidence = confidence
         self.ready = threading.Event()
         self.answered = 0
+        self._audit: CoordinatorAudit | None = None
 
     def serve(self, stop: threading.Event | None = None) -> None:
         """Answer questions until a ``stop`` request (or ``stop`` is set)."""
         stop = stop or threading.Event()
-        with self._listening() as server:
-            self.ready.set()
-            logger.info("query service listening on %s", self.path)
-            while not stop.is_set():
-                try:
-                    conn, _ = server.accept()
-                except TimeoutError:
-                    continue
-                with conn:
-                    if self._serve_one(conn):
-                        stop.set()
+        try:
+            with self._listening() as server:
+                self.ready.set()
+                logger.info("query service listening on %s", self.path)
+                while not stop.is_set():
+                    try:
+                        conn, _ = server.accept()
+                    except TimeoutError:
+                        continue
+                    with conn:
+                        if self._serve_one(conn):
+                            stop.set()
+        finally:
+            self.close()
         logger.info("query service stopped after %d questions", self.answered)
+
+    def close(self) -> None:
+        """Anchor what is left and stop the audit relay (:meth:`serve` does, at its end)."""
+        audit, self._audit = self._audit, None
+        if audit is not None:
+            audit.close()
 
     def _serve_one(self, conn: socket.socket) -> bool:
         """Answer one connection; ``True`` when it asked the service to stop."""
@@ -250,16 +262,27 @@ class QueryService:
             job = replace(job, budget_epsilon=question.budget_epsilon)
         return _Asked(query=query, job=job, settings=settings)
 
-    def _run(self, asked: _Asked) -> QueryResult:
-        started = time.monotonic()
-        audit = None
-        if asked.job.audit:
-            audit = CoordinatorAudit.open(
-                asked.job,
+    def _hook(self, job: TrainJob) -> CoordinatorAudit | None:
+        """The coordinator's audit hook for the question ``job``.
+
+        The key, log and anchor relay are opened for the first question and
+        stay open until :meth:`close`: per question, only its records are
+        written and every head anchored.
+        """
+        if not job.audit:
+            return None
+        if self._audit is None:
+            self._audit = CoordinatorAudit.open(
+                self.job,
                 ledger=self.ledger,
                 state_dir=self.state_dir,
                 departments=self.departments,
             )
+        return self._audit.for_job(job)
+
+    def _run(self, asked: _Asked) -> QueryResult:
+        started = time.monotonic()
+        audit = self._hook(asked.job)
         try:
             result = run_query(
                 self.grid,
@@ -273,7 +296,7 @@ class QueryService:
                 audit.record_query(result)
         finally:
             if audit is not None:
-                audit.close()
+                audit.anchor()
         logger.info(
             "question %s answered in %.2f s (audit anchored)",
             asked.query.query_id,

@@ -12,7 +12,8 @@ one small HTTP request to the SuperLink.
 The loop's module sees a ``time`` whose ``sleep`` is capped; nothing else
 of Flower changes. ``tests/department_nodes/test_supernode.py`` fails if a
 Flower release stops waiting this way, so an upgrade cannot silently bring
-the 3 s back.
+the 3 s back. A message's objects not there yet when its header is are
+asked for again after the same cap (:mod:`fedgov.object_pulls`), not 1 s.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from flwr.supernode import start_client_internal
 from flwr.supernode.cli import flower_supernode
 
 from fedgov.errors import ConfigurationError
+from fedgov.object_pulls import shorten_object_pulls
 from fedgov.polling import poll_seconds
 
 __all__ = ["capped_clock", "main"]
@@ -50,6 +52,7 @@ def main() -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     start_client_internal.time = capped_clock(cap)  # type: ignore[attr-defined,assignment]
+    shorten_object_pulls(cap)
     flower_supernode()
 
 

@@ -10,7 +10,8 @@ standard library (:mod:`department_nodes._fork_client`) that hand their
 arguments, working folder and standard streams to this server, which forks;
 the child runs Flower's ``flwr-clientapp`` entry point with those arguments,
 unchanged, and its exit status goes back as the launcher's. What the
-message costs is then the fork, not the imports. A server that does not
+message costs is then the fork, not the imports, nor what Flower repeats
+per message for nothing (:mod:`department_nodes._clientapp_repeats`). A server that does not
 answer leaves each message to Flower's own ``flwr-clientapp``.
 
 This is what flwr 1.42's Kubernetes executor does with warm pods; its
@@ -39,8 +40,12 @@ from typing import TYPE_CHECKING
 
 from flwr.supernode.cli import flwr_clientapp
 
+from department_nodes._clientapp_repeats import skip_repeats
 from department_nodes._fork_client import SOCKET_ENV, STATUS
 from department_nodes._service_wire import socket_address
+from fedgov.errors import ConfigurationError
+from fedgov.object_pulls import shorten_object_pulls
+from fedgov.polling import poll_seconds
 from fedgov.signals import StopSignal
 
 if TYPE_CHECKING:
@@ -223,6 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"first on the SuperNode's PATH, the socket in its {SOCKET_ENV})",
     )
     args = parser.parse_args(argv)
+    try:
+        # Every child inherits it: the message's objects, when the SuperNode
+        # is still pulling them, are asked for again at the polling pace.
+        shorten_object_pulls(poll_seconds())
+    except ConfigurationError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    skip_repeats()
     if args.launcher_dir is not None:
         install_launcher(args.launcher_dir)
     logging.basicConfig(

@@ -175,3 +175,55 @@ def test_the_observer_commits_the_round_then_calls_the_next_callback(
     # Assert
     assert len(seen) == 1
     assert len(seen[0]) == 5
+
+
+class _Relay:
+    """The relay's calls, kept (a unit test's stand-in for the chain)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def watch(self, path: Path) -> None:
+        self.calls.append(f"watch {path.name}")
+
+    def notify(self) -> None:
+        self.calls.append("notify")
+
+    def flush(self, timeout_s: float = 60.0) -> list[object]:
+        self.calls.append("flush")
+        return []
+
+    def stop(self, *, flush: bool = True, timeout_s: float = 60.0) -> None:
+        self.calls.append(f"stop flush={flush}")
+
+
+def test_a_hook_for_another_job_shares_the_log_and_relay_and_anchor_keeps_it(
+    tmp_path: Path,
+) -> None:
+    relay = _Relay()
+    log = ActorLog(tmp_path, COORDINATOR, None)
+    standing = CoordinatorAudit(
+        log,
+        small_job(),
+        relay=relay,  # type: ignore[arg-type]
+        roster={"dept-0": "0xabc"},
+        state_dir=tmp_path,
+    )
+    question = small_job(job_id="query-1")
+
+    hook = standing.for_job(question)
+    hook.record_roster()
+    hook.anchor()
+
+    assert hook.log is standing.log
+    assert hook.relay is standing.relay
+    assert hook.roster == standing.roster
+    assert hook.job is question
+    # Written under the question's own job id, anchored, the relay left running.
+    assert AuditRecord.decode(load_log(log.path).records[-1]).job == "query-1"
+    assert relay.calls[-1] == "flush"
+    assert not [c for c in relay.calls if c.startswith("stop")]
+
+    standing.close()
+
+    assert relay.calls[-2:] == ["flush", "stop flush=False"]

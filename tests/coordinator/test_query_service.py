@@ -19,6 +19,7 @@ from flwr.app import Message
 from flwr.supercore.task_identity import TaskIdentity
 
 from coordinator import query_service
+from coordinator.audit import CoordinatorAudit
 from coordinator.query_service import QueryService, question_query
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
@@ -273,3 +274,69 @@ def test_question_query_is_the_query_the_fields_describe() -> None:
     )
     assert query.bins == (0, 1, 2, 5, 10, 20, 80)
     assert Question.from_json(QUESTION.to_json()) == QUESTION
+
+
+class _Hook:
+    """The coordinator's audit hook as the service uses it (kept, not chained)."""
+
+    def __init__(self, job: TrainJob, calls: list[str]) -> None:
+        self.job = job
+        self.calls = calls
+
+    def for_job(self, job: TrainJob) -> _Hook:
+        return _Hook(job, self.calls)
+
+    def record_query(self, result: object) -> None:
+        self.calls.append(f"record {self.job.job_id}")
+
+    def anchor(self) -> list[object]:
+        self.calls.append(f"anchor {self.job.job_id}")
+        return []
+
+    def close(self) -> list[object]:
+        self.calls.append("close")
+        return []
+
+
+def test_the_audit_hook_is_opened_once_and_every_question_anchored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    opened: list[str] = []
+
+    def open_hook(job: TrainJob, **_: object) -> _Hook:
+        opened.append(job.job_id)
+        return _Hook(job, calls)
+
+    monkeypatch.setattr(CoordinatorAudit, "open", open_hook)
+    state = tmp_path / "state"
+    job = TrainJob(
+        job_id="query-service", departments=",".join(SITES), state_dir=str(state)
+    )
+    running = QueryService(
+        _Recording(state),
+        job,
+        path=tmp_path / "questions.sock",
+        departments=SITES,
+        state_dir=state.resolve(),
+        runs=tmp_path / "runs",
+        ledger=None,
+    )
+    thread = threading.Thread(target=running.serve, daemon=True)
+    thread.start()
+    assert running.ready.wait(10)
+
+    first = ask(running.path, QUESTION)
+    second = ask(running.path, QUESTION)
+    stop_service(running.path)
+    thread.join(10)
+
+    ids = [str(a["result"]["query"]["query-id"]) for a in (first, second)]  # type: ignore[index]
+    assert opened == ["query-service"]
+    assert calls == [
+        f"record {ids[0]}",
+        f"anchor {ids[0]}",
+        f"record {ids[1]}",
+        f"anchor {ids[1]}",
+        "close",
+    ]
