@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -101,6 +102,11 @@ def _one_line(
     return f"{category.__name__}: {message}"
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fedgov`` with ``argv`` (default: the process arguments)."""
     top_args = _top_parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -131,8 +137,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 2
+    # A service manager stops a command with SIGTERM, which Python does not
+    # handle: the command would die where it stands, leaving the SuperLink and
+    # SuperNodes it started (each in its own session) running. It unwinds as
+    # on Ctrl-C instead, through every `finally` that stops what it started.
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         return func(sub_args)
     except FedgovError as exc:
         print(f"fedgov {top_args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"fedgov {top_args.command}: stopped", file=sys.stderr)
+        return 130

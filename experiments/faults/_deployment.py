@@ -108,14 +108,26 @@ def _deploy_and_kill(
         os.kill(pids[victim], signal.SIGKILL)
         out, err = process.communicate(timeout=1200)
     except BaseException:
-        process.kill()
-        process.wait()
+        _stop(process)
         raise
-    finally:
-        if process.returncode is None:
-            process.kill()
     done = subprocess.CompletedProcess(command, process.returncode, out, err)
     return done, victim, home, run_dir
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Stop ``fedgov deploy`` as an operator would: SIGTERM, SIGKILL if it hangs.
+
+    A SIGKILL first would leave its SuperLink and SuperNodes running: deploy
+    stops them on SIGTERM.
+    """
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
 
 
 def _audit(home: Path, work: Path) -> tuple[bool, list[str]]:
