@@ -38,8 +38,11 @@ from department_nodes._service_wire import (
     send_frame,
 )
 from department_nodes.client_app import make_client_app
-from fedgov.errors import ConfigurationError
-from fedgov.local_socket import LocalSocketError, OwnerOnlyListener
+from fedgov.local_socket import (
+    LocalSocketError,
+    OwnerOnlyListener,
+    serve_until_stopped,
+)
 from fedgov.signals import StopSignal
 
 if TYPE_CHECKING:
@@ -77,7 +80,7 @@ class DepartmentService:
         ) as listener:
             self.ready.set()
             logger.info("department service listening on %s", self.path)
-            while not _stopped(stop):
+            while not stop.wait(0):
                 conn = listener.accept()
                 if conn is None:
                     continue
@@ -124,12 +127,6 @@ class DepartmentService:
             logger.warning("the relay left before its reply on %s: %s", self.path, e)
 
 
-def _stopped(stop: threading.Event | StopSignal) -> bool:
-    if isinstance(stop, threading.Event):
-        return stop.is_set()
-    return stop.wait(0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m department_nodes.service --socket PATH``: serve until stopped."""
     parser = argparse.ArgumentParser(
@@ -147,14 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
-    stop = StopSignal()
-    service = DepartmentService(args.socket)
-    try:
-        service.serve(stop)
-    except ConfigurationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return serve_until_stopped(DepartmentService(args.socket).serve)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING
 from flwr.supernode.cli import flwr_clientapp
 
 from department_nodes._fork_client import SOCKET_ENV, STATUS
-from fedgov.errors import ConfigurationError
-from fedgov.local_socket import OwnerOnlyListener
+from fedgov.local_socket import OwnerOnlyListener, serve_until_stopped
 from fedgov.signals import StopSignal
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ class ForkServer:
         ) as listener:
             self.ready.set()
             logger.info("warm flwr-clientapp listening on %s", self.path)
-            while not _stopped(stop):
+            while not stop.wait(0):
                 conn = listener.accept()
                 if conn is not None:
                     self._fork(listener.sock, conn)
@@ -180,12 +179,6 @@ def _child(
         os._exit(code)
 
 
-def _stopped(stop: StopSignal | threading.Event) -> bool:
-    if isinstance(stop, threading.Event):
-        return stop.is_set()
-    return stop.wait(0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m department_nodes.warm_clientapp --socket PATH [--launcher-dir DIR]``."""
     parser = argparse.ArgumentParser(
@@ -207,13 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
-    stop = StopSignal()
-    try:
-        ForkServer(args.socket).serve(stop)
-    except ConfigurationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return serve_until_stopped(ForkServer(args.socket).serve)
 
 
 if __name__ == "__main__":

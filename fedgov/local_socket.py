@@ -7,14 +7,16 @@ server (:mod:`department_nodes.warm_clientapp`). Each listens through
 :class:`OwnerOnlyListener`: the socket is created 0600 (its folder, when
 missing, 0700), a socket left at the path by a service that died is
 replaced, one where a service still answers is refused, and a connection
-from another user's process (``SO_PEERCRED``) is closed unanswered.
+from another user's process (``SO_PEERCRED``) is closed unanswered. The two
+run as ``python -m`` (the department service, the fork server) serve through
+:func:`serve_until_stopped`.
 
 The wires on top (:mod:`fedgov.questions`, ``department_nodes._service_wire``)
 frame their messages differently and share what is below the framing:
 :func:`socket_address` for paths deeper than ``AF_UNIX`` allows,
 :func:`read_exactly` for a frame's bytes, and :class:`LocalSocketError`, the
-base of their errors. Standard library only beside fedgov's errors and files:
-the thin ``fedgov query`` client and the per-message relay import this.
+base of their errors. Standard library only beside fedgov's errors, files and
+signals: the thin ``fedgov query`` client and the per-message relay import this.
 """
 
 from __future__ import annotations
@@ -25,15 +27,17 @@ import os
 import socket
 import stat
 import struct
+import sys
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.files import PRIVATE, private_dir
+from fedgov.signals import StopSignal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "MAX_SUN_PATH",
@@ -42,6 +46,7 @@ __all__ = [
     "PeerClosedError",
     "peer_uid",
     "read_exactly",
+    "serve_until_stopped",
     "socket_address",
 ]
 
@@ -233,3 +238,20 @@ class OwnerOnlyListener:
         raise ConfigurationError(
             self.argument, f"{self.service} already answers on {self.path}"
         )
+
+
+def serve_until_stopped(serve: Callable[[StopSignal], object]) -> int:
+    """Run ``serve`` until SIGINT or SIGTERM; a ``python -m`` service's exit status.
+
+    0 once stopped; 1, the error on stderr, where the service refuses to
+    start (:class:`OwnerOnlyListener` found its path taken, say).
+    """
+    # Caught before the service listens: a supervisor may signal as soon as
+    # the socket answers.
+    stop = StopSignal()
+    try:
+        serve(stop)
+    except ConfigurationError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

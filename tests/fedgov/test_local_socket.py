@@ -4,6 +4,7 @@ replaced and a live one's refused, strangers closed unanswered, short reads name
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import stat
 import threading
@@ -21,9 +22,11 @@ from fedgov.local_socket import (
     PeerClosedError,
     peer_uid,
     read_exactly,
+    serve_until_stopped,
     socket_address,
 )
 from fedgov.questions import QuestionWireError
+from fedgov.signals import StopSignal
 
 
 def _connect(path: Path) -> socket.socket:
@@ -242,3 +245,41 @@ def test_the_question_wire_error_is_a_local_socket_error() -> None:
 
     assert isinstance(error, LocalSocketError)
     assert error.rule == "a frame must hold a JSON object with one key"
+
+
+@pytest.fixture
+def _signal_handlers() -> Iterator[None]:
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.usefixtures("_signal_handlers")
+def test_a_service_refused_at_start_exits_1_naming_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+
+    def serve(stop: StopSignal) -> None:
+        with OwnerOnlyListener(notes, service="a test service"):
+            pass
+
+    assert serve_until_stopped(serve) == 1
+    assert "error: socket: " in capsys.readouterr().err
+    assert notes.read_text() == "keep me"
+
+
+@pytest.mark.usefixtures("_signal_handlers")
+def test_a_service_stopped_by_sigterm_exits_0(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+
+    def serve(stop: StopSignal) -> None:
+        with OwnerOnlyListener(path, service="a test service", accept_seconds=0.01):
+            os.kill(os.getpid(), signal.SIGTERM)
+            while not stop.wait(0):
+                pass
+
+    assert serve_until_stopped(serve) == 0
+    assert not path.exists()
