@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
-import stat
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -40,19 +38,18 @@ from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.files import write_json_atomic
 from fedgov.job import DEFAULT_ACCOUNTANT, parse_accountant
 from fedgov.job_data import dataset_fields
+from fedgov.local_socket import LocalSocketError, OwnerOnlyListener
 from fedgov.questions import (
     Question,
     QuestionWireError,
-    peer_uid,
     receive_message,
     send_message,
-    socket_address,
 )
 from fedgov.run_record import QUERY_RESULT_FILE
 from privacy.mechanisms import Predicate, Query, QueryKind
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from flwr.serverapp import Grid
 
@@ -140,13 +137,17 @@ class QueryService:
         """Answer questions until a ``stop`` request (or ``stop`` is set)."""
         stop = stop or threading.Event()
         try:
-            with self._listening() as server:
+            with OwnerOnlyListener(
+                self.path,
+                service="a query service",
+                argument=RUN_CONFIG_SERVICE,
+                accept_seconds=_ACCEPT_SECONDS,
+            ) as listener:
                 self.ready.set()
                 logger.info("query service listening on %s", self.path)
                 while not stop.is_set():
-                    try:
-                        conn, _ = server.accept()
-                    except TimeoutError:
+                    conn = listener.accept()
+                    if conn is None:
                         continue
                     with conn:
                         if self._serve_one(conn):
@@ -163,16 +164,12 @@ class QueryService:
 
     def _serve_one(self, conn: socket.socket) -> bool:
         """Answer one connection; ``True`` when it asked the service to stop."""
-        uid = peer_uid(conn)
-        if uid != os.getuid():
-            logger.warning("query service: refused a connection from uid %d", uid)
-            return False
         conn.settimeout(_RECEIVE_SECONDS)
         try:
             kind, body = receive_message(conn)
-        except (QuestionWireError, OSError) as e:
+        except (LocalSocketError, OSError) as e:
             logger.warning("query service: unreadable request (%s)", e)
-            with contextlib.suppress(OSError, QuestionWireError):
+            with contextlib.suppress(OSError, LocalSocketError):
                 send_message(conn, _refusal("request", str(e)))
             return False
         conn.settimeout(None)
@@ -303,49 +300,6 @@ class QueryService:
             time.monotonic() - started,
         )
         return result
-
-    @contextlib.contextmanager
-    def _listening(self) -> Iterator[socket.socket]:
-        self._clear_stale()
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            # Created owner-only: no moment exists where another user may connect.
-            previous = os.umask(0o177)
-            try:
-                with socket_address(self.path) as address:
-                    server.bind(address)
-            finally:
-                os.umask(previous)
-            os.chmod(self.path, 0o600)
-            server.listen(8)
-            server.settimeout(_ACCEPT_SECONDS)
-            yield server
-        finally:
-            server.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
-    def _clear_stale(self) -> None:
-        try:
-            mode = self.path.lstat().st_mode
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(mode):
-            raise ConfigurationError(
-                "query-service", f"{self.path} exists and is not a socket"
-            )
-        with (
-            socket_address(self.path) as address,
-            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe,
-        ):
-            try:
-                probe.connect(address)
-            except OSError:
-                self.path.unlink()  # left by a service that died
-                return
-        raise ConfigurationError(
-            "query-service", f"a query service already answers on {self.path}"
-        )
 
 
 def _refusal(argument: str, rule: str) -> dict[str, object]:

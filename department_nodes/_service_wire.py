@@ -8,18 +8,15 @@ department's ClientApp raised (``FAILED``), which the relay raises again so
 that Flower reports it as it reports any ClientApp exception.
 
 This module is imported by the thin ClientApp a ``flwr-clientapp`` process
-runs for every message, so it imports nothing heavy (of fedgov, only its
-errors).
+runs for every message, so it imports nothing heavy (of fedgov, only
+:mod:`fedgov.local_socket`, whose errors this wire's derive from).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
 import struct
 from enum import IntEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from flwr.app import Context, Message, RecordDict
@@ -37,10 +34,10 @@ from flwr.proto.recorddict_pb2 import RecordDict as ProtoRecordDict
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as Protobuf
 
-from fedgov.errors import FedgovError
+from fedgov.local_socket import LocalSocketError, PeerClosedError, read_exactly
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
 __all__ = [
     "MAX_FRAME_BYTES",
@@ -54,7 +51,6 @@ __all__ = [
     "encode_request",
     "receive_frame",
     "send_frame",
-    "socket_address",
 ]
 
 MAGIC = b"FGS1"
@@ -63,12 +59,15 @@ MAX_FRAME_BYTES = 4 << 30
 
 _HEADER = struct.Struct(">4sBI")
 _LENGTH = struct.Struct(">Q")
-# AF_UNIX paths hold 108 bytes with the terminating NUL.
-_MAX_SUN_PATH = 107
 
 
-class ServiceWireError(FedgovError):
-    """A frame that is not the department service's, or a connection cut short."""
+class ServiceWireError(LocalSocketError):
+    """A frame that is not the department service's.
+
+    A connection cut short within a frame raises
+    :class:`~fedgov.local_socket.PeerClosedError`; catch
+    :class:`~fedgov.local_socket.LocalSocketError` for both.
+    """
 
 
 class ServiceClosedError(ServiceWireError):
@@ -79,20 +78,6 @@ class FrameKind(IntEnum):
     REQUEST = 1
     REPLY = 2
     FAILED = 3
-
-
-def _exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = sock.recv(min(size - len(chunks), 1 << 20))
-        if not chunk and not chunks and size == _HEADER.size:
-            raise ServiceClosedError("connection closed before a frame")
-        if not chunk:
-            raise ServiceWireError(
-                f"connection closed after {len(chunks)} of {size} bytes of a frame"
-            )
-        chunks += chunk
-    return bytes(chunks)
 
 
 def send_frame(sock: socket.socket, kind: FrameKind, parts: Sequence[bytes]) -> None:
@@ -106,8 +91,19 @@ def send_frame(sock: socket.socket, kind: FrameKind, parts: Sequence[bytes]) -> 
 def receive_frame(
     sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES
 ) -> tuple[FrameKind, list[bytes]]:
-    """Read one frame; refuse one that is not ours or larger than ``max_bytes``."""
-    magic, kind, count = _HEADER.unpack(_exactly(sock, _HEADER.size))
+    """Read one frame; refuse one that is not ours or larger than ``max_bytes``.
+
+    A peer that closes before the frame's first byte raises
+    :class:`ServiceClosedError`; one that closes within it,
+    :class:`~fedgov.local_socket.PeerClosedError`.
+    """
+    try:
+        header = read_exactly(sock, _HEADER.size, what="a frame's header")
+    except PeerClosedError as e:
+        if e.received:
+            raise
+        raise ServiceClosedError("connection closed before a frame") from e
+    magic, kind, count = _HEADER.unpack(header)
     if magic != MAGIC:
         raise ServiceWireError(f"not a department service frame (starts {magic!r})")
     try:
@@ -118,14 +114,16 @@ def receive_frame(
         raise ServiceWireError(f"a frame holds at most 3 parts, this one {count}")
     parts: list[bytes] = []
     total = 0
-    for _ in range(count):
-        (size,) = _LENGTH.unpack(_exactly(sock, _LENGTH.size))
+    for index in range(count):
+        what = f"part {index + 1} of {count} of a frame"
+        length = read_exactly(sock, _LENGTH.size, what=f"the length of {what}")
+        (size,) = _LENGTH.unpack(length)
         total += size
         if total > max_bytes:
             raise ServiceWireError(
                 f"frame larger than {max_bytes} bytes: refused before reading it"
             )
-        parts.append(_exactly(sock, size))
+        parts.append(read_exactly(sock, size, what=what))
     return frame_kind, parts
 
 
@@ -178,26 +176,3 @@ def decode_reply(
     reply = message_from_proto(_parsed(ProtoMessage, parts[0], "reply message"))
     state = recorddict_from_proto(_parsed(ProtoRecordDict, parts[1], "reply state"))
     return reply, state
-
-
-@contextlib.contextmanager
-def socket_address(path: Path) -> Iterator[str]:
-    """An address for ``path`` that fits AF_UNIX's 107 bytes.
-
-    A longer path (a deep state folder) is reached through the folder's open
-    descriptor under ``/proc/self/fd`` (Linux), which names the same inode.
-    """
-    text = str(path)
-    if len(text.encode()) <= _MAX_SUN_PATH:
-        yield text
-        return
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        short = f"/proc/self/fd/{fd}/{path.name}"
-        if len(short.encode()) > _MAX_SUN_PATH or not Path("/proc/self/fd").is_dir():
-            raise ServiceWireError(
-                f"socket path {path} is longer than {_MAX_SUN_PATH} bytes"
-            )
-        yield short
-    finally:
-        os.close(fd)

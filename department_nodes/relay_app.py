@@ -32,9 +32,9 @@ from department_nodes._service_wire import (
     encode_request,
     receive_frame,
     send_frame,
-    socket_address,
 )
 from fedgov.errors import FedgovError
+from fedgov.local_socket import socket_address
 
 __all__ = [
     "NODE_SERVICE",

@@ -20,10 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import socket
-import stat
-import struct
 import sys
 import threading
 import time
@@ -39,14 +36,17 @@ from department_nodes._service_wire import (
     encode_reply,
     receive_frame,
     send_frame,
-    socket_address,
 )
 from department_nodes.client_app import make_client_app
-from fedgov.errors import ConfigurationError
+from fedgov.local_socket import (
+    LocalSocketError,
+    OwnerOnlyListener,
+    serve_until_stopped,
+)
 from fedgov.signals import StopSignal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from flwr.clientapp import ClientApp
 
@@ -56,7 +56,6 @@ logger = logging.getLogger(__name__)
 
 _ACCEPT_SECONDS = 0.5
 _REQUEST_SECONDS = 60.0
-_PEERCRED = struct.Struct("3i")
 
 
 class DepartmentService:
@@ -74,66 +73,21 @@ class DepartmentService:
 
     def serve(self, stop: threading.Event | StopSignal) -> None:
         """Answer messages until ``stop`` is set; remove the socket on the way out."""
-        with self._listening() as server:
+        with OwnerOnlyListener(
+            self.path,
+            service="a department service",
+            accept_seconds=_ACCEPT_SECONDS,
+        ) as listener:
             self.ready.set()
             logger.info("department service listening on %s", self.path)
-            while not _stopped(stop):
-                try:
-                    conn, _ = server.accept()
-                except TimeoutError:
+            while not stop.wait(0):
+                conn = listener.accept()
+                if conn is None:
                     continue
                 with conn:
                     self._answer(conn)
 
-    @contextlib.contextmanager
-    def _listening(self) -> Iterator[socket.socket]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._clear_stale()
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            # Created owner-only: no moment exists where another user may connect.
-            previous = os.umask(0o177)
-            try:
-                with socket_address(self.path) as address:
-                    server.bind(address)
-            finally:
-                os.umask(previous)
-            os.chmod(self.path, 0o600)
-            server.listen(8)
-            server.settimeout(_ACCEPT_SECONDS)
-            yield server
-        finally:
-            server.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
-    def _clear_stale(self) -> None:
-        try:
-            mode = self.path.lstat().st_mode
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(mode):
-            raise ConfigurationError(
-                "socket", f"{self.path} exists and is not a socket: not replacing it"
-            )
-        with (
-            socket_address(self.path) as address,
-            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe,
-        ):
-            try:
-                probe.connect(address)
-            except OSError:
-                self.path.unlink()  # left by a service that died
-                return
-        raise ConfigurationError(
-            "socket", f"a department service already answers on {self.path}"
-        )
-
     def _answer(self, conn: socket.socket) -> None:
-        uid = _peer_uid(conn)
-        if uid is not None and uid != os.getuid():
-            logger.warning("refused a connection from uid %d on %s", uid, self.path)
-            return
         conn.settimeout(_REQUEST_SECONDS)
         try:
             kind, parts = receive_frame(conn)
@@ -142,7 +96,7 @@ class DepartmentService:
             message, context = decode_request(parts)
         except ServiceClosedError:
             return  # a probe: did the service listen?
-        except (OSError, ServiceWireError) as e:
+        except (OSError, LocalSocketError) as e:
             logger.warning("unreadable request on %s: %s", self.path, e)
             with contextlib.suppress(OSError):
                 send_frame(conn, FrameKind.FAILED, encode_failure(f"bad request: {e}"))
@@ -173,20 +127,6 @@ class DepartmentService:
             logger.warning("the relay left before its reply on %s: %s", self.path, e)
 
 
-def _peer_uid(conn: socket.socket) -> int | None:
-    if not hasattr(socket, "SO_PEERCRED"):
-        return None
-    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    _, uid, _ = _PEERCRED.unpack(raw)
-    return int(uid)
-
-
-def _stopped(stop: threading.Event | StopSignal) -> bool:
-    if isinstance(stop, threading.Event):
-        return stop.is_set()
-    return stop.wait(0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m department_nodes.service --socket PATH``: serve until stopped."""
     parser = argparse.ArgumentParser(
@@ -204,14 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
-    stop = StopSignal()
-    service = DepartmentService(args.socket)
-    try:
-        service.serve(stop)
-    except ConfigurationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return serve_until_stopped(DepartmentService(args.socket).serve)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,6 @@ import logging
 import os
 import signal
 import socket
-import stat
-import struct
 import sys
 import threading
 import traceback
@@ -42,8 +40,8 @@ from flwr.supernode.cli import flwr_clientapp
 
 from department_nodes._clientapp_repeats import skip_repeats
 from department_nodes._fork_client import SOCKET_ENV, STATUS
-from department_nodes._service_wire import socket_address
 from fedgov.errors import ConfigurationError
+from fedgov.local_socket import OwnerOnlyListener, serve_until_stopped
 from fedgov.object_pulls import shorten_object_pulls
 from fedgov.polling import poll_seconds
 from fedgov.signals import StopSignal
@@ -56,7 +54,6 @@ __all__ = ["SOCKET_ENV", "ForkServer", "install_launcher", "main"]
 logger = logging.getLogger(__name__)
 
 _ACCEPT_SECONDS = 0.05
-_PEERCRED = struct.Struct("3i")
 _LAUNCHER = """#!{python}
 # fedgov: Flower's flwr-clientapp, forked from a warm process (department_nodes.warm_clientapp)
 from department_nodes._fork_client import main
@@ -91,47 +88,28 @@ class ForkServer:
         self._children: dict[int, socket.socket] = {}
 
     def serve(self, stop: StopSignal | threading.Event) -> None:
-        """Serve until ``stop``; children still running are waited for."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISSOCK(self.path.lstat().st_mode):
-                self.path.unlink()
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            previous = os.umask(0o177)
-            try:
-                with socket_address(self.path) as address:
-                    server.bind(address)
-            finally:
-                os.umask(previous)
-            os.chmod(self.path, 0o600)
-            server.listen(16)
-            server.settimeout(_ACCEPT_SECONDS)
+        """Serve until ``stop``; children still running are waited for.
+
+        Refuses a socket where a fork server still answers; replaces one left
+        by a server that died.
+        """
+        with OwnerOnlyListener(
+            self.path,
+            service="a warm flwr-clientapp",
+            backlog=16,
+            accept_seconds=_ACCEPT_SECONDS,
+        ) as listener:
             self.ready.set()
             logger.info("warm flwr-clientapp listening on %s", self.path)
-            while not _stopped(stop):
-                try:
-                    conn, _ = server.accept()
-                except TimeoutError:
-                    conn = None
+            while not stop.wait(0):
+                conn = listener.accept()
                 if conn is not None:
-                    self._fork(server, conn)
+                    self._fork(listener.sock, conn)
                 self._reap(block=False)
             while self._children:
                 self._reap(block=True)
-        finally:
-            server.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
 
     def _fork(self, server: socket.socket, conn: socket.socket) -> None:
-        _, uid, _ = _PEERCRED.unpack(
-            conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-        )
-        if uid != os.getuid():
-            logger.warning("refused a connection from uid %d on %s", uid, self.path)
-            conn.close()
-            return
         try:
             conn.settimeout(10.0)
             data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
@@ -206,12 +184,6 @@ def _child(
         os._exit(code)
 
 
-def _stopped(stop: StopSignal | threading.Event) -> bool:
-    if isinstance(stop, threading.Event):
-        return stop.is_set()
-    return stop.wait(0)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m department_nodes.warm_clientapp --socket PATH [--launcher-dir DIR]``."""
     parser = argparse.ArgumentParser(
@@ -241,9 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True
     )
-    stop = StopSignal()
-    ForkServer(args.socket).serve(stop)
-    return 0
+    return serve_until_stopped(ForkServer(args.socket).serve)
 
 
 if __name__ == "__main__":

@@ -27,18 +27,22 @@ object). A request is ``{"ask": {question}}``, ``{"ping": {}}`` or
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
 import struct
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Final, Literal, cast, get_args
 
 from fedgov.county import county_home
 from fedgov.errors import ConfigurationError, FedgovError
+from fedgov.local_socket import (
+    LocalSocketError,
+    PeerClosedError,
+    read_exactly,
+    socket_address,
+)
 
 __all__ = [
     "FEDERATION_FOLDER",
@@ -52,12 +56,10 @@ __all__ = [
     "ServiceDownError",
     "ask",
     "federation_folder",
-    "peer_uid",
     "ping",
     "questions_socket",
     "receive_message",
     "send_message",
-    "socket_address",
     "stop_service",
 ]
 
@@ -73,11 +75,9 @@ QUESTIONS_SOCKET: Final = "questions.sock"
 MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
 
 _LENGTH = struct.Struct(">I")
-_MAX_SUN_PATH = 107
-_PEERCRED = struct.Struct("3i")
 
 
-class QuestionWireError(FedgovError):
+class QuestionWireError(LocalSocketError):
     """A frame or question that does not follow this module's wire."""
 
     def __init__(self, rule: str) -> None:
@@ -188,29 +188,6 @@ def questions_socket(home: str | Path | None = None) -> Path:
     return federation_folder(home) / QUESTIONS_SOCKET
 
 
-@contextlib.contextmanager
-def socket_address(path: Path) -> Iterator[str]:
-    """An address for ``path`` that fits AF_UNIX's 107 bytes.
-
-    A longer path (a deep home folder) is reached through the folder's open
-    descriptor under ``/proc/self/fd`` (Linux), which names the same inode.
-    """
-    text = str(path)
-    if len(text.encode()) <= _MAX_SUN_PATH:
-        yield text
-        return
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        short = f"/proc/self/fd/{fd}/{path.name}"
-        if len(short.encode()) > _MAX_SUN_PATH:
-            raise QuestionWireError(
-                f"socket path {path} is longer than {_MAX_SUN_PATH} bytes"
-            )
-        yield short
-    finally:
-        os.close(fd)
-
-
 def send_message(sock: socket.socket, message: Mapping[str, object]) -> None:
     """Send one frame holding ``message`` as JSON."""
     body = json.dumps(message, separators=(",", ":")).encode()
@@ -221,24 +198,18 @@ def send_message(sock: socket.socket, message: Mapping[str, object]) -> None:
     sock.sendall(_LENGTH.pack(len(body)) + body)
 
 
-def _exactly(sock: socket.socket, size: int) -> bytes:
-    chunks = []
-    while size:
-        chunk = sock.recv(min(size, 1 << 16))
-        if not chunk:
-            raise ConnectionAbortedError("the peer closed the connection")
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
 def receive_message(sock: socket.socket) -> tuple[str, dict[str, object]]:
-    """One frame's ``(kind, body)``: a JSON object with exactly one key."""
-    (length,) = _LENGTH.unpack(_exactly(sock, _LENGTH.size))
+    """One frame's ``(kind, body)``: a JSON object with exactly one key.
+
+    A peer that closes within the frame raises
+    :class:`~fedgov.local_socket.PeerClosedError`.
+    """
+    header = read_exactly(sock, _LENGTH.size, what="a frame's length")
+    (length,) = _LENGTH.unpack(header)
     if length > MAX_FRAME_BYTES:
         raise QuestionWireError(f"a frame of {length} bytes is over {MAX_FRAME_BYTES}")
     try:
-        message = json.loads(_exactly(sock, length).decode())
+        message = json.loads(read_exactly(sock, length, what="a frame").decode())
     except (UnicodeDecodeError, ValueError) as e:
         raise QuestionWireError(f"a frame is not UTF-8 JSON ({e})") from e
     if not isinstance(message, dict) or len(message) != 1:
@@ -247,14 +218,6 @@ def receive_message(sock: socket.socket) -> tuple[str, dict[str, object]]:
     if not isinstance(body, dict):
         raise QuestionWireError(f"the body of {kind!r} must be a JSON object")
     return str(kind), body
-
-
-def peer_uid(sock: socket.socket) -> int:
-    """The user id of the process at the other end of a Unix socket."""
-    _, uid, _ = _PEERCRED.unpack(
-        sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    )
-    return int(uid)
 
 
 def _exchange(
@@ -278,7 +241,7 @@ def _exchange(
             raise ServiceDownError(
                 f"the query service on {path} did not reply within {timeout:.0f} s"
             ) from e
-        except OSError as e:
+        except (OSError, PeerClosedError) as e:
             raise ServiceDownError(
                 f"the query service on {path} dropped the connection ({e})"
             ) from e
@@ -313,7 +276,7 @@ def ping(path: Path, *, timeout: float = 5.0) -> dict[str, object] | None:
     """What the service on ``path`` says of itself; ``None`` when it does not answer."""
     try:
         return _expect(_exchange(path, "ping", {}, timeout), "pong")
-    except (ServiceDownError, QuestionWireError):
+    except (ServiceDownError, LocalSocketError):
         return None
 
 
@@ -321,6 +284,6 @@ def stop_service(path: Path, *, timeout: float = 10.0) -> bool:
     """Ask the service on ``path`` to finish its run; whether it agreed."""
     try:
         _expect(_exchange(path, "stop", {}, timeout), "stopping")
-    except (ServiceDownError, QuestionWireError):
+    except (ServiceDownError, LocalSocketError):
         return False
     return True

@@ -18,14 +18,15 @@ import pytest
 from flwr.app import Message
 from flwr.supercore.task_identity import TaskIdentity
 
-from coordinator import query_service
 from coordinator.audit import CoordinatorAudit
 from coordinator.query_service import QueryService, question_query
 from department_nodes.client_app import make_client_app
+from fedgov import local_socket
 from fedgov import protocol as p
 from fedgov.engines.inprocess import NodeHandler, WireGrid
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from fedgov.local_socket import socket_address
 from fedgov.questions import (
     Question,
     QuestionWireError,
@@ -34,7 +35,6 @@ from fedgov.questions import (
     ping,
     receive_message,
     send_message,
-    socket_address,
     stop_service,
 )
 from fedgov.run_record import QUERY_RESULT_FILE
@@ -213,7 +213,7 @@ def test_another_users_process_gets_no_answer(
     service: QueryService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Prepare: the service sees the connection as another uid's
-    monkeypatch.setattr(query_service, "peer_uid", lambda sock: os.getuid() + 1)
+    monkeypatch.setattr(local_socket, "peer_uid", lambda sock: os.getuid() + 1)
 
     # Execute / Assert: closed without a reply, nothing asked
     with pytest.raises(ServiceDownError, match="dropped the connection"):

@@ -16,6 +16,7 @@ from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.supercore.task_identity import TaskIdentity
 
+from department_nodes._service_wire import ServiceClosedError, receive_frame
 from department_nodes.analytics import SPEND_KIND
 from department_nodes.client_app import make_client_app
 from department_nodes.relay_app import (
@@ -29,6 +30,7 @@ from department_nodes.service import DepartmentService
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
+from fedgov.local_socket import PeerClosedError
 from ledger.keys import PlaintextKeyWarning
 from ledger.records import Action
 from ledger.store import LogStore
@@ -262,3 +264,21 @@ def test_the_departments_own_clientapp_answers_charges_and_audits(
     with LogStore(log) as store:
         actions = [(r.action, r.job) for r in store.records(0)]
     assert (Action.ANALYTICS_QUERY, "q-service") in actions
+
+
+def test_a_frame_cut_short_names_the_part_a_closed_connection_is_a_probe() -> None:
+    # Prepare: a header announcing 2 parts, then 3 bytes of the first's length
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(b"FGS1\x01\x00\x00\x00\x02\x00\x00\x00")
+        left.shutdown(socket.SHUT_WR)
+
+        # Act / Assert
+        with pytest.raises(PeerClosedError, match="3 of the 8 bytes of the length"):
+            receive_frame(right)
+
+    left, right = socket.socketpair()
+    with left, right:
+        left.close()
+        with pytest.raises(ServiceClosedError):
+            receive_frame(right)

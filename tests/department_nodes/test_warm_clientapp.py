@@ -79,3 +79,26 @@ def test_without_a_server_the_launcher_runs_flowers_own(tmp_path: Path) -> None:
 
     assert helped.returncode == 0
     assert "--runtime-api-address" in helped.stdout
+
+
+def test_a_second_server_on_a_live_socket_is_refused(
+    server: Path, tmp_path: Path
+) -> None:
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "department_nodes.warm_clientapp",
+            "--socket",
+            str(server),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert second.returncode == 1
+    assert "a warm flwr-clientapp already answers on" in second.stderr
+    # the first server still forks
+    assert _launch(install_launcher(tmp_path / "bin"), server, "--help").returncode == 0
