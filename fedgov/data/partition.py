@@ -31,6 +31,7 @@ __all__ = [
     "PartitionSpec",
     "as_dirichlet",
     "dirichlet_assignment",
+    "flower_partitioners",
     "natural_assignment",
 ]
 
@@ -102,7 +103,7 @@ def natural_assignment(department_of_row: npt.NDArray[np.str_]) -> Assignment:
 
     Departments with no row are absent from the result.
     """
-    partitioner = _flower().NaturalIdPartitioner(partition_by="department")
+    partitioner = flower_partitioners().NaturalIdPartitioner(partition_by="department")
     partitioner.dataset = _positions_dataset(department=department_of_row.astype(str))
     # Flower fills the id mapping lazily; num_partitions triggers it.
     count = int(partitioner.num_partitions)
@@ -118,7 +119,7 @@ def dirichlet_assignment(
 ) -> Assignment:
     """Split rows by label with Flower's ``DirichletPartitioner`` as ``spec`` says."""
     try:
-        partitioner = _flower().DirichletPartitioner(
+        partitioner = flower_partitioners().DirichletPartitioner(
             num_partitions=spec.num_departments,
             partition_by="label",
             alpha=float(spec.alpha),
@@ -148,8 +149,12 @@ def dirichlet_assignment(
     return assignment
 
 
-def _flower() -> Any:
-    """Flower's partitioners, imported on first use (``datasets`` takes seconds)."""
+def flower_partitioners() -> Any:
+    """Flower's partitioners, imported on first use (``datasets`` takes seconds).
+
+    A long-lived process that will split records (a department service) calls
+    it at start, so that its first message does not pay the import.
+    """
     import flwr_datasets.partitioner  # type: ignore[import-untyped]
 
     return flwr_datasets.partitioner
