@@ -225,22 +225,34 @@ def calibrate_noise_multiplier(
     sample_rate: float,
     steps: int,
     accountant: Accountant | str = DEFAULT_ACCOUNTANT,
+    prior: tuple[GaussianSpend, ...] = (),
 ) -> float:
     """The smallest noise multiplier whose ``steps`` steps cost at most ``epsilon``
     under ``accountant``, to within one part in ten million.
 
     Calibrated once for a whole job (every local step of every round), so that
-    the job's total spend, not each round's, meets its budget. The result
-    always meets ``epsilon``: it is the upper end of the final bracket.
+    the job's total spend, not each round's, meets its budget. With ``prior``
+    (spends already made), the steps are calibrated so that ``prior`` composed
+    with them costs at most ``epsilon``: what a job's rounds leave for a last
+    stage. The result always meets ``epsilon``: it is the upper end of the
+    final bracket.
     """
     _check_positive("epsilon", epsilon)
     _check_delta(delta)
     chosen = parse_accountant(accountant)
     GaussianSpend(noise_multiplier=1.0, sample_rate=sample_rate, steps=steps)
+    if prior:
+        already = epsilon_spent(prior, delta=delta, accountant=chosen)
+        if already >= epsilon:
+            raise ConfigurationError(
+                "epsilon",
+                f"{epsilon!r} is already spent by the prior spends (epsilon "
+                f"{already:.4g} under {chosen.value}): nothing is left to calibrate",
+            )
 
     def spent(sigma: float) -> float:
         spend = GaussianSpend(sigma, sample_rate, steps)
-        return epsilon_spent([spend], delta=delta, accountant=chosen)
+        return epsilon_spent([*prior, spend], delta=delta, accountant=chosen)
 
     def excess(sigma: float) -> float:
         return spent(sigma) - epsilon
