@@ -29,6 +29,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 
@@ -134,7 +135,30 @@ def train(
             f"{dept.department:<28} epsilon job {dept.epsilon_job:.3f} "
             f"(lifetime {dept.epsilon_total:.3f} of {dept.epsilon_limit:.3f})"
         )
+    for line in personalisation_lines(record.extra.get("personalisation", []), task):
+        print(line)
     return 0
+
+
+def personalisation_lines(outcomes: list[dict[str, Any]], task: TaskKind) -> list[str]:
+    """Each department's personalised model as ``fedgov train`` prints it: its
+    held-out metrics and the job's epsilon with fine-tuning included."""
+    lines = []
+    for outcome in outcomes:
+        name, metrics = outcome["department"], outcome["metrics"]
+        if outcome["status"] != p.Status.OK:
+            lines.append(f"{name:<28} not personalised: {outcome['reason']}")
+            continue
+        figures = [
+            f"{label} {metrics[held_out]:.4f}"
+            for held_out, _, label in headline_metrics(task)
+            if held_out in metrics
+        ]
+        lines.append(
+            f"{name:<28} personalised: {', '.join(figures)}, epsilon job "
+            f"{metrics.get(p.Metric.EPSILON_JOB, 0.0):.3f} with fine-tuning"
+        )
+    return lines
 
 
 def _overrides(arguments: list[str]) -> list[str]:
