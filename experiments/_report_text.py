@@ -15,10 +15,10 @@ import pandas as pd
 
 from experiments._report_analysis import (
     DATASETS,
-    VALIDATION,
     DEPARTMENT_METRIC,
     EPSILON_PANELS,
     PRIMARY,
+    VALIDATION,
     department_table,
     engine_check,
     epsilon_label,
@@ -266,9 +266,7 @@ def _server_tuning_section(tables: TidyTables) -> str:
         return "_(no server-optimizer tuning points in this profile)_\n"
     text = ""
     for dataset in DATASETS:
-        part = select(table, dataset=dataset).sort_values(
-            "validation", ascending=False
-        )
+        part = select(table, dataset=dataset).sort_values("validation", ascending=False)
         if part.empty:
             continue
         chosen = part[part["chosen"]].iloc[0]
@@ -308,9 +306,9 @@ def _server_tuning_section(tables: TidyTables) -> str:
 def _setup(tables: TidyTables) -> str:
     runs = select(tables.runs, sweep="epsilon", kind="federated")
     lines = [
-        "| dataset | model | rounds | local epochs | batch | learning rate "
+        "| dataset | strategy | model | rounds | local epochs | batch | learning rate "
         "(no DP) | clipping norm | delta | departments |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
         part = select(runs, dataset=dataset)
@@ -321,7 +319,7 @@ def _setup(tables: TidyTables) -> str:
         plain = part[~part["private"]]
         no_dp = f" ({plain['learning_rate'].iloc[0]:g})" if not plain.empty else ""
         lines.append(
-            f"| {dataset} | {row['model']} | {row['num_rounds']} | "
+            f"| {dataset} | {row['strategy']} | {row['model']} | {row['num_rounds']} | "
             f"{row['local_epochs']} | {row['batch_size']} | "
             f"{row['learning_rate']:g}{no_dp} | {row['max_grad_norm']:g} | "
             f"{row['delta']:g} | {int(row['num_departments_actual'])} (natural) |"
@@ -771,7 +769,7 @@ own run record).
 {_findings(tables)}
 ## Setup
 
-Departments train with DP-SGD (Opacus, Poisson sampling, RDP accounting):
+Departments train with DP-SGD (Opacus, Poisson sampling, PLD accounting by default, RDP available):
 epsilon is per department for the whole job (every local step of every round),
 delta 1e-5. Seeds 0, 1, 2 per point; a seed fixes the train/held-out split, the
 initial model and the (reproducible, `secure_rng=false`) DP noise. Tuned

@@ -324,9 +324,7 @@ def _run_row(result: RunResult, departments: list[dict[str, Any]]) -> dict[str, 
         # Each department's own model on its own held-out records, pooled
         # as the local-only baseline's are.
         row["personalised_accuracy"] = _weighted(departments, "personalised_accuracy")
-        row["personalised_department_auc"] = _weighted(
-            departments, "personalised_auc"
-        )
+        row["personalised_department_auc"] = _weighted(departments, "personalised_auc")
         row["personalised_epsilon_spent_max"] = max(
             d["personalised_epsilon_spent"] for d in departments
         )
