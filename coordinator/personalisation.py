@@ -67,7 +67,7 @@ def _outcome(reply: Message, node: int) -> PersonalisedDepartment:
         return PersonalisedDepartment(
             department=f"node-{node}",
             status="error",
-            reason=reply.error.reason,
+            reason=reply.error.reason or "",
         )
     fedgov = reply.content.config_records.get(p.Record.FEDGOV, ConfigRecord())
     return PersonalisedDepartment(
