@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -38,7 +39,7 @@ def _epsilon_of(mechanisms: list[tuple[float, float, int, str]], delta: float) -
 def _budget_findings(name: str, records: list[AuditRecord]) -> Findings:
     log = AuditedLog(
         label=f"{name} log",
-        log=None,  # type: ignore[arg-type]
+        log=cast(Any, SimpleNamespace(actor=records[0].actor)),
         records=tuple(records),
         role=Role.DEPARTMENT,
         department=name,
