@@ -23,6 +23,7 @@ lives in :mod:`privacy.budget`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections import Counter
@@ -257,7 +258,28 @@ def calibrate_noise_multiplier(
     def excess(sigma: float) -> float:
         return spent(sigma) - epsilon
 
-    high = 1.0
+    high, low = 1.0, 0.0
+    if prior:
+        # Composing is slow next to one mechanism, so two single-mechanism
+        # calibrations bracket the root: the steps alone at epsilon need less
+        # noise than after ``prior`` (a composition costs at least each part),
+        # and at what ``prior`` leaves of epsilon as much or more; checked below.
+        low = calibrate_noise_multiplier(
+            epsilon=epsilon,
+            delta=delta,
+            sample_rate=sample_rate,
+            steps=steps,
+            accountant=chosen,
+        )
+        with contextlib.suppress(ConfigurationError):
+            high = calibrate_noise_multiplier(
+                epsilon=epsilon - already,
+                delta=delta,
+                sample_rate=sample_rate,
+                steps=steps,
+                accountant=chosen,
+            )
+        high = max(high, low)
     while excess(high) > 0:
         if high > _MAX_NOISE_MULTIPLIER:
             # RDP's conversion over a finite grid of orders has a floor, about
@@ -269,7 +291,7 @@ def calibrate_noise_multiplier(
                 f"{max(RDP_ORDERS):g}); ask for a larger epsilon or delta",
             )
         high *= 2.0
-    low = high / 2.0
+    low = low if 0.0 < low < high else high / 2.0
     while (cost := spent(low)) <= epsilon:
         if low <= _MIN_NOISE_MULTIPLIER:
             raise ConfigurationError(
