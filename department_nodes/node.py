@@ -709,11 +709,18 @@ class DepartmentNode:
                 reason=f"department {self.policy.department} refuses non-private "
                 "training (set allow-non-private in its node config for baselines)",
             )
-        try:
-            records = self._training_records()
-            features, labels = self.data.heldout_split()
-        except DataError as exc:
-            return self._refuse_unreadable(msg, exc)
+        # The rounds counted the records; a department that trained in none
+        # counts them now.
+        saved = self._saved_plan()
+        records: TrainingRecords | None = None
+        if saved is not None:
+            count = saved.num_examples
+        else:
+            try:
+                records = self._training_records()
+            except DataError as exc:
+                return self._refuse_unreadable(msg, exc)
+            count = len(records.labels)
         prior = tuple(
             r.spend
             for r in self.budget_book.status(self.job.dataset).history
@@ -721,7 +728,7 @@ class DepartmentNode:
         )
         try:
             plan = plan_local_training(
-                num_examples=len(records.labels),
+                num_examples=count,
                 batch_size=self.job.batch_size,
                 local_epochs=self.job.personalise_epochs,
                 num_rounds=1,
@@ -748,6 +755,23 @@ class DepartmentNode:
                     ),
                     floor=self.budget_floor,
                 )
+                # Over budget: refused before a record is read.
+                self.budget_book.check(
+                    self.job.dataset, spend, accountant=plan.accountant
+                )
+            except BudgetRolledBack as exc:
+                return self._rolled_back(msg, server_round, exc)
+            except BudgetExceeded as exc:
+                return self._over_budget(msg, server_round, exc)
+        try:
+            # Read and checked before the spend: what cannot be read costs nothing.
+            if records is None:
+                records = self._training_records()
+            features, labels = self.data.heldout_split()
+        except DataError as exc:
+            return self._refuse_unreadable(msg, exc)
+        if spend is not None:
+            try:
                 charged = self.budget_book.charge(
                     self.job.dataset,
                     spend,
