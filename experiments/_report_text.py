@@ -61,6 +61,7 @@ _COUNTS = {
     "num_rounds",
     "batch_size",
     "all",
+    "kept",
 }
 _SHORT = {"epsilon", "dirichlet_alpha", "learning_rate", "max_grad_norm", "target"}
 
@@ -204,18 +205,20 @@ def _personalisation_section(tables: TidyTables) -> str:
     if table.empty:
         return "_(no personalisation points in this profile)_\n"
     runs = select(tables.runs, sweep="personalise", kind="federated")
-    share = float(runs["personalise_share"].iloc[0])
-    epochs = int(runs["personalise_epochs"].iloc[0])
-    rate = float(runs["personalise_learning_rate"].iloc[0])
+    settings = "; ".join(
+        f"{dataset}: {1 - float(part['personalise_share'].iloc[0]):.0%} of it on the "
+        f"rounds, then {int(part['personalise_epochs'].iloc[0])} epochs at learning "
+        f"rate {float(part['personalise_learning_rate'].iloc[0]):g}"
+        for dataset, part in runs.groupby("dataset")
+    )
     text = (
         "Every department's own held-out records, means over seeds, at the same "
         "total epsilon per department: *local-only* spends it all training alone; "
         "*federated* spends it all on the rounds (the epsilon sweep's model); "
-        f"*personalised* spends {1 - share:.0%} of it on the rounds (*rounds only*: "
-        "that global model) and what the rounds leave, under the same accountant, "
-        f"on {epochs} epochs of DP-SGD on the final layer (learning rate {rate:g}), "
-        "charged to and audited in the department's own budget book and log. "
-        "Metric: accuracy for Adult, ROC AUC for RandHIE.\n\n"
+        "*personalised* spends part of it on the rounds (*rounds only*: that global "
+        "model) and what the rounds leave, under the same accountant, on DP-SGD on "
+        f"the final layer ({settings}), charged to and audited in the department's "
+        "own budget book and log. Metric: accuracy for Adult, ROC AUC for RandHIE.\n\n"
     )
     summary = (
         table.groupby(["dataset", "epsilon"])
