@@ -131,6 +131,44 @@ class QueryResult:
             "elapsed_s": self.elapsed_s,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], query: Query) -> QueryResult:
+        """The result :meth:`to_json` wrote for ``query`` (``None`` is NaN again)."""
+
+        def number(value: float | None) -> float:
+            return math.nan if value is None else float(value)
+
+        return cls(
+            query=query,
+            confidence=float(data["confidence"]),
+            groups=tuple(str(g) for g in data["groups"]),
+            cells=tuple(str(c) for c in data["cells"]),
+            estimates=tuple(
+                tuple(
+                    Estimate(
+                        value=number(e["value"]),
+                        std=number(e["std"]),
+                        low=number(e["low"]),
+                        high=number(e["high"]),
+                    )
+                    for e in row
+                )
+                for row in data["estimates"]
+            ),
+            departments=tuple(
+                DepartmentReport(
+                    department=str(d["department"]),
+                    status=str(d["status"]),
+                    reason=str(d["reason"]),
+                    epsilon_query=float(d["epsilon_query"]),
+                    epsilon_total=float(d["epsilon_total"]),
+                    epsilon_limit=float(d["epsilon_limit"]),
+                )
+                for d in data["departments"]
+            ),
+            elapsed_s=float(data["elapsed_s"]),
+        )
+
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None

@@ -26,7 +26,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import numpy as np
-from flwr.app import ConfigRecord, Message, MessageType, RecordDict
+from flwr.app import (
+    ArrayRecord,
+    ConfigRecord,
+    Message,
+    MessageType,
+    MetricRecord,
+    RecordDict,
+)
 from flwr.serverapp import Grid
 
 from coordinator._analytics_result import (
@@ -170,6 +177,7 @@ def run_query(
     confidence: float = 0.95,
     node_wait: float = 120.0,
     departments: Sequence[str] = (),
+    settings: Mapping[str, str | float] | None = None,
 ) -> QueryResult:
     """Ask every department reachable through ``grid``; combine their answers.
 
@@ -178,7 +186,9 @@ def run_query(
     connect and ``timeout`` seconds for their replies. Refusals (over budget,
     invalid query, records that break the declaration) and failures are
     reported per department in the result; its estimates cover only the
-    departments that answered.
+    departments that answered. ``settings`` are the question's own job
+    settings (:data:`fedgov.job.QUESTION_KEYS`), sent with the query when
+    one run asks many questions.
     """
     if not 0 < confidence < 1:
         raise ConfigurationError("confidence", f"must lie in (0, 1), got {confidence}")
@@ -191,10 +201,14 @@ def run_query(
             "departments asked",
         )
     nodes = _wait_for_nodes(grid, len(expected), node_wait)
-    content = ConfigRecord(dict(query.to_config()))
+    records: dict[str, ArrayRecord | MetricRecord | ConfigRecord] = {
+        p.Record.QUERY: ConfigRecord(dict(query.to_config()))
+    }
+    if settings:
+        records[p.Record.JOB] = ConfigRecord(dict(settings))
     messages = [
         Message(
-            content=RecordDict({p.Record.QUERY: content}),
+            content=RecordDict(records),
             dst_node_id=node,
             message_type=MessageType.QUERY,
             group_id=query.query_id,

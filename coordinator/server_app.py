@@ -12,7 +12,10 @@ coordinator's audit hook (:class:`coordinator.audit.CoordinatorAudit`) is
 attached here, from the job, whenever ``audit`` is on: the job's roster,
 every round (plain or SecAgg+), every query, the exported model, and a
 relay that anchors every actor's signed heads on the county's chain while
-the run lasts and flushes them when it ends. A deployed ServerApp finds the
+the run lasts and flushes them when it ends. A run_config naming a
+``query-service`` socket makes the run a standing federation's query run
+(:mod:`coordinator.query_service`), which opens that hook for every
+question it answers. A deployed ServerApp finds the
 county at ``$FEDGOV_HOME`` (:mod:`fedgov.county`) on the machine it runs on.
 """
 
@@ -34,6 +37,8 @@ from coordinator.analytics import (
 )
 from coordinator.audit import CoordinatorAudit
 from coordinator.guard import RoundReport
+from coordinator.polling import prompt
+from coordinator.query_service import RUN_CONFIG_SERVICE, QueryService
 from coordinator.secagg import run_secure_training
 from coordinator.training import run_training
 from fedgov.county import default_state_dir
@@ -72,10 +77,15 @@ def make_server_app(
     server_app = ServerApp()
 
     @server_app.main()
-    def main(grid: Grid, context: Context) -> None:
+    def main(deployed: Grid, context: Context) -> None:
+        grid = prompt(deployed)
         run_job = (
             job if job is not None else TrainJob.from_run_config(context.run_config)
         )
+        service = context.run_config.get(RUN_CONFIG_SERVICE)
+        if service and job is None:
+            _serve_questions(grid, run_job, Path(str(service)), ledger, confidence)
+            return
         asked = query
         if asked is None and job is None:
             asked = query_from_run_config(context.run_config)
@@ -130,6 +140,27 @@ def make_server_app(
                 audit.close()
 
     return server_app
+
+
+def _serve_questions(
+    grid: Grid,
+    job: TrainJob,
+    path: Path,
+    ledger: CountyLedger | Literal["county"] | None,
+    confidence: float,
+) -> None:
+    # A standing federation's query run: every question is audited by the
+    # service itself, one CoordinatorAudit per question.
+    QueryService(
+        grid,
+        job,
+        path=path,
+        departments=list(job.department_ids),
+        state_dir=Path(job.state_dir or default_state_dir()).resolve(),
+        runs=Path(job.run_dir or path.parent / "runs").resolve(),
+        ledger=resolve_ledger(ledger) if job.audit else None,
+        confidence=confidence,
+    ).serve()
 
 
 app = make_server_app()

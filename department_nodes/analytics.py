@@ -38,6 +38,7 @@ import pandas as pd
 from flwr.app import ConfigRecord, Context, Message, MetricRecord, RecordDict
 from numpy.typing import NDArray
 
+from department_nodes._message_job import message_job
 from department_nodes.access import RoleSource, Subject
 from department_nodes.data_access import DatasetMismatchError, vault_records
 from department_nodes.node import DepartmentNode, NodePolicy, own_declaration
@@ -171,8 +172,13 @@ def answer_query(
     department names its own in its node config); ``roles`` answers who
     holds the analyst role (default: the chain the node configuration names).
     """
-    run_job = job if job is not None else TrainJob.from_run_config(context.run_config)
     config = msg.content.config_records.get(p.Record.QUERY) or ConfigRecord()
+    try:
+        run_job = job if job is not None else message_job(msg, context)
+    except ConfigurationError as exc:
+        return _refuse(
+            msg, _unresolved_name(context), f"invalid job record, nothing spent: {exc}"
+        )
     named = str(config.get("dataset", run_job.dataset))
     declaration = own_declaration(context, job, named)
     try:

@@ -56,6 +56,7 @@ from department_nodes._audit_rounds import (
 )
 from department_nodes._budget_floor import set_budget_floor
 from department_nodes._handled import Handled, record_handled, take_handled
+from department_nodes._message_job import message_job
 from department_nodes.access import take_access
 from department_nodes.data_access import DatasetMismatchError
 from department_nodes.node import NodePolicy, is_personalisation, own_declaration
@@ -265,7 +266,7 @@ class DepartmentAuditMod:
         kind = _kind(msg)
         if kind is None:
             return call_next(msg, context)
-        job = self._job or TrainJob.from_run_config(context.run_config)
+        job = self._job or message_job(msg, context)
         if not job.audit:
             _warn_disabled(job.job_id)
             return call_next(msg, context)

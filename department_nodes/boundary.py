@@ -13,6 +13,7 @@ from __future__ import annotations
 from flwr.app import Context, Message
 from flwr.common.secure_aggregation.secaggplus_constants import Key as SecAggKey
 
+from department_nodes._message_job import message_job
 from department_nodes.analytics import REPLY_METRIC_KEYS
 from department_nodes.data_access import DatasetMismatchError, DepartmentDataset
 from department_nodes.node import own_declaration
@@ -100,7 +101,7 @@ def boundary_guard(job: TrainJob | None) -> BoundaryGuard:
     """The guard mod for ``job`` (or, deployed, the job in each message's run_config)."""
 
     def factory(msg: Message, context: Context) -> BoundaryPolicy:
-        run_job = job or TrainJob.from_run_config(context.run_config)
+        run_job = job or message_job(msg, context)
         declaration = own_declaration(context, job, run_job.dataset)
         try:
             spec = DepartmentDataset.resolve(

@@ -1,9 +1,12 @@
 """The department's Flower ClientApp (Message API), audited by construction.
 
-``app`` is what ``[tool.flwr.app.components]`` names: a SuperNode started with
-``--node-config "department='health-site-1' state-dir='/srv/fedgov'"`` runs it
-for that department; a department holding a dataset of its own adds
-``data-source='csv:/srv/health/records.csv'
+``app`` is what a SuperNode started with ``--node-config
+"department='health-site-1' state-dir='/srv/fedgov'"`` runs for that
+department, in its department service (:mod:`department_nodes.service`) or,
+without one, in the message's own process: ``[tool.flwr.app.components]``
+names the thin :mod:`department_nodes.relay_app`, which hands each message
+to the service or runs this app. A department holding a dataset of its own
+adds ``data-source='csv:/srv/health/records.csv'
 dataset-declaration='/srv/health/clinics.yaml'``. :func:`make_client_app`
 builds it for every engine, with the department's audit mod
 (:class:`department_nodes.audit.DepartmentAuditMod`) always inside the

@@ -14,9 +14,12 @@ where its records are:
   bounds (what sensitivity rests on);
 * **its source** (``data-source`` in its node config; in a simulation, the
   operator's mapping of departments to sources) is read, checked against
-  that declaration in the database, and loaded once per job: later rounds
-  of the same job reuse the records, so every round of a job trains on the
-  same records the job's noise was calibrated for.
+  that declaration in the database, and loaded once per source state: a
+  long-lived process (the department service) keeps the records between
+  jobs while the source's files are unchanged (path, size, mtime, inode; a
+  PostgreSQL source is read once per job, its changes being invisible), and
+  every round of a job reads the source as the job's first round found it,
+  so every round trains on the records the job's noise was calibrated for.
 
 Every read goes through the department's vault for the dataset
 (:mod:`privacy.vault`) when the department keeps state: a destroyed dataset
@@ -30,7 +33,9 @@ the public test split) are :mod:`fedgov.job_data`.
 
 from __future__ import annotations
 
+import glob
 import io
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +50,7 @@ from fedgov.data import (
     DepartmentData,
     PartitionSpec,
     Source,
+    SourceKind,
     get_dataset,
     list_datasets,
     load_department,
@@ -63,6 +69,7 @@ __all__ = [
     "UnitSplit",
     "bound_units",
     "check_department_name",
+    "source_state",
     "vault_records",
 ]
 
@@ -187,19 +194,52 @@ def bound_units(
     return keep, np.asarray(codes, dtype=np.int64)
 
 
+def source_state(source: Source | None, job_id: str) -> tuple[object, ...]:
+    """What identifies the records ``source`` holds now.
+
+    A file source's files (every match of a glob; SQLite's write-ahead log
+    too) by path, size, modification time and inode; a built-in dataset's
+    installed files never change under a process (``()``); a PostgreSQL
+    table can change unseen, so it is ``job_id``: read once per job.
+    """
+    if source is None:
+        return ()
+    if source.kind is SourceKind.POSTGRESQL:
+        return (job_id,)
+    paths = sorted(glob.glob(source.location)) or [source.location]
+    if source.kind is SourceKind.SQLITE:
+        paths += [f"{source.location}-wal"]
+    state: list[object] = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            state.append((path, None))
+            continue
+        state.append((path, stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return tuple(state)
+
+
+@lru_cache(maxsize=4 * JOB_DATA_CACHE_SIZE)
+def _pinned_state(job_id: str, source: Source | None) -> tuple[object, ...]:
+    # The state a job's first round found: its later rounds read the same
+    # records even if the source changes meanwhile.
+    return source_state(source, job_id)
+
+
 @lru_cache(maxsize=JOB_DATA_CACHE_SIZE)
 def _load(
-    job_id: str,
     reference: str,
     digest: str,
     source: Source | None,
+    state: tuple[object, ...],
     department: str,
     partition: PartitionSpec,
     seed: int,
 ) -> DepartmentData:
-    # Keyed by job (and declaration): a new job reads the source again (it may
-    # have changed); rounds of one job reuse what its first round read.
-    del job_id, digest
+    # Keyed by the declaration's digest and the source's state: a changed
+    # declaration or source is read again, an unchanged one is not.
+    del digest, state
     return load_department(
         reference,
         department,
@@ -274,10 +314,10 @@ class DepartmentDataAccess:
                 records=sealed,
             )
         return _load(
-            self.job.job_id,
             self.dataset.reference,
             self.dataset.spec.digest,
             self.dataset.source,
+            _pinned_state(self.job.job_id, self.dataset.source),
             self.department,
             partition_of(self.job),
             self.job.seed,

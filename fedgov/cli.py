@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "fedgov.commands.deploy",
         "start a real SuperLink and one SuperNode per department, run a job, stop",
     ),
+    "federation": (
+        "fedgov.commands.federation",
+        "a standing local federation that query and train submit to: up, down, status",
+    ),
     "budget": (
         "fedgov.commands.budget",
         "show or manage departments' privacy budgets",

@@ -24,11 +24,13 @@ from fedgov.types import NAME_PATTERN
 __all__ = [
     "DEFAULT_ACCOUNTANT",
     "PARTITIONS",
+    "QUESTION_KEYS",
     "SECURE_STRATEGIES",
     "STRATEGIES",
     "Accountant",
     "TrainJob",
     "parse_accountant",
+    "question_settings",
 ]
 
 STRATEGIES = (
@@ -353,3 +355,33 @@ class TrainJob:
                 value = str(value)
             kwargs[field.name] = value
         return cls(**kwargs)
+
+
+QUESTION_KEYS = ("job-id", "purpose", "budget-epsilon", "access-request")
+"""The run_config keys one question of a standing query run sets for itself.
+
+The rest of the job (state folder, departments, ledger, delta) is the run's:
+a question changes what it is asked under, not where it is answered."""
+
+
+def question_settings(record: Mapping[str, Any]) -> dict[str, str | float]:
+    """A QUESTION record's settings (:data:`QUESTION_KEYS`), types checked.
+
+    Raises ``ConfigurationError`` naming a key that is not one of them or
+    whose value has the wrong type.
+    """
+    settings: dict[str, str | float] = {}
+    for key, value in record.items():
+        if key not in QUESTION_KEYS:
+            raise ConfigurationError(
+                "job", f"{key!r} is not a question's own setting ({QUESTION_KEYS})"
+            )
+        if key == "budget-epsilon":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigurationError("budget-epsilon", "must be a number")
+            settings[key] = float(value)
+        elif not isinstance(value, str):
+            raise ConfigurationError(key, "must be a string")
+        else:
+            settings[key] = value
+    return settings

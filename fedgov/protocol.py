@@ -53,6 +53,10 @@ class Record(_Key):
     """A reply's ``ConfigRecord`` of :class:`Reply` keys."""
     QUERY = "query"
     """The ``ConfigRecord`` of a QUERY message holding the query's wire form."""
+    JOB = "job"
+    """A QUERY message's own job settings (:data:`fedgov.job.QUESTION_KEYS`): a
+    standing query run asks each question under its own id, purpose, budget
+    and analyst's request, over the run's run_config."""
 
 
 class Reply(_Key):

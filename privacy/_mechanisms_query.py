@@ -48,6 +48,7 @@ from fedgov.data import (
 from fedgov.data.errors import UnknownDatasetError
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
+from fedgov.questions import QUERY_KINDS, QueryKind
 from fedgov.types import NAME_PATTERN
 from privacy._columns import may_be_aggregated
 from privacy._mechanisms_gaussian import gaussian_noise_multiplier
@@ -66,9 +67,6 @@ __all__ = [
     "bin_labels",
     "privacy_unit",
 ]
-
-QueryKind = Literal["count", "sum", "mean", "histogram", "quantiles"]
-QUERY_KINDS: Final = cast(tuple[QueryKind, ...], get_args(QueryKind))
 
 Operator = Literal["==", "!=", "<", "<=", ">", ">="]
 OPERATORS: Final = cast(tuple[Operator, ...], get_args(Operator))

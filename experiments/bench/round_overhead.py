@@ -1,21 +1,34 @@
 """What a round costs beyond the departments' own work, per engine, and why.
 
 Run ``python -m experiments.bench.round_overhead``. One DP job runs on the
-simulation engine and on the deployment engine (a real SuperLink and one
-SuperNode process per department); a round's *overhead* is its wall time
-(``round_seconds`` in the run record) minus the slowest department's local
-compute in that round. Nodes do not report their compute time, so it is
-measured here, in this process: each department's ``train`` and
-``evaluate`` handlers on the same job, one fresh ``DepartmentNode`` per
-message as both engines make them.
+simulation engine and twice on the deployment engine (a real SuperLink and
+one SuperNode process per department), side by side in one run:
+
+* **Flower's pace, cold** (``DeploymentEngine(department_services=False,
+  poll_seconds=None)``): what a deployment cost before fedgov kept its
+  departments warm: Flower's polling (3 s SuperNode and Grid, 1 s
+  SuperExec), and every message runs the whole department ClientApp in a
+  fresh ``flwr-clientapp`` process (torch, Opacus, fedgov imported, the
+  records read again);
+* **warm** (the default): a department service per department holds the
+  ClientApp, its imports and its records; the ``flwr-clientapp`` process
+  runs the thin relay ClientApp; fedgov's processes poll every 0.1 s.
+
+A round's *overhead* is its wall time (``round_seconds`` in the run record)
+minus the slowest department's local compute in that round. Nodes do not
+report their compute time, so it is measured here, in this process: each
+department's ``train`` and ``evaluate`` handlers on the same job, one fresh
+``DepartmentNode`` per message as every engine makes them.
 
 The deployment overhead is then taken apart, each part measured:
 
 * a message round trip through SuperLink and SuperNodes with a ClientApp
   that does nothing (Flower's polling and the ``flwr-clientapp`` process),
-  from a throw-away Flower App this benchmark writes and runs;
-* the start of a fresh ClientApp process of fedgov: interpreter, ``flwr``,
-  then fedgov's ClientApp (torch, Opacus), then the department's data.
+  from a throw-away Flower App this benchmark writes and runs, at both paces;
+* the start of a fresh ClientApp process: interpreter, ``flwr``, then the
+  relay ClientApp (what a warm deployment imports per message) and fedgov's
+  whole ClientApp (torch, Opacus: what a cold one imports), then the
+  department's data.
 
 Keep departments <= cores: with more, departments queue for a core in both
 engines and the queueing shows up as overhead.
@@ -55,6 +68,7 @@ from fedgov.engines.simulation import SimulationEngine
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for, model_spec
 from fedgov.models import build_model
+from fedgov.polling import POLL_SECONDS
 
 if TYPE_CHECKING:
     from fedgov.run_record import RunRecord
@@ -93,11 +107,16 @@ from pathlib import Path
 from flwr.app import ConfigRecord, Message, MessageType, RecordDict
 from flwr.serverapp import ServerApp
 
+from coordinator.polling import prompt
+
 app = ServerApp()
 
 
 @app.main()
 def main(grid, context):
+    # As fedgov's ServerApp: replies pulled at FEDGOV_POLL_SECONDS (3 s at
+    # Flower's pace, as Flower's own Grid).
+    grid = prompt(grid)
     config = context.run_config
     while len(list(grid.get_node_ids())) < int(config["nodes"]):
         time.sleep(0.2)
@@ -126,8 +145,8 @@ def query(msg, context):
     return Message(RecordDict(), reply_to=msg)
 """
 # A fresh fedgov ClientApp process, phase by phase, as flwr-clientapp runs
-# it: its own imports, the app's imports, then one message's handler (which
-# loads the department's data in a cold process). The handler is imported
+# it: its own imports, the relay app's, the whole app's, then one message's
+# handler (which loads the department's data in a cold process). The handler is imported
 # from this module after the timed imports, so it adds nothing to them.
 _COLD_START = """\
 import json, sys, tempfile, time
@@ -135,8 +154,10 @@ from pathlib import Path
 t0 = time.perf_counter()
 from flwr.supernode.cli import flwr_clientapp
 t1 = time.perf_counter()
-import department_nodes.client_app
+import department_nodes.relay_app
 t2 = time.perf_counter()
+import department_nodes.client_app
+t3 = time.perf_counter()
 from experiments.bench.round_overhead import handler_seconds
 from fedgov.job import TrainJob
 from flwr.app import RecordDict
@@ -145,7 +166,7 @@ handler = handler_seconds(
     job, sys.argv[2], sys.argv[3], state_dir=Path(tempfile.mkdtemp()), state=RecordDict(),
     server_round=1,
 )
-print(json.dumps([t1 - t0, t2 - t1, handler]))
+print(json.dumps([t1 - t0, t2 - t1, t3 - t2, handler]))
 """
 
 
@@ -225,7 +246,11 @@ def local_compute(
 
 
 def null_round_trips(
-    departments: list[str], messages: int, folder: Path
+    departments: list[str],
+    messages: int,
+    folder: Path,
+    *,
+    poll_seconds: float | None,
 ) -> list[float]:
     """Seconds per message round trip to every SuperNode, ClientApp doing nothing."""
     app = folder / "nullapp"
@@ -241,7 +266,11 @@ def null_round_trips(
     )
     nodes = {d: {"department": d} for d in departments}
     with start_federation(
-        folder / "null-run", nodes, tls=None, startup_timeout=300
+        folder / "null-run",
+        nodes,
+        tls=None,
+        startup_timeout=300,
+        poll_seconds=poll_seconds,
     ) as federation:
         federation.run_app(app_dir=app, run_config=run_config, timeout=900)
     seconds: list[float] = json.loads(out.read_text())
@@ -251,7 +280,8 @@ def null_round_trips(
 def cold_start(job: TrainJob, department: str, kind: str, repeats: int) -> list[float]:
     """Fastest of ``repeats`` fresh processes, in seconds per phase.
 
-    [interpreter, flwr-clientapp's imports, fedgov app's imports, handler].
+    [interpreter, flwr-clientapp's imports, relay app's imports, fedgov
+    ClientApp's imports, handler].
     """
     runs = []
     for _ in range(repeats):
@@ -284,6 +314,18 @@ def _run(
 def _row(name: str, values: list[float]) -> str:
     cells = "".join(f"{v:>10.2f}" for v in values)
     return f"  {name:<28}{cells}{statistics.mean(values):>10.2f}"
+
+
+def _deployed(
+    name: str, record: RunRecord, compute: list[float], flower: dict[str, object]
+) -> tuple[list[float], list[float], float]:
+    rounds = [float(r["round_seconds"]) for r in record.rounds]
+    over = [r - c for r, c in zip(rounds, compute, strict=True)]
+    print(_row(f"{name}: round", rounds))
+    print(_row(f"{name}: overhead", over))
+    compute_time = flower.get("compute-time", {})
+    assert isinstance(compute_time, dict)
+    return rounds, over, float(compute_time.get("clientapp-seconds", 0.0))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -342,71 +384,95 @@ def main(argv: list[str] | None = None) -> None:
                 state_dir=str(folder / name / "state"),
             )
 
-        sim_wall, sim = _run(SimulationEngine(), job_in("simulation"))
-        dep_wall, dep = _run(DeploymentEngine(), job_in("deployment"))
-        flower = json.loads(
-            (folder / "deployment" / "run" / "flwr-run.json").read_text()
-        )
-        trips = null_round_trips(departments, args.null_messages, folder / "null")
+        def flower_account(name: str) -> dict[str, object]:
+            path = folder / name / "run" / "flwr-run.json"
+            account: dict[str, object] = json.loads(path.read_text())
+            return account
 
-    sim_rounds = [float(r["round_seconds"]) for r in sim.rounds]
-    dep_rounds = [float(r["round_seconds"]) for r in dep.rounds]
-    sim_over = [r - c for r, c in zip(sim_rounds, compute, strict=True)]
-    dep_over = [r - c for r, c in zip(dep_rounds, compute, strict=True)]
+        sim_wall, sim = _run(SimulationEngine(), job_in("simulation"))
+        cold_engine = DeploymentEngine(department_services=False, poll_seconds=None)
+        cold_wall, cold_record = _run(cold_engine, job_in("cold"))
+        warm_wall, warm_record = _run(DeploymentEngine(), job_in("warm"))
+        trips_flower = null_round_trips(
+            departments, args.null_messages, folder / "null-3s", poll_seconds=None
+        )
+        trips_fedgov = null_round_trips(
+            departments, args.null_messages, folder / "null-fast",
+            poll_seconds=POLL_SECONDS,
+        )  # fmt: skip
+        accounts = {name: flower_account(name) for name in ("cold", "warm")}
+
     header = "".join(f"{f'round {i + 1}':>10}" for i in range(job.num_rounds))
     print(f"\nseconds per round{'':<13}{header}{'mean':>10}")
     print(_row("slowest department compute", compute))
+    sim_rounds = [float(r["round_seconds"]) for r in sim.rounds]
+    sim_over = [r - c for r, c in zip(sim_rounds, compute, strict=True)]
     print(_row("simulation: round", sim_rounds))
     print(_row("simulation: overhead", sim_over))
-    print(_row("deployment: round", dep_rounds))
-    print(_row("deployment: overhead", dep_over))
-    # Round 1 also pays for warming up (Ray actors import the ClientApp, the
-    # departments load their data and calibrate noise); later rounds do not.
-    steady_sim = statistics.mean(sim_over[1:] or sim_over)
-    steady_dep = statistics.mean(dep_over[1:] or dep_over)
-    ratio = f"{steady_dep / steady_sim:.0f}x" if steady_sim > 0.01 else "n/a"
+    cold_rounds, cold_over, cold_app = _deployed(
+        "Flower's pace, cold", cold_record, compute, accounts["cold"]
+    )
+    warm_rounds, warm_over, warm_app = _deployed(
+        "warm deployment", warm_record, compute, accounts["warm"]
+    )
+    # Round 1 also pays for warming up (Ray actors or the department service
+    # import the ClientApp, the departments load their data and calibrate
+    # noise); later rounds do not.
+    steady = {
+        name: statistics.mean(over[1:] or over)
+        for name, over in (
+            ("simulation", sim_over), ("cold", cold_over), ("warm", warm_over),
+        )
+    }  # fmt: skip
     print(
-        f"  overhead from round 2 on: simulation {steady_sim:.2f} s, "
-        f"deployment {steady_dep:.2f} s ({ratio})"
+        f"  overhead from round 2 on: simulation {steady['simulation']:.2f} s, "
+        f"deployment at Flower's pace, cold {steady['cold']:.2f} s, "
+        f"warm deployment {steady['warm']:.2f} s "
+        f"({steady['cold'] / max(steady['warm'], 1e-9):.1f}x less)"
     )
     print(
         "\nwhole job (wall):\n"
-        f"  simulation {sim_wall:7.1f} s, of which outside rounds "
+        f"  simulation                 {sim_wall:7.1f} s, of which outside rounds "
         f"{sim_wall - sum(sim_rounds):5.1f} s (Ray start, model, record)\n"
-        f"  deployment {dep_wall:7.1f} s, of which outside rounds "
-        f"{dep_wall - sum(dep_rounds):5.1f} s (processes start, nodes register, "
-        "app bundle, ServerApp process, stop)"
+        f"  deployment, Flower's pace  {cold_wall:7.1f} s, of which outside rounds "
+        f"{cold_wall - sum(cold_rounds):5.1f} s\n"
+        f"  warm deployment            {warm_wall:7.1f} s, of which outside rounds "
+        f"{warm_wall - sum(warm_rounds):5.1f} s (processes start, services import, "
+        "nodes register, app bundle, ServerApp process, stop)"
     )
     messages = 2 * len(departments) * job.num_rounds
-    clientapp_seconds = float(flower["compute-time"]["clientapp-seconds"]) / messages
-    trip = statistics.mean(trips)
-    interpreter, clientapp_import, _, _ = cold[MessageType.TRAIN]
-    app_import = statistics.mean(c[2] for c in cold.values())
+    interpreter, clientapp_import, relay_import, _, _ = cold[MessageType.TRAIN]
+    app_import = statistics.mean(c[3] for c in cold.values())
     train_cold, evaluate_cold = (
-        cold[MessageType.TRAIN][3],
-        cold[MessageType.EVALUATE][3],
+        cold[MessageType.TRAIN][4],
+        cold[MessageType.EVALUATE][4],
     )
-    predicted = 2 * trip + 2 * app_import + train_cold + evaluate_cold
-    steady_round = statistics.mean(dep_rounds[1:] or dep_rounds)
+    trip_flower, trip_fedgov = (
+        statistics.mean(trips_flower),
+        statistics.mean(trips_fedgov),
+    )
     print(
         "\ndeployment, per message (a round sends train, then evaluate, to every "
         "department):\n"
-        f"  Flower's machinery, ClientApp doing nothing: {trip:5.2f} s round trip "
-        f"(min {min(trips):.2f}, max {max(trips):.2f}, {len(trips)} trips)\n"
-        "    flwr 1.42 polls: SuperNode pulls every 3 s when idle, the ServerApp's\n"
-        "    grid pulls replies every 3 s, SuperExec looks for tasks every 1 s;\n"
-        "    and one flwr-clientapp process per message and SuperNode: "
+        "  Flower's machinery, ClientApp doing nothing, round trip: "
+        f"{trip_flower:5.2f} s at Flower's pace (min {min(trips_flower):.2f}), "
+        f"{trip_fedgov:5.2f} s at fedgov's 0.1 s (min {min(trips_fedgov):.2f}; "
+        f"{len(trips_fedgov)} trips each)\n"
+        "    Flower's pace: SuperNode pulls every 3 s when idle, the Grid pulls\n"
+        "    replies every 3 s, SuperExec looks for tasks every 1 s; both paces\n"
+        "    start one flwr-clientapp process per message and SuperNode: "
         f"interpreter {interpreter:.2f} s + its imports {clientapp_import:.2f} s\n"
-        f"  fedgov's ClientApp in that fresh process: imports (torch, Opacus, "
-        f"fedgov) {app_import:.2f} s, then the handler with cold caches (data "
-        f"loaded again): train {train_cold:.2f} s, evaluate {evaluate_cold:.2f} s\n"
-        f"  Flower's own account: {clientapp_seconds:.2f} s per message inside "
-        f"ClientApp processes ({messages} messages)\n"
-        f"  predicted round = 2 x {trip:.2f} + 2 x {app_import:.2f} + "
-        f"{train_cold:.2f} + {evaluate_cold:.2f} = {predicted:.2f} s; measured "
-        f"{steady_round:.2f} s from round 2 on\n"
-        f"    (the rest: {len(departments)} departments' ClientApp processes and "
-        f"{2 + 2 * len(departments)} Flower daemons share {os.cpu_count()} cores)"
+        f"  in that fresh process, cold: fedgov's whole ClientApp imports (torch, "
+        f"Opacus, fedgov) {app_import:.2f} s, then the handler with cold caches "
+        f"(data loaded again): train {train_cold:.2f} s, evaluate "
+        f"{evaluate_cold:.2f} s\n"
+        f"  in that fresh process, warm: the relay ClientApp imports "
+        f"{relay_import:.2f} s; the handler runs in the department service\n"
+        f"  Flower's own account, per message inside ClientApp processes: "
+        f"cold {cold_app / messages:.2f} s, warm {warm_app / messages:.2f} s "
+        f"({messages} messages each)\n"
+        f"  (every department's processes and {2 + 2 * len(departments)} Flower "
+        f"daemons share {os.cpu_count()} cores)"
     )
 
 

@@ -19,7 +19,11 @@ measured side by side in one run:
    with pre-signed raw transactions, ``--block-txs`` per block (automine off,
    ``evm_mine``), then the auditor's public re-tally from events alone, timed
    (target: under 10 s; wall and CPU time, since the machine may be shared)
-   and compared with the contract.
+   and compared with the contract — once with blind RSA credentials and once
+   with ring credentials, rings of ``--retally-ring-size`` recorded keys
+   (default 16), side by side: the ring re-tally verifies every ballot's LSAG
+   signature (``k`` members each) where the blind RSA one verifies one RSA
+   signature.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from ledger.voting.ballot import commitment, fresh_salt, sign_authorization
 from ledger.voting.consultation import GAS, ConsultationContract
 from ledger.voting.registrar import Registrar, generate_credential_key
 from ledger.voting.resident import RollKey
+from ledger.voting.ring import SCALAR_BYTES, BallotKeyPair
+from ledger.voting.ring_ballot import choose_ring, registered_keys, sign_ballot
 from ledger.voting.roll import Roll
 from ledger.voting.tally import retally
 
@@ -77,7 +83,8 @@ class _Setup:
     relayers: tuple[LocalAccount, ...]
 
 
-def _set_up(chain: Chain, roll: Roll, key: RsaKey) -> _Setup:
+def _set_up(chain: Chain, roll: Roll, key: RsaKey | None) -> _Setup:
+    """Contracts and a registrar: blind RSA credentials under ``key``, or ring ones."""
     admin, registrar_account, *relayers = chain.accounts
     roles = Roles.deploy(chain, admin=admin)
     roles.grant(registrar_account.address, Role.REGISTRAR, sender=admin)
@@ -86,11 +93,14 @@ def _set_up(chain: Chain, roll: Roll, key: RsaKey) -> _Setup:
     return _Setup(chain, contract, registrar, registrar_account, tuple(relayers))
 
 
-def _open(setup: _Setup, *, issuance_s: int = _HOUR) -> ConsultationInfo:
+def _open(
+    setup: _Setup, *, issuance_s: int = _HOUR, ring_size: int = 0
+) -> ConsultationInfo:
     now = latest_timestamp(setup.chain)
     return setup.registrar.open(
         question="Benchmark: repave the square?",
         options=("yes", "no", "later"),
+        ring_size=ring_size,
         commit_start=now + issuance_s,
         commit_end=now + issuance_s + 24 * _HOUR,
         reveal_end=now + issuance_s + 48 * _HOUR,
@@ -238,29 +248,24 @@ def _mine(chain: Chain, raw: list[bytes], block_txs: int) -> None:
         _rpc(chain, "evm_mine", [])
 
 
-def at_scale(ballots: int, block_txs: int, key: RsaKey) -> dict[str, float]:
-    """Cast ``ballots`` on anvil in big blocks, then time the public re-tally."""
-    roll, roll_keys = _roll_of(ballots)
-    with chain_on("anvil") as chain:
-        setup = _set_up(chain, roll, key)
-        info = _open(setup)
-        _rpc(chain, "evm_setAutomine", [False])
-        _rpc(chain, "evm_setBlockGasLimit", [hex(1_000_000_000)])
-        address = setup.contract.address
-        encode = _Calldata(setup.contract.contract.abi).encode
-        registrar = _RawSender(chain, setup.registrar_account)
-        relayers = [_RawSender(chain, account) for account in setup.relayers]
-        scope = info.scope
-
-        start = time.perf_counter()
-        raw, wallets = [], []
-        for name, roll_key in roll_keys.items():
-            wallet, request = resident.request_credential(info, roll_key)
-            proof = roll.proof(name)
-            data = encode(
+def _rsa_records(
+    setup: _Setup,
+    info: ConsultationInfo,
+    roll: Roll,
+    roll_keys: Mapping[str, RollKey],
+    key: RsaKey,
+) -> tuple[list[str], list[resident.Wallet]]:
+    """Each resident's blind RSA credential: the record's call data, the wallet."""
+    encode = _Calldata(setup.contract.contract.abi).encode
+    calls, wallets = [], []
+    for name, roll_key in roll_keys.items():
+        wallet, request = resident.request_credential(info, roll_key)
+        proof = roll.proof(name)
+        calls.append(
+            encode(
                 "record_issuance",
                 args=[
-                    scope.consultation_id,
+                    info.consultation_id,
                     proof.index,
                     proof.entry,
                     proof.roll_key,
@@ -269,33 +274,127 @@ def at_scale(ballots: int, block_txs: int, key: RsaKey) -> dict[str, float]:
                     request.signature,
                 ],
             )
-            raw.append(registrar.sign(address, data, GAS["record_issuance"]))
-            blind_signature = blind_rsa.blind_sign(key, wallet.blinded_message)
-            wallets.append(resident.accept_credential(wallet, info, blind_signature))
+        )
+        blind_signature = blind_rsa.blind_sign(key, wallet.blinded_message)
+        wallets.append(resident.accept_credential(wallet, info, blind_signature))
+    return calls, wallets
+
+
+def _ring_records(
+    setup: _Setup,
+    info: ConsultationInfo,
+    roll: Roll,
+    roll_keys: Mapping[str, RollKey],
+) -> tuple[list[str], list[resident.Wallet]]:
+    """Each resident's ballot key: the record's call data, the wallet."""
+    encode = _Calldata(setup.contract.contract.abi).encode
+    calls, wallets = [], []
+    for name, roll_key in roll_keys.items():
+        wallet, request = resident.request_ballot_key(info, roll_key)
+        proof = roll.proof(name)
+        calls.append(
+            encode(
+                "register_ballot_key",
+                args=[
+                    info.consultation_id,
+                    proof.index,
+                    proof.entry,
+                    proof.roll_key,
+                    list(proof.path),
+                    request.ballot_key,
+                    request.signature,
+                ],
+            )
+        )
+        wallets.append(wallet)
+    return calls, wallets
+
+
+def _commit_call(
+    setup: _Setup,
+    info: ConsultationInfo,
+    wallet: resident.Wallet,
+    ballot: bytes,
+    keys: Sequence[bytes],
+) -> str:
+    """A commit's call data: the ring-signed ballot, or the blind RSA one."""
+    encode = _Calldata(setup.contract.contract.abi).encode
+    scope = info.scope
+    authorization = sign_authorization(scope, wallet.account, ballot)
+    if wallet.ballot_secret is None:
+        return encode(
+            "commit",
+            args=[
+                scope.consultation_id,
+                wallet.voting_address,
+                ballot,
+                wallet.message_prefix,
+                wallet.credential,
+                info.modulus,
+                authorization,
+            ],
+        )
+    pair = BallotKeyPair(wallet.ballot_secret)
+    members = choose_ring(keys, pair.public, info.ring_for(len(keys)))
+    signature = sign_ballot(scope, keys, members, pair, wallet.voting_address)
+    return encode(
+        "commit_ring",
+        args=[
+            scope.consultation_id,
+            wallet.voting_address,
+            ballot,
+            signature.key_image,
+            list(members),
+            signature.challenge.to_bytes(SCALAR_BYTES, "big"),
+            [r.to_bytes(SCALAR_BYTES, "big") for r in signature.responses],
+            authorization,
+        ],
+    )
+
+
+def at_scale(
+    ballots: int, block_txs: int, key: RsaKey, *, ring_size: int = 0
+) -> dict[str, float]:
+    """Cast ``ballots`` on anvil in big blocks, then time the public re-tally.
+
+    ``ring_size`` 0: blind RSA credentials under ``key``; else ring credentials.
+    """
+    roll, roll_keys = _roll_of(ballots)
+    with chain_on("anvil") as chain:
+        setup = _set_up(chain, roll, None if ring_size else key)
+        info = _open(setup, ring_size=ring_size)
+        _rpc(chain, "evm_setAutomine", [False])
+        _rpc(chain, "evm_setBlockGasLimit", [hex(1_000_000_000)])
+        address = setup.contract.address
+        encode = _Calldata(setup.contract.contract.abi).encode
+        registrar = _RawSender(chain, setup.registrar_account)
+        relayers = [_RawSender(chain, account) for account in setup.relayers]
+        scope = info.scope
+        record_gas = GAS["register_ballot_key" if ring_size else "record_issuance"]
+
+        start = time.perf_counter()
+        if ring_size:
+            calls, wallets = _ring_records(setup, info, roll, roll_keys)
+        else:
+            calls, wallets = _rsa_records(setup, info, roll, roll_keys, key)
+        raw = [registrar.sign(address, data, record_gas) for data in calls]
         credential_s = time.perf_counter() - start
         start = time.perf_counter()
         _mine(chain, raw, block_txs)
         credential_chain_s = time.perf_counter() - start
         advance_to(chain, info.commit_start)
+        keys: tuple[bytes, ...] = ()
+        if ring_size:
+            keys = registered_keys(setup.contract.events(scope.consultation_id).issued)
 
         start = time.perf_counter()
         raw, reveals = [], []
+        commit_gas = GAS["commit_ring" if ring_size else "commit"]
         for i, wallet in enumerate(wallets):
             choice, salt = i % 3, fresh_salt()
             ballot = commitment(scope, wallet.voting_address, choice, salt)
-            data = encode(
-                "commit",
-                args=[
-                    scope.consultation_id,
-                    wallet.voting_address,
-                    ballot,
-                    wallet.message_prefix,
-                    wallet.credential,
-                    info.modulus,
-                    sign_authorization(scope, wallet.account, ballot),
-                ],
-            )
-            raw.append(relayers[i % len(relayers)].sign(address, data, GAS["commit"]))
+            data = _commit_call(setup, info, wallet, ballot, keys)
+            raw.append(relayers[i % len(relayers)].sign(address, data, commit_gas))
             reveals.append(
                 encode(
                     "reveal",
@@ -328,7 +427,7 @@ def at_scale(ballots: int, block_txs: int, key: RsaKey) -> dict[str, float]:
         audit = retally(setup.contract, scope.consultation_id)
         retally_s = time.perf_counter() - start
         retally_cpu_s = time.process_time() - cpu
-        if not audit.matches:
+        if not audit.matches or audit.revealed != ballots:
             raise RuntimeError(f"re-tally mismatch: {audit.problems[:5]}")
         chain_s = credential_chain_s + commit_chain_s + reveal_chain_s
         python_s = credential_s + commit_sign_s + reveal_sign_s
@@ -351,6 +450,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ballots", type=int, default=30, help="end-to-end size")
     parser.add_argument("--retally-ballots", type=int, default=10_000)
     parser.add_argument("--block-txs", type=int, default=1_000)
+    parser.add_argument(
+        "--retally-ring-size",
+        type=int,
+        default=16,
+        help="keys per ring in the ring-credential scale run",
+    )
     parser.add_argument("--skip-scale", action="store_true")
     args = parser.parse_args(argv)
     key = generate_credential_key()
@@ -386,18 +491,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_scale or "anvil" not in backends:
         print("3. scale: skipped" + ("" if "anvil" in backends else " (no anvil)"))
         return 0
-    s = at_scale(args.retally_ballots, args.block_txs, key)
-    print(f"3. scale on anvil: {s['ballots']:,.0f} ballots, {s['blocks']:,.0f} blocks")
+    kinds = {
+        "blind RSA": 0,
+        f"ring of {args.retally_ring_size}": args.retally_ring_size,
+    }
+    print(f"3. scale on anvil: {args.retally_ballots:,} ballots")
+    scale = {}
+    for kind, ring_size in kinds.items():
+        s = at_scale(args.retally_ballots, args.block_txs, key, ring_size=ring_size)
+        scale[kind] = s
+        print(f"   {kind}: {s['blocks']:,.0f} blocks")
+        print(
+            f"     casting: {s['python_s']:.1f} s of Python (credentials or "
+            f"ballot keys, signing), {s['chain_s']:.1f} s on chain "
+            f"({s['tx_per_s']:,.0f} tx/s); {s['ballots_per_s']:,.0f} ballots/s overall"
+        )
+        print(
+            f"     public re-tally of {s['events']:,.0f} events: {s['retally_s']:.1f} s "
+            f"wall, {s['retally_cpu_s']:.1f} s CPU (fetching and decoding "
+            f"{s['fetch_s']:.1f} s); target < 10 s: "
+            f"{'met' if s['retally_s'] < 10 else 'MISSED'}"
+        )
+    rsa, ring = scale.values()
     print(
-        f"   casting: {s['python_s']:.1f} s of Python (blinding, signing), "
-        f"{s['chain_s']:.1f} s on chain ({s['tx_per_s']:,.0f} tx/s); "
-        f"{s['ballots_per_s']:,.0f} ballots/s overall"
-    )
-    print(
-        f"   public re-tally of {s['events']:,.0f} events: {s['retally_s']:.1f} s "
-        f"wall, {s['retally_cpu_s']:.1f} s CPU (fetching and decoding "
-        f"{s['fetch_s']:.1f} s); target < 10 s: "
-        f"{'met' if s['retally_s'] < 10 else 'MISSED'}"
+        f"   ring / blind RSA re-tally: {ring['retally_s'] / rsa['retally_s']:.1f}x "
+        f"wall, {ring['retally_cpu_s'] / rsa['retally_cpu_s']:.1f}x CPU"
     )
     return 0
 

@@ -37,6 +37,7 @@ from experiments.faults._common import (
     county_env,
     fedgov,
     free_port,
+    init_county,
     read_record,
 )
 from experiments.faults._outcome import (
@@ -48,7 +49,7 @@ from experiments.faults._outcome import (
     unlogged_spends,
 )
 from fedgov.commands.init import create_county
-from fedgov.county import CountyConfig, load_county
+from fedgov.county import CountyConfig
 from fedgov.errors import FedgovError
 from ledger.actor_log import ActorLog
 from ledger.anchor_registry import AnchoredHead, AnchorRegistry
@@ -179,13 +180,7 @@ def chain_outage(work: Path) -> FaultOutcome:
 
 def chain_node_kill(work: Path) -> FaultOutcome:
     """``fedgov train`` anchoring while its chain node is killed with SIGKILL."""
-    home = work / "home"
-    init = fedgov(
-        ["init", "--county", "lakeview", "--port", str(free_port())], home, work
-    )
-    if init.returncode != 0:
-        raise RuntimeError(f"fedgov init failed: {init.stderr[-3000:]}")
-    county = load_county(home / "county.toml")
+    home, county = init_county(work)
     node = county.chain.node_dir
     assert node is not None
     train = subprocess.Popen(

@@ -9,10 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from fedgov.county import CountyConfig, load_county
 from fedgov.types import ActorId, DatasetId, JobId
 from ledger.records import Action, AuditRecord, Role, now_ms
 
-__all__ = ["FEDGOV", "county_env", "fedgov", "free_port", "read_record"]
+__all__ = [
+    "FEDGOV",
+    "county_env",
+    "fedgov",
+    "free_port",
+    "init_county",
+    "read_record",
+]
 
 FEDGOV = Path(sys.executable).with_name("fedgov")
 """This environment's ``fedgov`` command."""
@@ -44,6 +52,18 @@ def fedgov(words: list[str], home: Path, cwd: Path) -> subprocess.CompletedProce
         timeout=1800,
         check=False,
     )
+
+
+def init_county(work: Path) -> tuple[Path, CountyConfig]:
+    """``fedgov init`` a county under ``work/home``, as a user does; its home
+    and configuration."""
+    home = work / "home"
+    init = fedgov(
+        ["init", "--county", "lakeview", "--port", str(free_port())], home, work
+    )
+    if init.returncode != 0:
+        raise RuntimeError(f"fedgov init failed: {init.stderr[-3000:]}")
+    return home, load_county(home / "county.toml")
 
 
 def read_record(actor: str, job: str, index: int) -> AuditRecord:

@@ -22,7 +22,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from experiments.faults._common import FEDGOV, county_env, fedgov, free_port
+from experiments.faults._common import (
+    FEDGOV,
+    county_env,
+    fedgov,
+    init_county,
+)
 from experiments.faults._outcome import (
     FaultOutcome,
     book_spends,
@@ -47,9 +52,16 @@ SUPERLINK_MUST_HOLD = (
 )
 
 
-def _flower_pids(home: Path, program: bytes) -> dict[str, int]:
-    """Each ``program`` process whose FLWR_HOME lies under ``home``: by that
-    folder's name (a SuperNode's names its department)."""
+_SUPERNODE = (b"flower-supernode", b"department_nodes.supernode")
+"""A SuperNode's program: Flower's, or fedgov's at a short poll interval."""
+_FEDERATION = (b"flower-", b"department_nodes.")
+"""Any process of a local federation."""
+
+
+def _flower_pids(home: Path, programs: tuple[bytes, ...]) -> dict[str, int]:
+    """Each process of one of ``programs`` (``python -m`` modules included)
+    whose FLWR_HOME lies under ``home``: by that folder's name (a SuperNode's
+    names its department)."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -59,7 +71,7 @@ def _flower_pids(home: Path, program: bytes) -> dict[str, int]:
             environ = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if not any(program in a for a in argv[:2]):
+        if not any(p in a for a in argv[:3] for p in programs):
             continue
         flwr_home = next((e for e in environ if e.startswith(b"FLWR_HOME=")), b"")
         path = Path(flwr_home.decode().removeprefix("FLWR_HOME="))
@@ -69,17 +81,11 @@ def _flower_pids(home: Path, program: bytes) -> dict[str, int]:
 
 
 def _deploy_and_kill(
-    work: Path, job: str, program: bytes, extra: list[str]
+    work: Path, job: str, programs: tuple[bytes, ...], extra: list[str]
 ) -> tuple[subprocess.CompletedProcess[str], str, Path, Path]:
-    """Run ``fedgov deploy`` in a new county; kill one ``program`` once round 2
+    """Run ``fedgov deploy`` in a new county; kill one of ``programs`` once round 2
     began. Returns the deploy's result, whom it killed, the home, the run folder."""
-    home = work / "home"
-    init = fedgov(
-        ["init", "--county", "lakeview", "--port", str(free_port())], home, work
-    )
-    if init.returncode != 0:
-        raise RuntimeError(f"fedgov init failed: {init.stderr[-3000:]}")
-    county = load_county(home / "county.toml")
+    home, county = init_county(work)
     run_dir = county.paths.runs_dir / job
     command = [
         str(FEDGOV), "deploy", "--partition", "dirichlet", "--departments", "3",
@@ -97,7 +103,7 @@ def _deploy_and_kill(
                 out, err = process.communicate(timeout=60)
                 raise RuntimeError(f"round 2 never began: {out[-2000:]}{err[-2000:]}")
             time.sleep(1)
-        pids = _flower_pids(run_dir, program)
+        pids = _flower_pids(run_dir, programs)
         victim = sorted(pids)[0]
         os.kill(pids[victim], signal.SIGKILL)
         out, err = process.communicate(timeout=1200)
@@ -140,7 +146,7 @@ def supernode_kill(work: Path) -> FaultOutcome:
     done, victim, home, run_dir = _deploy_and_kill(
         work,
         "dropout",
-        b"flower-supernode",
+        _SUPERNODE,
         ["--set", "round-timeout=180", "--set", "min-departments=2"],
     )
     try:
@@ -176,7 +182,7 @@ def supernode_kill(work: Path) -> FaultOutcome:
 def superlink_kill(work: Path) -> FaultOutcome:
     """The SuperLink killed mid-job: the job ends with a clear error."""
     done, _, home, run_dir = _deploy_and_kill(
-        work, "superlink-lost", b"flower-superlink", []
+        work, "superlink-lost", (b"flower-superlink",), []
     )
     try:
         said = next((ln for ln in done.stderr.splitlines() if " error: " in ln), "")
@@ -185,7 +191,7 @@ def superlink_kill(work: Path) -> FaultOutcome:
             and "superlink" in said.lower()
             and "Traceback" not in done.stderr
         )
-        left = _flower_pids(run_dir, b"flower-")
+        left = _flower_pids(run_dir, _FEDERATION)
         lost_records, lost_spends = _losses(home)
         verdict, findings = _audit(home, work)
     finally:

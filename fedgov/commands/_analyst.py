@@ -22,13 +22,11 @@ from fedgov.errors import ConfigurationError
 from ledger.chain import Chain
 
 if TYPE_CHECKING:
-    import argparse
-
     from eth_account.signers.local import LocalAccount
 
     from fedgov.county import CountyConfig
 
-__all__ = ["AnalystAccess", "add_analyst_arguments", "analyst_access"]
+__all__ = ["AnalystAccess", "analyst_access"]
 
 
 @dataclass(frozen=True)
@@ -37,27 +35,6 @@ class AnalystAccess:
 
     analyst: LocalAccount
     roles: RpcRoles
-
-
-def add_analyst_arguments(
-    parser: argparse.ArgumentParser, *, purpose: bool = True
-) -> None:
-    """``--analyst-key``, ``--rpc``, ``--roles`` and (unless the command has
-    one already) ``--purpose``."""
-    group = parser.add_argument_group("the analyst's signed request")
-    group.add_argument(
-        "--analyst-key", type=Path, help="sign the request with this key file"
-    )
-    if purpose:
-        group.add_argument(
-            "--purpose", help="the declared purpose (recorded everywhere)"
-        )
-    group.add_argument(
-        "--rpc", help="the county chain's JSON-RPC URL (default: the county's)"
-    )
-    group.add_argument(
-        "--roles", help="the county's Roles contract (default: the county's)"
-    )
 
 
 def analyst_access(

@@ -17,7 +17,8 @@ from typing import Any
 
 from coordinator.summary import round_from_json
 from fedgov import protocol as p
-from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands._analyst import analyst_access
+from fedgov.commands._arguments import add_analyst_arguments
 from fedgov.commands.config import sources_from
 from fedgov.commands.county import require_county
 from fedgov.data import TaskKind

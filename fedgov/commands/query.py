@@ -5,36 +5,59 @@
 runs the query in the simulation engine (one simulated SuperNode per
 department, each charging its own budget book under ``--state-dir``, by
 default the county's) and prints the combined table with error bars, then
-what each department spent. Both sides' audit records are anchored on the
-county's chain (``--ephemeral``: an in-process chain that ends with the
-command). A dataset of your own: ``--dataset clinics.yaml --sources
-departments/`` (a folder of ``<department>.csv`` or ``.parquet`` files).
-``--json`` prints the same as JSON. An invalid query is refused before any
-department is asked (exit 1); a query no department answered exits 1 too.
-With ``--analyst-key`` the query carries the analyst's signed request for
-``--purpose`` (:mod:`fedgov.commands._analyst`), which departments with an
-access policy require.
+what each department spent. While a standing federation is up (``fedgov
+federation up``), the question goes to its coordinator's query service
+instead (:mod:`fedgov.questions`), whose departments, already warm, answer
+from their own state folder; this path imports no more than this module
+needs, so it costs a Python start. A standing federation whose query
+service does not answer is an error (``fedgov federation status``), never
+a silent fall back to the simulation engine: the analyst asked the
+departments that are up. Both sides' audit records are anchored on the
+county's chain (``--ephemeral``: no federation, an in-process chain that
+ends with the command). A dataset of your own: ``--dataset clinics.yaml
+--sources departments/`` (a folder of ``<department>.csv`` or ``.parquet``
+files). ``--json`` prints the same as JSON. An invalid query is refused
+before any department is asked (exit 1); a query no department answered
+exits 1 too. With ``--analyst-key`` the query carries the analyst's signed
+request for ``--purpose`` (:mod:`fedgov.commands._query_engine` builds and
+signs it), which departments with an access policy require.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
-from coordinator.analytics import format_result
-from fedgov.commands._analyst import add_analyst_arguments, analyst_access
-from fedgov.commands.config import sources_from
-from fedgov.commands.county import require_county
-from fedgov.engines.access import sign_query
-from fedgov.engines.queries import run_simulated_query
+from fedgov.commands._arguments import add_analyst_arguments
 from fedgov.errors import ConfigurationError
-from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, TrainJob, parse_accountant
-from ledger.county_ledger import FROM_COUNTY, CountyLedger
-from privacy.mechanisms import QUERY_KINDS, Predicate, Query, QueryKind
+from fedgov.job import DEFAULT_ACCOUNTANT, Accountant
+from fedgov.questions import (
+    FEDERATION_RECORD,
+    QUERY_KINDS,
+    Question,
+    ask,
+    federation_folder,
+    questions_socket,
+)
 
-__all__ = ["build_query", "configure"]
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "configure",
+    "print_answer",
+    "question_from_args",
+    "standing",
+]
+
+DEFAULT_CONFIDENCE = 0.95
+
+_ENGINE = "fedgov.commands._query_engine"
+"""What signs a query or runs the simulation engine: torch, Opacus, Flower.
+Loaded by name only on those paths, as :mod:`fedgov.cli` loads a command, so
+that a question to a standing federation never imports them."""
 
 
 def _numbers(argument: str) -> Callable[[str], tuple[float, ...]]:
@@ -127,7 +150,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="lifetime limit a department sets on first use of the dataset",
     )
     parser.add_argument(
-        "--confidence", type=float, default=0.95, help="interval level (default 0.95)"
+        "--confidence",
+        type=float,
+        default=DEFAULT_CONFIDENCE,
+        help=f"interval level (default {DEFAULT_CONFIDENCE})",
     )
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds to wait for the answers"
@@ -138,58 +164,70 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_run)
 
 
-def build_query(args: argparse.Namespace) -> Query:
-    """The validated :class:`Query` the arguments describe."""
-    kind = cast(QueryKind, args.kind)
-    return Query(
-        kind=kind,
-        dataset=args.dataset,
+def question_from_args(
+    args: argparse.Namespace, *, access_request: str = ""
+) -> Question:
+    """The :class:`Question` the arguments ask (validated where it is answered)."""
+    dataset = str(args.dataset)
+    if dataset.endswith((".yaml", ".yml")):
+        # The service runs in another working directory.
+        dataset = str(Path(dataset).resolve())
+    return Question(
+        kind=str(args.kind),
+        dataset=dataset,
+        epsilon=float(args.epsilon),
+        delta=float(args.delta),
         column=args.column,
         group_by=args.group_by,
-        where=tuple(Predicate.parse(text) for text in args.where),
+        where=tuple(args.where),
         bins=tuple(args.bins),
-        quantiles=tuple(args.quantiles) if kind == "quantiles" else (),
+        quantiles=tuple(args.quantiles) if args.kind == "quantiles" else (),
         rows_per_person=args.rows_per_person,
         query_id=args.query_id,
-        epsilon=args.epsilon,
-        delta=args.delta,
-        accountant=parse_accountant(args.accountant),
+        accountant=str(args.accountant),
+        purpose=args.purpose,
+        budget_epsilon=args.budget_epsilon,
+        access_request=access_request,
+        state_dir=str(Path(args.state_dir).resolve()) if args.state_dir else "",
+        timeout=float(args.timeout),
     )
+
+
+def standing(args: argparse.Namespace) -> bool:
+    """Whether the question goes to a standing federation (one is recorded).
+
+    Refuses the options a standing federation's departments were given at
+    ``fedgov federation up``.
+    """
+    if args.ephemeral or not (federation_folder() / FEDERATION_RECORD).exists():
+        return False
+    if args.sources:
+        raise ConfigurationError(
+            "--sources",
+            "the standing federation's departments read the sources given to "
+            "`fedgov federation up`",
+        )
+    if args.confidence != DEFAULT_CONFIDENCE or args.num_cpus is not None:
+        raise ConfigurationError(
+            "--confidence/--num-cpus",
+            f"a standing federation's query service reports "
+            f"{DEFAULT_CONFIDENCE:.0%} intervals on its own processes",
+        )
+    return True
+
+
+def print_answer(answer: dict[str, object], *, as_json: bool) -> int:
+    """Print the service's answer as ``fedgov query`` does; the exit code."""
+    print(json.dumps(answer["result"], indent=2) if as_json else answer["text"])
+    return 0 if answer["answered"] else 1
 
 
 def _run(args: argparse.Namespace) -> int:
     if not 0 < args.confidence < 1:
         raise ConfigurationError("--confidence", "must lie strictly between 0 and 1")
-    query = build_query(args)
-    ledger: CountyLedger | str = FROM_COUNTY
-    county = None
-    if args.ephemeral:
-        ledger = CountyLedger.ephemeral()
-    else:
-        county = require_county()
-    purpose = args.purpose or TrainJob().purpose
-    access = analyst_access(
-        args.analyst_key, rpc=args.rpc, roles=args.roles, county=county
-    )
-    request = ""
-    if access is not None:
-        request = sign_query(
-            query, access.analyst, access.roles.access_domain, purpose=purpose
+    if standing(args) and args.analyst_key is None:
+        return print_answer(
+            ask(questions_socket(), question_from_args(args)), as_json=args.json
         )
-    result = run_simulated_query(
-        query,
-        state_dir=args.state_dir,
-        budget_epsilon=args.budget_epsilon,
-        confidence=args.confidence,
-        timeout=args.timeout,
-        num_cpus=args.num_cpus,
-        ledger=ledger,  # type: ignore[arg-type]
-        purpose=purpose,
-        sources=sources_from(args.sources),
-        access_request=request,
-        roles=access.roles if access is not None else None,
-    )
-    print(
-        json.dumps(result.to_json(), indent=2) if args.json else format_result(result)
-    )
-    return 0 if result.answered else 1
+    engine = importlib.import_module(_ENGINE)
+    return cast(Callable[[argparse.Namespace], int], engine.run)(args)

@@ -35,7 +35,8 @@ from hydra import compose, initialize_config_dir
 
 from coordinator.guard import RoundReport
 from fedgov import protocol as p
-from fedgov.commands._analyst import add_analyst_arguments, analyst_access
+from fedgov.commands._analyst import analyst_access
+from fedgov.commands._arguments import add_analyst_arguments
 from fedgov.commands.config import CONFIGS, build_job, build_sources, register_schemas
 from fedgov.commands.county import require_county
 from fedgov.data import TaskKind
@@ -43,6 +44,7 @@ from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.engines.simulation import SimulationEngine
+from fedgov.engines.standing import StandingEngine, StandingFederation
 from fedgov.errors import ConfigurationError
 from fedgov.job_data import dataset_spec
 from fedgov.metrics import headline_metrics
@@ -103,12 +105,19 @@ def train(
     it, print each department's spend."""
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose(config_name="train", overrides=_overrides(overrides))
-    job, engine = build_job(cfg)
-    if not isinstance(engine, SimulationEngine | InProcessEngine | DeploymentEngine):
-        raise ConfigurationError("engine", f"{type(engine).__name__} is not known here")
+    job, built = build_job(cfg)
+    if not isinstance(built, SimulationEngine | InProcessEngine | DeploymentEngine):
+        raise ConfigurationError("engine", f"{type(built).__name__} is not known here")
+    engine: SimulationEngine | InProcessEngine | DeploymentEngine | StandingEngine
+    engine = built
+    # While a standing federation is up, a job that names no engine goes to it.
+    federation = None if ephemeral else StandingFederation.find()
+    if federation is not None and not any(o.startswith("engine=") for o in overrides):
+        engine = StandingEngine(federation)
+        print(f"submitting to the standing federation on {federation.address}")
     county = None
     if ephemeral:
-        if isinstance(engine, DeploymentEngine):
+        if isinstance(engine, DeploymentEngine | StandingEngine):
             raise ConfigurationError(
                 "--ephemeral",
                 "the deployment engine's processes cannot reach an in-process "
@@ -127,7 +136,8 @@ def train(
         job = dataclasses.replace(job, purpose=purpose)
     if access is not None:
         job = sign_job(job, access.analyst, access.roles.access_domain)
-        engine.roles = access.roles
+        if not isinstance(engine, StandingEngine):
+            engine.roles = access.roles
     task = dataset_spec(job).task_kind
     record = engine.run(job, on_round=_progress(task), sources=build_sources(cfg))
     for dept in record.departments:

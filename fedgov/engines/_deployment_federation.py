@@ -2,7 +2,10 @@
 
 :func:`start_federation` lays out the run folder, starts the processes,
 waits until the SuperLink answers and every SuperNode has registered, and
-stops everything when its block ends. :class:`LocalFederation` runs a Flower
+stops everything when its block ends. Each department whose node config
+names a ``department-service`` socket gets that service started first
+(:mod:`department_nodes.service`): its SuperNode's per-message ClientApp
+processes hand their messages to it. :class:`LocalFederation` runs a Flower
 App on it with ``flwr run`` and follows the run's streamed log.
 """
 
@@ -15,10 +18,15 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from department_nodes.relay_app import NODE_SERVICE, service_answers
+from department_nodes.warm_clientapp import SOCKET_ENV as FORKS_ENV
+from department_nodes.warm_clientapp import install_launcher
 from fedgov.engines._deployment_flower import (
     flower_environment,
     health_ok,
@@ -39,23 +47,37 @@ from fedgov.engines._deployment_processes import (
     free_port,
 )
 from fedgov.files import private_dir
+from fedgov.polling import POLL_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
-    from pathlib import Path
 
     from fedgov.engines._deployment_flower import TlsFiles
 
-__all__ = ["LocalFederation", "start_federation"]
+__all__ = [
+    "LocalFederation",
+    "launch_federation",
+    "online_nodes",
+    "prepare_folder",
+    "safe_name",
+    "service_command",
+    "start_department_services",
+    "start_federation",
+]
 
 logger = logging.getLogger(__name__)
 
 SUPERNODE_PREFIX = "supernode-"
 """A SuperNode's process (and log) name: ``supernode-<department>``."""
+_SERVICE_PREFIX = "service-"
+_CLIENTAPP_PREFIX = "clientapp-"
+_DEPARTMENT_PREFIXES = (SUPERNODE_PREFIX, _SERVICE_PREFIX, _CLIENTAPP_PREFIX)
+"""Processes that stand for one department: losing one loses that department."""
 stream_logger = logging.getLogger("fedgov.engines.deployment.stream")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _POLL_SECONDS = 0.5
+_SERVICE_POLL_SECONDS = 0.1
 _CLI_TIMEOUT_SECONDS = 60.0
 
 
@@ -124,7 +146,7 @@ class LocalFederation:
             for process in self.supervisor.processes:
                 if process is flwr_run or process.running() or process.name in lost:
                     continue
-                if not process.name.startswith(SUPERNODE_PREFIX):
+                if not process.name.startswith(_DEPARTMENT_PREFIXES):
                     raise process.exited_error("during the run")
                 lost.add(process.name)
                 logger.warning(
@@ -148,7 +170,7 @@ class LocalFederation:
                 if (
                     process is not flwr_run
                     and not process.running()
-                    and not process.name.startswith(SUPERNODE_PREFIX)
+                    and not process.name.startswith(_DEPARTMENT_PREFIXES)
                 ):
                     raise process.exited_error("during the run")
             raise flwr_run.exited_error("before the run finished")
@@ -160,11 +182,20 @@ class LocalFederation:
 
 
 def _flwr_cli(supervisor: ProcessSupervisor, argv: list[str]) -> str:
+    return _flwr_output(argv, env=supervisor.env, cwd=supervisor.cwd)
+
+
+def online_nodes(env: Mapping[str, str], cwd: Path) -> int:
+    """How many SuperNodes the SuperLink of ``env``'s ``FLWR_HOME`` counts online."""
+    return online_node_count(_flwr_output(supernode_list_command(), env=env, cwd=cwd))
+
+
+def _flwr_output(argv: list[str], *, env: Mapping[str, str], cwd: Path) -> str:
     try:
         done = subprocess.run(
             argv,
-            cwd=supervisor.cwd,
-            env=supervisor.env,
+            cwd=cwd,
+            env=dict(env),
             capture_output=True,
             timeout=_CLI_TIMEOUT_SECONDS,
             check=False,
@@ -191,6 +222,41 @@ def _wait_for_superlink(
         time.sleep(_POLL_SECONDS)
 
 
+def service_command(path: Path) -> list[str]:
+    """The department service listening on ``path``, in this interpreter."""
+    return [sys.executable, "-m", "department_nodes.service", "--socket", str(path)]
+
+
+def start_department_services(
+    supervisor: ProcessSupervisor,
+    nodes: Mapping[str, Mapping[str, str | int | float | bool]],
+    deadline: float,
+) -> list[ManagedProcess]:
+    """Start the service each node config names; wait until every one listens."""
+    started: list[tuple[ManagedProcess, Path]] = []
+    for department, node_config in nodes.items():
+        path = node_config.get(NODE_SERVICE)
+        if not path:
+            continue
+        socket_path = Path(str(path))
+        process = supervisor.start(
+            f"{_SERVICE_PREFIX}{safe_name(department)}", service_command(socket_path)
+        )
+        started.append((process, socket_path))
+    for process, socket_path in started:
+        while not service_answers(socket_path):
+            if not process.running():
+                raise process.exited_error("while starting")
+            if time.monotonic() > deadline:
+                raise DeploymentError(
+                    f"the department service did not listen on {socket_path} in time",
+                    process=process.name,
+                    log_tail=process.tail(),
+                )
+            time.sleep(_SERVICE_POLL_SECONDS)
+    return [process for process, _ in started]
+
+
 def _wait_for_nodes(
     supervisor: ProcessSupervisor, expected: int, deadline: float
 ) -> None:
@@ -203,7 +269,7 @@ def _wait_for_nodes(
             tails = "\n".join(
                 f"[{p.name}]\n{p.tail(10)}"
                 for p in supervisor.processes
-                if p.name.startswith("supernode-")
+                if p.name.startswith(SUPERNODE_PREFIX)
             )
             raise DeploymentError(
                 f"{online} of {expected} SuperNodes registered in time",
@@ -213,6 +279,100 @@ def _wait_for_nodes(
         time.sleep(_POLL_SECONDS)
 
 
+def prepare_folder(
+    run_dir: Path,
+    *,
+    tls: TlsFiles | None,
+    poll_seconds: float | None,
+    port: int,
+) -> dict[str, str]:
+    """Lay out ``run_dir`` for a federation whose SuperLink listens on ``port``;
+    return the environment of its processes."""
+    flwr_home = run_dir / "flwr-home"
+    # An earlier launch in this folder left runs and nodes that are gone.
+    (run_dir / "superlink.db").unlink(missing_ok=True)
+    for stale in (run_dir / "logs", run_dir / "nodes"):
+        shutil.rmtree(stale, ignore_errors=True)
+    private_dir(run_dir)
+    write_flower_config(flwr_home, address=f"127.0.0.1:{port}", tls=tls)
+    return flower_environment(
+        os.environ,
+        flwr_home=flwr_home,
+        ray_tmpdir=run_dir / "ray",
+        poll_seconds=poll_seconds,
+    )
+
+
+def launch_federation(
+    supervisor: ProcessSupervisor,
+    run_dir: Path,
+    nodes: Mapping[str, Mapping[str, str | int | float | bool]],
+    *,
+    port: int,
+    tls: TlsFiles | None,
+    deadline: float,
+    poll_seconds: float | None,
+) -> str:
+    """Start the SuperLink on ``port``, the department services, a SuperNode
+    per ``nodes`` entry; wait until all answer; return the SuperLink's address."""
+    address = f"127.0.0.1:{port}"
+    superlink = supervisor.start(
+        "superlink",
+        superlink_command(port=port, database=run_dir / "superlink.db", tls=tls),
+    )
+    # The services import torch while the SuperLink starts.
+    start_department_services(supervisor, nodes, deadline)
+    _wait_for_superlink(superlink, port, tls, deadline)
+    node_envs = {}
+    for department in nodes:
+        node_dir = run_dir / "nodes" / safe_name(department)
+        env = {"FLWR_HOME": str(node_dir)}
+        if poll_seconds is not None:
+            env.update(_warm_clientapp(supervisor, node_dir, department))
+        node_envs[department] = env
+    for department, node_config in nodes.items():
+        supervisor.start(
+            f"{SUPERNODE_PREFIX}{safe_name(department)}",
+            supernode_command(
+                superlink_address=address,
+                port=free_port(),
+                node_config=node_config,
+                tls=tls,
+                prompt=poll_seconds is not None,
+            ),
+            env=node_envs[department],
+        )
+    _wait_for_nodes(supervisor, len(nodes), deadline)
+    return address
+
+
+def _warm_clientapp(
+    supervisor: ProcessSupervisor, node_dir: Path, department: str
+) -> dict[str, str]:
+    """Start ``department``'s warm ``flwr-clientapp`` fork server; the SuperNode's
+    environment that makes its SuperExec use it."""
+    socket_path = node_dir / "clientapp.sock"
+    env = {"FLWR_HOME": str(node_dir)}
+    supervisor.start(
+        f"{_CLIENTAPP_PREFIX}{safe_name(department)}",
+        [
+            sys.executable,
+            "-m",
+            "department_nodes.warm_clientapp",
+            "--socket",
+            str(socket_path),
+        ],
+        env=env,
+    )
+    launcher = install_launcher(node_dir / "bin")
+    path = supervisor.env.get("PATH", "")
+    return {
+        **env,
+        "PATH": os.pathsep.join([str(launcher.parent), *([path] if path else [])]),
+        FORKS_ENV: str(socket_path),
+    }
+
+
 @contextlib.contextmanager
 def start_federation(
     run_dir: Path,
@@ -220,6 +380,7 @@ def start_federation(
     *,
     tls: TlsFiles | None,
     startup_timeout: float,
+    poll_seconds: float | None = POLL_SECONDS,
 ) -> Iterator[LocalFederation]:
     """Start a SuperLink, and a SuperNode per ``nodes`` entry (department: node config).
 
@@ -227,43 +388,26 @@ def start_federation(
     the flwr CLI, with the connection in ``config.toml``), ``superlink.db``,
     ``nodes/<department>/`` (each SuperNode's FLWR_HOME, as on its own
     machine) and ``logs/<process>.log``. Everything started is stopped when
-    the block ends, however it ends.
+    the block ends, however it ends. ``poll_seconds`` is how often the
+    SuperExecs, the SuperNodes and the coordinator's Grid poll
+    (:mod:`fedgov.polling`); ``None``: Flower's own pace, ``flower-supernode``
+    itself.
     """
     started = time.monotonic()
-    deadline = started + startup_timeout
-    logs = run_dir / "logs"
-    flwr_home = run_dir / "flwr-home"
-    database = run_dir / "superlink.db"
-    # An earlier launch in this folder left runs and nodes that are gone.
-    database.unlink(missing_ok=True)
-    for stale in (logs, run_dir / "nodes"):
-        shutil.rmtree(stale, ignore_errors=True)
-    private_dir(run_dir)
     port = free_port()
-    address = f"127.0.0.1:{port}"
-    write_flower_config(flwr_home, address=address, tls=tls)
-    env = flower_environment(
-        os.environ, flwr_home=flwr_home, ray_tmpdir=run_dir / "ray"
-    )
+    env = prepare_folder(run_dir, tls=tls, poll_seconds=poll_seconds, port=port)
     with ProcessSupervisor(
-        token=secrets.token_hex(12), env=env, cwd=run_dir, log_dir=logs
+        token=secrets.token_hex(12), env=env, cwd=run_dir, log_dir=run_dir / "logs"
     ) as supervisor:
-        superlink = supervisor.start(
-            "superlink", superlink_command(port=port, database=database, tls=tls)
+        address = launch_federation(
+            supervisor,
+            run_dir,
+            nodes,
+            port=port,
+            tls=tls,
+            deadline=started + startup_timeout,
+            poll_seconds=poll_seconds,
         )
-        _wait_for_superlink(superlink, port, tls, deadline)
-        for department, node_config in nodes.items():
-            supervisor.start(
-                f"{SUPERNODE_PREFIX}{safe_name(department)}",
-                supernode_command(
-                    superlink_address=address,
-                    port=free_port(),
-                    node_config=node_config,
-                    tls=tls,
-                ),
-                env={"FLWR_HOME": str(run_dir / "nodes" / safe_name(department))},
-            )
-        _wait_for_nodes(supervisor, len(nodes), deadline)
         federation = LocalFederation(
             supervisor=supervisor,
             address=address,

@@ -24,6 +24,7 @@ from flwr.cli.utils import filter_paths_for_publish
 
 from fedgov.errors import ConfigurationError
 from fedgov.files import private_dir
+from fedgov.polling import POLL_ENV, POLL_SECONDS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -54,6 +55,9 @@ APP_DIR = Path(__file__).resolve().parents[2]
 
 CONNECTION = "fedgov-local"
 """The name of the SuperLink connection written to ``$FLWR_HOME/config.toml``."""
+
+SUPEREXEC_POLL_ENV = "FLWR_SUPEREXEC_TASK_POLL_INTERVAL"
+"""flwr's setting of how often a SuperExec looks for tasks (default 1 s)."""
 
 _RUN_STARTED = re.compile(r"Successfully started run (\d+)")
 
@@ -171,12 +175,18 @@ def write_flower_config(flwr_home: Path, *, address: str, tls: TlsFiles | None) 
 
 
 def flower_environment(
-    base: Mapping[str, str], *, flwr_home: Path, ray_tmpdir: Path
+    base: Mapping[str, str],
+    *,
+    flwr_home: Path,
+    ray_tmpdir: Path,
+    poll_seconds: float | None = POLL_SECONDS,
 ) -> dict[str, str]:
     """The environment of every Flower process of a local deployment.
 
     Flower finds ``flower-superexec``, ``flwr-serverapp`` and ``flwr-clientapp``
-    on ``PATH``, so this interpreter's ``bin`` goes first.
+    on ``PATH``, so this interpreter's ``bin`` goes first. ``poll_seconds``
+    is how often the SuperExecs look for tasks and fedgov's processes poll
+    (:mod:`fedgov.polling`); ``None``: Flower's own pace (1 s and 3 s).
     """
     bin_dir = str(Path(sys.executable).parent)
     env = dict(base)
@@ -199,6 +209,12 @@ def flower_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if poll_seconds is None:
+        env[POLL_ENV] = "3"
+        env.pop(SUPEREXEC_POLL_ENV, None)
+    else:
+        env[POLL_ENV] = repr(poll_seconds)
+        env[SUPEREXEC_POLL_ENV] = repr(poll_seconds)
     return env
 
 
@@ -234,10 +250,20 @@ def supernode_command(
     port: int,
     node_config: Mapping[str, str | int | float | bool],
     tls: TlsFiles | None,
+    prompt: bool = True,
 ) -> list[str]:
-    """``flower-supernode`` dialling ``superlink_address``; Runtime API on ``port``."""
+    """A SuperNode dialling ``superlink_address``; Runtime API on ``port``.
+
+    ``prompt``: fedgov's ``python -m department_nodes.supernode``, Flower's
+    SuperNode polling at fedgov's pace; else ``flower-supernode`` itself.
+    """
+    program = (
+        [sys.executable, "-m", "department_nodes.supernode"]
+        if prompt
+        else ["flower-supernode"]
+    )
     argv = [
-        "flower-supernode",
+        *program,
         "--superlink",
         superlink_address,
         "--host",

@@ -40,6 +40,7 @@ __all__ = [
     "DeploymentError",
     "ManagedProcess",
     "ProcessSupervisor",
+    "alive",
     "free_port",
     "log_tail",
     "tagged_processes",
@@ -85,7 +86,8 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not; Linux's ``/proc``)."""
     # A zombie has exited; only its parent's wait() is missing, and when the
     # parent is an init that never reaps (some containers), it stays forever.
     try:
@@ -108,7 +110,7 @@ def tagged_processes(token: str) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:  # gone meanwhile, or another user's process
             continue
-        if needle in environ.split(b"\0") and _alive(int(entry.name)):
+        if needle in environ.split(b"\0") and alive(int(entry.name)):
             found.append(int(entry.name))
     return sorted(found)
 

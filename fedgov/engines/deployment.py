@@ -34,9 +34,10 @@ from coordinator.guard import RoundReport
 from coordinator.summary import round_from_json
 from department_nodes.access import AccessSettings, RpcRoles, warn_if_open
 from department_nodes.node import NODE_DATA_SOURCE, NODE_DECLARATION
+from department_nodes.relay_app import NODE_SERVICE, SERVICE_SOCKET
 from fedgov.county import default_state_dir
 from fedgov.data import DepartmentSources, Source
-from fedgov.engines._deployment_federation import start_federation
+from fedgov.engines._deployment_federation import safe_name, start_federation
 from fedgov.engines._deployment_flower import (
     APP_DIR,
     TlsFiles,
@@ -51,6 +52,7 @@ from fedgov.files import write_json_atomic
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for
 from fedgov.notices import warn_once
+from fedgov.polling import POLL_SECONDS
 from fedgov.run_record import (
     RUN_RECORD_FILE,
     RunRecord,
@@ -82,6 +84,16 @@ class DeploymentEngine:
     the county's Roles contract, named in each department's node
     configuration (``access-chain-id``, ``access-roles``, ``access-rpc``) so
     that the departments check analysts' signed requests against it.
+
+    ``department_services`` starts a department service per department
+    (:mod:`department_nodes.service`, its socket in ``nodes/<dept>/``) that
+    the SuperNode's per-message ClientApp processes hand their messages to;
+    ``False``: each message runs the whole ClientApp in its own fresh
+    process. ``poll_seconds`` is how often the SuperExecs, SuperNodes and
+    the coordinator's Grid poll (:mod:`fedgov.polling`), each SuperNode's
+    ``flwr-clientapp`` then forked from a warm process
+    (:mod:`department_nodes.warm_clientapp`); ``None``: Flower's own pace
+    (3 s and 1 s) and Flower's own ``flwr-clientapp`` process per message.
     """
 
     def __init__(
@@ -94,6 +106,8 @@ class DeploymentEngine:
         allow_non_private: bool = False,
         app_dir: str | None = None,
         roles: RpcRoles | None = None,
+        department_services: bool = True,
+        poll_seconds: float | None = POLL_SECONDS,
     ) -> None:
         if not startup_timeout > 0:
             raise ConfigurationError(
@@ -115,6 +129,8 @@ class DeploymentEngine:
         self.tls = tls
         self.allow_non_private = allow_non_private
         self.roles = roles
+        self.department_services = department_services
+        self.poll_seconds = poll_seconds
         if tls is None:
             text = (
                 "deployment engine: SuperLink and SuperNodes talk WITHOUT TLS on "
@@ -172,6 +188,11 @@ class DeploymentEngine:
                 state_dir,
                 source=None if sources is None else sources.source_of(d),
                 declaration=job.declaration,
+                service=(
+                    run_dir / "nodes" / safe_name(d) / SERVICE_SOCKET
+                    if self.department_services
+                    else None
+                ),
             )
             for d in departments
         }
@@ -182,7 +203,11 @@ class DeploymentEngine:
             )
         launched_at = time.time()
         with start_federation(
-            run_dir, nodes, tls=self.tls, startup_timeout=self.startup_timeout
+            run_dir,
+            nodes,
+            tls=self.tls,
+            startup_timeout=self.startup_timeout,
+            poll_seconds=self.poll_seconds,
         ) as federation:
             run_config = write_run_config(
                 run_dir / "run_config.toml", job.to_run_config()
@@ -229,11 +254,14 @@ class DeploymentEngine:
         *,
         source: Source | None = None,
         declaration: str = "",
+        service: Path | None = None,
     ) -> dict[str, str | int | float | bool]:
         config: dict[str, str | int | float | bool] = {
             "department": department,
             "state-dir": str(state_dir),
         }
+        if service is not None:
+            config[NODE_SERVICE] = str(service)
         if source is not None:
             config[NODE_DATA_SOURCE] = source.spec
         if declaration:

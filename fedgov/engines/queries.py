@@ -1,9 +1,12 @@
-"""A DP analytics query run on Flower's simulation engine, in this process.
+"""A DP analytics query on Flower's simulation engine.
 
-One simulated SuperNode per department (the dataset's natural partition,
-or the departments given ``sources``), each answering from its own records
-and its own budget file under ``state_dir``; the coordinator's side is
-:func:`coordinator.analytics.run_query`.
+:func:`run_simulated_query`: one simulated SuperNode per department (the
+dataset's natural partition, or the departments given ``sources``), each
+answering from its own records and its own budget file under
+``state_dir``, in this process. A standing federation answers questions in
+its own long-lived run instead (:mod:`coordinator.query_service`). Either
+way the coordinator's side is :func:`coordinator.analytics.run_query`, in
+the same ServerApp.
 """
 
 from __future__ import annotations
@@ -27,6 +30,31 @@ from ledger.county_ledger import FROM_COUNTY, CountyLedger, resolve_ledger
 from privacy.mechanisms import Query
 
 __all__ = ["run_simulated_query"]
+
+
+def _query_job(
+    query: Query,
+    *,
+    state_dir: str | Path,
+    budget_epsilon: float | None,
+    timeout: float,
+    purpose: str | None,
+    access_request: str,
+) -> TrainJob:
+    dataset, declaration = dataset_fields(query.dataset)
+    job = TrainJob(
+        job_id=query.query_id,
+        dataset=dataset,
+        declaration=declaration,
+        state_dir=str(state_dir) if state_dir else "",
+        round_timeout=timeout,
+        access_request=access_request,
+    )
+    if budget_epsilon is not None:
+        job = replace(job, budget_epsilon=budget_epsilon)
+    if purpose is not None:
+        job = replace(job, purpose=purpose)
+    return job
 
 
 def run_simulated_query(
@@ -58,19 +86,14 @@ def run_simulated_query(
     asked for ``purpose``; ``roles`` is where the departments read analysts'
     roles (it must pickle: :class:`~department_nodes.access.RpcRoles`).
     """
-    dataset, declaration = dataset_fields(query.dataset)
-    job = TrainJob(
-        job_id=query.query_id,
-        dataset=dataset,
-        declaration=declaration,
-        state_dir=str(state_dir) if state_dir else "",
-        round_timeout=timeout,
+    job = _query_job(
+        query,
+        state_dir=state_dir,
+        budget_epsilon=budget_epsilon,
+        timeout=timeout,
+        purpose=purpose,
         access_request=access_request,
     )
-    if budget_epsilon is not None:
-        job = replace(job, budget_epsilon=budget_epsilon)
-    if purpose is not None:
-        job = replace(job, purpose=purpose)
     job = job_with_sources(job, sources)
     resolved = resolve_ledger(ledger) if job.audit else None
     job = prepare_job(job, resolved)

@@ -16,7 +16,7 @@ product's layout is fixed here alone. What it offers:
 - votes: receipts (:func:`parse_receipt`, :func:`check_receipt`), the
   re-tally (:func:`retally`), the registrar's desk (:func:`open_registrar`,
   :func:`parse_request`) and what the relayer checks before paying
-  (:func:`ballot_problem`).
+  (:func:`ballot_problem`, :func:`ring_ballot_problem`).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from ledger.record_fields import (
     ROSTER_PREFIX,
 )
 from ledger.records import Action, Role
-from ledger.voting import blind_rsa
+from ledger.voting import blind_rsa, ring_ballot
 from ledger.voting.ballot import (
     BallotScope,
     authorization_signer,
@@ -70,6 +70,8 @@ from ledger.voting.ballot import (
     credential_message,
 )
 from ledger.voting.consultation import (
+    MAX_RING,
+    ChainEvent,
     ConsultationContract,
     ConsultationEvents,
     ConsultationInfo,
@@ -79,7 +81,9 @@ from ledger.voting.consultation import (
 from ledger.voting.errors import VotingError, VotingFileError
 from ledger.voting.receipt import Receipt, ReceiptCheck, check_receipt
 from ledger.voting.registrar import IssuedCredential, Registrar, load_credential_key
-from ledger.voting.resident import CredentialRequest
+from ledger.voting.resident import BallotKeyRequest, CredentialRequest
+from ledger.voting.ring import POINT_BYTES, RingSignature, is_point
+from ledger.voting.ring_ballot import registered_keys
 from ledger.voting.roll import Roll
 from ledger.voting.tally import Retally, retally
 from privacy.budget import BudgetStatus, open_budget_book
@@ -94,17 +98,21 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_DEPARTMENT",
     "ENTRY_QUERY",
+    "MAX_RING",
     "PHASE_QUERY",
+    "POINT_BYTES",
     "ROSTER_PREFIX",
     "RUN_FILES",
     "Action",
     "ActorLog",
     "AnchorRegistry",
     "AnchoredHead",
+    "BallotKeyRequest",
     "BallotScope",
     "BudgetStatus",
     "Chain",
     "ChainError",
+    "ChainEvent",
     "ChainUnavailableError",
     "ConsultationContract",
     "ConsultationEvents",
@@ -125,6 +133,7 @@ __all__ = [
     "ReceiptCheck",
     "Registrar",
     "Retally",
+    "RingSignature",
     "Role",
     "RunFolder",
     "VotingError",
@@ -132,6 +141,7 @@ __all__ = [
     "ballot_problem",
     "budget_statuses",
     "check_receipt",
+    "is_point",
     "latest_checkpoint",
     "latest_signed_size",
     "load_account",
@@ -147,6 +157,7 @@ __all__ = [
     "response_document",
     "retally",
     "reveal_problem",
+    "ring_ballot_problem",
     "run_audit",
     "run_folder",
     "write_raw_export",
@@ -339,8 +350,10 @@ def parse_receipt(text: str) -> Receipt:
     return Receipt.from_document(_document(text, "receipt"), source="receipt")
 
 
-def parse_request(document: dict[str, Any]) -> CredentialRequest:
-    """A credential request as ``fedgov vote issue`` reads it."""
+def parse_request(document: dict[str, Any]) -> CredentialRequest | BallotKeyRequest:
+    """A credential or ballot-key request as ``fedgov vote issue`` reads it."""
+    if document.get("format") == BallotKeyRequest.FORMAT:
+        return BallotKeyRequest.from_document(document, source="request")
     return CredentialRequest.from_document(document, source="request")
 
 
@@ -354,15 +367,17 @@ def open_registrar(
     *,
     account: LocalAccount,
     roll: Path,
-    credential_key: Path,
+    credential_key: Path | None,
     passphrase: str,
 ) -> Registrar:
-    """The registrar of ``roll`` with its credential key."""
+    """The registrar of ``roll``, with its blind RSA credential key if given."""
     return Registrar(
         contract,
         account=account,
         roll=Roll.load(roll),
-        key=load_credential_key(credential_key, passphrase=passphrase),
+        key=None
+        if credential_key is None
+        else load_credential_key(credential_key, passphrase=passphrase),
     )
 
 
@@ -390,6 +405,46 @@ def ballot_problem(
     )
     if not blind_rsa.Verifier(info.public_key).verify(message, credential):
         return "the credential does not verify under the consultation's key"
+    return None
+
+
+def ring_ballot_problem(
+    contract: ConsultationContract,
+    info: ConsultationInfo,
+    *,
+    voting_key: str,
+    ballot_commitment: bytes,
+    ring: Sequence[int],
+    signature: RingSignature,
+    authorization: bytes,
+) -> str | None:
+    """Why this ring ballot would be refused or left uncounted.
+
+    The contract checks the ring's shape but cannot verify the signature, and
+    the re-tally counts one ballot per key image: a relayer that paid for a
+    ballot the re-tally will not count would have paid for nothing, so it runs
+    the re-tally's checks first (as ``fedgov vote commit`` does).
+    """
+    signer = authorization_signer(
+        info.scope, voting_key, ballot_commitment, authorization
+    )
+    if signer != to_checksum_address(voting_key):
+        return "ballot is not signed by its voting key"
+    events = contract.events(info.consultation_id)
+    keys = registered_keys(events.issued)
+    size = info.ring_for(len(keys))
+    if len(ring) != size:
+        return f"its ring holds {len(ring)} keys, not {size}"
+    reason = ring_ballot.ballot_problem(
+        info.scope, keys, to_checksum_address(voting_key), ring, signature
+    )
+    if reason is not None:
+        return reason
+    for event in events.committed:
+        if bytes(event.args["keyImage"]) == signature.key_image and (
+            ring_ballot.verify_ballot(info.scope, keys, event) is None
+        ):
+            return "this ballot key has already cast a ballot"
     return None
 
 

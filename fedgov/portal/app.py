@@ -106,13 +106,14 @@ def open_context(
     desk = settings.registrar_desk
     if desk is not None:
         assert county.consultations is not None  # PortalSettings checks it
-        passphrase = src.load_passphrase(desk.passphrase_env)
         registrar = src.open_registrar(
             county.consultations,
             account=src.load_account(desk.account),
             roll=desk.roll,
             credential_key=desk.credential_key,
-            passphrase=passphrase,
+            passphrase=src.load_passphrase(desk.passphrase_env)
+            if desk.credential_key
+            else "",
         )
     return PortalContext(
         settings=settings,

@@ -4,8 +4,8 @@
           [--rpc-url URL] [--state-dir DIR ...] [--runs-dir DIR]
           [--registry ADDR] [--roles ADDR] [--consultation ADDR] [--data-dir DIR]
           [--auditor-tokens FILE] [--relayer-key-file KEYSTORE]
-          [--registrar-roll ROLL --registrar-credential-key PEM
-           --registrar-key-file KEYSTORE]
+          [--registrar-roll ROLL --registrar-key-file KEYSTORE
+           [--registrar-credential-key PEM]]
     token [--tokens FILE] --name NAME
 
 In a county installation (``fedgov init``) the portal reads the county's
@@ -91,10 +91,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="keystore of the account paying ballots' gas",
     )
     serve.add_argument("--relayer-password-env", default="FEDGOV_KEY_PASSWORD")
-    desk = serve.add_argument_group("registrar's desk (all three, or none)")
+    desk = serve.add_argument_group(
+        "registrar's desk (the roll and the key file, or none)"
+    )
     desk.add_argument("--registrar-roll", type=Path, help="the roll (fedgov vote roll)")
     desk.add_argument(
-        "--registrar-credential-key", type=Path, help="fedgov vote keygen's key file"
+        "--registrar-credential-key",
+        type=Path,
+        help="fedgov vote keygen's key file (blind RSA consultations only)",
     )
     desk.add_argument("--registrar-key-file", type=Path, help="registrar's keystore")
     desk.add_argument("--registrar-password-env", default="FEDGOV_KEY_PASSWORD")
@@ -131,16 +135,12 @@ def settings_from_args(args: argparse.Namespace) -> PortalSettings:
             f"required (or $FEDGOV_RPC_URL) when no county is installed at "
             f"{county_home()} (fedgov init)",
         )
-    desk_flags = (
-        args.registrar_roll,
-        args.registrar_credential_key,
-        args.registrar_key_file,
-    )
-    if any(desk_flags) and not all(desk_flags):
+    desk_flags = (args.registrar_roll, args.registrar_key_file)
+    if (any(desk_flags) or args.registrar_credential_key) and not all(desk_flags):
         raise ConfigurationError(
             "--registrar-roll",
-            "the registrar's desk needs --registrar-roll, --registrar-credential-key "
-            "and --registrar-key-file together",
+            "the registrar's desk needs --registrar-roll and --registrar-key-file "
+            "together (and --registrar-credential-key for blind RSA consultations)",
         )
     return PortalSettings(
         rpc_url=args.rpc_url,

@@ -32,20 +32,22 @@ class KeyFile:
 
 @dataclass(frozen=True)
 class RegistrarDesk:
-    """The registrar's online desk: issues credentials to residents who ask.
+    """The registrar's online desk: records what residents who ask are owed.
 
     A resident's request is signed by the roll key on their roll entry, which
     the registrar tied to their identity when drawing up the roll; the desk
-    looks the entry up by that key, records the issuance on chain and
-    blind-signs (:meth:`ledger.voting.Registrar.issue`). It never sees a
-    voting key.
+    looks the entry up by that key and records it on chain: with ring
+    credentials the resident's ballot key, and nothing is signed
+    (:meth:`ledger.voting.Registrar.record`); with blind RSA credentials the
+    issuance, then it blind-signs (:meth:`ledger.voting.Registrar.issue`),
+    which needs ``credential_key``. It never sees a voting key.
     """
 
     roll: Path
-    credential_key: Path
-    """The consultation's RSA credential key (encrypted PEM)."""
     account: KeyFile
     """The registrar's chain account (holds the REGISTRAR role)."""
+    credential_key: Path | None = None
+    """Blind RSA consultations only: their RSA credential key (encrypted PEM)."""
     passphrase_env: str = "FEDGOV_VOTE_KEY_PASSPHRASE"
 
 

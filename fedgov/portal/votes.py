@@ -1,17 +1,26 @@
 """Residents' pages: consultations, voting in the browser, receipts, the recount.
 
 The ballot's secrets never reach the portal. The page's script
-(``web/src/pages/vote.js``) makes the voting key, blinds the credential
-request and has the roll key sign it, unblinds and verifies the registrar's
-answer, commits and signs the ballot; the portal only
+(``web/src/pages/vote.js``) makes the voting key and, with ring credentials
+(the default), the ballot key, has the roll key sign the request that the
+ballot key be recorded, and at the commit signs the ballot as one of a ring of
+recorded keys (LSAG); with blind RSA credentials (older consultations) it
+blinds the credential request, has the roll key sign it, and unblinds and
+verifies the registrar's answer. It commits and signs the ballot; the portal
+only
 
-- hands the registrar's desk the signed, blinded request (when this portal
-  runs the desk) and the resident its answer, in the files ``fedgov vote``
-  uses (``fedgov-credential-request-v2``, ``-response-v1``);
-- relays the commit (the voting key, the commitment, the credential and the
-  voting key's signature: all public once on chain) and, in the reveal
-  window, the reveal, paying their gas, after checking off chain whatever the
-  contract would refuse;
+- hands the registrar's desk the signed request (when this portal runs the
+  desk), which records the ballot key on chain (ring credentials: nothing is
+  signed) or records and blind-signs the request (blind RSA), and the
+  resident its answer, in the files ``fedgov vote`` uses
+  (``fedgov-ballot-key-request-v1``, ``fedgov-credential-request-v2``,
+  ``-response-v1``);
+- relays the commit (the voting key, the commitment, the ring signature or
+  the credential, and the voting key's signature: all public once on chain)
+  and, in the reveal window, the reveal, paying their gas, after checking off
+  chain whatever the contract would refuse and, for a ring ballot, what would
+  leave it uncounted (a signature that does not verify, a key image already
+  used);
 - checks receipts (``fedgov vote check``) and serves the events the page
   re-tallies from (``fedgov vote tally --verify``).
 """
@@ -137,6 +146,45 @@ class _Consultations:
         return self._roll_keys.get(roll_key)
 
 
+def _issued_json(event: src.ChainEvent, *, ring: bool) -> dict[str, Any]:
+    args = event.args
+    requested = (
+        {"ballot_key": bytes(args["ballotKey"]).hex(), "issued": int(args["issued"])}
+        if ring
+        else {"blinded_message_hash": bytes(args["blindedMessageHash"]).hex()}
+    )
+    return {
+        "roll_entry": bytes(args["rollEntry"]).hex(),
+        "requester": args["requester"],
+        **requested,
+        "request_signature": bytes(args["requestSignature"]).hex(),
+        "block": event.block_number,
+    }
+
+
+def _committed_json(event: src.ChainEvent, *, ring: bool) -> dict[str, Any]:
+    args = event.args
+    credential = (
+        {
+            "key_image": bytes(args["keyImage"]).hex(),
+            "ring": [int(m) for m in args["ring"]],
+            "challenge": bytes(args["challenge"]).hex(),
+            "responses": [bytes(s).hex() for s in args["responses"]],
+        }
+        if ring
+        else {
+            "message_prefix": bytes(args["messagePrefix"]).hex(),
+            "credential": bytes(args["credential"]).hex(),
+        }
+    )
+    return {
+        "voting_key": args["votingKey"],
+        "commitment": bytes(args["commitment"]).hex(),
+        **credential,
+        "block": event.block_number,
+    }
+
+
 def _events_json(
     info: src.ConsultationInfo,
     state: src.ConsultationState,
@@ -144,10 +192,12 @@ def _events_json(
     contract: src.ConsultationContract,
     consultation_id: int,
 ) -> dict[str, Any]:
+    ring = info.ring_credentials
     return {
         "scope": _scope(info.scope),
         "options": list(info.options),
         "roll_size": info.roll_size,
+        "ring_size": info.ring_size,
         "modulus": info.modulus.hex(),
         "modulus_hash": contract.modulus_hash(consultation_id).hex(),
         "contract": {
@@ -156,26 +206,8 @@ def _events_json(
             "committed": state.committed,
             "revealed": state.revealed,
         },
-        "issued": [
-            {
-                "roll_entry": bytes(e.args["rollEntry"]).hex(),
-                "requester": e.args["requester"],
-                "blinded_message_hash": bytes(e.args["blindedMessageHash"]).hex(),
-                "request_signature": bytes(e.args["requestSignature"]).hex(),
-                "block": e.block_number,
-            }
-            for e in events.issued
-        ],
-        "committed": [
-            {
-                "voting_key": e.args["votingKey"],
-                "commitment": bytes(e.args["commitment"]).hex(),
-                "message_prefix": bytes(e.args["messagePrefix"]).hex(),
-                "credential": bytes(e.args["credential"]).hex(),
-                "block": e.block_number,
-            }
-            for e in events.committed
-        ],
+        "issued": [_issued_json(e, ring=ring) for e in events.issued],
+        "committed": [_committed_json(e, ring=ring) for e in events.committed],
         "revealed": [
             {
                 "voting_key": e.args["votingKey"],
@@ -258,6 +290,7 @@ def routes(ctx: PortalContext) -> list[Route]:
                 "question": info.question or info.question_uri,
                 "options": list(info.options),
                 "roll_size": info.roll_size,
+                "ring_size": info.ring_size,
                 "modulus": info.modulus.hex(),
                 "commit_start": info.commit_start,
                 "commit_end": info.commit_end,
@@ -298,6 +331,23 @@ def routes(ctx: PortalContext) -> list[Route]:
 
         def issue() -> dict[str, Any]:
             info = consultations.info(number)
+            if info.ring_credentials != isinstance(request_doc, src.BallotKeyRequest):
+                raise InputError(
+                    "request",
+                    f"consultation {number} takes "
+                    + (
+                        "ballot-key requests (ring credentials)"
+                        if info.ring_credentials
+                        else "blinded credential requests (blind RSA)"
+                    ),
+                )
+            if not info.ring_credentials and registrar.public_key is None:
+                raise InputError(
+                    "request",
+                    f"consultation {number} uses blind RSA credentials and this "
+                    "desk holds no credential key: hand the request to the "
+                    "registrar (fedgov vote issue)",
+                )
             if request_doc.scope != info.scope:
                 raise InputError("request", f"is not for consultation {number}")
             resident = consultations.resident_of(request_doc.roll_key)
@@ -316,7 +366,16 @@ def routes(ctx: PortalContext) -> list[Route]:
                 raise InputError(
                     "request", "this roll key's resident already holds a credential"
                 )
-            return src.response_document(registrar.issue(info, resident, request_doc))
+            if isinstance(request_doc, src.BallotKeyRequest):
+                # Checked before paying for a refused transaction, as the contract does.
+                if not src.is_point(request_doc.ballot_key):
+                    raise InputError(
+                        "ballot_key", "is not a compressed point of secp256k1"
+                    )
+                issued = registrar.record(info, resident, request_doc)
+            else:
+                issued = registrar.issue(info, resident, request_doc)
+            return src.response_document(issued)
 
         return JSONResponse(await anyio.to_thread.run_sync(issue))
 
@@ -327,36 +386,73 @@ def routes(ctx: PortalContext) -> list[Route]:
         body = await json_body(request)
         voting_key = address_field(body, "voting_key")
         ballot = hex_field(body, "commitment", 32)
-        prefix = hex_field(body, "message_prefix", 32)
-        credential = hex_field(body, "credential", 256)
         authorization = hex_field(body, "authorization", 65)
+        ring_ballot = "ring" in body
+        if ring_ballot:
+            members = _ring_field(body)
+            signature = _ring_signature(body, len(members))
+        else:
+            prefix = hex_field(body, "message_prefix", 32)
+            credential = hex_field(body, "credential", 256)
 
         def commit() -> dict[str, Any]:
             info = consultations.info(number)
             contract = consultations.contract
             _require_phase(contract, info, src.Phase.COMMIT)
-            problem = src.ballot_problem(
-                info,
-                voting_key=voting_key,
-                ballot_commitment=ballot,
-                message_prefix=prefix,
-                credential=credential,
-                authorization=authorization,
-            )
+            if ring_ballot != info.ring_credentials:
+                raise InputError(
+                    "ballot",
+                    f"consultation {number} takes "
+                    + (
+                        "ring-signed ballots"
+                        if info.ring_credentials
+                        else "ballots with blind RSA credentials"
+                    ),
+                )
+            if ring_ballot:
+                problem = src.ring_ballot_problem(
+                    contract,
+                    info,
+                    voting_key=voting_key,
+                    ballot_commitment=ballot,
+                    ring=members,
+                    signature=signature,
+                    authorization=authorization,
+                )
+            else:
+                problem = src.ballot_problem(
+                    info,
+                    voting_key=voting_key,
+                    ballot_commitment=ballot,
+                    message_prefix=prefix,
+                    credential=credential,
+                    authorization=authorization,
+                )
             if problem is None and contract.ballot(number, voting_key).commitment:
                 problem = "this voting key has already cast a ballot"
             if problem is not None:
                 raise InputError("ballot", problem)
-            mined = contract.commit(
-                number,
-                voting_key=voting_key,
-                commitment=ballot,
-                message_prefix=prefix,
-                credential=credential,
-                modulus=info.modulus,
-                authorization=authorization,
-                sender=relayer,
-            )
+            if ring_ballot:
+                mined = contract.commit_ring(
+                    number,
+                    voting_key=voting_key,
+                    commitment=ballot,
+                    ring=members,
+                    signature=signature,
+                    authorization=authorization,
+                    sender=relayer,
+                )
+            else:
+                mined = contract.commit(
+                    number,
+                    voting_key=voting_key,
+                    commitment=ballot,
+                    message_prefix=prefix,
+                    credential=credential,
+                    modulus=info.modulus,
+                    authorization=authorization,
+                    sender=relayer,
+                )
             return _mined(mined)
 
         return JSONResponse(await anyio.to_thread.run_sync(commit))
@@ -447,6 +543,30 @@ def routes(ctx: PortalContext) -> list[Route]:
             methods=["POST"],
         ),
     ]
+
+
+def _ring_field(body: dict[str, Any]) -> tuple[int, ...]:
+    members = body.get("ring")
+    if not isinstance(members, list) or not 1 <= len(members) <= src.MAX_RING:
+        raise InputError("ring", f"must be a list of 1 to {src.MAX_RING} key numbers")
+    return tuple(int_field({"ring": m}, "ring", 0, _MAX_ID) for m in members)
+
+
+def _ring_signature(body: dict[str, Any], size: int) -> src.RingSignature:
+    responses = body.get("responses")
+    if not isinstance(responses, list) or len(responses) != size:
+        raise InputError("responses", f"must be a list of {size}, one per ring member")
+    try:
+        return src.RingSignature(
+            key_image=hex_field(body, "key_image", src.POINT_BYTES),
+            challenge=int.from_bytes(hex_field(body, "challenge", 32), "big"),
+            responses=tuple(
+                int.from_bytes(hex_field({"responses": s}, "responses", 32), "big")
+                for s in responses
+            ),
+        )
+    except src.VotingError as e:
+        raise InputError("key_image", str(e)) from None
 
 
 def _relayer(ctx: PortalContext) -> Any:

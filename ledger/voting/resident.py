@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
@@ -206,6 +206,8 @@ class BallotKeyRequest:
     ballot will not say which of a ring of recorded keys signed it.
     """
 
+    FORMAT: ClassVar[str] = _KEY_REQUEST_FORMAT
+
     scope: BallotScope
     ballot_key: bytes
     """The compressed secp256k1 ballot key (33 bytes)."""
@@ -232,17 +234,23 @@ class BallotKeyRequest:
     @classmethod
     def load(cls, path: Path) -> BallotKeyRequest:
         document = read_json(path, kind=_KEY_REQUEST_FORMAT)
+        return cls.from_document(document, source=str(path))
+
+    @classmethod
+    def from_document(
+        cls, document: object, *, source: str = "request"
+    ) -> BallotKeyRequest:
+        """A request from its file's JSON, decoded; errors name ``source``."""
+        fields = check_kind(document, kind=_KEY_REQUEST_FORMAT, source=source)
         try:
             return cls(
-                scope=scope_from(document),
-                ballot_key=bytes.fromhex(document["ballot_key"]),
-                roll_key=to_checksum_address(document["roll_key"]),
-                signature=bytes.fromhex(document["signature"]),
+                scope=scope_from(fields),
+                ballot_key=bytes.fromhex(fields["ballot_key"]),
+                roll_key=to_checksum_address(fields["roll_key"]),
+                signature=bytes.fromhex(fields["signature"]),
             )
         except (ValueError, KeyError, TypeError) as e:
-            raise VotingFileError(
-                str(path), f"malformed ballot-key request: {e!r}"
-            ) from e
+            raise VotingFileError(source, f"malformed ballot-key request: {e!r}") from e
 
 
 @dataclass(frozen=True)

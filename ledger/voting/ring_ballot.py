@@ -8,8 +8,8 @@ those numbers and carries an LSAG signature over its voting key's credential
 message (:func:`ledger.voting.ballot.credential_message`) in the
 consultation's domain (:func:`ledger.voting.ballot.ring_domain`).
 
-The resident (:func:`choose_ring`), a relayer and the re-tally
-(:func:`verify_ballot`) share these definitions.
+The resident (:func:`choose_ring`), a relayer (:func:`ballot_problem`) and
+the re-tally (:func:`verify_ballot`) share these definitions.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ledger.voting.consultation import ChainEvent
 
 __all__ = [
+    "ballot_problem",
     "choose_ring",
     "registered_keys",
     "ring_signature",
@@ -101,19 +102,44 @@ def verify_ballot(
 ) -> str | None:
     """Why a ``RingBallotCommitted`` event's ballot is not eligible, or ``None``."""
     members = [int(m) for m in event.args["ring"]]
-    if any(b <= a for a, b in itertools.pairwise(members)):
-        return "its ring members do not ascend"
-    if not members or members[-1] >= len(keys):
-        return "its ring names a key that was never recorded"
+    problem = _members_problem(members, len(keys))
+    if problem is not None:
+        return problem
     try:
         signature = ring_signature(event)
     except VotingError as e:
         return str(e)
+    return ballot_problem(scope, keys, event.args["votingKey"], members, signature)
+
+
+def ballot_problem(
+    scope: BallotScope,
+    keys: Sequence[bytes],
+    voting_key: str,
+    members: Sequence[int],
+    signature: ring.RingSignature,
+) -> str | None:
+    """Why a ring ballot for ``voting_key`` is not eligible, or ``None``.
+
+    What :func:`verify_ballot` checks, for a ballot not yet on chain (a
+    relayer's check before it pays).
+    """
+    problem = _members_problem(members, len(keys))
+    if problem is not None:
+        return problem
     if not ring.verify(
         ring_domain(scope),
-        credential_message(scope, event.args["votingKey"]),
+        credential_message(scope, voting_key),
         [keys[i] for i in members],
         signature,
     ):
         return "its ring signature does not verify"
+    return None
+
+
+def _members_problem(members: Sequence[int], recorded: int) -> str | None:
+    if any(b <= a for a, b in itertools.pairwise(members)):
+        return "its ring members do not ascend"
+    if not members or members[-1] >= recorded:
+        return "its ring names a key that was never recorded"
     return None

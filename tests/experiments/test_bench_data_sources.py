@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import pytest
 
 from experiments.bench import data_sources
 
-if TYPE_CHECKING:
-    import pytest
 
-
+@pytest.mark.slow
 def test_the_benchmark_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
     assert data_sources.main(["--rows", "5000"]) == 0
 

@@ -39,8 +39,9 @@ def test_pyproject_declares_every_job_key_with_its_default() -> None:
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["flwr"][
         "app"
     ]["config"]
-    # ``query`` (a DP analytics query as JSON) is the one key that is not a job field.
-    assert declared == {**TrainJob().to_run_config(), "query": ""}
+    # ``query`` (a DP analytics query as JSON) and ``query-service`` (a standing
+    # federation's query run: its socket) are the keys that are not job fields.
+    assert declared == {**TrainJob().to_run_config(), "query": "", "query-service": ""}
 
 
 @pytest.mark.parametrize(

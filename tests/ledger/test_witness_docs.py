@@ -56,6 +56,7 @@ def _port_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+@pytest.mark.slow
 @pytest.mark.anvil
 @requires_anvil
 def test_the_walkthrough_runs_as_typed_and_the_auditor_requires_the_quorum(

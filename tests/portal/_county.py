@@ -111,10 +111,11 @@ class County:
         values.update(overrides)
         return PortalSettings(**values)  # type: ignore[arg-type]
 
-    def desk(self, roll: Path) -> RegistrarDesk:
+    def desk(self, roll: Path, *, blind_rsa: bool = True) -> RegistrarDesk:
+        """The registrar's desk for ``roll``; with the credential key if ``blind_rsa``."""
         return RegistrarDesk(
             roll=roll,
-            credential_key=self.credential_key_path,
+            credential_key=self.credential_key_path if blind_rsa else None,
             account=KeyFile(self.registrar_keystore, PASSWORD_ENV),
             passphrase_env=PASSPHRASE_ENV,
         )
@@ -128,8 +129,13 @@ class County:
         stage_s: int = 1_000,
         question: str = "Close Mill Street to cars on Sundays?",
         options: tuple[str, ...] = ("yes", "no", "later"),
+        ring_size: int = 0,
     ) -> tuple[int, Path]:
-        """A consultation over ``roll_keys`` (resident -> address); its id and roll."""
+        """A consultation over ``roll_keys`` (resident -> address); its id and roll.
+
+        Ring credentials of ``ring_size`` keys a ring, or (0) blind RSA
+        credentials under the county's credential key.
+        """
         roll = Roll.build(roll_keys.items())
         path = folder / "roll.json"
         roll.save(path)
@@ -137,12 +143,13 @@ class County:
             self.consultation,
             account=self.registrar_account,
             roll=roll,
-            key=self.credential_key,
+            key=None if ring_size else self.credential_key,
         )
         now = latest_timestamp(self.chain)
         info = registrar.open(
             question=question,
             options=options,
+            ring_size=ring_size,
             commit_start=now + issuance_s,
             commit_end=now + issuance_s + stage_s,
             reveal_end=now + issuance_s + 2 * stage_s,

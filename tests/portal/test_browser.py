@@ -1,8 +1,11 @@
 """The real pages in headless Chromium, served by ``fedgov portal serve`` over HTTPS.
 
-A resident votes in the browser end to end on a local chain (anvil), checks
-the receipt (a tampered one is rejected), and the page's recount agrees with
-``fedgov vote tally --verify``; the register shows the county's job and query
+A resident votes in the browser end to end on a local chain (anvil), with
+ring credentials: the page records her ballot key and signs her ballot as one
+of a ring of recorded keys, next to a ballot the command line made; she checks
+the receipt (a tampered one is rejected), the page's recount agrees with
+``fedgov vote tally --verify``, and refuses a ring signature tampered on its
+way to the page; the register shows the county's job and query
 and the browser checks their inclusion proofs; a tampered log fails its proof
 and the audit an auditor re-runs from the page; the budgets chart and a job
 followed live while it trains. Every page is screenshotted into
@@ -28,7 +31,7 @@ from coordinator.guard import RoundReport
 from fedgov.engines.inprocess import InProcessEngine
 from fedgov.job import TrainJob
 from ledger.keys import PlaintextKeyWarning
-from ledger.voting import resident
+from ledger.voting import resident, ring
 from ledger.voting._clock import advance_to
 from ledger.voting.registrar import Registrar
 from ledger.voting.resident import RollKey
@@ -44,7 +47,6 @@ from tests.portal._browser import (
 )
 from tests.portal._county import (
     JOB_ID,
-    PASSPHRASE_ENV,
     PASSWORD_ENV,
     QUERY_ID,
     copy_state,
@@ -52,7 +54,7 @@ from tests.portal._county import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
 
     from tests.portal._county import County
 
@@ -96,17 +98,14 @@ def _serve(
         PASSWORD_ENV,
     ]
     if desk_roll is not None:
+        # A desk for ring consultations: no credential key, nothing to sign with.
         args += [
             "--registrar-roll",
             str(desk_roll),
-            "--registrar-credential-key",
-            str(county.credential_key_path),
             "--registrar-key-file",
             str(county.registrar_keystore),
             "--registrar-password-env",
             PASSWORD_ENV,
-            "--registrar-passphrase-env",
-            PASSPHRASE_ENV,
         ]
     return PortalProcess(args, log=root / "portal.log")
 
@@ -136,23 +135,22 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
     county: County, tmp_path: Path
 ) -> None:
     # Prepare: alice enrolled with `fedgov vote enroll` before the roll was
-    # drawn up; bob votes with the command line's library.
+    # drawn up; bob and carol vote with the command line's library.
     keys = roll_keys()
     keys["alice"].save(tmp_path / "alice.key")
     number, roll_path = county.open_consultation(
-        {name: key.address for name, key in keys.items()}, folder=tmp_path
+        {name: key.address for name, key in keys.items()},
+        folder=tmp_path,
+        ring_size=2,
     )
     info = county.consultation.info(number)
     registrar = Registrar(
         county.consultation,
         account=county.registrar_account,
         roll=Roll.load(roll_path),
-        key=county.credential_key,
     )
-    bob, request = resident.request_credential(info, keys["bob"])
-    bob = resident.accept_credential(
-        bob, info, registrar.issue(info, "bob", request).blind_signature
-    )
+    bob, request = resident.request_ballot_key(info, keys["bob"])
+    registrar.record(info, "bob", request)
 
     with (
         _serve(county, tmp_path, desk_roll=roll_path) as portal,
@@ -168,12 +166,12 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         page.click("#new-roll-key")
         made = RollKey.load(_download(page, "#roll-key-download", tmp_path / "new.key"))
         assert made.address in page.inner_text("#roll-key-line")
-        # ... and alice asks for her credential with her enrolled key.
+        # ... and alice has her ballot key recorded with her enrolled key.
         page.set_input_files("#roll-key-file", str(tmp_path / "alice.key"))
         page.wait_for_selector(f"#roll-key-line:has-text('{keys['alice'].address}')")
         page.fill("#resident-id", "alice")
         page.click("#request")
-        page.wait_for_selector("#credential-line:has-text('Credential verified')")
+        page.wait_for_selector("#credential-line:has-text('ballot key is recorded')")
         wallet = resident.Wallet.load(
             _download(page, "#wallet-download", tmp_path / "a.wallet")
         )
@@ -227,6 +225,12 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         page.wait_for_selector("#retally-verdict:has-text('matches the contract')")
         recount = json.loads(page.get_attribute("#retally", "data-result") or "{}")
         screenshot(page, "consultation")
+        # The same page, fed bob's ballot with one response altered.
+        page.route(f"**/api/consultations/{number}/events", _tamper_first_response)
+        page.reload()
+        page.click("#retally-run")
+        page.wait_for_selector("#retally-verdict:has-text('does NOT match')")
+        tampered = json.loads(page.get_attribute("#retally", "data-result") or "{}")
         cli_tally = _fedgov(
             "vote",
             "tally",
@@ -240,8 +244,12 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
         )
 
     # Assert: the browser's ballot is the command line's in every way.
-    assert wallet.credential is not None
+    events = county.consultation.events(number)
+    own = ring.BallotKeyPair(wallet.ballot_secret or b"").public
+    assert [bytes(e.args["ballotKey"]) for e in events.issued][1] == own
     assert wallet.scope == info.scope
+    assert wallet.credential is None  # the recorded key is the credential
+    assert all(len(e.args["ring"]) == 2 for e in events.committed)
     assert "recorded as cast\nyes" in recorded
     assert "not revealed yet" not in recorded.lower()
     assert "This receipt does not check out" in forged
@@ -254,14 +262,27 @@ def test_a_resident_votes_in_the_browser_and_everyone_can_check(
     assert "tally (events):   {'yes': 1, 'no': 1, 'later': 0}" in cli_tally.stdout
     assert recount == {"tally": [1, 1, 0], "problems": []}
     assert retally(county.consultation, number).tally == (1, 1, 0)
+    bob_event = events.committed[1]
+    assert tampered["problems"][0] == (
+        f"ballot of {bob_event.args['votingKey']} (block {bob_event.block_number}): "
+        "not counted: its ring signature does not verify"
+    )
     assert set(timings) == {
-        "voting key, blinding, roll key signature",
-        "unblind and verify the credential",
-        "commitment and ballot signature",
+        "voting and ballot keys, roll key signature",
+        "commitment, ring signature, ballot signature",
     }
     # The two receipts refused on purpose answer 422 and 400; nothing else failed.
     assert [e for e in errors if "Failed to load resource" not in e] == []
     assert len(errors) == 2
+
+
+def _tamper_first_response(route: Route) -> None:
+    """Serve the events with the second ballot's first ring response altered."""
+    events = route.fetch().json()
+    response = bytearray.fromhex(events["committed"][1]["responses"][0])
+    response[-1] ^= 1
+    events["committed"][1]["responses"][0] = response.hex()
+    route.fulfill(json=events)
 
 
 def _proof_counts(page: Page) -> dict[str, int]:

@@ -65,6 +65,7 @@ def test_flags_become_typed_settings(tmp_path: Path) -> None:
     assert settings.relayer.path == Path("relayer.json")
     assert settings.registrar_desk is not None
     assert settings.registrar_desk.account.path == Path("registrar.json")
+    assert settings.registrar_desk.credential_key == Path("key.pem")
     assert settings.extra_origins == ("https://portal.county.example",)
 
 
@@ -77,6 +78,10 @@ def test_flags_become_typed_settings(tmp_path: Path) -> None:
         (("--rpc-url", "http://x", "--tls-cert", "c.pem"), "give both the certificate"),
         (("--rpc-url", "http://x", "--port", "0"), "port: must be in 1..65535"),
         (("--rpc-url", "http://x", "--registrar-roll", "r"), "needs --registrar-roll"),
+        (
+            ("--rpc-url", "http://x", "--registrar-credential-key", "k"),
+            "needs --registrar-roll",
+        ),
         (("--rpc-url", "http://x", "--origin", "https://a/b"), "is not an origin"),
     ],
 )

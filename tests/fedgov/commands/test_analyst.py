@@ -9,11 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from department_nodes.access import AccessSettings, RpcRoles
-from fedgov.commands._analyst import (
-    AnalystAccess,
-    add_analyst_arguments,
-    analyst_access,
-)
+from fedgov.commands._analyst import AnalystAccess, analyst_access
+from fedgov.commands._arguments import add_analyst_arguments
 from fedgov.engines.deployment import DeploymentEngine
 from fedgov.errors import ConfigurationError
 from ledger.access import AccessDomain

@@ -24,11 +24,12 @@ from flwr.supercore.task_identity import TaskIdentity
 
 from coordinator._analytics_result import DepartmentReport, Estimate, QueryResult
 from coordinator.analytics import format_result, run_query
+from coordinator.query_service import question_query
 from department_nodes.client_app import make_client_app
 from fedgov import protocol as p
 from fedgov.cli import main
-from fedgov.commands import query as query_command
-from fedgov.commands.query import build_query, configure
+from fedgov.commands import _query_engine
+from fedgov.commands.query import configure, question_from_args
 from fedgov.data import department_ids
 from fedgov.job import Accountant, TrainJob
 from fedgov.job_data import model_spec
@@ -51,6 +52,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     configure(parser)
     return parser.parse_args(argv)
+
+
+def build_query(args: argparse.Namespace) -> Query:
+    """The query ``fedgov query`` asks for ``args``, wherever it is answered."""
+    return question_query(question_from_args(args))
 
 
 def test_arguments_build_the_query() -> None:
@@ -166,7 +172,7 @@ def test_cli_table_over_an_in_process_federation(
         grid = InProcessGrid(make_client_app(job=job), 6)
         return run_query(grid, query, confidence=float(options["confidence"]))  # type: ignore[arg-type]
 
-    monkeypatch.setattr(query_command, "run_simulated_query", in_process)
+    monkeypatch.setattr(_query_engine, "run_simulated_query", in_process)
     argv = [
         "query",
         *HISTOGRAM,

@@ -29,6 +29,7 @@ __all__ = ["county"]
 FEDGOV = Path(sys.executable).with_name("fedgov")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.anvil
 @requires_anvil
@@ -67,6 +68,7 @@ def test_the_readme_command_runs_from_another_folder(
     assert len(record["rounds"]) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_without_a_county_train_says_what_to_do_or_runs_ephemeral(
     tmp_path: Path,

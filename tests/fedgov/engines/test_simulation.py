@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from department_nodes.data_access import DepartmentDataAccess
 from fedgov.engines.simulation import SimulationEngine
@@ -16,6 +17,7 @@ from fedgov.models import build_model
 from fedgov.run_record import PROGRESS_FILE
 
 
+@pytest.mark.slow
 def test_three_departments_two_dp_rounds(tmp_path: Path) -> None:
     # Prepare
     job = TrainJob(

@@ -10,6 +10,7 @@ const lib = argv[2];
 const load = (name) => import(pathToFileURL(path.join(lib, name)).href);
 const ballot = await load('ballot.js');
 const merkle = await load('merkle.js');
+const ring = await load('ring.js');
 const { retally } = await load('retally.js');
 const { fromHex, toHex } = await load('hex.js');
 
@@ -32,7 +33,30 @@ const OPERATIONS = {
     ballot.requestCredential(ballot.scopeOf(scope), modulus, ballot.rollKeyOf(roll_key)),
   accept_credential: ({ wallet, modulus, blind_signature }) =>
     ballot.acceptCredential(ballot.walletOf(wallet), modulus, blind_signature),
-  cast_ballot: ({ wallet, choice }) => ballot.castBallot(ballot.walletOf(wallet), choice),
+  cast_ballot: ({ wallet, choice, keys, ring_size }) =>
+    ballot.castBallot(ballot.walletOf(wallet), choice, {
+      keys: keys ? keys.map(fromHex) : null,
+      ringSize: ring_size ?? 0,
+    }),
+  ring_domain: ({ scope }) => toHex(ballot.ringDomain(ballot.scopeOf(scope))),
+  sign_key_request: async ({ scope, roll_key, ballot_key }) =>
+    (await ballot.signKeyRequest(ballot.scopeOf(scope), `0x${roll_key}`, fromHex(ballot_key))).slice(2),
+  key_request_signer: ({ scope, ballot_key_hash, signature }) =>
+    ballot.keyRequestSigner(ballot.scopeOf(scope), `0x${ballot_key_hash}`, `0x${signature}`),
+  request_ballot_key: ({ scope, roll_key }) =>
+    ballot.requestBallotKey(ballot.scopeOf(scope), ballot.rollKeyOf(roll_key)),
+  hash_to_point: ({ domain, key }) => toHex(ring.hashToPoint(fromHex(domain), fromHex(key)).toRawBytes(true)),
+  key_image: ({ domain, secret }) => toHex(ring.keyImage(fromHex(domain), fromHex(secret))),
+  ring_sign: ({ domain, message, keys, secret }) => {
+    const signed = ring.encodeSignature(ring.sign(fromHex(domain), fromHex(message), keys.map(fromHex), fromHex(secret)));
+    return { key_image: toHex(signed.key_image), challenge: toHex(signed.challenge), responses: signed.responses.map(toHex) };
+  },
+  ring_verify: ({ domain, message, keys, signature }) =>
+    ring.verify(fromHex(domain), fromHex(message), keys.map(fromHex), {
+      keyImage: fromHex(signature.key_image),
+      challenge: BigInt(`0x${signature.challenge}`),
+      responses: signature.responses.map((s) => BigInt(`0x${s}`)),
+    }),
   receipt: ({ wallet, mined, with_choice }) =>
     ballot.receiptOf(ballot.walletOf(wallet), mined, { withChoice: with_choice }),
   verify_credential: async ({ scope, modulus, voting_key, prefix, credential }) =>

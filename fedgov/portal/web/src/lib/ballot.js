@@ -1,9 +1,12 @@
 // A resident's ballot cryptography, computed in the browser exactly as
-// ledger/voting/ballot.py and ledger/voting/resident.py compute it (and as the
-// Consultation contract checks it): the voting key, the credential message,
-// RFC 9474 blinding and finalization (RSABSSA-SHA256-PSS-Randomized), the roll
-// key's EIP-712 credential request, the commitment and the voting key's
-// EIP-712 ballot authorization. The files it reads and writes are the ones the
+// ledger/voting/ballot.py, ring_ballot.py and resident.py compute it (and as
+// the Consultation contract checks it): the voting key, the credential
+// message; with ring credentials the ballot key, the roll key's EIP-712
+// ballot-key request and the ballot's LSAG ring signature (./ring.js); with
+// blind RSA credentials (older consultations) RFC 9474 blinding and
+// finalization (RSABSSA-SHA256-PSS-Randomized) and the roll key's EIP-712
+// credential request; the commitment and the voting key's EIP-712 ballot
+// authorization. The files it reads and writes are the ones the
 // command line reads and writes (docs/voting.md, "The files a resident
 // handles"), so a resident can switch between the portal and `fedgov vote`.
 //
@@ -23,14 +26,17 @@ import {
   stringToBytes,
 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import * as ring from './ring.js';
 
 export const WALLET_FORMAT = 'fedgov-voting-wallet-v1';
 export const REQUEST_FORMAT = 'fedgov-credential-request-v2';
+export const KEY_REQUEST_FORMAT = 'fedgov-ballot-key-request-v1';
 export const RESPONSE_FORMAT = 'fedgov-credential-response-v1';
 export const RECEIPT_FORMAT = 'fedgov-ballot-receipt-v1';
 export const ROLL_KEY_FORMAT = 'fedgov-roll-key-v1';
 
 export const CREDENTIAL_TAG = stringToBytes('fedgov-consultation-key-v1:');
+const RING_DOMAIN_TAG = stringToBytes('fedgov-consultation-ring-v1:');
 export const COMMITMENT_TAG = keccak256(stringToBytes('fedgov.consultation.commitment.v1'));
 const ROLL_ENTRY_TAG = stringToBytes('fedgov-roll-entry-v1');
 const PREFIX_BYTES = 32;
@@ -52,6 +58,12 @@ const REQUEST_TYPES = {
   CredentialRequest: [
     { name: 'consultationId', type: 'uint256' },
     { name: 'blindedMessageHash', type: 'bytes32' },
+  ],
+};
+const KEY_REQUEST_TYPES = {
+  BallotKeyRequest: [
+    { name: 'consultationId', type: 'uint256' },
+    { name: 'ballotKeyHash', type: 'bytes32' },
   ],
 };
 const BALLOT_TYPES = {
@@ -121,6 +133,16 @@ export function credentialMessage(scope, votingKey) {
   ]);
 }
 
+/** The domain of a consultation's ring signatures and key images. */
+export function ringDomain(scope) {
+  return concatBytes([
+    RING_DOMAIN_TAG,
+    numberToBytes(scope.chainId, { size: 32 }),
+    hexToBytes(scope.contract),
+    numberToBytes(scope.consultationId, { size: 32 }),
+  ]);
+}
+
 /** keccak256(abi.encode(COMMITMENT_TAG, chain, contract, id, key, choice, salt)). */
 export function commitment(scope, votingKey, choice, salt) {
   if (salt.length !== SALT_BYTES) throw new Error(`salt must be ${SALT_BYTES} bytes`);
@@ -168,6 +190,27 @@ export function requestSigner(scope, blindedMessageHash, signature) {
     types: REQUEST_TYPES,
     primaryType: 'CredentialRequest',
     message: { consultationId: scope.consultationId, blindedMessageHash },
+    signature,
+  });
+}
+
+/** The roll key's 65-byte request that `ballotKey` (33 bytes) be recorded. */
+export function signKeyRequest(scope, rollKey, ballotKey) {
+  return privateKeyToAccount(rollKey).signTypedData({
+    domain: domain(scope),
+    types: KEY_REQUEST_TYPES,
+    primaryType: 'BallotKeyRequest',
+    message: { consultationId: scope.consultationId, ballotKeyHash: keccak256(ballotKey) },
+  });
+}
+
+/** Who signed a ballot-key request (the contract's and the re-tally's check). */
+export function keyRequestSigner(scope, ballotKeyHash, signature) {
+  return recoverTypedDataAddress({
+    domain: domain(scope),
+    types: KEY_REQUEST_TYPES,
+    primaryType: 'BallotKeyRequest',
+    message: { consultationId: scope.consultationId, ballotKeyHash },
     signature,
   });
 }
@@ -286,6 +329,111 @@ export async function requestCredential(scope, modulus, rollKey) {
   return { wallet, request };
 }
 
+/**
+ * A wallet with fresh voting and ballot keys, and the roll key's request that
+ * the ballot key be recorded (`fedgov vote request` for a ring consultation).
+ * No registrar answer follows: the recorded key is the credential.
+ */
+export async function requestBallotKey(scope, rollKey) {
+  const votingKey = generatePrivateKey();
+  const pair = ring.newBallotKey();
+  const wallet = {
+    format: WALLET_FORMAT,
+    ...scopeFields(scope),
+    voting_key: votingKey.slice(2),
+    voting_address: privateKeyToAccount(votingKey).address,
+    message_prefix: '',
+    blinded_message: '',
+    inverse: null,
+    credential: null,
+    ballot_secret: plainHex(pair.secret),
+    choice: null,
+    salt: null,
+    commitment: null,
+    revealed: false,
+  };
+  const request = {
+    format: KEY_REQUEST_FORMAT,
+    ...scopeFields(scope),
+    ballot_key: plainHex(pair.public),
+    roll_key: rollKey.address,
+    signature: (await signKeyRequest(scope, rollKey.privateKey, pair.public)).slice(2),
+  };
+  return { wallet, request };
+}
+
+/** The wallet's recorded ballot key (compressed, 33 bytes); `null` for blind RSA. */
+export function ballotKeyOf(wallet) {
+  if (!wallet.ballot_secret) return null;
+  return ring.ballotPublicKey(bytesOf(wallet.ballot_secret, 'ballot_secret', 32));
+}
+
+/** The recorded ballot keys in issuance order, from the portal's events (hex each). */
+export function registeredKeys(issued) {
+  return issued.map((e, number) => {
+    if (Number(e.issued) !== number + 1) {
+      throw new Error(`ballot key events out of order: event ${number} says issuance ${e.issued}`);
+    }
+    return bytesOf(e.ballot_key, `ballot key ${number}`);
+  });
+}
+
+/** `size` issuance numbers, `own`'s among them, the others uniformly at random, sorted. */
+export function chooseRing(keys, own, size) {
+  const mine = keys.findIndex((key) => bytesToHex(key) === bytesToHex(own));
+  if (mine < 0) {
+    throw new Error(
+      'your ballot key is not among the recorded ones: was your request recorded before the commit window opened?',
+    );
+  }
+  if (!(size >= 1 && size <= keys.length)) throw new Error(`a ring of ${size} from ${keys.length} recorded keys`);
+  const others = keys.map((_key, i) => i).filter((i) => i !== mine);
+  const members = [mine];
+  for (let k = 1; k < size; k += 1) {
+    members.push(others.splice(uniformBelow(others.length), 1)[0]);
+  }
+  return members.sort((a, b) => a - b);
+}
+
+/** A uniform integer in [0, bound) from the browser's CSPRNG (no modulo bias). */
+function uniformBelow(bound) {
+  const limit = 2 ** 32 - (2 ** 32 % bound);
+  const word = new Uint32Array(1);
+  do crypto.getRandomValues(word);
+  while (word[0] >= limit);
+  return word[0] % bound;
+}
+
+/** Why a ring ballot (as the portal's events hold it) is not eligible, or `null`. */
+export function ringBallotProblem(scope, keys, ballot) {
+  const members = ballot.ring.map(Number);
+  if (members.some((m, i) => i > 0 && m <= members[i - 1])) return 'its ring members do not ascend';
+  if (members.length === 0 || members[members.length - 1] >= keys.length) {
+    return 'its ring names a key that was never recorded';
+  }
+  let keyImage;
+  try {
+    keyImage = bytesOf(ballot.key_image, 'key_image');
+  } catch (error) {
+    return error.message;
+  }
+  if (keyImage.length !== ring.POINT_BYTES || ![2, 3].includes(keyImage[0])) {
+    return `key image must be a ${ring.POINT_BYTES}-byte compressed point, got ${keyImage.length} bytes`;
+  }
+  const signature = {
+    keyImage,
+    challenge: BigInt(`0x${plainHex(bytesOf(ballot.challenge, 'challenge', 32))}`),
+    responses: ballot.responses.map((s, i) => BigInt(`0x${plainHex(bytesOf(s, `responses[${i}]`, 32))}`)),
+  };
+  const valid = ring.verify(
+    ringDomain(scope),
+    credentialMessage(scope, ballot.voting_key),
+    members.map((i) => keys[i]),
+    signature,
+  );
+  return valid ? null : 'its ring signature does not verify';
+}
+
 /** A wallet read from its file, checked enough to be used. */
 export function walletOf(document) {
   if (document?.format !== WALLET_FORMAT) throw new Error(`not a ${WALLET_FORMAT} file`);
@@ -294,7 +442,11 @@ export function walletOf(document) {
   if (document.voting_address && getAddress(document.voting_address) !== address) {
     throw new Error('the wallet\'s voting key does not match its voting address');
   }
-  bytesOf(document.message_prefix, 'message_prefix', PREFIX_BYTES);
+  if (document.ballot_secret) {
+    bytesOf(document.ballot_secret, 'ballot_secret', 32);
+  } else {
+    bytesOf(document.message_prefix, 'message_prefix', PREFIX_BYTES);
+  }
   scopeOf(document);
   return { ...document, voting_address: address };
 }
@@ -322,22 +474,45 @@ export async function acceptCredential(wallet, modulus, blindSignature) {
 
 /**
  * Commit to `choice` with a fresh salt (`fedgov vote commit`): the updated
- * wallet, and what the relayer sends on chain.
+ * wallet, and what the relayer sends on chain. With ring credentials `keys`
+ * are the recorded ballot keys (`registeredKeys`) and `ringSize` the
+ * consultation's; the ballot is signed as one of a ring of them.
  */
-export async function castBallot(wallet, choice) {
-  if (wallet.credential === null) throw new Error('this wallet holds no credential yet');
-  if (wallet.commitment !== null) throw new Error('this wallet has cast its ballot already');
+export async function castBallot(wallet, choice, { keys = null, ringSize = 0 } = {}) {
+  const own = ballotKeyOf(wallet);
+  if (own === null && !wallet.credential) throw new Error('this wallet holds no credential yet');
+  if (wallet.commitment) throw new Error('this wallet has cast its ballot already');
   const scope = scopeOf(wallet);
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const ballot = commitment(scope, wallet.voting_address, choice, salt);
   const authorization = await signBallot(scope, `0x${wallet.voting_key}`, ballot);
+  let credential;
+  if (own === null) {
+    credential = { message_prefix: wallet.message_prefix, credential: wallet.credential };
+  } else {
+    if (keys === null || ringSize < 1) throw new Error('a ring ballot needs the recorded keys and the ring size');
+    const members = chooseRing(keys, own, Math.min(ringSize, keys.length));
+    const signed = ring.encodeSignature(
+      ring.sign(
+        ringDomain(scope),
+        credentialMessage(scope, wallet.voting_address),
+        members.map((i) => keys[i]),
+        bytesOf(wallet.ballot_secret, 'ballot_secret', 32),
+      ),
+    );
+    credential = {
+      ring: members,
+      key_image: plainHex(signed.key_image),
+      challenge: plainHex(signed.challenge),
+      responses: signed.responses.map(plainHex),
+    };
+  }
   return {
     wallet: { ...wallet, choice, salt: plainHex(salt), commitment: ballot.slice(2) },
     ballot: {
       voting_key: wallet.voting_address,
       commitment: ballot.slice(2),
-      message_prefix: wallet.message_prefix,
-      credential: wallet.credential,
+      ...credential,
       authorization: authorization.slice(2),
     },
   };

@@ -25,7 +25,7 @@ async function run() {
       cell(row, String(events.contract.tally[index]), 'num');
     });
     $('retally-counts').textContent =
-      `${result.issued} credentials, ${result.committed} valid ballots, ${result.revealed} revealed, ` +
+      `${result.issued} ${events.ring_size > 0 ? 'ballot keys' : 'credentials'}, ${result.committed} valid ballots, ${result.revealed} revealed, ` +
       `${result.unrevealed.length} never revealed; events up to block ${events.block}; ` +
       `recounted in ${ms.toFixed(0)} ms.`;
     const problems = $('retally-problems');

@@ -1,18 +1,24 @@
 // The voting page: a resident's whole ballot, made in this browser.
 //
-// Secrets (the roll key, the voting key, the blind's inverse, the salt) live
-// in this page's memory and in the files the resident saves; the portal gets
-// the blinded request (for the registrar's desk), the ballot as the chain will
-// show it (for the relayer) and, in the reveal window, the reveal.
+// Secrets (the roll key, the voting key, the ballot key or the blind's
+// inverse, the salt) live in this page's memory and in the files the resident
+// saves; the portal gets the signed request (for the registrar's desk: the
+// ballot key's public half, or a blinded value), the ballot as the chain will
+// show it (for the relayer) and, in the reveal window, the reveal. Whether the
+// consultation takes ring-signed ballots or blind RSA credentials is its own
+// (`ring_size` fixed on chain at creation).
 
 import {
   acceptCredential,
+  ballotKeyOf,
   bytesOf,
   castBallot,
   entryCommitment,
   newRollKey,
   plainHex,
   receiptOf,
+  registeredKeys,
+  requestBallotKey,
   requestCredential,
   revealOf,
   RESPONSE_FORMAT,
@@ -27,7 +33,8 @@ const app = $('vote-app');
 const id = app.dataset.consultation;
 const desk = app.dataset.desk === 'yes';
 const relay = app.dataset.relay === 'yes';
-const state = { info: null, rollKey: null, wallet: null };
+const ringCredentials = Number(app.dataset.ring) > 0;
+const state = { info: null, rollKey: null, wallet: null, recorded: null };
 const timings = {};
 window.fedgovTimings = timings;
 
@@ -59,7 +66,9 @@ function saveWallet() {
       ? 'ballot cast, to reveal'
       : w.credential
         ? 'credential verified, ready to vote'
-        : 'credential requested';
+        : ringCredentials
+          ? 'ballot key made, its recording requested'
+          : 'credential requested';
   say($('wallet-line'), `Voting key ${w.voting_address}: ${stage}. Save the wallet file now.`, 'good');
 }
 
@@ -68,13 +77,14 @@ function update() {
   if (!info) return;
   const phase = info.phase;
   const w = state.wallet;
-  $('request').disabled = !(phase === 'issuance' && state.rollKey && !w?.credential);
-  $('cast').disabled = !(phase === 'commit' && w?.credential && !w.commitment && relay);
+  const ready = ringCredentials ? Boolean(w?.ballot_secret) : Boolean(w?.credential);
+  $('request').disabled = !(phase === 'issuance' && state.rollKey && !ready);
+  $('cast').disabled = !(phase === 'commit' && ready && !w.commitment && relay);
   $('reveal').disabled = !(phase === 'reveal' && w?.commitment && !w.revealed && relay);
   for (const [step, done] of [
-    ['step-key', Boolean(state.rollKey) || Boolean(w?.credential)],
+    ['step-key', Boolean(state.rollKey) || ready],
     ['step-wallet', Boolean(w)],
-    ['step-credential', Boolean(w?.credential)],
+    ['step-credential', ringCredentials ? state.recorded !== null : Boolean(w?.credential)],
     ['step-ballot', Boolean(w?.commitment)],
     ['step-reveal', Boolean(w?.revealed)],
   ]) {
@@ -86,7 +96,7 @@ async function load() {
   const info = await api(`/api/consultations/${id}`);
   state.info = info;
   const windows = {
-    issuance: `credentials until ${when(info.commit_start)}`,
+    issuance: `${ringCredentials ? 'ballot keys recorded' : 'credentials'} until ${when(info.commit_start)}`,
     commit: `ballots until ${when(info.commit_end)}`,
     reveal: `reveals until ${when(info.reveal_end)}`,
     closed: 'the reveal window is over',
@@ -172,6 +182,16 @@ $('wallet-file').addEventListener(
   }),
 );
 
+/** The chain holds this wallet's ballot key against `entry`: its issuance number. */
+async function checkRecorded(entry) {
+  const events = await api(`/api/consultations/${id}/events`);
+  const own = plainHex(ballotKeyOf(state.wallet));
+  const found = events.issued.find((e) => e.ballot_key === own);
+  if (!found) throw new Error('your ballot key is not recorded on chain');
+  if (found.roll_entry !== entry) throw new Error('your ballot key is recorded against another roll entry');
+  state.recorded = found.issued - 1;
+}
+
 async function accept(response) {
   if (response?.format !== RESPONSE_FORMAT) throw new Error(`not a ${RESPONSE_FORMAT} file`);
   if (!sameScope(scopeOf(response), scope())) throw new Error('the answer is for another consultation');
@@ -180,6 +200,15 @@ async function accept(response) {
   if (resident) {
     const own = plainHex(await entryCommitment(resident, bytesOf(response.roll_salt, 'roll_salt', 32)));
     if (own !== entry) throw new Error('the recorded roll entry is not yours');
+  }
+  if (ringCredentials) {
+    await checkRecorded(entry);
+    say(
+      $('credential-line'),
+      `Your ballot key is recorded on chain against your roll entry (key number ${state.recorded}, block ${response.block_number}).`,
+      'good',
+    );
+    return;
   }
   const recorded = await api(`/api/consultations/${id}/entries/${entry}`);
   if (!recorded.issued) throw new Error('no credential is recorded on chain for your roll entry');
@@ -197,18 +226,24 @@ async function accept(response) {
 $('request').addEventListener(
   'click',
   guard($('credential-line'), async () => {
-    const { wallet, request } = await timed('voting key, blinding, roll key signature', () =>
-      requestCredential(scope(), state.info.modulus, state.rollKey),
-    );
+    const { wallet, request } = ringCredentials
+      ? await timed('voting and ballot keys, roll key signature', () => requestBallotKey(scope(), state.rollKey))
+      : await timed('voting key, blinding, roll key signature', () =>
+          requestCredential(scope(), state.info.modulus, state.rollKey),
+        );
     state.wallet = wallet;
     saveWallet();
     if (!desk) {
-      offerDownload($('request-download'), request, `credential-request-${id}.json`);
+      offerDownload(
+        $('request-download'),
+        request,
+        `${ringCredentials ? 'ballot-key' : 'credential'}-request-${id}.json`,
+      );
       $('manual-exchange').classList.remove('hidden');
       say($('credential-line'), 'Request ready: hand it to the registrar.');
       return;
     }
-    say($('credential-line'), 'Asking the registrar…');
+    say($('credential-line'), ringCredentials ? 'Asking the registrar to record your ballot key…' : 'Asking the registrar…');
     await accept(await api(`/api/consultations/${id}/credentials`, request));
   }),
 );
@@ -227,8 +262,14 @@ $('cast').addEventListener(
     const picked = document.querySelector('input[name="choice"]:checked');
     if (!picked) throw new Error('choose an option first');
     const choice = Number(picked.value);
-    const { wallet, ballot } = await timed('commitment and ballot signature', () =>
-      castBallot(state.wallet, choice),
+    let ring = {};
+    if (ringCredentials) {
+      const events = await api(`/api/consultations/${id}/events`);
+      ring = { keys: registeredKeys(events.issued), ringSize: state.info.ring_size };
+    }
+    const { wallet, ballot } = await timed(
+      ringCredentials ? 'commitment, ring signature, ballot signature' : 'commitment and ballot signature',
+      () => castBallot(state.wallet, choice, ring),
     );
     say($('ballot-line'), 'Sending your ballot…');
     const mined = await api(`/api/consultations/${id}/ballots`, ballot);
