@@ -137,6 +137,7 @@ def personalisation_extra(
         instruction=instruction_config(job),
         server_round=job.num_rounds + 1,
         timeout=job.round_timeout,
+        max_examples=job.max_examples,
     )
     return {"personalisation": [o.to_json() for o in outcomes]}
 
