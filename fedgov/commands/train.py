@@ -29,7 +29,6 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from hydra import compose, initialize_config_dir
 
@@ -39,6 +38,7 @@ from fedgov.commands._analyst import analyst_access
 from fedgov.commands._arguments import add_analyst_arguments
 from fedgov.commands.config import CONFIGS, build_job, build_sources, register_schemas
 from fedgov.commands.county import require_county
+from fedgov.commands.deploy import personalisation_lines
 from fedgov.data import TaskKind
 from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine
@@ -148,27 +148,6 @@ def train(
     for line in personalisation_lines(record.extra.get("personalisation", []), task):
         print(line)
     return 0
-
-
-def personalisation_lines(outcomes: list[dict[str, Any]], task: TaskKind) -> list[str]:
-    """Each department's personalised model as ``fedgov train`` prints it: its
-    held-out metrics and the job's epsilon with fine-tuning included."""
-    lines = []
-    for outcome in outcomes:
-        name, metrics = outcome["department"], outcome["metrics"]
-        if outcome["status"] != p.Status.OK:
-            lines.append(f"{name:<28} not personalised: {outcome['reason']}")
-            continue
-        figures = [
-            f"{label} {metrics[held_out]:.4f}"
-            for held_out, _, label in headline_metrics(task)
-            if held_out in metrics
-        ]
-        lines.append(
-            f"{name:<28} personalised: {', '.join(figures)}, epsilon job "
-            f"{metrics.get(p.Metric.EPSILON_JOB, 0.0):.3f} with fine-tuning"
-        )
-    return lines
 
 
 def _overrides(arguments: list[str]) -> list[str]:
