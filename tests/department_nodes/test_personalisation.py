@@ -173,6 +173,9 @@ def test_nothing_left_is_refused_with_the_figure() -> None:
         )
 
 
+# PLD calibration after prior spends takes seconds a case: with the slow suite
+# (the fixed case above runs in the fast one).
+@pytest.mark.slow
 @settings(
     max_examples=6,
     deadline=None,
