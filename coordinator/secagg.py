@@ -39,7 +39,12 @@ from coordinator._secagg_sum import SecureSumResult, SecureSumStrategy
 from coordinator._secagg_training import FedgovEvaluation, SecureTrainingStrategy
 from coordinator.guard import GuardedStrategy, RoundReport
 from coordinator.strategies import build_strategy
-from coordinator.training import central_evaluation, finish_run, progress_writer
+from coordinator.training import (
+    central_evaluation,
+    finish_run,
+    personalisation_extra,
+    progress_writer,
+)
 from fedgov import protocol as p
 from fedgov.errors import ConfigurationError, FedgovError
 from fedgov.job_data import departments_for, model_spec
@@ -128,20 +133,22 @@ def run_secure_training(
             context, config=ServerConfig(num_rounds=job.num_rounds), strategy=strategy
         ),
     )
+    final = strategy.arrays(strategy.global_ndarrays)
     return finish_run(
         job,
         engine=engine,
         started=started,
         reports=strategy.reports,
-        final=strategy.arrays(strategy.global_ndarrays),
+        final=final,
         extra={
+            **personalisation_extra(grid, job, final),
             "secure_aggregation": {
                 **settings.to_json(),
                 "halted_rounds": list(strategy.halted_rounds),
                 "rejected_aggregates": {
                     str(k): v for k, v in strategy.rejected_aggregates.items()
                 },
-            }
+            },
         },
     )
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from flwr.app import MetricRecord, RecordDict
 from flwr.serverapp.strategy import (
+    FedAdam,
     FedAvg,
     FedAvgM,
     FedMedian,
     FedProx,
     FedTrimmedAvg,
+    FedYogi,
     Krum,
     Strategy,
 )
@@ -63,6 +65,16 @@ def build_strategy(job: TrainJob, *, num_departments: int) -> Strategy:
         return FedAvgM(
             server_learning_rate=job.server_learning_rate,
             server_momentum=job.server_momentum,
+            **common,  # type: ignore[arg-type]
+        )
+    if job.strategy in ("fedadam", "fedyogi"):
+        # Flower's eta_l only reaches clients that read it; a department's
+        # step size is the job's learning_rate.
+        adaptive = FedAdam if job.strategy == "fedadam" else FedYogi
+        return adaptive(
+            eta=job.server_learning_rate,
+            eta_l=job.learning_rate,
+            tau=job.server_tau,
             **common,  # type: ignore[arg-type]
         )
     if job.strategy == "fedprox":

@@ -21,6 +21,7 @@ from flwr.serverapp import Grid
 
 from coordinator._membership import Membership
 from coordinator.guard import GuardedStrategy, RoundReport
+from coordinator.personalisation import personalise_departments
 from coordinator.strategies import build_strategy
 from coordinator.summary import round_to_json, summarize_departments
 from fedgov import protocol as p
@@ -41,6 +42,7 @@ __all__ = [
     "central_evaluation",
     "finish_run",
     "instruction_config",
+    "personalisation_extra",
     "progress_writer",
     "run_training",
 ]
@@ -118,7 +120,26 @@ def run_training(
         started=started,
         reports=strategy.reports,
         final=result.arrays,
+        extra=personalisation_extra(grid, job, result.arrays),
     )
+
+
+def personalisation_extra(
+    grid: Grid, job: TrainJob, final: ArrayRecord
+) -> dict[str, Any]:
+    """The run record's ``personalisation`` entry: each department's answer to
+    the last message (:mod:`coordinator.personalisation`); empty without it."""
+    if not job.personalise:
+        return {}
+    outcomes = personalise_departments(
+        grid,
+        final,
+        instruction=instruction_config(job),
+        server_round=job.num_rounds + 1,
+        timeout=job.round_timeout,
+        max_examples=job.max_examples,
+    )
+    return {"personalisation": [o.to_json() for o in outcomes]}
 
 
 def progress_writer(

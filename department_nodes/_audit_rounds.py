@@ -252,4 +252,14 @@ def department_round_records(
             result_hash=outcome.update_hash,
         )
     )
+    if handled.evaluated:
+        # Personalisation evaluates the model it keeps on the held-out split.
+        out.append(
+            record(
+                Action.DATA_READ,
+                details={"split": "held-out"},
+                record_count=handled.evaluated,
+            )
+        )
+        out.append(record(Action.EVALUATE, details={}, record_count=handled.evaluated))
     return out

@@ -45,6 +45,8 @@ class Handled:
     noise_multiplier: float = 0.0
     sample_rate: float = 0.0
     steps: int = 0
+    evaluated: int = 0
+    """Held-out records the trained model was evaluated on (personalisation)."""
 
 
 def record_handled(state: RecordDict, handled: Handled) -> None:
@@ -57,6 +59,7 @@ def record_handled(state: RecordDict, handled: Handled) -> None:
         p.Metric.NOISE_MULTIPLIER: handled.noise_multiplier,
         p.Metric.SAMPLE_RATE: handled.sample_rate,
         p.Metric.STEPS: handled.steps,
+        "evaluated": handled.evaluated,
     }
     if handled.update_sha256 is not None:
         values["update-sha256"] = handled.update_sha256
@@ -79,4 +82,5 @@ def take_handled(context: Context) -> Handled | None:
         noise_multiplier=float(entry[p.Metric.NOISE_MULTIPLIER]),  # type: ignore[arg-type]
         sample_rate=float(entry[p.Metric.SAMPLE_RATE]),  # type: ignore[arg-type]
         steps=int(entry[p.Metric.STEPS]),  # type: ignore[arg-type]
+        evaluated=int(entry.get("evaluated", 0)),  # type: ignore[arg-type]
     )

@@ -59,7 +59,7 @@ from department_nodes._handled import Handled, record_handled, take_handled
 from department_nodes._message_job import message_job
 from department_nodes.access import take_access
 from department_nodes.data_access import DatasetMismatchError
-from department_nodes.node import NodePolicy, own_declaration
+from department_nodes.node import NodePolicy, is_personalisation, own_declaration
 from department_nodes.secagg import is_secure_round, take_local_update
 from fedgov import protocol as p
 from fedgov.county import default_state_dir, find_county
@@ -71,6 +71,7 @@ from ledger.actor_log import ActorLog, append_and_sign
 from ledger.errors import AuditError
 from ledger.keys import key_password, load_or_create_key
 from ledger.layout import KEY_FILE, department_dir
+from ledger.record_fields import STAGE, STAGE_PERSONALISE
 from ledger.records import AuditRecord, now_ms
 from ledger.tree_head import SigningDomain
 from ledger.witness_client import CheckpointPublisher
@@ -193,6 +194,14 @@ def department_records(
             timestamp_ms=timestamp_ms,
         )
     outcome = plain_outcome(msg, reply)
+    if is_personalisation(msg) and handled is not None and handled.update_sha256:
+        # The personalised model stays at the department: its digest is the
+        # one the handler computed, and the record says it was kept.
+        outcome = replace(
+            outcome,
+            update_hash=handled.update_sha256,
+            details={STAGE: STAGE_PERSONALISE, "sent": "kept"},
+        )
     if (
         handled is not None
         and handled.update_sha256 is not None

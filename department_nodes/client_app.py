@@ -34,6 +34,7 @@ from department_nodes.data_access import DatasetMismatchError
 from department_nodes.node import (
     DepartmentNode,
     NodePolicy,
+    is_personalisation,
     own_declaration,
     refusal,
 )
@@ -150,6 +151,10 @@ def make_client_app(
             department = node(context)
         except (DatasetMismatchError, DataError) as exc:
             return refused(msg, context, exc)
+        if is_personalisation(msg):
+            # The fine-tuned model stays here; only its evaluation leaves, so
+            # a department that requires SecAgg+ for updates takes part too.
+            return department.personalise(msg)
         if requires_secure_aggregation(context, department.job):
             return refuse_cleartext(msg, department.policy.department)
         return department.train(msg)

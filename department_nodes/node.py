@@ -56,16 +56,23 @@ from department_nodes.data_access import (
     DepartmentDataset,
     check_department_name,
 )
-from department_nodes.training import LocalPlan, plan_local_training, train_locally
+from department_nodes.training import (
+    LocalPlan,
+    plan_local_training,
+    train_final_layer,
+    train_locally,
+)
 from fedgov import protocol as p
 from fedgov.county import default_state_dir
 from fedgov.data import DataError, DepartmentSources, Source
 from fedgov.errors import ConfigurationError
+from fedgov.files import atomic_writer
 from fedgov.job import TrainJob
 from fedgov.job_data import departments_for, model_spec, task_of
 from fedgov.metrics import evaluate_model, evaluation_metrics
 from fedgov.models import ModelSpec, build_model, numpy_to_state
 from fedgov.notices import warn_once
+from ledger.layout import department_dir
 from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
 from privacy.accounting import GaussianSpend, history_epsilon
 from privacy.budget import Budget, open_budget_book
@@ -76,7 +83,9 @@ __all__ = [
     "NODE_DECLARATION",
     "DepartmentNode",
     "NodePolicy",
+    "is_personalisation",
     "own_declaration",
+    "personalised_model_path",
     "refusal",
 ]
 
@@ -366,7 +375,7 @@ class DepartmentNode:
             batch_size=self.job.batch_size,
             local_epochs=self.job.local_epochs,
             num_rounds=self.job.num_rounds,
-            epsilon=self.job.epsilon,
+            epsilon=self.job.rounds_epsilon,
             delta=self.job.delta,
             accountant=self.job.accountant,
         )
@@ -663,3 +672,180 @@ class DepartmentNode:
             **evaluation_metrics(result, self.task.kind, scope="eval"),
         }
         return self._reply(msg, status=p.Status.OK, metrics=metrics)
+
+    def personalise(self, msg: Message) -> Message:
+        """Fine-tune the final layer of the federated model on the department's
+        own records, keep the result, answer with its held-out evaluation.
+
+        The spend is calibrated so that the job's rounds composed with it cost
+        at most the job's epsilon (:attr:`TrainJob.rounds_epsilon` left the
+        rest), charged to the same budget book as a round, before training,
+        and left for the audit hook like a round's. The model never leaves the
+        department: :func:`personalised_model_path` keeps it.
+        """
+        config = msg.content.config_records[p.Record.CONFIG]
+        server_round = int(_number(config, p.Instruction.SERVER_ROUND))
+        try:
+            self._check_instruction(msg)
+        except DatasetMismatchError as exc:
+            return refusal(msg, self.policy.department, str(exc))
+        access = self.admit(
+            Subject.training(self.job, self.dataset.spec),
+            server_round=server_round,
+            phase=PHASE_TRAIN,
+        )
+        if not access.allowed:
+            return self._reply(
+                msg,
+                status=p.Status.REFUSED,
+                metrics={p.Metric.NUM_EXAMPLES: 0},
+                reason=access.decision.reason,
+            )
+        if not self.job.private and not self.policy.allow_non_private:
+            return self._reply(
+                msg,
+                status=p.Status.REFUSED,
+                metrics={p.Metric.NUM_EXAMPLES: 0},
+                reason=f"department {self.policy.department} refuses non-private "
+                "training (set allow-non-private in its node config for baselines)",
+            )
+        # The rounds counted the records; a department that trained in none
+        # counts them now.
+        saved = self._saved_plan()
+        records: TrainingRecords | None = None
+        if saved is not None:
+            count = saved.num_examples
+        else:
+            try:
+                records = self._training_records()
+            except DataError as exc:
+                return self._refuse_unreadable(msg, exc)
+            count = len(records.labels)
+        prior = tuple(
+            r.spend
+            for r in self.budget_book.status(self.job.dataset).history
+            if r.job_id == self.job.job_id
+        )
+        try:
+            plan = plan_local_training(
+                num_examples=count,
+                batch_size=self.job.batch_size,
+                local_epochs=self.job.personalise_epochs,
+                num_rounds=1,
+                epsilon=self.job.epsilon,
+                delta=self.job.delta,
+                accountant=self.job.accountant,
+                prior=prior,
+            )
+        except ConfigurationError as exc:
+            return self._reply(
+                msg,
+                status=p.Status.REFUSED,
+                metrics={p.Metric.NUM_EXAMPLES: 0},
+                reason=str(exc),
+            )
+        spend = plan.round_spend
+        if spend is not None:
+            try:
+                self.budget_book.ensure_limit(
+                    self.job.dataset,
+                    Budget(
+                        epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
+                        delta=self.job.delta,
+                    ),
+                    floor=self.budget_floor,
+                )
+                # Over budget: refused before a record is read.
+                self.budget_book.check(
+                    self.job.dataset, spend, accountant=plan.accountant
+                )
+            except BudgetRolledBack as exc:
+                return self._rolled_back(msg, server_round, exc)
+            except BudgetExceeded as exc:
+                return self._over_budget(msg, server_round, exc)
+        try:
+            # Read and checked before the spend: what cannot be read costs nothing.
+            if records is None:
+                records = self._training_records()
+            features, labels = self.data.heldout_split()
+        except DataError as exc:
+            return self._refuse_unreadable(msg, exc)
+        if spend is not None:
+            try:
+                charged = self.budget_book.charge(
+                    self.job.dataset,
+                    spend,
+                    accountant=plan.accountant,
+                    kind="personalise",
+                    job_id=self.job.job_id,
+                    round=server_round,
+                    floor=self.budget_floor,
+                )
+            except BudgetRolledBack as exc:
+                return self._rolled_back(msg, server_round, exc)
+            except BudgetExceeded as exc:
+                return self._over_budget(msg, server_round, exc)
+        model = self._model(msg.content.array_records[p.Record.ARRAYS])
+        loss = train_final_layer(
+            model,
+            records.features,
+            records.labels,
+            plan=plan,
+            learning_rate=self.job.personalise_learning_rate,
+            momentum=self.job.momentum,
+            max_grad_norm=self.job.max_grad_norm,
+            generator=self._generator(server_round),
+            task=self.task.kind,
+            units=records.units,
+        )
+        arrays = ArrayRecord(model.state_dict())
+        path = personalised_model_path(
+            self.policy.state_dir, self.policy.department, self.job.job_id
+        )
+        with atomic_writer(path) as out:
+            torch.save(model.state_dict(), out)
+        result = evaluate_model(
+            model, features, labels, task=self.task.kind, decode=self.task.decode
+        )
+        history = [(spend, plan.accountant)] if spend is not None else []
+        history[:0] = [(s, plan.accountant) for s in prior]
+        job_epsilon = history_epsilon(history, delta=self.job.delta) if history else 0.0
+        before = history_epsilon(history[:-1], delta=self.job.delta) if prior else 0.0
+        record_handled(
+            self._state,
+            Handled(
+                phase=PHASE_TRAIN,
+                rows=len(records.labels),
+                update_sha256=p.hash_arrays(arrays),
+                epsilon=job_epsilon - before if spend is not None else 0.0,
+                accountant=plan.accountant.value if spend is not None else "",
+                noise_multiplier=plan.noise_multiplier or 0.0,
+                sample_rate=plan.sample_rate,
+                steps=plan.steps_per_round,
+                evaluated=result.num_examples,
+            ),
+        )
+        limit = self.budget_book.status(self.job.dataset).limit.epsilon
+        metrics: dict[str, float | int] = {
+            p.Metric.NUM_EXAMPLES: len(records.labels),
+            p.Metric.TRAIN_LOSS: loss,
+            p.Metric.EPSILON_JOB: job_epsilon,
+            p.Metric.EPSILON_TOTAL: charged.epsilon_after if spend is not None else 0.0,
+            p.Metric.EPSILON_LIMIT: limit if spend is not None else 0.0,
+            p.Metric.NOISE_MULTIPLIER: plan.noise_multiplier or 0.0,
+            p.Metric.SAMPLE_RATE: plan.sample_rate,
+            p.Metric.STEPS: plan.steps_per_round,
+            **evaluation_metrics(result, self.task.kind, scope="eval"),
+        }
+        return self._reply(msg, status=p.Status.OK, metrics=metrics)
+
+
+def personalised_model_path(state_dir: Path, department: str, job_id: str) -> Path:
+    """Where ``department`` keeps its personalised model of ``job_id``."""
+    return department_dir(state_dir, department) / "personalised" / f"{job_id}.pt"
+
+
+def is_personalisation(msg: Message) -> bool:
+    """Whether ``msg`` is the train message that asks for personalisation."""
+    config = msg.content.config_records.get(p.Record.CONFIG, ConfigRecord())
+    return config.get(p.Instruction.PERSONALISE) is True

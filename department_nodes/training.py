@@ -36,6 +36,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,7 +52,14 @@ from fedgov.job import DEFAULT_ACCOUNTANT, Accountant
 from fedgov.models import task_loss
 from privacy.accounting import GaussianSpend, calibrate_noise_multiplier
 
-__all__ = ["LocalPlan", "UnitDPSGD", "plan_local_training", "train_locally"]
+__all__ = [
+    "LocalPlan",
+    "UnitDPSGD",
+    "final_layer",
+    "plan_local_training",
+    "train_final_layer",
+    "train_locally",
+]
 
 
 @dataclass(frozen=True)
@@ -89,9 +97,11 @@ def plan_local_training(
     epsilon: float | None,
     delta: float,
     accountant: Accountant = DEFAULT_ACCOUNTANT,
+    prior: tuple[GaussianSpend, ...] = (),
 ) -> LocalPlan:
     """Calibrate noise for *every* local step of *every* round of the job together,
-    with ``accountant``.
+    with ``accountant``; after ``prior`` (spends the job already made), so that
+    the job's whole history meets ``epsilon``.
 
     Poisson sampling with rate ``1 / steps_per_epoch`` matches Opacus'
     ``DPDataLoader``, so the accounting describes what actually runs.
@@ -111,6 +121,7 @@ def plan_local_training(
             sample_rate=sample_rate,
             steps=steps_per_round * num_rounds,
             accountant=accountant,
+            prior=prior,
         )
     return LocalPlan(
         num_examples=num_examples,
@@ -283,7 +294,8 @@ def train_locally(
     (module docstring). ``task`` chooses the loss (:func:`fedgov.models.task_loss`).
     ``model`` itself is never wrapped, only a view of it.
     """
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=momentum)
+    trainable = [param for param in model.parameters() if param.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=learning_rate, momentum=momentum)
     anchor = [p.detach().clone() for p in model.parameters()]
 
     def pull() -> None:
@@ -353,3 +365,36 @@ def train_locally(
         trained.remove_hooks()  # type: ignore[operator]
         trained._close()  # type: ignore[operator]
     return total / max(batches, 1)
+
+
+def final_layer(model: nn.Module) -> nn.Module:
+    """The model's last layer with parameters: its head (logistic regression:
+    the whole model)."""
+    layers = [m for m in model.modules() if not list(m.children())]
+    with_parameters = [m for m in layers if any(True for _ in m.parameters())]
+    if not with_parameters:
+        raise ConfigurationError("model", "has no layer with parameters to train")
+    return with_parameters[-1]
+
+
+def train_final_layer(
+    model: nn.Module,
+    features: NDArray[np.float32],
+    labels: NDArray[np.generic],
+    **kwargs: Any,
+) -> float:
+    """:func:`train_locally` on the final layer only, every other parameter frozen.
+
+    Frozen parameters get no per-sample gradient and no noise from Opacus;
+    DP-SGD clips and noises the head's gradient alone, so the accounting of
+    ``plan`` holds as for whole-model training.
+    """
+    head = set(map(id, final_layer(model).parameters()))
+    saved = [(param, param.requires_grad) for param in model.parameters()]
+    try:
+        for param in model.parameters():
+            param.requires_grad_(id(param) in head)
+        return train_locally(model, features, labels, **kwargs)
+    finally:
+        for param, flag in saved:
+            param.requires_grad_(flag)

@@ -19,6 +19,7 @@ __all__ = [
     "EPSILON_PANELS",
     "PRIMARY",
     "TARGETS",
+    "VALIDATION",
     "Metric",
     "Panel",
     "Target",
@@ -27,7 +28,9 @@ __all__ = [
     "engine_check",
     "epsilon_label",
     "epsilon_points",
+    "personalisation_table",
     "select",
+    "server_tuning_table",
     "spread",
     "target_table",
     "variants",
@@ -304,4 +307,109 @@ def engine_check(runs: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
                 "pooled_auc_simulation": float(flower["pooled_auc"]),
             }
         )
+    return pd.DataFrame(rows)
+
+
+def personalisation_table(departments: pd.DataFrame) -> pd.DataFrame:
+    """Per department and epsilon: local-only, federated and personalised at the
+    same total epsilon, on the department's own held-out records, means over seeds.
+
+    ``federated`` is the epsilon sweep's model (all of epsilon on the rounds);
+    ``personalised`` the personalise sweep's, whose rounds had
+    ``(1 - share) * epsilon`` and whose fine-tuning the rest; ``gain`` is
+    personalised minus local-only, which decides ``at_least_local``.
+    """
+    rows = []
+    keys = ["epsilon", "seed", "department"]
+    for dataset in DATASETS:
+        metric = DEPARTMENT_METRIC[dataset].column
+        personal_metric = metric.replace("held_out_", "personalised_")
+        federated = select(
+            departments, sweep="epsilon", kind="federated", dataset=dataset
+        )
+        local = select(departments, sweep="baselines", kind="local", dataset=dataset)
+        personal = select(
+            departments, sweep="personalise", kind="federated", dataset=dataset
+        )
+        if personal.empty or local.empty or personal_metric not in personal:
+            continue
+        paired = (
+            personal[[*keys, personal_metric, metric, "num_train"]]
+            .rename(columns={metric: "rounds_only"})
+            .merge(
+                local[[*keys, metric]].rename(columns={metric: "local"}),
+                on=keys,
+            )
+        )
+        if not federated.empty:
+            paired = paired.merge(
+                federated[[*keys, metric]].rename(columns={metric: "federated"}),
+                on=keys,
+                how="left",
+            )
+        else:
+            paired["federated"] = math.nan
+        for (epsilon, department), group in paired.groupby(["epsilon", "department"]):
+            gain = group[personal_metric] - group["local"]
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "epsilon": float(str(epsilon)),
+                    "department": department,
+                    "num_train": float(group["num_train"].mean()),
+                    "local": float(group["local"].mean()),
+                    "federated": float(group["federated"].mean()),
+                    "rounds_only": float(group["rounds_only"].mean()),
+                    "personalised": float(group[personal_metric].mean()),
+                    "gain": float(gain.mean()),
+                    "gain_min": float(gain.min()),
+                    "seeds": len(group),
+                    "at_least_local": bool(gain.mean() >= 0),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# The protocol's validation metric: the pooled held-out records of the tuning
+# split seeds (never Adult's official test split).
+VALIDATION = {
+    "adult": Metric("pooled_accuracy", "accuracy, pooled held-out records"),
+    "randhie": Metric("pooled_auc", "ROC AUC, pooled held-out persons"),
+}
+
+
+def server_tuning_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The server-optimizer protocol: each (strategy, model) averaged over the
+    tuning split seeds on validation; ``chosen`` marks the best mean, and
+    ``configured`` the pair the report's other points run with."""
+    rows = []
+    for dataset in DATASETS:
+        points = select(runs, sweep="server_tuning", kind="federated", dataset=dataset)
+        if points.empty:
+            continue
+        column = VALIDATION[dataset].column
+        configured = select(
+            runs, sweep="epsilon", kind="federated", dataset=dataset, epsilon=1.0
+        )
+        used = (
+            (str(configured["strategy"].iloc[0]), str(configured["model"].iloc[0]))
+            if not configured.empty
+            else None
+        )
+        stats = spread(points, ["strategy", "model"], column)
+        best = stats["mean"].idxmax()
+        for index, row in stats.iterrows():
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "strategy": row["strategy"],
+                    "model": row["model"],
+                    "validation": row["mean"],
+                    "std": row["std"],
+                    "worst_seed": row["min"],
+                    "seeds": int(row["n"]),
+                    "chosen": index == best,
+                    "configured": used == (row["strategy"], row["model"]),
+                }
+            )
     return pd.DataFrame(rows)

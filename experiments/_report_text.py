@@ -18,11 +18,14 @@ from experiments._report_analysis import (
     DEPARTMENT_METRIC,
     EPSILON_PANELS,
     PRIMARY,
+    VALIDATION,
     department_table,
     engine_check,
     epsilon_label,
     epsilon_points,
+    personalisation_table,
     select,
+    server_tuning_table,
     spread,
     target_table,
     variants,
@@ -57,6 +60,8 @@ _COUNTS = {
     "points",
     "num_rounds",
     "batch_size",
+    "all",
+    "kept",
 }
 _SHORT = {"epsilon", "dirichlet_alpha", "learning_rate", "max_grad_norm", "target"}
 
@@ -174,15 +179,139 @@ def _targets(tables: TidyTables) -> str:
                 f"; the smallest gain is {worst['gain']:+.4f} "
                 f"({worst['department']}, epsilon {epsilon_label(worst['epsilon'])}).\n"
             )
+    personal = personalisation_table(tables.departments)
+    for dataset in DATASETS:
+        part = select(personal, dataset=dataset)
+        if part.empty:
+            continue
+        kept = int(part["at_least_local"].sum())
+        verdict = "met" if kept == len(part) else "missed"
+        worst = part.sort_values("gain").iloc[0]
+        text += (
+            f"\n* **Every department's personalised model at least as good as its "
+            f"local-only model ({dataset}), {verdict}:** {kept} of {len(part)} "
+            f"(department, epsilon) pairs at the same total epsilon, on "
+            f"{DEPARTMENT_METRIC[dataset].label} (mean over seeds); the smallest "
+            f"difference is {worst['gain']:+.4f} ({worst['department']}, epsilon "
+            f"{epsilon_label(worst['epsilon'])}: personalised "
+            f"{worst['personalised']:.4f}, local-only {worst['local']:.4f}, "
+            f"federated alone {worst['federated']:.4f}).\n"
+        )
+    return text
+
+
+def _personalisation_section(tables: TidyTables) -> str:
+    table = personalisation_table(tables.departments)
+    if table.empty:
+        return "_(no personalisation points in this profile)_\n"
+    runs = select(tables.runs, sweep="personalise", kind="federated")
+    settings = "; ".join(
+        f"{dataset}: {1 - float(part['personalise_share'].iloc[0]):.0%} of it on the "
+        f"rounds, then {int(part['personalise_epochs'].iloc[0])} epochs at learning "
+        f"rate {float(part['personalise_learning_rate'].iloc[0]):g}"
+        for dataset, part in runs.groupby("dataset")
+    )
+    text = (
+        "Every department's own held-out records, means over seeds, at the same "
+        "total epsilon per department: *local-only* spends it all training alone; "
+        "*federated* spends it all on the rounds (the epsilon sweep's model); "
+        "*personalised* spends part of it on the rounds (*rounds only*: that global "
+        "model) and what the rounds leave, under the same accountant, on DP-SGD on "
+        f"the final layer ({settings}), charged to and audited in the department's "
+        "own budget book and log. Metric: accuracy for Adult, ROC AUC for RandHIE.\n\n"
+    )
+    summary = (
+        table.groupby(["dataset", "epsilon"])
+        .agg(
+            kept=("at_least_local", "sum"),
+            all=("at_least_local", "size"),
+            mean=("gain", "mean"),
+            smallest=("gain", "min"),
+        )
+        .reset_index()
+    )
+    text += _table(
+        summary,
+        {
+            "dataset": "dataset",
+            "epsilon": "epsilon",
+            "kept": "personalised >= local-only",
+            "all": "departments",
+            "mean": "mean difference",
+            "smallest": "smallest difference",
+        },
+    )
+    for dataset in DATASETS:
+        part = select(table, dataset=dataset).sort_values(["epsilon", "num_train"])
+        if part.empty:
+            continue
+        text += f"\n**{dataset}**\n\n" + _table(
+            part,
+            {
+                "epsilon": "epsilon",
+                "department": "department",
+                "num_train": "training records",
+                "local": "local-only",
+                "federated": "federated",
+                "rounds_only": "rounds only",
+                "personalised": "personalised",
+                "gain": "personalised - local",
+                "gain_min": "worst seed",
+                "at_least_local": ">= local",
+            },
+        )
+    return text
+
+
+def _server_tuning_section(tables: TidyTables) -> str:
+    table = server_tuning_table(tables.runs)
+    if table.empty:
+        return "_(no server-optimizer tuning points in this profile)_\n"
+    text = ""
+    for dataset in DATASETS:
+        part = select(table, dataset=dataset).sort_values("validation", ascending=False)
+        if part.empty:
+            continue
+        chosen = part[part["chosen"]].iloc[0]
+        configured = part[part["configured"]]
+        text += (
+            f"**{dataset}** at epsilon 1, split seeds 100-102, ranked by "
+            f"{VALIDATION[dataset].label} (validation; mean of "
+            f"{int(chosen['seeds'])} seeds). Chosen: {chosen['strategy']} with "
+            f"{chosen['model']}; the report's points run with "
+            + (
+                f"{configured.iloc[0]['strategy']} with {configured.iloc[0]['model']}"
+                if not configured.empty
+                else "a pair not in this grid"
+            )
+            + (
+                " (as chosen).\n\n"
+                if not configured.empty and bool(configured.iloc[0]["chosen"])
+                else " (NOT the chosen pair: configs/experiment is out of date).\n\n"
+            )
+        )
+        text += _table(
+            part,
+            {
+                "strategy": "strategy",
+                "model": "model",
+                "validation": "validation (mean)",
+                "std": "std",
+                "worst_seed": "worst seed",
+                "seeds": "seeds",
+                "chosen": "chosen",
+            },
+        )
+        text += "\n"
     return text
 
 
 def _setup(tables: TidyTables) -> str:
     runs = select(tables.runs, sweep="epsilon", kind="federated")
     lines = [
-        "| dataset | model | rounds | local epochs | batch | learning rate "
+        "| dataset | strategy | model | rounds | local epochs | batch | learning rate "
         "(no DP) | clipping norm | delta | departments |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
         part = select(runs, dataset=dataset)
@@ -193,7 +322,7 @@ def _setup(tables: TidyTables) -> str:
         plain = part[~part["private"]]
         no_dp = f" ({plain['learning_rate'].iloc[0]:g})" if not plain.empty else ""
         lines.append(
-            f"| {dataset} | {row['model']} | {row['num_rounds']} | "
+            f"| {dataset} | {row['strategy']} | {row['model']} | {row['num_rounds']} | "
             f"{row['local_epochs']} | {row['batch_size']} | "
             f"{row['learning_rate']:g}{no_dp} | {row['max_grad_norm']:g} | "
             f"{row['delta']:g} | {int(row['num_departments_actual'])} (natural) |"
@@ -594,6 +723,31 @@ def _findings(tables: TidyTables) -> str:
     return "\n".join(lines) + "\n" if lines else "_(no points)_\n"
 
 
+def _optional_sections(tables: TidyTables, context: ReportContext) -> str:
+    """The sections of sweeps ``make report`` leaves out to stay under 30
+    minutes, when their points were run (``python -m experiments.sweep -m
+    +sweep=strategy`` and so on, into the same data folder)."""
+    text = ""
+    if not select(tables.runs, sweep="strategy").empty:
+        caption = "Epsilon 1, natural departments: each seed's final model."
+        text += (
+            "## Aggregation strategies and secure aggregation\n\n"
+            f"{_figure('strategies.png', context, caption)}\n"
+            f"{_variants_section(tables)}\n"
+        )
+    if not select(tables.runs, sweep="partition").empty:
+        caption = (
+            "FedAvg at epsilon 1 on Dirichlet label-skewed partitions (natural "
+            "partition for reference)."
+        )
+        text += (
+            "## Label skew and number of departments\n\n"
+            f"{_figure('partitions.png', context, caption)}\n"
+            f"{_partition_section(tables)}\n"
+        )
+    return text
+
+
 def render_report(tables: TidyTables, context: ReportContext) -> str:
     """The whole ``report.md``."""
     seconds = (
@@ -618,7 +772,7 @@ own run record).
 {_findings(tables)}
 ## Setup
 
-Departments train with DP-SGD (Opacus, Poisson sampling, RDP accounting):
+Departments train with DP-SGD (Opacus, Poisson sampling, PLD accounting by default, RDP available):
 epsilon is per department for the whole job (every local step of every round),
 delta 1e-5. Seeds 0, 1, 2 per point; a seed fixes the train/held-out split, the
 initial model and the (reproducible, `secure_rng=false`) DP noise. Tuned
@@ -639,18 +793,16 @@ simulation: Flower's Ray simulation):
 
 {_figure("departments.png", context, "Each department's held-out quality at epsilon 1: the federated model against the department's own DP model (local-only). Labels: training records. Dots: seeds.")}
 {_department_section(tables)}
+## Personalisation: local-only, federated and personalised at the same epsilon
+
+{_personalisation_section(tables)}
 ## Accuracy over rounds
 
-{_figure("accuracy_vs_rounds.png", context, "FedAvg, natural departments: mean over seeds, band from the seeds' min to max.")}
-## Aggregation strategies and secure aggregation
+{_figure("accuracy_vs_rounds.png", context, "Natural departments: mean over seeds, band from the seeds' min to max.")}
+## Server optimizer and model: the tuning protocol
 
-{_figure("strategies.png", context, "Epsilon 1, natural departments: each seed's final model.")}
-{_variants_section(tables)}
-## Label skew and number of departments
-
-{_figure("partitions.png", context, "FedAvg at epsilon 1 on Dirichlet label-skewed partitions (natural partition for reference).")}
-{_partition_section(tables)}
-## Cost
+{_server_tuning_section(tables)}
+{_optional_sections(tables, context)}## Cost
 
 {_figure("cost.png", context, "CPU seconds per job (coordinator and every department together, in-process engine) and serialised bytes per round, both directions.")}
 Time is CPU time of the whole federation in one process (departments train one

@@ -72,6 +72,11 @@ _CONFIG_COLUMNS = {
     "num-rounds": "num_rounds",
     "delta": "delta",
     "seed": "seed",
+    "personalise": "personalise",
+    "personalise-share": "personalise_share",
+    "personalise-epochs": "personalise_epochs",
+    "personalise-learning-rate": "personalise_learning_rate",
+    "server-learning-rate": "server_learning_rate",
 }
 
 
@@ -232,21 +237,38 @@ def _department_rows(result: RunResult) -> list[dict[str, Any]]:
         return rows
     summaries = {d["department"]: d for d in result.record["departments"]}
     last = result.record["rounds"][-1]["evaluate"] if result.record["rounds"] else []
+    personalised = _personalised(result)
     for outcome in sorted(last, key=lambda o: o["department"]):
         metrics = outcome["metrics"]
         summary = summaries.get(outcome["department"], {})
-        rows.append(
-            {
-                **base,
-                "department": outcome["department"],
-                "num_train": summary.get("num_examples"),
-                "num_held_out": metrics.get(p.Metric.NUM_EXAMPLES),
-                **_reply_metrics("held_out", metrics),
-                "epsilon_spent": _nan(summary.get("epsilon_job")),
-                "rounds_trained": summary.get("rounds_trained"),
-            }
-        )
+        row = {
+            **base,
+            "department": outcome["department"],
+            "num_train": summary.get("num_examples"),
+            "num_held_out": metrics.get(p.Metric.NUM_EXAMPLES),
+            **_reply_metrics("held_out", metrics),
+            "epsilon_spent": _nan(summary.get("epsilon_job")),
+            "rounds_trained": summary.get("rounds_trained"),
+        }
+        if personalised is not None:
+            own = personalised.get(outcome["department"], {})
+            row.update(_reply_metrics("personalised", own))
+            row["personalised_epsilon_spent"] = _nan(own.get(p.Metric.EPSILON_JOB))
+        rows.append(row)
     return rows
+
+
+def _personalised(result: RunResult) -> dict[str, dict[str, Any]] | None:
+    """Each department's personalised model's reply metrics (``None``: a job
+    without personalisation; a department that did not personalise: absent)."""
+    extra = (result.record or {}).get("extra") or {}
+    if "personalisation" not in extra:
+        return None
+    return {
+        o["department"]: o["metrics"]
+        for o in extra["personalisation"]
+        if o["status"] == p.Status.OK
+    }
 
 
 def _weighted(rows: list[dict[str, Any]], column: str) -> float:
@@ -298,6 +320,14 @@ def _run_row(result: RunResult, departments: list[dict[str, Any]]) -> dict[str, 
     row["department_auc"] = _nan(federated.get(p.Metric.EVAL_AUC))
     spent = [d["epsilon_job"] for d in result.record["departments"]]
     row["epsilon_spent_max"] = max(spent) if spent else float("nan")
+    if departments and "personalised_accuracy" in departments[0]:
+        # Each department's own model on its own held-out records, pooled
+        # as the local-only baseline's are.
+        row["personalised_accuracy"] = _weighted(departments, "personalised_accuracy")
+        row["personalised_department_auc"] = _weighted(departments, "personalised_auc")
+        row["personalised_epsilon_spent_max"] = max(
+            d["personalised_epsilon_spent"] for d in departments
+        )
     traffic = result.record.get("extra", {}).get("traffic", [])
     row["bytes_down"] = sum(t["bytes_down"] for t in traffic) if traffic else None
     row["bytes_up"] = sum(t["bytes_up"] for t in traffic) if traffic else None

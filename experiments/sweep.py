@@ -123,7 +123,8 @@ def run_id_for(job: TrainJob, *, baseline: str, engine: str) -> str:
     )
     epsilon = "nodp" if job.epsilon is None else f"eps{job.epsilon:g}"
     kind = baseline or (
-        f"{job.strategy}{'-secagg' if job.secure_aggregation else ''}-{engine}"
+        f"{job.strategy}{'-secagg' if job.secure_aggregation else ''}"
+        f"{'-personal' if job.personalise else ''}-{engine}"
     )
     return f"{job.dataset}-{partition}-{kind}-{epsilon}-s{job.seed}-{digest}"
 

@@ -33,7 +33,16 @@ __all__ = [
     "question_settings",
 ]
 
-STRATEGIES = ("fedavg", "fedavgm", "fedprox", "fedmedian", "fedtrimmedavg", "krum")
+STRATEGIES = (
+    "fedavg",
+    "fedavgm",
+    "fedadam",
+    "fedyogi",
+    "fedprox",
+    "fedmedian",
+    "fedtrimmedavg",
+    "krum",
+)
 # Under SecAgg+ the coordinator sees only the weighted sum of the updates;
 # median, trimmed mean and Krum need the individual updates.
 SECURE_STRATEGIES = ("fedavg", "fedprox")
@@ -120,6 +129,9 @@ class TrainJob:
     krum_num_malicious: int = 1
     server_learning_rate: float = 1.0
     server_momentum: float = 0.5
+    server_tau: float = 1e-3
+    """FedAdam/FedYogi's adaptivity (Flower's ``tau``); their server step is
+    ``server_learning_rate`` (Flower's ``eta``)."""
     model: str = "mlp"
     hidden: str = "32"
     local_epochs: int = 1
@@ -129,6 +141,16 @@ class TrainJob:
     epsilon: float | None = 1.0
     delta: float = 1e-5
     accountant: Accountant = DEFAULT_ACCOUNTANT
+    personalise: bool = False
+    """After the last round each department fine-tunes the final layer of the
+    federated model on its own records with DP-SGD and keeps the result
+    (``docs/personalisation.md``)."""
+    personalise_share: float = 0.3
+    """The part of ``epsilon`` kept for fine-tuning: the rounds are calibrated
+    to ``(1 - share) * epsilon``, the fine-tuning to what the job's epsilon
+    leaves once the rounds are composed with it."""
+    personalise_epochs: int = 2
+    personalise_learning_rate: float = 0.5
     max_grad_norm: float = 1.0
     budget_epsilon: float = 8.0
     secure_rng: bool = True
@@ -199,6 +221,18 @@ class TrainJob:
         rule(self.krum_num_malicious >= 0, "krum_num_malicious", "must be >= 0")
         rule(self.server_learning_rate > 0, "server_learning_rate", "must be > 0")
         rule(0 <= self.server_momentum < 1, "server_momentum", "must lie in [0, 1)")
+        rule(self.server_tau > 0, "server_tau", "must be positive")
+        rule(
+            0 < self.personalise_share < 1,
+            "personalise_share",
+            f"must lie strictly between 0 and 1, got {self.personalise_share}",
+        )
+        rule(self.personalise_epochs >= 1, "personalise_epochs", "must be >= 1")
+        rule(
+            self.personalise_learning_rate > 0,
+            "personalise_learning_rate",
+            "must be positive",
+        )
         if self.epsilon is not None:
             rule(
                 math.isfinite(self.epsilon) and self.epsilon > 0,
@@ -261,6 +295,14 @@ class TrainJob:
     @property
     def private(self) -> bool:
         return self.epsilon is not None
+
+    @property
+    def rounds_epsilon(self) -> float | None:
+        """The epsilon the job's rounds are calibrated to: all of ``epsilon``,
+        or what personalisation leaves of it (``None``: a non-private job)."""
+        if self.epsilon is None or not self.personalise:
+            return self.epsilon
+        return self.epsilon * (1.0 - self.personalise_share)
 
     @property
     def department_ids(self) -> tuple[str, ...]:

@@ -134,6 +134,10 @@ class Instruction(_Key):
     DATASET_DIGEST = "dataset-digest"
     """The SHA-256 of the coordinator's dataset declaration: a department
     refuses an instruction whose digest is not its own declaration's."""
+    PERSONALISE = "personalise"
+    """Set (true) on the train message that closes a job with personalisation:
+    the department fine-tunes the final layer, keeps the model and answers
+    with its evaluation (``docs/personalisation.md``)."""
 
 
 DATA_INVALID: Final = "data invalid"

@@ -31,6 +31,8 @@ __all__ = [
     "PHASE_TRAIN",
     "ROSTER_PREFIX",
     "SECURE_AGGREGATION",
+    "STAGE",
+    "STAGE_PERSONALISE",
     "WireForm",
     "answer_sha256",
     "canonical_sha256",
@@ -68,6 +70,11 @@ AGGREGATION: Final = "aggregation"
 """Details key naming how a round's updates were summed, when not in the clear."""
 SECURE_AGGREGATION: Final = "secagg+"
 
+STAGE: Final = "stage"
+"""Details key of a ``train_round`` (and its ``budget_spend``) that is not a
+federated round."""
+STAGE_PERSONALISE: Final = "personalise"
+"""The stage in which a department fine-tunes the final layer and keeps the model."""
 MAX_REASON_CHARS: Final = 2000
 """A refusal's reason is cut to this length (a record holds statements)."""
 

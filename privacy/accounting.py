@@ -23,6 +23,7 @@ lives in :mod:`privacy.budget`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections import Counter
@@ -225,27 +226,60 @@ def calibrate_noise_multiplier(
     sample_rate: float,
     steps: int,
     accountant: Accountant | str = DEFAULT_ACCOUNTANT,
+    prior: tuple[GaussianSpend, ...] = (),
 ) -> float:
     """The smallest noise multiplier whose ``steps`` steps cost at most ``epsilon``
     under ``accountant``, to within one part in ten million.
 
     Calibrated once for a whole job (every local step of every round), so that
-    the job's total spend, not each round's, meets its budget. The result
-    always meets ``epsilon``: it is the upper end of the final bracket.
+    the job's total spend, not each round's, meets its budget. With ``prior``
+    (spends already made), the steps are calibrated so that ``prior`` composed
+    with them costs at most ``epsilon``: what a job's rounds leave for a last
+    stage. The result always meets ``epsilon``: it is the upper end of the
+    final bracket.
     """
     _check_positive("epsilon", epsilon)
     _check_delta(delta)
     chosen = parse_accountant(accountant)
     GaussianSpend(noise_multiplier=1.0, sample_rate=sample_rate, steps=steps)
+    if prior:
+        already = epsilon_spent(prior, delta=delta, accountant=chosen)
+        if already >= epsilon:
+            raise ConfigurationError(
+                "epsilon",
+                f"{epsilon!r} is already spent by the prior spends (epsilon "
+                f"{already:.4g} under {chosen.value}): nothing is left to calibrate",
+            )
 
     def spent(sigma: float) -> float:
         spend = GaussianSpend(sigma, sample_rate, steps)
-        return epsilon_spent([spend], delta=delta, accountant=chosen)
+        return epsilon_spent([*prior, spend], delta=delta, accountant=chosen)
 
     def excess(sigma: float) -> float:
         return spent(sigma) - epsilon
 
-    high = 1.0
+    high, low = 1.0, 0.0
+    if prior:
+        # Composing is slow next to one mechanism, so two single-mechanism
+        # calibrations bracket the root: the steps alone at epsilon need less
+        # noise than after ``prior`` (a composition costs at least each part),
+        # and at what ``prior`` leaves of epsilon as much or more; checked below.
+        low = calibrate_noise_multiplier(
+            epsilon=epsilon,
+            delta=delta,
+            sample_rate=sample_rate,
+            steps=steps,
+            accountant=chosen,
+        )
+        with contextlib.suppress(ConfigurationError):
+            high = calibrate_noise_multiplier(
+                epsilon=epsilon - already,
+                delta=delta,
+                sample_rate=sample_rate,
+                steps=steps,
+                accountant=chosen,
+            )
+        high = max(high, low)
     while excess(high) > 0:
         if high > _MAX_NOISE_MULTIPLIER:
             # RDP's conversion over a finite grid of orders has a floor, about
@@ -257,7 +291,7 @@ def calibrate_noise_multiplier(
                 f"{max(RDP_ORDERS):g}); ask for a larger epsilon or delta",
             )
         high *= 2.0
-    low = high / 2.0
+    low = low if 0.0 < low < high else high / 2.0
     while (cost := spent(low)) <= epsilon:
         if low <= _MIN_NOISE_MULTIPLIER:
             raise ConfigurationError(

@@ -30,7 +30,10 @@ from tests.ledger.test_witness_docs import _walkthrough
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-VERBATIM = {"docs/voting.md": "tests/ledger/voting/test_docs.py"}
+VERBATIM = {
+    "docs/voting.md": "tests/ledger/voting/test_docs.py",
+    "docs/personalisation.md": "tests/fedgov/commands/test_personalisation_docs.py",
+}
 """Documents whose every command a test runs exactly as written."""
 CONFIGURED = {"ledger.log_cli": ("ledger", "log")}
 """Command modules some tests drive through their own ``configure``d parser:

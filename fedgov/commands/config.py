@@ -104,6 +104,7 @@ class StrategyConf:
     krum_num_malicious: int = 1
     server_learning_rate: float = 1.0
     server_momentum: float = 0.5
+    server_tau: float = 1e-3
 
 
 @dataclass(kw_only=True)
@@ -179,6 +180,12 @@ class TrainConf:
     max_examples: int = 1048576
     # Flower's SecAgg+ (fedavg/fedprox): docs/secure-aggregation.md
     secure_aggregation: bool = False
+    # Each department fine-tunes the final layer at the end, on part of its
+    # epsilon: docs/personalisation.md
+    personalise: bool = False
+    personalise_share: float = 0.3
+    personalise_epochs: int = 2
+    personalise_learning_rate: float = 0.5
     seed: int = 42
     run_dir: str = ""
     state_dir: str = ""
@@ -242,6 +249,7 @@ def build_job(cfg: DictConfig) -> tuple[TrainJob, Engine]:
         krum_num_malicious=strategy.krum_num_malicious,
         server_learning_rate=strategy.server_learning_rate,
         server_momentum=strategy.server_momentum,
+        server_tau=strategy.server_tau,
         epsilon=privacy.epsilon,
         delta=privacy.delta,
         accountant=parse_accountant(privacy.accountant),

@@ -30,7 +30,7 @@ from fedgov.job_data import dataset_fields
 from fedgov.metrics import headline_metrics
 from fedgov.run_record import RUN_RECORD_FILE, RunRecord, run_dir_of
 
-__all__ = ["configure", "format_record"]
+__all__ = ["configure", "format_record", "personalisation_lines"]
 
 
 def format_record(record: RunRecord) -> str:
@@ -38,7 +38,8 @@ def format_record(record: RunRecord) -> str:
 
     The round table shows the task's first metric (accuracy; RMSE for a
     regression), on the public test split where there is one; departments
-    that refused are listed with their last reason.
+    that refused are listed with their last reason, then each department's
+    personalised model (a job with ``personalise``).
     """
     task = TaskKind(record.dataset.get("task", TaskKind.BINARY))
     held_out, test, label = headline_metrics(task)[0]
@@ -64,7 +65,30 @@ def format_record(record: RunRecord) -> str:
             f"{dept.epsilon_total:>9.3f} {dept.epsilon_limit:>7.3f}"
             + (f"  refused: {dept.refused}" if dept.refused else "")
         )
+    lines += personalisation_lines(record.extra.get("personalisation", []), task)
     return "\n".join(lines)
+
+
+def personalisation_lines(outcomes: list[dict[str, Any]], task: TaskKind) -> list[str]:
+    """Each department's personalised model as ``fedgov train`` and ``fedgov
+    deploy`` print it: its held-out metrics and the job's epsilon with
+    fine-tuning included."""
+    lines = []
+    for outcome in outcomes:
+        name, metrics = outcome["department"], outcome["metrics"]
+        if outcome["status"] != p.Status.OK:
+            lines.append(f"{name:<28} not personalised: {outcome['reason']}")
+            continue
+        figures = [
+            f"{label} {metrics[held_out]:.4f}"
+            for held_out, _, label in headline_metrics(task)
+            if held_out in metrics
+        ]
+        lines.append(
+            f"{name:<28} personalised: {', '.join(figures)}, epsilon job "
+            f"{metrics.get(p.Metric.EPSILON_JOB, 0.0):.3f} with fine-tuning"
+        )
+    return lines
 
 
 _OPTION_KEYS = {
@@ -154,7 +178,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rounds", type=int, help="federated rounds")
     parser.add_argument(
-        "--strategy", help="fedavg, fedprox, fedmedian, fedtrimmedavg, krum"
+        "--strategy",
+        help="fedavg, fedavgm, fedadam, fedyogi, fedprox, fedmedian, fedtrimmedavg, krum",
     )
     parser.add_argument("--model", help="mlp or logreg")
     parser.add_argument(

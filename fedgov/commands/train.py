@@ -38,6 +38,7 @@ from fedgov.commands._analyst import analyst_access
 from fedgov.commands._arguments import add_analyst_arguments
 from fedgov.commands.config import CONFIGS, build_job, build_sources, register_schemas
 from fedgov.commands.county import require_county
+from fedgov.commands.deploy import personalisation_lines
 from fedgov.data import TaskKind
 from fedgov.engines.access import sign_job
 from fedgov.engines.deployment import DeploymentEngine
@@ -144,6 +145,8 @@ def train(
             f"{dept.department:<28} epsilon job {dept.epsilon_job:.3f} "
             f"(lifetime {dept.epsilon_total:.3f} of {dept.epsilon_limit:.3f})"
         )
+    for line in personalisation_lines(record.extra.get("personalisation", []), task):
+        print(line)
     return 0
 
 

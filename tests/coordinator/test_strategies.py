@@ -12,6 +12,8 @@ from fedgov.job import STRATEGIES, TrainJob
 EXPECTED = {
     "fedavg": flower.FedAvg,
     "fedavgm": flower.FedAvgM,
+    "fedadam": flower.FedAdam,
+    "fedyogi": flower.FedYogi,
     "fedprox": flower.FedProx,
     "fedmedian": flower.FedMedian,
     "fedtrimmedavg": flower.FedTrimmedAvg,
@@ -48,6 +50,17 @@ def test_fedavgm_takes_the_jobs_server_step_and_momentum() -> None:
     assert strategy.server_momentum == 0.3
 
 
+@pytest.mark.parametrize("name", ["fedadam", "fedyogi"])
+def test_adaptive_strategies_take_the_jobs_server_step_and_tau(name: str) -> None:
+    job = TrainJob(strategy=name, server_learning_rate=0.05, server_tau=0.01)
+
+    strategy = build_strategy(job, num_departments=3)
+
+    assert type(strategy) is EXPECTED[name]
+    assert strategy.eta == 0.05  # type: ignore[attr-defined]
+    assert strategy.tau == 0.01  # type: ignore[attr-defined]
+
+
 def test_fedprox_takes_the_jobs_proximal_term() -> None:
     strategy = build_strategy(
         TrainJob(strategy="fedprox", proximal_mu=0.2), num_departments=3
@@ -63,7 +76,8 @@ def test_fedprox_takes_the_jobs_proximal_term() -> None:
         ({"server_momentum": 1.0}, "server_momentum"),
         ({"server_momentum": -0.1}, "server_momentum"),
         ({"server_learning_rate": 0.0}, "server_learning_rate"),
-        ({"strategy": "fedadam"}, "strategy"),
+        ({"strategy": "fedadagrad"}, "strategy"),
+        ({"server_tau": 0.0}, "server_tau"),
     ],
 )
 def test_bad_strategy_parameters_name_the_argument(

@@ -44,13 +44,26 @@ def test_the_tiny_report_is_produced(tiny: Path) -> None:
     assert "## Targets" in text
     assert "randhie" in text
     runs = pd.read_csv(tiny / "data" / "runs.csv")
-    assert sorted(runs["kind"]) == ["centralized", "federated", "federated", "local"]
+    assert sorted(runs["kind"]) == [
+        "centralized",
+        "federated",
+        "federated",
+        "federated",
+        "local",
+    ]
     assert set(runs["num_rounds"]) == {2}
     rounds = pd.read_csv(tiny / "data" / "rounds.csv.gz")
-    # 2 federated points x 2 rounds x (overall + 6 departments)
-    assert len(rounds) == 2 * 2 * 7
+    # 3 federated points x 2 rounds x (overall + 6 departments)
+    assert len(rounds) == 3 * 2 * 7
     departments = pd.read_csv(tiny / "data" / "departments.csv")
-    assert len(departments) == 2 * 6 + 6
+    assert len(departments) == 3 * 6 + 6
+    # The personalised point: each department's own model, at most its epsilon
+    personal = departments.dropna(subset=["personalised_auc"])
+    assert len(personal) == 6
+    assert (personal["personalised_epsilon_spent"] <= 1.0 + 1e-9).all()
+    assert (personal["epsilon_spent"] < personal["personalised_epsilon_spent"]).all()
+    assert "## Personalisation" in text
+    assert "personalised model at least as good as its local-only model" in text
 
 
 def test_a_second_run_reuses_the_points_and_prunes_strays(tiny: Path) -> None:
@@ -73,7 +86,7 @@ def test_a_second_run_reuses_the_points_and_prunes_strays(tiny: Path) -> None:
     after = {p.name: p.read_bytes() for p in (tiny / "data" / "runs").glob("*.json.gz")}
     assert "stray.json.gz" not in after
     assert after == {k: v for k, v in before.items() if k != "stray.json.gz"}
-    assert len(load_results(tiny / "data")) == 4
+    assert len(load_results(tiny / "data")) == 5
 
 
 def test_run_ids_name_the_point_and_change_with_any_parameter() -> None:

@@ -166,3 +166,60 @@ def test_a_broken_record_is_an_error_naming_it(
 
         with pytest.raises(ConfigurationError, match=r"federation\.json"):
             StandingFederation.find()
+
+
+@pytest.mark.slow
+@pytest.mark.anvil
+@requires_anvil
+@pytest.mark.timeout(900)
+def test_a_personalised_job_runs_through_the_department_services(
+    tmp_path: Path, county: CountyConfig
+) -> None:
+    # Prepare: a standing federation of two departments, each behind its
+    # service and the thin relay ClientApp
+    state = county.paths.state_dir
+    job_id = "standing-personal"
+    commands = [
+        shlex.split(f"fedgov federation up --departments {','.join(SITES)}"),
+        shlex.split(
+            "fedgov train model=logreg num_rounds=1 privacy.epsilon=1 "
+            f"personalise=true personalise_epochs=1 job_id={job_id}"
+        ),
+        ["fedgov", "federation", "down"],
+        ["fedgov", "audit", "verify"],
+    ]
+    outputs: list[str] = []
+
+    # Act
+    try:
+        for words in commands:
+            result = _run(words, tmp_path)
+            assert result.returncode == 0, (words, result.stdout, result.stderr[-3000:])
+            outputs.append(result.stdout)
+    finally:
+        _run(["fedgov", "federation", "down"], tmp_path)
+
+    # Assert: the last message reached each department's service, which
+    # fine-tuned within the job's epsilon, charged it to its own book as
+    # `personalise` and kept the model
+    _, trained, _, verified = outputs
+    assert "submitting to the standing federation" in trained
+    home = Path(os.environ["FEDGOV_HOME"]) / FEDERATION_FOLDER
+    for site in SITES:
+        line = re.search(
+            rf"{site}\s+personalised: .*epsilon job ([0-9.]+) with fine-tuning",
+            trained,
+        )
+        assert line is not None, trained
+        assert 0.99 <= float(line.group(1)) <= 1.0
+        history = open_budget_book(state, site).status("randhie").history
+        assert [(r.kind, r.job_id, r.round) for r in history] == [
+            ("train_round", job_id, 1),
+            ("personalise", job_id, 2),
+        ]
+        kept = department_dir(state, site) / "personalised" / f"{job_id}.pt"
+        assert kept.is_file()
+        log = (home / "logs" / f"service-{site}.log").read_text()
+        assert log.count("train message of run") == 2, log
+    # ... and the auditor recomputes both spends of each department's log
+    assert verified.startswith("audit OK"), verified

@@ -149,6 +149,39 @@ def test_format_record_shows_rounds_and_privacy_spend(tmp_path: Path) -> None:
     assert ["parks", "0.800", "2.400", "8.000"] in [line.split() for line in lines]
 
 
+def test_format_record_shows_each_personalised_model(tmp_path: Path) -> None:
+    # Prepare: a job that ended with personalisation
+    record = dataclasses.replace(
+        _record(tmp_path),
+        extra={
+            "personalisation": [
+                {
+                    "department": "parks",
+                    "status": "ok",
+                    "reason": "",
+                    "metrics": {"eval-accuracy": 0.8125, "epsilon-job": 0.9993},
+                },
+                {
+                    "department": "housing",
+                    "status": "refused",
+                    "reason": "budget spent",
+                    "metrics": {},
+                },
+            ]
+        },
+    )
+
+    # Execute
+    lines = format_record(record).splitlines()
+
+    # Assert
+    assert lines[-2].split() == [
+        "parks", "personalised:", "accuracy", "0.8125,", "epsilon", "job", "0.999",
+        "with", "fine-tuning",
+    ]  # fmt: skip
+    assert lines[-1].split() == ["housing", "not", "personalised:", "budget", "spent"]
+
+
 def test_deploy_options_and_overrides_make_the_job(tmp_path: Path) -> None:
     # Execute
     job = _job_of(
