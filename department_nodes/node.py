@@ -67,7 +67,7 @@ from fedgov.county import default_state_dir
 from fedgov.data import DataError, DepartmentSources, Source
 from fedgov.errors import ConfigurationError
 from fedgov.files import atomic_writer
-from fedgov.job import TrainJob
+from fedgov.job import Accountant, TrainJob
 from fedgov.job_data import departments_for, model_spec, task_of
 from fedgov.metrics import evaluate_model, evaluation_metrics
 from fedgov.models import ModelSpec, build_model, numpy_to_state
@@ -411,6 +411,34 @@ class DepartmentNode:
         units = split.units if split.max_records > 1 else None
         return TrainingRecords(split.features, split.labels, units)
 
+    def _refused_by_budget(
+        self,
+        msg: Message,
+        server_round: int,
+        spend: GaussianSpend,
+        *,
+        accountant: Accountant,
+    ) -> Message | None:
+        """The refusal when ``spend`` would break the budget (``None``: it fits).
+
+        Over budget, or a book rolled back: refused before a record is read.
+        """
+        try:
+            self.budget_book.ensure_limit(
+                self.job.dataset,
+                Budget(
+                    epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
+                    delta=self.job.delta,
+                ),
+                floor=self.budget_floor,
+            )
+            self.budget_book.check(self.job.dataset, spend, accountant=accountant)
+        except BudgetRolledBack as exc:
+            return self._rolled_back(msg, server_round, exc)
+        except BudgetExceeded as exc:
+            return self._over_budget(msg, server_round, exc)
+        return None
+
     def _rolled_back(
         self, msg: Message, server_round: int, exc: BudgetRolledBack
     ) -> Message:
@@ -534,23 +562,11 @@ class DepartmentNode:
                 f"department {self.policy.department} trains WITHOUT differential privacy",
             )
         else:
-            try:
-                self.budget_book.ensure_limit(
-                    self.job.dataset,
-                    Budget(
-                        epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
-                        delta=self.job.delta,
-                    ),
-                    floor=self.budget_floor,
-                )
-                # Over budget: refused before a record is read.
-                self.budget_book.check(
-                    self.job.dataset, spend, accountant=plan.accountant
-                )
-            except BudgetRolledBack as exc:
-                return self._rolled_back(msg, server_round, exc)
-            except BudgetExceeded as exc:
-                return self._over_budget(msg, server_round, exc)
+            refused = self._refused_by_budget(
+                msg, server_round, spend, accountant=plan.accountant
+            )
+            if refused is not None:
+                return refused
         if records is None:
             try:
                 # Read and checked before the spend: a round the department
@@ -746,23 +762,11 @@ class DepartmentNode:
             )
         spend = plan.round_spend
         if spend is not None:
-            try:
-                self.budget_book.ensure_limit(
-                    self.job.dataset,
-                    Budget(
-                        epsilon=self.policy.budget_epsilon or self.job.budget_epsilon,
-                        delta=self.job.delta,
-                    ),
-                    floor=self.budget_floor,
-                )
-                # Over budget: refused before a record is read.
-                self.budget_book.check(
-                    self.job.dataset, spend, accountant=plan.accountant
-                )
-            except BudgetRolledBack as exc:
-                return self._rolled_back(msg, server_round, exc)
-            except BudgetExceeded as exc:
-                return self._over_budget(msg, server_round, exc)
+            refused = self._refused_by_budget(
+                msg, server_round, spend, accountant=plan.accountant
+            )
+            if refused is not None:
+                return refused
         try:
             # Read and checked before the spend: what cannot be read costs nothing.
             if records is None:

@@ -82,16 +82,16 @@ class _Recording(WireGrid):
         return super()._answer(node_id, message)
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[QueryService]:
+def _service(tmp_path: Path, *, audit: bool) -> QueryService:
+    """A query service over real department ClientApps, not yet serving."""
     state = tmp_path / "state"
     job = TrainJob(
         job_id="query-service",
         departments=",".join(SITES),
         state_dir=str(state),
-        audit=False,
+        audit=audit,
     )
-    running = QueryService(
+    return QueryService(
         _Recording(state),
         job,
         path=tmp_path / "questions.sock",
@@ -100,6 +100,11 @@ def service(tmp_path: Path) -> Iterator[QueryService]:
         runs=tmp_path / "runs",
         ledger=None,
     )
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[QueryService]:
+    running = _service(tmp_path, audit=False)
     stop = threading.Event()
     thread = threading.Thread(target=running.serve, args=(stop,), daemon=True)
     thread.start()
@@ -309,19 +314,7 @@ def test_the_audit_hook_is_opened_once_and_every_question_anchored(
         return _Hook(job, calls)
 
     monkeypatch.setattr(CoordinatorAudit, "open", open_hook)
-    state = tmp_path / "state"
-    job = TrainJob(
-        job_id="query-service", departments=",".join(SITES), state_dir=str(state)
-    )
-    running = QueryService(
-        _Recording(state),
-        job,
-        path=tmp_path / "questions.sock",
-        departments=SITES,
-        state_dir=state.resolve(),
-        runs=tmp_path / "runs",
-        ledger=None,
-    )
+    running = _service(tmp_path, audit=True)
     thread = threading.Thread(target=running.serve, daemon=True)
     thread.start()
     assert running.ready.wait(10)
