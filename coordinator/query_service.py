@@ -143,6 +143,7 @@ class QueryService:
                 argument=RUN_CONFIG_SERVICE,
                 accept_seconds=_ACCEPT_SECONDS,
             ) as listener:
+                self._open_audit_early()
                 self.ready.set()
                 logger.info("query service listening on %s", self.path)
                 while not stop.is_set():
@@ -269,13 +270,27 @@ class QueryService:
         if not job.audit:
             return None
         if self._audit is None:
-            self._audit = CoordinatorAudit.open(
-                self.job,
-                ledger=self.ledger,
-                state_dir=self.state_dir,
-                departments=self.departments,
-            )
+            self._audit = self._open_audit()
         return self._audit.for_job(job)
+
+    def _open_audit(self) -> CoordinatorAudit:
+        return CoordinatorAudit.open(
+            self.job,
+            ledger=self.ledger,
+            state_dir=self.state_dir,
+            departments=self.departments,
+        )
+
+    def _open_audit_early(self) -> None:
+        # Before the first question, so that it does not wait for the key, the
+        # role check and the relay; what fails here is the first question's
+        # error to report (with its id), not the service's.
+        if not self.job.audit:
+            return
+        try:
+            self._audit = self._open_audit()
+        except FedgovError as e:
+            logger.warning("audit hook not opened at start (%s)", e)
 
     def _run(self, asked: _Asked) -> QueryResult:
         started = time.monotonic()

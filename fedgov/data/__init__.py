@@ -61,6 +61,7 @@ from fedgov.data.loading import (
     load_department,
     load_pooled,
     load_public_test,
+    preload_records,
 )
 from fedgov.data.partition import DirichletPartition, PartitionSpec
 from fedgov.data.schema import (
@@ -165,6 +166,7 @@ __all__ = [
     "load_pooled",
     "load_public_test",
     "parse_declaration",
+    "preload_records",
     "validate",
     "validate_column",
 ]

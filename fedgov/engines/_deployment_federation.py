@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from department_nodes.node import NODE_DATA_SOURCE, NODE_DECLARATION
 from department_nodes.relay_app import NODE_SERVICE, service_answers
 from department_nodes.warm_clientapp import SOCKET_ENV as FORKS_ENV
 from department_nodes.warm_clientapp import install_launcher
@@ -222,25 +223,35 @@ def _wait_for_superlink(
         time.sleep(_POLL_SECONDS)
 
 
-def service_command(path: Path) -> list[str]:
-    """The department service listening on ``path``, in this interpreter."""
-    return [sys.executable, "-m", "department_nodes.service", "--socket", str(path)]
+def service_command(path: Path, *, preload: str | None = None) -> list[str]:
+    """The department service listening on ``path``, in this interpreter, reading
+    the built-in dataset ``preload``'s records at start."""
+    command = [sys.executable, "-m", "department_nodes.service", "--socket", str(path)]
+    return command if preload is None else [*command, "--preload", preload]
 
 
 def start_department_services(
     supervisor: ProcessSupervisor,
     nodes: Mapping[str, Mapping[str, str | int | float | bool]],
     deadline: float,
+    *,
+    preload: str | None = None,
 ) -> list[ManagedProcess]:
-    """Start the service each node config names; wait until every one listens."""
+    """Start the service each node config names; wait until every one listens.
+
+    ``preload``: the built-in dataset the services will serve, read at start
+    by each department that neither has its own source nor declaration.
+    """
     started: list[tuple[ManagedProcess, Path]] = []
     for department, node_config in nodes.items():
         path = node_config.get(NODE_SERVICE)
         if not path:
             continue
         socket_path = Path(str(path))
+        own = NODE_DATA_SOURCE in node_config or NODE_DECLARATION in node_config
         process = supervisor.start(
-            f"{_SERVICE_PREFIX}{safe_name(department)}", service_command(socket_path)
+            f"{_SERVICE_PREFIX}{safe_name(department)}",
+            service_command(socket_path, preload=None if own else preload),
         )
         started.append((process, socket_path))
     for process, socket_path in started:
@@ -312,16 +323,18 @@ def launch_federation(
     tls: TlsFiles | None,
     deadline: float,
     poll_seconds: float | None,
+    preload: str | None = None,
 ) -> str:
     """Start the SuperLink on ``port``, the department services, a SuperNode
-    per ``nodes`` entry; wait until all answer; return the SuperLink's address."""
+    per ``nodes`` entry; wait until all answer; return the SuperLink's address.
+    ``preload``: the built-in dataset the services read at start."""
     address = f"127.0.0.1:{port}"
     superlink = supervisor.start(
         "superlink",
         superlink_command(port=port, database=run_dir / "superlink.db", tls=tls),
     )
     # The services import torch while the SuperLink starts.
-    start_department_services(supervisor, nodes, deadline)
+    start_department_services(supervisor, nodes, deadline, preload=preload)
     _wait_for_superlink(superlink, port, tls, deadline)
     node_envs = {}
     for department in nodes:
@@ -381,6 +394,7 @@ def start_federation(
     tls: TlsFiles | None,
     startup_timeout: float,
     poll_seconds: float | None = POLL_SECONDS,
+    preload: str | None = None,
 ) -> Iterator[LocalFederation]:
     """Start a SuperLink, and a SuperNode per ``nodes`` entry (department: node config).
 
@@ -391,7 +405,8 @@ def start_federation(
     the block ends, however it ends. ``poll_seconds`` is how often the
     SuperExecs, the SuperNodes and the coordinator's Grid poll
     (:mod:`fedgov.polling`); ``None``: Flower's own pace, ``flower-supernode``
-    itself.
+    itself. ``preload``: the built-in dataset the department services read
+    while the SuperLink starts.
     """
     started = time.monotonic()
     port = free_port()
@@ -407,6 +422,7 @@ def start_federation(
             tls=tls,
             deadline=started + startup_timeout,
             poll_seconds=poll_seconds,
+            preload=preload,
         )
         federation = LocalFederation(
             supervisor=supervisor,

@@ -208,6 +208,7 @@ class DeploymentEngine:
             tls=self.tls,
             startup_timeout=self.startup_timeout,
             poll_seconds=self.poll_seconds,
+            preload=job.dataset,
         ) as federation:
             run_config = write_run_config(
                 run_dir / "run_config.toml", job.to_run_config()

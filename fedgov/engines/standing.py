@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from coordinator.query_service import RUN_CONFIG_SERVICE
 from coordinator.summary import round_from_json
+from department_nodes.node import NODE_DATA_SOURCE, NODE_DECLARATION
 from department_nodes.relay_app import NODE_SERVICE, SERVICE_SOCKET, service_answers
 from fedgov.engines._deployment_federation import (
     LocalFederation,
@@ -244,9 +245,9 @@ def federation_up(
         }
         source = None if sources is None else sources.source_of(department)
         if source is not None:
-            config["data-source"] = source.spec
+            config[NODE_DATA_SOURCE] = source.spec
         if declaration:
-            config["dataset-declaration"] = declaration
+            config[NODE_DECLARATION] = declaration
         nodes[department] = config
     started = time.monotonic()
     port = free_port()
@@ -263,6 +264,7 @@ def federation_up(
             tls=None,
             deadline=started + startup_timeout,
             poll_seconds=POLL_SECONDS,
+            preload=dataset,
         )
         _start_query_service(
             supervisor,

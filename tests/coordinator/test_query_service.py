@@ -318,6 +318,8 @@ def test_the_audit_hook_is_opened_once_and_every_question_anchored(
     thread = threading.Thread(target=running.serve, daemon=True)
     thread.start()
     assert running.ready.wait(10)
+    # Opened before the first question, which then only records and anchors.
+    assert opened == ["query-service"]
 
     first = ask(running.path, QUESTION)
     second = ask(running.path, QUESTION)
@@ -333,3 +335,32 @@ def test_the_audit_hook_is_opened_once_and_every_question_anchored(
         f"anchor {ids[1]}",
         "close",
     ]
+
+
+def test_an_audit_hook_that_cannot_open_at_start_is_opened_for_the_first_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    attempts: list[str] = []
+
+    def open_hook(job: TrainJob, **_: object) -> _Hook:
+        attempts.append(job.job_id)
+        if len(attempts) == 1:
+            raise ConfigurationError("ledger", "the county chain is not reachable")
+        return _Hook(job, calls)
+
+    monkeypatch.setattr(CoordinatorAudit, "open", open_hook)
+    running = _service(tmp_path, audit=True)
+    thread = threading.Thread(target=running.serve, daemon=True)
+    thread.start()
+    assert running.ready.wait(10)
+    assert attempts == ["query-service"]
+
+    answer = ask(running.path, QUESTION)
+    stop_service(running.path)
+    thread.join(10)
+
+    assert answer["answered"] is True
+    assert attempts == ["query-service", "query-service"]
+    query_id = str(answer["result"]["query"]["query-id"])  # type: ignore[index]
+    assert calls == [f"record {query_id}", f"anchor {query_id}", "close"]

@@ -4,9 +4,13 @@ Unix socket, the department's own ClientApp answering, nothing else let in."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -282,3 +286,43 @@ def test_a_frame_cut_short_names_the_part_a_closed_connection_is_a_probe() -> No
         left.close()
         with pytest.raises(ServiceClosedError):
             receive_frame(right)
+
+
+def test_a_preloaded_dataset_is_read_at_start_and_a_bad_one_only_warns(
+    tmp_path: Path,
+) -> None:
+    # As `fedgov federation up` starts it (--preload: the federation's dataset); a dataset that cannot be read at
+    # start is left to the first message to report, and the service serves.
+    services = {
+        name: (tmp_path / name / "service.sock", dataset)
+        for name, dataset in (("good", "randhie"), ("bad", "no-such-dataset"))
+    }
+    running = {
+        name: subprocess.Popen(
+            [
+                *(sys.executable, "-m", "department_nodes.service"),
+                *("--socket", str(path), "--preload", dataset),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, (path, dataset) in services.items()
+    }
+    try:
+        deadline = time.monotonic() + 120
+        for name, (path, _) in services.items():
+            while not service_answers(path):
+                assert running[name].poll() is None, running[name].communicate()[0]
+                assert time.monotonic() < deadline, f"{name} did not listen"
+                time.sleep(0.1)
+    finally:
+        for process in running.values():
+            process.send_signal(signal.SIGTERM)
+        logs = {
+            name: process.communicate(timeout=30)[0]
+            for name, process in running.items()
+        }
+    assert "randhie's records read in" in logs["good"]
+    assert "--preload no-such-dataset: not read at start" in logs["bad"]
+    assert "Traceback" not in logs["bad"]

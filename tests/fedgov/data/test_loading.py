@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fedgov.data import (
+    BUILT_IN_DECLARATIONS,
     DataSourceUnavailableError,
     DirichletPartition,
     NoPublicTestSplitError,
@@ -20,7 +23,11 @@ from fedgov.data import (
     load_department,
     load_pooled,
     load_public_test,
+    preload_records,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_row_counts() -> None:
@@ -114,3 +121,18 @@ def test_adult_rows_are_labelled_by_file_and_line() -> None:
     assert test.index[0] == "adult.test:2"
     assert test.index[-1] == "adult.test:16282"
     assert set(np.unique(test["income"])) == {"<=50K", ">50K"}
+
+
+def test_preloading_reads_a_built_in_dataset_and_nothing_of_a_declared_one(
+    tmp_path: Path,
+) -> None:
+    # What the load would have read is read ahead; the load gives the same records.
+    assert preload_records("randhie") is True
+    loaded = load_department("randhie", "health-site-1", seed=0)
+    assert len(loaded.train.records) > 0
+    # The same declaration as a department's own file: no built-in records.
+    declaration = tmp_path / "randhie.yaml"
+    shutil.copy(BUILT_IN_DECLARATIONS / "randhie.yaml", declaration)
+    assert preload_records(str(declaration)) is False
+    with pytest.raises(UnknownDatasetError):
+        preload_records("no-such-dataset")
