@@ -1,8 +1,9 @@
 """What the report says, computed from the tidy tables (no plotting, no text).
 
 Each sweep owns its points (``configs/sweep/*.yaml`` share none), so a figure
-selects its points by sweep name and kind; FedAvg on the natural partition
-without SecAgg+ is the epsilon sweep's, and the other sweeps compare with it.
+selects its points by sweep name and kind; the dataset's configured server
+optimizer and model (``configs/experiment``) on the natural partition without
+SecAgg+ are the epsilon sweep's, and the other sweeps compare with it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "Panel",
     "Target",
     "Variant",
+    "configured",
     "department_table",
     "engine_check",
     "epsilon_label",
@@ -151,32 +153,70 @@ class Variant:
     runs: pd.DataFrame
 
 
+_STRATEGY_NAMES = {
+    "fedavg": "FedAvg",
+    "fedavgm": "FedAvgM",
+    "fedadam": "FedAdam",
+    "fedyogi": "FedYogi",
+    "fedprox": "FedProx",
+    "fedmedian": "FedMedian",
+    "fedtrimmedavg": "FedTrimmedAvg",
+    "krum": "Krum",
+}
+_MODEL_NAMES = {"logreg": "logistic regression", "mlp": "MLP"}
+
+
+def configured(runs: pd.DataFrame, dataset: str, *, model: bool = False) -> str:
+    """The server optimizer the epsilon sweep's federated points of ``dataset``
+    ran with (``configs/experiment``), e.g. ``FedAvgM``; with ``model``, and
+    their model: ``FedAvgM, MLP``. ``FedAvg`` when there are no such points."""
+    points = select(runs, sweep="epsilon", kind="federated", dataset=dataset)
+    if points.empty:
+        return "FedAvg"
+    first = points.iloc[0]
+    name = _STRATEGY_NAMES.get(str(first["strategy"]), str(first["strategy"]))
+    if not model:
+        return name
+    return f"{name}, {_MODEL_NAMES.get(str(first['model']), str(first['model']))}"
+
+
 def variants(
     runs: pd.DataFrame, dataset: str, *, non_private: bool = False
 ) -> list[Variant]:
-    """The epsilon-1 variants compared with FedAvg (and FedAvg without DP)."""
+    """The epsilon-1 variants compared with the configured server optimizer
+    (:func:`configured`; and it without DP)."""
+    base = configured(runs, dataset)
+    chosen = select(runs, sweep="epsilon", kind="federated", dataset=dataset)
+    chosen_strategy = str(chosen.iloc[0]["strategy"]) if not chosen.empty else ""
 
     def strategy(name: str) -> pd.DataFrame:
         return select(runs, sweep="strategy", dataset=dataset, strategy=name)
 
-    def fedavg(epsilon: float) -> pd.DataFrame:
+    def federated(epsilon: float) -> pd.DataFrame:
         return select(
             runs, sweep="epsilon", kind="federated", dataset=dataset, epsilon=epsilon
         )
 
     found = [
-        Variant("FedAvg", "FedAvg", fedavg(1.0)),
+        Variant(base, base, federated(1.0)),
         Variant(
-            "FedAvg + SecAgg+",
-            "FedAvg\n+SecAgg+",
+            f"{base} + SecAgg+",
+            f"{base}\n+SecAgg+",
             select(runs, sweep="secagg", dataset=dataset),
         ),
-        Variant("FedProx (mu 0.01)", "FedProx", strategy("fedprox")),
-        Variant("FedMedian", "FedMedian", strategy("fedmedian")),
-        Variant("FedAvgM (server momentum 0.5)", "FedAvgM", strategy("fedavgm")),
     ]
+    # The strategy sweep's alternatives, less the configured one (its points
+    # are the epsilon sweep's).
+    for name, long in (
+        ("fedavg", "FedAvg"),
+        ("fedprox", "FedProx (mu 0.01)"),
+        ("fedmedian", "FedMedian"),
+        ("fedavgm", "FedAvgM (server momentum 0.5)"),
+    ):
+        if name != chosen_strategy:
+            found.append(Variant(long, _STRATEGY_NAMES[name], strategy(name)))
     if non_private:
-        found.append(Variant("FedAvg, no DP", "FedAvg\nno DP", fedavg(math.inf)))
+        found.append(Variant(f"{base}, no DP", f"{base}\nno DP", federated(math.inf)))
     return found
 
 

@@ -27,6 +27,7 @@ from experiments._report_analysis import (
     EPSILON_PANELS,
     PRIMARY,
     TARGETS,
+    configured,
     epsilon_label,
     epsilon_points,
     select,
@@ -212,7 +213,11 @@ def _rounds_figure(tables: TidyTables, path: Path) -> bool:
             )
         ax.set_xlabel("round")
         ax.set_ylabel(label)
-        ax.set_title(f"{dataset}: FedAvg, natural departments", fontsize=9)
+        ax.set_title(
+            f"{dataset}: {configured(tables.runs, dataset, model=True)}, "
+            "natural departments",
+            fontsize=9,
+        )
         ax.legend(fontsize=8, loc="lower right", title="epsilon", title_fontsize=8)
         ax.grid(alpha=0.3)
     return _save(fig, path, drawn)
@@ -294,7 +299,9 @@ def _partition_figure(tables: TidyTables, path: Path) -> bool:
             _dots(ax, groups, _COLORS["federated"])
             ax.set_xlabel(xlabel, fontsize=8)
             ax.set_ylabel(metric.label, fontsize=8)
-            ax.set_title(f"{dataset}: FedAvg, epsilon 1", fontsize=9)
+            ax.set_title(
+                f"{dataset}: {configured(tables.runs, dataset)}, epsilon 1", fontsize=9
+            )
     return _save(fig, path, drawn)
 
 
@@ -310,7 +317,7 @@ def _cost_figure(tables: TidyTables, path: Path) -> bool:
             dataset=dataset,
             epsilon=math.inf,
         )
-        variants.insert(1, ("FedAvg\nno DP", nodp))
+        variants.insert(1, (f"{configured(tables.runs, dataset)}\nno DP", nodp))
         if all(v.empty for _, v in variants):
             _empty(axes[0][col], dataset)
             _empty(axes[1][col], dataset)

@@ -19,6 +19,7 @@ from experiments._report_analysis import (
     EPSILON_PANELS,
     PRIMARY,
     VALIDATION,
+    configured,
     department_table,
     engine_check,
     epsilon_label,
@@ -508,7 +509,7 @@ def _engine_section(tables: TidyTables) -> str:
         ).mean()
         text += (
             "\nWithout SecAgg+ the engines agree to float rounding (Flower samples "
-            "departments in random order, so FedAvg sums in another order); with it, "
+            "departments in random order, so the weighted average sums in another order); with it, "
             "to SecAgg+'s stochastic rounding of every update (unseeded; see "
             "docs/experiments.md).\n"
             f"\nThe simulation took {extra:.0f} s more per job on average, almost all "
@@ -551,7 +552,10 @@ def _tuning_section(tables: TidyTables) -> str:
     for dataset in DATASETS:
         column = "pooled_accuracy" if dataset == "adult" else "pooled_auc"
         for kind, what in (
-            ("federated", "FedAvg at epsilon 1, natural departments"),
+            (
+                "federated",
+                f"{configured(tables.runs, dataset)} at epsilon 1, natural departments",
+            ),
             (
                 "centralized",
                 "non-private centralized (the learning rate of no-DP points)",
@@ -608,6 +612,26 @@ def _compare(a: float, b: float, unit: str = "points") -> str:
     return f"{abs(gap):.1f} {unit} {'above' if gap > 0 else 'below'}"
 
 
+# The strategy sweep's alternatives: Flower's name, the report's, and why each
+# differs from a size-weighted average.
+_ALTERNATIVES = (
+    ("fedavg", "FedAvg (no server optimizer)", ""),
+    ("fedprox", "FedProx", ""),
+    (
+        "fedmedian",
+        "FedMedian",
+        " (the coordinate-wise median ignores department sizes, so a small "
+        "department's noisy update counts as much as a large one's)",
+    ),
+    (
+        "fedavgm",
+        "FedAvgM (server momentum)",
+        " (momentum keeps the averaged update moving in its recent direction, so "
+        "what only small departments teach builds up faster)",
+    ),
+)
+
+
 def _findings(tables: TidyTables) -> str:
     runs = tables.runs
     lines = []
@@ -639,9 +663,10 @@ def _findings(tables: TidyTables) -> str:
         central_gap = _mean(central["adult"], "test_accuracy") - _mean(
             fed["adult"], "test_accuracy"
         )
+        adult = configured(runs, "adult")
         # Less noise closing under a quarter of the gap: the noise is not the limit.
         limit = (
-            "FedAvg, not the noise"
+            f"{adult}, not the noise"
             if noise_gain < 0.25 * central_gap
             else "largely the DP noise"
         )
@@ -651,7 +676,7 @@ def _findings(tables: TidyTables) -> str:
             "centralized DP-SGD on the official test split, and epsilon 8 gains "
             f"{100 * (_mean(eight, 'test_accuracy') - _mean(fed['adult'], 'test_accuracy')):+.2f} "
             "points over epsilon 1. A department with n records takes about n / batch "
-            "local steps a round and FedAvg weighs its update by n / N, so what only it "
+            f"local steps a round and {adult} weighs its update by n / N, so what only it "
             "can teach the model (the coefficient of its own class of worker) moves "
             "n / N times as fast as in centralized training: "
             f"{slower.min():.0f} to {slower.max():.0f} times slower for the "
@@ -690,36 +715,37 @@ def _findings(tables: TidyTables) -> str:
             "* **RandHIE:** the federated model's pooled AUC is "
             f"{_compare(_mean(fed['randhie'], 'pooled_auc'), _mean(central['randhie'], 'pooled_auc'))} "
             "centralized DP-SGD at epsilon 1; the six sites are of similar size, so "
-            "FedAvg's weighting costs little here, and every site's within-site AUC "
+            f"{configured(runs, 'randhie')}'s weighting by size costs little here, "
+            "and every site's within-site AUC "
             "is compared with its own model above."
         )
     for dataset in DATASETS:
-        median = select(runs, sweep="strategy", dataset=dataset, strategy="fedmedian")
-        prox = select(runs, sweep="strategy", dataset=dataset, strategy="fedprox")
-        momentum = select(runs, sweep="strategy", dataset=dataset, strategy="fedavgm")
-        secure = select(runs, sweep="secagg", dataset=dataset)
         metric = PRIMARY[dataset].column
-        if median.empty and secure.empty:
-            continue
+        named = configured(runs, dataset)
         base = _mean(fed[dataset], metric)
-        median_gap = _compare(_mean(median, metric), base)
-        # The explanation of a loss, given only where there is one.
-        why = (
-            " (the coordinate-wise median ignores department sizes, so a small "
-            "department's noisy update counts as much as a large one's)"
-            if median_gap.endswith("below")
-            else ""
-        )
-        lines.append(
-            f"* **{dataset}, aggregation:** FedProx is "
-            f"{_compare(_mean(prox, metric), base)} FedAvg, FedMedian "
-            f"{median_gap} it{why}, FedAvgM (server momentum) "
-            f"{_compare(_mean(momentum, metric), base)} it (momentum keeps the "
-            "averaged update moving in its recent direction, so what only small "
-            "departments teach builds up faster), FedAvg under SecAgg+ "
-            f"{_compare(_mean(secure, metric), base)} plain FedAvg (SecAgg+ only "
-            "quantises the weighted sum)."
-        )
+        compared = []
+        for strategy, label, why in _ALTERNATIVES:
+            points = select(runs, sweep="strategy", dataset=dataset, strategy=strategy)
+            # The configured optimizer's own points are the epsilon sweep's.
+            if points.empty or label.split()[0] == named:
+                continue
+            gap = _compare(_mean(points, metric), base)
+            # The explanation of a loss, given only where there is one.
+            if strategy == "fedmedian" and not gap.endswith("below"):
+                why = ""
+            compared.append(f"{label} is {gap} it{why}")
+        secure = select(runs, sweep="secagg", dataset=dataset)
+        if not secure.empty:
+            compared.append(
+                f"{named} under SecAgg+ is {_compare(_mean(secure, metric), base)} "
+                f"plain {named} (SecAgg+ only quantises the weighted sum)"
+            )
+        if compared:
+            lines.append(
+                f"* **{dataset}, aggregation, against {named}:** "
+                + "; ".join(compared)
+                + "."
+            )
     return "\n".join(lines) + "\n" if lines else "_(no points)_\n"
 
 
@@ -737,8 +763,8 @@ def _optional_sections(tables: TidyTables, context: ReportContext) -> str:
         )
     if not select(tables.runs, sweep="partition").empty:
         caption = (
-            "FedAvg at epsilon 1 on Dirichlet label-skewed partitions (natural "
-            "partition for reference)."
+            "The configured server optimizer at epsilon 1 on Dirichlet label-skewed "
+            "partitions (natural partition for reference)."
         )
         text += (
             "## Label skew and number of departments\n\n"
@@ -786,7 +812,7 @@ simulation: Flower's Ray simulation):
 {_engines_used(tables)}
 ## Accuracy against epsilon
 
-{_figure("accuracy_vs_epsilon.png", context, "Federated (FedAvg, natural departments) against centralized and local-only training on the same splits, each panel comparing like with like; dots are seeds, lines join means; red: targets.")}
+{_figure("accuracy_vs_epsilon.png", context, "Federated (each dataset's configured server optimizer and model, natural departments) against centralized and local-only training on the same splits, each panel comparing like with like; dots are seeds, lines join means; red: targets.")}
 {_epsilon_section(tables)}
 {_spent_section(tables)}
 ## Per department: do small departments lose?
