@@ -31,6 +31,7 @@ __all__ = [
     "epsilon_label",
     "epsilon_points",
     "personalisation_table",
+    "plain_fedavg",
     "select",
     "server_tuning_table",
     "spread",
@@ -180,6 +181,18 @@ def configured(runs: pd.DataFrame, dataset: str, *, model: bool = False) -> str:
     return f"{name}, {_MODEL_NAMES.get(str(first['model']), str(first['model']))}"
 
 
+def plain_fedavg(runs: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """FedAvg's points at epsilon 1 without SecAgg+ (what the secagg sweep is
+    compared with): the epsilon sweep's where FedAvg is the configured
+    optimizer, else the strategy sweep's."""
+    chosen = select(
+        runs, sweep="epsilon", kind="federated", dataset=dataset, epsilon=1.0
+    )
+    if not chosen.empty and str(chosen.iloc[0]["strategy"]) == "fedavg":
+        return chosen
+    return select(runs, sweep="strategy", dataset=dataset, strategy="fedavg")
+
+
 def variants(
     runs: pd.DataFrame, dataset: str, *, non_private: bool = False
 ) -> list[Variant]:
@@ -200,8 +213,8 @@ def variants(
     found = [
         Variant(base, base, federated(1.0)),
         Variant(
-            f"{base} + SecAgg+",
-            f"{base}\n+SecAgg+",
+            "FedAvg + SecAgg+",
+            "FedAvg\n+SecAgg+",
             select(runs, sweep="secagg", dataset=dataset),
         ),
     ]
@@ -419,9 +432,11 @@ VALIDATION = {
 
 
 def server_tuning_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The server-optimizer protocol: each (strategy, model) averaged over the
-    tuning split seeds on validation; ``chosen`` marks the best mean, and
-    ``configured`` the pair the report's other points run with."""
+    """The server-optimizer protocol: each (strategy, model) averaged on
+    validation over the tuning split seeds and every epsilon the protocol ran
+    (its mean at each epsilon in ``validation_eps<epsilon>``); ``chosen``
+    marks the best mean, and ``configured`` the pair the report's other
+    points run with."""
     rows = []
     for dataset in DATASETS:
         points = select(runs, sweep="server_tuning", kind="federated", dataset=dataset)
@@ -438,16 +453,26 @@ def server_tuning_table(runs: pd.DataFrame) -> pd.DataFrame:
         )
         stats = spread(points, ["strategy", "model"], column)
         best = stats["mean"].idxmax()
+        by_epsilon = (
+            points.groupby(["strategy", "model", "epsilon"])[column].mean().to_dict()
+        )
+        epsilons = sorted(float(e) for e in points["epsilon"].unique())
         for index, row in stats.iterrows():
             rows.append(
                 {
                     "dataset": dataset,
                     "strategy": row["strategy"],
                     "model": row["model"],
+                    **{
+                        f"validation_eps{e:g}": by_epsilon.get(
+                            (row["strategy"], row["model"], e), math.nan
+                        )
+                        for e in epsilons
+                    },
                     "validation": row["mean"],
                     "std": row["std"],
                     "worst_seed": row["min"],
-                    "seeds": int(row["n"]),
+                    "seeds": int(row["n"]) // len(epsilons),
                     "chosen": index == best,
                     "configured": used == (row["strategy"], row["model"]),
                 }

@@ -25,6 +25,7 @@ from experiments._report_analysis import (
     epsilon_label,
     epsilon_points,
     personalisation_table,
+    plain_fedavg,
     select,
     server_tuning_table,
     spread,
@@ -275,10 +276,16 @@ def _server_tuning_section(tables: TidyTables) -> str:
             continue
         chosen = part[part["chosen"]].iloc[0]
         configured = part[part["configured"]]
+        per_epsilon = {
+            name: f"epsilon {name.removeprefix('validation_eps')}"
+            for name in part.columns
+            if name.startswith("validation_eps") and part[name].notna().any()
+        }
         text += (
-            f"**{dataset}** at epsilon 1, split seeds 100-102, ranked by "
-            f"{VALIDATION[dataset].label} (validation; mean of "
-            f"{int(chosen['seeds'])} seeds). Chosen: {chosen['strategy']} with "
+            f"**{dataset}** at {' and '.join(per_epsilon.values())}, split seeds "
+            f"100-102, ranked by {VALIDATION[dataset].label} (validation; mean of "
+            f"{int(chosen['seeds'])} seeds at each epsilon). Chosen: "
+            f"{chosen['strategy']} with "
             f"{chosen['model']}; the report's points run with "
             + (
                 f"{configured.iloc[0]['strategy']} with {configured.iloc[0]['model']}"
@@ -288,7 +295,8 @@ def _server_tuning_section(tables: TidyTables) -> str:
             + (
                 " (as chosen).\n\n"
                 if not configured.empty and bool(configured.iloc[0]["chosen"])
-                else " (NOT the chosen pair: configs/experiment is out of date).\n\n"
+                else " (NOT the chosen pair: configs/experiment does not follow "
+                "the protocol).\n\n"
             )
         )
         text += _table(
@@ -296,6 +304,7 @@ def _server_tuning_section(tables: TidyTables) -> str:
             {
                 "strategy": "strategy",
                 "model": "model",
+                **{name: label for name, label in per_epsilon.items()},
                 "validation": "validation (mean)",
                 "std": "std",
                 "worst_seed": "worst seed",
@@ -522,9 +531,7 @@ def _engine_section(tables: TidyTables) -> str:
 def _cost_sentences(tables: TidyTables) -> str:
     lines = []
     for dataset in DATASETS:
-        plain = select(
-            tables.runs, sweep="epsilon", kind="federated", dataset=dataset, epsilon=1.0
-        )
+        plain = plain_fedavg(tables.runs, dataset)
         secure = select(tables.runs, sweep="secagg", dataset=dataset)
         if plain.empty or secure.empty:
             continue
@@ -736,9 +743,10 @@ def _findings(tables: TidyTables) -> str:
             compared.append(f"{label} is {gap} it{why}")
         secure = select(runs, sweep="secagg", dataset=dataset)
         if not secure.empty:
+            plain = _mean(plain_fedavg(runs, dataset), metric)
             compared.append(
-                f"{named} under SecAgg+ is {_compare(_mean(secure, metric), base)} "
-                f"plain {named} (SecAgg+ only quantises the weighted sum)"
+                f"FedAvg under SecAgg+ is {_compare(_mean(secure, metric), plain)} "
+                "plain FedAvg (SecAgg+ only quantises the weighted sum)"
             )
         if compared:
             lines.append(
