@@ -41,6 +41,7 @@ from department_nodes.client_app import make_client_app
 from fedgov.data import preload_records
 from fedgov.data.partition import flower_partitioners
 from fedgov.errors import FedgovError
+from fedgov.job import TrainJob
 from fedgov.local_socket import (
     LocalSocketError,
     OwnerOnlyListener,
@@ -173,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # records are split with Flower's partitioners (seconds of imports), and
     # the PLD accountant's first use builds what every later one reuses.
     flower_partitioners()
-    epsilon_spent([GaussianSpend(1.0, 1.0, 1)], delta=1e-5)
+    epsilon_spent([GaussianSpend(1.0, 1.0, 1)], delta=TrainJob.delta)
     if args.preload:
         _preload(args.preload)
     return serve_until_stopped(DepartmentService(args.socket).serve)

@@ -5,6 +5,7 @@ down named as such."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -111,6 +112,18 @@ def service(tmp_path: Path) -> Iterator[QueryService]:
     assert running.ready.wait(10)
     yield running
     stop.set()
+    thread.join(10)
+
+
+@contextlib.contextmanager
+def _audited(tmp_path: Path) -> Iterator[QueryService]:
+    """An audited service, serving; asked to stop (``stop_service``) on the way out."""
+    running = _service(tmp_path, audit=True)
+    thread = threading.Thread(target=running.serve, daemon=True)
+    thread.start()
+    assert running.ready.wait(10)
+    yield running
+    stop_service(running.path)
     thread.join(10)
 
 
@@ -314,17 +327,11 @@ def test_the_audit_hook_is_opened_once_and_every_question_anchored(
         return _Hook(job, calls)
 
     monkeypatch.setattr(CoordinatorAudit, "open", open_hook)
-    running = _service(tmp_path, audit=True)
-    thread = threading.Thread(target=running.serve, daemon=True)
-    thread.start()
-    assert running.ready.wait(10)
-    # Opened before the first question, which then only records and anchors.
-    assert opened == ["query-service"]
-
-    first = ask(running.path, QUESTION)
-    second = ask(running.path, QUESTION)
-    stop_service(running.path)
-    thread.join(10)
+    with _audited(tmp_path) as running:
+        # Opened before the first question, which then only records and anchors.
+        assert opened == ["query-service"]
+        first = ask(running.path, QUESTION)
+        second = ask(running.path, QUESTION)
 
     ids = [str(a["result"]["query"]["query-id"]) for a in (first, second)]  # type: ignore[index]
     assert opened == ["query-service"]
@@ -350,15 +357,9 @@ def test_an_audit_hook_that_cannot_open_at_start_is_opened_for_the_first_questio
         return _Hook(job, calls)
 
     monkeypatch.setattr(CoordinatorAudit, "open", open_hook)
-    running = _service(tmp_path, audit=True)
-    thread = threading.Thread(target=running.serve, daemon=True)
-    thread.start()
-    assert running.ready.wait(10)
-    assert attempts == ["query-service"]
-
-    answer = ask(running.path, QUESTION)
-    stop_service(running.path)
-    thread.join(10)
+    with _audited(tmp_path) as running:
+        assert attempts == ["query-service"]
+        answer = ask(running.path, QUESTION)
 
     assert answer["answered"] is True
     assert attempts == ["query-service", "query-service"]
