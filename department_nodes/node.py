@@ -75,7 +75,7 @@ from fedgov.notices import warn_once
 from ledger.layout import department_dir
 from ledger.record_fields import PHASE_EVALUATE, PHASE_TRAIN
 from privacy.accounting import GaussianSpend, history_epsilon
-from privacy.budget import Budget, open_budget_book
+from privacy.budget import Budget, SpendRecord, open_budget_book
 from privacy.errors import BudgetExceeded, BudgetRolledBack
 
 __all__ = [
@@ -439,6 +439,31 @@ class DepartmentNode:
             return self._over_budget(msg, server_round, exc)
         return None
 
+    def _charge(
+        self,
+        msg: Message,
+        server_round: int,
+        spend: GaussianSpend,
+        *,
+        accountant: Accountant,
+        kind: str,
+    ) -> SpendRecord | Message:
+        """``spend`` charged to the budget book, or the refusal when it no longer fits."""
+        try:
+            return self.budget_book.charge(
+                self.job.dataset,
+                spend,
+                accountant=accountant,
+                kind=kind,
+                job_id=self.job.job_id,
+                round=server_round,
+                floor=self.budget_floor,
+            )
+        except BudgetRolledBack as exc:
+            return self._rolled_back(msg, server_round, exc)
+        except BudgetExceeded as exc:
+            return self._over_budget(msg, server_round, exc)
+
     def _rolled_back(
         self, msg: Message, server_round: int, exc: BudgetRolledBack
     ) -> Message:
@@ -575,20 +600,11 @@ class DepartmentNode:
             except DataError as exc:
                 return self._refuse_unreadable(msg, exc)
         if spend is not None:
-            try:
-                record = self.budget_book.charge(
-                    self.job.dataset,
-                    spend,
-                    accountant=plan.accountant,
-                    kind="train_round",
-                    job_id=self.job.job_id,
-                    round=server_round,
-                    floor=self.budget_floor,
-                )
-            except BudgetRolledBack as exc:
-                return self._rolled_back(msg, server_round, exc)
-            except BudgetExceeded as exc:
-                return self._over_budget(msg, server_round, exc)
+            record = self._charge(
+                msg, server_round, spend, accountant=plan.accountant, kind="train_round"
+            )
+            if isinstance(record, Message):
+                return record
             epsilon_total = record.epsilon_after
         started = time.perf_counter()
         features, labels = records.features, records.labels
@@ -774,21 +790,14 @@ class DepartmentNode:
             features, labels = self.data.heldout_split()
         except DataError as exc:
             return self._refuse_unreadable(msg, exc)
+        epsilon_total = 0.0
         if spend is not None:
-            try:
-                charged = self.budget_book.charge(
-                    self.job.dataset,
-                    spend,
-                    accountant=plan.accountant,
-                    kind="personalise",
-                    job_id=self.job.job_id,
-                    round=server_round,
-                    floor=self.budget_floor,
-                )
-            except BudgetRolledBack as exc:
-                return self._rolled_back(msg, server_round, exc)
-            except BudgetExceeded as exc:
-                return self._over_budget(msg, server_round, exc)
+            charged = self._charge(
+                msg, server_round, spend, accountant=plan.accountant, kind="personalise"
+            )
+            if isinstance(charged, Message):
+                return charged
+            epsilon_total = charged.epsilon_after
         model = self._model(msg.content.array_records[p.Record.ARRAYS])
         loss = train_final_layer(
             model,
@@ -834,7 +843,7 @@ class DepartmentNode:
             p.Metric.NUM_EXAMPLES: len(records.labels),
             p.Metric.TRAIN_LOSS: loss,
             p.Metric.EPSILON_JOB: job_epsilon,
-            p.Metric.EPSILON_TOTAL: charged.epsilon_after if spend is not None else 0.0,
+            p.Metric.EPSILON_TOTAL: epsilon_total,
             p.Metric.EPSILON_LIMIT: limit if spend is not None else 0.0,
             p.Metric.NOISE_MULTIPLIER: plan.noise_multiplier or 0.0,
             p.Metric.SAMPLE_RATE: plan.sample_rate,
