@@ -50,18 +50,17 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def capped_clock(cap: float, *, reply_cap: float | None = None) -> SimpleNamespace:
+def capped_clock(cap: float, *, reply_cap: float) -> SimpleNamespace:
     """The ``time`` module, its ``sleep`` never longer than ``cap`` seconds.
 
     Within ``clock.awaiting_reply()`` (on the thread that entered it), never
     longer than ``reply_cap`` either.
     """
     replying = threading.local()
+    awaiting_cap = min(cap, reply_cap)
 
     def sleep(seconds: float) -> None:
-        limit = cap
-        if reply_cap is not None and getattr(replying, "active", False):
-            limit = min(cap, reply_cap)
+        limit = awaiting_cap if getattr(replying, "active", False) else cap
         time.sleep(min(seconds, limit))
 
     @contextlib.contextmanager

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+from flwr.supercore.inflatable import inflatable_utils
 from hypothesis import settings
 
 from fedgov.notices import WARNED_ENV
+from fedgov.object_pulls import PULL_FUNCTIONS
 
 # Nothing in the test suite may reach the network or a hub.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -31,3 +34,15 @@ def _each_test_is_a_command(
     # No test reads or writes the county of whoever runs the suite: each sees
     # an empty home (a test that needs a county creates one there).
     monkeypatch.setenv("FEDGOV_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture
+def flower_defaults() -> Iterator[None]:
+    """Flower's object-pull backoff as it was, after a test shortened it."""
+    saved = {
+        name: dict(getattr(inflatable_utils, name).__kwdefaults__)
+        for name in PULL_FUNCTIONS
+    }
+    yield
+    for name, defaults in saved.items():
+        getattr(inflatable_utils, name).__kwdefaults__.update(defaults)

@@ -103,28 +103,25 @@ def _service(tmp_path: Path, *, audit: bool) -> QueryService:
     )
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[QueryService]:
-    running = _service(tmp_path, audit=False)
+@contextlib.contextmanager
+def _serving(tmp_path: Path, *, audit: bool) -> Iterator[QueryService]:
+    """A query service, serving until the block ends."""
+    running = _service(tmp_path, audit=audit)
     stop = threading.Event()
     thread = threading.Thread(target=running.serve, args=(stop,), daemon=True)
     thread.start()
     assert running.ready.wait(10)
-    yield running
-    stop.set()
-    thread.join(10)
+    try:
+        yield running
+    finally:
+        stop.set()
+        thread.join(10)
 
 
-@contextlib.contextmanager
-def _audited(tmp_path: Path) -> Iterator[QueryService]:
-    """An audited service, serving; asked to stop (``stop_service``) on the way out."""
-    running = _service(tmp_path, audit=True)
-    thread = threading.Thread(target=running.serve, daemon=True)
-    thread.start()
-    assert running.ready.wait(10)
-    yield running
-    stop_service(running.path)
-    thread.join(10)
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[QueryService]:
+    with _serving(tmp_path, audit=False) as running:
+        yield running
 
 
 def _raw(path: Path, payload: bytes) -> tuple[str, dict[str, object]]:
@@ -327,7 +324,7 @@ def test_the_audit_hook_is_opened_once_and_every_question_anchored(
         return _Hook(job, calls)
 
     monkeypatch.setattr(CoordinatorAudit, "open", open_hook)
-    with _audited(tmp_path) as running:
+    with _serving(tmp_path, audit=True) as running:
         # Opened before the first question, which then only records and anchors.
         assert opened == ["query-service"]
         first = ask(running.path, QUESTION)
@@ -357,7 +354,7 @@ def test_an_audit_hook_that_cannot_open_at_start_is_opened_for_the_first_questio
         return _Hook(job, calls)
 
     monkeypatch.setattr(CoordinatorAudit, "open", open_hook)
-    with _audited(tmp_path) as running:
+    with _serving(tmp_path, audit=True) as running:
         assert attempts == ["query-service"]
         answer = ask(running.path, QUESTION)
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterator
 
 import pytest
-from flwr.supercore.inflatable import inflatable_utils
 from flwr.supernode import start_client_internal
 
 from department_nodes.supernode import REPLY_WAIT_SECONDS, capped_clock, shorten_waits
-from fedgov.object_pulls import PULL_FUNCTIONS
 
 
 def test_flowers_loop_still_waits_where_the_cap_applies() -> None:
@@ -34,7 +31,7 @@ def _slept(clock: object, seconds: float) -> float:
 
 
 def test_the_capped_clock_waits_no_longer_than_its_cap() -> None:
-    clock = capped_clock(0.01)
+    clock = capped_clock(0.01, reply_cap=REPLY_WAIT_SECONDS)
 
     assert _slept(clock, 3) < 1.0
     assert clock.time is time.time
@@ -55,18 +52,12 @@ def test_a_reply_is_awaited_at_the_shorter_cap_on_the_awaiting_thread_only() -> 
 
 
 @pytest.fixture
-def flower_loop() -> Iterator[None]:
-    saved_time = start_client_internal.time
-    saved_push = start_client_internal._push_messages
-    saved_pulls = {
-        name: dict(getattr(inflatable_utils, name).__kwdefaults__)
-        for name in PULL_FUNCTIONS
-    }
-    yield
-    start_client_internal.time = saved_time
-    start_client_internal._push_messages = saved_push
-    for name, defaults in saved_pulls.items():
-        getattr(inflatable_utils, name).__kwdefaults__.update(defaults)
+def flower_loop(monkeypatch: pytest.MonkeyPatch, flower_defaults: None) -> None:
+    # Restored after the test: shorten_waits replaces both for the process.
+    monkeypatch.setattr(start_client_internal, "time", start_client_internal.time)
+    monkeypatch.setattr(
+        start_client_internal, "_push_messages", start_client_internal._push_messages
+    )
 
 
 class _StopLookingError(Exception):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterator
 
 import pytest
 from flwr.supercore.inflatable import inflatable_utils
@@ -15,17 +14,6 @@ from flwr.supernode.runtime import run_clientapp
 
 from fedgov.errors import ConfigurationError
 from fedgov.object_pulls import BACKOFF_KEY, PULL_FUNCTIONS, shorten_object_pulls
-
-
-@pytest.fixture
-def flower_defaults() -> Iterator[None]:
-    saved = {
-        name: dict(getattr(inflatable_utils, name).__kwdefaults__)
-        for name in PULL_FUNCTIONS
-    }
-    yield
-    for name, defaults in saved.items():
-        getattr(inflatable_utils, name).__kwdefaults__.update(defaults)
 
 
 def _late_object(after: float) -> tuple[list[float], object]:
