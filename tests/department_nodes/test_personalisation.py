@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from department_nodes.client_app import make_client_app
-from department_nodes.node import is_personalisation, personalised_model_path
+from department_nodes.node import (
+    DepartmentNode,
+    is_personalisation,
+    personalised_model_path,
+)
 from department_nodes.training import (
     final_layer,
     plan_local_training,
@@ -32,8 +37,9 @@ from fedgov.errors import ConfigurationError
 from fedgov.job import Accountant, TrainJob
 from fedgov.job_data import model_spec
 from fedgov.models import ModelSpec, build_model
-from privacy.accounting import epsilon_spent, history_epsilon
+from privacy.accounting import GaussianSpend, epsilon_spent, history_epsilon
 from privacy.budget import open_budget_book
+from privacy.errors import BudgetExceeded
 
 
 @pytest.fixture(autouse=True)
@@ -337,3 +343,57 @@ def test_personalisation_over_the_lifetime_budget_is_refused_uncharged(
     assert status == p.Status.REFUSED
     history = open_budget_book(job.state_dir, department).status("randhie").history
     assert [r.kind for r in history] == ["train_round", "train_round"]
+
+
+@pytest.mark.parametrize("personalise", [False, True], ids=["round", "personalisation"])
+def test_a_spend_that_no_longer_fits_when_charged_is_refused_uncharged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, personalise: bool
+) -> None:
+    # Prepare: another job fills the budget between the department's check of
+    # the spend and its charge (the book is shared by every job and query).
+    job = _job(tmp_path, budget_epsilon=3.0)
+    app = make_client_app()
+    context = _context(job)
+    if personalise:
+        app(_message(job, 1, personalise=False), context)
+    checked = DepartmentNode._refused_by_budget
+    checks: list[Message | None] = []
+
+    def check_then_spent_elsewhere(
+        node: DepartmentNode,
+        msg: Message,
+        server_round: int,
+        spend: GaussianSpend,
+        *,
+        accountant: Accountant,
+    ) -> Message | None:
+        refused = checked(node, msg, server_round, spend, accountant=accountant)
+        checks.append(refused)
+        other = open_budget_book(node.policy.state_dir, node.policy.department)
+        with contextlib.suppress(BudgetExceeded):
+            while True:
+                other.charge(
+                    job.dataset,
+                    spend,
+                    accountant=accountant,
+                    kind="query",
+                    job_id="other",
+                )
+        return refused
+
+    monkeypatch.setattr(
+        DepartmentNode, "_refused_by_budget", check_then_spent_elsewhere
+    )
+
+    # Act
+    reply = app(_message(job, 2, personalise=personalise), context)
+
+    # Assert
+    status, department, metrics = _reply_fields(reply)
+    assert checks[-1] is None
+    assert status == p.Status.REFUSED
+    assert metrics[p.Metric.EPSILON_LIMIT] == pytest.approx(3.0)
+    history = open_budget_book(job.state_dir, department).status("randhie").history
+    mine = [r.kind for r in history if r.job_id == job.job_id]
+    assert mine == (["train_round"] if personalise else [])
+    assert {r.job_id for r in history} >= {"other"}
