@@ -108,12 +108,20 @@ def run_id_for(job: TrainJob, *, baseline: str, engine: str) -> str:
 
     The readable part names the swept axes; the hash covers every other
     parameter, so two points differing only in, say, the learning rate never
-    share a file.
+    share a file. It covers the dataset's declaration too: a built-in one is
+    named by its id alone, and a point encoded under an edited declaration
+    (new bins, bounds or categories) is another point.
     """
     config = {k: v for k, v in job.to_run_config().items() if k not in _BOOKKEEPING}
     digest = hashlib.sha256(
         json.dumps(
-            {"job": config, "baseline": baseline, "engine": engine}, sort_keys=True
+            {
+                "job": config,
+                "declaration": dataset_spec(job).digest,
+                "baseline": baseline,
+                "engine": engine,
+            },
+            sort_keys=True,
         ).encode()
     ).hexdigest()[:10]
     partition = (

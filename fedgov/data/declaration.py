@@ -402,7 +402,14 @@ class _Declaration:
             value,
             key,
             required=("name", "kind", "roles", "classification", "description"),
-            optional=("bounds", "categories", "missing", "fill_value", "transform"),
+            optional=(
+                "bounds",
+                "categories",
+                "missing",
+                "fill_value",
+                "transform",
+                "bins",
+            ),
         )
         roles = frozenset(
             self.choice(role, f"{key}.roles[{i}]", ColumnRole)
@@ -424,6 +431,12 @@ class _Declaration:
                 for i, c in enumerate(
                     self.items(entry["categories"], f"{key}.categories")
                 )
+            )
+        bins: tuple[float, ...] = ()
+        if "bins" in entry:
+            bins = tuple(
+                self.number(edge, f"{key}.bins[{i}]")
+                for i, edge in enumerate(self.items(entry["bins"], f"{key}.bins"))
             )
         fill = entry.get("fill_value")
         if fill is not None and (
@@ -451,6 +464,7 @@ class _Declaration:
                 transform=self.choice(
                     entry.get("transform", "none"), f"{key}.transform", Transform
                 ),
+                bins=bins,
             ),
         )
 

@@ -43,6 +43,8 @@ _HEADER = f"""\
 # classification: public | internal | sensitive | core
 # missing:        error (default) | impute (with fill_value) | keep
 # transform:      none (default) | log1p | one_hot (categorical features)
+# bins:           optional interior edges of a numeric feature's bands, from the
+#                 codebook (e.g. [18, 65]), never from the records
 # See docs/datasets.md, "Declaring your dataset".
 """
 

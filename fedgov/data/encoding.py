@@ -1,7 +1,8 @@
 """Encode validated, cleaned records into model inputs using the schema alone.
 
 Numbers are transformed (``log1p`` where declared) and min-max scaled to
-[0, 1] with the *declared* bounds; categories are one-hot encoded over the
+[0, 1] with the *declared* bounds, followed by one indicator per declared bin
+where the column declares bin edges; categories are one-hot encoded over the
 *declared* category list, in declared order. No statistic is computed from the
 records, so a department holding a single record encodes it exactly as the
 pooled data would, and departments never need to share anything to agree on
@@ -99,13 +100,16 @@ def _encode_column(
         return numbers[:, np.newaxis]
     assert column.bounds is not None
     low, high = column.bounds
+    # Bins are declared in the column's own unit, so they index the raw value.
+    binned = np.eye(len(column.bins) + 1)[np.digitize(numbers, column.bins)]
     if column.transform is Transform.LOG1P:
         numbers, low, high = (
             np.log1p(numbers),
             float(np.log1p(low)),
             float(np.log1p(high)),
         )
-    return ((numbers - low) / (high - low))[:, np.newaxis]
+    scaled = ((numbers - low) / (high - low))[:, np.newaxis]
+    return np.concatenate([scaled, binned], axis=1) if column.bins else scaled
 
 
 def _reject(

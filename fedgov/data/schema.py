@@ -15,6 +15,7 @@ holds. Everything downstream reads it instead of the data:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from enum import Enum
@@ -130,7 +131,12 @@ class ColumnSpec:
     ``bounds`` is the allowed closed range of a numeric column (``(0, 1)`` for
     a binary one, filled in when omitted); it is also the clipping range DP
     analytics use for sums and means. ``categories`` lists a categorical
-    column's allowed values in the order one-hot encoding uses.
+    column's allowed values in the order one-hot encoding uses. ``bins`` are
+    the interior edges a numeric feature is also encoded by: one indicator
+    per interval, besides the scaled value, so that a linear model can learn
+    a threshold or a peak the scaled value alone cannot express (income that
+    rises then falls with age). Like bounds they come from a codebook, never
+    from the records.
     """
 
     name: str
@@ -143,6 +149,7 @@ class ColumnSpec:
     missing: MissingPolicy = MissingPolicy.ERROR
     fill_value: float | str | None = None
     transform: Transform = Transform.NONE
+    bins: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"column {self.name!r}"
@@ -158,6 +165,7 @@ class ColumnSpec:
         self._check_roles(where)
         self._check_missing(where)
         self._check_transform(where)
+        self._check_bins(where)
 
     def _check_values(self, where: str) -> None:
         if self.kind is ColumnKind.CATEGORICAL:
@@ -307,6 +315,35 @@ class ColumnSpec:
                     where, "log1p needs a lower bound above -1", field="transform"
                 )
 
+    def _check_bins(self, where: str) -> None:
+        if not self.bins:
+            return
+        if not self.is_feature or self.kind not in (
+            ColumnKind.INTEGER,
+            ColumnKind.FLOAT,
+        ):
+            raise SchemaRuleError(
+                where,
+                "only integer and float features are binned",
+                field="bins",
+            )
+        assert self.bounds is not None  # numeric kinds always have bounds here
+        low, high = self.bounds
+        edges = tuple(float(e) for e in self.bins)
+        if not all(low < e <= high for e in edges):
+            raise SchemaRuleError(
+                where,
+                f"every bin edge must lie in ({low:g}, {high:g}], got {self.bins}",
+                field="bins",
+            )
+        if any(a >= b for a, b in itertools.pairwise(edges)):
+            raise SchemaRuleError(
+                where,
+                f"bin edges must be strictly increasing, got {self.bins}",
+                field="bins",
+            )
+        object.__setattr__(self, "bins", edges)
+
     @property
     def is_feature(self) -> bool:
         return ColumnRole.FEATURE in self.roles
@@ -336,7 +373,15 @@ class ColumnSpec:
             return ()
         if self.transform is Transform.ONE_HOT:
             return tuple(f"{self.name}={c}" for c in self.categories)
-        return (self.name,)
+        if not self.bins:
+            return (self.name,)
+        assert self.bounds is not None  # binned columns are numeric
+        low, high = self.bounds
+        edges = (low, *self.bins, high)
+        intervals = [
+            f"{self.name} in [{a:g}, {b:g})" for a, b in itertools.pairwise(edges[:-1])
+        ]
+        return (self.name, *intervals, f"{self.name} in [{edges[-2]:g}, {high:g}]")
 
 
 @dataclass(frozen=True)

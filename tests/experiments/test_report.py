@@ -17,6 +17,7 @@ import pytest
 from experiments import report
 from experiments.results import load_results
 from experiments.sweep import run_id_for
+from fedgov.data import BUILT_IN_DECLARATIONS
 from fedgov.errors import ConfigurationError
 from fedgov.job import TrainJob
 
@@ -111,6 +112,30 @@ def test_run_ids_name_the_point_and_change_with_any_parameter() -> None:
     assert run_id_for(job, baseline="local", engine="").startswith(
         "adult-natural-local-eps0.5-s2-"
     )
+
+
+def test_run_ids_change_with_the_dataset_declaration(tmp_path: Path) -> None:
+    # Prepare: the same job before and after its declaration file is edited.
+    declaration = tmp_path / "adult.yaml"
+    text = (
+        (BUILT_IN_DECLARATIONS / "adult.yaml")
+        .read_text(encoding="utf-8")
+        .replace("public_test: true", "public_test: false")
+    )
+    declaration.write_text(text, encoding="utf-8")
+    job = TrainJob(dataset="adult", declaration=str(declaration), audit=False)
+    before = run_id_for(job, baseline="", engine="inprocess")
+    assert "bins: [20, 25, 30," in text
+    declaration.write_text(
+        text.replace("bins: [20, 25, 30,", "bins: [21, 25, 30,"), encoding="utf-8"
+    )
+
+    # Execute
+    after = run_id_for(job, baseline="", engine="inprocess")
+
+    # Assert
+    assert after != before
+    assert after.rsplit("-", 1)[0] == before.rsplit("-", 1)[0]
 
 
 def test_workers_must_be_positive(tmp_path: Path) -> None:

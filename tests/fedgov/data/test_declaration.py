@@ -17,6 +17,7 @@ from fedgov.data import (
     TaskKind,
     UnknownDatasetError,
     decode_targets,
+    encode_features,
     encode_labels,
     get_dataset,
     load_declaration,
@@ -135,6 +136,18 @@ def test_a_valid_declaration_loads() -> None:
         ("fedgov_dataset: 1", "fedgov_dataset: 2", "fedgov_dataset", "format 1"),
         ("name: clinic", "name: 'a clinic'", "name", "not a valid name"),
         ("  - name: visits", "  - name: age", "columns[3].name", "already declared"),
+        (
+            "roles: [quasi_identifier, feature]",
+            "bins: [65, 18]\n    roles: [quasi_identifier, feature]",
+            "columns[1].bins",
+            "strictly increasing",
+        ),
+        (
+            "roles: [quasi_identifier, feature]",
+            "bins: [18, old]\n    roles: [quasi_identifier, feature]",
+            "columns[1].bins[1]",
+            "must be a number",
+        ),
     ],
 )
 def test_a_breach_names_file_line_key_and_rule(
@@ -152,6 +165,22 @@ def test_a_breach_names_file_line_key_and_rule(
     assert error.reason_class is DataErrorReason.INVALID_DECLARATION
     assert isinstance(error, ConfigurationError)
     assert str(error).startswith(f"clinic.yaml:{line}: {key}: ")
+
+
+def test_declared_bins_encode_one_indicator_per_interval() -> None:
+    text = VALID.replace("bounds: [0, 120]", "bounds: [0, 120]\n    bins: [18, 65]", 1)
+    spec = parse_declaration(text, origin="clinic.yaml")
+    records = pd.DataFrame({"age": [0, 18, 64, 120], "district": ["north"] * 4})
+
+    encoded = encode_features(spec.schema, records)
+
+    assert spec.schema.feature_names[:4] == (
+        "age",
+        "age in [0, 18)",
+        "age in [18, 65)",
+        "age in [65, 120]",
+    )
+    assert encoded[:, 1:4].tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]]
 
 
 def test_a_missing_key_is_named() -> None:

@@ -34,7 +34,7 @@ def test_known_values_encode_to_fixed_numbers(adult_raw: pd.DataFrame) -> None:
     encoded = encode_features(ADULT, frame)
 
     assert encoded.dtype == np.float32
-    assert encoded.shape == (2, 91)
+    assert encoded.shape == (2, 116)
     assert encoded[:, names.index("age")].tolist() == [0.0, 1.0]
     gain = encoded[1, names.index("capital_gain")]
     assert gain == pytest.approx(math.log1p(999) / math.log1p(99_999), rel=1e-6)
@@ -42,6 +42,33 @@ def test_known_values_encode_to_fixed_numbers(adult_raw: pd.DataFrame) -> None:
     assert [names[i] for i in workclass][-1] == "workclass=Unknown"
     assert encoded[0, workclass].tolist() == [0, 0, 0, 0, 0, 1, 0, 0, 0]
     assert encoded[1, workclass].tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 1]
+
+
+def test_binned_columns_add_one_indicator_per_declared_interval(
+    adult_raw: pd.DataFrame,
+) -> None:
+    frame = adult_raw.iloc[:4].copy()
+    frame["age"] = [17, 20, 64, 90]
+    frame["capital_gain"] = [0, 1, 7_499, 99_999]
+    names = ADULT.feature_names
+
+    encoded = encode_features(ADULT, frame)
+
+    ages = [i for i, n in enumerate(names) if n.startswith("age in ")]
+    assert [names[i] for i in (ages[0], ages[1], ages[-1])] == [
+        "age in [17, 20)",
+        "age in [20, 25)",
+        "age in [65, 90]",
+    ]
+    # An edge opens its interval: 20 falls in [20, 25), 64 in [60, 65).
+    assert [int(np.flatnonzero(row)[0]) for row in encoded[:, ages]] == [0, 1, 9, 10]
+    assert encoded[:, ages].sum(axis=1).tolist() == [1, 1, 1, 1]
+    gains = [i for i, n in enumerate(names) if n.startswith("capital_gain in ")]
+    # Binned on the raw dollars, not on their log1p.
+    assert [int(np.flatnonzero(row)[0]) for row in encoded[:, gains]] == [0, 1, 3, 6]
+    assert encoded[:, names.index("age")].tolist() == pytest.approx(
+        [0.0, 3 / 73, 47 / 73, 1.0]
+    )
 
 
 @pytest.mark.parametrize("dataset", ["randhie", "adult"])

@@ -38,7 +38,7 @@ def test_row_counts() -> None:
     assert len(randhie.train) + len(randhie.held_out) == 20_190
     assert len(adult.train) + len(adult.held_out) == 32_561
     assert len(adult_test.test) == 16_281
-    assert adult_test.test.X.shape == (16_281, 91)
+    assert adult_test.test.X.shape == (16_281, 116)
     assert adult_test.test.y.mean() == pytest.approx(3_846 / 16_281)
 
 

@@ -82,6 +82,12 @@ def _spec(**overrides: object) -> ColumnSpec:
             {"kind": ColumnKind.BINARY, "bounds": None, "transform": Transform.LOG1P},
             "binary",
         ),
+        ({"bins": (0.0, 5.0)}, "in (0, 10]"),
+        ({"bins": (5.0, 11.0)}, "in (0, 10]"),
+        ({"bins": (5.0, 5.0)}, "strictly increasing"),
+        ({"bins": (6.0, 5.0)}, "strictly increasing"),
+        ({"kind": ColumnKind.BINARY, "bounds": None, "bins": (0.5,)}, "binned"),
+        ({"roles": frozenset({ColumnRole.AUXILIARY}), "bins": (5.0,)}, "binned"),
     ],
 )
 def test_column_spec_rejects_inconsistent_declarations(
@@ -92,6 +98,19 @@ def test_column_spec_rejects_inconsistent_declarations(
 
     assert caught.value.argument == "column 'x'"
     assert rule in caught.value.rule
+
+
+def test_bins_name_one_feature_per_interval_after_the_scaled_value() -> None:
+    spec = _spec(kind=ColumnKind.INTEGER, bins=(2, 5, 10))
+
+    assert spec.bins == (2.0, 5.0, 10.0)
+    assert spec.encoded_names == (
+        "x",
+        "x in [0, 2)",
+        "x in [2, 5)",
+        "x in [5, 10)",
+        "x in [10, 10]",
+    )
 
 
 def test_binary_column_gets_unit_bounds() -> None:
@@ -210,10 +229,10 @@ def test_adult_schema_matches_the_published_columns() -> None:
     schema = get_dataset("adult").schema
 
     assert len(schema) == 15
-    assert schema.num_features == 91
+    assert schema.num_features == 116
     assert "fnlwgt" not in {c.name for c in schema.features}
-    assert schema.feature_names[:3] == (
-        "age",
+    assert schema.feature_names[:3] == ("age", "age in [17, 20)", "age in [20, 25)")
+    assert schema.feature_names[12:14] == (
         "workclass=Private",
         "workclass=Self-emp-not-inc",
     )
