@@ -92,24 +92,32 @@ def _encode_column(
         categorical = pd.Categorical(values, categories=list(column.categories))
         codes = np.asarray(categorical.codes, dtype=np.intp)
         _reject(schema, column, frame, codes < 0, "missing or undeclared category")
-        one_hot: npt.NDArray[np.float64] = np.eye(len(column.categories))[codes]
-        return one_hot
+        return _indicators(codes, len(column.categories))
     numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
     _reject(schema, column, frame, np.isnan(numbers), "missing value left uncleaned")
     if column.kind is ColumnKind.BINARY:
         return numbers[:, np.newaxis]
     assert column.bounds is not None
     low, high = column.bounds
-    # Bins are declared in the column's own unit, so they index the raw value.
-    binned = np.eye(len(column.bins) + 1)[np.digitize(numbers, column.bins)]
+    transformed = numbers
     if column.transform is Transform.LOG1P:
-        numbers, low, high = (
+        transformed, low, high = (
             np.log1p(numbers),
             float(np.log1p(low)),
             float(np.log1p(high)),
         )
-    scaled = ((numbers - low) / (high - low))[:, np.newaxis]
-    return np.concatenate([scaled, binned], axis=1) if column.bins else scaled
+    scaled = ((transformed - low) / (high - low))[:, np.newaxis]
+    if not column.bins:
+        return scaled
+    # Bins are declared in the column's own unit, so they index the raw value.
+    bands = _indicators(np.digitize(numbers, column.bins), len(column.bins) + 1)
+    return np.concatenate([scaled, bands], axis=1)
+
+
+def _indicators(index: npt.NDArray[np.intp], width: int) -> npt.NDArray[np.float64]:
+    """One row of ``width`` 0/1 columns per value, 1 at the value's ``index``."""
+    rows: npt.NDArray[np.float64] = np.eye(width)[index]
+    return rows
 
 
 def _reject(

@@ -376,12 +376,16 @@ class ColumnSpec:
         if not self.bins:
             return (self.name,)
         assert self.bounds is not None  # binned columns are numeric
-        low, high = self.bounds
-        edges = (low, *self.bins, high)
-        intervals = [
-            f"{self.name} in [{a:g}, {b:g})" for a, b in itertools.pairwise(edges[:-1])
-        ]
-        return (self.name, *intervals, f"{self.name} in [{edges[-2]:g}, {high:g}]")
+        edges = itertools.pairwise((self.bounds[0], *self.bins, self.bounds[1]))
+        # Every band is half-open but the last, which keeps the upper bound.
+        closes = [")"] * len(self.bins) + ["]"]
+        return (
+            self.name,
+            *(
+                f"{self.name} in [{a:g}, {b:g}{close}"
+                for (a, b), close in zip(edges, closes, strict=True)
+            ),
+        )
 
 
 @dataclass(frozen=True)
