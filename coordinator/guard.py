@@ -135,6 +135,13 @@ def _department(msg: Message) -> tuple[str, str, str]:
     )
 
 
+def _by_department(replies: list[Message]) -> list[Message]:
+    """``replies`` in department order. They arrive in the order departments
+    finish and a float sum depends on its order, so without one a rerun of a
+    job gives a slightly different model."""
+    return sorted(replies, key=lambda msg: _department(msg)[0])
+
+
 def _common_metric_keys(replies: list[Message]) -> None:
     # Flower insists every reply carries the same metric keys; a held-out
     # split with one class has no AUC, so keep only what all replies share.
@@ -280,7 +287,9 @@ class GuardedStrategy(Strategy):
             logger.warning("round %d: %s", server_round, report.skipped)
             return None, None
         _common_metric_keys(accepted)
-        arrays, metrics = self.inner.aggregate_train(server_round, accepted)
+        arrays, metrics = self.inner.aggregate_train(
+            server_round, _by_department(accepted)
+        )
         if arrays is not None:
             report.aggregate_hash = p.hash_arrays(arrays).hex()
         if metrics is not None:
@@ -397,7 +406,7 @@ class GuardedStrategy(Strategy):
         metrics = None
         if ok:
             _common_metric_keys(ok)
-            metrics = self.inner.aggregate_evaluate(server_round, ok)
+            metrics = self.inner.aggregate_evaluate(server_round, _by_department(ok))
         if metrics is not None:
             report.aggregated_evaluate = {
                 k: float(v) for k, v in metrics.items() if isinstance(v, int | float)

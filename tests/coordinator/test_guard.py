@@ -279,3 +279,34 @@ def test_an_evaluation_reporting_impossible_figures_is_not_averaged() -> None:
     assert metrics is not None
     assert metrics[p.Metric.EVAL_ACCURACY] == pytest.approx(0.5)
     assert [o.status for o in guard.reports[0].evaluate] == ["trained", "rejected"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        arrays(np.float32, (2, 3), elements=st.floats(-1, 1, width=32)),
+        min_size=3,
+        max_size=3,
+    ),
+    st.lists(st.integers(1, 999), min_size=3, max_size=3),
+    st.permutations([0, 1, 2]),
+)
+def test_the_aggregate_does_not_depend_on_the_order_replies_arrive(
+    updates: list[np.ndarray], counts: list[int], order: list[int]
+) -> None:
+    # Float sums depend on their order; replies arrive in whatever order the
+    # departments finish, and a rerun of a job must give the same model.
+    replies = [
+        _reply(
+            node + 2,
+            f"dept-{node}",
+            arrays={"w": update, "b": GLOBAL["b"]},
+            num_examples=count,
+        )
+        for node, (update, count) in enumerate(zip(updates, counts, strict=True))
+    ]
+    in_order, _ = _guard().aggregate_train(1, replies)
+    shuffled, _ = _guard().aggregate_train(1, [replies[i] for i in order])
+    assert in_order is not None
+    assert shuffled is not None
+    assert p.hash_arrays(in_order) == p.hash_arrays(shuffled)
