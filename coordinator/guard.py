@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,14 +135,14 @@ def _department(msg: Message) -> tuple[str, str, str]:
     )
 
 
-def _by_department(replies: list[Message]) -> list[Message]:
-    """``replies`` in department order. They arrive in the order departments
-    finish and a float sum depends on its order, so without one a rerun of a
-    job gives a slightly different model."""
-    return sorted(replies, key=lambda msg: _department(msg)[0])
+def _by_department(accepted: dict[str, Message]) -> list[Message]:
+    """The accepted replies in department order. They arrive in the order
+    departments finish and a float sum depends on its order, so without one a
+    rerun of a job gives a slightly different model."""
+    return [accepted[department] for department in sorted(accepted)]
 
 
-def _common_metric_keys(replies: list[Message]) -> None:
+def _common_metric_keys(replies: Collection[Message]) -> None:
     # Flower insists every reply carries the same metric keys; a held-out
     # split with one class has no AUC, so keep only what all replies share.
     keysets = [set(r.content.metric_records[p.Record.METRICS].keys()) for r in replies]
@@ -207,7 +207,8 @@ class GuardedStrategy(Strategy):
     ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         report = self._report(server_round)
         report.train_seconds = time.perf_counter() - report.started
-        accepted: list[Message] = []
+        # Keyed by department: unique, since a duplicate claim is rejected.
+        accepted: dict[str, Message] = {}
         replies = list(replies)
         report.train += self._unanswered(MessageType.TRAIN, replies)
         claimed = _claims(replies)
@@ -278,7 +279,7 @@ class GuardedStrategy(Strategy):
                 )
             )
             self._remember(msg, department, MessageType.TRAIN)
-            accepted.append(msg)
+            accepted[department] = msg
         if len(accepted) < self.min_departments:
             report.skipped = (
                 f"{len(accepted)} department(s) trained, fewer than min_departments "
@@ -286,7 +287,7 @@ class GuardedStrategy(Strategy):
             )
             logger.warning("round %d: %s", server_round, report.skipped)
             return None, None
-        _common_metric_keys(accepted)
+        _common_metric_keys(accepted.values())
         arrays, metrics = self.inner.aggregate_train(
             server_round, _by_department(accepted)
         )
@@ -343,7 +344,7 @@ class GuardedStrategy(Strategy):
         self, server_round: int, replies: Iterable[Message]
     ) -> MetricRecord | None:
         report = self._report(server_round)
-        ok: list[Message] = []
+        ok: dict[str, Message] = {}
         replies = list(replies)
         report.evaluate += self._unanswered(MessageType.EVALUATE, replies)
         claimed = _claims(replies)
@@ -402,10 +403,10 @@ class GuardedStrategy(Strategy):
                     _metrics(msg),
                 )
             )
-            ok.append(msg)
+            ok[department] = msg
         metrics = None
         if ok:
-            _common_metric_keys(ok)
+            _common_metric_keys(ok.values())
             metrics = self.inner.aggregate_evaluate(server_round, _by_department(ok))
         if metrics is not None:
             report.aggregated_evaluate = {

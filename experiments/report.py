@@ -64,8 +64,8 @@ class SweepCall:
         return "-".join([self.sweep, *(o.replace("=", "_") for o in self.overrides)])
 
 
-def _adult(sweep: str) -> SweepCall:
-    return SweepCall(sweep, ("experiment=adult",))
+def _adult(sweep: str, *overrides: str) -> SweepCall:
+    return SweepCall(sweep, ("experiment=adult", *overrides))
 
 
 def _randhie(sweep: str) -> SweepCall:
@@ -90,8 +90,8 @@ PROFILES: dict[str, tuple[SweepCall, ...]] = {
         _randhie("epsilon"),
         _randhie("personalise"),
         _randhie("baselines"),
-        SweepCall("server_tuning", ("experiment=adult", "privacy.epsilon=0.5")),
-        SweepCall("server_tuning", ("experiment=adult", "privacy.epsilon=1")),
+        _adult("server_tuning", "privacy.epsilon=0.5"),
+        _adult("server_tuning", "privacy.epsilon=1"),
         _randhie("server_tuning"),
         SweepCall("engines"),
     ),
