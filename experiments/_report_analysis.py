@@ -363,6 +363,14 @@ def engine_check(runs: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _standard_error(values: pd.Series) -> float:
+    """Standard error of the mean of ``values`` (NaN for fewer than two):
+    how far seed noise alone moves a mean over seeds."""
+    if len(values) < 2:
+        return math.nan
+    return float(values.std(ddof=1) / math.sqrt(len(values)))
+
+
 def personalisation_table(departments: pd.DataFrame) -> pd.DataFrame:
     """Per department and epsilon: local-only, federated and personalised at the
     same total epsilon, on the department's own held-out records, means over seeds.
@@ -370,7 +378,8 @@ def personalisation_table(departments: pd.DataFrame) -> pd.DataFrame:
     ``federated`` is the epsilon sweep's model (all of epsilon on the rounds);
     ``personalised`` the personalise sweep's, whose rounds had
     ``(1 - share) * epsilon`` and whose fine-tuning the rest; ``gain`` is
-    personalised minus local-only, which decides ``at_least_local``.
+    personalised minus local-only, which decides ``at_least_local``; ``gain_se``
+    its standard error over the seeds, paired by split seed.
     """
     rows = []
     keys = ["epsilon", "seed", "department"]
@@ -416,6 +425,7 @@ def personalisation_table(departments: pd.DataFrame) -> pd.DataFrame:
                     "personalised": float(group[personal_metric].mean()),
                     "gain": float(gain.mean()),
                     "gain_min": float(gain.min()),
+                    "gain_se": _standard_error(gain),
                     "seeds": len(group),
                     "at_least_local": bool(gain.mean() >= 0),
                 }

@@ -197,9 +197,22 @@ def _targets(tables: TidyTables) -> str:
             f"difference is {worst['gain']:+.4f} ({worst['department']}, epsilon "
             f"{epsilon_label(worst['epsilon'])}: personalised "
             f"{worst['personalised']:.4f}, local-only {worst['local']:.4f}, "
-            f"federated alone {worst['federated']:.4f}).\n"
+            f"federated alone {worst['federated']:.4f}){_seed_noise(worst)}.\n"
         )
     return text
+
+
+def _seed_noise(row: pd.Series) -> str:
+    # A mean over a few split seeds moves with the seeds alone; saying how far
+    # tells a margin from noise.
+    se = float(row["gain_se"])
+    if math.isnan(se) or se == 0:
+        return ""
+    return (
+        f"; over its {int(row['seeds'])} seeds that difference has a standard error "
+        f"of {se:.4f}, so it is {abs(float(row['gain'])) / se:.1f} standard errors "
+        f"{'below' if row['gain'] < 0 else 'above'} level"
+    )
 
 
 def _personalisation_section(tables: TidyTables) -> str:
@@ -258,6 +271,7 @@ def _personalisation_section(tables: TidyTables) -> str:
                 "rounds_only": "rounds only",
                 "personalised": "personalised",
                 "gain": "personalised - local",
+                "gain_se": "standard error",
                 "gain_min": "worst seed",
                 "at_least_local": ">= local",
             },

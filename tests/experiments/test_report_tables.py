@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from experiments._report_analysis import (
     department_table,
     engine_check,
+    personalisation_table,
     spread,
     target_table,
 )
@@ -300,3 +301,56 @@ def test_spread_brackets_the_mean(values: list[float]) -> None:
     # Assert
     assert stats["min"] - 1e-12 <= stats["mean"] <= stats["max"] + 1e-12
     assert stats["n"] == len(values)
+
+
+def _department_rows(
+    sweep: str, kind: str, metric: str, values: dict[int, float]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "dataset": "randhie",
+            "sweep": sweep,
+            "kind": kind,
+            "epsilon": 1.0,
+            "seed": seed,
+            "department": "a",
+            "num_train": 100,
+            metric: value,
+            "held_out_auc": 0.7 if metric != "held_out_auc" else value,
+        }
+        for seed, value in values.items()
+    ]
+
+
+def test_personalisation_says_how_far_seed_noise_moves_the_difference() -> None:
+    # Prepare: personalised minus local-only is -0.01, +0.02 and +0.02 by seed
+    departments = pd.DataFrame(
+        _department_rows(
+            "personalise", "federated", "personalised_auc", {0: 0.70, 1: 0.72, 2: 0.74}
+        )
+        + _department_rows(
+            "baselines", "local", "held_out_auc", {0: 0.71, 1: 0.70, 2: 0.72}
+        )
+    )
+
+    # Execute
+    row = personalisation_table(departments).iloc[0]
+
+    # Assert: mean +0.01, sample sd sqrt(3e-4), standard error 0.01 over 3 seeds
+    assert row["gain"] == pytest.approx(0.01)
+    assert row["gain_min"] == pytest.approx(-0.01)
+    assert row["gain_se"] == pytest.approx(0.01)
+    assert row["seeds"] == 3
+    assert row["at_least_local"]
+
+
+def test_one_seed_has_no_standard_error() -> None:
+    departments = pd.DataFrame(
+        _department_rows("personalise", "federated", "personalised_auc", {0: 0.70})
+        + _department_rows("baselines", "local", "held_out_auc", {0: 0.71})
+    )
+
+    row = personalisation_table(departments).iloc[0]
+
+    assert math.isnan(row["gain_se"])
+    assert not row["at_least_local"]
