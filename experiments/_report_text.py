@@ -208,10 +208,15 @@ def _seed_noise(row: pd.Series) -> str:
     se = float(row["gain_se"])
     if math.isnan(se) or se == 0:
         return ""
+    gain = float(row["gain"])
+    where = (
+        "within one standard error of level"
+        if abs(gain) < se
+        else f"{abs(gain) / se:.1f} standard errors {'below' if gain < 0 else 'above'} level"
+    )
     return (
         f"; over its {int(row['seeds'])} seeds that difference has a standard error "
-        f"of {se:.4f}, so it is {abs(float(row['gain'])) / se:.1f} standard errors "
-        f"{'below' if row['gain'] < 0 else 'above'} level"
+        f"of {se:.4f}, so it lies {where}"
     )
 
 
