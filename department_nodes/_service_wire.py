@@ -81,11 +81,17 @@ class FrameKind(IntEnum):
 
 
 def send_frame(sock: socket.socket, kind: FrameKind, parts: Sequence[bytes]) -> None:
-    """Write one frame of ``parts``."""
-    sock.sendall(_HEADER.pack(MAGIC, int(kind), len(parts)))
+    """Write one frame of ``parts``, in one write.
+
+    A peer may close as soon as it has read the whole frame. Written piece by
+    piece, a last empty part (a reply with no state) was a write of nothing
+    after the peer had everything, which failed with a broken pipe although
+    the frame had arrived.
+    """
+    pieces = [_HEADER.pack(MAGIC, int(kind), len(parts))]
     for part in parts:
-        sock.sendall(_LENGTH.pack(len(part)))
-        sock.sendall(part)
+        pieces += (_LENGTH.pack(len(part)), part)
+    sock.sendall(b"".join(pieces))
 
 
 def receive_frame(

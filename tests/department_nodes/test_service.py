@@ -14,13 +14,19 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.supercore.task_identity import TaskIdentity
 
-from department_nodes._service_wire import ServiceClosedError, receive_frame
+from department_nodes._service_wire import (
+    FrameKind,
+    ServiceClosedError,
+    receive_frame,
+    send_frame,
+)
 from department_nodes.analytics import SPEND_KIND
 from department_nodes.client_app import make_client_app
 from department_nodes.relay_app import (
@@ -326,3 +332,28 @@ def test_a_preloaded_dataset_is_read_at_start_and_a_bad_one_only_warns(
     assert "randhie's records read in" in logs["good"]
     assert "--preload no-such-dataset: not read at start" in logs["bad"]
     assert "Traceback" not in logs["bad"]
+
+
+class _CountedWrites:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.writes = 0
+
+    def sendall(self, data: bytes) -> None:
+        self.writes += 1
+        self.sock.sendall(data)
+
+
+def test_a_frame_goes_out_in_one_write_so_a_peer_that_has_it_may_close() -> None:
+    # A reply with no state ends in an empty part: written piece by piece,
+    # its write of nothing came after the relay had the whole frame and had
+    # closed, and failed with a broken pipe on every such message.
+    left, right = socket.socketpair()
+    with left, right:
+        counted = _CountedWrites(left)
+
+        send_frame(cast("socket.socket", counted), FrameKind.REPLY, [b"reply", b""])
+        kind, parts = receive_frame(right)
+
+    assert counted.writes == 1
+    assert (kind, parts) == (FrameKind.REPLY, [b"reply", b""])
