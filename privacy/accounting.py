@@ -42,7 +42,7 @@ from dp_accounting import (
 from dp_accounting.pld import PLDAccountant
 from opacus.accountants import RDPAccountant
 from opacus.accountants.analysis.rdp import compute_rdp, get_privacy_spent
-from scipy import optimize
+from scipy import optimize, special
 
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
@@ -72,6 +72,9 @@ rounding onto it is what keeps the PLD epsilon an upper bound."""
 _RELATIVE_PRECISION = 1e-7
 _MAX_NOISE_MULTIPLIER = 1e6
 _MIN_NOISE_MULTIPLIER = 0.1
+# The bracket above the exact calibration PLD's root lies within: its
+# pessimistic discretization adds well under 0.3 % noise (widened if not).
+_EXACT_BRACKET = 0.01
 """Below this a Gaussian release protects next to nothing (one full-batch
 step at 0.1 costs epsilon of about 90 at delta 1e-5), and PLD accounting of
 it grows slow without bound: an epsilon that needs less noise is refused."""
@@ -259,7 +262,14 @@ def calibrate_noise_multiplier(
         return spent(sigma) - epsilon
 
     high, low = 1.0, 0.0
-    if prior:
+    if sample_rate == 1.0 and steps == 1 and not prior:
+        # One answer: the exact calibration is a lower bound for every sound
+        # accountant and lies within a fraction of a percent of PLD's root, so
+        # the search starts there instead of at sigma 1, where each PLD is
+        # hundreds of times wider and slower to build (0.3 s of a first question).
+        low = _exact_gaussian_noise_multiplier(epsilon, delta)
+        high = low * (1.0 + _EXACT_BRACKET)
+    elif prior:
         # Composing is slow next to one mechanism, so two single-mechanism
         # calibrations bracket the root: the steps alone at epsilon need less
         # noise than after ``prior`` (a composition costs at least each part),
@@ -309,6 +319,32 @@ def calibrate_noise_multiplier(
     while excess(root) > 0:
         root += tolerance
     return root
+
+
+def _exact_gaussian_noise_multiplier(epsilon: float, delta: float) -> float:
+    """The least noise multiplier of one Gaussian release that is exactly
+    (epsilon, delta)-DP (Balle & Wang 2018, Theorem 8), where it lies within
+    the calibration's floor and ceiling."""
+
+    def excess(z: float) -> float:
+        # delta(z) = Phi(1/(2z) - eps z) - e^eps Phi(-1/(2z) - eps z); the
+        # second term in logs, so that a large epsilon does not overflow.
+        tail = math.exp(epsilon + float(special.log_ndtr(-0.5 / z - epsilon * z)))
+        return float(special.ndtr(0.5 / z - epsilon * z)) - tail - delta
+
+    # Past the search's ceiling or floor, the bound found so far: the search
+    # refuses such an epsilon with its own message.
+    high = 1.0
+    while excess(high) > 0:
+        if high > _MAX_NOISE_MULTIPLIER:
+            return high
+        high *= 2.0
+    low = high / 2.0
+    while excess(low) <= 0:
+        if low < _MIN_NOISE_MULTIPLIER:
+            return low
+        low /= 2.0
+    return float(optimize.brentq(excess, low, high, xtol=_RELATIVE_PRECISION * low))
 
 
 def gaussian_query_spend(*, sensitivity: float, noise_std: float) -> GaussianSpend:

@@ -23,6 +23,7 @@ from fedgov.errors import ConfigurationError
 from fedgov.job import Accountant
 from privacy.accounting import (
     GaussianSpend,
+    _exact_gaussian_noise_multiplier,
     calibrate_noise_multiplier,
     epsilon_spent,
     gaussian_query_spend,
@@ -348,3 +349,34 @@ def test_bad_delta_is_rejected(delta: float) -> None:
         epsilon_spent([], delta=delta)
     with pytest.raises(ConfigurationError, match="delta"):
         history_epsilon([], delta=delta)
+
+
+@pytest.mark.parametrize(
+    ("epsilon", "delta", "expected"),
+    # Balle & Wang (2018): sigma 3.73 for epsilon 1, delta 1e-5 (sensitivity 1)
+    [(1.0, 1e-5, 3.730632), (0.1, 1e-5, 30.749566), (2.0, 1e-6, 2.230476)],
+)
+def test_one_answer_starts_its_search_at_the_exact_calibration(
+    epsilon: float, delta: float, expected: float
+) -> None:
+    exact = _exact_gaussian_noise_multiplier(epsilon, delta)
+
+    assert exact == pytest.approx(expected, rel=1e-6)
+    for accountant in ("pld", "rdp"):
+        found = calibrate_noise_multiplier(
+            epsilon=epsilon,
+            delta=delta,
+            sample_rate=1.0,
+            steps=1,
+            accountant=accountant,
+        )
+        # No sound accountant lets one answer have less noise than exact.
+        assert found >= exact * (1 - 1e-7)
+
+
+def test_an_epsilon_needing_more_noise_than_the_search_allows_is_refused() -> None:
+    # About 1 / (delta sqrt(2 pi)) = 4e7 noise, past the search's ceiling
+    with pytest.raises(ConfigurationError, match="below what the pld accountant"):
+        calibrate_noise_multiplier(
+            epsilon=1e-9, delta=1e-8, sample_rate=1.0, steps=1, accountant="pld"
+        )
