@@ -40,9 +40,11 @@ from dp_accounting import (
     SelfComposedDpEvent,
 )
 from dp_accounting.pld import PLDAccountant
+from dp_accounting.pld.common import DifferentialPrivacyParameters
+from dp_accounting.pld.privacy_loss_mechanism import GaussianPrivacyLoss
 from opacus.accountants import RDPAccountant
 from opacus.accountants.analysis.rdp import compute_rdp, get_privacy_spent
-from scipy import optimize, special
+from scipy import optimize
 
 from fedgov.errors import ConfigurationError
 from fedgov.job import DEFAULT_ACCOUNTANT, Accountant, parse_accountant
@@ -72,12 +74,12 @@ rounding onto it is what keeps the PLD epsilon an upper bound."""
 _RELATIVE_PRECISION = 1e-7
 _MAX_NOISE_MULTIPLIER = 1e6
 _MIN_NOISE_MULTIPLIER = 0.1
-# The bracket above the exact calibration PLD's root lies within: its
-# pessimistic discretization adds well under 0.3 % noise (widened if not).
-_EXACT_BRACKET = 0.01
 """Below this a Gaussian release protects next to nothing (one full-batch
 step at 0.1 costs epsilon of about 90 at delta 1e-5), and PLD accounting of
 it grows slow without bound: an epsilon that needs less noise is refused."""
+# The bracket above the exact calibration PLD's root lies within: its
+# pessimistic discretization adds well under 0.3 % noise (widened if not).
+_EXACT_BRACKET = 0.01
 
 
 def _check_positive(argument: str, value: float) -> None:
@@ -322,29 +324,15 @@ def calibrate_noise_multiplier(
 
 
 def _exact_gaussian_noise_multiplier(epsilon: float, delta: float) -> float:
-    """The least noise multiplier of one Gaussian release that is exactly
-    (epsilon, delta)-DP (Balle & Wang 2018, Theorem 8), where it lies within
-    the calibration's floor and ceiling."""
-
-    def excess(z: float) -> float:
-        # delta(z) = Phi(1/(2z) - eps z) - e^eps Phi(-1/(2z) - eps z); the
-        # second term in logs, so that a large epsilon does not overflow.
-        tail = math.exp(epsilon + float(special.log_ndtr(-0.5 / z - epsilon * z)))
-        return float(special.ndtr(0.5 / z - epsilon * z)) - tail - delta
-
-    # Past the search's ceiling or floor, the bound found so far: the search
-    # refuses such an epsilon with its own message.
-    high = 1.0
-    while excess(high) > 0:
-        if high > _MAX_NOISE_MULTIPLIER:
-            return high
-        high *= 2.0
-    low = high / 2.0
-    while excess(low) <= 0:
-        if low < _MIN_NOISE_MULTIPLIER:
-            return low
-        low /= 2.0
-    return float(optimize.brentq(excess, low, high, xtol=_RELATIVE_PRECISION * low))
+    """dp-accounting's least noise multiplier of one Gaussian release that is
+    exactly (epsilon, delta)-DP (Balle & Wang 2018), held within the search's
+    floor and ceiling, past which the search refuses the epsilon itself."""
+    guarantee = DifferentialPrivacyParameters(epsilon, delta)
+    exact = GaussianPrivacyLoss.from_privacy_guarantee(guarantee, sensitivity=1.0)
+    return min(
+        max(float(exact.standard_deviation), _MIN_NOISE_MULTIPLIER),
+        _MAX_NOISE_MULTIPLIER,
+    )
 
 
 def gaussian_query_spend(*, sensitivity: float, noise_std: float) -> GaussianSpend:
